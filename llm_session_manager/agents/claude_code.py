@@ -1,0 +1,723 @@
+"""Claude Code transcripts: ``<config dir>/projects/<encoded cwd>/<sessionId>.jsonl``.
+
+Sub-agent transcripts (``<sessionId>/subagents/*.jsonl``) belong to their parent session. Reading is
+incremental: a ``FileState`` carries the byte offset and a partial aggregate, and ``read`` continues from
+there. Assistant usage is kept per unique (message.id, requestId) so that a message written as several
+lines, or repeated in a resumed session's file, is counted once (the line with the largest total wins,
+as the last streaming line carries the final output count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llm_session_manager.agents.base import FileState
+from llm_session_manager.models import ModelTokens, Session, TokenUsage
+from llm_session_manager.paths import Paths
+from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+_loads = orjson.loads
+
+AGENT = "claude-code"
+CHUNK = 8 * 1024 * 1024
+HEAD_BYTES = 256
+RECENT_KEEP = 20
+TITLE_MAX = 80
+RECENT_WINDOW = timedelta(minutes=30)
+INTERRUPT_PREFIX = "[Request interrupted by user"
+SYNTHETIC = "<synthetic>"
+FATAL_PATTERNS = (
+    ("prompt_too_long", "Prompt is too long"),
+    ("compaction_thrash", "Autocompact is thrashing"),
+)
+_ID_SAFE = re.compile(r"[^A-Za-z0-9]")
+
+# Index positions in a usage entry: [model, input, output, cache_creation, cache_read, cache_1h, sidechain]
+E_MODEL, E_IN, E_OUT, E_CC, E_CR, E_CC1H, E_SIDE = range(7)
+
+
+def encode_project_dir(cwd: str) -> str:
+    """Claude Code's folder name for a cwd (lossy: every non-alphanumeric character becomes '-')."""
+    return _ID_SAFE.sub("-", cwd)
+
+
+def session_key_for(path: Path, project_root: Path) -> str:
+    """The native session id a transcript file belongs to, from its place under ``projects/``."""
+    try:
+        rel = path.relative_to(project_root)
+    except ValueError:
+        return path.stem
+    parts = rel.parts
+    # parts[0] is the encoded project folder.
+    if len(parts) <= 2:
+        return path.stem
+    if "subagents" in parts:
+        return parts[parts.index("subagents") - 1]
+    return parts[1]
+
+
+def new_data() -> dict[str, Any]:
+    return {
+        "entries": {},  # dedup key -> usage entry
+        "first_ts": None,
+        "last_ts": None,
+        "cwd": None,
+        "branch": None,
+        "prompts": 0,
+        "first_prompt": None,
+        "custom_title": None,
+        "ai_title": None,
+        "summary": None,
+        "tool_calls": 0,
+        "tool_errors": 0,
+        "api_errors": 0,
+        "auth_error_ts": None,  # last authentication/billing error (only recent ones count)
+        "peak_ctx": 0,
+        "interruptions": 0,
+        "compactions": 0,
+        "last_compaction_ts": None,
+        "turns_since_compaction": 0,
+        "ctx": None,  # [context tokens, timestamp, model] of the last main-chain assistant usage
+        "last_model": None,
+        "one_m": False,
+        "skipped": 0,
+        "tail_partial": False,
+        "fatal": [],
+        "recent": [],  # [[ts, is_error], ...] newest last, last RECENT_KEEP tool results
+        "recent_api": [],  # timestamps of recent API errors
+        "recent_int": [],  # timestamps of recent interruptions
+        "cmds": {},  # tool_use id -> command (bounded)
+        "fails": {},  # command -> failure count (bounded)
+        "sidechain_file": False,
+        "lines": 0,
+    }
+
+
+def _push_recent(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
+    items.append(value)
+    if len(items) > keep:
+        del items[: len(items) - keep]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "text":
+                text = block.get("text")
+                if isinstance(text, str):
+                    parts.append(text)
+        return "\n".join(parts)
+    return ""
+
+
+def _is_command_noise(text: str) -> bool:
+    stripped = text.lstrip()
+    return stripped.startswith(("<local-command", "<command-", "<bash-", "Caveat:", "<system-reminder>"))
+
+
+def _note_fatal(data: dict[str, Any], text: str) -> None:
+    for kind, needle in FATAL_PATTERNS:
+        if needle in text and kind not in data["fatal"]:
+            data["fatal"].append(kind)
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+
+
+def _user_blocks(data: dict[str, Any], content: list[Any], ts: str | None) -> str:
+    """Fold a user line's blocks (tool results, text); return the prompt text, if any."""
+    has_text = False
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        btype = block.get("type")
+        if btype == "tool_result":
+            _handle_tool_result(data, block, ts)
+        elif btype == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                continue
+            if text.startswith(INTERRUPT_PREFIX):
+                _interrupt(data, ts)
+            elif text.strip() and not _is_command_noise(text):
+                has_text = True
+    return _text_of(content) if has_text else ""
+
+
+def _user_text(data: dict[str, Any], text: str, ts: str | None) -> str:
+    """A user line whose content is a string: a prompt, an interruption or a slash-command echo."""
+    if text.startswith(INTERRUPT_PREFIX):
+        _interrupt(data, ts)
+        return ""
+    if _is_command_noise(text):
+        if "<command-name>/clear</command-name>" in text:
+            _fresh_context(data)
+        return ""
+    return text if text.strip() else ""
+
+
+def _handle_user(data: dict[str, Any], obj: dict[str, Any], ts: str | None, side: bool) -> None:
+    message = obj.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        text = _user_blocks(data, content, ts)
+    elif isinstance(content, str):
+        text = _user_text(data, content, ts)
+    else:
+        return
+    if not text or side or obj.get("isMeta") or obj.get("isCompactSummary"):
+        return
+    data["prompts"] += 1
+    data["turns_since_compaction"] += 1
+    if data["first_prompt"] is None:
+        data["first_prompt"] = _title_from(text)
+
+
+def _fresh_context(data: dict[str, Any]) -> None:
+    """A compaction or /clear starts the context afresh: turn count, repeated failures and a past
+    "prompt is too long" no longer describe it (a thrash warning after it will be seen again)."""
+    data["turns_since_compaction"] = 0
+    data["fails"] = {}
+    data["fatal"] = [k for k in data["fatal"] if k == "compaction_thrash"]
+
+
+def _interrupt(data: dict[str, Any], ts: str | None) -> None:
+    data["interruptions"] += 1
+    _push_recent(data["recent_int"], ts, 10)
+
+
+def _handle_tool_result(data: dict[str, Any], block: dict[str, Any], ts: str | None) -> None:
+    is_error = block.get("is_error") is True
+    if is_error:
+        data["tool_errors"] += 1
+        command = data["cmds"].get(block.get("tool_use_id"))
+        if command:
+            fails = data["fails"]
+            fails[command] = fails.get(command, 0) + 1
+            if len(fails) > 200:
+                fails.pop(next(iter(fails)))
+    _push_recent(data["recent"], [ts, is_error])
+
+
+def _handle_tool_use(data: dict[str, Any], block: dict[str, Any]) -> None:
+    data["tool_calls"] += 1
+    tool_input = block.get("input")
+    if not isinstance(tool_input, dict):
+        return
+    command = tool_input.get("command")
+    if isinstance(command, str) and block.get("id"):
+        cmds = data["cmds"]
+        cmds[str(block["id"])] = command[:200]
+        if len(cmds) > 200:
+            cmds.pop(next(iter(cmds)))
+
+
+def _handle_assistant(
+    data: dict[str, Any], obj: dict[str, Any], message: dict[str, Any], ts: str | None, side: bool
+) -> None:
+    usage = message.get("usage")
+    model = message.get("model")
+    model = model if isinstance(model, str) else None
+    api_error = obj.get("isApiErrorMessage") is True
+    content = message.get("content")
+    if isinstance(content, list):
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                _handle_tool_use(data, block)
+    if api_error:
+        data["api_errors"] += 1
+        _push_recent(data["recent_api"], ts, 10)
+        text = _text_of(content)
+        _note_fatal(data, text)
+        if obj.get("error") in ("authentication_failed", "billing_error") or "401" in text[:60]:
+            data["auth_error_ts"] = ts or data["last_ts"]
+    if not isinstance(usage, dict):
+        return
+    entry = _usage_entry(usage, model, side)
+    key = _dedup_key(obj, message)
+    entries = data["entries"]
+    old = entries.get(key)
+    if old is None or _better(entry, old):
+        entries[key] = entry
+    if side or api_error or model == SYNTHETIC:
+        return
+    ctx = entry[E_IN] + entry[E_CC] + entry[E_CR]
+    data["ctx"] = [ctx, ts, model]
+    if ctx > data["peak_ctx"]:
+        data["peak_ctx"] = ctx
+    if model:
+        data["last_model"] = model
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _usage_entry(usage: dict[str, Any], model: str | None, side: bool) -> list[Any]:
+    cache = usage.get("cache_creation")
+    one_hour = _int(cache.get("ephemeral_1h_input_tokens")) if isinstance(cache, dict) else 0
+    return [
+        model,
+        _int(usage.get("input_tokens")),
+        _int(usage.get("output_tokens")),
+        _int(usage.get("cache_creation_input_tokens")),
+        _int(usage.get("cache_read_input_tokens")),
+        one_hour,
+        1 if side else 0,
+    ]
+
+
+def _dedup_key(obj: dict[str, Any], message: dict[str, Any]) -> str:
+    msg_id = message.get("id")
+    req_id = obj.get("requestId")
+    if isinstance(msg_id, str) and msg_id:
+        return f"{msg_id}|{req_id}" if isinstance(req_id, str) else msg_id
+    uuid = obj.get("uuid")
+    if isinstance(uuid, str):
+        return f"uuid:{uuid}"
+    # No id at all: the line's own content identifies it (a verbatim copy in a resumed file is the same).
+    return (
+        "line:" + hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+    )
+
+
+def entry_total(entry: Sequence[Any]) -> int:
+    return int(entry[E_IN] + entry[E_OUT] + entry[E_CC] + entry[E_CR])
+
+
+def _handle_system(data: dict[str, Any], obj: dict[str, Any], ts: str | None) -> None:
+    subtype = obj.get("subtype")
+    if subtype == "compact_boundary":
+        data["compactions"] += 1
+        data["last_compaction_ts"] = ts
+        _fresh_context(data)
+    elif subtype == "api_error":
+        data["api_errors"] += 1
+        _push_recent(data["recent_api"], ts, 10)
+        error = obj.get("error")
+        status = error.get("status") if isinstance(error, dict) else None
+        if status in (401, 403) or "authentication_error" in str(error)[:2000]:
+            data["auth_error_ts"] = ts or data["last_ts"]
+    content = obj.get("content")
+    if isinstance(content, str):
+        _note_fatal(data, content)
+
+
+def _handle_meta(data: dict[str, Any], obj: dict[str, Any], rtype: str) -> None:
+    if rtype == "summary":
+        value = obj.get("summary")
+        if isinstance(value, str) and value.strip():
+            data["summary"] = _title_from(value)
+    elif rtype == "custom-title":
+        value = obj.get("customTitle")
+        if isinstance(value, str) and value.strip():
+            data["custom_title"] = _title_from(value)
+    elif rtype == "ai-title":
+        value = obj.get("aiTitle")
+        if isinstance(value, str) and value.strip():
+            data["ai_title"] = _title_from(value)
+    elif rtype == "attachment":
+        attachment = obj.get("attachment")
+        identity = attachment.get("identity") if isinstance(attachment, dict) else None
+        model_id = identity.get("modelId") if isinstance(identity, dict) else None
+        if isinstance(model_id, str) and "[1m]" in model_id:
+            data["one_m"] = True
+
+
+def _note_place(data: dict[str, Any], obj: dict[str, Any], side: bool) -> None:
+    """The session's cwd (first seen) and git branch (latest, main chain)."""
+    cwd = obj.get("cwd")
+    if data["cwd"] is None and isinstance(cwd, str) and cwd:
+        data["cwd"] = cwd
+    branch = obj.get("gitBranch")
+    if not side and isinstance(branch, str) and branch:
+        data["branch"] = branch
+
+
+def apply_line(data: dict[str, Any], obj: Any) -> None:
+    """Fold one parsed transcript line into ``data``."""
+    if not isinstance(obj, dict):
+        data["skipped"] += 1
+        return
+    data["lines"] += 1
+    ts = canonical_ts(obj.get("timestamp"))
+    if ts is not None:
+        if data["first_ts"] is None or ts < data["first_ts"]:
+            data["first_ts"] = ts
+        if data["last_ts"] is None or ts > data["last_ts"]:
+            data["last_ts"] = ts
+    side = obj.get("isSidechain") is True
+    _note_place(data, obj, side)
+    rtype = obj.get("type")
+    message = obj.get("message")
+    if rtype == "user":
+        _handle_user(data, obj, ts, side)
+    elif isinstance(message, dict) and (rtype == "assistant" or "usage" in message):
+        _handle_assistant(data, obj, message, ts, side)
+    elif rtype == "system":
+        _handle_system(data, obj, ts)
+    elif isinstance(rtype, str):
+        _handle_meta(data, obj, rtype)
+
+
+def iter_lines(fh: Any, start: int) -> Iterator[tuple[bytes, int]]:
+    """Complete lines from ``start``: (line, offset after it). A final line without newline is not yielded."""
+    fh.seek(start)
+    pos = start
+    rest = b""
+    while True:
+        chunk = fh.read(CHUNK)
+        if not chunk:
+            return
+        buf = rest + chunk if rest else chunk
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            pos += len(line) + 1
+            yield line, pos
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def head_of(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+
+
+def needs_full_read(prior: FileState | None, identity: tuple[int, int, int, int], head: bytes) -> bool:
+    if prior is None:
+        return True
+    dev, ino, size, _ = identity
+    pdev, pino, _, _ = prior.identity
+    return (dev, ino) != (pdev, pino) or size < prior.offset or head != prior.head
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def _files_under(path: str) -> Iterator[tuple[str, os.stat_result]]:
+    for entry in _scandir(path):
+        try:
+            if entry.is_dir():
+                yield from _files_under(entry.path)
+            elif entry.name.endswith(".jsonl") and entry.is_file():
+                yield entry.path, entry.stat()
+        except OSError:
+            continue
+
+
+def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    for top in _scandir(root):
+        try:
+            if top.is_file():
+                if top.name.endswith(".jsonl"):
+                    yield top.path, top.name[:-6], top.stat()
+                continue
+            if not top.is_dir():
+                continue
+        except OSError:
+            continue
+        for entry in _scandir(top.path):
+            try:
+                if entry.is_dir():
+                    for path, st in _files_under(entry.path):
+                        yield path, entry.name, st
+                elif entry.name.endswith(".jsonl") and entry.is_file():
+                    yield entry.path, entry.name[:-6], entry.stat()
+            except OSError:
+                continue
+
+
+class ClaudeCodeReader:
+    name = AGENT
+
+    def __init__(self, project_roots: Sequence[Path]) -> None:
+        self.project_roots = tuple(project_roots)
+
+    @classmethod
+    def from_paths(cls, paths: Paths) -> ClaudeCodeReader:
+        return cls(paths.claude_project_roots)
+
+    def sources(self, paths: Paths | None = None) -> Iterable[tuple[str, str, os.stat_result]]:
+        """(transcript file, native session id, stat) for every ``*.jsonl`` under the project roots.
+
+        ``projects/<p>/<id>.jsonl`` is session ``<id>``; anything deeper under ``projects/<p>/<id>/``
+        (sub-agents, the nested ``<id>/chat.jsonl`` layout) belongs to ``<id>``. A file reachable from two
+        roots (a symlink, the same dir listed twice) is read once.
+        """
+        seen: set[tuple[int, int]] = set()
+        for root in self.project_roots:
+            for path, key, st in _walk_root(str(root)):
+                ident = (st.st_dev, st.st_ino)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                yield path, key, st
+
+    def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
+        identity = file_identity(os.stat(path))
+        head = head_of(path)
+        if needs_full_read(prior, identity, head) or prior is None:
+            data = new_data()
+            data["sidechain_file"] = "subagents" in Path(path).parts
+            offset = 0
+        else:
+            data = prior.data
+            offset = prior.offset
+        with open(path, "rb") as fh:
+            for line, pos in iter_lines(fh, offset):
+                offset = pos
+                if not line.strip():
+                    continue
+                try:
+                    obj = _loads(line)
+                except ValueError:
+                    data["skipped"] += 1
+                    continue
+                apply_line(data, obj)
+            offset = _finish_tail(fh, offset, data)
+        return FileState(str(path), session_key, identity, offset, head, data)
+
+    def sessions(self, states: Sequence[FileState]) -> list[Session]:
+        return build_sessions(states)
+
+
+def _finish_tail(fh: Any, offset: int, data: dict[str, Any]) -> int:
+    """A last line without newline: if it is a whole JSON object it is complete (a line cut short is
+    never valid JSON) and is read; otherwise it is still being written, counted as skipped for now and
+    read again next time."""
+    fh.seek(offset)
+    tail = fh.read()
+    data["tail_partial"] = False
+    if not tail.strip():
+        return offset + len(tail)
+    try:
+        obj = _loads(tail)
+    except ValueError:
+        data["tail_partial"] = True
+        return offset
+    if not isinstance(obj, dict):
+        data["tail_partial"] = True
+        return offset
+    apply_line(data, obj)
+    return offset + len(tail)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Merging file states into sessions
+
+
+def _better(new: Sequence[Any], old: Sequence[Any]) -> bool:
+    """Which of two lines for the same message to keep: main chain first, then the larger total."""
+    if new[E_SIDE] != old[E_SIDE]:
+        return not new[E_SIDE]
+    return entry_total(new) > entry_total(old)
+
+
+def _drop_sidechain_replays(best: dict[str, list[Any]]) -> None:
+    """A sidechain line that repeats a message id under another request id (a "/btw" replay) is the
+    same message: keep one line per message id, a main-chain one when there is one."""
+    side_ids = {k.partition("|")[0] for k, e in best.items() if e[E_SIDE]}
+    if not side_ids:
+        return
+    groups: dict[str, list[str]] = {}
+    for key in best:
+        msg_id = key.partition("|")[0]
+        if msg_id in side_ids:
+            groups.setdefault(msg_id, []).append(key)
+    for keys in groups.values():
+        if len(keys) < 2:
+            continue
+        main = [k for k in keys if not best[k][E_SIDE]]
+        drop = [k for k in keys if best[k][E_SIDE]] if main else keys[1:]
+        for key in drop:
+            del best[key]
+
+
+def _dedup_across_files(states: Sequence[FileState]) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """Every unique message once, with its owner: files are taken in path order (as ccusage does), and
+    the first file holding a message owns it; the best line for it (main chain, largest total) counts."""
+    best: dict[str, list[Any]] = {}
+    owner: dict[str, str] = {}
+    for state in sorted(states, key=lambda s: s.path):
+        session = state.session_key
+        for key, entry in state.data["entries"].items():
+            old = best.get(key)
+            if old is None:
+                best[key] = entry
+                owner[key] = session
+            elif _better(entry, old):
+                best[key] = entry
+    _drop_sidechain_replays(best)
+    return best, owner
+
+
+def _aggregate(best: dict[str, list[Any]], owner: dict[str, str]) -> dict[str, dict[str, list[int]]]:
+    """Per session, per model: [input, output, cache_creation, cache_read, cache_1h] for standard
+    requests, then the same five for requests above the 200k long-context tier."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for key, e in best.items():
+        model = e[E_MODEL] or "unknown"
+        if model == SYNTHETIC:
+            continue
+        per = out.get(owner[key])
+        if per is None:
+            per = out[owner[key]] = {}
+        row = per.get(model)
+        if row is None:
+            row = per[model] = [0] * 10
+        base = 5 if e[E_IN] + e[E_CC] + e[E_CR] > 200_000 else 0
+        row[base] += e[E_IN]
+        row[base + 1] += e[E_OUT]
+        row[base + 2] += e[E_CC]
+        row[base + 3] += e[E_CR]
+        row[base + 4] += e[E_CC1H]
+    return out
+
+
+def _distinct_messages(files: list[FileState]) -> int:
+    """Assistant replies in the session's own files (copies from a resumed session included)."""
+    seen: dict[str, list[Any]] = {}
+    for f in files:
+        seen.update(f.data["entries"])
+    _drop_sidechain_replays(seen)
+    return sum(1 for e in seen.values() if e[E_MODEL] != SYNTHETIC)
+
+
+def _ts(value: str | None) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
+def build_sessions(states: Sequence[FileState]) -> list[Session]:
+    by_session: dict[str, list[FileState]] = {}
+    for state in states:
+        by_session.setdefault(state.session_key, []).append(state)
+    best, owner = _dedup_across_files(states)
+    usage = _aggregate(best, owner)
+    return [_build_one(key, files, usage.get(key, {})) for key, files in by_session.items()]
+
+
+def _main_files(files: list[FileState]) -> list[FileState]:
+    main = [f for f in files if not f.data.get("sidechain_file")]
+    return sorted(main or files, key=lambda f: (f.data.get("last_ts") or "", f.path))
+
+
+def _build_one(key: str, files: list[FileState], per_model: dict[str, list[int]]) -> Session:
+    datas = [f.data for f in files]
+    main = _main_files(files)
+    last_main = main[-1].data
+
+    def total(name: str) -> int:
+        return sum(int(d.get(name) or 0) for d in datas)
+
+    def main_total(name: str) -> int:
+        return sum(int(f.data.get(name) or 0) for f in main)
+
+    tin = sum(r[0] + r[5] for r in per_model.values())
+    tout = sum(r[1] + r[6] for r in per_model.values())
+    tcc = sum(r[2] + r[7] for r in per_model.values())
+    tcr = sum(r[3] + r[8] for r in per_model.values())
+    ctx_row = next((f.data["ctx"] for f in reversed(main) if f.data.get("ctx")), None)
+    latest_model = next((f.data["last_model"] for f in reversed(main) if f.data.get("last_model")), None)
+    firsts = [d["first_ts"] for d in datas if d.get("first_ts")]
+    lasts = [d["last_ts"] for d in datas if d.get("last_ts")]
+    compaction_ts = max((d["last_compaction_ts"] for d in datas if d.get("last_compaction_ts")), default=None)
+    last_ts = max(lasts) if lasts else None
+    recent = _recent_tool_results(datas, last_ts)
+    fails = max((n for d in datas for n in d.get("fails", {}).values()), default=0)
+    fatal = tuple(sorted({k for d in datas for k in d.get("fatal", [])}))
+    if _count_recent([d.get("auth_error_ts") for d in datas], last_ts):
+        fatal = (*fatal, "auth_error")
+    title = _pick_title(main)
+    models = tuple(sorted(per_model, key=lambda m: -(sum(per_model[m]))))
+    one_m = any(d.get("one_m") for d in datas)
+    return Session(
+        id=f"{AGENT}:{key}",
+        agent=AGENT,
+        native_id=key,
+        title=title,
+        project_path=next((f.data["cwd"] for f in main if f.data.get("cwd")), None)
+        or next((d["cwd"] for d in datas if d.get("cwd")), None),
+        git_branch=last_main.get("branch"),
+        model=latest_model or (models[0] if models else None),
+        models=tuple(m for m in models if m != "unknown"),
+        started_at=_ts(min(firsts)) if firsts else None,
+        last_activity=_ts(max(lasts)) if lasts else None,
+        tokens=TokenUsage(tin, tout, tcc, tcr, "exact"),
+        context_tokens=int(ctx_row[0]) if ctx_row else None,
+        context_window=None,
+        context_window_source="1m-identity" if one_m else "",
+        messages_user=main_total("prompts"),
+        messages_assistant=_distinct_messages(files),
+        tool_calls=total("tool_calls"),
+        tool_errors=total("tool_errors"),
+        api_errors=total("api_errors"),
+        interruptions=total("interruptions"),
+        compactions=main_total("compactions"),
+        skipped_lines=total("skipped") + sum(1 for d in datas if d.get("tail_partial")),
+        transcript_paths=tuple(sorted(f.path for f in files)),
+        fatal_signals=fatal,
+        recent_tool_results=tuple(bool(r[1]) for r in recent),
+        repeated_failures=fails,
+        recent_api_errors=_count_recent([t for d in datas for t in d.get("recent_api", [])], last_ts),
+        recent_interruptions=_count_recent([t for d in datas for t in d.get("recent_int", [])], last_ts),
+        turns_since_compaction=int(last_main.get("turns_since_compaction") or 0),
+        last_compaction_at=_ts(compaction_ts),
+        peak_context_tokens=max((int(f.data.get("peak_ctx") or 0) for f in main), default=0) or None,
+        model_usage=tuple(
+            ModelTokens(m, r[0] + r[5], r[1] + r[6], r[2] + r[7], r[3] + r[8], r[4] + r[9], *r[5:])
+            for m, r in per_model.items()
+        ),
+    )
+
+
+def _window_start(last_ts: str | None) -> str:
+    last = _ts(last_ts)
+    if last is None:
+        return ""
+    return canonical_ts((last - RECENT_WINDOW).isoformat()) or ""
+
+
+def _recent_tool_results(datas: list[dict[str, Any]], last_ts: str | None) -> list[list[Any]]:
+    """The last RECENT_KEEP tool results within RECENT_WINDOW of the session's last activity."""
+    start = _window_start(last_ts)
+    rows = sorted((r for d in datas for r in d.get("recent", [])), key=lambda r: r[0] or "")
+    return [r for r in rows if (r[0] or "") >= start][-RECENT_KEEP:]
+
+
+def _count_recent(stamps: list[str | None], last_ts: str | None) -> int:
+    start = _window_start(last_ts)
+    return sum(1 for t in stamps if t and t >= start)
+
+
+def _pick_title(main: list[FileState]) -> str | None:
+    for field_name in ("custom_title", "ai_title", "summary", "first_prompt"):
+        for f in reversed(main):
+            value = f.data.get(field_name)
+            if value:
+                return str(value)
+    return None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,82 @@
+"""`lsm` command line. Each command: parse options -> call a service -> render (table or JSON).
+
+Errors raised as ``LsmError`` become one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from llm_session_manager import __version__
+from llm_session_manager.errors import LsmError
+
+app = typer.Typer(
+    name="lsm",
+    help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lsm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """See every AI coding session on this machine: exact tokens, context fill, cost and health."""
+
+
+def _register() -> None:
+    from llm_session_manager.cli import config_cmds, sessions
+
+    sessions.register(app)
+    config_cmds.register(app)
+
+
+_register()
+
+
+def _usage_error(exc: Exception) -> int:
+    """Print a click/typer usage error as one line; returns its exit status."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        # `lsm` alone: the help text, as a user expects, with the usage-error status.
+        sys.stdout.write(ctx.get_help() + "\n")
+        return 2
+    command = f" {ctx.info_name}" if ctx is not None and ctx.parent is not None else ""
+    message = exc.format_message()  # type: ignore[attr-defined]
+    hint = f" (see 'lsm{command} --help')" if type(exc).__name__ != "ClickException" else ""
+    sys.stderr.write(f"lsm{command}: error: {message}{hint}\n")
+    return int(getattr(exc, "exit_code", 2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Every failure ends as one line on stderr and a documented exit status."""
+    try:
+        code = app(args=argv, prog_name="lsm", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except LsmError as exc:
+        sys.stderr.write(f"lsm: error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("lsm: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        # Usage errors of the option parser (click, vendored or not, depending on the typer version).
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            sys.exit(_usage_error(exc))
+        raise

@@ -1,0 +1,43 @@
+"""Configuration commands: init-config, show-config."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from llm_session_manager import config as config_mod
+from llm_session_manager.cli.common import check_format, print_json
+from llm_session_manager.errors import UsageError
+from llm_session_manager.paths import resolve
+
+
+def init_config(force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+    """Write a commented default config file."""
+    paths = resolve()
+    if paths.config_file.exists() and not force:
+        # Validate what is there so the user learns about problems now.
+        config_mod.load(paths.config_file)
+        raise UsageError(f"{paths.config_file} already exists; use --force to replace it")
+    config_mod.write_default(paths.config_file, force=force)
+    sys.stderr.write(f"wrote {paths.config_file}\n")
+
+
+def show_config(fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json.")) -> None:
+    """Print the effective configuration (defaults merged with your file)."""
+    fmt = check_format(fmt, ("yaml", "json"))
+    paths = resolve()
+    cfg = config_mod.load(paths.config_file)
+    source = str(paths.config_file) if paths.config_file.exists() else "defaults (no config file)"
+    if fmt == "json":
+        print_json({"source": source, "config": cfg})
+        return
+    import yaml
+
+    sys.stdout.write(f"# effective configuration; source: {source}\n")
+    sys.stdout.write(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init-config")(init_config)
+    app.command("show-config")(show_config)

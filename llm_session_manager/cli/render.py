@@ -1,0 +1,151 @@
+"""Rich tables for sessions, health and info. Formatting helpers are pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from llm_session_manager.models import Health, SessionView
+from llm_session_manager.service import project_name
+
+HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "critical": "red"}
+STATUS_STYLE = {"active": "bold green", "idle": "yellow", "ended": "dim", "closed": "dim italic"}
+
+
+def console(stderr: bool = False) -> Console:
+    """A console for tables; when output is piped, wide enough that rows are not cut."""
+    con = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not con.is_terminal:
+        con = Console(stderr=stderr, highlight=False, soft_wrap=False, width=200)
+    return con
+
+
+def human_tokens(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def money(v: float | None) -> str:
+    if v is None:
+        return "?"
+    return f"${v:,.2f}" if v >= 0.01 or v == 0 else f"${v:.4f}"
+
+
+def ago(then: datetime | None, now: datetime) -> str:
+    if then is None:
+        return "-"
+    secs = max(0, int((now - then).total_seconds()))
+    if secs < 60:
+        return f"{secs}s ago"
+    if secs < 3600:
+        return f"{secs // 60}m ago"
+    if secs < 86400:
+        return f"{secs // 3600}h ago"
+    return f"{secs // 86400}d ago"
+
+
+def context_bar(pct: float | None, width: int = 10) -> Text:
+    if pct is None:
+        return Text("-", style="dim")
+    filled = min(width, round(pct / 100 * width))
+    style = "green" if pct < 50 else "yellow" if pct < 80 else "red"
+    return Text("█" * filled + "░" * (width - filled) + f" {pct:.0f}%", style=style)
+
+
+def short_ids(natives: Sequence[str], minimum: int = 8) -> dict[str, str]:
+    """The shortest prefix (at least ``minimum`` characters) that tells each id apart from the others."""
+    out: dict[str, str] = {}
+    ordered = sorted(set(natives))
+    for i, native in enumerate(ordered):
+        need = minimum
+        for other in (ordered[i - 1] if i else None, ordered[i + 1] if i + 1 < len(ordered) else None):
+            if other is None:
+                continue
+            common = 0
+            for a, b in zip(native, other):
+                if a != b:
+                    break
+                common += 1
+            need = max(need, common + 1)
+        out[native] = native[:need]
+    return out
+
+
+NARROW_DROP = ("Agent", "Model", "Title")
+
+
+def sessions_table(views: Sequence[SessionView], now: datetime, width: int = 200) -> Table:
+    """The session table; on a narrow terminal the agent, model and title columns are left out."""
+    table = Table(show_header=True, header_style="bold", pad_edge=False, expand=False)
+    drop = set(NARROW_DROP[: 3 if width < 100 else 2 if width < 120 else 1 if width < 140 else 0])
+    columns = [
+        ("ID", {"no_wrap": True}),
+        ("Agent", {"no_wrap": True}),
+        ("Project", {"max_width": 18, "overflow": "ellipsis", "no_wrap": True}),
+        ("Title", {"max_width": 34, "overflow": "ellipsis", "no_wrap": True}),
+        ("Model", {"max_width": 18, "overflow": "ellipsis", "no_wrap": True}),
+        ("Status", {"no_wrap": True}),
+        ("Context", {"no_wrap": True}),
+        ("Tokens", {"justify": "right", "no_wrap": True}),
+        ("Cost", {"justify": "right", "no_wrap": True}),
+        ("Health", {"justify": "right", "no_wrap": True}),
+        ("Last", {"no_wrap": True}),
+    ]
+    for name, kw in columns:
+        if name not in drop:
+            table.add_column(name, **kw)  # type: ignore[arg-type]
+    names = [name for name, _kw in columns]
+    ids = short_ids([v.session.native_id for v in views])
+    for v in views:
+        s = v.session
+        status = v.status + (f" ({s.process.state})" if s.process and s.process.state else "")
+        hstyle = HEALTH_STYLE.get(v.health.status, "")
+        cells: tuple[str | Text, ...] = (
+            ids[s.native_id],
+            s.agent,
+            project_name(v) or "-",
+            s.title or "-",
+            (s.model or "-").replace("claude-", ""),
+            Text(status, style=STATUS_STYLE.get(v.status, "")),
+            context_bar(v.context_pct),
+            human_tokens(s.tokens.total),
+            money(v.cost_usd),
+            Text(f"{v.health.score:.0f}{'~' if v.health.estimated else ''}", style=hstyle),
+            ago(s.last_activity, now),
+        )
+        table.add_row(*(c for name, c in zip(names, cells) if name not in drop))
+    return table
+
+
+def health_table(view: SessionView) -> Table:
+    h: Health = view.health
+    title = f"{view.session.id}: {h.score:.0f}/100 {h.status}" + (" (estimated)" if h.estimated else "")
+    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table.add_column("Factor")
+    table.add_column("Raw", overflow="fold")
+    table.add_column("Score", justify="right")
+    table.add_column("Weight", justify="right")
+    table.add_column("Points", justify="right")
+    table.add_column("Why", overflow="fold")
+    for f in h.factors:
+        raw = ", ".join(f"{k}={_fmt(v)}" for k, v in f.raw.items() if v not in (None, [], ""))
+        table.add_row(f.name, raw, f"{f.score:.0f}", f"{f.weight:.0%}", f"{f.score * f.weight:.1f}", f.reason)
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
+        return f"{value:,}"
+    return str(value)

@@ -1,0 +1,170 @@
+"""Session commands: list, info, health."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import typer
+
+from llm_session_manager import __version__
+from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
+from llm_session_manager.listing import ListFilter, check_statuses, keep, parse_since, sort_views
+from llm_session_manager.serialize import health_json, session_json
+from llm_session_manager.service import Collected, collect, project_name, resolve_id
+
+FORMAT_HELP = "Output format: table or json."
+
+
+def _collect(env: Env) -> Collected:
+    result = collect(env.paths, env.config)
+    if result.discovery_error:
+        warn(result.discovery_error)
+    for stats in result.stats.values():
+        for err in stats.errors[:5]:
+            warn(f"cannot read {err}")
+    return result
+
+
+def list_cmd(
+    all_: bool = typer.Option(False, "--all", "-a", help="Every session, not only running and recent ones."),
+    status: list[str] = typer.Option(
+        [], "--status", "-s", help="active, idle, ended or closed (repeatable)."
+    ),
+    tag: list[str] = typer.Option([], "--tag", "-t", help="Only sessions with this tag (repeatable)."),
+    project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
+    agent: str | None = typer.Option(None, "--agent", help="Only this agent, e.g. claude-code."),
+    since: str | None = typer.Option(None, "--since", help="Active since: 2h, 3d, 1w or a date."),
+    sort: str | None = typer.Option(
+        None, "--sort", help="last_activity, started_at, tokens, cost, health, context, project."
+    ),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N sessions."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """List sessions: running ones and those active recently (--all for every session)."""
+    fmt = check_format(fmt)
+    env = load_env()
+    now = datetime.now(timezone.utc)
+    flt = ListFilter(
+        all=all_,
+        statuses=check_statuses(status),
+        tags=tuple(t.strip().lower() for t in tag),
+        project=project,
+        agent=agent,
+        since=parse_since(since, now) if since else None,
+        recent_hours=float(env.config["recent_hours"]),
+    )
+    sort_key = sort or env.config["list"]["sort"]
+    result = _collect(env)
+    views = sort_views([v for v in result.views if keep(v, flt, now)], sort_key)
+    if limit:
+        views = views[:limit]
+    if fmt == "json":
+        print_json([session_json(v, project_name(v)) for v in views])
+        return
+    from llm_session_manager.cli.render import console, sessions_table
+
+    out = console()
+    if not views:
+        hint = "" if all_ else " (try --all for older sessions)"
+        out.print(f"No sessions found{hint}.")
+        return
+    out.print(sessions_table(views, now, out.width))
+    running = sum(1 for v in views if v.session.process)
+    out.print(f"[dim]{len(views)} session(s), {running} running. Health ~ = estimated.[/dim]")
+
+
+def health_cmd(
+    session_id: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Show a session's health: every factor's raw value, score, weight and reason."""
+    fmt = check_format(fmt)
+    env = load_env()
+    view = resolve_id(_collect(env).views, session_id)
+    if fmt == "json":
+        print_json(
+            {"id": view.session.id, "context_pct": view.context_pct, **health_json(view.health, detail=True)}
+        )
+        return
+    from llm_session_manager.cli.render import console, health_table
+
+    out = console()
+    out.print(health_table(view))
+    for cap in view.health.caps:
+        out.print(f"[red]capped:[/red] {cap}")
+    for w in view.warnings:
+        out.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
+    """Version, every path lsm uses, agents found and their session counts, skipped lines."""
+    fmt = check_format(fmt)
+    env = load_env()
+    result = _collect(env)
+    sessions = [v.session for v in result.views]
+    claude_stats = result.stats.get("claude-code")
+    info = {
+        "version": __version__,
+        "paths": {
+            **env.paths.as_dict(),
+            "config_file_exists": env.paths.config_file.exists(),
+            "claude_project_roots": [
+                {"path": str(p), "exists": p.is_dir()} for p in env.paths.claude_project_roots
+            ],
+        },
+        "agents": {
+            "claude-code": {
+                "sessions": sum(1 for s in sessions if s.agent == "claude-code"),
+                "running": sum(1 for s in sessions if s.agent == "claude-code" and s.process),
+                "transcript_files": claude_stats.files if claude_stats else 0,
+                "skipped_lines": sum(s.skipped_lines for s in sessions if s.agent == "claude-code"),
+            }
+        },
+        "unknown_models": result.unknown_models,
+        "cache": {
+            "hit": bool(claude_stats and claude_stats.from_cache),
+            "files_read": claude_stats.files_read if claude_stats else 0,
+            "bytes_read": claude_stats.bytes_read if claude_stats else 0,
+        },
+        "pid": os.getpid(),
+    }
+    if fmt == "json":
+        print_json(info)
+        return
+    _print_info(info)
+
+
+def _print_info(info: dict[str, object]) -> None:
+    from llm_session_manager.cli.render import console
+
+    out = console()
+    paths = info["paths"]
+    assert isinstance(paths, dict)
+    out.print(f"[bold]lsm {info['version']}[/bold]")
+    out.print(
+        f"config file:  {paths['config_file']}" + ("" if paths["config_file_exists"] else " (not created)")
+    )
+    out.print(f"data dir:     {paths['data_dir']}")
+    out.print(f"database:     {paths['database']}")
+    for root in paths["claude_project_roots"]:
+        out.print(f"claude root:  {root['path']}" + ("" if root["exists"] else " (missing)"))
+    agents = info["agents"]
+    assert isinstance(agents, dict)
+    for name, a in agents.items():
+        out.print(
+            f"{name}: {a['sessions']} session(s), {a['running']} running, {a['transcript_files']} file(s),"
+            f" {a['skipped_lines']} skipped line(s)"
+        )
+    unknown = info["unknown_models"]
+    assert isinstance(unknown, dict)
+    for model, count in sorted(unknown.items()):
+        out.print(
+            f"[yellow]warning:[/yellow] unknown model '{model}' in {count} session(s): cost not computed"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_cmd)
+    app.command("info")(info_cmd)
+    app.command("health")(health_cmd)

@@ -1,0 +1,49 @@
+"""Session <-> plain dict, for the merged-results cache (internal; the public JSON is in serialize.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from llm_session_manager.models import ModelTokens, Session, TokenUsage
+from llm_session_manager.timefmt import iso, parse_ts
+
+_DATES = ("started_at", "last_activity", "last_compaction_at")
+_TUPLES = ("models", "transcript_paths", "fatal_signals", "recent_tool_results")
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Session) if f.name != "process")
+_MT_FIELDS = tuple(f.name for f in dataclasses.fields(ModelTokens))
+
+
+def session_to_dict(session: Session) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = getattr(session, name)
+        if isinstance(value, datetime):
+            value = iso(value)
+        elif name == "tokens":
+            value = {
+                "input": value.input,
+                "output": value.output,
+                "cache_creation": value.cache_creation,
+                "cache_read": value.cache_read,
+                "source": value.source,
+            }
+        elif name == "model_usage":
+            value = [[getattr(m, f) for f in _MT_FIELDS] for m in value]
+        out[name] = value
+    return out
+
+
+def session_from_dict(data: dict[str, Any]) -> Session:
+    values = dict(data)
+    for name in _DATES:
+        values[name] = parse_ts(values.get(name))
+    for name in _TUPLES:
+        values[name] = tuple(values.get(name) or ())
+    values["tokens"] = TokenUsage(**values["tokens"])
+    values["model_usage"] = tuple(ModelTokens(*m) for m in values.get("model_usage") or ())
+    known = {f.name for f in dataclasses.fields(Session)}
+    return Session(**{k: v for k, v in values.items() if k in known})

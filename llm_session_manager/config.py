@@ -1,0 +1,196 @@
+"""YAML configuration: defaults, loading with strict validation, and writing the default file.
+
+Every key the file may hold is in ``DEFAULTS``; an unknown key, a wrong type or a file that is not YAML
+raises ``ConfigError`` naming the file and the key, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from llm_session_manager.errors import ConfigError
+
+DEFAULTS: dict[str, Any] = {
+    "idle_minutes": 10,
+    "recent_hours": 24,
+    "health": {
+        "weights": {"tokens": 0.4, "duration": 0.2, "activity": 0.2, "errors": 0.2},
+        "thresholds": {"healthy": 70, "warning": 40},
+        "stuck_busy_minutes": 10,
+        "stuck_waiting_minutes": 15,
+    },
+    "dashboard": {"refresh_interval": 5, "sort": "last_activity"},
+    "list": {"sort": "last_activity"},
+    # Per-model overrides or additions, keyed by model id; see MODEL_KEYS.
+    "models": {},
+}
+
+MODEL_KEYS: dict[str, tuple[type, ...]] = {
+    "context_window": (int,),
+    "input": (int, float),
+    "output": (int, float),
+    "cache_write_5m": (int, float),
+    "cache_write_1h": (int, float),
+    "cache_read": (int, float),
+    "long_context_threshold": (int,),
+    "long_context_multiplier_input": (int, float),
+    "long_context_multiplier_output": (int, float),
+}
+
+SORT_KEYS = ("last_activity", "started_at", "tokens", "cost", "health", "context", "project")
+
+DEFAULT_FILE_TEXT = """\
+# LLM Session Manager configuration. Every key is optional; delete a key to get its default.
+
+# A running session with no transcript write for this many minutes is shown as "idle".
+idle_minutes: 10
+# `lsm list` without --all shows running sessions plus those active in the last N hours.
+recent_hours: 24
+
+health:
+  # Weights of the four factors (they are normalised to sum to 1).
+  weights: {tokens: 0.4, duration: 0.2, activity: 0.2, errors: 0.2}
+  # Score bands: >= healthy is healthy, >= warning is warning, below is critical.
+  thresholds: {healthy: 70, warning: 40}
+  # A busy session with no transcript write for this long, or waiting on a prompt this long, is stuck.
+  stuck_busy_minutes: 10
+  stuck_waiting_minutes: 15
+
+dashboard:
+  refresh_interval: 5
+  sort: last_activity
+
+list:
+  # last_activity | started_at | tokens | cost | health | context | project
+  sort: last_activity
+
+# Add or override models: context window (tokens) and USD per million tokens.
+# models:
+#   claude-example-5:
+#     context_window: 1000000
+#     input: 3
+#     output: 15
+#     cache_write_5m: 3.75
+#     cache_write_1h: 6
+#     cache_read: 0.3
+models: {}
+"""
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {int: "integer", float: "number", str: "string", dict: "mapping", bool: "boolean"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _check_type(file: Path, key: str, value: Any, types: tuple[type, ...]) -> None:
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(f"{file}: '{key}' must be {_type_name(types)}, got {value!r}")
+    if not isinstance(value, types):
+        raise ConfigError(f"{file}: '{key}' must be {_type_name(types)}, got {value!r}")
+
+
+def _merge(file: Path, prefix: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        path = f"{prefix}{key}"
+        if not isinstance(key, str) or key not in defaults:
+            raise ConfigError(f"{file}: unknown key '{path}'")
+        default = defaults[key]
+        if key == "models" and not prefix:
+            merged[key] = _validate_models(file, value)
+        elif isinstance(default, dict):
+            if value is None:  # an empty section means "all defaults"
+                continue
+            _check_type(file, path, value, (dict,))
+            merged[key] = _merge(file, path + ".", default, value)
+        else:
+            types: tuple[type, ...] = (int, float) if isinstance(default, (int, float)) else (type(default),)
+            _check_type(file, path, value, types)
+            merged[key] = value
+    return merged
+
+
+def _validate_models(file: Path, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    _check_type(file, "models", value, (dict,))
+    out: dict[str, Any] = {}
+    for name, spec in value.items():
+        _check_type(file, f"models.{name}", spec, (dict,))
+        for key, item in spec.items():
+            if key not in MODEL_KEYS:
+                raise ConfigError(f"{file}: unknown key 'models.{name}.{key}'")
+            _check_type(file, f"models.{name}.{key}", item, MODEL_KEYS[key])
+            if item < 0:
+                raise ConfigError(f"{file}: 'models.{name}.{key}' must not be negative")
+            if key in ("context_window", "long_context_threshold") and item <= 0:
+                raise ConfigError(f"{file}: 'models.{name}.{key}' must be positive")
+        out[str(name)] = dict(spec)
+    return out
+
+
+def _check_values(file: Path, cfg: dict[str, Any]) -> None:
+    for key, value in (
+        ("idle_minutes", cfg["idle_minutes"]),
+        ("recent_hours", cfg["recent_hours"]),
+        ("health.stuck_busy_minutes", cfg["health"]["stuck_busy_minutes"]),
+        ("health.stuck_waiting_minutes", cfg["health"]["stuck_waiting_minutes"]),
+    ):
+        if value <= 0:
+            raise ConfigError(f"{file}: '{key}' must be positive")
+    weights = cfg["health"]["weights"]
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise ConfigError(f"{file}: 'health.weights' must be non-negative and not all zero")
+    th = cfg["health"]["thresholds"]
+    if not 0 <= th["warning"] <= th["healthy"] <= 100:
+        raise ConfigError(f"{file}: 'health.thresholds' need 0 <= warning <= healthy <= 100")
+    for section in ("list", "dashboard"):
+        if cfg[section]["sort"] not in SORT_KEYS:
+            raise ConfigError(f"{file}: '{section}.sort' must be one of {', '.join(SORT_KEYS)}")
+    if cfg["dashboard"]["refresh_interval"] <= 0:
+        raise ConfigError(f"{file}: 'dashboard.refresh_interval' must be positive")
+
+
+def load(file: Path) -> dict[str, Any]:
+    """The effective configuration: defaults overlaid with ``file`` when it exists."""
+    import yaml
+
+    if not file.exists():
+        return copy.deepcopy(DEFAULTS)
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{file}: not valid YAML{where}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    if data is None:
+        return copy.deepcopy(DEFAULTS)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of keys")
+    cfg = _merge(file, "", DEFAULTS, data)
+    _check_values(file, cfg)
+    return cfg
+
+
+def write_default(file: Path, *, force: bool = False) -> bool:
+    """Write the commented default file atomically. Returns False if it exists and ``force`` is off."""
+    if file.exists() and not force:
+        return False
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".yaml", dir=file.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(DEFAULT_FILE_TEXT)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

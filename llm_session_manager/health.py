@@ -1,0 +1,202 @@
+"""Health score: pure functions over a session and the moment of scoring.
+
+Four factors, as the product has always had them, each measuring what the evidence says degrades a
+session (docs/HEALTH.md has the formulas and sources):
+
+- tokens:   current context fill, relative to the auto-compact point and in absolute tokens;
+- duration: turns since the last compaction or /clear, and the number of compactions;
+- activity: stuck signals (busy with no transcript write, waiting on a prompt) — idleness is fine;
+- errors:   recent tool-error rate, API errors, one command failing again and again, interruptions.
+
+Severe signals cap the score, since a weighted average would hide them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from llm_session_manager.models import Health, HealthFactor, Session
+
+REL_POINTS = ((0.5, 0.0), (0.8, 40.0), (0.95, 70.0))
+ABS_POINTS = ((32_000, 0.0), (64_000, 10.0), (128_000, 20.0), (200_000, 30.0), (500_000, 40.0))
+TURN_POINTS = ((50, 100.0), (150, 70.0), (300, 40.0))
+COMPACTION_SCORES = (100.0, 85.0, 70.0, 50.0, 50.0)  # 0..4 compactions; 5+ -> 25
+DEFAULT_WEIGHTS = {"tokens": 0.4, "duration": 0.2, "activity": 0.2, "errors": 0.2}
+CAP_WARNING = 69.0
+CAP_CRITICAL = 39.0
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    """What scoring needs beyond the session itself."""
+
+    now: datetime
+    context_window: int | None
+    compact_at: int | None
+    running: bool
+    estimated: bool
+
+
+def interpolate(x: float, points: Sequence[tuple[float, float]]) -> float:
+    """Piecewise-linear through ``points`` (sorted by x), flat outside them."""
+    if x <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in pairwise(points):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def tokens_factor(ctx: int | None, compact_at: int | None, weight: float) -> HealthFactor:
+    if ctx is None or not compact_at:
+        return HealthFactor(
+            "tokens",
+            {"context_tokens": ctx, "compact_at": compact_at},
+            100.0,
+            weight,
+            "context size unknown (no assistant reply yet)",
+        )
+    rel = ctx / compact_at
+    rel_pen = interpolate(rel, REL_POINTS)
+    abs_pen = interpolate(ctx, ABS_POINTS)
+    score = max(0.0, 100.0 - max(rel_pen, abs_pen) - 0.25 * min(rel_pen, abs_pen))
+    reason = f"context {ctx:,} tokens = {rel:.0%} of the auto-compact point ({compact_at:,})"
+    if abs_pen > rel_pen:
+        reason += "; long contexts lose accuracy whatever the window"
+    raw = {
+        "context_tokens": ctx,
+        "compact_at": compact_at,
+        "relative": round(rel, 4),
+        "relative_penalty": round(rel_pen, 1),
+        "absolute_penalty": round(abs_pen, 1),
+    }
+    return HealthFactor("tokens", raw, round(score, 1), weight, reason)
+
+
+def duration_factor(session: Session, weight: float) -> HealthFactor:
+    turns = session.turns_since_compaction
+    n = session.compactions
+    compaction_score = COMPACTION_SCORES[n] if n < len(COMPACTION_SCORES) else 25.0
+    turn_score = interpolate(turns, TURN_POINTS)
+    fatal = [f for f in session.fatal_signals if f in ("compaction_thrash", "prompt_too_long")]
+    score = 0.0 if fatal else 0.6 * compaction_score + 0.4 * turn_score
+    if fatal:
+        reason = "fatal: " + ", ".join(f.replace("_", " ") for f in fatal)
+    else:
+        reason = f"{turns} turns since the last compaction or /clear; {n} compaction{'s' if n != 1 else ''}"
+    raw = {"turns_since_compaction": turns, "compactions": n, "fatal": fatal}
+    return HealthFactor("duration", raw, round(score, 1), weight, reason)
+
+
+def activity_factor(
+    session: Session, inputs: HealthInputs, weight: float, cfg: Mapping[str, Any]
+) -> HealthFactor:
+    proc = session.process
+    state = proc.state if proc else None
+    last = session.last_activity
+    quiet_min = (inputs.now - last).total_seconds() / 60 if last else None
+    raw: dict[str, object] = {
+        "running": inputs.running,
+        "state": state,
+        "minutes_since_write": round(quiet_min, 1) if quiet_min is not None else None,
+    }
+    if not inputs.running:
+        return HealthFactor("activity", raw, 100.0, weight, "not running; idleness is not a health problem")
+    busy_limit = float(cfg.get("stuck_busy_minutes", 10))
+    wait_limit = float(cfg.get("stuck_waiting_minutes", 15))
+    if state == "busy" and quiet_min is not None and quiet_min > busy_limit:
+        return HealthFactor(
+            "activity",
+            raw,
+            30.0,
+            weight,
+            f"busy but no transcript write for {quiet_min:.0f} min: probably stuck",
+        )
+    if state == "waiting":
+        since = proc.state_updated_at if proc else None
+        waited = (inputs.now - since).total_seconds() / 60 if since else quiet_min
+        if waited is not None and waited > wait_limit:
+            return HealthFactor("activity", raw, 60.0, weight, f"waiting on a prompt for {waited:.0f} min")
+    return HealthFactor("activity", raw, 100.0, weight, f"running, {state or 'state unknown'}; not stuck")
+
+
+def errors_factor(session: Session, weight: float) -> HealthFactor:
+    recent = session.recent_tool_results
+    errors = sum(1 for r in recent if r)
+    rate = errors / len(recent) if recent else 0.0
+    score = 100.0 - 150.0 * rate
+    score -= min(15.0 * session.recent_api_errors, 45.0)
+    repeated = session.repeated_failures >= 3
+    if repeated:
+        score -= 30.0
+    score -= min(10.0 * session.recent_interruptions, 30.0)
+    score = max(0.0, score)
+    parts = [f"{errors} of the last {len(recent)} tool calls failed" if recent else "no tool calls"]
+    if session.recent_api_errors:
+        parts.append(f"{session.recent_api_errors} recent API error(s)")
+    if repeated:
+        parts.append(f"one command failed {session.repeated_failures} times")
+    if session.recent_interruptions:
+        parts.append(f"{session.recent_interruptions} recent interruption(s)")
+    raw = {
+        "recent_tool_calls": len(recent),
+        "recent_tool_errors": errors,
+        "error_rate": round(rate, 3),
+        "recent_api_errors": session.recent_api_errors,
+        "repeated_failures": session.repeated_failures,
+        "recent_interruptions": session.recent_interruptions,
+    }
+    return HealthFactor("errors", raw, round(score, 1), weight, "; ".join(parts))
+
+
+def caps_for(session: Session, compact_at: int | None) -> list[tuple[float, str]]:
+    caps: list[tuple[float, str]] = []
+    ctx = session.context_tokens
+    rel = ctx / compact_at if ctx is not None and compact_at else 0.0
+    if rel >= 0.95:
+        caps.append((CAP_CRITICAL, "context at 95%+ of the auto-compact point"))
+    elif rel >= 0.8 or (ctx or 0) >= 200_000:
+        caps.append((CAP_WARNING, "context at 80%+ of the auto-compact point or over 200k tokens"))
+    for signal in session.fatal_signals:
+        caps.append((CAP_CRITICAL, signal.replace("_", " ")))
+    return caps
+
+
+def band(score: float, thresholds: Mapping[str, Any]) -> str:
+    if score >= float(thresholds.get("healthy", 70)):
+        return "healthy"
+    if score >= float(thresholds.get("warning", 40)):
+        return "warning"
+    return "critical"
+
+
+def score_session(session: Session, inputs: HealthInputs, cfg: Mapping[str, Any]) -> Health:
+    """The health of ``session``; ``cfg`` is the config's ``health`` section."""
+    weights = dict(cfg.get("weights") or DEFAULT_WEIGHTS)
+    total_w = sum(float(w) for w in weights.values()) or 1.0
+
+    def w(name: str) -> float:
+        return float(weights.get(name, 0.0)) / total_w
+
+    factors = (
+        tokens_factor(session.context_tokens, inputs.compact_at, w("tokens")),
+        duration_factor(session, w("duration")),
+        activity_factor(session, inputs, w("activity"), cfg),
+        errors_factor(session, w("errors")),
+    )
+    score = sum(f.score * f.weight for f in factors)
+    caps = caps_for(session, inputs.compact_at)
+    for limit, _why in caps:
+        score = min(score, limit)
+    score = round(score, 1)
+    return Health(
+        score,
+        band(score, cfg.get("thresholds", {})),
+        factors,
+        tuple(why for _l, why in caps),
+        inputs.estimated,
+    )

@@ -1,0 +1,96 @@
+"""Filtering and sorting sessions for `lsm list` (pure functions)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from llm_session_manager.errors import UsageError
+from llm_session_manager.models import SessionView
+from llm_session_manager.service import STATUSES, project_name
+from llm_session_manager.timefmt import parse_ts
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|h|d|w)$", re.IGNORECASE)
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``2h``, ``30m``, ``3d``, ``1w``, or an ISO date/time (UTC unless it has an offset)."""
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T00:00:00"
+    parsed = parse_ts(value)
+    if parsed is None:
+        raise UsageError(f"--since: cannot read '{text}' (use e.g. 2h, 3d, 1w or 2026-11-01)")
+    return parsed
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    all: bool = False
+    statuses: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    project: str | None = None
+    agent: str | None = None
+    since: datetime | None = None
+    recent_hours: float = 24.0
+
+
+def _project_matches(view: SessionView, wanted: str) -> bool:
+    w = wanted.strip().lower()
+    name = (project_name(view) or "").lower()
+    path = (view.session.project_path or "").lower()
+    return w == name or (len(w) > 1 and w in path)
+
+
+def keep(view: SessionView, f: ListFilter, now: datetime) -> bool:
+    s = view.session
+    if f.statuses and view.status not in f.statuses:
+        return False
+    if f.agent and s.agent != f.agent and not s.agent.startswith(f.agent):
+        return False
+    if f.tags and not set(f.tags) <= set(view.tags):
+        return False
+    if f.project and not _project_matches(view, f.project):
+        return False
+    last = s.last_activity or datetime.fromtimestamp(0, timezone.utc)
+    if f.since and last < f.since:
+        return False
+    if f.all or f.statuses or f.since:
+        return True
+    return s.process is not None or now - last <= timedelta(hours=f.recent_hours)
+
+
+def check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:
+    out = []
+    for raw in statuses:
+        for part in raw.split(","):
+            st = part.strip().lower()
+            if not st:
+                continue
+            if st not in STATUSES:
+                raise UsageError(f"--status: unknown status '{st}' (one of {', '.join(STATUSES)})")
+            out.append(st)
+    return tuple(out)
+
+
+def sort_views(views: list[SessionView], key: str) -> list[SessionView]:
+    epoch = datetime.fromtimestamp(0, timezone.utc)
+    keys = {
+        "last_activity": lambda v: v.session.last_activity or epoch,
+        "started_at": lambda v: v.session.started_at or epoch,
+        "tokens": lambda v: v.session.tokens.total,
+        "cost": lambda v: v.cost_usd or 0.0,
+        "context": lambda v: v.context_pct or 0.0,
+        "health": lambda v: -v.health.score,  # worst first
+        "project": lambda v: (project_name(v) or "").lower(),
+    }
+    if key not in keys:
+        raise UsageError(f"--sort: unknown key '{key}' (one of {', '.join(keys)})")
+    reverse = key not in ("project",)
+    return sorted(views, key=keys[key], reverse=reverse)

@@ -1,0 +1,147 @@
+"""Plain data types shared by readers, services and front ends.
+
+JSON output is built from these objects; field names are the JSON keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts of a session. ``source`` is "exact" (from the agent's logs) or "counted"."""
+
+    input: int = 0
+    output: int = 0
+    cache_creation: int = 0
+    cache_read: int = 0
+    source: str = "exact"
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_creation + self.cache_read
+
+
+@dataclass(frozen=True)
+class ModelTokens:
+    """One model's share of a session's tokens. The ``long_*`` fields are the part of each total that
+    was spent in requests above the long-context tier (over 200k input tokens), priced higher."""
+
+    model: str
+    input: int = 0
+    output: int = 0
+    cache_creation: int = 0
+    cache_read: int = 0
+    cache_write_1h: int = 0
+    long_input: int = 0
+    long_output: int = 0
+    long_cache_creation: int = 0
+    long_cache_read: int = 0
+    long_cache_write_1h: int = 0
+
+
+@dataclass(frozen=True)
+class Process:
+    """One running agent process, as discovery saw it."""
+
+    pid: int
+    agent: str
+    cwd: str | None
+    started_at: datetime | None
+    cpu_pct: float | None
+    rss_bytes: int | None
+    cmdline: tuple[str, ...] = ()
+    # The agent's own busy/idle/waiting state and when it last changed, when it tells us.
+    state: str | None = None
+    state_updated_at: datetime | None = None
+    # A session id the process names itself: its live status file, or --resume/--session-id.
+    session_hint: str | None = None
+    hint_source: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """What one model's tokens cost in a session (USD); ``None`` when the model is unknown."""
+
+    model: str
+    tokens: TokenUsage
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class Session:
+    """One agent session, merged from all of its transcript files."""
+
+    id: str
+    agent: str
+    native_id: str
+    title: str | None
+    project_path: str | None
+    git_branch: str | None
+    model: str | None
+    models: tuple[str, ...]
+    started_at: datetime | None
+    last_activity: datetime | None
+    tokens: TokenUsage
+    context_tokens: int | None
+    context_window: int | None
+    context_window_source: str
+    messages_user: int
+    messages_assistant: int
+    tool_calls: int
+    tool_errors: int
+    api_errors: int
+    interruptions: int
+    compactions: int
+    skipped_lines: int
+    transcript_paths: tuple[str, ...]
+    fatal_signals: tuple[str, ...] = ()
+    # Tool results of the recent past, newest last: True = error. Used by the health score.
+    recent_tool_results: tuple[bool, ...] = ()
+    repeated_failures: int = 0
+    # API errors and user interruptions in the 30 minutes before the last activity.
+    recent_api_errors: int = 0
+    recent_interruptions: int = 0
+    turns_since_compaction: int = 0
+    last_compaction_at: datetime | None = None
+    model_usage: tuple[ModelTokens, ...] = ()
+    # The largest context the main chain ever reached (usage above 200k proves a 1M window).
+    peak_context_tokens: int | None = None
+    process: Process | None = None
+
+
+@dataclass(frozen=True)
+class HealthFactor:
+    name: str
+    raw: Mapping[str, object]
+    score: float
+    weight: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Health:
+    score: float
+    status: str  # healthy | warning | critical
+    factors: tuple[HealthFactor, ...]
+    caps: tuple[str, ...] = ()
+    estimated: bool = False
+
+
+@dataclass
+class SessionView:
+    """A session with everything derived from it: status, cost, health and our own metadata."""
+
+    session: Session
+    status: str
+    cost_usd: float | None
+    health: Health
+    context_pct: float | None
+    compact_at: int | None
+    tags: list[str] = field(default_factory=list)
+    project: str | None = None
+    description: str | None = None
+    warnings: list[str] = field(default_factory=list)

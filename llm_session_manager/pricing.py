@@ -1,0 +1,216 @@
+"""Model facts: context windows and prices (USD per million tokens), and cost of a session.
+
+The bundled table is dated; ``models:`` in the config file overrides or adds entries. A model that is in
+neither gets cost ``None`` (shown as unknown, with a warning in ``lsm info``), never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from llm_session_manager.models import ModelTokens
+
+TABLE_DATE = "2026-11-01"
+LONG_CONTEXT_THRESHOLD = 200_000
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    context_window: int
+    input: float | None  # USD per million tokens; None = price unknown
+    output: float | None = None
+    cache_write_5m: float | None = None
+    cache_write_1h: float | None = None
+    cache_read: float | None = None
+    # Requests whose input (incl. cache) exceeds the threshold are billed at multiplied rates.
+    long_context_threshold: int | None = None
+    long_context_multiplier_input: float = 1.0
+    long_context_multiplier_output: float = 1.0
+
+    @property
+    def priced(self) -> bool:
+        return self.input is not None and self.output is not None
+
+
+def _claude(name: str, window: int, inp: float, out: float, *, long_tier: bool = False) -> ModelInfo:
+    """A Claude model priced by Anthropic's usual ratios: cache write 1.25x (5 min) / 2x (1 h), read 0.1x."""
+    return ModelInfo(
+        name=name,
+        context_window=window,
+        input=inp,
+        output=out,
+        cache_write_5m=inp * 1.25,
+        cache_write_1h=inp * 2,
+        cache_read=inp * 0.1,
+        long_context_threshold=LONG_CONTEXT_THRESHOLD if long_tier else None,
+        long_context_multiplier_input=2.0 if long_tier else 1.0,
+        long_context_multiplier_output=1.5 if long_tier else 1.0,
+    )
+
+
+# Keys are model ids without date suffix; lookup also tries the longest matching prefix.
+BUNDLED: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        _claude("claude-opus-4-6", 1_000_000, 5, 25, long_tier=True),
+        _claude("claude-opus-4-5", 200_000, 5, 25),
+        _claude("claude-opus-4-1", 200_000, 15, 75),
+        _claude("claude-opus-4", 200_000, 15, 75),
+        _claude("claude-sonnet-4-6", 1_000_000, 3, 15, long_tier=True),
+        _claude("claude-sonnet-4-5", 200_000, 3, 15, long_tier=True),
+        _claude("claude-sonnet-4", 200_000, 3, 15, long_tier=True),
+        _claude("claude-haiku-4-5", 200_000, 1, 5),
+        _claude("claude-3-7-sonnet", 200_000, 3, 15),
+        _claude("claude-3-5-sonnet", 200_000, 3, 15),
+        _claude("claude-3-5-haiku", 200_000, 0.8, 4),
+        _claude("claude-3-opus", 200_000, 15, 75),
+        _claude("claude-3-sonnet", 200_000, 3, 15),
+        _claude("claude-3-haiku", 200_000, 0.25, 1.25),
+    )
+}
+
+# Newer families whose context window is documented but whose prices we have not verified: the window
+# is used for context fill, the cost stays unknown until the user adds prices in the config.
+WINDOW_ONLY: tuple[tuple[str, int], ...] = (
+    (r"^claude-opus-(4-[7-9]|[5-9])", 1_000_000),
+    (r"^claude-sonnet-(4-[7-9]|[5-9])", 1_000_000),
+    (r"^claude-haiku-[5-9]", 200_000),
+)
+
+DEFAULT_WINDOW = 200_000
+_PROVIDER_PREFIX = re.compile(r"^(?:[a-z-]+\.)?anthropic[./]")
+_DOTTED_VERSION = re.compile(r"(\d)\.(\d)")
+_DATE_SUFFIX = re.compile(r"-(\d{8}|latest|v\d+(:\d+)?)$")
+
+
+def normalise(model: str) -> str:
+    """Strip provider prefixes, a ``[1m]`` marker and a date or version suffix."""
+    name = model.strip().lower()
+    name = name.replace("[1m]", "")
+    name = _PROVIDER_PREFIX.sub("", name)
+    name = name.split("@")[0]
+    name = _DOTTED_VERSION.sub(r"\1-\2", name)
+    while True:
+        stripped = _DATE_SUFFIX.sub("", name)
+        if stripped == name:
+            return name
+        name = stripped
+
+
+class ModelTable:
+    def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.models: dict[str, ModelInfo] = dict(BUNDLED)
+        for raw_name, spec in (overrides or {}).items():
+            name = normalise(raw_name)
+            base = self.models.get(name) or ModelInfo(name=name, context_window=DEFAULT_WINDOW, input=None)
+            values = dict(spec)
+            if "input" in values:
+                # Cache prices follow the input price unless given too.
+                inp = float(values["input"])
+                values.setdefault("cache_write_5m", inp * 1.25)
+                values.setdefault("cache_write_1h", inp * 2)
+                values.setdefault("cache_read", inp * 0.1)
+            self.models[name] = replace(base, **values)
+        self._by_length = sorted(self.models, key=len, reverse=True)
+        self._memo: dict[str, ModelInfo | None] = {}
+
+    def lookup(self, model: str | None) -> ModelInfo | None:
+        if not model:
+            return None
+        if model in self._memo:
+            return self._memo[model]
+        found = self._lookup(normalise(model))
+        self._memo[model] = found
+        return found
+
+    def _lookup(self, name: str) -> ModelInfo | None:
+        if name in self.models:
+            return self.models[name]
+        for key in self._by_length:
+            # "claude-opus-4-20250514" is claude-opus-4, but "claude-opus-4-7" is a newer model.
+            if name.startswith(key + "-") and not name[len(key) + 1 : len(key) + 2].isdigit():
+                return self.models[key]
+        return None
+
+    def window(
+        self, model: str | None, *, one_m: bool = False, peak_context: int | None = None
+    ) -> tuple[int, str]:
+        """(context window, source). ``one_m``: the transcript's identity says ``[1m]``."""
+        if one_m:
+            return 1_000_000, "1m-identity"
+        info = self.lookup(model)
+        if info is not None:
+            window, source = info.context_window, "table"
+        else:
+            window, source = DEFAULT_WINDOW, "default"
+            name = normalise(model or "")
+            for pattern, size in WINDOW_ONLY:
+                if re.match(pattern, name):
+                    window, source = size, "family"
+                    break
+        if peak_context is not None and peak_context > window:
+            return 1_000_000, "observed"
+        return window, source
+
+    def is_known(self, model: str) -> bool:
+        info = self.lookup(model)
+        return info is not None and info.priced
+
+    def cost(self, usage: Iterable[ModelTokens]) -> tuple[float | None, list[str]]:
+        """Total USD for the given per-model tokens, and the models that could not be priced.
+
+        The cost is ``None`` when any model with tokens is unpriced: a partial sum would mislead.
+        """
+        total = 0.0
+        unknown: list[str] = []
+        for row in usage:
+            info = self.lookup(row.model)
+            if info is None or not info.priced:
+                if row.input or row.output or row.cache_creation or row.cache_read:
+                    unknown.append(row.model)
+                continue
+            total += model_cost(info, row)
+        return (None if unknown else round(total, 6)), unknown
+
+
+def model_cost(info: ModelInfo, row: ModelTokens) -> float:
+    inp = info.input or 0.0
+    out = info.output or 0.0
+    cw5 = info.cache_write_5m if info.cache_write_5m is not None else inp * 1.25
+    cw1 = info.cache_write_1h if info.cache_write_1h is not None else inp * 2
+    cr = info.cache_read if info.cache_read is not None else inp * 0.1
+    mi = info.long_context_multiplier_input if info.long_context_threshold else 1.0
+    mo = info.long_context_multiplier_output if info.long_context_threshold else 1.0
+
+    def part(i: int, o: int, cc: int, cc1h: int, r: int, m_in: float, m_out: float) -> float:
+        cc5 = max(cc - cc1h, 0)
+        return (i * inp * m_in + o * out * m_out + cc5 * cw5 * m_in + cc1h * cw1 * m_in + r * cr * m_in) / 1e6
+
+    std = part(
+        row.input - row.long_input,
+        row.output - row.long_output,
+        row.cache_creation - row.long_cache_creation,
+        row.cache_write_1h - row.long_cache_write_1h,
+        row.cache_read - row.long_cache_read,
+        1.0,
+        1.0,
+    )
+    long = part(
+        row.long_input,
+        row.long_output,
+        row.long_cache_creation,
+        row.long_cache_write_1h,
+        row.long_cache_read,
+        mi,
+        mo,
+    )
+    return std + long
+
+
+def auto_compact_point(window: int) -> int:
+    """Where Claude Code compacts on its own: the window minus ~33k of reserved output and buffer."""
+    return max(window - 33_000, int(window * 0.8))

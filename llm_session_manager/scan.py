@@ -1,0 +1,129 @@
+"""Reading transcripts through the parse cache.
+
+A scan lists the reader's files and stats them. When every file has the identity recorded last time, the
+merged sessions come straight from the cache and no transcript byte is read. Otherwise only new or
+changed files are read (from their last offset when they only grew), in worker processes when there is
+enough to read, and the merged result is cached again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.claude_code import ClaudeCodeReader, file_identity
+from llm_session_manager.codec import session_from_dict, session_to_dict
+from llm_session_manager.models import Session
+from llm_session_manager.store import parse_cache
+
+# Bump when the reader's aggregate changes shape or meaning: every cached file is then read again.
+PARSER_VERSION = 5
+PARALLEL_MIN_BYTES = 24 * 1024 * 1024
+
+
+@dataclass
+class ScanStats:
+    files: int = 0
+    files_read: int = 0
+    bytes_read: int = 0
+    from_cache: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScanResult:
+    sessions: list[Session]
+    stats: ScanStats
+
+
+def _signature(entries: Sequence[tuple[str, str, tuple[int, int, int, int]]]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for path, key, ident in sorted(entries):
+        digest.update(f"{path}\0{key}\0{ident}\n".encode())
+    return digest.hexdigest()
+
+
+Job = tuple[str, str, "FileState | None", int]  # path, session key, prior state, bytes to read
+
+
+def _read_job(args: tuple[list[Path], str, str, FileState | None]) -> FileState | str:
+    roots, key, path, prior = args
+    try:
+        return ClaudeCodeReader(roots).read(path, key, prior)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+
+
+def _workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _read_changed(reader: ClaudeCodeReader, jobs: list[Job], stats: ScanStats) -> list[FileState]:
+    # Largest files first keeps every worker busy to the end.
+    jobs = sorted(jobs, key=lambda j: -j[3])
+    args = [(list(reader.project_roots), key, path, prior) for path, key, prior, _size in jobs]
+    pending = sum(j[3] for j in jobs)
+    if pending >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx) as pool:
+            results = list(pool.map(_read_job, args, chunksize=4))
+    else:
+        results = [_read_job(a) for a in args]
+    states: list[FileState] = []
+    for result in results:
+        if isinstance(result, str):
+            stats.errors.append(result)
+        else:
+            states.append(result)
+    return states
+
+
+def scan_claude(conn: sqlite3.Connection, reader: ClaudeCodeReader) -> ScanResult:
+    agent = reader.name
+    stats = ScanStats()
+    current: list[tuple[str, str, tuple[int, int, int, int]]] = []
+    for path, key, st in reader.sources():
+        current.append((path, key, file_identity(st)))
+    stats.files = len(current)
+    signature = _signature(current)
+    cached = parse_cache.load_merged(conn, agent, signature, PARSER_VERSION)
+    if cached is not None:
+        stats.from_cache = True
+        return ScanResult([session_from_dict(d) for d in cached], stats)
+
+    states = parse_cache.load_states(conn, agent, PARSER_VERSION)
+    keep: list[FileState] = []
+    jobs: list[Job] = []
+    for path, key, ident in current:
+        prior = states.get(path)
+        if prior is not None and prior.identity == ident and prior.session_key == key:
+            keep.append(prior)
+            continue
+        jobs.append((path, key, prior, ident[2] - (prior.offset if prior else 0)))
+    fresh = _read_changed(reader, jobs, stats)
+    stats.files_read = len(fresh)
+    stats.bytes_read = sum(s.offset - (_prior_offset(states, s)) for s in fresh)
+    present = {p for p, _k, _i in current}
+    removed = [p for p in states if p not in present]
+    sessions = reader.sessions(keep + fresh)
+    parse_cache.save_states(conn, agent, PARSER_VERSION, fresh, removed)
+    if not stats.errors:  # a file we could not read must be tried again next time
+        parse_cache.save_merged(
+            conn, agent, signature, PARSER_VERSION, [session_to_dict(s) for s in sessions]
+        )
+    return ScanResult(sessions, stats)
+
+
+def _prior_offset(states: dict[str, FileState], fresh: FileState) -> int:
+    prior = states.get(fresh.path)
+    if prior is None or prior.identity[:2] != fresh.identity[:2] or prior.offset > fresh.offset:
+        return 0
+    return prior.offset

@@ -1,0 +1,89 @@
+"""The public JSON shapes (documented in docs/CLI_GUIDE.md). Keep keys stable: scripts depend on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm_session_manager.models import Health, Process, SessionView
+from llm_session_manager.timefmt import iso
+
+
+def process_json(proc: Process | None) -> dict[str, Any] | None:
+    if proc is None:
+        return None
+    return {
+        "pid": proc.pid,
+        "state": proc.state,
+        "state_updated_at": iso(proc.state_updated_at),
+        "started_at": iso(proc.started_at),
+        "cpu_pct": proc.cpu_pct,
+        "rss_bytes": proc.rss_bytes,
+        "cwd": proc.cwd,
+        # How the process was tied to its session: status-file, argv, cwd, or null (not tied).
+        "link": proc.hint_source,
+    }
+
+
+def health_json(health: Health, *, detail: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"score": health.score, "status": health.status, "estimated": health.estimated}
+    if detail:
+        out["caps"] = list(health.caps)
+        out["factors"] = [
+            {
+                "name": f.name,
+                "score": f.score,
+                "weight": round(f.weight, 4),
+                "weighted": round(f.score * f.weight, 2),
+                "reason": f.reason,
+                "raw": f.raw,
+            }
+            for f in health.factors
+        ]
+    return out
+
+
+def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
+    s = view.session
+    t = s.tokens
+    return {
+        "id": s.id,
+        "agent": s.agent,
+        "native_id": s.native_id,
+        "title": s.title,
+        "project_path": s.project_path,
+        "project": project,
+        "git_branch": s.git_branch,
+        "model": s.model,
+        "models": list(s.models),
+        "status": view.status,
+        "pid": s.process.pid if s.process else None,
+        "process": process_json(s.process),
+        "started_at": iso(s.started_at),
+        "last_activity": iso(s.last_activity),
+        "tokens": {
+            "input": t.input,
+            "output": t.output,
+            "cache_creation": t.cache_creation,
+            "cache_read": t.cache_read,
+            "total": t.total,
+            "source": t.source,
+        },
+        "context_tokens": s.context_tokens,
+        "context_window": s.context_window,
+        "context_window_source": s.context_window_source,
+        "context_pct": view.context_pct,
+        "compact_at": view.compact_at,
+        "cost_usd": view.cost_usd,
+        "messages": {"user": s.messages_user, "assistant": s.messages_assistant},
+        "tool_calls": s.tool_calls,
+        "tool_errors": s.tool_errors,
+        "api_errors": s.api_errors,
+        "interruptions": s.interruptions,
+        "compactions": s.compactions,
+        "skipped_lines": s.skipped_lines,
+        "health": health_json(view.health),
+        "tags": list(view.tags),
+        "description": view.description,
+        "transcript_paths": list(s.transcript_paths),
+        "warnings": list(view.warnings),
+    }

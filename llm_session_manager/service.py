@@ -1,0 +1,216 @@
+"""The session service: read transcripts, find running processes, and derive status, cost and health.
+
+Front ends (CLI, dashboard, MCP) call ``collect`` and render what comes back; they never read sources
+or SQL themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from llm_session_manager import health as health_mod
+from llm_session_manager.agents.claude_code import AGENT as CLAUDE
+from llm_session_manager.agents.claude_code import ClaudeCodeReader
+from llm_session_manager.models import Process, Session, SessionView, TokenUsage
+from llm_session_manager.paths import Paths
+from llm_session_manager.pricing import ModelTable, auto_compact_point
+from llm_session_manager.scan import ScanStats, scan_claude
+from llm_session_manager.store import db, meta
+
+STATUSES = ("active", "idle", "ended", "closed")
+
+
+@dataclass
+class Collected:
+    views: list[SessionView]
+    stats: dict[str, ScanStats]
+    processes: list[Process] = field(default_factory=list)
+    unknown_models: dict[str, int] = field(default_factory=dict)
+    discovery_error: str | None = None
+
+
+def open_db(paths: Paths) -> sqlite3.Connection:
+    return db.connect(paths.db_file)
+
+
+def _discover(paths: Paths, sessions: list[Session]) -> tuple[list[Session], list[Process], str | None]:
+    """Attach running processes to their sessions; a running session without a transcript yet still shows."""
+    try:
+        from llm_session_manager import discovery
+    except ImportError as exc:  # pragma: no cover - psutil missing
+        return sessions, [], f"process discovery unavailable: {exc}"
+    try:
+        procs = discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid())
+    except Exception as exc:  # discovery must never take the listing down with it
+        return sessions, [], f"process discovery failed: {exc}"
+    if not procs:
+        return sessions, [], None
+    candidates = [
+        discovery.Candidate(
+            native_id=s.native_id,
+            cwd=s.project_path,
+            last_write=s.last_activity or datetime.fromtimestamp(0, timezone.utc),
+            first_write=s.started_at,
+        )
+        for s in sessions
+    ]
+    links = discovery.link_sessions(procs, candidates)
+    by_id = {s.native_id: i for i, s in enumerate(sessions)}
+    out = list(sessions)
+    for proc in procs:
+        native = links.get(proc.pid)
+        if native is not None and native in by_id:
+            if proc.hint_source is None or proc.session_hint != native:
+                proc = dataclasses.replace(proc, hint_source="cwd")
+            out[by_id[native]] = dataclasses.replace(out[by_id[native]], process=proc)
+        else:
+            out.append(_placeholder(proc, native))
+            by_id[out[-1].native_id] = len(out) - 1
+    return out, procs, None
+
+
+def _placeholder(proc: Process, native: str | None) -> Session:
+    """A running process whose transcript does not exist yet (or could not be told apart)."""
+    known = native is not None
+    return Session(
+        id=f"{proc.agent}:{native or f'pid-{proc.pid}'}",
+        agent=proc.agent,
+        native_id=native or f"pid-{proc.pid}",
+        title="(new session, no transcript yet)" if known else "(running; transcript not identified)",
+        project_path=proc.cwd,
+        git_branch=None,
+        model=None,
+        models=(),
+        started_at=proc.started_at,
+        last_activity=proc.started_at,
+        tokens=TokenUsage(),
+        context_tokens=None,
+        context_window=None,
+        context_window_source="",
+        messages_user=0,
+        messages_assistant=0,
+        tool_calls=0,
+        tool_errors=0,
+        api_errors=0,
+        interruptions=0,
+        compactions=0,
+        skipped_lines=0,
+        transcript_paths=(),
+        process=proc,
+    )
+
+
+def status_of(session: Session, closed: bool, now: datetime, idle_minutes: float) -> str:
+    if closed:
+        return "closed"
+    if session.process is None:
+        return "ended"
+    if session.process.state == "busy":
+        return "active"
+    last = session.last_activity
+    if last is not None and now - last <= timedelta(minutes=idle_minutes):
+        return "active"
+    return "idle"
+
+
+def derive(
+    session: Session, table: ModelTable, cfg: dict[str, Any], now: datetime, closed: bool = False
+) -> SessionView:
+    """Everything computed on top of a session: window, status, cost, health."""
+    window, source = table.window(
+        session.model,
+        one_m=session.context_window_source == "1m-identity",
+        peak_context=session.context_tokens,
+    )
+    session = dataclasses.replace(session, context_window=window, context_window_source=source)
+    compact_at = auto_compact_point(window)
+    status = status_of(session, closed, now, float(cfg["idle_minutes"]))
+    cost, unknown = table.cost(session.model_usage)
+    estimated = source in ("default", "family", "observed") or session.tokens.source != "exact"
+    inputs = health_mod.HealthInputs(
+        now=now,
+        context_window=window,
+        compact_at=compact_at,
+        running=session.process is not None and status != "closed",
+        estimated=estimated,
+    )
+    health = health_mod.score_session(session, inputs, cfg["health"])
+    pct = round(100.0 * session.context_tokens / window, 1) if session.context_tokens is not None else None
+    warnings = [
+        f"unknown model '{m}': cost not computed (add it under 'models:' in the config)" for m in unknown
+    ]
+    return SessionView(session, status, cost, health, pct, compact_at, warnings=warnings)
+
+
+def collect(
+    paths: Paths,
+    cfg: dict[str, Any],
+    *,
+    conn: sqlite3.Connection | None = None,
+    now: datetime | None = None,
+    processes: bool = True,
+) -> Collected:
+    now = now or datetime.now(timezone.utc)
+    own_conn = conn is None
+    conn = conn or open_db(paths)
+    try:
+        reader = ClaudeCodeReader.from_paths(paths)
+        result = scan_claude(conn, reader)
+        sessions = result.sessions
+        procs: list[Process] = []
+        error = None
+        if processes and os.environ.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false"):
+            sessions, procs, error = _discover(paths, sessions)
+        metadata = meta.load_all(conn)
+    finally:
+        if own_conn:
+            conn.close()
+    table = ModelTable(cfg.get("models"))
+    views: list[SessionView] = []
+    unknown: dict[str, int] = {}
+    for s in sessions:
+        m = metadata.get(s.id)
+        view = derive(s, table, cfg, now, closed=bool(m and m.closed_at))
+        if m is not None:
+            view.tags, view.project, view.description = list(m.tags), m.project, m.description
+        for row in s.model_usage:
+            has_tokens = row.input or row.output or row.cache_creation or row.cache_read
+            if has_tokens and not table.is_known(row.model):
+                unknown[row.model] = unknown.get(row.model, 0) + 1
+        views.append(view)
+    return Collected(views, {CLAUDE: result.stats}, procs, unknown, error)
+
+
+def project_name(view: SessionView) -> str | None:
+    if view.project:
+        return view.project
+    path = view.session.project_path
+    if not path:
+        return None
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
+
+
+def resolve_id(views: Sequence[SessionView], query: str) -> SessionView:
+    """A session by full id (``agent:native``), native id, or unique prefix of either."""
+    from llm_session_manager.errors import AmbiguousIdError, NotFoundError
+
+    q = query.strip()
+    if not q:
+        raise NotFoundError("empty session id")
+    exact = [v for v in views if q in (v.session.id, v.session.native_id)]
+    if len(exact) == 1:
+        return exact[0]
+    matches = [v for v in views if v.session.native_id.startswith(q) or v.session.id.startswith(q)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFoundError(f"no session matches '{q}' (see `lsm list --all`)")
+    shown = ", ".join(v.session.id for v in matches[:8])
+    more = f" and {len(matches) - 8} more" if len(matches) > 8 else ""
+    raise AmbiguousIdError(f"'{q}' matches {len(matches)} sessions: {shown}{more}; give more characters")

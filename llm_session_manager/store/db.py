@@ -1,0 +1,98 @@
+"""Opening the database (WAL) and running append-only schema migrations.
+
+``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``. Never edit a released migration: append a
+new one. ``PRAGMA user_version`` records the version; each migration runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from llm_session_manager.errors import StoreError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: parse cache, one row per transcript file.
+    """
+    CREATE TABLE parse_cache (
+        path TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        session_key TEXT NOT NULL,
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        head BLOB NOT NULL,
+        state BLOB NOT NULL,
+        parser_version INTEGER NOT NULL
+    );
+    CREATE INDEX parse_cache_agent ON parse_cache(agent);
+    """,
+    # 2: merged per-agent results, valid while the set of file identities is unchanged.
+    """
+    CREATE TABLE merged_cache (
+        agent TEXT PRIMARY KEY,
+        signature TEXT NOT NULL,
+        sessions BLOB NOT NULL,
+        parser_version INTEGER NOT NULL
+    );
+    """,
+    # 3: our own metadata about sessions (status set through lsm, tags, project, description).
+    """
+    CREATE TABLE session_meta (
+        session_id TEXT PRIMARY KEY,
+        project TEXT,
+        description TEXT,
+        closed_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE session_tags (
+        session_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, tag)
+    );
+    CREATE INDEX session_tags_tag ON session_tags(tag);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring ``conn`` to SCHEMA_VERSION. Returns the version it started from."""
+    start = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if start > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema version {start} is newer than this lsm understands ({SCHEMA_VERSION});"
+            " upgrade lsm"
+        )
+    for version in range(start, SCHEMA_VERSION):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return start
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the lsm database: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the lsm database: {exc}") from None
+    return conn

@@ -1,0 +1,114 @@
+"""The parse cache: unchanged files are never read again, appended bytes only are read, schema upgrades."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import FakeHome
+
+from llm_session_manager.agents.claude_code import ClaudeCodeReader
+from llm_session_manager.scan import scan_claude
+from llm_session_manager.store import db
+
+
+def scan(fake: FakeHome, conn: sqlite3.Connection):  # type: ignore[no-untyped-def]
+    return scan_claude(conn, ClaudeCodeReader([fake.projects]))
+
+
+def test_second_scan_reads_no_transcript_bytes(fake_home: FakeHome, tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "c.db")
+    cold = scan(fake_home, conn)
+    assert cold.stats.files_read == cold.stats.files > 0
+    assert not cold.stats.from_cache
+    warm = scan(fake_home, conn)
+    assert warm.stats.from_cache and warm.stats.files_read == 0 and warm.stats.bytes_read == 0
+    key = lambda s: s.native_id  # noqa: E731
+    assert sorted(warm.sessions, key=key) == sorted(cold.sessions, key=key)
+
+
+def test_append_reads_only_new_bytes(fake_home: FakeHome, tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "c.db")
+    scan(fake_home, conn)
+    path = fake_home.projects / "project-alpha" / "session-alpha" / "chat.jsonl"
+    line = {
+        "timestamp": "2026-01-11T10:00:00.000Z",
+        "sessionId": "session-alpha",
+        "requestId": "req-alpha-9",
+        "message": {
+            "id": "msg-alpha-9",
+            "model": "claude-sonnet-4-20250514",
+            "usage": {"input_tokens": 1000, "output_tokens": 1},
+        },
+    }
+    appended = (json.dumps(line) + "\n").encode()
+    if not path.read_bytes().endswith(b"\n"):
+        appended = b"\n" + appended
+    with open(path, "ab") as fh:
+        fh.write(appended)
+    again = scan(fake_home, conn)
+    assert again.stats.files_read == 1
+    assert again.stats.bytes_read == len(appended)
+    s = {x.native_id: x for x in again.sessions}["session-alpha"]
+    assert s.tokens.input == 600 + 1000
+
+
+def test_deleted_file_disappears(fake_home: FakeHome, tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "c.db")
+    scan(fake_home, conn)
+    (fake_home.projects / "project-alpha" / "session-alpha" / "chat.jsonl").unlink()
+    ids = {s.native_id for s in scan(fake_home, conn).sessions}
+    assert "session-alpha" not in ids
+    assert conn.execute("SELECT count(*) FROM parse_cache WHERE path LIKE '%chat.jsonl'").fetchone()[0] == 0
+
+
+def test_damaged_cache_row_is_reread(fake_home: FakeHome, tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "c.db")
+    cold = scan(fake_home, conn)
+    conn.execute("UPDATE parse_cache SET state = x'00ff'")
+    conn.execute("DELETE FROM merged_cache")
+    again = scan(fake_home, conn)
+    assert again.stats.files_read == cold.stats.files
+    assert {s.native_id: s.tokens for s in again.sessions} == {s.native_id: s.tokens for s in cold.sessions}
+
+
+def test_transcripts_are_never_written(fake_home: FakeHome, tmp_path: Path) -> None:
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in fake_home.claude.rglob("*") if p.is_file()}
+    conn = db.connect(tmp_path / "c.db")
+    scan(fake_home, conn)
+    scan(fake_home, conn)
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in fake_home.claude.rglob("*") if p.is_file()}
+    assert before == after
+
+
+@pytest.mark.parametrize("start", range(db.SCHEMA_VERSION))
+def test_migration_upgrades_from_every_earlier_schema(tmp_path: Path, start: int) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    for version in range(start):
+        for stmt in db.MIGRATIONS[version].split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+    conn.execute(f"PRAGMA user_version = {start}")
+    if start >= 3:
+        conn.execute("INSERT INTO session_meta VALUES ('claude-code:x', 'P', 'D', NULL, '2026-01-01')")
+    conn.close()
+    upgraded = db.connect(path)
+    assert upgraded.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+    tables = {r[0] for r in upgraded.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"parse_cache", "merged_cache", "session_meta", "session_tags"} <= tables
+    if start >= 3:
+        assert upgraded.execute("SELECT project FROM session_meta").fetchone()[0] == "P"
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(str(path))
+    conn.execute(f"PRAGMA user_version = {db.SCHEMA_VERSION + 5}")
+    conn.close()
+    from llm_session_manager.errors import StoreError
+
+    with pytest.raises(StoreError, match="newer"):
+        db.connect(path)
