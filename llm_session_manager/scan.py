@@ -60,6 +60,13 @@ def _read_job(args: tuple[list[Path], str, str, FileState | None]) -> FileState 
         return f"{path}: {exc.strerror or exc}"
 
 
+def _worker_init() -> None:
+    # Workers only build short-lived parse trees; the cyclic GC finds nothing there and costs ~4%.
+    import gc
+
+    gc.disable()
+
+
 def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -73,7 +80,7 @@ def _read_changed(reader: ClaudeCodeReader, jobs: list[Job], stats: ScanStats) -
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
             results = list(pool.map(_read_job, args, chunksize=4))
     else:
         results = [_read_job(a) for a in args]

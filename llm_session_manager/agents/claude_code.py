@@ -267,15 +267,20 @@ def _int(value: Any) -> int:
 
 
 def _usage_entry(usage: dict[str, Any], model: str | None, side: bool) -> list[Any]:
+    # Hot path: plain positive ints are by far the common case; anything else counts as 0.
+    inp = usage.get("input_tokens")
+    out = usage.get("output_tokens")
+    cc = usage.get("cache_creation_input_tokens")
+    cr = usage.get("cache_read_input_tokens")
     cache = usage.get("cache_creation")
-    one_hour = _int(cache.get("ephemeral_1h_input_tokens")) if isinstance(cache, dict) else 0
+    one_hour = cache.get("ephemeral_1h_input_tokens") if type(cache) is dict else 0
     return [
         model,
-        _int(usage.get("input_tokens")),
-        _int(usage.get("output_tokens")),
-        _int(usage.get("cache_creation_input_tokens")),
-        _int(usage.get("cache_read_input_tokens")),
-        one_hour,
+        inp if type(inp) is int and inp > 0 else 0,
+        out if type(out) is int and out > 0 else 0,
+        cc if type(cc) is int and cc > 0 else 0,
+        cr if type(cr) is int and cr > 0 else 0,
+        one_hour if type(one_hour) is int and one_hour > 0 else 0,
         1 if side else 0,
     ]
 
@@ -353,14 +358,21 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         data["skipped"] += 1
         return
     data["lines"] += 1
-    ts = canonical_ts(obj.get("timestamp"))
+    ts = obj.get("timestamp")
     if ts is not None:
-        if data["first_ts"] is None or ts < data["first_ts"]:
-            data["first_ts"] = ts
-        if data["last_ts"] is None or ts > data["last_ts"]:
-            data["last_ts"] = ts
+        # The common form is already canonical; anything else is normalised (or dropped).
+        if type(ts) is not str or len(ts) != 24 or ts[23] != "Z":
+            ts = canonical_ts(ts)
+        if ts is not None:
+            first = data["first_ts"]
+            if first is None or ts < first:
+                data["first_ts"] = ts
+            last = data["last_ts"]
+            if last is None or ts > last:
+                data["last_ts"] = ts
     side = obj.get("isSidechain") is True
-    _note_place(data, obj, side)
+    if data["cwd"] is None or not side:
+        _note_place(data, obj, side)
     rtype = obj.get("type")
     message = obj.get("message")
     if rtype == "user":
@@ -373,21 +385,28 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         _handle_meta(data, obj, rtype)
 
 
-def iter_lines(fh: Any, start: int) -> Iterator[tuple[bytes, int]]:
-    """Complete lines from ``start``: (line, offset after it). A final line without newline is not yielded."""
-    fh.seek(start)
-    pos = start
+def _read_lines(fh: Any, offset: int, data: dict[str, Any]) -> int:
+    """Fold every complete line from ``offset`` into ``data``; returns the offset after the last one."""
+    fh.seek(offset)
     rest = b""
+    loads = _loads
     while True:
         chunk = fh.read(CHUNK)
         if not chunk:
-            return
+            return offset
         buf = rest + chunk if rest else chunk
         lines = buf.split(b"\n")
         rest = lines.pop()
+        offset += len(buf) - len(rest)
         for line in lines:
-            pos += len(line) + 1
-            yield line, pos
+            if not line or line.isspace():
+                continue
+            try:
+                obj = loads(line)
+            except ValueError:
+                data["skipped"] += 1
+                continue
+            apply_line(data, obj)
 
 
 def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -475,26 +494,17 @@ class ClaudeCodeReader:
                 yield path, key, st
 
     def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
-        identity = file_identity(os.stat(path))
-        head = head_of(path)
-        if needs_full_read(prior, identity, head) or prior is None:
-            data = new_data()
-            data["sidechain_file"] = "subagents" in Path(path).parts
-            offset = 0
-        else:
-            data = prior.data
-            offset = prior.offset
         with open(path, "rb") as fh:
-            for line, pos in iter_lines(fh, offset):
-                offset = pos
-                if not line.strip():
-                    continue
-                try:
-                    obj = _loads(line)
-                except ValueError:
-                    data["skipped"] += 1
-                    continue
-                apply_line(data, obj)
+            identity = file_identity(os.fstat(fh.fileno()))
+            head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+            if needs_full_read(prior, identity, head) or prior is None:
+                data = new_data()
+                data["sidechain_file"] = "subagents" in Path(path).parts
+                offset = 0
+            else:
+                data = prior.data
+                offset = prior.offset
+            offset = _read_lines(fh, offset, data)
             offset = _finish_tail(fh, offset, data)
         return FileState(str(path), session_key, identity, offset, head, data)
 
