@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
+from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.timefmt import iso, parse_ts
 
 _DATES = ("started_at", "last_activity", "last_compaction_at")
@@ -33,6 +33,8 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             }
         elif name == "model_usage":
             value = [[getattr(m, f) for f in _MT_FIELDS] for m in value]
+        elif name == "rate_limits":
+            value = [[r.name, r.used_percent, r.window_minutes, iso(r.resets_at)] for r in value]
         out[name] = value
     return out
 
@@ -45,5 +47,8 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         values[name] = tuple(values.get(name) or ())
     values["tokens"] = TokenUsage(**values["tokens"])
     values["model_usage"] = tuple(ModelTokens(*m) for m in values.get("model_usage") or ())
+    values["rate_limits"] = tuple(
+        RateLimit(n, u, w, parse_ts(r)) for n, u, w, r in values.get("rate_limits") or ()
+    )
     known = {f.name for f in dataclasses.fields(Session)}
     return Session(**{k: v for k, v in values.items() if k in known})

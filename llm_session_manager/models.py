@@ -44,6 +44,16 @@ class ModelTokens:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """An official usage-limit figure an agent wrote in its logs (e.g. Codex's 5-hour and weekly)."""
+
+    name: str  # "5h", "weekly", or the agent's own name for the window
+    used_percent: float
+    window_minutes: int | None = None
+    resets_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Process:
     """One running agent process, as discovery saw it."""
 
@@ -110,6 +120,7 @@ class Session:
     model_usage: tuple[ModelTokens, ...] = ()
     # The largest context the main chain ever reached (usage above 200k proves a 1M window).
     peak_context_tokens: int | None = None
+    rate_limits: tuple[RateLimit, ...] = ()
     process: Process | None = None
 
 

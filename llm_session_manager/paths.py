@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 APP_DIR_NAME = "llm-session-manager"
@@ -21,6 +21,9 @@ class Paths:
     data_dir: Path
     claude_config_dirs: tuple[Path, ...]
     claude_dirs_from_env: bool
+    # The environment the paths were computed from: readers take their own overrides from it
+    # (CODEX_HOME, GEMINI_DATA_DIR…) so that nothing reads os.environ behind the caller's back.
+    env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def db_file(self) -> Path:
@@ -41,6 +44,11 @@ class Paths:
             "database": str(self.db_file),
             "claude_config_dirs": [str(d) for d in self.claude_config_dirs],
         }
+
+
+def xdg_config_home(env: Mapping[str, str], home: Path) -> Path:
+    value = env.get("XDG_CONFIG_HOME")
+    return Path(value) if value else home / ".config"
 
 
 def _home(env: Mapping[str, str]) -> Path:
@@ -92,4 +100,5 @@ def resolve(env: Mapping[str, str] | None = None) -> Paths:
         data_dir=data_dir,
         claude_config_dirs=dirs,
         claude_dirs_from_env=from_env,
+        env=dict(env),
     )

@@ -1,9 +1,9 @@
-"""Reading transcripts through the parse cache.
+"""Reading every agent's sources through the parse cache.
 
-A scan lists the reader's files and stats them. When every file has the identity recorded last time, the
-merged sessions come straight from the cache and no transcript byte is read. Otherwise only new or
-changed files are read (from their last offset when they only grew), in worker processes when there is
-enough to read, and the merged result is cached again.
+A scan lists a reader's files with their identities. When every file has the identity recorded last
+time, the merged sessions come straight from the cache and no source byte is read. Otherwise only new or
+changed files are read (from their last offset when the reader can continue), in worker processes when
+there is enough to read, and the merged result is cached again.
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.claude_code import ClaudeCodeReader, file_identity
+from llm_session_manager.agents.base import AgentReader, FileState, Identity
 from llm_session_manager.codec import session_from_dict, session_to_dict
 from llm_session_manager.models import Session
 from llm_session_manager.store import parse_cache
 
-# Bump when the reader's aggregate changes shape or meaning: every cached file is then read again.
-PARSER_VERSION = 5
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 
 
@@ -42,22 +38,24 @@ class ScanResult:
     stats: ScanStats
 
 
-def _signature(entries: Sequence[tuple[str, str, tuple[int, int, int, int]]]) -> str:
+Job = tuple[str, str, "FileState | None", int]  # path, session key, prior state, bytes to read
+
+
+def _signature(entries: Sequence[tuple[str, str, Identity]]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for path, key, ident in sorted(entries):
         digest.update(f"{path}\0{key}\0{ident}\n".encode())
     return digest.hexdigest()
 
 
-Job = tuple[str, str, "FileState | None", int]  # path, session key, prior state, bytes to read
-
-
-def _read_job(args: tuple[list[Path], str, str, FileState | None]) -> FileState | str:
-    roots, key, path, prior = args
+def _read_job(args: tuple[AgentReader, str, str, FileState | None]) -> FileState | str:
+    reader, key, path, prior = args
     try:
-        return ClaudeCodeReader(roots).read(path, key, prior)
+        return reader.read(path, key, prior)
     except OSError as exc:
         return f"{path}: {exc.strerror or exc}"
+    except Exception as exc:  # a format we do not understand must not hide the other sessions
+        return f"{path}: cannot parse ({type(exc).__name__}: {exc})"
 
 
 def _worker_init() -> None:
@@ -71,10 +69,10 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _read_changed(reader: ClaudeCodeReader, jobs: list[Job], stats: ScanStats) -> list[FileState]:
+def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> list[FileState]:
     # Largest files first keeps every worker busy to the end.
     jobs = sorted(jobs, key=lambda j: -j[3])
-    args = [(list(reader.project_roots), key, path, prior) for path, key, prior, _size in jobs]
+    args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     pending = sum(j[3] for j in jobs)
     if pending >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
         import multiprocessing
@@ -93,20 +91,19 @@ def _read_changed(reader: ClaudeCodeReader, jobs: list[Job], stats: ScanStats) -
     return states
 
 
-def scan_claude(conn: sqlite3.Connection, reader: ClaudeCodeReader) -> ScanResult:
-    agent = reader.name
+def scan_agent(conn: sqlite3.Connection, reader: AgentReader) -> ScanResult:
+    """The reader's sessions, reading only what changed since the last scan."""
+    agent, version = reader.name, reader.parser_version
     stats = ScanStats()
-    current: list[tuple[str, str, tuple[int, int, int, int]]] = []
-    for path, key, st in reader.sources():
-        current.append((path, key, file_identity(st)))
+    current = list(reader.sources())
     stats.files = len(current)
     signature = _signature(current)
-    cached = parse_cache.load_merged(conn, agent, signature, PARSER_VERSION)
+    cached = parse_cache.load_merged(conn, agent, signature, version)
     if cached is not None:
         stats.from_cache = True
         return ScanResult([session_from_dict(d) for d in cached], stats)
 
-    states = parse_cache.load_states(conn, agent, PARSER_VERSION)
+    states = parse_cache.load_states(conn, agent, version)
     keep: list[FileState] = []
     jobs: list[Job] = []
     for path, key, ident in current:
@@ -117,15 +114,17 @@ def scan_claude(conn: sqlite3.Connection, reader: ClaudeCodeReader) -> ScanResul
         jobs.append((path, key, prior, ident[2] - (prior.offset if prior else 0)))
     fresh = _read_changed(reader, jobs, stats)
     stats.files_read = len(fresh)
-    stats.bytes_read = sum(s.offset - (_prior_offset(states, s)) for s in fresh)
+    stats.bytes_read = sum(s.offset - _prior_offset(states, s) for s in fresh)
     present = {p for p, _k, _i in current}
     removed = [p for p in states if p not in present]
-    sessions = reader.sessions(keep + fresh)
-    parse_cache.save_states(conn, agent, PARSER_VERSION, fresh, removed)
+    try:
+        sessions = reader.sessions(keep + fresh)
+    except Exception as exc:  # never let one agent's new format take the whole listing down
+        stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
+        return ScanResult([], stats)
+    parse_cache.save_states(conn, agent, version, fresh, removed)
     if not stats.errors:  # a file we could not read must be tried again next time
-        parse_cache.save_merged(
-            conn, agent, signature, PARSER_VERSION, [session_to_dict(s) for s in sessions]
-        )
+        parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
     return ScanResult(sessions, stats)
 
 

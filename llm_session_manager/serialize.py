@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_session_manager.models import Health, Process, SessionView
+from llm_session_manager.models import Health, Process, RateLimit, SessionView
 from llm_session_manager.timefmt import iso
 
 
@@ -42,9 +42,32 @@ def health_json(health: Health, *, detail: bool = False) -> dict[str, Any]:
     return out
 
 
+def rate_limit_json(r: RateLimit) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "used_percent": r.used_percent,
+        "window_minutes": r.window_minutes,
+        "resets_at": iso(r.resets_at),
+    }
+
+
 def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
     s = view.session
     t = s.tokens
+    # A running app or agent whose sessions we could not read: its tokens are unknown, not zero.
+    unknown = s.process is not None and not s.transcript_paths
+    tokens = (
+        None
+        if unknown
+        else {
+            "input": t.input,
+            "output": t.output,
+            "cache_creation": t.cache_creation,
+            "cache_read": t.cache_read,
+            "total": t.total,
+            "source": t.source,
+        }
+    )
     return {
         "id": s.id,
         "agent": s.agent,
@@ -60,14 +83,9 @@ def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
         "process": process_json(s.process),
         "started_at": iso(s.started_at),
         "last_activity": iso(s.last_activity),
-        "tokens": {
-            "input": t.input,
-            "output": t.output,
-            "cache_creation": t.cache_creation,
-            "cache_read": t.cache_read,
-            "total": t.total,
-            "source": t.source,
-        },
+        "tokens": tokens,
+        # "exact": from the agent's own usage records; "counted": tiktoken over the text we could see.
+        "tokens_source": None if unknown else t.source,
         "context_tokens": s.context_tokens,
         "context_window": s.context_window,
         "context_window_source": s.context_window_source,
@@ -81,6 +99,7 @@ def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
         "interruptions": s.interruptions,
         "compactions": s.compactions,
         "skipped_lines": s.skipped_lines,
+        "rate_limits": [rate_limit_json(r) for r in s.rate_limits],
         "health": health_json(view.health),
         "tags": list(view.tags),
         "description": view.description,

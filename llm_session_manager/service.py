@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from llm_session_manager import health as health_mod
-from llm_session_manager.agents.claude_code import AGENT as CLAUDE
-from llm_session_manager.agents.claude_code import ClaudeCodeReader
+from llm_session_manager.agents import all_readers
+from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.models import Process, Session, SessionView, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import ModelTable, auto_compact_point
-from llm_session_manager.scan import ScanStats, scan_claude
+from llm_session_manager.scan import ScanStats, scan_agent
 from llm_session_manager.store import db, meta
 
 STATUSES = ("active", "idle", "ended", "closed")
@@ -33,6 +33,7 @@ class Collected:
     processes: list[Process] = field(default_factory=list)
     unknown_models: dict[str, int] = field(default_factory=dict)
     discovery_error: str | None = None
+    readers: list[AgentReader] = field(default_factory=list)
 
 
 def open_db(paths: Paths) -> sqlite3.Connection:
@@ -40,7 +41,8 @@ def open_db(paths: Paths) -> sqlite3.Connection:
 
 
 def _discover(paths: Paths, sessions: list[Session]) -> tuple[list[Session], list[Process], str | None]:
-    """Attach running processes to their sessions; a running session without a transcript yet still shows."""
+    """Attach running processes to their sessions; a running session without a transcript yet (or an
+    app whose sessions we cannot read) still shows, as a placeholder row."""
     try:
         from llm_session_manager import discovery
     except ImportError as exc:  # pragma: no cover - psutil missing
@@ -51,27 +53,31 @@ def _discover(paths: Paths, sessions: list[Session]) -> tuple[list[Session], lis
         return sessions, [], f"process discovery failed: {exc}"
     if not procs:
         return sessions, [], None
-    candidates = [
-        discovery.Candidate(
-            native_id=s.native_id,
-            cwd=s.project_path,
-            last_write=s.last_activity or datetime.fromtimestamp(0, timezone.utc),
-            first_write=s.started_at,
-        )
-        for s in sessions
-    ]
-    links = discovery.link_sessions(procs, candidates)
-    by_id = {s.native_id: i for i, s in enumerate(sessions)}
     out = list(sessions)
-    for proc in procs:
-        native = links.get(proc.pid)
-        if native is not None and native in by_id:
-            if proc.hint_source is None or proc.session_hint != native:
-                proc = dataclasses.replace(proc, hint_source="cwd")
-            out[by_id[native]] = dataclasses.replace(out[by_id[native]], process=proc)
-        else:
-            out.append(_placeholder(proc, native))
-            by_id[out[-1].native_id] = len(out) - 1
+    by_key = {(s.agent, s.native_id): i for i, s in enumerate(out)}
+    for agent in sorted({p.agent for p in procs}):
+        agent_procs = [p for p in procs if p.agent == agent]
+        candidates = [
+            discovery.Candidate(
+                native_id=s.native_id,
+                cwd=s.project_path,
+                last_write=s.last_activity or datetime.fromtimestamp(0, timezone.utc),
+                first_write=s.started_at,
+            )
+            for s in sessions
+            if s.agent == agent
+        ]
+        links = discovery.link_sessions(agent_procs, candidates)
+        for proc in agent_procs:
+            native = links.get(proc.pid)
+            index = by_key.get((agent, native)) if native is not None else None
+            if index is not None:
+                if proc.hint_source is None or proc.session_hint != native:
+                    proc = dataclasses.replace(proc, hint_source="cwd")
+                out[index] = dataclasses.replace(out[index], process=proc)
+            else:
+                out.append(_placeholder(proc, native))
+                by_key[(agent, out[-1].native_id)] = len(out) - 1
     return out, procs, None
 
 
@@ -123,15 +129,20 @@ def derive(
     session: Session, table: ModelTable, cfg: dict[str, Any], now: datetime, closed: bool = False
 ) -> SessionView:
     """Everything computed on top of a session: window, status, cost, health."""
-    window, source = table.window(
-        session.model,
-        one_m=session.context_window_source == "1m-identity",
-        peak_context=session.context_tokens,
-    )
+    if session.context_window:  # the agent's own log says it (Codex's model_context_window)
+        window, source = session.context_window, session.context_window_source or "log"
+    else:
+        window, source = table.window(
+            session.model,
+            one_m=session.context_window_source == "1m-identity",
+            peak_context=max(session.peak_context_tokens or 0, session.context_tokens or 0) or None,
+        )
     session = dataclasses.replace(session, context_window=window, context_window_source=source)
-    compact_at = auto_compact_point(window)
+    compact_at = auto_compact_point(window, session.agent)
     status = status_of(session, closed, now, float(cfg["idle_minutes"]))
     cost, unknown = table.cost(session.model_usage)
+    if is_placeholder(session):
+        cost = None
     estimated = source in ("default", "family", "observed") or session.tokens.source != "exact"
     inputs = health_mod.HealthInputs(
         now=now,
@@ -148,6 +159,11 @@ def derive(
     return SessionView(session, status, cost, health, pct, compact_at, warnings=warnings)
 
 
+def is_placeholder(session: Session) -> bool:
+    """A running process with no session data we could read: its tokens are unknown, not zero."""
+    return session.process is not None and not session.transcript_paths
+
+
 def collect(
     paths: Paths,
     cfg: dict[str, Any],
@@ -155,14 +171,19 @@ def collect(
     conn: sqlite3.Connection | None = None,
     now: datetime | None = None,
     processes: bool = True,
+    readers: list[AgentReader] | None = None,
 ) -> Collected:
     now = now or datetime.now(timezone.utc)
+    readers = all_readers(paths) if readers is None else readers
     own_conn = conn is None
     conn = conn or open_db(paths)
+    stats: dict[str, ScanStats] = {}
+    sessions: list[Session] = []
     try:
-        reader = ClaudeCodeReader.from_paths(paths)
-        result = scan_claude(conn, reader)
-        sessions = result.sessions
+        for reader in readers:
+            result = scan_agent(conn, reader)
+            stats[reader.name] = result.stats
+            sessions.extend(result.sessions)
         procs: list[Process] = []
         error = None
         if processes and os.environ.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false"):
@@ -184,7 +205,7 @@ def collect(
             if has_tokens and not table.is_known(row.model):
                 unknown[row.model] = unknown.get(row.model, 0) + 1
         views.append(view)
-    return Collected(views, {CLAUDE: result.stats}, procs, unknown, error)
+    return Collected(views, stats, procs, unknown, error, readers)
 
 
 def project_name(view: SessionView) -> str | None:

@@ -16,7 +16,7 @@ from conftest import FakeHome
 
 from llm_session_manager.agents.claude_code import ClaudeCodeReader
 from llm_session_manager.models import Session
-from llm_session_manager.scan import scan_claude
+from llm_session_manager.scan import scan_agent
 from llm_session_manager.store import db
 from llm_session_manager.timefmt import iso, parse_ts
 
@@ -60,10 +60,10 @@ def check_all(sessions: list[Session], truths: dict[str, SessionTruth]) -> None:
 def test_tricky_corpus_matches_truth(tmp_path: Path, seed: int) -> None:
     truths = generate(tmp_path / "claude", sessions=60, seed=seed)
     conn = db.connect(tmp_path / "lsm.db")
-    result = scan_claude(conn, ClaudeCodeReader([tmp_path / "claude" / "projects"]))
+    result = scan_agent(conn, ClaudeCodeReader([tmp_path / "claude" / "projects"]))
     check_all(result.sessions, truths)
     # The second run comes from the cache and must be identical.
-    again = scan_claude(conn, ClaudeCodeReader([tmp_path / "claude" / "projects"]))
+    again = scan_agent(conn, ClaudeCodeReader([tmp_path / "claude" / "projects"]))
     assert again.stats.from_cache
     check_all(again.sessions, truths)
 
@@ -75,7 +75,7 @@ def test_corpus_in_parallel_workers_matches_truth(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(scan, "_workers", lambda: 2)
     truths = generate(tmp_path / "claude", sessions=40, seed=7)
     reader = ClaudeCodeReader([tmp_path / "claude" / "projects"])
-    result = scan_claude(db.connect(tmp_path / "lsm.db"), reader)
+    result = scan_agent(db.connect(tmp_path / "lsm.db"), reader)
     check_all(result.sessions, truths)
 
 
@@ -87,11 +87,11 @@ def test_growing_corpus_read_incrementally_matches_fresh_read(tmp_path: Path) ->
     for path, data in full.items():
         path.write_bytes(data[: len(data) // 2])
     conn = db.connect(tmp_path / "lsm.db")
-    scan_claude(conn, ClaudeCodeReader([root]))
+    scan_agent(conn, ClaudeCodeReader([root]))
     for path, data in full.items():
         with open(path, "ab") as fh:
             fh.write(data[len(data) // 2 :])
-    grown = scan_claude(conn, ClaudeCodeReader([root]))
+    grown = scan_agent(conn, ClaudeCodeReader([root]))
     assert 0 < grown.stats.bytes_read < sum(len(d) for d in full.values())
     check_all(grown.sessions, truths)
 

@@ -10,12 +10,12 @@ import pytest
 from conftest import FakeHome
 
 from llm_session_manager.agents.claude_code import ClaudeCodeReader
-from llm_session_manager.scan import scan_claude
+from llm_session_manager.scan import scan_agent
 from llm_session_manager.store import db
 
 
 def scan(fake: FakeHome, conn: sqlite3.Connection):  # type: ignore[no-untyped-def]
-    return scan_claude(conn, ClaudeCodeReader([fake.projects]))
+    return scan_agent(conn, ClaudeCodeReader([fake.projects]))
 
 
 def test_second_scan_reads_no_transcript_bytes(fake_home: FakeHome, tmp_path: Path) -> None:

@@ -1,0 +1,35 @@
+"""One reader per agent, behind the protocol in ``agents.base``; this module is the registry."""
+
+from __future__ import annotations
+
+import importlib
+
+from llm_session_manager.agents.base import AgentReader
+from llm_session_manager.paths import Paths
+
+# (module under llm_session_manager.agents, reader class). Order = order in `lsm info`.
+REGISTRY: tuple[tuple[str, str], ...] = (
+    ("claude_code", "ClaudeCodeReader"),
+    ("codex", "CodexReader"),
+    ("gemini", "GeminiReader"),
+    ("cursor", "CursorReader"),
+    ("cursor_agent", "CursorAgentReader"),
+    ("copilot", "CopilotReader"),
+    ("copilot_cli", "CopilotCliReader"),
+    ("aider", "AiderReader"),
+    ("cline", "ClineReader"),
+)
+
+
+def all_readers(paths: Paths) -> list[AgentReader]:
+    """A reader for every agent lsm knows, configured from ``paths`` (and its environment)."""
+    readers: list[AgentReader] = []
+    for module_name, class_name in REGISTRY:
+        try:
+            module = importlib.import_module(f"llm_session_manager.agents.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"llm_session_manager.agents.{module_name}":
+                continue  # not written yet
+            raise
+        readers.append(getattr(module, class_name).from_paths(paths))
+    return readers

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from llm_session_manager.models import Session
-from llm_session_manager.paths import Paths
 
 
 @dataclass
@@ -28,17 +26,31 @@ class FileState:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class AgentReader(Protocol):
-    name: str
+Identity = tuple[int, int, int, int]  # device, inode, size, mtime_ns (a reader may combine files)
 
-    def sources(self, paths: Paths) -> Iterable[Path]:
-        """Files to read, existing ones only."""
+
+class AgentReader(Protocol):
+    """One agent's sessions, read incrementally through the parse cache.
+
+    Readers must be picklable (they are sent to worker processes): keep only plain data on them.
+    """
+
+    name: str  # the agent id used in session ids, e.g. "claude-code", "codex"
+    parser_version: int  # bump when ``FileState.data`` changes shape or meaning
+
+    def sources(self) -> Iterable[tuple[str, str, Identity]]:
+        """(path, session key, identity) of every source file that exists now. The key groups files
+        into sessions for the reader's own use (it may be "" when one file holds many sessions)."""
         ...
 
-    def read(self, path: Path, prior: FileState | None) -> FileState:
-        """Read ``path`` from ``prior``'s offset (or from the start) and return the new state."""
+    def read(self, path: str, session_key: str, prior: FileState | None) -> FileState:
+        """Read ``path``, continuing from ``prior`` when the reader can (else from the start)."""
         ...
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         """Merge file states into sessions."""
+        ...
+
+    def roots(self) -> list[tuple[str, bool]]:
+        """The places this reader looks, and whether each exists (shown by `lsm info`)."""
         ...

@@ -469,6 +469,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 class ClaudeCodeReader:
     name = AGENT
+    parser_version = 6
 
     def __init__(self, project_roots: Sequence[Path]) -> None:
         self.project_roots = tuple(project_roots)
@@ -477,7 +478,11 @@ class ClaudeCodeReader:
     def from_paths(cls, paths: Paths) -> ClaudeCodeReader:
         return cls(paths.claude_project_roots)
 
-    def sources(self, paths: Paths | None = None) -> Iterable[tuple[str, str, os.stat_result]]:
+    def roots(self) -> list[tuple[str, bool]]:
+        """Where this reader looks, and whether each place exists (for `lsm info`)."""
+        return [(str(r), r.is_dir()) for r in self.project_roots]
+
+    def sources(self) -> Iterable[tuple[str, str, tuple[int, int, int, int]]]:
         """(transcript file, native session id, stat) for every ``*.jsonl`` under the project roots.
 
         ``projects/<p>/<id>.jsonl`` is session ``<id>``; anything deeper under ``projects/<p>/<id>/``
@@ -491,7 +496,7 @@ class ClaudeCodeReader:
                 if ident in seen:
                     continue
                 seen.add(ident)
-                yield path, key, st
+                yield path, key, file_identity(st)
 
     def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
         with open(path, "rb") as fh:

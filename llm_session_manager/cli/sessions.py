@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from typing import Any
 
 import typer
 
 from llm_session_manager import __version__
+from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
 from llm_session_manager.listing import ListFilter, check_statuses, keep, parse_since, sort_views
 from llm_session_manager.serialize import health_json, session_json
@@ -22,7 +24,7 @@ def _collect(env: Env) -> Collected:
         warn(result.discovery_error)
     for stats in result.stats.values():
         for err in stats.errors[:5]:
-            warn(f"cannot read {err}")
+            warn(f"skipped {err}")
     return result
 
 
@@ -102,31 +104,13 @@ def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP
     fmt = check_format(fmt)
     env = load_env()
     result = _collect(env)
-    sessions = [v.session for v in result.views]
-    claude_stats = result.stats.get("claude-code")
     info = {
         "version": __version__,
-        "paths": {
-            **env.paths.as_dict(),
-            "config_file_exists": env.paths.config_file.exists(),
-            "claude_project_roots": [
-                {"path": str(p), "exists": p.is_dir()} for p in env.paths.claude_project_roots
-            ],
-        },
-        "agents": {
-            "claude-code": {
-                "sessions": sum(1 for s in sessions if s.agent == "claude-code"),
-                "running": sum(1 for s in sessions if s.agent == "claude-code" and s.process),
-                "transcript_files": claude_stats.files if claude_stats else 0,
-                "skipped_lines": sum(s.skipped_lines for s in sessions if s.agent == "claude-code"),
-            }
-        },
+        "paths": {**env.paths.as_dict(), "config_file_exists": env.paths.config_file.exists()},
+        "agents": {reader.name: _agent_info(reader, result) for reader in result.readers},
         "unknown_models": result.unknown_models,
-        "cache": {
-            "hit": bool(claude_stats and claude_stats.from_cache),
-            "files_read": claude_stats.files_read if claude_stats else 0,
-            "bytes_read": claude_stats.bytes_read if claude_stats else 0,
-        },
+        "unreadable": [err for stats in result.stats.values() for err in stats.errors],
+        "discovery": result.discovery_error or "ok",
         "pid": os.getpid(),
     }
     if fmt == "json":
@@ -135,33 +119,47 @@ def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP
     _print_info(info)
 
 
-def _print_info(info: dict[str, object]) -> None:
+def _agent_info(reader: AgentReader, result: Collected) -> dict[str, object]:
+    sessions = [v.session for v in result.views if v.session.agent == reader.name]
+    stats = result.stats.get(reader.name)
+    return {
+        "roots": [{"path": path, "exists": exists} for path, exists in reader.roots()],
+        "sessions": len(sessions),
+        "running": sum(1 for s in sessions if s.process),
+        "source_files": stats.files if stats else 0,
+        "skipped_lines": sum(s.skipped_lines for s in sessions),
+        "cache_hit": bool(stats and stats.from_cache),
+        "files_read": stats.files_read if stats else 0,
+        "bytes_read": stats.bytes_read if stats else 0,
+    }
+
+
+def _print_info(info: dict[str, Any]) -> None:
     from llm_session_manager.cli.render import console
 
     out = console()
     paths = info["paths"]
-    assert isinstance(paths, dict)
     out.print(f"[bold]lsm {info['version']}[/bold]")
     out.print(
         f"config file:  {paths['config_file']}" + ("" if paths["config_file_exists"] else " (not created)")
     )
     out.print(f"data dir:     {paths['data_dir']}")
     out.print(f"database:     {paths['database']}")
-    for root in paths["claude_project_roots"]:
-        out.print(f"claude root:  {root['path']}" + ("" if root["exists"] else " (missing)"))
-    agents = info["agents"]
-    assert isinstance(agents, dict)
-    for name, a in agents.items():
+    for name, a in info["agents"].items():
         out.print(
-            f"{name}: {a['sessions']} session(s), {a['running']} running, {a['transcript_files']} file(s),"
-            f" {a['skipped_lines']} skipped line(s)"
+            f"[bold]{name}[/bold]: {a['sessions']} session(s), {a['running']} running,"
+            f" {a['source_files']} file(s), {a['skipped_lines']} skipped line(s)"
         )
-    unknown = info["unknown_models"]
-    assert isinstance(unknown, dict)
-    for model, count in sorted(unknown.items()):
+        for root in a["roots"]:
+            out.print(f"    {root['path']}" + ("" if root["exists"] else " (missing)"))
+    for model, count in sorted(info["unknown_models"].items()):
         out.print(
             f"[yellow]warning:[/yellow] unknown model '{model}' in {count} session(s): cost not computed"
         )
+    for err in info["unreadable"]:
+        out.print(f"[yellow]warning:[/yellow] skipped {err}")
+    if info["discovery"] != "ok":
+        out.print(f"[yellow]warning:[/yellow] {info['discovery']}")
 
 
 def register(app: typer.Typer) -> None:
