@@ -174,7 +174,7 @@ def collect(
     readers: list[AgentReader] | None = None,
 ) -> Collected:
     now = now or datetime.now(timezone.utc)
-    readers = all_readers(paths) if readers is None else readers
+    readers = all_readers(paths, cfg) if readers is None else readers
     own_conn = conn is None
     conn = conn or open_db(paths)
     stats: dict[str, ScanStats] = {}

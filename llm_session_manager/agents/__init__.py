@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.paths import Paths
@@ -21,8 +23,12 @@ REGISTRY: tuple[tuple[str, str], ...] = (
 )
 
 
-def all_readers(paths: Paths) -> list[AgentReader]:
-    """A reader for every agent lsm knows, configured from ``paths`` (and its environment)."""
+def all_readers(paths: Paths, config: Mapping[str, Any] | None = None) -> list[AgentReader]:
+    """A reader for every agent lsm knows, configured from ``paths`` (and its environment).
+
+    A reader class that needs settings from the config file defines ``from_config(paths, config)``;
+    the others define ``from_paths(paths)``.
+    """
     readers: list[AgentReader] = []
     for module_name, class_name in REGISTRY:
         try:
@@ -31,5 +37,9 @@ def all_readers(paths: Paths) -> list[AgentReader]:
             if exc.name == f"llm_session_manager.agents.{module_name}":
                 continue  # not written yet
             raise
-        readers.append(getattr(module, class_name).from_paths(paths))
+        cls = getattr(module, class_name)
+        if hasattr(cls, "from_config"):
+            readers.append(cls.from_config(paths, config or {}))
+        else:
+            readers.append(cls.from_paths(paths))
     return readers
