@@ -38,10 +38,13 @@ def _root(
 
 
 def _register() -> None:
-    from llm_session_manager.cli import config_cmds, sessions
+    from llm_session_manager.cli import config_cmds, organise, sessions
+    from llm_session_manager.cli import tokens_cmd
 
     sessions.register(app)
+    organise.register(app)
     config_cmds.register(app)
+    tokens_cmd.register(app)
 
 
 _register()

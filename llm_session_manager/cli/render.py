@@ -120,7 +120,7 @@ def sessions_table(views: Sequence[SessionView], now: datetime, width: int = 200
             (s.model or "-").replace("claude-", ""),
             Text(status, style=STATUS_STYLE.get(v.status, "")),
             context_bar(v.context_pct),
-            human_tokens(s.tokens.total),
+            _tokens_cell(v),
             money(v.cost_usd),
             Text(f"{v.health.score:.0f}{'~' if v.health.estimated else ''}", style=hstyle),
             ago(s.last_activity, now),
@@ -145,7 +145,58 @@ def health_table(view: SessionView) -> Table:
     return table
 
 
+def _tokens_cell(view: SessionView) -> str:
+    """Exact totals as they are; counted ones marked with "≈"; unreadable ones "?"."""
+    s = view.session
+    if s.process is not None and not s.transcript_paths:
+        return "?"
+    text = human_tokens(s.tokens.total)
+    return text if s.tokens.source == "exact" else f"≈{text}"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
         return f"{value:,}"
     return str(value)
+
+
+def preview_table(views: Sequence[SessionView], title: str) -> Table:
+    """What a batch command is about to touch."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in ("ID", "Project", "Title", "Status", "PID"):
+        table.add_column(name, overflow="ellipsis", no_wrap=True, max_width=40)
+    for v in views:
+        s = v.session
+        table.add_row(
+            s.id, project_name(v) or "-", s.title or "-", v.status, str(s.process.pid) if s.process else "-"
+        )
+    return table
+
+
+def search_table(views: Sequence[SessionView], details: bool) -> Table:
+    table = Table(header_style="bold")
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Project", max_width=20, overflow="ellipsis", no_wrap=True)
+    table.add_column("Title", max_width=40, overflow="ellipsis", no_wrap=True)
+    table.add_column("Tags", max_width=30, overflow="fold")
+    if details:
+        table.add_column("Description", max_width=50, overflow="fold")
+        table.add_column("Tokens", justify="right")
+        table.add_column("Health", justify="right")
+    ids = short_ids([v.session.native_id for v in views])
+    for v in views:
+        s = v.session
+        row: list[str | Text] = [
+            f"{s.agent}:{ids[s.native_id]}",
+            project_name(v) or "-",
+            s.title or "-",
+            ", ".join(v.tags) or "-",
+        ]
+        if details:
+            row += [
+                v.description or "-",
+                _tokens_cell(v),
+                Text(f"{v.health.score:.0f} {v.health.status}", style=HEALTH_STYLE.get(v.health.status, "")),
+            ]
+        table.add_row(*row)
+    return table

@@ -73,7 +73,10 @@ def list_cmd(
         return
     out.print(sessions_table(views, now, out.width))
     running = sum(1 for v in views if v.session.process)
-    out.print(f"[dim]{len(views)} session(s), {running} running. Health ~ = estimated.[/dim]")
+    out.print(
+        f"[dim]{len(views)} session(s), {running} running. Tokens ≈ = counted with tiktoken (the agent logs"
+        " none); ? = unknown. Health ~ = estimated.[/dim]"
+    )
 
 
 def health_cmd(

@@ -1,0 +1,272 @@
+"""Organising commands: tag, untag, set-project, describe, search, batch-tag, batch-close, reopen."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextlib import closing
+from typing import Any
+
+import typer
+
+from llm_session_manager import organise
+from llm_session_manager.cli.common import Env, check_format, load_env, print_json
+from llm_session_manager.errors import UsageError
+from llm_session_manager.listing import check_statuses
+from llm_session_manager.models import SessionView
+from llm_session_manager.serialize import session_json
+from llm_session_manager.service import collect, open_db, project_name, resolve_id
+from llm_session_manager.store import meta
+
+FORMAT_HELP = "Output format: table or json."
+ID_HELP = "Session id or a unique prefix of it."
+
+
+def _views(env: Env) -> list[SessionView]:
+    return collect(env.paths, env.config).views
+
+
+def _one(env: Env, session_id: str) -> SessionView:
+    return resolve_id(_views(env), session_id)
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _summary(view: SessionView) -> dict[str, Any]:
+    return {
+        "id": view.session.id,
+        "tags": view.tags,
+        "project": project_name(view),
+        "description": view.description,
+    }
+
+
+def _reload(env: Env, session_id: str) -> SessionView:
+    return resolve_id(collect(env.paths, env.config).views, session_id)
+
+
+def tag_cmd(
+    session_id: str = typer.Argument(..., help=ID_HELP),
+    tags: list[str] = typer.Argument(..., help="Tags to add: letters, digits, '.', '_', '-'."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Add tags to a session."""
+    fmt = check_format(fmt)
+    clean = organise.normalise_tags(tags)
+    env = load_env()
+    view = _one(env, session_id)
+    with closing(open_db(env.paths)) as conn:
+        meta.add_tags(conn, [view.session.id], clean)
+    _report(env, view.session.id, fmt, f"tagged {view.session.id}")
+
+
+def untag_cmd(
+    session_id: str = typer.Argument(..., help=ID_HELP),
+    tags: list[str] = typer.Argument(..., help="Tags to remove."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Remove tags from a session."""
+    fmt = check_format(fmt)
+    clean = organise.normalise_tags(tags)
+    env = load_env()
+    view = _one(env, session_id)
+    missing = [t for t in clean if t not in view.tags]
+    with closing(open_db(env.paths)) as conn:
+        meta.remove_tags(conn, [view.session.id], clean)
+    if missing:
+        _say(f"lsm: note: {view.session.id} had no tag {', '.join(missing)}")
+    _report(env, view.session.id, fmt, f"untagged {view.session.id}")
+
+
+def set_project_cmd(
+    session_id: str = typer.Argument(..., help=ID_HELP),
+    name: str = typer.Argument(..., help="Project name; an empty string clears it."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Give a session a project name (shown and filtered on instead of its folder name)."""
+    fmt = check_format(fmt)
+    value = " ".join(name.split()) or None
+    if value is not None and len(value) > 200:
+        raise UsageError("project name is longer than 200 characters")
+    env = load_env()
+    view = _one(env, session_id)
+    with closing(open_db(env.paths)) as conn:
+        meta.set_field(conn, [view.session.id], "project", value)
+    _report(env, view.session.id, fmt, f"project of {view.session.id}: {value or '(cleared)'}")
+
+
+def describe_cmd(
+    session_id: str = typer.Argument(..., help=ID_HELP),
+    text: str | None = typer.Argument(None, help="The description; omit with --show or --ai."),
+    show: bool = typer.Option(False, "--show", help="Print the current description."),
+    ai: bool = typer.Option(False, "--ai", help="Write one with Claude (needs ANTHROPIC_API_KEY)."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Set, show or generate a session's description."""
+    fmt = check_format(fmt)
+    if sum([bool(text), show, ai]) != 1:
+        raise UsageError("give a description, or --show, or --ai (exactly one)")
+    env = load_env()
+    view = _one(env, session_id)
+    if show:
+        if fmt == "json":
+            print_json(_summary(view))
+        else:
+            sys.stdout.write((view.description or "(no description)") + "\n")
+        return
+    if ai:
+        raise UsageError("describe --ai is not available yet in this version; write the description by hand")
+    value = (text or "").strip()
+    if len(value) > 4000:
+        raise UsageError("description is longer than 4000 characters")
+    with closing(open_db(env.paths)) as conn:
+        meta.set_field(conn, [view.session.id], "description", value or None)
+    _report(env, view.session.id, fmt, f"described {view.session.id}")
+
+
+def _report(env: Env, session_id: str, fmt: str, message: str) -> None:
+    view = _reload(env, session_id)
+    if fmt == "json":
+        print_json(_summary(view))
+        return
+    _say(message)
+    sys.stdout.write(
+        f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}\n"
+    )
+
+
+def search_cmd(
+    text: str = typer.Argument(..., help="Words to find (all must match; prefixes count)."),
+    details: bool = typer.Option(False, "--details", "-d", help="Show description, tags, tokens and health."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="At most N results."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Find sessions by description, title, tags and project."""
+    fmt = check_format(fmt)
+    env = load_env()
+    hits = organise.search(_views(env), text, limit)
+    if fmt == "json":
+        print_json([{**session_json(h.view, project_name(h.view)), "score": h.score} for h in hits])
+        return
+    if not hits:
+        sys.stdout.write(f"No session matches '{text}'.\n")
+        return
+    from llm_session_manager.cli.render import console, search_table
+
+    console().print(search_table([h.view for h in hits], details))
+
+
+def _preview(views: Sequence[SessionView], title: str) -> None:
+    from llm_session_manager.cli.render import console, preview_table
+
+    console(stderr=True).print(preview_table(views, title))
+
+
+def batch_tag_cmd(
+    pattern: str = typer.Argument(
+        ..., help="'all', or a glob over ids, titles and projects (e.g. 'test-*')."
+    ),
+    tags: list[str] = typer.Argument(..., help="Tags to add."),
+    all_: bool = typer.Option(
+        True, "--all/--recent", help="Match every session (default) or only recent ones."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Add tags to every session matching a pattern."""
+    fmt = check_format(fmt)
+    clean = organise.normalise_tags(tags)
+    env = load_env()
+    views = organise.select(_recent(env, all_), pattern)
+    if not views:
+        raise UsageError(f"no session matches '{pattern}'")
+    if fmt == "table":
+        _preview(views, f"Tagging {len(views)} session(s) with {', '.join(clean)}")
+    with closing(open_db(env.paths)) as conn:
+        added = meta.add_tags(conn, [v.session.id for v in views], clean)
+    if fmt == "json":
+        print_json({"sessions": [v.session.id for v in views], "tags": clean, "added": added})
+    else:
+        _say(f"added {added} tag(s) to {len(views)} session(s)")
+
+
+def _recent(env: Env, all_: bool) -> list[SessionView]:
+    views = _views(env)
+    if all_:
+        return views
+    from datetime import datetime, timezone
+
+    from llm_session_manager.listing import ListFilter, keep
+
+    now = datetime.now(timezone.utc)
+    flt = ListFilter(recent_hours=float(env.config["recent_hours"]))
+    return [v for v in views if keep(v, flt, now)]
+
+
+def batch_close_cmd(
+    pattern: str = typer.Argument(..., help="'all', or a glob over ids, titles and projects."),
+    status: list[str] = typer.Option(
+        [], "--status", "-s", help="Only sessions with this status (repeatable)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done; change nothing."),
+    timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds to wait for a process to exit."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Close every session matching a pattern: mark it closed and end its agent process (SIGTERM)."""
+    fmt = check_format(fmt)
+    statuses = check_statuses(status)
+    env = load_env()
+    views = [v for v in organise.select(_views(env), pattern, statuses) if v.status != "closed"]
+    if not views:
+        raise UsageError(
+            f"no open session matches '{pattern}'"
+            + (f" with status {', '.join(statuses)}" if statuses else "")
+        )
+    _preview(views, f"{'Would close' if dry_run else 'Closing'} {len(views)} session(s)")
+    if not dry_run and not force:
+        if not sys.stdin.isatty():
+            raise UsageError("batch-close needs confirmation: run it in a terminal, or add --force")
+        if not typer.confirm(f"Close {len(views)} session(s)?", default=False, err=True):
+            raise UsageError("cancelled; nothing was changed")
+    with closing(open_db(env.paths)) as conn:
+        outcomes = organise.close_sessions(conn, views, dry_run=dry_run, timeout=timeout)
+    if fmt == "json":
+        print_json(
+            [{"id": o.session_id, "pid": o.pid, "action": o.action, "detail": o.detail} for o in outcomes]
+        )
+        return
+    for o in outcomes:
+        pid = f" (pid {o.pid})" if o.pid else ""
+        sys.stdout.write(f"{o.session_id}{pid}: {o.action}{': ' + o.detail if o.detail else ''}\n")
+
+
+def reopen_cmd(
+    session_id: str = typer.Argument(..., help=ID_HELP),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Reopen a session closed through lsm."""
+    fmt = check_format(fmt)
+    env = load_env()
+    view = _one(env, session_id)
+    if view.status != "closed":
+        raise UsageError(f"{view.session.id} is not closed (it is {view.status})")
+    with closing(open_db(env.paths)) as conn:
+        meta.set_field(conn, [view.session.id], "closed_at", None)
+    view = _reload(env, session_id)
+    if fmt == "json":
+        print_json({"id": view.session.id, "status": view.status})
+    else:
+        _say(f"reopened {view.session.id} (now {view.status})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tag")(tag_cmd)
+    app.command("untag")(untag_cmd)
+    app.command("set-project")(set_project_cmd)
+    app.command("describe")(describe_cmd)
+    app.command("search")(search_cmd)
+    app.command("batch-tag")(batch_tag_cmd)
+    app.command("batch-close")(batch_close_cmd)
+    app.command("reopen")(reopen_cmd)
