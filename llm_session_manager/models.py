@@ -121,6 +121,10 @@ class Session:
     # The largest context the main chain ever reached (usage above 200k proves a 1M window).
     peak_context_tokens: int | None = None
     rate_limits: tuple[RateLimit, ...] = ()
+    # "live": read from the agent's files on this machine; "imported": from an export document.
+    origin: str = "live"
+    # The cost an imported session's document recorded (prices may have changed since).
+    recorded_cost_usd: float | None = None
     process: Process | None = None
 
 

@@ -23,7 +23,7 @@ from llm_session_manager.pricing import ModelTable, auto_compact_point
 from llm_session_manager.scan import ScanStats, scan_agent
 from llm_session_manager.store import db, meta
 
-STATUSES = ("active", "idle", "ended", "closed")
+STATUSES = ("active", "idle", "ended", "closed", "imported")
 
 
 @dataclass
@@ -115,6 +115,8 @@ def _placeholder(proc: Process, native: str | None) -> Session:
 def status_of(session: Session, closed: bool, now: datetime, idle_minutes: float) -> str:
     if closed:
         return "closed"
+    if session.origin == "imported":
+        return "imported"
     if session.process is None:
         return "ended"
     if session.process.state == "busy":
@@ -143,6 +145,8 @@ def derive(
     cost, unknown = table.cost(session.model_usage)
     if is_placeholder(session):
         cost = None
+    elif session.origin == "imported":
+        cost, unknown = session.recorded_cost_usd, []
     estimated = source in ("default", "family", "observed") or session.tokens.source != "exact"
     inputs = health_mod.HealthInputs(
         now=now,
@@ -188,6 +192,7 @@ def collect(
         error = None
         if processes and os.environ.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false"):
             sessions, procs, error = _discover(paths, sessions)
+        sessions.extend(imported_sessions(conn, {(s.agent, s.native_id) for s in sessions}))
         metadata = meta.load_all(conn)
     finally:
         if own_conn:
@@ -206,6 +211,59 @@ def collect(
                 unknown[row.model] = unknown.get(row.model, 0) + 1
         views.append(view)
     return Collected(views, stats, procs, unknown, error, readers)
+
+
+def imported_sessions(conn: sqlite3.Connection, live: set[tuple[str, str]]) -> list[Session]:
+    """Sessions brought in with `lsm import-context` (a live one with the same id wins)."""
+    from llm_session_manager.store import imports
+
+    out = []
+    for session_id, (doc, _digest) in imports.load_all(conn).items():
+        session = session_from_document(session_id, doc)
+        if (session.agent, session.native_id) not in live:
+            out.append(session)
+    return out
+
+
+def session_from_document(session_id: str, doc: dict[str, Any]) -> Session:
+    from llm_session_manager.models import ModelTokens
+    from llm_session_manager.timefmt import parse_ts
+
+    s = doc["session"]
+    t = s["tokens"]
+    agent, _, native = session_id.partition(":")
+    tokens = TokenUsage(
+        t["input"], t["output"], t["cache_creation"], t["cache_read"], s.get("tokens_source", "exact")
+    )
+    model = s.get("model") or "unknown"
+    return Session(
+        id=session_id,
+        agent=agent,
+        native_id=native,
+        title=s.get("title"),
+        project_path=s.get("project_path"),
+        git_branch=s.get("git_branch"),
+        model=s.get("model"),
+        models=tuple(s.get("models") or ()),
+        started_at=parse_ts(s.get("started_at")),
+        last_activity=parse_ts(s.get("last_activity")),
+        tokens=tokens,
+        context_tokens=s.get("context_tokens"),
+        context_window=s.get("context_window"),
+        context_window_source="export" if s.get("context_window") else "",
+        messages_user=int((s.get("messages") or {}).get("user") or 0),
+        messages_assistant=int((s.get("messages") or {}).get("assistant") or 0),
+        tool_calls=int(s.get("tool_calls") or 0),
+        tool_errors=int(s.get("tool_errors") or 0),
+        api_errors=int(s.get("api_errors") or 0),
+        interruptions=int(s.get("interruptions") or 0),
+        compactions=int(s.get("compactions") or 0),
+        skipped_lines=0,
+        transcript_paths=(),
+        model_usage=(ModelTokens(model, t["input"], t["output"], t["cache_creation"], t["cache_read"]),),
+        origin="imported",
+        recorded_cost_usd=s.get("cost_usd"),
+    )
 
 
 def project_name(view: SessionView) -> str | None:

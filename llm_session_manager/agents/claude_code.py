@@ -736,3 +736,94 @@ def _pick_title(main: list[FileState]) -> str | None:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached).
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _turn_from_line(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """One transcript line as a conversation turn, or None when it is not part of the conversation."""
+    rtype = obj.get("type")
+    ts = canonical_ts(obj.get("timestamp"))
+    if rtype == "system" and obj.get("subtype") == "compact_boundary":
+        return {"role": "system", "timestamp": ts, "text": "[conversation compacted]"}
+    message = obj.get("message")
+    if rtype not in ("user", "assistant") or not isinstance(message, dict):
+        return None
+    if obj.get("isMeta") or (obj.get("isCompactSummary") and rtype == "user"):
+        return None
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for block in _blocks(message.get("content")):
+        btype = block.get("type")
+        if btype == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif btype == "tool_use":
+            calls.append({"id": block.get("id"), "name": block.get("name"), "input": block.get("input")})
+        elif btype == "tool_result":
+            results.append(
+                {
+                    "tool_use_id": block.get("tool_use_id"),
+                    "is_error": block.get("is_error") is True,
+                    "content": _text_of(block.get("content")) or str(block.get("content") or ""),
+                }
+            )
+    text = "\n".join(texts)
+    if rtype == "user" and not results and (not text.strip() or _is_command_noise(text)):
+        return None
+    turn: dict[str, Any] = {"role": rtype, "timestamp": ts, "text": text}
+    if rtype == "assistant":
+        turn["model"] = message.get("model")
+        turn["id"] = message.get("id")
+    if calls:
+        turn["tool_calls"] = calls
+    if results:
+        turn["tool_results"] = results
+    return turn
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """The main-chain conversation of a session, in order: prompts, replies (a reply written over
+    several lines is merged into one turn), tool calls and their results, compactions."""
+    turns: list[dict[str, Any]] = []
+    by_message: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        if "subagents" in Path(path).parts:
+            continue
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    obj = _loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(obj, dict) or obj.get("isSidechain") is True:
+                    continue
+                turn = _turn_from_line(obj)
+                if turn is None:
+                    continue
+                msg_id = turn.get("id")
+                if isinstance(msg_id, str) and msg_id in by_message:
+                    _merge_turn(by_message[msg_id], turn)
+                    continue
+                if isinstance(msg_id, str):
+                    by_message[msg_id] = turn
+                turns.append(turn)
+    for turn in turns:
+        turn.pop("id", None)
+    return turns
+
+
+def _merge_turn(into: dict[str, Any], more: dict[str, Any]) -> None:
+    if more.get("text"):
+        into["text"] = "\n".join(t for t in (into.get("text"), more["text"]) if t)
+    for key in ("tool_calls", "tool_results"):
+        if more.get(key):
+            into.setdefault(key, []).extend(more[key])

@@ -38,11 +38,11 @@ def _root(
 
 
 def _register() -> None:
-    from llm_session_manager.cli import config_cmds, organise, sessions
-    from llm_session_manager.cli import tokens_cmd
+    from llm_session_manager.cli import config_cmds, export_cmds, organise, sessions, tokens_cmd
 
     sessions.register(app)
     organise.register(app)
+    export_cmds.register(app)
     config_cmds.register(app)
     tokens_cmd.register(app)
 

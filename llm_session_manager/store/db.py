@@ -55,6 +55,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX session_tags_tag ON session_tags(tag);
     """,
+    # 4: `lsm tokens` per-file counts, valid while (path, size, mtime_ns) is unchanged; NULL = binary.
+    """
+    CREATE TABLE token_cache (
+        path TEXT NOT NULL,
+        encoding TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        tokens INTEGER,
+        PRIMARY KEY (path, encoding)
+    );
+    """,
+    # 5: sessions imported from an export document (lsm import-context).
+    """
+    CREATE TABLE imported_sessions (
+        session_id TEXT PRIMARY KEY,
+        doc BLOB NOT NULL,
+        content_hash TEXT NOT NULL,
+        source_file TEXT,
+        imported_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,221 @@
+"""Context commands: export, import-context, batch-export."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from llm_session_manager import exporting
+from llm_session_manager.cli.common import check_format, load_env, print_json, warn
+from llm_session_manager.errors import LsmError, UsageError
+from llm_session_manager.models import Session, SessionView
+from llm_session_manager.service import collect, open_db, resolve_id
+from llm_session_manager.store import imports
+
+ID_HELP = "Session id or a unique prefix of it."
+
+
+def conversation_for(session: Session) -> list[dict[str, Any]] | None:
+    """The session's conversation, when its agent's reader can give it (None = not available)."""
+    module_name = session.agent.replace("-", "_")
+    try:
+        module = importlib.import_module(f"llm_session_manager.agents.{module_name}")
+    except ModuleNotFoundError:
+        return None
+    reader = getattr(module, "read_conversation", None)
+    if reader is None or not session.transcript_paths:
+        return None
+    try:
+        return list(reader(list(session.transcript_paths)))
+    except OSError as exc:
+        raise LsmError(f"cannot read the transcript of {session.id}: {exc.strerror or exc}") from None
+
+
+def document_for(
+    view: SessionView, stored: dict[str, Any] | None, *, full: bool, transcript: bool, redact: bool
+) -> dict[str, Any]:
+    """The export document: built from the live session, or — for an imported one — the stored
+    document with its current tags, project and description (so export → import → export is identical)."""
+    if stored is not None:
+        doc = dict(stored)
+        doc["tags"] = list(view.tags)
+        doc["project"] = view.project
+        doc["description"] = view.description
+        return doc
+    turns = conversation_for(view.session) if transcript else []
+    return exporting.build_document(view, turns, full=full, transcript=transcript, redact=redact)
+
+
+def export_cmd(
+    session_id: str = typer.Argument(..., help=ID_HELP),
+    output: str = typer.Option(..., "--output", "-o", help="File to write, or - for stdout."),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="json, yaml or markdown (default: from the extension)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    full: bool = typer.Option(False, "--full", help="Keep long tool outputs whole."),
+    no_transcript: bool = typer.Option(False, "--no-transcript", help="Leave the conversation out."),
+    no_redact: bool = typer.Option(
+        False, "--no-redact", help="Do not redact secrets (a warning is printed)."
+    ),
+) -> None:
+    """Export a session's context to JSON, YAML or a Markdown hand-off."""
+    kind = exporting.format_for(output, fmt)
+    env = load_env()
+    views = collect(env.paths, env.config).views
+    view = resolve_id(views, session_id)
+    if no_redact:
+        warn("secrets are NOT redacted in this export; do not share it")
+    with closing(open_db(env.paths)) as conn:
+        stored = imports.load_all(conn).get(view.session.id)
+    doc = document_for(
+        view, stored[0] if stored else None, full=full, transcript=not no_transcript, redact=not no_redact
+    )
+    exporting.write_output(exporting.render(doc, kind), output, force=force)
+    if output != "-":
+        sys.stderr.write(f"exported {view.session.id} to {output} ({kind})\n")
+
+
+def import_cmd(
+    file: Path = typer.Argument(..., help="A JSON or YAML export."),
+    session_id: str | None = typer.Option(None, "--session-id", help="Import under this id instead."),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="json or yaml (default: extension or content)."
+    ),
+    out_fmt: str = typer.Option("table", "--output-format", help="table or json."),
+) -> None:
+    """Import an exported session; it is listed with status 'imported'."""
+    out_fmt = check_format(out_fmt)
+    if fmt is not None:
+        fmt = check_format(fmt, ("json", "yaml"))
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{file}: not a text file") from None
+    doc = exporting.parse_document(text, str(file), fmt)
+    digest = exporting.content_hash(doc)
+    new_id = _target_id(doc, session_id)
+    env = load_env()
+    live = {
+        v.session.id
+        for v in collect(env.paths, env.config, processes=False).views
+        if v.session.origin == "live"
+    }
+    with closing(open_db(env.paths)) as conn:
+        existing = imports.load_all(conn)
+        if new_id in existing and existing[new_id][1] == digest:
+            _done(out_fmt, new_id, "already imported; nothing changed")
+            return
+        if new_id in existing or new_id in live:
+            raise UsageError(
+                f"session id {new_id} is already taken on this machine; import with --session-id NEW_ID"
+            )
+        stored = _with_id(doc, new_id)
+        imports.save(
+            conn,
+            new_id,
+            stored,
+            digest,
+            str(file),
+            _clean_tags(doc["tags"]),
+            doc.get("project"),
+            doc.get("description"),
+        )
+    _done(out_fmt, new_id, "imported")
+
+
+def _target_id(doc: dict[str, Any], wanted: str | None) -> str:
+    agent = doc["session"]["agent"]
+    if wanted is None:
+        return str(doc["session"]["id"])
+    wanted = wanted.strip()
+    if not re.fullmatch(r"[A-Za-z0-9._:\-]{1,128}", wanted):
+        raise UsageError("--session-id: use letters, digits, '.', '_', '-' (at most 128)")
+    return wanted if wanted.startswith(f"{agent}:") else f"{agent}:{wanted}"
+
+
+def _with_id(doc: dict[str, Any], new_id: str) -> dict[str, Any]:
+    if doc["session"]["id"] == new_id:
+        return doc
+    session = dict(doc["session"])
+    session["id"] = new_id
+    session["native_id"] = new_id.partition(":")[2]
+    return {**doc, "session": session}
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    from llm_session_manager.organise import normalise_tag
+
+    out: list[str] = []
+    for tag in tags:
+        try:
+            clean = normalise_tag(tag)
+        except UsageError:
+            continue
+        if clean not in out:
+            out.append(clean)
+    return out
+
+
+def _done(out_fmt: str, session_id: str, what: str) -> None:
+    if out_fmt == "json":
+        print_json({"id": session_id, "result": what})
+    else:
+        sys.stderr.write(f"{session_id}: {what}\n")
+
+
+def _file_name(view: SessionView, kind: str) -> str:
+    ext = {"json": "json", "yaml": "yaml", "markdown": "md"}[kind]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", view.session.native_id)
+    return f"{view.session.agent}_{safe}.{ext}"
+
+
+def batch_export_cmd(
+    pattern: str = typer.Argument(..., help="'all', or a glob over ids, titles and projects."),
+    output_dir: Path = typer.Option(Path("exports"), "--output-dir", "-d", help="Folder to write into."),
+    fmt: str = typer.Option("json", "--format", "-f", help="json, yaml or markdown."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+    no_transcript: bool = typer.Option(False, "--no-transcript", help="Leave the conversations out."),
+) -> None:
+    """Export every session matching a pattern, one file each."""
+    from llm_session_manager import organise
+    from llm_session_manager.cli.render import console, preview_table
+
+    kind = exporting.format_for("x", fmt)
+    env = load_env()
+    views = organise.select(collect(env.paths, env.config).views, pattern)
+    if not views:
+        raise UsageError(f"no session matches '{pattern}'")
+    console(stderr=True).print(preview_table(views, f"Exporting {len(views)} session(s) to {output_dir}/"))
+    with closing(open_db(env.paths)) as conn:
+        stored = imports.load_all(conn)
+    written = skipped = 0
+    for view in views:
+        target = output_dir / _file_name(view, kind)
+        if target.exists() and not force:
+            warn(f"{target} exists; skipped (add --force to overwrite)")
+            skipped += 1
+            continue
+        entry = stored.get(view.session.id)
+        doc = document_for(
+            view, entry[0] if entry else None, full=False, transcript=not no_transcript, redact=True
+        )
+        exporting.write_output(exporting.render(doc, kind), str(target), force=True)
+        written += 1
+    sys.stderr.write(
+        f"wrote {written} file(s) to {output_dir}" + (f", skipped {skipped}" if skipped else "") + "\n"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_cmd)
+    app.command("import-context")(import_cmd)
+    app.command("batch-export")(batch_export_cmd)

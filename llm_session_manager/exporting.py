@@ -1,0 +1,323 @@
+"""Context export and import: one versioned document, written as JSON, YAML or Markdown.
+
+The document (schema in docs/EXPORT_FORMAT.md) holds the session's identity, usage, health, our own
+metadata and the conversation. JSON and YAML are for machines and import back losslessly; Markdown is a
+hand-off for a person or a fresh session. Secrets are redacted by default in every format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llm_session_manager import __version__
+from llm_session_manager.errors import LsmError, UsageError
+from llm_session_manager.models import SessionView
+from llm_session_manager.serialize import health_json
+from llm_session_manager.service import project_name
+from llm_session_manager.timefmt import iso
+
+SCHEMA_VERSION = 1
+FORMATS = ("json", "yaml", "markdown")
+EXTENSIONS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".md": "markdown", ".markdown": "markdown"}
+TRIM_CHARS = 2000
+FILE_TOOLS = ("Edit", "Write", "Read", "MultiEdit", "NotebookEdit", "apply_patch", "write_file", "read_file")
+
+
+class ImportError_(LsmError):
+    """A document that cannot be imported (the message names the field)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building the document
+
+
+def format_for(path: str, given: str | None) -> str:
+    if given:
+        fmt = given.strip().lower()
+        fmt = "markdown" if fmt == "md" else "yaml" if fmt == "yml" else fmt
+        if fmt not in FORMATS:
+            raise UsageError(f"--format: unknown format '{given}' (one of {', '.join(FORMATS)})")
+        return fmt
+    if path == "-":
+        return "json"
+    ext = Path(path).suffix.lower()
+    if ext not in EXTENSIONS:
+        raise UsageError(f"cannot tell the format from '{path}': add --format json|yaml|markdown")
+    return EXTENSIONS[ext]
+
+
+def _trim(text: str, full: bool) -> tuple[str, int]:
+    if full or len(text) <= TRIM_CHARS:
+        return text, 0
+    cut = len(text) - TRIM_CHARS
+    return text[:TRIM_CHARS] + f"\n[… trimmed {cut:,} characters; export with --full to keep them]", cut
+
+
+def _trim_turns(turns: list[dict[str, Any]], full: bool) -> tuple[list[dict[str, Any]], int]:
+    total = 0
+    out = []
+    for turn in turns:
+        turn = dict(turn)
+        if turn.get("tool_results"):
+            results = []
+            for result in turn["tool_results"]:
+                content, cut = _trim(str(result.get("content") or ""), full)
+                total += cut
+                results.append({**result, "content": content})
+            turn["tool_results"] = results
+        out.append(turn)
+    return out, total
+
+
+def git_state(path: str | None) -> dict[str, Any]:
+    """Branch, HEAD and dirty files of the session's project when it is a git repo (read-only)."""
+    if not path or not os.path.isdir(path):
+        return {"repo": False}
+    try:
+        import git
+
+        repo = git.Repo(path, search_parent_directories=True)
+    except Exception:
+        return {"repo": False}
+    try:
+        head = repo.head.commit.hexsha if repo.head.is_valid() else None
+        branch = None if repo.head.is_detached else repo.active_branch.name
+        changes = [*repo.index.diff(None), *(repo.index.diff("HEAD") if head else [])]
+        dirty = sorted({str(d.a_path or d.b_path) for d in changes})
+        untracked = sorted(repo.untracked_files)[:200]
+    except Exception as exc:
+        return {"repo": True, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        repo.close()
+    return {
+        "repo": True,
+        "root": repo.working_tree_dir,
+        "branch": branch,
+        "head": head,
+        "dirty_files": dirty,
+        "untracked_files": untracked,
+    }
+
+
+def build_document(
+    view: SessionView,
+    turns: list[dict[str, Any]] | None,
+    *,
+    full: bool = False,
+    transcript: bool = True,
+    redact: bool = True,
+    memories: Sequence[dict[str, Any]] = (),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The export document of one live session. ``turns`` None = the agent's conversation is not readable."""
+    s = view.session
+    t = s.tokens
+    kept, trimmed = _trim_turns(turns or [], full) if transcript else ([], 0)
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "exported_at": iso(now or datetime.now(timezone.utc)),
+        "generator": f"lsm {__version__}",
+        "redacted": redact,
+        "session": {
+            "id": s.id,
+            "agent": s.agent,
+            "native_id": s.native_id,
+            "title": s.title,
+            "project_path": s.project_path,
+            "git_branch": s.git_branch,
+            "model": s.model,
+            "models": list(s.models),
+            "started_at": iso(s.started_at),
+            "last_activity": iso(s.last_activity),
+            "status_at_export": view.status,
+            "tokens": {
+                "input": t.input,
+                "output": t.output,
+                "cache_creation": t.cache_creation,
+                "cache_read": t.cache_read,
+                "total": t.total,
+            },
+            "tokens_source": t.source,
+            "context_tokens": s.context_tokens,
+            "context_window": s.context_window,
+            "context_pct": view.context_pct,
+            "cost_usd": view.cost_usd,
+            "messages": {"user": s.messages_user, "assistant": s.messages_assistant},
+            "tool_calls": s.tool_calls,
+            "tool_errors": s.tool_errors,
+            "api_errors": s.api_errors,
+            "interruptions": s.interruptions,
+            "compactions": s.compactions,
+            "transcript_paths": list(s.transcript_paths),
+        },
+        "health": health_json(view.health, detail=True),
+        "git": git_state(s.project_path),
+        "project": project_name(view),
+        "tags": list(view.tags),
+        "description": view.description,
+        "memories": list(memories),
+        "conversation": {
+            "included": transcript,
+            "available": turns is not None,
+            "full": full,
+            "trimmed_characters": trimmed,
+            "turns": kept,
+        },
+    }
+    if redact:
+        from llm_session_manager.redact import redact_value
+
+        counts: dict[str, int] = {}
+        doc = redact_value(doc, counts)
+        doc["redactions"] = counts
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing
+
+
+def render(doc: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        import orjson
+
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    from llm_session_manager.handoff import to_markdown
+
+    return to_markdown(doc)
+
+
+def write_output(text: str, output: str, *, force: bool) -> None:
+    """Write atomically (temp file + rename): a failure never leaves a partial file behind."""
+    if output == "-":
+        import sys
+
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output).expanduser()
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists; add --force to overwrite it")
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise LsmError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise LsmError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading back
+
+
+def parse_document(text: str, name: str, fmt: str | None = None) -> dict[str, Any]:
+    """Load a JSON or YAML export (by ``fmt``, the file extension, or its content) and validate it."""
+    fmt = fmt or EXTENSIONS.get(Path(name).suffix.lower())
+    if fmt == "markdown":
+        raise ImportError_(f"{name}: Markdown exports are for people; import the JSON or YAML export")
+    data: Any
+    if fmt in (None, "json") and text.lstrip().startswith(("{", "[")):
+        import orjson
+
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ImportError_(f"{name}: not valid JSON ({exc})") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ImportError_(f"{name}: not valid JSON or YAML{where}") from None
+    validate(data, name)
+    return data  # type: ignore[no-any-return]
+
+
+_REQUIRED: tuple[tuple[str, tuple[type, ...], bool], ...] = (
+    # (dotted field, types, nullable)
+    ("schema_version", (int,), False),
+    ("session", (dict,), False),
+    ("session.id", (str,), False),
+    ("session.agent", (str,), False),
+    ("session.native_id", (str,), False),
+    ("session.title", (str,), True),
+    ("session.project_path", (str,), True),
+    ("session.model", (str,), True),
+    ("session.models", (list,), False),
+    ("session.started_at", (str,), True),
+    ("session.last_activity", (str,), True),
+    ("session.tokens", (dict,), False),
+    ("session.tokens.input", (int,), False),
+    ("session.tokens.output", (int,), False),
+    ("session.tokens.cache_creation", (int,), False),
+    ("session.tokens.cache_read", (int,), False),
+    ("session.tokens_source", (str,), False),
+    ("session.context_tokens", (int,), True),
+    ("session.messages", (dict,), False),
+    ("health", (dict,), False),
+    ("tags", (list,), False),
+    ("project", (str,), True),
+    ("description", (str,), True),
+    ("conversation", (dict,), False),
+    ("conversation.turns", (list,), False),
+)
+
+
+def _get(data: Any, dotted: str) -> tuple[bool, Any]:
+    cur = data
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return False, None
+        cur = cur[part]
+    return True, cur
+
+
+def validate(data: Any, name: str) -> None:
+    if not isinstance(data, dict):
+        raise ImportError_(f"{name}: not an lsm export (the top level must be a mapping)")
+    for dotted, types, nullable in _REQUIRED:
+        present, value = _get(data, dotted)
+        if not present:
+            raise ImportError_(f"{name}: missing field '{dotted}'")
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ImportError_(f"{name}: field '{dotted}' has the wrong type ({type(value).__name__})")
+        if dotted == "schema_version" and value != SCHEMA_VERSION:
+            raise ImportError_(
+                f"{name}: schema_version {value} is not supported (this lsm reads {SCHEMA_VERSION})"
+            )
+    for i, tag in enumerate(data["tags"]):
+        if not isinstance(tag, str):
+            raise ImportError_(f"{name}: field 'tags[{i}]' must be a string")
+    for i, turn in enumerate(data["conversation"]["turns"]):
+        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str):
+            raise ImportError_(f"{name}: field 'conversation.turns[{i}].role' is missing or not a string")
+
+
+def content_hash(doc: dict[str, Any]) -> str:
+    import orjson
+
+    return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()

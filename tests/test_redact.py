@@ -1,0 +1,91 @@
+"""Secrets are redacted; look-alikes people need (SHAs, UUIDs, hashes, ordinary words) survive."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_session_manager.redact import redact_text, redact_value
+
+# Realistic-looking but fake credentials, each with the kind it must be reported as.
+SECRETS = [
+    (
+        "anthropic-key",
+        "sk-ant-api03-"
+        + "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6kM9nP2rS5uV8xY1aD4gG7jJ0mM3pP6sS9vV2yY5bB8eE1hH-AA",
+    ),
+    ("openai-key", "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V2w3X4y5Z6a7B8c9D0e1F2"),
+    ("openai-key", "sk-" + "abcdefghij1234567890" + "T3BlbkFJ" + "ZYXWVUTSRQ0987654321"),
+    ("aws-access-key", "AKIAIOSFODNN7EXAMPLE"),
+    ("github-token", "ghp_" + "a" * 20 + "B" * 16),
+    ("github-token", "github_pat_" + "11ABCDEFG0" + "x" * 72),
+    ("gitlab-token", "glpat-" + "xY9zAbCdEfGhIjKlMnOp"),
+    ("slack-token", "xoxb-123456789012-1234567890123-" + "AbCdEfGhIjKlMnOpQrStUvWx"),
+    ("slack-webhook", "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+    ("google-api-key", "AIza" + "SyA1234567890abcdefghijklmnopqrstuv"),
+    ("stripe-key", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"),
+    ("npm-token", "npm_" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8"),
+    ("huggingface-token", "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz012345"),
+    ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+]
+
+LOOKALIKES = [
+    "commit 3f2b9c1e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c",  # git SHA
+    "session 88a8d761-7b9a-4bf1-a8ca-c1febe6bf358",  # UUID
+    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "integrity sha512-Zm9vYmFy",
+    "the task-runner and sk-learn are fine",
+    "AKIA is a prefix we talk about",
+    "Bearer auth is described in RFC 6750",
+    "password_reset_url = /reset",
+    "token_count events carry usage",
+    "msg_01H4wg8bFy2psdmQvJMU6kpD req_011CVJ517iGrQqjVFtrWsUgP",
+]
+
+
+@pytest.mark.parametrize(("kind", "secret"), SECRETS)
+def test_secret_is_redacted(kind: str, secret: str) -> None:
+    text = f"before {secret} after"
+    clean, counts = redact_text(text)
+    assert secret not in clean
+    assert f"[REDACTED:{kind}]" in clean
+    assert clean.startswith("before ") and clean.endswith(" after")
+    assert counts.get(kind) == 1
+
+
+@pytest.mark.parametrize("text", LOOKALIKES)
+def test_lookalikes_survive(text: str) -> None:
+    clean, counts = redact_text(text)
+    assert clean == text and counts == {}
+
+
+def test_private_key_block() -> None:
+    body = "b3BlbnNzaC1rZXktdjEAAAAA\nAAAA"
+    block = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----"
+    clean, counts = redact_text(f"key:\n{block}\ndone")
+    assert clean == "key:\n[REDACTED:private-key]\ndone" and counts == {"private-key": 1}
+
+
+def test_env_style_values_keep_the_name() -> None:
+    text = "DATABASE_PASSWORD=hunter2hunter2\nexport API_KEY='abc123def456'\nDEBUG=true"
+    clean, _ = redact_text(text)
+    assert "hunter2" not in clean and "abc123def456" not in clean
+    assert "DATABASE_PASSWORD=[REDACTED:password]" in clean
+    assert "DEBUG=true" in clean
+
+
+def test_bearer_and_url_passwords() -> None:
+    clean, _ = redact_text(
+        "curl -H 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345' postgres://app:s3cr3tpw@db/x"
+    )
+    assert "abcdefghijklmnopqrstuvwxyz012345" not in clean and "s3cr3tpw" not in clean
+    assert (
+        "Bearer [REDACTED:bearer-token]" in clean and "postgres://app:[REDACTED:url-password]@db/x" in clean
+    )
+
+
+def test_nested_values() -> None:
+    counts: dict[str, int] = {}
+    doc = {"a": ["x AKIAIOSFODNN7EXAMPLE", {"b": "ghp_" + "z" * 36}], "n": 3}
+    clean = redact_value(doc, counts)
+    assert clean == {"a": ["x [REDACTED:aws-access-key]", {"b": "[REDACTED:github-token]"}], "n": 3}
+    assert counts == {"aws-access-key": 1, "github-token": 1}
