@@ -160,3 +160,8 @@ class SessionView:
     project: str | None = None
     description: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Speed over the recent window (None when the session has not been active in it).
+    burn_rate_tokens_per_min: float | None = None
+    cost_per_hour_usd: float | None = None
+    # For a running session whose context grows: minutes until the auto-compact point at this rate.
+    minutes_to_compact: float | None = None
