@@ -11,6 +11,7 @@ from llm_session_manager.timefmt import iso, parse_ts
 
 _DATES = ("started_at", "last_activity", "last_compaction_at")
 _TUPLES = ("models", "transcript_paths", "fatal_signals", "recent_tool_results")
+_NESTED_TUPLES = ("usage_buckets", "context_series")
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Session) if f.name != "process")
@@ -45,6 +46,8 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         values[name] = parse_ts(values.get(name))
     for name in _TUPLES:
         values[name] = tuple(values.get(name) or ())
+    for name in _NESTED_TUPLES:
+        values[name] = tuple(tuple(row) for row in values.get(name) or ())
     values["tokens"] = TokenUsage(**values["tokens"])
     values["model_usage"] = tuple(ModelTokens(*m) for m in values.get("model_usage") or ())
     values["rate_limits"] = tuple(

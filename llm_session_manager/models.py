@@ -121,6 +121,11 @@ class Session:
     # The largest context the main chain ever reached (usage above 200k proves a 1M window).
     peak_context_tokens: int | None = None
     rate_limits: tuple[RateLimit, ...] = ()
+    # Tokens per (minute since the epoch, model): input, output, cache_creation, cache_read — the hour
+    # before the last activity, for burn rates. And (epoch seconds, context tokens) since the last
+    # compaction, for the time-to-compaction projection.
+    usage_buckets: tuple[tuple[int, str, int, int, int, int], ...] = ()
+    context_series: tuple[tuple[int, int], ...] = ()
     # "live": read from the agent's files on this machine; "imported": from an export document.
     origin: str = "live"
     # The cost an imported session's document recorded (prices may have changed since).

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from llm_session_manager import burn
 from llm_session_manager import health as health_mod
 from llm_session_manager.agents import all_readers
 from llm_session_manager.agents.base import AgentReader
@@ -160,7 +161,10 @@ def derive(
     warnings = [
         f"unknown model '{m}': cost not computed (add it under 'models:' in the config)" for m in unknown
     ]
-    return SessionView(session, status, cost, health, pct, compact_at, warnings=warnings)
+    view = SessionView(session, status, cost, health, pct, compact_at, warnings=warnings)
+    view.burn_rate_tokens_per_min, view.cost_per_hour_usd = burn.burn_rates(session, table, now)
+    view.minutes_to_compact = burn.minutes_to_compact(session, compact_at, now)
+    return view
 
 
 def is_placeholder(session: Session) -> bool:

@@ -41,7 +41,10 @@ FATAL_PATTERNS = (
 _ID_SAFE = re.compile(r"[^A-Za-z0-9]")
 
 # Index positions in a usage entry: [model, input, output, cache_creation, cache_read, cache_1h, sidechain]
-E_MODEL, E_IN, E_OUT, E_CC, E_CR, E_CC1H, E_SIDE = range(7)
+# ... and E_TS, the line's canonical timestamp (for burn rates).
+E_MODEL, E_IN, E_OUT, E_CC, E_CR, E_CC1H, E_SIDE, E_TS = range(8)
+BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
+CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
 
 
 def encode_project_dir(cwd: str) -> str:
@@ -81,6 +84,7 @@ def new_data() -> dict[str, Any]:
         "api_errors": 0,
         "auth_error_ts": None,  # last authentication/billing error (only recent ones count)
         "peak_ctx": 0,
+        "ctx_hist": [],  # [[ts, context tokens], ...] of main-chain replies since the last compaction
         "interruptions": 0,
         "compactions": 0,
         "last_compaction_ts": None,
@@ -190,6 +194,7 @@ def _fresh_context(data: dict[str, Any]) -> None:
     """A compaction or /clear starts the context afresh: turn count, repeated failures and a past
     "prompt is too long" no longer describe it (a thrash warning after it will be seen again)."""
     data["turns_since_compaction"] = 0
+    data["ctx_hist"] = []
     data["fails"] = {}
     data["fatal"] = [k for k in data["fatal"] if k == "compaction_thrash"]
 
@@ -247,6 +252,7 @@ def _handle_assistant(
     if not isinstance(usage, dict):
         return
     entry = _usage_entry(usage, model, side)
+    entry.append(ts)
     key = _dedup_key(obj, message)
     entries = data["entries"]
     old = entries.get(key)
@@ -256,6 +262,8 @@ def _handle_assistant(
         return
     ctx = entry[E_IN] + entry[E_CC] + entry[E_CR]
     data["ctx"] = [ctx, ts, model]
+    if ts is not None:
+        _push_recent(data["ctx_hist"], [ts, ctx], CTX_HISTORY)
     if ctx > data["peak_ctx"]:
         data["peak_ctx"] = ctx
     if model:
@@ -469,7 +477,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 class ClaudeCodeReader:
     name = AGENT
-    parser_version = 6
+    parser_version = 7
 
     def __init__(self, project_roots: Sequence[Path]) -> None:
         self.project_roots = tuple(project_roots)
@@ -629,7 +637,12 @@ def build_sessions(states: Sequence[FileState]) -> list[Session]:
         by_session.setdefault(state.session_key, []).append(state)
     best, owner = _dedup_across_files(states)
     usage = _aggregate(best, owner)
-    return [_build_one(key, files, usage.get(key, {})) for key, files in by_session.items()]
+    owned: dict[str, list[list[Any]]] = {}
+    for k, e in best.items():
+        owned.setdefault(owner[k], []).append(e)
+    return [
+        _build_one(key, files, usage.get(key, {}), owned.get(key, [])) for key, files in by_session.items()
+    ]
 
 
 def _main_files(files: list[FileState]) -> list[FileState]:
@@ -637,7 +650,45 @@ def _main_files(files: list[FileState]) -> list[FileState]:
     return sorted(main or files, key=lambda f: (f.data.get("last_ts") or "", f.path))
 
 
-def _build_one(key: str, files: list[FileState], per_model: dict[str, list[int]]) -> Session:
+def _minute(ts: str) -> int:
+    parsed = parse_ts(ts)
+    return int(parsed.timestamp() // 60) if parsed else 0
+
+
+def _usage_buckets(
+    entries: list[list[Any]], last_ts: str | None
+) -> tuple[tuple[int, str, int, int, int, int], ...]:
+    """Per minute and model, the tokens of the hour before the session's last activity (burn rates)."""
+    last = parse_ts(last_ts) if last_ts else None
+    if last is None:
+        return ()
+    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for e in entries:
+        ts = e[E_TS] if len(e) > E_TS else None
+        if not ts or ts < start or e[E_MODEL] == SYNTHETIC:
+            continue
+        row = buckets.setdefault((_minute(ts), e[E_MODEL] or "unknown"), [0, 0, 0, 0])
+        row[0] += e[E_IN]
+        row[1] += e[E_OUT]
+        row[2] += e[E_CC]
+        row[3] += e[E_CR]
+    return tuple((m, model, *row) for (m, model), row in sorted(buckets.items()))  # type: ignore[misc]
+
+
+def _context_series(main: list[FileState]) -> tuple[tuple[int, int], ...]:
+    points: list[tuple[int, int]] = []
+    for f in main:
+        for ts, ctx in f.data.get("ctx_hist") or []:
+            parsed = parse_ts(ts)
+            if parsed is not None:
+                points.append((int(parsed.timestamp()), int(ctx)))
+    return tuple(sorted(points)[-CTX_HISTORY:])
+
+
+def _build_one(
+    key: str, files: list[FileState], per_model: dict[str, list[int]], entries: list[list[Any]]
+) -> Session:
     datas = [f.data for f in files]
     main = _main_files(files)
     last_main = main[-1].data
@@ -699,6 +750,8 @@ def _build_one(key: str, files: list[FileState], per_model: dict[str, list[int]]
         turns_since_compaction=int(last_main.get("turns_since_compaction") or 0),
         last_compaction_at=_ts(compaction_ts),
         peak_context_tokens=max((int(f.data.get("peak_ctx") or 0) for f in main), default=0) or None,
+        usage_buckets=_usage_buckets(entries, last_ts),
+        context_series=_context_series(main),
         model_usage=tuple(
             ModelTokens(m, r[0] + r[5], r[1] + r[6], r[2] + r[7], r[3] + r[8], r[4] + r[9], *r[5:])
             for m, r in per_model.items()
