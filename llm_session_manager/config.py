@@ -25,9 +25,24 @@ DEFAULTS: dict[str, Any] = {
     },
     "dashboard": {"refresh_interval": 5, "sort": "last_activity"},
     "list": {"sort": "last_activity"},
+    # Where to look for Aider's .aider.chat.history.md files (see agents/aider.py).
+    "aider": {"search_roots": ["~"], "max_depth": 3},
+    # `auto-tag --ai` and `describe --ai`: the Claude model asked, and how long one request may take.
+    "ai": {"model": "claude-haiku-4-5", "timeout_seconds": 30},
+    # `lsm recommend` thresholds (see recommend.py); a limit of None means "no limit".
+    "recommend": {
+        "idle_close_minutes": 60,
+        "context_warning_pct": 70,
+        "burn_rate_tokens_per_min_limit": None,
+        "cost_per_hour_limit_usd": None,
+        "daily_cost_limit_usd": None,
+    },
     # Per-model overrides or additions, keyed by model id; see MODEL_KEYS.
     "models": {},
 }
+
+# The `recommend` keys that may be null (no limit).
+RECOMMEND_LIMITS = ("burn_rate_tokens_per_min_limit", "cost_per_hour_limit_usd", "daily_cost_limit_usd")
 
 MODEL_KEYS: dict[str, tuple[type, ...]] = {
     "context_window": (int,),
@@ -68,6 +83,32 @@ list:
   # last_activity | started_at | tokens | cost | health | context | project
   sort: last_activity
 
+aider:
+  # Aider writes .aider.chat.history.md at the top of each git repository it runs in. lsm looks in
+  # these folders and in the repositories below them, at most max_depth folders deep (hidden folders,
+  # node_modules and the like are skipped; a file named here is read as a history). "~" is your home.
+  # LSM_AIDER_ROOTS (paths separated by ':', ';' on Windows) replaces this list; [] turns it off.
+  search_roots: ["~"]
+  max_depth: 3
+
+ai:
+  # Used by `lsm auto-tag --ai` and `lsm describe --ai` (they need ANTHROPIC_API_KEY in the environment).
+  # The Claude model asked, and the seconds one request may take before it fails as a timeout.
+  model: claude-haiku-4-5
+  timeout_seconds: 30
+
+recommend:
+  # `lsm recommend`: a running session with no activity for this many minutes is worth closing.
+  idle_close_minutes: 60
+  # Warn when a running session's context passes this share of its context window (percent).
+  context_warning_pct: 70
+  # Usage limits; null means no limit. Per running session, over the recent window: tokens per
+  # minute and USD per hour. Per day: USD across every session active today (today in local time; a
+  # session that began before midnight counts in full, so the daily sum is an upper bound).
+  burn_rate_tokens_per_min_limit: null
+  cost_per_hour_limit_usd: null
+  daily_cost_limit_usd: null
+
 # Add or override models: context window (tokens) and USD per million tokens.
 # models:
 #   claude-example-5:
@@ -102,6 +143,8 @@ def _merge(file: Path, prefix: str, defaults: dict[str, Any], given: dict[str, A
         default = defaults[key]
         if key == "models" and not prefix:
             merged[key] = _validate_models(file, value)
+        elif key == "recommend" and not prefix:
+            merged[key] = _validate_recommend(file, value)
         elif isinstance(default, dict):
             if value is None:  # an empty section means "all defaults"
                 continue
@@ -133,6 +176,33 @@ def _validate_models(file: Path, value: Any) -> dict[str, Any]:
     return out
 
 
+def _validate_recommend(file: Path, value: Any) -> dict[str, Any]:
+    """The ``recommend`` section: positive numbers; each limit may also be null (no limit)."""
+    merged: dict[str, Any] = copy.deepcopy(DEFAULTS["recommend"])
+    if value is None:  # an empty section means "all defaults"
+        return merged
+    _check_type(file, "recommend", value, (dict,))
+    for key, item in value.items():
+        path = f"recommend.{key}"
+        if not isinstance(key, str) or key not in merged:
+            raise ConfigError(f"{file}: unknown key '{path}'")
+        nullable = key in RECOMMEND_LIMITS
+        if item is None and nullable:
+            merged[key] = None
+            continue
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            what = "a number, or null for no limit" if nullable else "a number"
+            raise ConfigError(f"{file}: '{path}' must be {what}, got {item!r}")
+        if item <= 0:
+            raise ConfigError(
+                f"{file}: '{path}' must be positive" + (" (use null for no limit)" if nullable else "")
+            )
+        merged[key] = item
+    if merged["context_warning_pct"] > 100:
+        raise ConfigError(f"{file}: 'recommend.context_warning_pct' must be at most 100 (a percentage)")
+    return merged
+
+
 def _check_values(file: Path, cfg: dict[str, Any]) -> None:
     for key, value in (
         ("idle_minutes", cfg["idle_minutes"]),
@@ -153,6 +223,27 @@ def _check_values(file: Path, cfg: dict[str, Any]) -> None:
             raise ConfigError(f"{file}: '{section}.sort' must be one of {', '.join(SORT_KEYS)}")
     if cfg["dashboard"]["refresh_interval"] <= 0:
         raise ConfigError(f"{file}: 'dashboard.refresh_interval' must be positive")
+    _check_aider(file, cfg["aider"])
+    _check_ai(file, cfg["ai"])
+
+
+def _check_aider(file: Path, aider: dict[str, Any]) -> None:
+    roots = aider["search_roots"]
+    if any(r is None for r in roots):
+        raise ConfigError(f"{file}: 'aider.search_roots': write \"~\" in quotes (a bare ~ is YAML's null)")
+    if not all(isinstance(r, str) and r.strip() for r in roots):
+        raise ConfigError(f"{file}: 'aider.search_roots' must be a list of folder paths")
+    depth = aider["max_depth"]
+    if not isinstance(depth, int) or depth < 0:
+        raise ConfigError(f"{file}: 'aider.max_depth' must be a whole number, 0 or more, got {depth!r}")
+
+
+def _check_ai(file: Path, ai: dict[str, Any]) -> None:
+    model = ai["model"]
+    if not model.strip() or any(ch.isspace() for ch in model.strip()):
+        raise ConfigError(f"{file}: 'ai.model' must be a model id such as claude-haiku-4-5, got {model!r}")
+    if not 0 < ai["timeout_seconds"] <= 600:
+        raise ConfigError(f"{file}: 'ai.timeout_seconds' must be more than 0 and at most 600")
 
 
 def load(file: Path) -> dict[str, Any]:

@@ -4,13 +4,26 @@ Three layers, each usable alone:
 
 * :func:`classify` is a pure function that recognises an agent from a process's name, executable
   and argv by *exact* signature (never by substring), driven by the :data:`AGENT_SIGNATURES`
-  table. Only Claude Code has a row today; other agents are added as more rows.
+  table: one :class:`AgentSignature` row per agent (Claude Code, Codex, Gemini CLI, Aider, the
+  Cursor Agent CLI, the Cursor IDE, the Copilot CLI and VS Code standing for GitHub Copilot).
 * :func:`scan_processes` makes one :func:`psutil.process_iter` pass over the current user's
-  processes, keeps those :func:`classify` recognises, drops our own process tree and wrapper
-  parents, and attaches a session hint and live state (Claude Code's ``sessions/<pid>.json``
-  status file, else ``--resume``/``--session-id`` in argv).
+  processes, keeps those :func:`classify` recognises, drops our own process tree, wrapper parents
+  and an editor's own descendants (one row per session, one row per editor app), and attaches a
+  session hint and live state: Claude Code's ``sessions/<pid>.json`` status file, Codex's open
+  rollout file, else ``--resume``/``--session-id`` in argv.
 * :func:`link_sessions` is a pure function that maps each live process to a native session id,
   given the transcripts the caller found on disk (:class:`Candidate`).
+
+Agents without a process of their own: Cline and Roo Code are VS Code extensions, so they run inside
+VS Code's extension host; the VS Code row (agent ``"copilot"``) stands for them and no separate
+process is reported. Likewise the Cursor IDE's own agent runs inside the Cursor app (one ``"cursor"``
+row); Cursor's ``cursor-agent worker``/``worker-server`` helpers are excluded.
+
+Server modes that host sessions for another program — ``codex app-server`` (the Codex IDE
+extension and desktop app), ``codex mcp-server``, Gemini's and Copilot's ``--acp``/``--experimental-acp``,
+``cursor-agent acp`` — are excluded: such a process serves zero to many sessions and is no session
+itself (the same call Irrlicht made for ``codex app-server``). Their sessions still show from their
+files, as not running.
 
 Nothing runs at import and the module keeps no state between calls. ``/proc`` is read only on
 Linux; elsewhere the code falls back to what psutil reports.
@@ -25,7 +38,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +49,14 @@ from llm_session_manager.models import Process
 
 __all__ = [
     "AGENT_SIGNATURES",
+    "AIDER",
     "CLAUDE_CODE",
+    "CODEX",
+    "COPILOT_CLI",
+    "CURSOR",
+    "CURSOR_AGENT",
+    "GEMINI",
+    "VSCODE",
     "AgentSignature",
     "Candidate",
     "StatusFile",
@@ -44,12 +64,15 @@ __all__ = [
     "link_sessions",
     "parse_proc_stat_start",
     "parse_status_file",
+    "pick_rollout",
     "proc_start_matches",
+    "rollout_session_id",
     "scan_processes",
     "session_hint_from_argv",
 ]
 
 CLAUDE_AGENT = "claude-code"
+CODEX_AGENT = "codex"
 
 # A ctime-style procStart ("Thu Sep 10 08:31:58 2026", as `ps -o lstart` prints it on macOS) has
 # one-second resolution; allow a little more for rounding.
@@ -57,13 +80,23 @@ _CTIME_TOLERANCE_S = 2.0
 # A wrapper (npm shim, re-launching launcher) starts its real child at once; a session that
 # later spawns another agent from its shell does so much later than this.
 _WRAPPER_CHILD_WINDOW_S = 10.0
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# How far up the process tree an editor's helper is looked for (deep trees are not editors).
+_MAX_ANCESTRY = 64
+# A rollout's first line (session_meta) carries the base instructions; this bounds the read.
+_ROLLOUT_HEAD_MAX = 1 << 20
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID_RE = re.compile(rf"^{_UUID}$")
+# $CODEX_HOME/sessions/YYYY/MM/DD/rollout-<timestamp>-<uuid>.jsonl
+_ROLLOUT_RE = re.compile(rf"(?:^|/)sessions/\d{{4}}/\d{{2}}/\d{{2}}/rollout-[^/]*?({_UUID})\.jsonl$")
 # Node options that take their value as the next argv element (so that element is not the script).
 _NODE_VALUE_OPTIONS = frozenset(
     {"-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions", "--title"}
 )
 # Node options that make it run code from the command line instead of a script.
 _NODE_EVAL_OPTIONS = frozenset({"-e", "--eval", "-p", "--print"})
+# Python's short options that take a value (attached, `-Wignore`, or as the next element).
+_PYTHON_VALUE_LETTERS = frozenset("WX")
+_PYTHON_INTERPRETER_RE = re.compile(r"(python|pypy)(\d+(\.\d+)*)?w?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,30 +110,56 @@ class AgentSignature:
 
     A process matches when either
 
-    * the basename of ``argv[0]`` (``.exe`` stripped) is in :attr:`programs` — or, when argv is
-      unreadable, the process name is; or
+    * it runs under one of :attr:`interpreters` (by ``argv[0]``, or by its executable when a
+      launcher set ``argv[0]`` to something else with ``exec -a``) and runs a script whose path
+      ends with one of :attr:`script_suffixes` (whole path components; ``*`` stands for exactly
+      one component, e.g. a version directory), or whose basename is in :attr:`script_names` (the
+      first non-option argument, e.g. an npm ``bin`` symlink), or — for Python — a module
+      (``-m``) in :attr:`modules`; or
+    * the basename of ``argv[0]`` (``.exe`` stripped) is in :attr:`programs` or fully matches one
+      of :attr:`program_patterns` — or, when argv is unreadable, the process name is; or
+      ``argv[0]`` (or the executable) ends with one of :attr:`program_paths`; or
     * the executable path contains one of :attr:`exe_markers` and the process was started through
       that executable itself (``argv[0]`` names the same file; macOS can report a version string
-      such as ``2.1.144`` as the *name* of a native Claude binary); or
-    * ``argv[0]`` is one of :attr:`interpreters` and it runs a script whose path ends with one of
-      :attr:`script_suffixes` (any later argv element), or whose basename is in
-      :attr:`script_names` (the first non-option argument, e.g. an npm ``bin`` symlink).
+      such as ``2.1.144`` as the *name* of a native Claude binary).
 
-    It is then rejected when the executable, ``argv[0]`` or the script path contains one of
-    :attr:`deny_markers`, when any argument after the program/script is one of
-    :attr:`deny_flags` (also as ``--flag=value``), or when the first argument after it is one of
-    :attr:`deny_subcommands`.
+    The agent's own arguments are those after the script (interpreted) or after ``argv[0]``. The
+    process is then rejected when the executable, ``argv[0]`` or the script path contains one of
+    :attr:`deny_markers`; when any of its arguments is one of :attr:`deny_flags` (also as
+    ``--flag=value``) or a path ending with one of :attr:`deny_arg_suffixes`; or when its
+    subcommand is one of :attr:`deny_subcommands`. The subcommand is the first argument, or —
+    with :attr:`options_before_subcommand` — the first argument that is not an option or the
+    value of one of :attr:`value_options` (``codex -c k=v app-server``).
+
+    The remaining fields steer :func:`scan_processes`, not :func:`classify`:
+
+    * :attr:`argv_hints`: take ``--resume``/``--session-id`` (and ``<resume_subcommand> <uuid>``)
+      from argv as the session hint (off for editors and agents whose ids are not UUIDs);
+    * :attr:`relaunches`: the agent runs as a launcher plus a worker child it may restart at any
+      time, so a same-agent parent that is not itself a same-agent child is always a launcher;
+    * :attr:`topmost_only`: an editor app — report its topmost process once, never a process that
+      has a same-agent ancestor (Electron helpers, extension servers run by the app's binary).
     """
 
     agent: str
     programs: frozenset[str] = frozenset()
+    program_patterns: tuple[str, ...] = ()
+    program_paths: tuple[str, ...] = ()
     exe_markers: tuple[str, ...] = ()
     interpreters: frozenset[str] = frozenset()
     script_suffixes: tuple[str, ...] = ()
     script_names: frozenset[str] = frozenset()
+    modules: frozenset[str] = frozenset()
     deny_markers: tuple[str, ...] = ()
     deny_flags: frozenset[str] = frozenset()
+    deny_arg_suffixes: tuple[str, ...] = ()
     deny_subcommands: frozenset[str] = frozenset()
+    options_before_subcommand: bool = False
+    value_options: frozenset[str] = frozenset()
+    resume_subcommand: str | None = None
+    argv_hints: bool = True
+    relaunches: bool = False
+    topmost_only: bool = False
 
 
 CLAUDE_CODE = AgentSignature(
@@ -125,8 +184,163 @@ CLAUDE_CODE = AgentSignature(
     ),
 )
 
+CODEX = AgentSignature(
+    agent=CODEX_AGENT,
+    # The native binary: `codex` (Homebrew, the install script, npm's
+    # …/@openai/codex-<platform>/vendor/<triple>/codex/codex) or, in older npm packages,
+    # …/@openai/codex/bin/codex-<target triple>. Its own arg0 helpers (codex-linux-sandbox,
+    # apply_patch, codex-execve-wrapper) carry other names and so never match.
+    programs=frozenset({"codex"}),
+    program_patterns=(
+        r"codex-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin|pc-windows-msvc)",
+    ),
+    # The npm launcher `node …/@openai/codex/bin/codex.js` spawns the native child at once
+    # (CODEX_MANAGED_BY_NPM=1) and is then dropped as its wrapper; when there is no native child
+    # (the 2025 TypeScript CLI, dist/cli.js) the node process is the session.
+    interpreters=frozenset({"node", "nodejs", "bun"}),
+    script_suffixes=("@openai/codex/bin/codex.js", "@openai/codex/dist/cli.js"),
+    script_names=frozenset({"codex"}),
+    # The ChatGPT and Codex desktop apps bundle the binary for their own app-server.
+    deny_markers=("/ChatGPT.app/", "/Codex.app/"),
+    deny_flags=frozenset({"--orphaned-helper"}),
+    # Servers for other programs (IDE extension / desktop app, MCP clients) and utilities that
+    # write no rollout. `exec`, `review`, `resume` and `fork` are sessions.
+    deny_subcommands=frozenset(
+        {"app-server", "mcp-server", "mcp", "login", "logout", "completion", "sandbox", "debug"}
+        | {"apply", "a", "cloud", "responses-api-proxy", "stdio-to-uds", "features", "generate-ts"}
+        | {"help", "update"}
+    ),
+    options_before_subcommand=True,
+    value_options=frozenset(
+        {"-c", "--config", "-m", "--model", "-p", "--profile", "-s", "--sandbox", "-a"}
+        | {"--ask-for-approval", "-C", "--cd", "-i", "--image", "--enable", "--disable", "--add-dir"}
+        | {"--local-provider"}
+    ),
+    resume_subcommand="resume",
+)
+
+GEMINI = AgentSignature(
+    agent="gemini",
+    # npm: node …/bin/gemini (the bin symlink) or node …/@google/gemini-cli/dist/index.js; the
+    # repository's bundle is bundle/gemini.js. It always re-launches itself as a child
+    # (node --max-old-space-size=… …/bin/gemini, GEMINI_CLI_NO_RELAUNCH=true) that does the work
+    # and may be restarted later; the child is kept, the launcher dropped (see `relaunches`).
+    programs=frozenset({"gemini"}),
+    interpreters=frozenset({"node", "nodejs", "bun"}),
+    script_suffixes=("@google/gemini-cli/dist/index.js", "@google/gemini-cli/bundle/gemini.js"),
+    script_names=frozenset({"gemini"}),
+    deny_flags=frozenset({"--experimental-acp", "--acp"}),
+    deny_subcommands=frozenset({"mcp", "extensions", "extension", "hooks", "skills"}),
+    options_before_subcommand=True,
+    value_options=frozenset({"-m", "--model", "-p", "--prompt", "-i", "--prompt-interactive", "-r"})
+    | frozenset({"--resume", "--approval-mode", "-e", "--extensions", "--include-directories"}),
+    relaunches=True,
+)
+
+AIDER = AgentSignature(
+    agent="aider",
+    # pip/pipx/uv install a console script …/bin/aider whose shebang names the venv's Python, so the
+    # process is `python3 …/bin/aider`; also `python -m aider`. On Windows the aider.exe launcher
+    # runs python.exe with the launcher as its script; the launcher parent is dropped as a wrapper.
+    programs=frozenset({"aider"}),
+    interpreters=frozenset({"python", "pypy"}),
+    script_names=frozenset({"aider"}),
+    modules=frozenset({"aider", "aider.main"}),
+    # Aider's session ids are not UUIDs; it is linked by its cwd (the repository root).
+    argv_hints=False,
+)
+
+CURSOR_AGENT = AgentSignature(
+    agent="cursor-agent",
+    # ~/.local/bin/cursor-agent (or `agent`) -> ~/.local/share/cursor-agent/versions/<ver>/cursor-agent,
+    # a bash script that does `exec -a "$0" "$SCRIPT_DIR/node" [--use-system-ca] "$SCRIPT_DIR/index.js"`:
+    # argv[0] is the wrapper's path, the executable the bundled node.
+    programs=frozenset({"cursor-agent"}),
+    interpreters=frozenset({"node", "nodejs"}),
+    script_suffixes=("cursor-agent/versions/*/index.js", "cursor-agent/versions/*/dist-package/index.js"),
+    # `worker-server` is the session's own helper child; `worker` the long-lived host of agents
+    # dispatched from the IDE or cursor.com (it runs many chats; the IDE row stands for it);
+    # `acp` a server for editors; the rest are utilities.
+    deny_subcommands=frozenset(
+        {"worker", "worker-server", "acp", "mcp", "login", "logout", "status", "whoami", "update"}
+        | {"upgrade", "install-shell-integration", "uninstall-shell-integration", "ls", "about"}
+        | {"models", "create-chat", "plugin", "help"}
+    ),
+    options_before_subcommand=True,
+    value_options=frozenset(
+        {"--model", "-m", "--output-format", "--mode", "--api-key", "--workspace", "--worker-dir", "-H"}
+        | {"--header"}
+    ),
+    resume_subcommand="resume",
+)
+
+_ELECTRON_DENY_FLAGS = frozenset({"--type", "--ms-enable-electron-run-as-node"})
+# The editor's command-line launcher: `<app binary> …/resources/app/out/cli.js …` run as node.
+_ELECTRON_CLI_SUFFIXES = ("resources/app/out/cli.js",)
+
+CURSOR = AgentSignature(
+    agent="cursor",
+    # The Electron main process: /usr/share/cursor/cursor (deb), <AppImage mount>/cursor,
+    # /Applications/Cursor.app/Contents/MacOS/Cursor, Cursor.exe. Its `Cursor Helper (…)`
+    # processes have other names; its `--type=…` children are excluded by flag.
+    programs=frozenset({"cursor", "Cursor"}),
+    deny_flags=_ELECTRON_DENY_FLAGS,
+    deny_arg_suffixes=_ELECTRON_CLI_SUFFIXES,
+    argv_hints=False,
+    topmost_only=True,
+)
+
+COPILOT_CLI = AgentSignature(
+    agent="copilot-cli",
+    # npm: `node …/@github/copilot/npm-loader.js` (or the `copilot` bin symlink) spawnSync's the
+    # native …/@github/copilot-<platform>-<arch>/copilot, the agent; the loader is its wrapper.
+    programs=frozenset({"copilot"}),
+    interpreters=frozenset({"node", "nodejs"}),
+    script_suffixes=("@github/copilot/npm-loader.js", "@github/copilot/index.js"),
+    script_names=frozenset({"copilot"}),
+    deny_flags=frozenset({"--acp"}),
+    # Its utilities, and the subcommands of AWS's unrelated `copilot` CLI.
+    deny_subcommands=frozenset(
+        {"login", "logout", "help", "update", "version", "plugin", "mcp", "init"}
+        | {"app", "env", "svc", "job", "pipeline", "deploy", "task", "storage", "secret", "docs"}
+        | {"completion", "run"}
+    ),
+    options_before_subcommand=True,
+    value_options=frozenset({"--model", "-p", "--prompt", "--config-dir", "--log-dir", "--log-level"})
+    | frozenset({"--add-dir", "--agent", "--allow-tool", "--deny-tool"}),
+)
+
+VSCODE = AgentSignature(
+    agent="copilot",
+    # GitHub Copilot (and Cline, Roo…) run inside VS Code's extension host: VS Code's main process
+    # stands for them. Linux `code`/`code-insiders`/`codium`/`code-oss`, Windows `Code.exe`…,
+    # macOS `…/Visual Studio Code.app/Contents/MacOS/Electron` (newer builds: `…/MacOS/Code`).
+    programs=frozenset(
+        {"code", "code-insiders", "codium", "code-oss", "Code", "Code - Insiders", "VSCodium", "Code - OSS"}
+    ),
+    program_paths=(
+        "Visual Studio Code.app/Contents/MacOS/Electron",
+        "Visual Studio Code - Insiders.app/Contents/MacOS/Electron",
+        "VSCodium.app/Contents/MacOS/Electron",
+    ),
+    deny_flags=_ELECTRON_DENY_FLAGS,
+    deny_arg_suffixes=_ELECTRON_CLI_SUFFIXES,
+    argv_hints=False,
+    topmost_only=True,
+)
+
 #: Every agent :func:`classify` knows, tried in order. Add a row per new agent.
-AGENT_SIGNATURES: tuple[AgentSignature, ...] = (CLAUDE_CODE,)
+AGENT_SIGNATURES: tuple[AgentSignature, ...] = (
+    CLAUDE_CODE,
+    CODEX,
+    GEMINI,
+    AIDER,
+    CURSOR_AGENT,
+    CURSOR,
+    COPILOT_CLI,
+    VSCODE,
+)
+_SIGNATURE_OF = {sig.agent: sig for sig in AGENT_SIGNATURES}
 
 
 def _norm_path(path: str) -> str:
@@ -144,17 +358,46 @@ def _program(path: str) -> str:
     return base[:-4] if base.lower().endswith(".exe") else base
 
 
+def _interpreter(path: str) -> str:
+    """An interpreter's family name: ``python3.12``/``pythonw`` -> ``python``, else the program."""
+    prog = _program(path)
+    matched = _PYTHON_INTERPRETER_RE.fullmatch(prog)
+    return matched.group(1) if matched else prog
+
+
 def _ends_with_path(arg: str, suffix: str) -> bool:
-    """True when ``arg`` is a path whose trailing components are exactly ``suffix``."""
+    """True when ``arg`` is a path whose trailing components are exactly ``suffix``.
+
+    A ``*`` component of ``suffix`` stands for exactly one (non-empty) component.
+    """
     arg = _norm_path(arg)
-    return arg == suffix or arg.endswith("/" + suffix)
+    if "*" not in suffix:
+        return arg == suffix or arg.endswith("/" + suffix)
+    want = suffix.split("/")
+    have = arg.split("/")
+    if len(have) < len(want):
+        return False
+    tail = have[len(have) - len(want) :]
+    return all(w == h if w != "*" else bool(h) for w, h in zip(want, tail))
 
 
-def _find_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
-    """Index in ``args`` (argv without the interpreter) of the agent script, if any."""
+@dataclass(frozen=True)
+class _Entry:
+    """Where a matched process's own arguments start, and the script it runs (if any)."""
+
+    start: int
+    script: str | None = None
+
+
+def _suffix_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
     for i, arg in enumerate(args):
         if any(_ends_with_path(arg, s) for s in sig.script_suffixes):
             return i
+    return None
+
+
+def _node_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
+    """Index of the script node runs when its basename is one of the signature's script names."""
     skip_next = False
     for i, arg in enumerate(args):
         if skip_next:
@@ -170,26 +413,121 @@ def _find_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
     return None
 
 
-def _match(sig: AgentSignature, name: str | None, exe: str, argv: Sequence[str]) -> bool:
-    argv0 = argv[0] if argv else (name or "")
+def _python_option(arg: str) -> tuple[str, str]:
+    """Classify one Python option cluster: ("eval"|"module"|"value"|"flag", attached value)."""
+    if arg.startswith("--"):
+        return ("value" if arg == "--check-hash-based-pycs" else "flag"), ""
+    for j, letter in enumerate(arg[1:], start=1):
+        if letter == "c":
+            return "eval", ""
+        if letter == "m":
+            return "module", arg[j + 1 :]
+        if letter in _PYTHON_VALUE_LETTERS:
+            return "value", arg[j + 1 :]
+    return "flag", ""
+
+
+def _python_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
+    """Index of the script (or ``-m`` module) Python runs when it is the agent's."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "-" or not arg.startswith("-"):
+            names = {_program(arg)}  # aider.exe as the script of a Windows launcher
+            return i if arg != "-" and names & sig.script_names else None
+        kind, attached = _python_option(arg)
+        if kind == "eval":
+            return None
+        if kind == "module":
+            module_at = i if attached else i + 1
+            module = attached or (args[i + 1] if i + 1 < len(args) else "")
+            return module_at if module in sig.modules else None
+        i += 2 if kind == "value" and not attached else 1
+    return None
+
+
+def _find_script(sig: AgentSignature, family: str, args: Sequence[str]) -> int | None:
+    """Index in ``args`` (argv without the interpreter) of the agent script, if any."""
+    found = _suffix_script(sig, args)
+    if found is not None:
+        return found
+    if family == "python":
+        return _python_script(sig, args)
+    return _node_script(sig, args)
+
+
+def _named_program(sig: AgentSignature, argv0: str, exe: str) -> bool:
     prog = _program(argv0)
-    checked_paths = [exe, _norm_path(argv0)]
+    if prog in sig.programs or any(re.fullmatch(p, prog) for p in sig.program_patterns):
+        return True
+    return any(_ends_with_path(path, p) for path in (argv0, exe) if path for p in sig.program_paths)
+
+
+def _entry(sig: AgentSignature, name: str | None, exe: str, argv: Sequence[str]) -> _Entry | None:
+    """Where the agent's own arguments start in ``argv``, or ``None`` when it is not this agent."""
+    argv0 = argv[0] if argv else (name or "")
+    families = [_interpreter(argv0)] + ([_interpreter(exe)] if exe else [])
+    family = next((f for f in families if f in sig.interpreters), None)
+    if family is not None and argv:
+        script_at = _find_script(sig, family, argv[1:])
+        if script_at is not None:
+            return _Entry(2 + script_at, argv[1 + script_at])
     via_exe = any(m in exe for m in sig.exe_markers) and (not argv or _basename(argv0) == _basename(exe))
-    if prog in sig.programs or via_exe:
-        rest = list(argv[1:])
-    elif prog in sig.interpreters:
-        script_at = _find_script(sig, argv[1:])
-        if script_at is None:
-            return False
-        checked_paths.append(_norm_path(argv[1 + script_at]))
-        rest = list(argv[2 + script_at :])
-    else:
-        return False
+    if _named_program(sig, argv0, exe) or via_exe:
+        return _Entry(1)
+    return None
+
+
+def _first_positional(args: Sequence[str], value_options: frozenset[str]) -> int | None:
+    """Index of the first argument that is neither an option nor the value of one."""
+    skip_next = False
+    for i, arg in enumerate(args):
+        if skip_next:
+            skip_next = False
+            continue
+        if arg.startswith("-") and arg != "-":
+            skip_next = arg in value_options
+            continue
+        return i
+    return None
+
+
+def _subcommand(sig: AgentSignature, rest: Sequence[str]) -> str | None:
+    if not sig.options_before_subcommand:
+        return rest[0] if rest else None
+    at = _first_positional(rest, sig.value_options)
+    return rest[at] if at is not None else None
+
+
+def _denied(sig: AgentSignature, exe: str, argv0: str, entry: _Entry, rest: Sequence[str]) -> bool:
+    checked_paths = [exe, _norm_path(argv0)] + ([_norm_path(entry.script)] if entry.script else [])
     if any(marker in path for path in checked_paths for marker in sig.deny_markers):
-        return False
+        return True
     if any(arg.split("=", 1)[0] in sig.deny_flags for arg in rest):
-        return False
-    return not (rest and rest[0] in sig.deny_subcommands)
+        return True
+    if any(_ends_with_path(arg, s) for arg in rest for s in sig.deny_arg_suffixes):
+        return True
+    return _subcommand(sig, rest) in sig.deny_subcommands
+
+
+def _match(sig: AgentSignature, name: str | None, exe: str, argv: Sequence[str]) -> _Entry | None:
+    entry = _entry(sig, name, exe, argv)
+    if entry is None:
+        return None
+    argv0 = argv[0] if argv else (name or "")
+    return None if _denied(sig, exe, argv0, entry, argv[entry.start :]) else entry
+
+
+def _classify(
+    name: str | None, exe: str | None, cmdline: Sequence[str], signatures: Sequence[AgentSignature]
+) -> tuple[AgentSignature, _Entry] | None:
+    argv = tuple(cmdline)
+    exe_path = _norm_path(exe) if exe else ""
+    for sig in signatures:
+        entry = _match(sig, name, exe_path, argv)
+        if entry is not None:
+            return sig, entry
+    return None
 
 
 def classify(
@@ -199,19 +537,16 @@ def classify(
     *,
     signatures: Sequence[AgentSignature] = AGENT_SIGNATURES,
 ) -> str | None:
-    """Return the agent a process is (e.g. ``"claude-code"``), or ``None``.
+    """Return the agent a process is (e.g. ``"claude-code"``, ``"codex"``), or ``None``.
 
     ``name`` is the process name (psutil ``name()``), ``exe`` its executable path and ``cmdline``
     its argv; any may be empty/``None`` when unreadable. Matching is by exact signature, so
-    ``grep claude``, ``claude-squad``, ``ccusage`` or a Playwright ``…/claude-tools/…/cli.js``
-    are not Claude Code. See :class:`AgentSignature` for the rules.
+    ``grep claude``, ``claude-squad``, ``ccusage``, a Playwright ``…/claude-tools/…/cli.js``,
+    ``codex-linux-sandbox``, an ``aider.py`` or an Electron ``--type=renderer`` helper are not
+    agents. See :class:`AgentSignature` for the rules.
     """
-    argv = tuple(cmdline)
-    exe_path = _norm_path(exe) if exe else ""
-    for sig in signatures:
-        if _match(sig, name, exe_path, argv):
-            return sig.agent
-    return None
+    found = _classify(name, exe, cmdline, signatures)
+    return found[0].agent if found else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,6 +724,91 @@ def session_hint_from_argv(cmdline: Sequence[str]) -> str | None:
     return None
 
 
+def _resume_subcommand_hint(sig: AgentSignature, args: Sequence[str]) -> str | None:
+    """``<resume_subcommand> <uuid>`` among the agent's positional arguments (``codex resume <id>``,
+    ``codex exec resume <id>``); ``fork`` and ``--last`` name no id and give nothing."""
+    if sig.resume_subcommand is None:
+        return None
+    positional: list[str] = []
+    rest = list(args)
+    while rest:
+        at = _first_positional(rest, sig.value_options)
+        if at is None:
+            break
+        positional.append(rest[at])
+        rest = rest[at + 1 :]
+    for i, arg in enumerate(positional[:-1]):
+        if arg == sig.resume_subcommand and _UUID_RE.match(positional[i + 1]):
+            return positional[i + 1]
+    return None
+
+
+def _argv_hint(sig: AgentSignature, entry: _Entry, cmdline: Sequence[str]) -> str | None:
+    if not sig.argv_hints:
+        return None
+    return session_hint_from_argv(cmdline) or _resume_subcommand_hint(sig, cmdline[entry.start :])
+
+
+# --------------------------------------------------------------------------------------------
+# Session hints: Codex's open rollout file
+# --------------------------------------------------------------------------------------------
+
+
+def rollout_session_id(path: str) -> str | None:
+    """The session uuid of a Codex rollout path ``…/sessions/YYYY/MM/DD/rollout-<ts>-<uuid>.jsonl``,
+    lower-cased as the Codex reader names its sessions."""
+    matched = _ROLLOUT_RE.search(_norm_path(path))
+    return matched.group(1).lower() if matched else None
+
+
+def _rollout_is_subagent(path: str) -> bool:
+    """Whether the rollout's first line (``session_meta``) says a sub-agent thread wrote it:
+    ``payload.source`` is ``{"subagent": …}`` (a top-level session has ``"cli"``, ``"exec"``, …)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.readline(_ROLLOUT_HEAD_MAX)
+        meta = json.loads(head)
+    except (OSError, ValueError):
+        return False
+    payload = meta.get("payload") if isinstance(meta, dict) else None
+    source = payload.get("source") if isinstance(payload, dict) else None
+    return isinstance(source, dict) and "subagent" in source
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return float("-inf")
+
+
+def pick_rollout(paths: Iterable[str]) -> str | None:
+    """The rollout a Codex process's session is written to, among the rollouts it holds open.
+
+    One file: that one. Several (sub-agent threads write rollouts of their own; after ``/new`` the
+    old one may still be open): the files whose ``session_meta`` is not a sub-agent's are
+    preferred, and of those the most recently written wins.
+    """
+    unique = sorted({p for p in paths if rollout_session_id(p)})
+    if len(unique) <= 1:
+        return unique[0] if unique else None
+    top_level = [p for p in unique if not _rollout_is_subagent(p)] or unique
+    return max(top_level, key=lambda p: (_mtime(p), p))
+
+
+def _open_rollout_hint(handle: psutil.Process | None) -> str | None:
+    """The session id of the rollout a live Codex process holds open (``open_files`` is costly:
+    called only for Codex processes that are kept)."""
+    if handle is None:
+        return None
+    try:
+        files = handle.open_files()
+    except psutil.Error:  # AccessDenied, NoSuchProcess, ZombieProcess
+        return None
+    picked = pick_rollout(f.path for f in files)
+    return rollout_session_id(picked) if picked else None
+
+
 # --------------------------------------------------------------------------------------------
 # Scanning
 # --------------------------------------------------------------------------------------------
@@ -403,6 +823,7 @@ class _Seen:
     create_time: float | None
     process: Process
     from_status_file: bool
+    handle: psutil.Process | None = field(default=None, compare=False, repr=False)
 
 
 def _family(self_pid: int, parent_of: Mapping[int, int | None]) -> set[int]:
@@ -476,6 +897,19 @@ def _cpu_pct(proc: psutil.Process) -> float:
     return round(100.0 * (times.user + times.system) / alive, 1) if alive > 0 else 0.0
 
 
+def _with_status(process: Process, status: StatusFile | None) -> Process:
+    if status is None:
+        return process
+    return replace(
+        process,
+        cwd=process.cwd or status.cwd,
+        state=status.status,
+        state_updated_at=status.status_updated_at,
+        session_hint=status.session_id,
+        hint_source="status-file" if status.session_id else None,
+    )
+
+
 def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None]) -> Iterable[_Seen]:
     """The single process_iter pass. Fills ``parent_of`` for every process as a side effect."""
     key, mine = _user_matcher()
@@ -491,72 +925,124 @@ def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None])
             continue
         raw_cmdline = info.get("cmdline")
         cmdline = tuple(str(a) for a in raw_cmdline) if isinstance(raw_cmdline, (list, tuple)) else ()
-        agent = classify(_as_str(info.get("name")), _as_str(info.get("exe")), cmdline)
-        if agent is None:
+        found = _classify(_as_str(info.get("name")), _as_str(info.get("exe")), cmdline, AGENT_SIGNATURES)
+        if found is None:
             continue
         probed = _probe(proc)
         if probed is None:  # vanished since the listing
             continue
+        sig, entry = found
         cwd, rss, cpu = probed
         create_time = info.get("create_time")
         create_time = float(create_time) if isinstance(create_time, (int, float)) else None
         started = datetime.fromtimestamp(create_time, tz=timezone.utc) if create_time is not None else None
         process = Process(
-            pid=pid, agent=agent, cwd=cwd, started_at=started, cpu_pct=cpu, rss_bytes=rss, cmdline=cmdline
+            pid=pid, agent=sig.agent, cwd=cwd, started_at=started, cpu_pct=cpu, rss_bytes=rss, cmdline=cmdline
         )
         status = (
             _live_status(config_dirs, pid, create_time, _linux_start_ticks(pid))
-            if agent == CLAUDE_AGENT
+            if sig.agent == CLAUDE_AGENT
             else None
         )
-        if status is not None:
-            process = replace(
-                process,
-                cwd=process.cwd or status.cwd,
-                state=status.status,
-                state_updated_at=status.status_updated_at,
-                session_hint=status.session_id,
-                hint_source="status-file" if status.session_id else None,
-            )
+        process = _with_status(process, status)
         if process.session_hint is None:
-            hint = session_hint_from_argv(cmdline)
+            hint = _argv_hint(sig, entry, cmdline)
             if hint is not None:
                 process = replace(process, session_hint=hint, hint_source="argv")
-        yield _Seen(pid, parent_of[pid], create_time, process, status is not None)
+        yield _Seen(pid, parent_of[pid], create_time, process, status is not None, proc)
 
 
-def _wrapper_parents(seen: Sequence[_Seen]) -> set[int]:
-    """PIDs of matched processes that only wrap a matched child of the same agent.
+def _same_agent(a: _Seen | None, b: _Seen) -> bool:
+    return a is not None and a.process.agent == b.process.agent
 
-    A parent is a wrapper (npm shim, self re-launch) when a direct child is the same agent, was
-    started within a few seconds of it, and the parent has no live status file of its own.
+
+def _is_wrapper(parent: _Seen, child: _Seen, by_pid: Mapping[int, _Seen]) -> bool:
+    """Whether ``parent`` only wraps its same-agent direct ``child`` (npm shim, launcher).
+
+    It is when it has no live status file of its own and either started the child within a few
+    seconds, or the agent re-launches its worker at any time and ``parent`` is no such worker
+    itself (its own parent is not the same agent).
+    """
+    if parent.from_status_file:
+        return False
+    sig = _SIGNATURE_OF.get(parent.process.agent)
+    relaunches = sig is not None and sig.relaunches
+    if relaunches and parent.ppid is not None and not _same_agent(by_pid.get(parent.ppid), parent):
+        return True
+    if parent.create_time is None or child.create_time is None:
+        return False
+    return 0 <= child.create_time - parent.create_time <= _WRAPPER_CHILD_WINDOW_S
+
+
+def _has_same_agent_ancestor(
+    seen: _Seen, by_pid: Mapping[int, _Seen], parent_of: Mapping[int, int | None]
+) -> bool:
+    current = seen.ppid
+    for _ in range(_MAX_ANCESTRY):
+        if current is None:
+            return False
+        if _same_agent(by_pid.get(current), seen):
+            return True
+        current = parent_of.get(current)
+    return False
+
+
+def _redundant(seen: Sequence[_Seen], parent_of: Mapping[int, int | None]) -> set[int]:
+    """PIDs of matched processes that are not a session of their own.
+
+    * An editor app (``topmost_only``) counts once: a process with a same-agent ancestor is the
+      app's helper (an extension server run by the app's binary, a second main under the first).
+    * Otherwise a parent that only wraps its same-agent child is dropped (see :func:`_is_wrapper`);
+      the child is the session.
     """
     by_pid = {s.pid: s for s in seen}
-    wrappers: set[int] = set()
-    for child in seen:
-        parent = by_pid.get(child.ppid) if child.ppid is not None else None
-        if parent is None or parent.from_status_file or parent.process.agent != child.process.agent:
+    out: set[int] = set()
+    for item in seen:
+        sig = _SIGNATURE_OF.get(item.process.agent)
+        if sig is not None and sig.topmost_only:
+            if _has_same_agent_ancestor(item, by_pid, parent_of):
+                out.add(item.pid)
             continue
-        if parent.create_time is None or child.create_time is None:
-            continue
-        if 0 <= child.create_time - parent.create_time <= _WRAPPER_CHILD_WINDOW_S:
-            wrappers.add(parent.pid)
-    return wrappers
+        parent = by_pid.get(item.ppid) if item.ppid is not None else None
+        if parent is not None and _same_agent(parent, item) and _is_wrapper(parent, item, by_pid):
+            out.add(parent.pid)
+    return out
+
+
+def _with_open_file_hint(item: _Seen) -> Process:
+    """Codex: the rollout the process holds open names its session (beats an argv hint)."""
+    if item.process.agent != CODEX_AGENT:
+        return item.process
+    hint = _open_rollout_hint(item.handle)
+    if hint is None:
+        return item.process
+    return replace(item.process, session_hint=hint, hint_source="open-file")
 
 
 def scan_processes(claude_config_dirs: Sequence[Path], *, self_pid: int | None = None) -> list[Process]:
-    """Running agent processes of the current user, one per session, oldest first.
+    """Running agent processes of the current user, one per session (one per editor app), oldest
+    first.
 
     Makes one :func:`psutil.process_iter` pass; processes that vanish or deny access are skipped
     or get ``None`` fields, never an exception. Excluded: processes :func:`classify` rejects,
-    zombies, other users' processes, ``self_pid`` (default: this process) and
-    descendants, and wrapper parents whose real agent process is their child.
+    zombies, other users' processes, ``self_pid`` (default: this process) and descendants, wrapper
+    parents whose real agent process is their child (npm launchers of Codex and the Copilot CLI,
+    Gemini's self-relaunching launcher), and an editor app's own descendants.
 
-    For Claude Code the live status file ``<dir>/sessions/<pid>.json`` is read from every dir in
-    ``claude_config_dirs`` and honoured only when its ``procStart`` matches the process (see
-    :func:`proc_start_matches`); it sets ``state``, ``state_updated_at`` and ``session_hint``
-    (``hint_source="status-file"``). Otherwise ``--session-id``/``--resume`` in argv gives the
-    hint (``hint_source="argv"``).
+    Session hints:
+
+    * Claude Code: the live status file ``<dir>/sessions/<pid>.json`` is read from every dir in
+      ``claude_config_dirs`` and honoured only when its ``procStart`` matches the process (see
+      :func:`proc_start_matches`); it sets ``state``, ``state_updated_at`` and ``session_hint``
+      (``hint_source="status-file"``).
+    * Codex: the rollout file the process holds open (``psutil.Process.open_files``, only for
+      Codex processes that are kept) gives the session uuid (``hint_source="open-file"``; see
+      :func:`pick_rollout`). Codex creates the file lazily, so a new session has none before its
+      first message.
+    * Otherwise ``--session-id``/``--resume`` (and ``codex resume <uuid>``) in argv gives the hint
+      (``hint_source="argv"``), except for editors and Aider.
+
+    Gemini, Aider and the editors get no hint here: they are linked by their cwd.
 
     ``cpu_pct`` is usage since the previous scan in this Python process (psutil keeps the process
     objects between :func:`psutil.process_iter` calls); on the first scan, the lifetime average.
@@ -565,10 +1051,10 @@ def scan_processes(claude_config_dirs: Sequence[Path], *, self_pid: int | None =
     me = os.getpid() if self_pid is None else self_pid
     parent_of: dict[int, int | None] = {}
     seen = list(_iter_matched(claude_config_dirs, parent_of))
-    excluded = _family(me, parent_of) | _wrapper_parents(seen)
+    excluded = _family(me, parent_of) | _redundant(seen, parent_of)
     kept = [s for s in seen if s.pid not in excluded]
     kept.sort(key=lambda s: (s.create_time if s.create_time is not None else float("inf"), s.pid))
-    return [s.process for s in kept]
+    return [_with_open_file_hint(s) for s in kept]
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class TokenUsage:
-    """Token counts of a session. ``source`` is "exact" (from the agent's logs) or "counted"."""
+    """Token counts of a session. ``source``: "exact" (the agent's own usage records), "counted"
+    (tiktoken over the text we could see) or "rounded" (the agent logged rounded figures, e.g. Aider)."""
 
     input: int = 0
     output: int = 0

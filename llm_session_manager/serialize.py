@@ -84,7 +84,8 @@ def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
         "started_at": iso(s.started_at),
         "last_activity": iso(s.last_activity),
         "tokens": tokens,
-        # "exact": from the agent's own usage records; "counted": tiktoken over the text we could see.
+        # "exact": from the agent's own usage records; "counted": tiktoken over the text we could see;
+        # "rounded": the agent logged rounded figures (Aider's "12k sent").
         "tokens_source": None if unknown else t.source,
         "context_tokens": s.context_tokens,
         "context_window": s.context_window,

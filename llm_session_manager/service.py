@@ -41,19 +41,24 @@ def open_db(paths: Paths) -> sqlite3.Connection:
     return db.connect(paths.db_file)
 
 
-def _discover(paths: Paths, sessions: list[Session]) -> tuple[list[Session], list[Process], str | None]:
-    """Attach running processes to their sessions; a running session without a transcript yet (or an
-    app whose sessions we cannot read) still shows, as a placeholder row."""
+def _scan_processes(paths: Paths) -> tuple[list[Process], str | None]:
     try:
         from llm_session_manager import discovery
     except ImportError as exc:  # pragma: no cover - psutil missing
-        return sessions, [], f"process discovery unavailable: {exc}"
+        return [], f"process discovery unavailable: {exc}"
     try:
-        procs = discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid())
+        return discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid()), None
     except Exception as exc:  # discovery must never take the listing down with it
-        return sessions, [], f"process discovery failed: {exc}"
+        return [], f"process discovery failed: {exc}"
+
+
+def _discover(sessions: list[Session], procs: list[Process]) -> list[Session]:
+    """Attach running processes to their sessions; a running session without a transcript yet (or an
+    app whose sessions we cannot read) still shows, as a placeholder row."""
+    from llm_session_manager import discovery
+
     if not procs:
-        return sessions, [], None
+        return sessions
     out = list(sessions)
     by_key = {(s.agent, s.native_id): i for i, s in enumerate(out)}
     for agent in sorted({p.agent for p in procs}):
@@ -79,7 +84,7 @@ def _discover(paths: Paths, sessions: list[Session]) -> tuple[list[Session], lis
             else:
                 out.append(_placeholder(proc, native))
                 by_key[(agent, out[-1].native_id)] = len(out) - 1
-    return out, procs, None
+    return out
 
 
 def _placeholder(proc: Process, native: str | None) -> Session:
@@ -182,7 +187,14 @@ def collect(
     readers: list[AgentReader] | None = None,
 ) -> Collected:
     now = now or datetime.now(timezone.utc)
-    readers = all_readers(paths, cfg) if readers is None else readers
+    procs: list[Process] = []
+    error = None
+    if processes and os.environ.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false"):
+        procs, error = _scan_processes(paths)
+    if readers is None:
+        # A running agent's folder is a place to look even when it is outside the configured roots.
+        running_dirs = {p.agent: [q.cwd for q in procs if q.agent == p.agent and q.cwd] for p in procs}
+        readers = all_readers(paths, cfg, running_dirs)
     own_conn = conn is None
     conn = conn or open_db(paths)
     stats: dict[str, ScanStats] = {}
@@ -192,10 +204,7 @@ def collect(
             result = scan_agent(conn, reader)
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
-        procs: list[Process] = []
-        error = None
-        if processes and os.environ.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false"):
-            sessions, procs, error = _discover(paths, sessions)
+        sessions = _discover(sessions, procs)
         sessions.extend(imported_sessions(conn, {(s.agent, s.native_id) for s in sessions}))
         metadata = meta.load_all(conn)
     finally:

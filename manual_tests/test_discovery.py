@@ -2,14 +2,25 @@
 
 Run:  python manual_tests/test_discovery.py [--days N]
 
-Prints every running Claude Code process lsm finds (pid, cwd, state, session hint and where it came
-from), the transcript each one is linked to, and — so you can judge the false-positive filters — every
-other process of yours that merely mentions "claude" and was rejected. Start a few `claude` sessions
-(two in the same folder, one with `--resume`, one after `/clear`) and compare with what you know.
+Prints every running agent process lsm finds — Claude Code, Codex, Gemini CLI, Aider, the Cursor
+Agent CLI, the Cursor IDE, the Copilot CLI and VS Code (standing for GitHub Copilot, Cline, Roo) —
+with pid, cwd, state, session hint and where it came from; the transcript each Claude Code process is
+linked to; and — so you can judge the false-positive filters — every other process of yours that
+merely mentions one of those names and was rejected.
 
-It only reads: ``<config dir>/sessions/*.json`` and the first lines and mtimes of
+Things to try and compare with what you know:
+* a few `claude` sessions (two in the same folder, one with `--resume`, one after `/clear`);
+* `codex` (npm and native): ONE row per session, the npm `node …/codex.js` parent not listed; after
+  the first message the hint is the rollout uuid (`open-file`); `codex app-server` (the IDE
+  extension) is not listed;
+* `gemini`: ONE row (its re-launched child, with `--max-old-space-size` in argv);
+* `aider`, `cursor-agent` (its `worker-server` helper not listed), `copilot` (the native binary,
+  not the `node npm-loader.js` parent);
+* Cursor and VS Code open with several windows: exactly ONE row each, however many helpers run.
+
+It only reads: the process table, ``<config dir>/sessions/*.json`` and the first lines and mtimes of
 ``<config dir>/projects/*/*.jsonl`` for the Claude config dirs lsm would use (CLAUDE_CONFIG_DIR or
-~/.claude). Nothing is written anywhere.
+~/.claude), and the first line of rollouts a Codex process holds open. Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -94,19 +105,36 @@ def _age(when: datetime | None) -> str:
     return f"{secs:.0f}s ago"
 
 
+KEYWORDS = (
+    "claude",
+    "codex",
+    "gemini",
+    "aider",
+    "cursor",
+    "copilot",
+    "visual studio code",
+    "/code",
+    "codium",
+)
+
+
 def _rejected(found_pids: set[int]) -> list[str]:
-    """Processes of ours that mention "claude" but are not reported, with the reason in brief."""
+    """Processes of ours that mention an agent but are not reported, with the reason in brief."""
     out: list[str] = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid", "name", "exe", "cmdline"], ad_value=None):
         info = proc.info
         argv = info.get("cmdline") or []
         text = " ".join([info.get("name") or "", *argv])
-        if info["pid"] in found_pids or info["pid"] == me or "claude" not in text.lower():
+        if info["pid"] in found_pids or info["pid"] == me or not any(k in text.lower() for k in KEYWORDS):
             continue
         agent = discovery.classify(info.get("name"), info.get("exe"), argv)
-        why = "not a Claude Code signature" if agent is None else "own tree / wrapper / other user / zombie"
-        out.append(f"  {info['pid']:>7}  {why:<40}  {text[:110]}")
+        why = (
+            "no agent signature matches"
+            if agent is None
+            else f"{agent}: own tree / wrapper / editor helper / other user / zombie"
+        )
+        out.append(f"  {info['pid']:>7}  {why:<58}  {text[:100]}")
     return out
 
 
@@ -122,16 +150,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     time.sleep(1.0)
     procs = discovery.scan_processes(config_dirs)
     candidates, where = _candidates(config_dirs, args.days)
-    links = discovery.link_sessions(procs, candidates)
+    links = discovery.link_sessions([p for p in procs if p.agent == "claude-code"], candidates)
 
-    print(f"\n{len(procs)} Claude Code process(es); {len(candidates)} transcript(s) in {args.days:g} days\n")
+    claude = [p for p in procs if p.agent == "claude-code"]
+    print(f"\n{len(procs)} agent process(es), {len(claude)} of them Claude Code; ", end="")
+    print(f"{len(candidates)} Claude transcript(s) in {args.days:g} days\n")
     for p in procs:
         rss = f"{(p.rss_bytes or 0) / 2**20:.0f} MiB"
-        print(f"pid {p.pid}  started {_age(p.started_at)}  cpu {p.cpu_pct}%  rss {rss}")
+        print(f"{p.agent:<12} pid {p.pid}  started {_age(p.started_at)}  cpu {p.cpu_pct}%  rss {rss}")
         print(f"    cwd      {p.cwd}")
         print(f"    argv     {' '.join(p.cmdline)[:150]}")
         print(f"    state    {p.state} (changed {_age(p.state_updated_at)})" if p.state else "    state    -")
         print(f"    hint     {p.session_hint} ({p.hint_source})" if p.session_hint else "    hint     -")
+        if p.agent != "claude-code":
+            print("    linked   (by lsm's service: the hint, else the newest session in its cwd)\n")
+            continue
         linked = links.get(p.pid)
         if linked is None:
             print("    linked   - (no transcript identified; shared cwd or nothing written since start?)")
@@ -141,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
 
     rejected = _rejected({p.pid for p in procs})
-    print(f"{len(rejected)} other process(es) mentioning 'claude' (not reported):")
+    print(f"{len(rejected)} other process(es) mentioning an agent (not reported):")
     print("\n".join(rejected) if rejected else "  none")
     return 0
 

@@ -1,8 +1,12 @@
 """Tests for llm_session_manager.discovery.
 
-Pure functions are table-tested. ``scan_processes`` is tested against REAL child processes shaped
-like Claude Code (an interpreter symlinked as ``…/bin/claude``, the real ``node`` running a fake
-``…/@anthropic-ai/claude-code/cli.js``) and like the usual false positives; psutil is never mocked.
+Pure functions are table-tested: every agent's signature (positives and false positives), the
+Codex rollout helpers and the tree rules (wrappers, re-launchers, editor helpers). ``scan_processes``
+is tested against REAL child processes shaped like each agent — an interpreter symlinked as
+``…/bin/claude``, ``…/bin/codex`` (holding its rollout file open), ``…/@github/copilot-…/copilot``,
+an Electron-like ``cursor``/``code`` main process with dozens of ``--type=`` helpers, the real
+``node`` running fake npm launchers, Gemini's self-relaunch and the ``cursor-agent`` bash wrapper's
+``exec -a`` — and like the usual false positives; psutil is never mocked (only spied on once).
 Every spawned process is killed by a finalizer.
 """
 
@@ -21,17 +25,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from llm_session_manager.discovery import (
     Candidate,
+    _redundant,
+    _Seen,
     classify,
     link_sessions,
     parse_proc_stat_start,
     parse_status_file,
+    pick_rollout,
     proc_start_matches,
+    rollout_session_id,
     scan_processes,
     session_hint_from_argv,
 )
@@ -223,6 +232,580 @@ def test_classify_uses_the_signature_table() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# classify: the other agents
+# --------------------------------------------------------------------------------------------
+
+NPM = "/usr/lib/node_modules"
+CODEX_NATIVE = f"{NPM}/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/codex/codex"
+CA_VER = "/home/u/.local/share/cursor-agent/versions/2026.01.28-fd13201"
+CA_INDEX = f"{CA_VER}/index.js"
+VSC_MAC = "/Applications/Visual Studio Code.app/Contents/MacOS/Electron"
+CURSOR_MAC = "/Applications/Cursor.app/Contents/MacOS/Cursor"
+
+AgentCase = tuple[str, str, str | None, str | None, list[str]]
+
+AGENT_CASES: list[AgentCase] = [
+    # Codex: the native binary under any install, the npm launcher, the old JS CLI.
+    ("codex: bare", "codex", "codex", "/opt/homebrew/bin/codex", ["codex"]),
+    ("codex: argv unreadable", "codex", "codex", None, []),
+    ("codex: npm native child", "codex", "codex", CODEX_NATIVE, [CODEX_NATIVE, "--yolo"]),
+    (
+        "codex: older npm native, target triple",
+        "codex",
+        "codex-x86_64-unknown-linux-musl",
+        None,
+        [f"{NPM}/@openai/codex/bin/codex-x86_64-unknown-linux-musl"],
+    ),
+    ("codex: macOS triple", "codex", None, None, ["/x/bin/codex-aarch64-apple-darwin", "exec", "go"]),
+    ("codex: windows", "codex", "codex.exe", None, [r"C:\Users\u\AppData\Roaming\npm\codex.exe"]),
+    ("codex: npm launcher", "codex", "node", "/usr/bin/node", ["node", f"{NPM}/@openai/codex/bin/codex.js"]),
+    ("codex: npm bin symlink", "codex", "node", "/usr/bin/node", ["node", "/usr/local/bin/codex", "--yolo"]),
+    ("codex: 2025 JS CLI", "codex", "node", "/usr/bin/node", ["node", f"{NPM}/@openai/codex/dist/cli.js"]),
+    ("codex: exec is a session", "codex", "codex", None, ["codex", "exec", "fix the tests"]),
+    ("codex: resume is a session", "codex", "codex", None, ["codex", "resume", ID_A]),
+    (
+        "codex: prompt mentions app-server",
+        "codex",
+        "codex",
+        None,
+        ["codex", "--yolo", "start the app-server"],
+    ),
+    ("codex: option values before a prompt", "codex", "codex", None, ["codex", "-m", "gpt-5", "mcp tips?"]),
+    # Gemini CLI: node on the bin symlink or the package entry, before and after its re-launch.
+    ("gemini: bin symlink", "gemini", "node", "/usr/bin/node", ["node", "/usr/local/bin/gemini"]),
+    (
+        "gemini: re-launched child",
+        "gemini",
+        "node",
+        "/usr/bin/node",
+        ["/usr/bin/node", "--max-old-space-size=8192", "/usr/local/bin/gemini", "--yolo"],
+    ),
+    (
+        "gemini: package entry",
+        "gemini",
+        "node",
+        "/usr/bin/node",
+        ["node", f"{NPM}/@google/gemini-cli/dist/index.js"],
+    ),
+    (
+        "gemini: homebrew libexec",
+        "gemini",
+        "node",
+        "/opt/homebrew/bin/node",
+        [
+            "node",
+            "/opt/homebrew/Cellar/gemini-cli/0.9/libexec/lib/node_modules/@google/gemini-cli/dist/index.js",
+        ],
+    ),
+    (
+        "gemini: npx cache",
+        "gemini",
+        "node",
+        "/usr/bin/node",
+        ["node", "/h/.npm/_npx/1a/node_modules/.bin/gemini"],
+    ),
+    (
+        "gemini: resume",
+        "gemini",
+        "node",
+        "/usr/bin/node",
+        ["node", "/usr/local/bin/gemini", "--resume", "latest"],
+    ),
+    # Aider: Python on the console script, -m aider, or a launcher named aider.
+    (
+        "aider: console script",
+        "aider",
+        "aider",
+        "/usr/bin/python3.12",
+        ["/usr/bin/python3", "/h/.local/bin/aider"],
+    ),
+    (
+        "aider: pipx venv python",
+        "aider",
+        "aider",
+        "/h/.local/share/pipx/venvs/aider-chat/bin/python3.12",
+        ["/h/.local/share/pipx/venvs/aider-chat/bin/python", "/h/.local/bin/aider", "--model", "sonnet"],
+    ),
+    ("aider: -m aider", "aider", "python3", None, ["python3", "-m", "aider"]),
+    ("aider: -m attached", "aider", "python3", None, ["python3.11", "-maider", "--yes"]),
+    (
+        "aider: -m aider.main after flags",
+        "aider",
+        "python3",
+        None,
+        ["python3", "-u", "-X", "utf8", "-m", "aider.main"],
+    ),
+    (
+        "aider: -W value before the script",
+        "aider",
+        "python3",
+        None,
+        ["python3", "-W", "ignore", "/v/bin/aider"],
+    ),
+    (
+        "aider: windows launcher's python",
+        "aider",
+        "python.exe",
+        None,
+        [r"C:\Python312\python.exe", r"C:\Python312\Scripts\aider.exe", "--model", "x"],
+    ),
+    ("aider: windows launcher", "aider", "aider.exe", None, [r"C:\Python312\Scripts\aider.exe"]),
+    # Cursor Agent CLI: the wrapper exec's the bundled node with argv[0] set to its own path.
+    (
+        "cursor-agent: wrapper exec -a",
+        "cursor-agent",
+        "node",
+        f"{CA_VER}/node",
+        ["/home/u/.local/bin/cursor-agent", "--use-system-ca", CA_INDEX, "--resume", ID_A],
+    ),
+    (
+        "cursor-agent: called as agent",
+        "cursor-agent",
+        "node",
+        f"{CA_VER}/node",
+        ["/h/.local/bin/agent", CA_INDEX],
+    ),
+    (
+        "cursor-agent: homebrew node",
+        "cursor-agent",
+        "node",
+        "/opt/homebrew/bin/node",
+        ["node", CA_INDEX, "-p", "fix the build"],
+    ),
+    (
+        "cursor-agent: container layout",
+        "cursor-agent",
+        "node",
+        "/opt/cursor-agent/versions/v1/dist-package/node",
+        ["/usr/local/bin/agent", "/opt/cursor-agent/versions/v1/dist-package/index.js"],
+    ),
+    (
+        "cursor-agent: linked as `cursor` (its docker layout)",
+        "cursor-agent",
+        "node",
+        "/opt/cursor-agent/versions/v1/dist-package/node",
+        ["cursor", "--use-system-ca", "/opt/cursor-agent/versions/v1/dist-package/index.js"],
+    ),
+    (
+        "cursor-agent: agent subcommand",
+        "cursor-agent",
+        "node",
+        f"{CA_VER}/node",
+        ["cursor-agent", CA_INDEX, "agent"],
+    ),
+    # The Cursor IDE: the Electron main process only.
+    (
+        "cursor: deb",
+        "cursor",
+        "cursor",
+        "/usr/share/cursor/cursor",
+        ["/usr/share/cursor/cursor", "--no-sandbox"],
+    ),
+    ("cursor: AppImage", "cursor", "cursor", None, ["/tmp/.mount_CursorAb12/cursor"]),
+    ("cursor: macOS", "cursor", "Cursor", CURSOR_MAC, [CURSOR_MAC]),
+    (
+        "cursor: windows",
+        "cursor",
+        "Cursor.exe",
+        None,
+        [r"C:\Users\u\AppData\Local\Programs\cursor\Cursor.exe"],
+    ),
+    ("cursor: opened on a folder", "cursor", "cursor", None, ["/usr/share/cursor/cursor", "/home/u/project"]),
+    # Copilot CLI: the native binary; the npm loader (dropped later as its wrapper).
+    ("copilot-cli: native", "copilot-cli", "copilot", None, [f"{NPM}/@github/copilot-linux-x64/copilot"]),
+    ("copilot-cli: resume", "copilot-cli", "copilot", None, ["/h/.local/bin/copilot", f"--resume={ID_B}"]),
+    (
+        "copilot-cli: npm loader",
+        "copilot-cli",
+        "node",
+        "/usr/bin/node",
+        ["node", f"{NPM}/@github/copilot/npm-loader.js"],
+    ),
+    ("copilot-cli: npm bin", "copilot-cli", "node", "/usr/bin/node", ["node", "/usr/local/bin/copilot"]),
+    (
+        "copilot-cli: prompt mode",
+        "copilot-cli",
+        "copilot",
+        None,
+        ["copilot", "-p", "fix it", "--allow-all-tools"],
+    ),
+    # VS Code, standing for GitHub Copilot (and Cline / Roo inside it).
+    ("vscode: linux", "copilot", "code", "/usr/share/code/code", ["/usr/share/code/code", "--unity-launch"]),
+    ("vscode: snap", "copilot", "code", None, ["/snap/code/190/usr/share/code/code", "--no-sandbox", "."]),
+    ("vscode: insiders", "copilot", "code-insiders", None, ["/usr/share/code-insiders/code-insiders"]),
+    ("vscodium", "copilot", "codium", None, ["/usr/share/codium/codium"]),
+    ("vscode: macOS Electron", "copilot", "Electron", VSC_MAC, [VSC_MAC]),
+    ("vscode: macOS, argv unreadable", "copilot", "Electron", VSC_MAC, []),
+    (
+        "vscode: windows",
+        "copilot",
+        "Code.exe",
+        None,
+        [r"C:\Users\u\AppData\Local\Programs\Microsoft VS Code\Code.exe"],
+    ),
+]
+
+NOT_AGENT_CASES: list[tuple[str, str | None, str | None, list[str]]] = [
+    # Codex servers, utilities, helpers and lookalikes.
+    ("codex app-server", "codex", None, ["codex", "app-server", "--listen", "unix://"]),
+    ("codex app-server daemon", "codex", None, ["codex", "app-server", "daemon", "pid-update-loop"]),
+    (
+        "codex app-server after a -c value (IDE extension)",
+        "codex",
+        None,
+        ["codex", "-c", "features.code_mode_host=true", "app-server", "--analytics-default-enabled"],
+    ),
+    (
+        "codex in the VS Code extension",
+        "codex",
+        None,
+        ["/h/.vscode/extensions/openai.chatgpt-26.5/bin/linux-x86_64/codex", "app-server"],
+    ),
+    ("codex mcp-server", "codex", None, ["codex", "mcp-server"]),
+    ("codex mcp list", "codex", None, ["codex", "mcp", "list"]),
+    ("codex login", "codex", None, ["codex", "login"]),
+    (
+        "codex via npm, app-server",
+        "node",
+        "/usr/bin/node",
+        ["node", f"{NPM}/@openai/codex/bin/codex.js", "app-server"],
+    ),
+    (
+        "codex inside ChatGPT.app",
+        "codex",
+        "/Applications/ChatGPT.app/Contents/Resources/codex",
+        ["/Applications/ChatGPT.app/Contents/Resources/codex", "--orphaned-helper"],
+    ),
+    ("codex desktop app", "codex", None, ["/Applications/Codex.app/Contents/Resources/codex", "exec"]),
+    (
+        "codex-linux-sandbox arg0 helper",
+        "codex-linux-sandbox",
+        CODEX_NATIVE,
+        ["codex-linux-sandbox", "--", "ls"],
+    ),
+    ("apply_patch arg0 helper", "apply_patch", CODEX_NATIVE, ["apply_patch", "*** Begin Patch"]),
+    ("codex-execve-wrapper", "codex-execve-wrapper", None, ["codex-execve-wrapper", "ls"]),
+    ("codexbar", "codexbar", None, ["codexbar"]),
+    ("codex-subagent tool", "node", "/usr/bin/node", ["node", "/h/.codex/skills/x/codex-subagent", "start"]),
+    ("other triple-like name", "codex-foo-bar", None, ["codex-foo-bar"]),
+    (
+        "tail of a rollout",
+        "tail",
+        "/usr/bin/tail",
+        ["tail", "-f", "/h/.codex/sessions/2026/05/01/rollout-x.jsonl"],
+    ),
+    # Gemini lookalikes and utilities.
+    ("gemini mcp list", "node", "/usr/bin/node", ["node", "/usr/local/bin/gemini", "mcp", "list"]),
+    (
+        "gemini extensions",
+        "node",
+        "/usr/bin/node",
+        ["node", "/usr/local/bin/gemini", "--debug", "extensions", "list"],
+    ),
+    (
+        "gemini acp server (Zed)",
+        "node",
+        "/usr/bin/node",
+        ["node", "/usr/local/bin/gemini", "--experimental-acp"],
+    ),
+    ("gemini-tools package", "node", "/usr/bin/node", ["node", "/x/node_modules/gemini-tools/cli.js"]),
+    ("google genai sdk script", "node", "/usr/bin/node", ["node", "/x/@google/genai/dist/index.js"]),
+    ("gemini as an argument", "node", "/usr/bin/node", ["node", "server.js", "gemini"]),
+    ("gemini.js is not gemini", "node", "/usr/bin/node", ["node", "/x/bin/gemini.js"]),
+    ("lookalike name", "gemini-cli-proxy", None, ["gemini-cli-proxy"]),
+    # Aider lookalikes.
+    ("aider.py", "python3", None, ["python3", "aider.py"]),
+    ("script in an aider folder", "python3", None, ["python3", "/src/aider/tool.py"]),
+    ("-m aider_helper", "python3", None, ["python3", "-m", "aider_helper"]),
+    ("-m aider.tests", "python3", None, ["python3", "-m", "aider.tests"]),
+    ("-c import aider", "python3", None, ["python3", "-c", "import aider; aider.main()"]),
+    ("pip install aider-chat", "python3", None, ["python3", "-m", "pip", "install", "aider-chat"]),
+    ("aider-install", "python3", None, ["python3", "/h/.local/bin/aider-install"]),
+    ("aider as an argument", "python3", None, ["python3", "run.py", "aider"]),
+    ("aider after -W's value", "python3", None, ["python3", "-W", "aider"]),
+    ("node running aider", "node", "/usr/bin/node", ["node", "/x/bin/aider"]),
+    ("vim on aider", "vim", "/usr/bin/vim", ["vim", "/h/.local/bin/aider"]),
+    # Cursor agent helpers and utilities.
+    ("cursor-agent worker-server", "node", f"{CA_VER}/node", [f"{CA_VER}/node", CA_INDEX, "worker-server"]),
+    (
+        "cursor-agent worker (IDE / My Machines host)",
+        "node",
+        f"{CA_VER}/node",
+        ["/h/.local/bin/cursor-agent", "--use-system-ca", CA_INDEX, "worker", "start", "--worker-dir", "/p"],
+    ),
+    ("cursor-agent worker, options first", "node", f"{CA_VER}/node", ["agent", CA_INDEX, "--pool", "worker"]),
+    ("cursor-agent acp", "node", f"{CA_VER}/node", ["/h/.local/bin/cursor-agent", CA_INDEX, "acp"]),
+    ("cursor-agent login", "node", f"{CA_VER}/node", ["/h/.local/bin/cursor-agent", CA_INDEX, "login"]),
+    ("cursor-agent mcp", "node", f"{CA_VER}/node", ["cursor-agent", CA_INDEX, "mcp", "list"]),
+    ("index.js outside versions", "node", "/usr/bin/node", ["node", "/h/.local/share/cursor-agent/index.js"]),
+    ("another app's index.js", "node", "/usr/bin/node", ["node", "/srv/app/versions/1/index.js"]),
+    # Electron helpers, the CLI launcher and lookalikes of the editors.
+    ("cursor renderer", "cursor", None, ["/usr/share/cursor/cursor", "--type=renderer", "--app-path=/x"]),
+    ("cursor zygote", "cursor", None, ["/usr/share/cursor/cursor", "--type=zygote", "--no-zygote-sandbox"]),
+    ("cursor gpu", "cursor", None, ["/usr/share/cursor/cursor", "--type=gpu-process"]),
+    (
+        "cursor extension host",
+        "cursor",
+        None,
+        ["/usr/share/cursor/cursor", "--type=utility", "--utility-sub-type=node.mojom.NodeService"],
+    ),
+    (
+        "cursor macOS helper",
+        "Cursor Helper (Renderer)",
+        None,
+        [
+            "/Applications/Cursor.app/Contents/Frameworks/Cursor Helper (Renderer).app/Contents/MacOS/"
+            "Cursor Helper (Renderer)",
+            "--type=renderer",
+        ],
+    ),
+    ("cursor macOS plugin helper", "Cursor Helper (Plugin)", None, ["Cursor Helper (Plugin)"]),
+    (
+        "cursor CLI launcher",
+        "cursor",
+        None,
+        [
+            "/usr/share/cursor/cursor",
+            "/usr/share/cursor/resources/app/out/cli.js",
+            "--wait",
+            "COMMIT_EDITMSG",
+        ],
+    ),
+    (
+        "vscode CLI launcher (run as node)",
+        "code",
+        None,
+        [
+            "/usr/share/code/code",
+            "--ms-enable-electron-run-as-node",
+            "/usr/share/code/resources/app/out/cli.js",
+            ".",
+        ],
+    ),
+    (
+        "vscode old extension host",
+        "code",
+        None,
+        [
+            "/usr/share/code/code",
+            "--ms-enable-electron-run-as-node",
+            "/x/bootstrap-fork",
+            "--type=extensionHost",
+        ],
+    ),
+    (
+        "vscode pty host",
+        "code",
+        None,
+        ["/usr/share/code/code", "--type=utility", "--utility-sub-type=ptyHost"],
+    ),
+    (
+        "vscode macOS helper",
+        "Code Helper (Plugin)",
+        None,
+        ["/A/Code Helper (Plugin).app/Contents/MacOS/Code Helper"],
+    ),
+    ("another app's Electron", "Electron", "/Applications/Slack.app/Contents/MacOS/Electron", []),
+    ("plain electron", "electron", "/usr/bin/electron", ["/usr/bin/electron", "/usr/lib/code/out/main.js"]),
+    ("code-server", "node", "/usr/bin/node", ["node", "/usr/lib/code-server/out/node/entry.js"]),
+    ("code-tunnel", "code-tunnel", None, ["/usr/share/code/bin/code-tunnel", "tunnel"]),
+    ("copilot language server", "copilot-language-server", None, ["copilot-language-server", "--stdio"]),
+    ("cursor as a word", "python3", None, ["python3", "-c", "print('cursor')"]),
+    # Copilot CLI utilities, ACP and the unrelated AWS Copilot CLI.
+    ("copilot --acp", "copilot", None, ["copilot", "--acp"]),
+    ("copilot login", "copilot", None, ["copilot", "login"]),
+    ("aws copilot svc logs", "copilot", None, ["/usr/local/bin/copilot", "svc", "logs", "--follow"]),
+    ("aws copilot deploy", "copilot", None, ["copilot", "deploy", "--env", "test"]),
+    ("copilot-cli lookalike", "node", "/usr/bin/node", ["node", "/x/node_modules/copilot-api/dist/main.js"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "agent", "name", "exe", "cmdline"), AGENT_CASES, ids=[c[0] for c in AGENT_CASES]
+)
+def test_classify_recognises_every_agent(
+    label: str, agent: str, name: str | None, exe: str | None, cmdline: list[str]
+) -> None:
+    assert classify(name, exe, cmdline) == agent
+
+
+@pytest.mark.parametrize(
+    ("label", "name", "exe", "cmdline"), NOT_AGENT_CASES, ids=[c[0] for c in NOT_AGENT_CASES]
+)
+def test_classify_rejects_other_agents_false_positives(
+    label: str, name: str | None, exe: str | None, cmdline: list[str]
+) -> None:
+    assert classify(name, exe, cmdline) is None
+
+
+def test_every_agent_of_the_registry_has_a_signature_or_a_reason() -> None:
+    from llm_session_manager.agents import REGISTRY
+    from llm_session_manager.discovery import AGENT_SIGNATURES
+
+    agents = {sig.agent for sig in AGENT_SIGNATURES}
+    assert agents == {
+        "claude-code",
+        "codex",
+        "gemini",
+        "aider",
+        "cursor-agent",
+        "cursor",
+        "copilot-cli",
+        "copilot",
+    }
+    # Cline (and Roo) run inside VS Code: the "copilot" row stands for them, no process of their own.
+    assert {module.replace("_", "-") for module, _ in REGISTRY} - agents == {"cline"}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (f"/h/.codex/sessions/2026/05/01/rollout-2026-05-01T12-00-00-{ID_A}.jsonl", ID_A),
+        (f"/h/.codex/sessions/2026/05/01/rollout-2026-05-01T12-00-00-{ID_A.upper()}.jsonl", ID_A),
+        (r"C:\Users\u\.codex\sessions\2026\05\01\rollout-2026-05-01T12-00-00-" + ID_B + ".jsonl", ID_B),
+        (f"/custom-home/sessions/2026/12/31/rollout-x-{ID_C}.jsonl", ID_C),
+        (f"/h/.codex/archived_sessions/rollout-2026-05-01T12-00-00-{ID_A}.jsonl", None),
+        (f"/h/.codex/sessions/2026/05/rollout-2026-05-01T12-00-00-{ID_A}.jsonl", None),
+        (f"/h/.codex/sessions/2026/05/01/rollout-2026-05-01T12-00-00-{ID_A}.jsonl.bak", None),
+        (f"/h/.codex/sessions/2026/05/01/session-{ID_A}.jsonl", None),
+        ("/h/.codex/log/codex-tui.log", None),
+        ("/h/.codex/history.jsonl", None),
+    ],
+)
+def test_rollout_session_id(path: str, expected: str | None) -> None:
+    assert rollout_session_id(path) == expected
+
+
+def _rollout(root: Path, native_id: str, source: object, *, mtime: float) -> str:
+    day = root / "sessions" / "2026" / "05" / "01"
+    day.mkdir(parents=True, exist_ok=True)
+    path = day / f"rollout-2026-05-01T12-00-00-{native_id}.jsonl"
+    meta = {"type": "session_meta", "payload": {"id": native_id, "cwd": "/p", "source": source}}
+    path.write_text(json.dumps(meta) + "\n")
+    os.utime(path, (mtime, mtime))
+    return str(path)
+
+
+def test_pick_rollout(tmp_path: Path) -> None:
+    main = _rollout(tmp_path, ID_A, "cli", mtime=1000)
+    sub = _rollout(tmp_path, ID_B, {"subagent": {"thread_spawn": {"parent_thread_id": ID_A}}}, mtime=2000)
+    newer = _rollout(tmp_path, ID_C, "cli", mtime=3000)  # after /new, while the old one is still open
+    log = str(tmp_path / "codex-tui.log")
+    assert pick_rollout([]) is None
+    assert pick_rollout([log]) is None
+    assert pick_rollout([main, log, main]) == main
+    assert pick_rollout([sub]) == sub  # a lone file is taken as it is
+    assert pick_rollout([sub, main]) == main  # the sub-agent's thread is newer but not the session
+    assert pick_rollout([main, sub, newer]) == newer
+    broken = _rollout(tmp_path, ID_D, "cli", mtime=500)
+    Path(broken).write_text("{not json\n")
+    os.utime(broken, (4000, 4000))
+    assert pick_rollout([sub, broken]) == broken  # unreadable meta counts as top-level
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "expected"),
+    [
+        (["codex", "resume", ID_A], ID_A),
+        (["codex", "exec", "resume", ID_B, "go on"], ID_B),
+        (["codex", "-m", "gpt-5", "resume", ID_A], ID_A),
+        (["codex", "resume", "--last"], None),
+        (["codex", "resume"], None),
+        (["codex", "fork", ID_A], None),
+        (["codex", "exec", "resume the work on", ID_A], None),
+        (["codex", ID_A], None),
+    ],
+)
+def test_codex_resume_subcommand_hint(cmdline: list[str], expected: str | None) -> None:
+    from llm_session_manager.discovery import CODEX, _resume_subcommand_hint
+
+    assert _resume_subcommand_hint(CODEX, cmdline[1:]) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# One row per session, one per editor app: the tree rules
+# --------------------------------------------------------------------------------------------
+
+
+def seen(pid: int, ppid: int | None, agent: str, created: float, *, status_file: bool = False) -> _Seen:
+    process = Process(pid=pid, agent=agent, cwd="/p", started_at=None, cpu_pct=None, rss_bytes=None)
+    return _Seen(pid, ppid, created, process, status_file)
+
+
+TreeCase = tuple[str, list[_Seen], dict[int, int | None], set[int]]
+
+TREE_CASES: list[TreeCase] = [
+    (
+        "npm launcher and its native child: the launcher goes",
+        [seen(10, 1, "codex", 0), seen(11, 10, "codex", 0.3)],
+        {},
+        {10},
+    ),
+    (
+        "a session that starts another session much later keeps both",
+        [seen(10, 1, "claude-code", 0), seen(11, 10, "claude-code", 600)],
+        {},
+        set(),
+    ),
+    (
+        "a parent with its own status file is a session",
+        [seen(10, 1, "claude-code", 0, status_file=True), seen(11, 10, "claude-code", 1)],
+        {},
+        set(),
+    ),
+    (
+        "different agents are never wrappers",
+        [seen(10, 1, "claude-code", 0), seen(11, 10, "codex", 1)],
+        {},
+        set(),
+    ),
+    (
+        "gemini's launcher re-launched its worker an hour later: still its launcher",
+        [seen(10, 1, "gemini", 0), seen(11, 10, "gemini", 3600)],
+        {},
+        {10},
+    ),
+    (
+        "gemini run from a gemini session's shell: the outer worker stays",
+        [
+            seen(10, 1, "gemini", 0),
+            seen(11, 10, "gemini", 0.5),
+            seen(12, 11, "gemini", 900),  # the nested launcher, exec'd by `bash -c`
+            seen(13, 12, "gemini", 900.4),
+        ],
+        {},
+        {10, 12},
+    ),
+    (
+        "an editor's extension server run by the app binary is not a second app",
+        [seen(20, 1, "cursor", 0), seen(22, 21, "cursor", 5)],
+        {21: 20, 20: 1},
+        {22},
+    ),
+    (
+        "an editor's direct same-agent child goes, the app stays",
+        [seen(20, 1, "copilot", 0), seen(21, 20, "copilot", 0.2)],
+        {21: 20, 20: 1},
+        {21},
+    ),
+    (
+        "two editors side by side",
+        [seen(20, 1, "copilot", 0), seen(30, 1, "cursor", 0), seen(31, 30, "copilot", 1)],
+        {31: 30},
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "items", "tree", "expected"), TREE_CASES, ids=[c[0] for c in TREE_CASES])
+def test_redundant_processes(
+    label: str, items: list[_Seen], tree: dict[int, int | None], expected: set[int]
+) -> None:
+    parent_of = {s.pid: s.ppid for s in items} | tree
+    assert _redundant(items, parent_of) == expected
+
+
+# --------------------------------------------------------------------------------------------
 # argv hints, /proc parsing, status files
 # --------------------------------------------------------------------------------------------
 
@@ -328,12 +911,21 @@ class Spawner:
     children: list[subprocess.Popen[str]] = field(default_factory=list)
     detached: list[tuple[int, float]] = field(default_factory=list)
 
-    def start(self, argv: Sequence[str], cwd: Path, *, read_line: bool = False) -> tuple[int, str]:
-        """Start ``argv`` in ``cwd``; wait until its argv is in place. Returns (pid, first line if asked)."""
+    def start(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        *,
+        read_line: bool = False,
+        expect_argv: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Start ``argv`` in ``cwd``; wait until its argv (or ``expect_argv``, for a wrapper that
+        exec's) is in place. ``env`` adds variables. Returns (pid, first line if asked)."""
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -345,7 +937,7 @@ class Spawner:
         if read_line:
             assert proc.stdout is not None
             line = proc.stdout.readline().strip()
-        wait_for_argv(proc.pid, argv)
+        wait_for_argv(proc.pid, argv if expect_argv is None else expect_argv)
         return proc.pid, line
 
     def start_detached(self, argv: Sequence[str], cwd: Path) -> int:
@@ -365,13 +957,12 @@ class Spawner:
 
     def close(self) -> None:
         for proc in self.children:
-            # Kill descendants first, so a wrapper reaps its own child before it exits.
+            # Descendants first (a helper may have left the process group), then the process itself
+            # at once: waiting for it to exit on its own costs seconds per process.
             with contextlib.suppress(psutil.Error):
                 for kid in psutil.Process(proc.pid).children(recursive=True):
                     with contextlib.suppress(psutil.Error):
                         kid.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL) if POSIX else proc.kill()
@@ -662,6 +1253,273 @@ def test_scan_survives_processes_exiting(spawner: Spawner, layout: Layout, bysta
         os.killpg(pid, signal.SIGKILL)
     for _ in range(3):
         scan_processes([layout.root / "missing"], self_pid=bystander)
+
+
+# --------------------------------------------------------------------------------------------
+# Real processes shaped like the other agents
+# --------------------------------------------------------------------------------------------
+
+
+def link_python(path: Path) -> Path:
+    """An interpreter symlink at ``path``: a process started through it shows ``path`` as argv[0]."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(PYTHON)
+    return path
+
+
+def copy_fake(name: str, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FAKE_AGENTS / name, dest)
+    return dest
+
+
+def need_node() -> str:
+    if NODE is None:
+        pytest.skip("`node` is not installed, so a node-shaped agent process cannot be started")
+    return NODE
+
+
+def only(found: dict[int, Process], agent: str) -> dict[int, Process]:
+    return {pid: p for pid, p in found.items() if p.agent == agent}
+
+
+def test_scan_finds_codex_and_its_open_rollout(
+    spawner: Spawner, layout: Layout, bystander: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = need_node()
+    sleeper = str(FAKE_AGENTS / "sleeper.py")
+    home = layout.root / "codex-home"
+    rollout_a = _rollout(home, ID_A, "cli", mtime=time.time())
+    rollout_b = _rollout(home, ID_B, "cli", mtime=time.time())
+    rollout_c = _rollout(home, ID_C, "exec", mtime=time.time() - 60)
+    rollout_sub = _rollout(home, ID_D, {"subagent": {"other": "x"}}, mtime=time.time())
+
+    # The native binary (Homebrew / install script) holding its rollout open.
+    codex = link_python(layout.root / "bin" / "codex")
+    native, _ = spawner.start([str(codex), sleeper, "--hold", rollout_a], layout.project("native"))
+    # A new session before its first message: no rollout yet.
+    fresh, _ = spawner.start([str(codex), sleeper], layout.project("fresh"))
+    # A session with a sub-agent thread: both rollouts open, the session's own wins.
+    with_sub, _ = spawner.start(
+        [str(codex), sleeper, "--hold", rollout_sub, "--hold", rollout_c], layout.project("with-sub")
+    )
+    # `codex resume <id>` (the rollout not reopened yet): the argv names the session.
+    resume_dir = layout.project("resume")
+    copy_fake("sleeper.py", resume_dir / "resume")
+    resumed, _ = spawner.start([str(codex), "resume", ID_D], resume_dir)
+
+    # npm: node …/@openai/codex/bin/codex.js starts the native child, which is the session.
+    npm = layout.root / "npm" / "lib" / "node_modules"
+    launcher = copy_fake("launcher.js", npm / "@openai" / "codex" / "bin" / "codex.js")
+    child_bin = link_python(
+        npm / "@openai" / "codex-linux-x64" / "vendor" / "x86_64-unknown-linux-musl" / "codex" / "codex"
+    )
+    wrapper, child_line = spawner.start(
+        [node, str(launcher), "--yolo"],
+        layout.project("npm"),
+        read_line=True,
+        env={"FAKE_CHILD_ARGV": json.dumps([str(child_bin), sleeper, "--hold", rollout_b])},
+    )
+    npm_child = int(child_line)
+    # The 2025 JS-only CLI: no native child, the node process is the session.
+    js_cli = copy_fake("launcher.js", layout.root / "npm-old" / "@openai" / "codex" / "dist" / "cli.js")
+    js_only, _ = spawner.start([node, str(js_cli)], layout.project("js-only"))
+
+    decoys = layout.project("decoys")
+    copy_fake("sleeper.py", decoys / "app-server")
+    copy_fake("sleeper.py", decoys / "mcp-server")
+    sandbox = link_python(layout.root / "bin" / "codex-linux-sandbox")
+    decoy_pids = [
+        spawner.start([str(codex), "app-server", "--listen", "stdio://"], decoys)[0],
+        spawner.start([str(codex), "mcp-server"], decoys)[0],
+        spawner.start([str(sandbox), sleeper, "--hold", rollout_a], decoys)[0],
+        spawner.start(["tail", "-f", rollout_a], decoys)[0],
+    ]
+
+    opened: list[int] = []
+    original = psutil.Process.open_files
+
+    def spy(self: psutil.Process) -> list[Any]:
+        opened.append(self.pid)
+        return original(self)
+
+    monkeypatch.setattr(psutil.Process, "open_files", spy)
+    found = under(layout.root, scan_processes([], self_pid=bystander))
+
+    assert set(found) == {native, fresh, with_sub, resumed, npm_child, js_only}
+    assert wrapper not in found and not set(decoy_pids) & set(found)
+    assert {p.agent for p in found.values()} == {"codex"}
+    hints = {pid: (p.session_hint, p.hint_source) for pid, p in found.items()}
+    assert hints[native] == (ID_A, "open-file")
+    assert hints[npm_child] == (ID_B, "open-file")
+    assert hints[with_sub] == (ID_C, "open-file")
+    assert hints[resumed] == (ID_D, "argv")
+    assert hints[fresh] == (None, None) and hints[js_only] == (None, None)
+    assert found[npm_child].cwd == str(layout.project("npm"))
+    # open_files() is costly: asked of the reported Codex processes only.
+    assert set(found) <= set(opened)
+    assert not set(opened) & {wrapper, bystander, *decoy_pids}
+
+
+def test_scan_keeps_geminis_working_child(spawner: Spawner, layout: Layout, bystander: int) -> None:
+    node = need_node()
+    package = layout.root / "npm" / "lib" / "node_modules" / "@google" / "gemini-cli"
+    entry = copy_fake("gemini.js", package / "dist" / "index.js")
+    bin_link = layout.root / "npm" / "bin" / "gemini"
+    bin_link.parent.mkdir(parents=True)
+    bin_link.symlink_to(entry)
+
+    launcher, child_line = spawner.start([node, str(bin_link)], layout.project("via-bin"), read_line=True)
+    worker = int(child_line)
+    launcher2, child_line2 = spawner.start(
+        [node, str(entry), "--resume", ID_A], layout.project("via-entry"), read_line=True
+    )
+    worker2 = int(child_line2)
+    tools = copy_fake("cli.js", layout.root / "x" / "node_modules" / "gemini-tools" / "cli.js")
+    decoy, _ = spawner.start([node, str(tools), "gemini"], layout.project("decoy"))
+
+    found = only(under(layout.root, scan_processes([], self_pid=bystander)), "gemini")
+
+    assert set(found) == {worker, worker2}
+    assert not {launcher, launcher2, decoy} & set(found)
+    assert "--max-old-space-size=256" in found[worker].cmdline
+    assert found[worker].cwd == str(layout.project("via-bin"))
+    assert (found[worker].session_hint, found[worker2].session_hint) == (None, ID_A)
+
+
+def test_scan_finds_aider(spawner: Spawner, layout: Layout, bystander: int) -> None:
+    # pip / pipx / uv: python runs the console script …/bin/aider.
+    script = copy_fake("sleeper.py", layout.root / "venv" / "bin" / "aider")
+    console, _ = spawner.start([PYTHON, str(script), "--model", "sonnet"], layout.project("console"))
+    # python -m aider (run where the package is importable).
+    module_dir = layout.project("module")
+    copy_fake("sleeper.py", module_dir / "aider" / "__main__.py")
+    as_module, _ = spawner.start([PYTHON, "-m", "aider"], module_dir)
+    # A launcher named aider (the interpreter itself, as Windows' aider.exe shows).
+    launcher = link_python(layout.root / "bin" / "aider")
+    named, _ = spawner.start([str(launcher), str(FAKE_AGENTS / "sleeper.py")], layout.project("named"))
+
+    decoys = layout.project("decoys")
+    copy_fake("sleeper.py", decoys / "aider.py")
+    copy_fake("sleeper.py", decoys / "aider_helper" / "__main__.py")
+    tool = copy_fake("sleeper.py", layout.root / "aider" / "tool.py")
+    decoy_pids = [
+        spawner.start([PYTHON, "aider.py"], decoys)[0],
+        spawner.start([PYTHON, "-m", "aider_helper"], decoys)[0],
+        spawner.start([PYTHON, str(tool), "aider"], decoys)[0],
+    ]
+
+    found = under(layout.root, scan_processes([], self_pid=bystander))
+
+    assert set(only(found, "aider")) == {console, as_module, named}
+    assert not set(decoy_pids) & set(found)
+    assert found[as_module].cwd == str(module_dir)
+    assert all(p.session_hint is None for p in only(found, "aider").values())
+
+
+def test_scan_finds_the_cursor_agent_cli(spawner: Spawner, layout: Layout, bystander: int) -> None:
+    node = need_node()
+    version = layout.root / "home" / ".local" / "share" / "cursor-agent" / "versions" / "2026.01.28-fd13201"
+    wrapper_script = copy_fake("cursor-agent.sh", version / "cursor-agent")
+    wrapper_script.chmod(0o755)
+    (version / "node").symlink_to(node)
+    index = copy_fake("cursor_agent_index.js", version / "index.js")
+    bin_dir = layout.root / "home" / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    cli = bin_dir / "cursor-agent"
+    cli.symlink_to(wrapper_script)
+    agent = bin_dir / "agent"
+    agent.symlink_to(wrapper_script)
+
+    # The wrapper exec's node with argv[0] = its own path; the session starts a worker-server helper.
+    session, line = spawner.start(
+        [str(cli), "--resume", ID_A],
+        layout.project("session"),
+        read_line=True,
+        expect_argv=[str(cli), str(index), "--resume", ID_A],
+    )
+    helper = int(line.split()[1])
+    as_agent, line2 = spawner.start(
+        [str(agent)], layout.project("as-agent"), read_line=True, expect_argv=[str(agent), str(index)]
+    )
+    helper2 = int(line2.split()[1])
+    # `cursor-agent worker start`: a long-lived host of agents dispatched from elsewhere.
+    worker, _ = spawner.start(
+        [str(cli), "worker", "start"],
+        layout.project("worker"),
+        expect_argv=[str(cli), str(index), "worker", "start"],
+    )
+
+    found = under(layout.root, scan_processes([], self_pid=bystander))
+
+    assert set(only(found, "cursor-agent")) == {session, as_agent}
+    assert not {helper, helper2, worker} & set(found)
+    assert (found[session].session_hint, found[session].hint_source) == (ID_A, "argv")
+    assert found[session].cwd == str(layout.project("session"))
+
+
+def test_scan_finds_the_copilot_cli_once(spawner: Spawner, layout: Layout, bystander: int) -> None:
+    node = need_node()
+    npm = layout.root / "npm" / "lib" / "node_modules"
+    loader = copy_fake("launcher.js", npm / "@github" / "copilot" / "npm-loader.js")
+    native = link_python(npm / "@github" / "copilot-linux-x64" / "copilot")
+    sleeper = str(FAKE_AGENTS / "sleeper.py")
+    wrapper, child_line = spawner.start(
+        [node, str(loader), "--resume", ID_B],
+        layout.project("cli"),
+        read_line=True,
+        env={"FAKE_CHILD_ARGV": json.dumps([str(native), sleeper, "--resume", ID_B])},
+    )
+    child = int(child_line)
+    # AWS's unrelated `copilot` CLI tailing service logs.
+    aws_dir = layout.project("aws")
+    copy_fake("sleeper.py", aws_dir / "svc")
+    aws = link_python(layout.root / "aws" / "bin" / "copilot")
+    decoy, _ = spawner.start([str(aws), "svc", "logs", "--follow"], aws_dir)
+
+    found = under(layout.root, scan_processes([], self_pid=bystander))
+
+    assert set(only(found, "copilot-cli")) == {child}
+    assert wrapper not in found and decoy not in found
+    assert (found[child].session_hint, found[child].hint_source) == (ID_B, "argv")
+
+
+def test_scan_reports_each_editor_app_once(spawner: Spawner, layout: Layout, bystander: int) -> None:
+    electron = str(FAKE_AGENTS / "electron.py")
+    server = copy_fake("sleeper.py", layout.root / "extensions" / "lang" / "server.js")
+    helper_bin = link_python(layout.root / "Cursor Helper (Renderer)")
+    cursor = str(link_python(layout.root / "opt" / "cursor" / "cursor"))
+    code = str(link_python(layout.root / "usr" / "share" / "code" / "code"))
+
+    # Cursor with two dozen Chromium helpers, a macOS-style helper binary and an extension host
+    # whose language server runs on the app's own binary.
+    cursor_main, line = spawner.start(
+        [cursor, electron, "--helpers", "24", "--ext-server", str(server), "--mac-helper", str(helper_bin)],
+        layout.project("cursor-ws"),
+        read_line=True,
+    )
+    cursor_tree = json.loads(line)
+    vscode_main, line2 = spawner.start(
+        [code, electron, "--helpers", "6", "--ext-server", str(server)],
+        layout.project("vscode-ws"),
+        read_line=True,
+    )
+    vscode_tree = json.loads(line2)
+    # `code --wait` as git's editor, from a terminal outside the app: the CLI launcher.
+    cli_js = copy_fake(
+        "sleeper.py", layout.root / "usr" / "share" / "code" / "resources" / "app" / "out" / "cli.js"
+    )
+    cli, _ = spawner.start([code, str(cli_js), "--wait", "COMMIT_EDITMSG"], layout.project("terminal"))
+
+    found = under(layout.root, scan_processes([], self_pid=bystander))
+
+    assert {p.pid: p.agent for p in found.values()} == {cursor_main: "cursor", vscode_main: "copilot"}
+    helpers = set(cursor_tree["helpers"]) | set(vscode_tree["helpers"])
+    assert len(helpers) == 24 + 2 + 6 + 1
+    assert not (helpers | {cursor_tree["server"], vscode_tree["server"], cli}) & set(found)
+    assert all(psutil.Process(pid).ppid() == cursor_main for pid in cursor_tree["helpers"])
+    assert found[cursor_main].cwd == str(layout.project("cursor-ws"))
+    assert found[cursor_main].session_hint is None and found[vscode_main].session_hint is None
 
 
 # --------------------------------------------------------------------------------------------

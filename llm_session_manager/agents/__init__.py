@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import inspect
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llm_session_manager.agents.base import AgentReader
@@ -23,11 +24,16 @@ REGISTRY: tuple[tuple[str, str], ...] = (
 )
 
 
-def all_readers(paths: Paths, config: Mapping[str, Any] | None = None) -> list[AgentReader]:
+def all_readers(
+    paths: Paths,
+    config: Mapping[str, Any] | None = None,
+    running_dirs: Mapping[str, Sequence[str]] | None = None,
+) -> list[AgentReader]:
     """A reader for every agent lsm knows, configured from ``paths`` (and its environment).
 
     A reader class that needs settings from the config file defines ``from_config(paths, config)``;
-    the others define ``from_paths(paths)``.
+    the others define ``from_paths(paths)``. ``running_dirs`` (agent -> working folders of its running
+    processes) goes to readers that search for their files (Aider) as ``extra_dirs``.
     """
     readers: list[AgentReader] = []
     for module_name, class_name in REGISTRY:
@@ -38,7 +44,13 @@ def all_readers(paths: Paths, config: Mapping[str, Any] | None = None) -> list[A
                 continue  # not written yet
             raise
         cls = getattr(module, class_name)
-        if hasattr(cls, "from_config"):
+        extra = list((running_dirs or {}).get(getattr(cls, "name", ""), ()))
+        takes_extra = (
+            hasattr(cls, "from_config") and "extra_dirs" in inspect.signature(cls.from_config).parameters
+        )
+        if takes_extra and extra:
+            readers.append(cls.from_config(paths, config or {}, extra_dirs=extra))
+        elif hasattr(cls, "from_config"):
             readers.append(cls.from_config(paths, config or {}))
         else:
             readers.append(cls.from_paths(paths))

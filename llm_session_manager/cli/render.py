@@ -146,7 +146,7 @@ def health_table(view: SessionView) -> Table:
 
 
 def _tokens_cell(view: SessionView) -> str:
-    """Exact totals as they are; counted ones marked with "≈"; unreadable ones "?"."""
+    """Exact totals as they are; counted or rounded ones marked with "≈"; unreadable ones "?"."""
     s = view.session
     if s.process is not None and not s.transcript_paths:
         return "?"

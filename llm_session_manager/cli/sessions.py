@@ -74,8 +74,8 @@ def list_cmd(
     out.print(sessions_table(views, now, out.width))
     running = sum(1 for v in views if v.session.process)
     out.print(
-        f"[dim]{len(views)} session(s), {running} running. Tokens ≈ = counted with tiktoken (the agent logs"
-        " none); ? = unknown. Health ~ = estimated.[/dim]"
+        f"[dim]{len(views)} session(s), {running} running. Tokens ≈ = not exact (counted with tiktoken,"
+        " or rounded in the agent's log); ? = unknown. Health ~ = estimated.[/dim]"
     )
 
 

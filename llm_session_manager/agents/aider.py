@@ -1,0 +1,565 @@
+"""Aider chat histories: ``.aider.chat.history.md`` in each repository aider ran in.
+
+The file is markdown that aider only ever appends to, and one file holds many sessions:
+
+- ``# aider chat started at 2024-08-05 19:33:32`` starts a session (the machine's local time when aider
+  started; aider writes no zone). Every later line belongs to that session until the next header.
+- Lines aider writes itself end with two spaces (a markdown line break): ``#### <text>  `` is one line
+  of user input (consecutive ones are one message), ``> <text>  `` is aider's own output (tool output).
+  Assistant replies are written verbatim, without a prefix or the two spaces, so a reply that happens
+  to contain ``#### Step 1`` or ``> Tokens:`` is not mistaken for aider's own lines.
+- ``> Tokens: 5,244 sent, 604 received. Cost: $0.02 request, $0.02 session.`` closes each reply. Newer
+  versions abbreviate (``1.9k``, ``12k``) and add cache figures:
+  ``> Tokens: 3.2k sent, 2.5k cache write, 344 received. Cost: $0.02 message, $0.02 session.``
+- ``> Model: gpt-4o-mini with whole edit format`` / ``> Models: X with diff edit format, weak model Y``
+  / ``> Main model: X with …`` announce the main model (again after ``/model``).
+
+Reading is incremental: a ``FileState`` keeps the byte offset after the last complete line and every
+session parsed so far; the last (open) session continues across appends. A session's native id is a
+short hash of the file path and its header's timestamp, so it stays the same as the file grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llm_session_manager.agents.base import FileState
+from llm_session_manager.models import ModelTokens, Session, TokenUsage
+from llm_session_manager.paths import Paths
+
+AGENT = "aider"
+HISTORY_FILE = ".aider.chat.history.md"
+ROOTS_ENV = "LSM_AIDER_ROOTS"
+DEFAULT_SEARCH_ROOTS: tuple[str, ...] = ("~",)
+DEFAULT_MAX_DEPTH = 3
+# At most this many directories are listed per scan (breadth first, so the deepest are cut first).
+MAX_DIRS = 5000
+HEAD_BYTES = 256
+TITLE_MAX = 80
+# Folders never searched for histories: hidden ones (".*") and these.
+SKIP_DIRS = frozenset(
+    {
+        "node_modules",
+        "__pycache__",
+        "site-packages",
+        "venv",
+        "Library",
+        "Applications",
+        "Pictures",
+        "Movies",
+        "Music",
+        "snap",
+        "AppData",
+    }
+)
+# Slash commands whose text is a prompt to the model.
+PROMPT_COMMANDS = frozenset({"/ask", "/code", "/architect", "/context", "/help"})
+CLEAR_COMMANDS = frozenset({"/clear", "/reset"})
+
+_HEADER = re.compile(r"# aider chat started at (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*$")
+_MODEL = re.compile(r"> (?:Main model|Models?): (\S+)")
+_USAGE_PART = re.compile(r"(\d[\d,]*(?:\.\d+)?)([kKmM]?) (sent|received|cache write|cache hit|cache read)s?")
+_API_ERROR = re.compile(
+    r"> (?:Unexpected error: |(?:litellm|openai|anthropic)\.[A-Za-z]*(?:Error|Exception))"
+)
+_TOOL_ERROR = re.compile(
+    r"> (?:The LLM did not conform to the edit format|# \d+ SEARCH/REPLACE blocks? failed)"
+)
+
+# Index positions in a per-model usage row: [input, output, cache_creation, cache_read]
+U_IN, U_OUT, U_CC, U_CR = range(4)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing the usage line
+
+
+def parse_count(number: str, suffix: str) -> tuple[int, bool]:
+    """``"5,244"`` -> (5244, exact); ``"1.9k"`` -> (1900, rounded); ``"1.2M"`` -> (1200000, rounded)."""
+    value = float(number.replace(",", ""))
+    if suffix in ("k", "K"):
+        return round(value * 1_000), False
+    if suffix in ("m", "M"):
+        return round(value * 1_000_000), False
+    return round(value), "." not in number
+
+
+def split_sent(sent: int, write: int, hit: int) -> int:
+    """The uncached input inside aider's "sent" figure.
+
+    aider prints ``sent = prompt_tokens (+ cache write when the usage has Anthropic cache fields)`` and
+    the cache write and hit separately. What ``prompt_tokens`` holds depends on the litellm version:
+    everything (cache write and read included; current litellm, and OpenAI/DeepSeek), uncached plus
+    cache read (some 2024 versions) or uncached only. The first reading that leaves a non-negative
+    remainder is used, newest first.
+    """
+    for uncached in (sent - 2 * write - hit, sent - write - hit, sent - write):
+        if uncached >= 0:
+            return uncached
+    return 0
+
+
+def parse_usage(text: str) -> tuple[list[int], bool] | None:
+    """``[input, output, cache_creation, cache_read]`` and whether every figure was written in full,
+    from the text after ``> Tokens: ``; None when it holds no sent/received figure."""
+    body = text.split(". Cost:", 1)[0].split("Cost: $", 1)[0]
+    found: dict[str, int] = {}
+    exact = True
+    for part in body.split(", "):
+        match = _USAGE_PART.match(part.strip().rstrip("."))
+        if match is None:
+            continue
+        value, full = parse_count(match.group(1), match.group(2))
+        label = "cache hit" if match.group(3) == "cache read" else match.group(3)
+        found[label] = found.get(label, 0) + value
+        exact = exact and full
+    if "sent" not in found and "received" not in found:
+        return None
+    write, hit = found.get("cache write", 0), found.get("cache hit", 0)
+    return [split_sent(found.get("sent", 0), write, hit), found.get("received", 0), write, hit], exact
+
+
+# ---------------------------------------------------------------------------------------------------
+# Folding lines into sessions
+
+
+def new_data() -> dict[str, Any]:
+    return {
+        "sessions": [],
+        "seen": {},  # header timestamp -> how many sessions started at that second so far
+        "lines": 0,  # lines consumed (header line numbers are 1-based positions)
+        "in_user": False,  # the previous line was user input (consecutive lines are one message)
+        "skipped": 0,
+        "tail_partial": False,
+        "mtime_ns": 0,
+    }
+
+
+def new_session(key: str, start: str | None, line: int) -> dict[str, Any]:
+    return {
+        "key": key,  # header timestamp (+ "#n" for a repeated second); "" for text before any header
+        "start": start,  # local time as written, "YYYY-MM-DD HH:MM:SS"
+        "line": line,
+        "model": None,  # main model announced last
+        "usage": {},  # model -> [input, output, cache_creation, cache_read]
+        "replies": 0,  # usage lines
+        "rounded": False,  # some figure was abbreviated ("1.9k")
+        "blocks": 0,  # user inputs, commands included
+        "prompts": 0,  # user inputs sent to the model
+        "since_clear": 0,
+        "title": None,
+        "block_open": False,  # the current input block has not shown its first text yet
+        "ctx": None,
+        "peak": 0,
+        "tool_calls": 0,
+        "tool_errors": 0,
+        "api_errors": 0,
+        "interruptions": 0,
+        "skipped": 0,
+    }
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+
+
+def _current(data: dict[str, Any]) -> dict[str, Any]:
+    sessions = data["sessions"]
+    if not sessions:
+        sessions.append(new_session("", None, data["lines"]))
+    session: dict[str, Any] = sessions[-1]
+    return session
+
+
+def is_listed(session: dict[str, Any]) -> bool:
+    """Whether a session is shown: it has a usage line, or input after a header. aider started and left
+    (``--commit`` runs, ^C at the prompt, bare headers) or text before the first header (a history cut
+    by hand) without any usage line has nothing to show."""
+    return bool(session["replies"] or (session["blocks"] and session["start"] is not None))
+
+
+def _start_session(data: dict[str, Any], stamp: str) -> None:
+    sessions = data["sessions"]
+    if sessions and not is_listed(sessions[-1]):
+        sessions.pop()  # closed and empty: keep the cached state small
+    seen = data["seen"]
+    count = seen.get(stamp, 0)
+    seen[stamp] = count + 1
+    key = stamp if count == 0 else f"{stamp}#{count}"
+    data["sessions"].append(new_session(key, stamp, data["lines"]))
+
+
+def _user_text(session: dict[str, Any], text: str) -> None:
+    """The first non-empty line of an input block decides whether it is a prompt or a command."""
+    if not session["block_open"] or not text.strip():
+        return
+    session["block_open"] = False
+    words = text.split(None, 1)
+    command = words[0].lower() if words[0].startswith("/") else None
+    if command in CLEAR_COMMANDS:
+        session["since_clear"] = 0
+        session["ctx"] = None
+    if command is not None and (command not in PROMPT_COMMANDS or len(words) < 2):
+        return
+    prompt = words[1] if command is not None else text
+    session["prompts"] += 1
+    session["since_clear"] += 1
+    if session["title"] is None:
+        session["title"] = _title_from(prompt)
+
+
+def _usage_line(session: dict[str, Any], text: str) -> None:
+    parsed = parse_usage(text)
+    if parsed is None:
+        session["skipped"] += 1
+        return
+    row, exact = parsed
+    model = session["model"] or "unknown"
+    total = session["usage"].setdefault(model, [0, 0, 0, 0])
+    for i, value in enumerate(row):
+        total[i] += value
+    session["replies"] += 1
+    session["rounded"] = session["rounded"] or not exact
+    ctx = row[U_IN] + row[U_CC] + row[U_CR]
+    session["ctx"] = ctx
+    session["peak"] = max(session["peak"], ctx)
+
+
+def _tool_line(session: dict[str, Any], line: str) -> None:
+    """One line of aider's own output (``> …``)."""
+    if line.startswith("> Tokens: "):
+        _usage_line(session, line[len("> Tokens: ") :])
+        return
+    match = _MODEL.match(line)
+    if match:
+        session["model"] = match.group(1)
+    elif line.startswith("> Applied edit to "):
+        session["tool_calls"] += 1
+    elif line.startswith("> ^C again to exit"):
+        session["interruptions"] += 1
+    elif _API_ERROR.match(line):
+        session["api_errors"] += 1
+    elif _TOOL_ERROR.match(line):
+        session["tool_errors"] += 1
+
+
+def apply_line(data: dict[str, Any], raw: str) -> None:
+    """Fold one line (without its newline) into ``data``."""
+    data["lines"] += 1
+    line = raw.rstrip("\r")
+    own = line.endswith("  ")  # aider's own lines end with a markdown line break
+    if line.startswith("# aider chat started at "):
+        match = _HEADER.match(line)
+        if match:
+            _start_session(data, match.group(1))
+            data["in_user"] = False
+            return
+    if own and line.startswith("#### "):
+        session = _current(data)
+        if not data["in_user"]:
+            session["blocks"] += 1
+            session["block_open"] = True
+            data["in_user"] = True
+        text = line[5:].strip()
+        _user_text(session, "" if text == "<blank>" else text)  # aider logs an empty input as <blank>
+        return
+    data["in_user"] = False
+    if own and line.startswith("> "):
+        _tool_line(_current(data), line.rstrip())
+
+
+def _read_lines(buf: bytes, data: dict[str, Any]) -> int:
+    """Fold every complete line of ``buf``; returns the number of bytes consumed."""
+    end = buf.rfind(b"\n")
+    if end < 0:
+        return 0
+    for raw in buf[:end].split(b"\n"):
+        apply_line(data, raw.decode("utf-8", "replace"))
+    return end + 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding history files
+
+
+def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def walk_for_histories(root: str, max_depth: int, budget: list[int]) -> Iterator[str]:
+    """History files under ``root``, breadth first, at most ``max_depth`` folders deep.
+
+    A folder holding ``.git`` (below the root) is a repository: aider writes the history at its top,
+    so it is checked and not descended into. Hidden folders, ``SKIP_DIRS`` and symlinked folders are
+    not entered. ``budget[0]`` (folders left to list) is shared by every root of a scan.
+    """
+    level = [root]
+    for depth in range(max_depth + 1):
+        deeper: list[str] = []
+        for folder in level:
+            if budget[0] <= 0:
+                return
+            budget[0] -= 1
+            entries = _scandir(folder)
+            names = {e.name for e in entries}
+            if HISTORY_FILE in names:
+                yield os.path.join(folder, HISTORY_FILE)
+            if depth == max_depth or (depth > 0 and ".git" in names):
+                continue
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") or name in SKIP_DIRS:
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        deeper.append(entry.path)
+                except OSError:
+                    continue
+        level = sorted(deeper)
+
+
+def histories_above(folder: str, stop: str | None) -> Iterator[str]:
+    """History files in ``folder`` and its parents up to its git root (aider writes there when it is
+    started in a sub-folder), never above ``stop``."""
+    current = os.path.abspath(folder)
+    while True:
+        candidate = os.path.join(current, HISTORY_FILE)
+        if os.path.isfile(candidate):
+            yield candidate
+        if os.path.exists(os.path.join(current, ".git")) or current == stop:
+            return
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current = parent
+
+
+def expand_root(root: str, home: str) -> str:
+    if root == "~":
+        return home
+    if root.startswith("~/") or root.startswith("~" + os.sep):
+        return os.path.join(home, root[2:])
+    return root
+
+
+def roots_from(paths: Paths, config: Mapping[str, Any]) -> tuple[list[str], int]:
+    """Search roots and depth: ``LSM_AIDER_ROOTS`` (os.pathsep-separated) replaces the configured
+    ``aider.search_roots``; ``~`` means the home directory."""
+    section = config.get("aider") if isinstance(config, Mapping) else None
+    section = section if isinstance(section, Mapping) else {}
+    raw_roots = section.get("search_roots", list(DEFAULT_SEARCH_ROOTS))
+    depth = section.get("max_depth", DEFAULT_MAX_DEPTH)
+    env = paths.env.get(ROOTS_ENV, "").strip()
+    if env:
+        raw_roots = [p for p in env.split(os.pathsep) if p.strip()]
+    home = str(paths.home)
+    roots: list[str] = []
+    for root in raw_roots if isinstance(raw_roots, list) else []:
+        path = expand_root(str(root).strip(), home)
+        if path and path not in roots:
+            roots.append(path)
+    return roots, depth if isinstance(depth, int) and depth >= 0 else DEFAULT_MAX_DEPTH
+
+
+# ---------------------------------------------------------------------------------------------------
+# Local time
+
+
+def local_to_utc(stamp: str, tz_name: str | None) -> datetime | None:
+    """aider's header time (local, no zone) as an aware UTC datetime.
+
+    The zone is ``tz_name`` (the ``TZ`` of the environment lsm was given) when it names a zone, else
+    the machine's local zone. A time repeated by a DST change is read as the first one.
+    """
+    try:
+        naive = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = _zone(tz_name)
+    aware = naive.replace(tzinfo=zone) if zone is not None else naive.astimezone()
+    return aware.astimezone(timezone.utc)
+
+
+def _zone(tz_name: str | None) -> Any:
+    if not tz_name:
+        return None
+    name = tz_name.lstrip(":")
+    if name.startswith("/"):
+        marker = "/zoneinfo/"
+        name = name.split(marker, 1)[1] if marker in name else ""
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The reader
+
+
+class AiderReader:
+    """Sessions from every ``.aider.chat.history.md`` found under the search roots."""
+
+    name = AGENT
+    parser_version = 1
+
+    def __init__(
+        self,
+        search_roots: Sequence[str | Path] = (),
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        extra_dirs: Sequence[str | Path] = (),
+        tz: str | None = None,
+        home: str | Path | None = None,
+    ) -> None:
+        self.search_roots = tuple(str(r) for r in search_roots)
+        self.max_depth = max_depth
+        self.extra_dirs = tuple(str(d) for d in extra_dirs)
+        self.tz = tz
+        self.home = str(home) if home is not None else None
+
+    @classmethod
+    def from_config(
+        cls, paths: Paths, config: Mapping[str, Any], extra_dirs: Sequence[str | Path] = ()
+    ) -> AiderReader:
+        """Roots from ``LSM_AIDER_ROOTS`` or the config's ``aider`` section; ``extra_dirs`` are folders
+        aider is known to run in (the cwd of a running aider process)."""
+        roots, depth = roots_from(paths, config)
+        return cls(roots, depth, extra_dirs, paths.env.get("TZ") or None, paths.home)
+
+    @classmethod
+    def from_paths(cls, paths: Paths) -> AiderReader:
+        return cls.from_config(paths, {})
+
+    def roots(self) -> list[tuple[str, bool]]:
+        """Where this reader looks, and whether each place exists (for `lsm info`)."""
+        return [(r, os.path.exists(r)) for r in (*self.search_roots, *self.extra_dirs)]
+
+    def _history_files(self) -> Iterator[str]:
+        budget = [MAX_DIRS]
+        for root in self.search_roots:
+            if os.path.isfile(root):
+                yield root  # a history file named directly (aider --chat-history-file)
+            else:
+                yield from walk_for_histories(root, self.max_depth, budget)
+        for folder in self.extra_dirs:
+            yield from histories_above(folder, self.home)
+
+    def sources(self) -> Iterable[tuple[str, str, tuple[int, int, int, int]]]:
+        """(history file, "", stat) for every history file found; a file reachable twice is read once."""
+        seen: set[tuple[int, int]] = set()
+        for path in self._history_files():
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            yield os.path.abspath(path), "", file_identity(st)
+
+    def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            identity = file_identity(st)
+            data, offset = new_data(), 0
+            if prior is not None and _continues(fh, prior, identity):
+                data, offset = prior.data, prior.offset
+            fh.seek(offset)
+            buf = fh.read()
+            used = _read_lines(buf, data)
+            offset += used
+            data["tail_partial"] = bool(buf[used:].strip())
+            data["mtime_ns"] = st.st_mtime_ns
+            head = _head(fh, offset)
+        return FileState(str(path), session_key, identity, offset, head, data)
+
+    def sessions(self, states: Sequence[FileState]) -> list[Session]:
+        out: list[Session] = []
+        for state in states:
+            sessions = state.data.get("sessions") or []
+            for i, session in enumerate(sessions):
+                if not is_listed(session):
+                    continue
+                last = i == len(sessions) - 1
+                out.append(self._build(state, session, last))
+        return out
+
+    def _build(self, state: FileState, s: dict[str, Any], last: bool) -> Session:
+        native = hashlib.blake2b(f"{state.path}\0{s['key']}".encode(), digest_size=8).hexdigest()
+        started = local_to_utc(s["start"], self.tz) if s["start"] else None
+        mtime = datetime.fromtimestamp(state.data.get("mtime_ns", 0) / 1e9, timezone.utc)
+        # Only the header carries a time: the open (last) session ran until the file's last write.
+        last_activity = max(started, mtime) if last and started else (mtime if last else started)
+        usage: dict[str, list[int]] = s["usage"]
+        models = sorted((m for m in usage if m != "unknown"), key=lambda m: -sum(usage[m]))
+        rows = list(usage.values())
+        skipped = int(s["skipped"]) + (1 if last and state.data.get("tail_partial") else 0)
+        return Session(
+            id=f"{AGENT}:{native}",
+            agent=AGENT,
+            native_id=native,
+            title=s["title"],
+            project_path=os.path.dirname(state.path),
+            git_branch=None,
+            model=s["model"] or (models[0] if models else None),
+            models=tuple(models) or ((s["model"],) if s["model"] else ()),
+            started_at=started,
+            last_activity=last_activity,
+            tokens=TokenUsage(
+                sum(r[U_IN] for r in rows),
+                sum(r[U_OUT] for r in rows),
+                sum(r[U_CC] for r in rows),
+                sum(r[U_CR] for r in rows),
+                "rounded" if s["rounded"] else "exact",
+            ),
+            context_tokens=s["ctx"],
+            context_window=None,
+            context_window_source="",
+            messages_user=int(s["prompts"]),
+            messages_assistant=int(s["replies"]),
+            tool_calls=int(s["tool_calls"]),
+            tool_errors=int(s["tool_errors"]),
+            api_errors=int(s["api_errors"]),
+            interruptions=int(s["interruptions"]),
+            compactions=0,
+            skipped_lines=skipped,
+            transcript_paths=(state.path,),
+            turns_since_compaction=int(s["since_clear"]),
+            peak_context_tokens=int(s["peak"]) or None,
+            model_usage=tuple(ModelTokens(m, r[U_IN], r[U_OUT], r[U_CC], r[U_CR]) for m, r in usage.items()),
+        )
+
+
+def _head(fh: Any, offset: int) -> bytes:
+    """A fingerprint of the first bytes consumed (at most HEAD_BYTES): a rewritten file differs."""
+    fh.seek(0)
+    return hashlib.blake2b(fh.read(min(HEAD_BYTES, offset)), digest_size=16).digest()
+
+
+def _continues(fh: Any, prior: FileState, identity: tuple[int, int, int, int]) -> bool:
+    """The file is the one read before, grown: same device and inode, not shorter than what was
+    consumed, and the same first bytes."""
+    dev, ino, size, _ = identity
+    if (dev, ino) != tuple(prior.identity[:2]) or size < prior.offset or "sessions" not in prior.data:
+        return False
+    return _head(fh, prior.offset) == prior.head

@@ -1,0 +1,529 @@
+"""GitHub Copilot CLI sessions: ``$COPILOT_HOME/session-state/<id>/events.jsonl`` (``~/.copilot`` by default).
+
+Copilot CLI before 1.0.11 wrote one flat ``session-state/<id>.jsonl`` per session; some installs also keep
+old sessions under ``history-session-state/``. Every line is one event ``{type, data, id, timestamp,
+parentId}``; the file only grows, so it is read incrementally like Claude Code's transcripts.
+
+Events used (``data`` fields):
+
+- ``session.start``: ``sessionId``, ``selectedModel``, ``context{cwd, gitRoot, branch, model}``;
+- ``session.model_change``: ``newModel``; ``assistant.message`` / ``tool.execution_complete`` may name
+  ``model`` too;
+- ``user.message``: ``content`` (a prompt); ``assistant.message``: ``content``, ``reasoningText``,
+  ``toolRequests``, ``outputTokens`` (exact output tokens of that model call);
+- ``tool.execution_start`` (a tool call; ``rename_session`` carries ``arguments.title``),
+  ``tool.execution_complete`` (``success``, ``result.content``);
+- ``session.error`` (an API error), ``abort`` (the user interrupted), ``session.compaction_complete``;
+- ``session.shutdown``: ``modelMetrics{<model>: {usage{inputTokens, outputTokens, cacheReadTokens,
+  cacheWriteTokens}}}``, the exact per-model totals of the segment since the session was (re)entered,
+  plus ``currentTokens`` (the context fill) and ``currentModel``. A resumed session has one shutdown per
+  segment; their metrics are summed. ``inputTokens`` includes the cache reads and writes.
+
+Tokens: a segment closed by a shutdown with metrics is exact. The events after the last such shutdown
+(a running session, one that crashed, or one left with ``/new``) only log each reply's output count:
+that output is exact, but the input is not logged anywhere, so it is *counted* with tiktoken over the
+prompts and tool results of those events, and the session's tokens are then marked ``"counted"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity, needs_full_read
+from llm_session_manager.models import ModelTokens, Session, TokenUsage
+from llm_session_manager.paths import Paths
+from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+AGENT = "copilot-cli"
+CHUNK = 8 * 1024 * 1024
+TITLE_MAX = 80
+RECENT_KEEP = 20
+RECENT_WINDOW = timedelta(minutes=30)
+STATE_DIRS = ("session-state", "history-session-state")  # in order of preference
+UNKNOWN = "unknown"
+
+# Per-model rows. Closed (from shutdown metrics): [input (uncached), output, cache_write, cache_read].
+# Open (after the last shutdown): [counted input, exact output, counted output].
+C_IN, C_OUT, C_CW, C_CR = range(4)
+O_IN, O_OUT_EXACT, O_OUT_COUNTED = range(3)
+
+
+def model_name(raw: Any) -> str | None:
+    """A model id without its vendor prefix: ``openai/gpt-5.4`` -> ``gpt-5.4``."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    return raw.strip().rsplit("/", 1)[-1] or None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+
+
+def new_data() -> dict[str, Any]:
+    return {
+        "sid": None,
+        "cwd": None,
+        "branch": None,
+        "first_ts": None,
+        "last_ts": None,
+        "title": None,  # from a rename_session tool call
+        "first_prompt": None,
+        "prompts": 0,
+        "replies": 0,
+        "tool_calls": 0,
+        "tool_errors": 0,
+        "api_errors": 0,
+        "interruptions": 0,
+        "compactions": 0,
+        "last_compaction_ts": None,
+        "turns_since_compaction": 0,
+        "model": None,  # the current model
+        "closed": {},  # model -> [input, output, cache_write, cache_read], exact
+        "open": {},  # model -> [counted input, exact output, counted output]
+        "open_activity": 0,  # replies and counted texts since the last shutdown with metrics
+        "shutdowns": 0,
+        "ctx": None,  # [context tokens, timestamp]
+        "window": None,
+        "recent": [],  # [[ts, is_error], ...] newest last
+        "recent_api": [],
+        "recent_int": [],
+        "skipped": 0,
+        "tail_partial": False,
+        "lines": 0,
+    }
+
+
+class _Reading:
+    """One ``read`` call: texts to count are held here and counted once at the end, so that the texts
+    of a segment a later shutdown covers exactly are never counted."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.pending: list[tuple[str, int, str]] = []  # (model, O_IN or O_OUT_COUNTED, text)
+
+    def add_text(self, slot: int, text: str) -> None:
+        if text.strip():
+            self.pending.append((self.data["model"] or UNKNOWN, slot, text))
+            self.data["open_activity"] += 1
+
+    def close_segment(self) -> None:
+        self.pending.clear()
+        self.data["open"] = {}
+        self.data["open_activity"] = 0
+
+    def finish(self) -> None:
+        if not self.pending:
+            return
+        from llm_session_manager.tokens import count_tokens
+
+        open_rows = self.data["open"]
+        for model, slot, text in self.pending:
+            row = open_rows.setdefault(model, [0, 0, 0])
+            row[slot] += count_tokens(text)
+        self.pending.clear()
+
+
+def _push_recent(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
+    items.append(value)
+    if len(items) > keep:
+        del items[: len(items) - keep]
+
+
+def _note_ts(data: dict[str, Any], obj: dict[str, Any]) -> str | None:
+    ts = canonical_ts(obj.get("timestamp"))
+    if ts is not None:
+        if data["first_ts"] is None or ts < data["first_ts"]:
+            data["first_ts"] = ts
+        if data["last_ts"] is None or ts > data["last_ts"]:
+            data["last_ts"] = ts
+    return ts
+
+
+def _set_model(data: dict[str, Any], raw: Any) -> None:
+    name = model_name(raw)
+    if name:
+        data["model"] = name
+
+
+def _on_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
+    sid = ev.get("sessionId")
+    if isinstance(sid, str) and sid and data["sid"] is None:
+        data["sid"] = sid
+    context = ev.get("context")
+    if isinstance(context, dict):
+        _on_context(data, context)
+        _set_model(data, context.get("model"))
+    _set_model(data, ev.get("selectedModel"))
+
+
+def _on_context(data: dict[str, Any], context: dict[str, Any]) -> None:
+    cwd = context.get("cwd") or context.get("gitRoot")
+    if isinstance(cwd, str) and cwd and data["cwd"] is None:
+        data["cwd"] = cwd
+    branch = context.get("branch")
+    if isinstance(branch, str) and branch:
+        data["branch"] = branch
+
+
+def _on_user(reading: _Reading, ev: dict[str, Any]) -> None:
+    data = reading.data
+    content = ev.get("content")
+    if not isinstance(content, str) or not content.strip():
+        return
+    data["prompts"] += 1
+    data["turns_since_compaction"] += 1
+    if data["first_prompt"] is None:
+        data["first_prompt"] = _title_from(content)
+    sent = ev.get("transformedContent")
+    reading.add_text(O_IN, sent if isinstance(sent, str) and sent.strip() else content)
+
+
+def _on_reply(reading: _Reading, ev: dict[str, Any]) -> None:
+    data = reading.data
+    data["replies"] += 1
+    _set_model(data, ev.get("model"))
+    exact = ev.get("outputTokens")
+    if isinstance(exact, int) and not isinstance(exact, bool) and exact >= 0:
+        row = data["open"].setdefault(data["model"] or UNKNOWN, [0, 0, 0])
+        row[O_OUT_EXACT] += exact
+        data["open_activity"] += 1
+        return
+    parts = [ev.get("content"), ev.get("reasoningText")]
+    requests = ev.get("toolRequests")
+    if isinstance(requests, list) and requests:
+        parts.append(orjson.dumps([r.get("arguments") for r in requests if isinstance(r, dict)]).decode())
+    text = "\n".join(p for p in parts if isinstance(p, str) and p.strip())
+    if text:
+        reading.add_text(O_OUT_COUNTED, text)
+    else:
+        data["open_activity"] += 1  # a reply whose size we cannot know
+
+
+def _on_tool_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
+    data["tool_calls"] += 1
+    if ev.get("toolName") == "rename_session":
+        args = ev.get("arguments")
+        title = args.get("title") if isinstance(args, dict) else None
+        if isinstance(title, str) and title.strip():
+            data["title"] = _title_from(title)
+
+
+def _on_tool_done(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
+    data = reading.data
+    _set_model(data, ev.get("model"))
+    failed = ev.get("success") is False
+    if failed:
+        data["tool_errors"] += 1
+    _push_recent(data["recent"], [ts, failed])
+    result = ev.get("result")
+    content = result.get("content") if isinstance(result, dict) else None
+    if isinstance(content, str):
+        reading.add_text(O_IN, content)
+
+
+def _usage_row(usage: dict[str, Any]) -> list[int]:
+    """[input, output, cache_write, cache_read] from a shutdown usage object. ``inputTokens`` includes
+    the cache reads and writes, so they are taken out of it (unless it is too small to hold them)."""
+    gross = _int(usage.get("inputTokens"))
+    cache_read = _int(usage.get("cacheReadTokens"))
+    cache_write = _int(usage.get("cacheWriteTokens"))
+    uncached = gross - cache_read - cache_write if gross >= cache_read + cache_write else gross
+    return [uncached, _int(usage.get("outputTokens")), cache_write, cache_read]
+
+
+def _on_shutdown(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
+    data = reading.data
+    data["shutdowns"] += 1
+    metrics = ev.get("modelMetrics")
+    rows: dict[str, list[int]] = {}
+    if isinstance(metrics, dict):
+        for raw_model, entry in metrics.items():
+            usage = entry.get("usage") if isinstance(entry, dict) else None
+            if isinstance(usage, dict):
+                rows[model_name(raw_model) or UNKNOWN] = _usage_row(usage)
+    if rows:  # the segment's exact totals replace what was read or counted since the last shutdown
+        closed = data["closed"]
+        for model, row in rows.items():
+            total = closed.setdefault(model, [0, 0, 0, 0])
+            for i, value in enumerate(row):
+                total[i] += value
+        reading.close_segment()
+    _set_model(data, ev.get("currentModel"))
+    current = ev.get("currentTokens")
+    if _int(current):
+        data["ctx"] = [current, ts]
+
+
+def _on_session_event(reading: _Reading, etype: str, ev: dict[str, Any], ts: str | None) -> None:
+    data = reading.data
+    if etype == "session.start" or etype == "session.resume":
+        _on_start(data, ev)
+    elif etype == "session.model_change":
+        _set_model(data, ev.get("newModel"))
+    elif etype == "session.context_changed":
+        context = ev.get("context")
+        _on_context(data, context if isinstance(context, dict) else ev)
+    elif etype == "session.shutdown":
+        _on_shutdown(reading, ev, ts)
+    elif etype == "session.error":
+        data["api_errors"] += 1
+        _push_recent(data["recent_api"], ts, 10)
+    elif etype == "session.compaction_complete" and ev.get("success") is not False:
+        data["compactions"] += 1
+        data["last_compaction_ts"] = ts
+        data["turns_since_compaction"] = 0
+        data["ctx"] = None  # the context was just rebuilt; its new size is not logged here
+
+
+def _note_limits(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -> None:
+    """``tokenLimit`` (the window Copilot works with) and ``currentTokens`` (its fill), wherever given:
+    ``session.truncation``, ``session.compaction_start``, ``session.shutdown``…"""
+    if _int(ev.get("tokenLimit")):
+        data["window"] = ev["tokenLimit"]
+    if _int(ev.get("currentTokens")):
+        data["ctx"] = [ev["currentTokens"], ts]
+
+
+def apply_event(reading: _Reading, obj: Any) -> None:
+    """Fold one parsed line into the reading's data."""
+    data = reading.data
+    if not isinstance(obj, dict):
+        data["skipped"] += 1
+        return
+    data["lines"] += 1
+    ts = _note_ts(data, obj)
+    etype = obj.get("type")
+    ev = obj.get("data")
+    if not isinstance(etype, str) or not isinstance(ev, dict):
+        return
+    _note_limits(data, ev, ts)
+    if etype.startswith("session."):
+        _on_session_event(reading, etype, ev, ts)
+    elif etype == "user.message":
+        _on_user(reading, ev)
+    elif etype == "assistant.message":
+        _on_reply(reading, ev)
+    elif etype == "tool.execution_start":
+        _on_tool_start(data, ev)
+    elif etype == "tool.execution_complete":
+        _on_tool_done(reading, ev, ts)
+    elif etype == "abort":
+        data["interruptions"] += 1
+        _push_recent(data["recent_int"], ts, 10)
+
+
+def _read_lines(fh: Any, offset: int, reading: _Reading) -> int:
+    """Fold every complete line from ``offset``; returns the offset after the last one."""
+    fh.seek(offset)
+    rest = b""
+    while True:
+        chunk = fh.read(CHUNK)
+        if not chunk:
+            return offset
+        buf = rest + chunk if rest else chunk
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        offset += len(buf) - len(rest)
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except ValueError:
+                reading.data["skipped"] += 1
+                continue
+            apply_event(reading, obj)
+
+
+def _finish_tail(fh: Any, offset: int, reading: _Reading) -> int:
+    """A last line without newline is read when it is a whole JSON object; otherwise it is still being
+    written: counted as skipped for now and read again next time."""
+    fh.seek(offset)
+    tail = fh.read()
+    reading.data["tail_partial"] = False
+    if not tail.strip():
+        return offset + len(tail)
+    try:
+        obj = orjson.loads(tail)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        reading.data["tail_partial"] = True
+        return offset
+    apply_event(reading, obj)
+    return offset + len(tail)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding the files
+
+
+def _scandir(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def _session_files(state_dir: Path) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(path, session id, stat) of ``<id>/events.jsonl`` and legacy flat ``<id>.jsonl`` files."""
+    for entry in _scandir(state_dir):
+        try:
+            if entry.is_dir():
+                events = os.path.join(entry.path, "events.jsonl")
+                try:
+                    st = os.stat(events)
+                except OSError:
+                    continue
+                yield events, entry.name, st
+            elif entry.name.endswith(".jsonl") and entry.is_file():
+                yield entry.path, entry.name[:-6], entry.stat()
+        except OSError:
+            continue
+
+
+def _priority(path: str) -> tuple[int, int]:
+    """Lower is preferred: ``session-state`` before ``history-session-state``, a per-session folder's
+    ``events.jsonl`` before a legacy flat file."""
+    parts = Path(path).parts
+    where = 0 if "session-state" in parts else 1
+    return (where, 0 if parts[-1] == "events.jsonl" else 1)
+
+
+class CopilotCliReader:
+    name = AGENT
+    parser_version = 1
+
+    def __init__(self, copilot_home: Path) -> None:
+        self.copilot_home = copilot_home
+
+    @classmethod
+    def from_paths(cls, paths: Paths) -> CopilotCliReader:
+        """``COPILOT_HOME`` when set (Copilot CLI's own override), else ``~/.copilot``."""
+        raw = paths.env.get("COPILOT_HOME", "").strip()
+        return cls(Path(raw).expanduser() if raw else paths.home / ".copilot")
+
+    def state_dirs(self) -> list[Path]:
+        return [self.copilot_home / name for name in STATE_DIRS]
+
+    def roots(self) -> list[tuple[str, bool]]:
+        return [(str(d), d.is_dir()) for d in self.state_dirs()]
+
+    def sources(self) -> Iterable[tuple[str, str, tuple[int, int, int, int]]]:
+        seen: set[tuple[int, int]] = set()
+        for state_dir in self.state_dirs():
+            for path, key, st in _session_files(state_dir):
+                ident = (st.st_dev, st.st_ino)
+                if ident not in seen:
+                    seen.add(ident)
+                    yield path, key, file_identity(st)
+
+    def read(self, path: str, session_key: str, prior: FileState | None) -> FileState:
+        with open(path, "rb") as fh:
+            identity = file_identity(os.fstat(fh.fileno()))
+            head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+            if prior is None or needs_full_read(prior, identity, head):
+                data, offset = new_data(), 0
+            else:
+                data, offset = prior.data, prior.offset
+            reading = _Reading(data)
+            offset = _read_lines(fh, offset, reading)
+            offset = _finish_tail(fh, offset, reading)
+            reading.finish()
+        return FileState(str(path), session_key, identity, offset, head, data)
+
+    def sessions(self, states: Sequence[FileState]) -> list[Session]:
+        chosen: dict[str, FileState] = {}
+        for state in states:
+            old = chosen.get(state.session_key)
+            if old is None or _priority(state.path) < _priority(old.path):
+                chosen[state.session_key] = state
+        return [build_session(key, state) for key, state in chosen.items()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building a session
+
+
+def _per_model(data: dict[str, Any]) -> dict[str, list[int]]:
+    """[input, output, cache_write, cache_read] per model: exact closed segments plus the open one."""
+    out: dict[str, list[int]] = {m: list(r) for m, r in data["closed"].items()}
+    for model, row in data["open"].items():
+        total = out.setdefault(model, [0, 0, 0, 0])
+        total[C_IN] += row[O_IN]
+        total[C_OUT] += row[O_OUT_EXACT] + row[O_OUT_COUNTED]
+    return {m: r for m, r in out.items() if any(r)}
+
+
+def _ts(value: str | None) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
+def _recent(data: dict[str, Any], key: str) -> list[Any]:
+    last = _ts(data["last_ts"])
+    if last is None:
+        return []
+    start = canonical_ts((last - RECENT_WINDOW).isoformat()) or ""
+    rows: list[Any] = data[key]
+    return [r for r in rows if ((r[0] if isinstance(r, list) else r) or "") >= start]
+
+
+def build_session(key: str, state: FileState) -> Session:
+    data = state.data
+    per_model = _per_model(data)
+    totals = [sum(r[i] for r in per_model.values()) for i in range(4)]
+    models = tuple(sorted(per_model, key=lambda m: -sum(per_model[m])))
+    native = data["sid"] or key
+    ctx = data["ctx"]
+    return Session(
+        id=f"{AGENT}:{native}",
+        agent=AGENT,
+        native_id=native,
+        title=data["title"] or data["first_prompt"],
+        project_path=data["cwd"],
+        git_branch=data["branch"],
+        model=data["model"] or (models[0] if models and models[0] != UNKNOWN else None),
+        models=tuple(m for m in models if m != UNKNOWN),
+        started_at=_ts(data["first_ts"]),
+        last_activity=_ts(data["last_ts"]),
+        tokens=TokenUsage(
+            totals[C_IN],
+            totals[C_OUT],
+            totals[C_CW],
+            totals[C_CR],
+            "counted" if data["open_activity"] else "exact",
+        ),
+        context_tokens=int(ctx[0]) if ctx else None,
+        context_window=data["window"],
+        context_window_source="log" if data["window"] else "",
+        messages_user=data["prompts"],
+        messages_assistant=data["replies"],
+        tool_calls=data["tool_calls"],
+        tool_errors=data["tool_errors"],
+        api_errors=data["api_errors"],
+        interruptions=data["interruptions"],
+        compactions=data["compactions"],
+        skipped_lines=data["skipped"] + (1 if data["tail_partial"] else 0),
+        transcript_paths=(state.path,),
+        recent_tool_results=tuple(bool(r[1]) for r in _recent(data, "recent")),
+        recent_api_errors=len(_recent(data, "recent_api")),
+        recent_interruptions=len(_recent(data, "recent_int")),
+        turns_since_compaction=data["turns_since_compaction"],
+        last_compaction_at=_ts(data["last_compaction_ts"]),
+        peak_context_tokens=None,
+        model_usage=tuple(ModelTokens(m, r[C_IN], r[C_OUT], r[C_CW], r[C_CR]) for m, r in per_model.items()),
+    )
