@@ -43,6 +43,9 @@ def _register() -> None:
     sessions.register(app)
     organise.register(app)
     export_cmds.register(app)
+    from llm_session_manager.cli import recommend_cmd
+
+    recommend_cmd.register(app)
     config_cmds.register(app)
     tokens_cmd.register(app)
 
