@@ -73,6 +73,91 @@ BUNDLED: dict[str, ModelInfo] = {
     )
 }
 
+
+def _openai(name: str, window: int, inp: float, cached: float, out: float) -> ModelInfo:
+    """An OpenAI model: cached input has its own price and there is no cache-write surcharge (a token
+    written to the cache is billed as ordinary input, so both cache-write prices equal the input price)."""
+    return ModelInfo(
+        name=name,
+        context_window=window,
+        input=inp,
+        output=out,
+        cache_write_5m=inp,
+        cache_write_1h=inp,
+        cache_read=cached,
+    )
+
+
+def _gemini(
+    name: str, window: int, inp: float, cached: float, out: float, *, long_tier: bool = False
+) -> ModelInfo:
+    """A Gemini model: cached input (context caching) has its own price, no cache-write surcharge (the
+    hourly cache storage fee is not in any log and is not counted). The Pro models bill a request whose
+    prompt exceeds 200k tokens at 2x input and cached input and 1.5x output."""
+    return ModelInfo(
+        name=name,
+        context_window=window,
+        input=inp,
+        output=out,
+        cache_write_5m=inp,
+        cache_write_1h=inp,
+        cache_read=cached,
+        long_context_threshold=LONG_CONTEXT_THRESHOLD if long_tier else None,
+        long_context_multiplier_input=2.0 if long_tier else 1.0,
+        long_context_multiplier_output=1.5 if long_tier else 1.0,
+    )
+
+
+def _unpriced(name: str, window: int) -> ModelInfo:
+    """A model whose window is known but whose price we have not verified. Its entry stops the prefix
+    lookup from pricing it as a cheaper sibling (``gpt-5-2-pro`` is not ``gpt-5-2``)."""
+    return ModelInfo(name=name, context_window=window, input=None)
+
+
+# OpenAI (Codex CLI) and Google (Gemini CLI) list prices in USD per million tokens, same table date
+# (TABLE_DATE). ccusage 20.0.24 (LiteLLM's table) gives the same prices for every GPT-5, GPT-4.1 and
+# Gemini row (it prices o3, o4-mini and o1 differently and lacks codex-mini-latest). Keys are
+# normalised ids ("gpt-5.1-codex" -> "gpt-5-1-codex"). Models whose price we could not confirm
+# (gpt-5.3-codex and later, gemini-3.1-*) are left out: their cost stays unknown until configured.
+# GPT-5 windows are the 272k input limit Codex itself works with (the 400k total includes 128k of
+# output); Codex logs its own effective window (model_context_window), which takes precedence.
+GPT5_WINDOW = 272_000
+GEMINI_WINDOW = 1_048_576
+BUNDLED_OPENAI_GEMINI: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        _openai("gpt-5", GPT5_WINDOW, 1.25, 0.125, 10),
+        _openai("gpt-5-mini", GPT5_WINDOW, 0.25, 0.025, 2),
+        _openai("gpt-5-nano", GPT5_WINDOW, 0.05, 0.005, 0.40),
+        _openai("gpt-5-codex", GPT5_WINDOW, 1.25, 0.125, 10),
+        _openai("gpt-5-pro", GPT5_WINDOW, 15, 15, 120),  # no cached-input discount
+        _openai("gpt-5-1", GPT5_WINDOW, 1.25, 0.125, 10),
+        _openai("gpt-5-1-codex", GPT5_WINDOW, 1.25, 0.125, 10),
+        _openai("gpt-5-1-codex-mini", GPT5_WINDOW, 0.25, 0.025, 2),
+        _openai("gpt-5-1-codex-max", GPT5_WINDOW, 1.25, 0.125, 10),
+        _openai("gpt-5-2", GPT5_WINDOW, 1.75, 0.175, 14),
+        _openai("gpt-5-2-codex", GPT5_WINDOW, 1.75, 0.175, 14),
+        _openai("gpt-4-1", 1_047_576, 2, 0.50, 8),
+        _openai("gpt-4-1-mini", 1_047_576, 0.40, 0.10, 1.60),
+        _openai("gpt-4-1-nano", 1_047_576, 0.10, 0.025, 0.40),
+        _openai("o3", 200_000, 2, 0.50, 8),
+        _openai("o3-pro", 200_000, 20, 20, 80),  # no cached-input discount
+        _openai("o3-mini", 200_000, 1.10, 0.55, 4.40),
+        _openai("o4-mini", 200_000, 1.10, 0.275, 4.40),
+        _openai("o1", 200_000, 15, 7.50, 60),
+        _openai("codex-mini", 200_000, 1.50, 0.375, 6),  # codex-mini-latest
+        _unpriced("gpt-5-codex-mini", GPT5_WINDOW),
+        _unpriced("gpt-5-2-pro", GPT5_WINDOW),
+        _unpriced("o3-deep-research", 200_000),
+        _unpriced("o4-mini-deep-research", 200_000),
+        _gemini("gemini-2-5-pro", GEMINI_WINDOW, 1.25, 0.125, 10, long_tier=True),
+        _gemini("gemini-2-5-flash", GEMINI_WINDOW, 0.30, 0.03, 2.50),
+        _gemini("gemini-2-5-flash-lite", GEMINI_WINDOW, 0.10, 0.01, 0.40),
+        _gemini("gemini-3-pro-preview", GEMINI_WINDOW, 2, 0.20, 12, long_tier=True),
+        _gemini("gemini-3-flash-preview", GEMINI_WINDOW, 0.50, 0.05, 3),
+    )
+}
+
 # Newer families whose context window is documented but whose prices we have not verified: the window
 # is used for context fill, the cost stays unknown until the user adds prices in the config.
 WINDOW_ONLY: tuple[tuple[str, int], ...] = (
@@ -87,33 +172,68 @@ _DOTTED_VERSION = re.compile(r"(\d)\.(\d)")
 _DATE_SUFFIX = re.compile(r"-(\d{8}|latest|v\d+(:\d+)?)$")
 
 
+_ROUTER_PREFIX = re.compile(
+    r"^(?:openrouter|openai|azure|bedrock|vertex_ai|vertex|google|gemini|copilot|litellm)/"
+)
+_ISO_DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
+# Cursor names Claude models version first ("claude-4.5-sonnet-thinking") with mode suffixes.
+_VERSION_FIRST = re.compile(
+    r"^claude-([4-9](?:-\d+)?)-(opus|sonnet|haiku)((?:-(?:thinking|high|max|fast|low|medium))*)$"
+)
+
+
 def normalise(model: str) -> str:
-    """Strip provider prefixes, a ``[1m]`` marker and a date or version suffix."""
+    """One spelling per model: provider and router prefixes, a ``[1m]`` marker, dates and version
+    suffixes removed; dotted versions dashed (``claude-sonnet-4.5`` -> ``claude-sonnet-4-5``); Cursor's
+    version-first names turned around (``claude-4.5-sonnet-thinking`` -> ``claude-sonnet-4-5``)."""
     name = model.strip().lower()
     name = name.replace("[1m]", "")
+    while True:
+        stripped = _ROUTER_PREFIX.sub("", name)
+        if stripped == name:
+            break
+        name = stripped
     name = _PROVIDER_PREFIX.sub("", name)
     name = name.split("@")[0]
     name = _DOTTED_VERSION.sub(r"\1-\2", name)
+    name = _ISO_DATE_SUFFIX.sub("", name)
     while True:
         stripped = _DATE_SUFFIX.sub("", name)
         if stripped == name:
-            return name
+            break
         name = stripped
+    match = _VERSION_FIRST.match(name)
+    if match:
+        name = f"claude-{match.group(2)}-{match.group(1)}"
+    return name
+
+
+def _cache_ratios(info: ModelInfo) -> tuple[float, float, float]:
+    if (
+        not info.input
+        or info.cache_write_5m is None
+        or info.cache_write_1h is None
+        or info.cache_read is None
+    ):
+        return 1.25, 2.0, 0.1
+    return info.cache_write_5m / info.input, info.cache_write_1h / info.input, info.cache_read / info.input
 
 
 class ModelTable:
     def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        self.models: dict[str, ModelInfo] = dict(BUNDLED)
+        self.models: dict[str, ModelInfo] = {**BUNDLED, **BUNDLED_OPENAI_GEMINI}
         for raw_name, spec in (overrides or {}).items():
             name = normalise(raw_name)
             base = self.models.get(name) or ModelInfo(name=name, context_window=DEFAULT_WINDOW, input=None)
             values = dict(spec)
             if "input" in values:
-                # Cache prices follow the input price unless given too.
+                # Cache prices follow the new input price unless given too, keeping the model's own
+                # ratios (OpenAI and Gemini differ from Claude); a new model gets Claude's ratios.
                 inp = float(values["input"])
-                values.setdefault("cache_write_5m", inp * 1.25)
-                values.setdefault("cache_write_1h", inp * 2)
-                values.setdefault("cache_read", inp * 0.1)
+                ratios = _cache_ratios(base)
+                values.setdefault("cache_write_5m", inp * ratios[0])
+                values.setdefault("cache_write_1h", inp * ratios[1])
+                values.setdefault("cache_read", inp * ratios[2])
             self.models[name] = replace(base, **values)
         self._by_length = sorted(self.models, key=len, reverse=True)
         self._memo: dict[str, ModelInfo | None] = {}

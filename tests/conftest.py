@@ -15,6 +15,23 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAUDE_FIX = FIXTURES / "claude"
 REPO = Path(__file__).resolve().parent.parent
+# Variables that point lsm or an agent at real data: never inherited by a test.
+LEAKY_ENV = (
+    "LSM_",
+    "CLAUDE_CONFIG_DIR",
+    "XDG_",
+    "CODEX_HOME",
+    "GEMINI_DATA_DIR",
+    "GEMINI_CLI_HOME",
+    "COPILOT_HOME",
+    "CURSOR_CONFIG_DIR",
+    "CLINE_DATA_DIR",
+    "CLINE_DIR",
+    "VSCODE_PORTABLE",
+    "APPDATA",
+    "TIKTOKEN_CACHE_DIR",
+    "ANTHROPIC_",
+)
 
 SUBAGENT_PARENT = "0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f"
 
@@ -30,7 +47,7 @@ class FakeHome:
         return self.claude / "projects"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LSM_", "CLAUDE_", "XDG_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_ENV)}
         # Processes running on the test machine are not part of any test's world, unless a test asks.
         env.update(
             HOME=str(self.home), LSM_HOME=str(self.lsm_home), NO_COLOR="1", COLUMNS="200", LSM_DISCOVERY="off"
@@ -53,7 +70,7 @@ class FakeHome:
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Even in-process tests get a fake HOME and data dir."""
     for key in list(os.environ):
-        if key.startswith(("LSM_", "CLAUDE_CONFIG_DIR", "XDG_")):
+        if key.startswith(LEAKY_ENV):
             monkeypatch.delenv(key, raising=False)
     home = tmp_path / "home"
     home.mkdir()

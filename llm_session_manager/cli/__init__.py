@@ -38,16 +38,17 @@ def _root(
 
 
 def _register() -> None:
-    from llm_session_manager.cli import config_cmds, export_cmds, organise, sessions, tokens_cmd
+    from llm_session_manager.cli import autotag, config_cmds, export_cmds, organise, sessions, tokens_cmd
 
     sessions.register(app)
     organise.register(app)
     export_cmds.register(app)
+    config_cmds.register(app)
+    tokens_cmd.register(app)
+    autotag.register(app)
     from llm_session_manager.cli import recommend_cmd
 
     recommend_cmd.register(app)
-    config_cmds.register(app)
-    tokens_cmd.register(app)
 
 
 _register()

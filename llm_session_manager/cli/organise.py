@@ -117,7 +117,9 @@ def describe_cmd(
             sys.stdout.write((view.description or "(no description)") + "\n")
         return
     if ai:
-        raise UsageError("describe --ai is not available yet in this version; write the description by hand")
+        from llm_session_manager.cli.autotag import ai_description
+
+        text = ai_description(env, view)  # one paragraph from Claude; an AIError changes nothing
     value = (text or "").strip()
     if len(value) > 4000:
         raise UsageError("description is longer than 4000 characters")

@@ -76,6 +76,32 @@ MIGRATIONS: tuple[str, ...] = (
         imported_at TEXT NOT NULL
     );
     """,
+    # 6: auto-tagging's learning: tags suggested per session, and every accept/reject/apply decision.
+    """
+    CREATE TABLE tag_suggestions (
+        session_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        source TEXT NOT NULL,
+        project_type TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        first_at TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        times INTEGER NOT NULL,
+        PRIMARY KEY (session_id, tag, source)
+    );
+    CREATE TABLE tag_feedback (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        project_type TEXT NOT NULL,
+        source TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('accepted', 'rejected', 'applied')),
+        confidence REAL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX tag_feedback_type_tag ON tag_feedback(project_type, tag);
+    CREATE INDEX tag_feedback_session ON tag_feedback(session_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

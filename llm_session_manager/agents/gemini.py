@@ -1,0 +1,605 @@
+"""Gemini CLI chats: ``~/.gemini/tmp/<project>/chats/session-<time>-<id8>.json`` (legacy: one JSON
+document, rewritten on every change) and ``….jsonl`` (Gemini CLI >= 0.40, append-only). A sub-agent's
+chat is ``chats/<parent session id>/<id>.jsonl`` and belongs to its parent session.
+
+``<project>`` is a slug (``~/.gemini/projects.json`` maps project paths to slugs, and
+``<project>/.project_root`` holds the path) or, in older versions, ``sha256(project path)``, which is also
+every session's ``projectHash``. Roots: ``$GEMINI_DATA_DIR`` (ccusage's variable: comma-separated
+directories laid out like ``~/.gemini/tmp``; a ``.gemini`` directory is accepted too), else
+``$GEMINI_CLI_HOME/.gemini/tmp`` (Gemini CLI's own home override), else ``~/.gemini/tmp``.
+
+Legacy document: ``{sessionId, projectHash, startTime, lastUpdated, summary?, kind?, messages: [...]}``.
+JSONL, replayed as Gemini CLI's ``loadConversationRecord`` does: a header line ``{sessionId, projectHash,
+startTime, kind}``; ``{"$set": {...}}`` metadata updates (``{"$set": {"messages": [...]}}`` replaces the
+conversation: Gemini writes it when it compresses its history, or loads a session); ``{"$rewindTo": id}``
+(the conversation goes back to before that message); message lines ``{id, timestamp, type:
+"user"|"gemini"|"info"|"error"|"warning", content, model?, tokens?, toolCalls?}``. A message is re-written
+under the same ``id`` as it grows (tokens, tool calls): the LAST line per id wins.
+
+Tokens of a ``gemini`` message, ``{input, output, cached, thoughts, tool, total}`` (Gemini API's prompt,
+candidates, cachedContent, thoughts and toolUsePrompt counts): ``cached`` is part of ``input`` (unless
+``total`` shows it was counted on top), thoughts are output, and tool-use prompt tokens are input (as
+ccusage counts them: total = input + output + thoughts + tool). So input = input − cached + tool,
+cache_read = cached, output = output + thoughts. Every message id ever written counts once, also when a
+rewind or a compression later took it out of the conversation: its request was made and billed. A
+request whose prompt (input + tool) exceeds 200k tokens is in the long-context tier.
+
+Context fill: the prompt size (``tokens.input``) of the last ``gemini`` message still in the conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity
+from llm_session_manager.agents.codex import (
+    context_series,
+    count_recent,
+    note_ts,
+    read_jsonl_file,
+    recent_rows,
+    title_from,
+    usage_buckets,
+)
+from llm_session_manager.models import ModelTokens, Session, TokenUsage
+from llm_session_manager.paths import Paths
+from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
+from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+AGENT = "gemini"
+UNKNOWN = "unknown"
+RESULTS_KEEP = 20
+CONVERSATION_TYPES = ("user", "gemini")
+
+# A message, last version per id: [type, timestamp, model, tokens, tool calls, failed tool calls,
+# cancelled (0/1), written directly (0/1, not only inside a "$set": {"messages"} rewrite), tool results]
+# where tokens = [input, cached, output, thoughts, tool, total] or None, tool results = [[ts, failed], ...].
+M_TYPE, M_TS, M_MODEL, M_TOKENS, M_CALLS, M_ERRORS, M_CANCELLED, M_DIRECT, M_RESULTS = range(9)
+T_IN, T_CACHED, T_OUT, T_THOUGHTS, T_TOOL, T_TOTAL = range(6)
+
+
+def new_data() -> dict[str, Any]:
+    return {
+        "sid": None,
+        "project_hash": None,
+        "kind": None,
+        "summary": None,
+        "dirs": None,
+        "parent_dir": None,  # a sub-agent chat: the folder named after its parent session
+        "project_dir": None,  # the <project> folder name (slug or hash)
+        "project_root": None,  # <project>/.project_root
+        "msgs": {},  # id -> message (see M_*)
+        "live": {},  # ids still in the conversation, in order (a dict used as an ordered set)
+        "last_model": None,
+        "first_prompt": None,
+        "turns": 0,  # prompts since the last compaction
+        "compactions": 0,
+        "last_compaction_ts": None,
+        "first_ts": None,
+        "last_ts": None,
+        "skipped": 0,
+        "tail_partial": False,
+        "lines": 0,
+    }
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _int(value: Any) -> int:
+    """A non-negative whole count; floats are truncated (the API sends integers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0
+    return int(value) if value > 0 else 0
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string, a Part (``{"text": …}``) or a list of parts and strings."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        text = content.get("text")
+        return text if isinstance(text, str) else ""
+    if isinstance(content, list):
+        return "".join(_text(part) for part in content)
+    return ""
+
+
+def _tokens(raw: Any) -> list[int] | None:
+    if not isinstance(raw, dict):
+        return None
+    values = [_int(raw.get(k)) for k in ("input", "cached", "output", "thoughts", "tool", "total")]
+    return values if any(values[:5]) else None
+
+
+def split_tokens(tokens: Sequence[int]) -> tuple[int, int, int, int]:
+    """(input, output, cache_read, prompt size) of one message's raw tokens.
+
+    ``cached`` is inside ``input`` (the Gemini API's promptTokenCount includes cachedContentTokenCount);
+    only when ``total`` equals input + cached + output + thoughts + tool, and not the same without
+    cached, was it counted on top (ccusage's test). Tool-use prompt tokens are input, thoughts output.
+    """
+    inp, cached, out, thoughts, tool, total = (int(t) for t in tokens)
+    inclusive = inp + out + thoughts + tool
+    separate = cached > 0 and total == inclusive + cached and total != inclusive
+    if separate:
+        prompt = inp + cached
+    else:
+        cached = min(cached, inp)
+        prompt = inp
+        inp -= cached
+    return inp + tool, out + thoughts, cached, prompt + tool
+
+
+def context_of(tokens: Sequence[int]) -> int:
+    """The prompt the model was given: ``tokens.input`` (plus ``cached`` when counted on top)."""
+    return split_tokens(tokens)[3] - int(tokens[T_TOOL])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Records
+
+
+def _tool_calls(calls: Any, ts: str | None) -> tuple[int, int, int, list[list[Any]]]:
+    """(calls, failed, cancelled 0/1, [[ts, failed], ...]) of a message's ``toolCalls``; a call's
+    ``status`` is success, error or cancelled (the person stopped it)."""
+    if not isinstance(calls, list):
+        return 0, 0, 0, []
+    count = errors = cancelled = 0
+    results: list[list[Any]] = []
+    for call in calls:
+        if not isinstance(call, dict):
+            continue
+        count += 1
+        status = call.get("status")
+        if status == "cancelled":
+            cancelled = 1
+        elif status in ("success", "error"):
+            errors += status == "error"
+            results.append([canonical_ts(call.get("timestamp")) or ts, status == "error"])
+    return count, errors, cancelled, results[-RESULTS_KEEP:]
+
+
+def _message(data: dict[str, Any], rec: dict[str, Any], direct: bool) -> None:
+    """Insert or replace message ``rec["id"]`` (the last version wins); ``direct`` is False for a copy
+    inside a ``$set`` conversation rewrite."""
+    mid = rec["id"]
+    mtype = rec.get("type") if isinstance(rec.get("type"), str) else None
+    ts = note_ts(data, rec.get("timestamp"))
+    model = _str(rec.get("model"))
+    if model:
+        data["last_model"] = model
+    tokens = _tokens(rec.get("tokens"))
+    msgs = data["msgs"]
+    old = msgs.get(mid)
+    if tokens is None and old is not None and not direct:
+        tokens = old[M_TOKENS]
+    if mtype == "gemini" and not model:
+        model = (old[M_MODEL] if old is not None else None) or data["last_model"]
+    calls, errors, cancelled, results = _tool_calls(rec.get("toolCalls"), ts)
+    was_direct = bool(old is not None and old[M_DIRECT])
+    if direct and not was_direct and mtype == "user":
+        text = _text(rec.get("content"))
+        data["turns"] += 1
+        if data["first_prompt"] is None and text.strip():
+            data["first_prompt"] = title_from(text)
+    msgs[mid] = [
+        mtype,
+        ts,
+        model,
+        tokens,
+        calls,
+        errors,
+        cancelled,
+        1 if direct or was_direct else 0,
+        results,
+    ]
+    data["live"].setdefault(mid, 1)
+
+
+def _rewind(data: dict[str, Any], target: str) -> None:
+    """The conversation goes back to just before ``target``; an unknown id empties it (as Gemini does)."""
+    live: dict[str, int] = data["live"]
+    if target not in live:
+        live.clear()
+        return
+    ids = list(live)
+    for mid in ids[ids.index(target) :]:
+        del live[mid]
+
+
+def _replace_conversation(data: dict[str, Any], items: list[Any], ts: str | None) -> None:
+    """``{"$set": {"messages": [...]}}``: the conversation is now exactly these messages. When user or
+    model turns that were in it are gone, Gemini compressed its history: a compaction."""
+    valid = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    keep = {m["id"] for m in valid}
+    msgs = data["msgs"]
+    dropped = any(mid not in keep and msgs[mid][M_TYPE] in CONVERSATION_TYPES for mid in data["live"])
+    if dropped:
+        data["compactions"] += 1
+        data["last_compaction_ts"] = ts or data["last_ts"]
+        data["turns"] = 0
+    data["live"] = {}
+    for rec in valid:
+        _message(data, rec, direct=False)
+
+
+def _metadata(data: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Header or ``$set`` fields: session id, project hash, times, summary (the title), kind, folders."""
+    for key, field in (("sessionId", "sid"), ("projectHash", "project_hash"), ("kind", "kind")):
+        value = _str(meta.get(key))
+        if value:
+            data[field] = value
+    summary = _str(meta.get("summary"))
+    if summary:
+        data["summary"] = title_from(summary)
+    dirs = meta.get("directories")
+    if isinstance(dirs, list) and dirs and all(isinstance(d, str) for d in dirs):
+        data["dirs"] = dirs
+    note_ts(data, meta.get("startTime"))
+    note_ts(data, meta.get("lastUpdated"))
+
+
+def apply_record(data: dict[str, Any], obj: Any) -> None:
+    """Fold one JSONL record into ``data``, tested in Gemini CLI's order: rewind, message, ``$set``,
+    header."""
+    if not isinstance(obj, dict):
+        data["skipped"] += 1
+        return
+    data["lines"] += 1
+    if isinstance(obj.get("$rewindTo"), str):
+        _rewind(data, obj["$rewindTo"])
+    elif isinstance(obj.get("id"), str):
+        _message(data, obj, direct=True)
+    elif isinstance(obj.get("$set"), dict):
+        update = obj["$set"]
+        _metadata(data, update)
+        if isinstance(update.get("messages"), list):
+            _replace_conversation(data, update["messages"], canonical_ts(update.get("lastUpdated")))
+    elif isinstance(obj.get("sessionId"), str):
+        _metadata(data, obj)
+        if isinstance(obj.get("messages"), list):  # a header that carries the conversation
+            for rec in obj["messages"]:
+                if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+                    _message(data, rec, direct=True)
+
+
+def apply_document(data: dict[str, Any], doc: Any) -> None:
+    """A legacy whole-JSON chat: its metadata, then each message in order."""
+    if not isinstance(doc, dict):
+        data["skipped"] += 1
+        return
+    data["lines"] += 1
+    _metadata(data, doc)
+    messages = doc.get("messages")
+    for rec in messages if isinstance(messages, list) else []:
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            _message(data, rec, direct=True)
+        else:
+            data["skipped"] += 1
+
+
+def read_document(path: str | Path, session_key: str) -> FileState:
+    """A legacy ``.json`` chat is rewritten as a whole: always read in full. A document that does not
+    parse (caught mid-rewrite) counts as one skipped line and is read again when it changes."""
+    with open(path, "rb") as fh:
+        identity = file_identity(os.fstat(fh.fileno()))
+        raw = fh.read()
+    data = new_data()
+    try:
+        apply_document(data, orjson.loads(raw))
+    except ValueError:
+        data["skipped"] += 1 if raw.strip() else 0
+    head = hashlib.blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
+    return FileState(str(path), session_key, identity, len(raw), head, data)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding files
+
+
+def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _chat_dirs(root: Path) -> Iterator[str]:
+    """``<root>/<project>/chats`` for every project folder (and ``<root>/chats``, or ``root`` itself when
+    it is a ``chats`` folder)."""
+    if root.name == "chats":
+        yield str(root)
+        return
+    if (root / "chats").is_dir():
+        yield str(root / "chats")
+    for entry in _scandir(root):
+        try:
+            if entry.is_dir() and os.path.isdir(os.path.join(entry.path, "chats")):
+                yield os.path.join(entry.path, "chats")
+        except OSError:
+            continue
+
+
+def _chat_files(chats: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(path, key, stat): top-level ``*.json``/``*.jsonl`` (key: the file stem; a ``.json`` whose
+    ``.jsonl`` twin exists was migrated by Gemini CLI into it and is skipped) and sub-agent chats one
+    folder down (key: the folder, i.e. the parent session id)."""
+    entries = _scandir(chats)
+    names = {e.name for e in entries}
+    for entry in entries:
+        try:
+            if entry.is_dir():
+                for sub in _scandir(entry.path):
+                    if sub.name.endswith((".json", ".jsonl")) and sub.is_file():
+                        yield sub.path, entry.name, sub.stat()
+            elif entry.name.endswith(".jsonl") and entry.is_file():
+                yield entry.path, entry.name[:-6], entry.stat()
+            elif entry.name.endswith(".json") and entry.name + "l" not in names and entry.is_file():
+                yield entry.path, entry.name[:-5], entry.stat()
+        except OSError:
+            continue
+
+
+def _place(data: dict[str, Any], path: Path) -> None:
+    """Facts that come from where the file is: sub-agent parent, project folder and its ``.project_root``."""
+    chats = path.parent
+    if chats.name != "chats" and chats.parent.name == "chats":
+        data["parent_dir"] = chats.name
+        chats = chats.parent
+    project = chats.parent if chats.name == "chats" else chats
+    data["project_dir"] = project.name
+    try:
+        root = (project / ".project_root").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        root = ""
+    data["project_root"] = root or None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The reader
+
+
+class GeminiReader:
+    name = AGENT
+    parser_version = 1
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.data_roots = tuple(roots)
+
+    @classmethod
+    def from_paths(cls, paths: Paths) -> GeminiReader:
+        env = paths.env
+        raw = (env.get("GEMINI_DATA_DIR") or "").strip()
+        if raw:
+            roots: list[Path] = []
+            for part in raw.split(","):
+                path = Path(part.strip()).expanduser()
+                if part.strip() and path not in roots:
+                    roots.append(path)
+            return cls(roots)
+        home = (env.get("GEMINI_CLI_HOME") or "").strip()
+        base = Path(home).expanduser() if home else paths.home
+        return cls([base / ".gemini" / "tmp"])
+
+    def tmp_dirs(self) -> list[Path]:
+        """Each root as a ``tmp``-like folder (a ``.gemini`` folder is taken as its ``tmp``)."""
+        return [r / "tmp" if r.name != "tmp" and (r / "tmp").is_dir() else r for r in self.data_roots]
+
+    def roots(self) -> list[tuple[str, bool]]:
+        return [(str(r), r.is_dir()) for r in self.tmp_dirs()]
+
+    def sources(self) -> Iterable[tuple[str, str, tuple[int, int, int, int]]]:
+        inodes: set[tuple[int, int]] = set()
+        for root in self.tmp_dirs():
+            for chats in _chat_dirs(root):
+                for path, key, st in _chat_files(chats):
+                    if (st.st_dev, st.st_ino) in inodes:
+                        continue
+                    inodes.add((st.st_dev, st.st_ino))
+                    yield path, key, file_identity(st)
+
+    def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
+        if str(path).endswith(".json"):
+            state = read_document(path, session_key)
+        else:
+            state = read_jsonl_file(path, session_key, prior, new_data, apply_record)
+        _place(state.data, Path(path))
+        return state
+
+    def sessions(self, states: Sequence[FileState]) -> list[Session]:
+        needs_registry = any(not s.data.get("project_root") for s in states)
+        registry = load_registry(self.registry_files()) if needs_registry else {}
+        return build_sessions(states, registry)
+
+    def registry_files(self) -> list[Path]:
+        """``projects.json`` next to each ``tmp`` folder (``~/.gemini/projects.json``)."""
+        return [r.parent / "projects.json" for r in self.tmp_dirs()]
+
+
+def load_registry(files: Iterable[Path]) -> dict[str, str]:
+    """Project folder name (slug, or the sha256 of the path that older versions used) -> project path,
+    from Gemini CLI's ``projects.json`` (``{"projects": {"<path>": "<slug>"}}``)."""
+    out: dict[str, str] = {}
+    for file in files:
+        try:
+            doc = orjson.loads(file.read_bytes())
+        except (OSError, ValueError):
+            continue
+        projects = doc.get("projects") if isinstance(doc, dict) else None
+        if not isinstance(projects, dict):
+            continue
+        for path, slug in projects.items():
+            if isinstance(path, str) and path:
+                out.setdefault(hashlib.sha256(path.encode()).hexdigest(), path)
+                if isinstance(slug, str) and slug:
+                    out.setdefault(slug, path)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Merging file states into sessions
+
+
+def _native(state: FileState) -> str:
+    return str(state.data.get("sid") or state.session_key)
+
+
+def build_sessions(states: Sequence[FileState], registry: dict[str, str]) -> list[Session]:
+    """One session per session id; a sub-agent chat joins its parent's session when that is present."""
+    mains = {_native(s) for s in states if not s.data.get("parent_dir")}
+    groups: dict[str, list[FileState]] = {}
+    for state in states:
+        parent = state.data.get("parent_dir")
+        key = parent if parent and parent in mains else _native(state)
+        groups.setdefault(key, []).append(state)
+    return [_build_one(key, files, registry) for key, files in groups.items()]
+
+
+def _merged(files: Sequence[FileState]) -> dict[str, list[Any]]:
+    """Every message of the session once (a legacy chat and its migrated JSONL hold the same ids)."""
+    out: dict[str, list[Any]] = {}
+    for f in sorted(files, key=lambda f: f.path):
+        out.update(f.data["msgs"])
+    return out
+
+
+def _usage(msgs: dict[str, list[Any]]) -> dict[str, list[int]]:
+    """Per model: [input, output, cache_read, long input, long output, long cache_read]."""
+    out: dict[str, list[int]] = {}
+    for rec in msgs.values():
+        tokens = rec[M_TOKENS]
+        if not tokens:
+            continue
+        inp, out_tokens, cached, prompt = split_tokens(tokens)
+        row = out.setdefault(rec[M_MODEL] or UNKNOWN, [0] * 6)
+        base = 3 if prompt > LONG_CONTEXT_THRESHOLD else 0
+        row[0] += inp
+        row[1] += out_tokens
+        row[2] += cached
+        if base:
+            row[3] += inp
+            row[4] += out_tokens
+            row[5] += cached
+    return out
+
+
+def _last_live(data: dict[str, Any]) -> list[Any] | None:
+    """The newest model message with tokens that is still in the conversation."""
+    msgs = data["msgs"]
+    for mid in reversed(list(data["live"])):
+        rec: list[Any] | None = msgs.get(mid)
+        if rec is not None and rec[M_TYPE] == "gemini" and rec[M_TOKENS]:
+            return rec
+    return None
+
+
+def _series(data: dict[str, Any]) -> list[list[Any]]:
+    """[timestamp, context] of the model messages still in the conversation since its last compaction."""
+    msgs, since = data["msgs"], data.get("last_compaction_ts") or ""
+    recs = (msgs.get(mid) for mid in data["live"])
+    return [
+        [r[M_TS], context_of(r[M_TOKENS])]
+        for r in recs
+        if r is not None and r[M_TYPE] == "gemini" and r[M_TOKENS] and (r[M_TS] or "") >= since
+    ]
+
+
+def _rows(msgs: dict[str, list[Any]]) -> Iterator[tuple[str | None, str, int, int, int, int]]:
+    """(timestamp, model, input, output, cache_creation, cache_read) of every message with tokens."""
+    for rec in msgs.values():
+        if rec[M_TOKENS]:
+            inp, out, cached, _prompt = split_tokens(rec[M_TOKENS])
+            yield rec[M_TS], rec[M_MODEL] or UNKNOWN, inp, out, 0, cached
+
+
+def _project_path(files: Sequence[FileState], registry: dict[str, str]) -> str | None:
+    for f in files:
+        d = f.data
+        path = d.get("project_root") or registry.get(d.get("project_dir") or "")
+        path = path or registry.get(d.get("project_hash") or "")
+        if path:
+            return str(path)
+    return next((str(f.data["dirs"][0]) for f in files if f.data.get("dirs")), None)
+
+
+def _ts(value: str | None) -> datetime | None:
+    return parse_ts(value) if value else None
+
+
+def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Session:
+    datas = [f.data for f in files]
+    main = sorted(
+        [f for f in files if _native(f) == key] or files, key=lambda f: (f.data.get("last_ts") or "", f.path)
+    )
+    msgs = _merged(files)
+    main_msgs = _merged(main)
+    per_model = _usage(msgs)
+    models = tuple(sorted(per_model, key=lambda m: -sum(per_model[m][:3])))
+    last = next((rec for f in reversed(main) if (rec := _last_live(f.data)) is not None), None)
+    firsts = [d["first_ts"] for d in datas if d.get("first_ts")]
+    lasts = [d["last_ts"] for d in datas if d.get("last_ts")]
+    last_ts = max(lasts) if lasts else None
+    compaction_ts = max((d["last_compaction_ts"] for d in datas if d.get("last_compaction_ts")), default=None)
+    direct = [r for r in msgs.values() if r[M_DIRECT]]
+    results = [{"recent": [res for r in msgs.values() for res in r[M_RESULTS]]}]
+    title = next((f.data["summary"] for f in reversed(main) if f.data.get("summary")), None)
+    title = title or next((f.data["first_prompt"] for f in main if f.data.get("first_prompt")), None)
+    model = (last[M_MODEL] if last else None) or next(
+        (f.data["last_model"] for f in reversed(main) if f.data.get("last_model")), None
+    )
+    peaks = [context_of(r[M_TOKENS]) for r in main_msgs.values() if r[M_TYPE] == "gemini" and r[M_TOKENS]]
+    return Session(
+        id=f"{AGENT}:{key}",
+        agent=AGENT,
+        native_id=key,
+        title=title,
+        project_path=_project_path(main, registry) or _project_path(files, registry),
+        git_branch=None,
+        model=model or next((m for m in models if m != UNKNOWN), None),
+        models=tuple(m for m in models if m != UNKNOWN),
+        started_at=_ts(min(firsts)) if firsts else None,
+        last_activity=_ts(last_ts),
+        tokens=TokenUsage(
+            sum(r[0] for r in per_model.values()),
+            sum(r[1] for r in per_model.values()),
+            0,
+            sum(r[2] for r in per_model.values()),
+            "exact",
+        ),
+        context_tokens=context_of(last[M_TOKENS]) if last else None,
+        context_window=None,
+        context_window_source="",
+        messages_user=sum(1 for r in main_msgs.values() if r[M_DIRECT] and r[M_TYPE] == "user"),
+        messages_assistant=sum(1 for r in direct if r[M_TYPE] == "gemini"),
+        tool_calls=sum(int(r[M_CALLS]) for r in msgs.values()),
+        tool_errors=sum(int(r[M_ERRORS]) for r in msgs.values()),
+        api_errors=sum(1 for r in direct if r[M_TYPE] == "error"),
+        interruptions=sum(int(r[M_CANCELLED]) for r in msgs.values()),
+        compactions=sum(int(f.data.get("compactions") or 0) for f in main),
+        skipped_lines=sum(int(d.get("skipped") or 0) for d in datas)
+        + sum(1 for d in datas if d.get("tail_partial")),
+        transcript_paths=tuple(sorted(f.path for f in files)),
+        recent_tool_results=tuple(bool(r[1]) for r in recent_rows(results, last_ts)),
+        recent_api_errors=count_recent([r[M_TS] for r in direct if r[M_TYPE] == "error"], last_ts),
+        recent_interruptions=count_recent([r[M_TS] for r in msgs.values() if r[M_CANCELLED]], last_ts),
+        turns_since_compaction=int(main[-1].data.get("turns") or 0),
+        last_compaction_at=_ts(compaction_ts),
+        model_usage=tuple(
+            ModelTokens(m, r[0], r[1], 0, r[2], 0, r[3], r[4], 0, r[5], 0) for m, r in per_model.items()
+        ),
+        peak_context_tokens=max(peaks, default=0) or None,
+        usage_buckets=usage_buckets(_rows(msgs), last_ts),
+        context_series=context_series(_series(main[-1].data)),
+    )

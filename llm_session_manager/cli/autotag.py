@@ -1,0 +1,376 @@
+"""`lsm auto-tag` (heuristic and AI tag suggestions that learn from accept/reject) and `lsm tag-stats`.
+
+Also ``ai_description``, which `lsm describe --ai` calls. The project folder and the transcripts are only
+read; every write (tags, decisions) goes to lsm's own database, in one transaction per command.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
+from llm_session_manager.errors import UsageError
+from llm_session_manager.models import SessionView
+from llm_session_manager.service import collect, open_db, resolve_id
+
+if TYPE_CHECKING:  # imported inside the commands: `lsm list` does not pay for it
+    from llm_session_manager import tagging
+
+FORMAT_HELP = "Output format: table or json."
+
+
+@dataclass
+class Plan:
+    """What auto-tag found for one session, before learning re-ranks it."""
+
+    view: SessionView
+    profile: tagging.ProjectProfile
+    prompts: list[str]
+    suggestions: list[tagging.Suggestion]
+    ai: str = "off"  # off | used | no-key
+    redacted: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _view(env: Env, session_id: str) -> SessionView:
+    return resolve_id(collect(env.paths, env.config).views, session_id)
+
+
+def _look(view: SessionView) -> tuple[tagging.ProjectProfile, list[str]]:
+    from llm_session_manager import tagging
+
+    s = view.session
+    return tagging.scan_project(s.project_path), tagging.first_prompts(s.transcript_paths)
+
+
+def _ai_suggestions(env: Env, plan: Plan) -> None:
+    """Ask Claude; on success its tags lead and the heuristics fill in. Without a key: a warning."""
+    from llm_session_manager import ai, tagging
+
+    try:
+        settings = ai.settings_from(env.paths.env, env.config)
+    except ai.NoKeyError:
+        warn(f"{ai.KEY_VARIABLE} is not set; suggesting tags from heuristics only")
+        plan.ai = "no-key"
+        return
+    s = plan.view.session
+    context = tagging.ai_context(plan.profile, s.title, plan.prompts, plan.view.tags, plan.suggestions)
+    tags, plan.redacted = ai.suggest_tags(settings, context)
+    have = set(plan.view.tags)
+    found = [
+        tagging.Suggestion(tag, t.confidence, t.reason, "ai", t.confidence)
+        for t in tags
+        if (tag := tagging.clean_ai_tag(t.tag)) is not None and tag not in have
+    ]
+    plan.suggestions = tagging.combine(tagging.merge(found), plan.suggestions)
+    plan.ai = "used"
+
+
+def build_plan(env: Env, view: SessionView, use_ai: bool) -> Plan:
+    """Look at the session's project and prompts and suggest tags (heuristics, then Claude if asked).
+    Raises ``AIError`` before anything is written when Claude was asked and failed."""
+    from llm_session_manager import tagging
+
+    profile, prompts = _look(view)
+    suggestions = tagging.heuristic_suggestions(profile, view.session.title, prompts, view.tags)
+    plan = Plan(view, profile, prompts, suggestions)
+    if not profile.exists:
+        plan.notes.append(
+            f"project folder {view.session.project_path} is not here; suggestions come from the prompts only"
+            if view.session.project_path
+            else "the session has no project folder; suggestions come from the prompts only"
+        )
+    if use_ai:
+        _ai_suggestions(env, plan)
+    return plan
+
+
+def _confirm(question: str) -> bool:
+    """y/n on the terminal: the question on stderr (stdout stays clean for --format json), the answer
+    from stdin; anything else asks again; end of input aborts (exit 130, nothing stored)."""
+    while True:
+        sys.stderr.write(f"{question} [y/n]: ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            raise typer.Abort()
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        sys.stderr.write("Please answer y or n.\n")
+
+
+def _ask(shown: Sequence[tagging.Suggestion]) -> list[tagging.Decision]:
+    """y/n for every suggestion, on the terminal. Nothing is stored until every answer is in."""
+    from llm_session_manager import tagging
+
+    decisions: list[tagging.Decision] = []
+    for i, s in enumerate(shown, 1):
+        sys.stderr.write(f"[{i}/{len(shown)}] {s.tag}  {s.confidence:.0%}  {s.source}: {s.reason}\n")
+        yes = _confirm(f"Add tag '{s.tag}'?")
+        decisions.append(tagging.Decision(s, "accepted" if yes else "rejected"))
+    return decisions
+
+
+def auto_tag_cmd(
+    session_id: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    use_ai: bool = typer.Option(
+        False, "--ai", help="Ask Claude too (needs ANTHROPIC_API_KEY; see ai: in the config)."
+    ),
+    apply: bool = typer.Option(
+        False, "--apply", help="Add every suggestion at or above --threshold, without asking."
+    ),
+    interactive: bool = typer.Option(
+        False, "--interactive", "-i", help="Ask y/n for each suggestion; answers teach the ranking."
+    ),
+    threshold: float = typer.Option(
+        0.6, "--threshold", min=0.0, max=1.0, help="--apply adds tags from this confidence."
+    ),
+    min_confidence: float = typer.Option(
+        0.3, "--min-confidence", min=0.0, max=1.0, help="Hide suggestions below this confidence."
+    ),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, help="At most N suggestions."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Suggest tags for a session from its project and prompts; --apply or --interactive add them."""
+    from llm_session_manager import tagging
+
+    fmt = check_format(fmt)
+    if apply and interactive:
+        raise UsageError("--apply and --interactive: choose one")
+    if interactive and not sys.stdin.isatty():
+        raise UsageError(
+            "--interactive asks about each tag and needs a terminal; use --apply (with --threshold) instead"
+        )
+    env = load_env()
+    view = _view(env, session_id)
+    plan = build_plan(env, view, use_ai)  # an AI failure ends here: nothing stored, nothing applied
+    sid, ptype = view.session.id, plan.profile.project_type
+    with closing(open_db(env.paths)) as conn:
+        ranked = tagging.rerank(
+            plan.suggestions,
+            tagging.feedback_counts(conn, ptype),
+            ptype,
+            tagging.rejected_for_session(conn, sid),
+        )
+        shown = [s for s in ranked.kept if s.confidence >= min_confidence][:limit]
+        tagging.record_suggested(conn, sid, ptype, shown)
+        if apply:
+            decisions = [tagging.Decision(s, "applied") for s in shown if s.confidence >= threshold]
+        elif interactive:
+            _header(plan)
+            decisions = _ask(shown)
+        else:
+            decisions = []
+        added = tagging.apply_decisions(conn, sid, ptype, decisions) if decisions else []
+    mode = "apply" if apply else "interactive" if interactive else "suggest"
+    report = _report(plan, shown, ranked, decisions, added, mode, threshold)
+    if fmt == "json":
+        print_json(report)
+        return
+    if not interactive:
+        _header(plan)
+        _print_suggestions(shown)
+    _print_outcome(plan, ranked, decisions, added, mode, threshold, shown)
+
+
+def _report(
+    plan: Plan,
+    shown: Sequence[tagging.Suggestion],
+    ranked: tagging.Ranked,
+    decisions: Sequence[tagging.Decision],
+    added: Sequence[str],
+    mode: str,
+    threshold: float,
+) -> dict[str, Any]:
+    p = plan.profile
+    return {
+        "session": plan.view.session.id,
+        "project_path": plan.view.session.project_path,
+        "project_type": p.project_type,
+        "project_type_reason": p.type_reason,
+        "files": len(p.files),
+        "git": p.git,
+        "ai": plan.ai,
+        "redacted": plan.redacted,
+        "mode": mode,
+        "threshold": threshold if mode == "apply" else None,
+        "suggestions": [s.as_json() for s in shown],
+        "suppressed": [{**s.as_json(), "why": why} for s, why in ranked.suppressed],
+        "accepted": [d.suggestion.tag for d in decisions if d.decision in ("accepted", "applied")],
+        "rejected": [d.suggestion.tag for d in decisions if d.decision == "rejected"],
+        "added": list(added),
+        "tags": sorted({*plan.view.tags, *added}),
+        "notes": plan.notes,
+    }
+
+
+def _header(plan: Plan) -> None:
+    p = plan.profile
+    where = (
+        f"{len(p.files)}{'+' if p.truncated else ''} files, {'git' if p.git else 'walked'}"
+        if p.exists
+        else ""
+    )
+    where = f"; {where}" if where else ""
+    sys.stderr.write(f"{plan.view.session.id}: project type {p.project_type} ({p.type_reason}){where}\n")
+    for note in plan.notes:
+        sys.stderr.write(f"lsm: note: {note}\n")
+    if plan.redacted:
+        sys.stderr.write(f"lsm: note: {plan.redacted} secret(s) were redacted before asking Claude\n")
+
+
+def _print_suggestions(shown: Sequence[tagging.Suggestion]) -> None:
+    if not shown:
+        sys.stdout.write("No tag suggestions.\n")
+        return
+    from rich.table import Table
+
+    from llm_session_manager.cli.render import console
+
+    table = Table(header_style="bold")
+    table.add_column("Tag", no_wrap=True)
+    table.add_column("Confidence", justify="right")
+    table.add_column("Source")
+    table.add_column("Reason", overflow="fold", max_width=90)
+    for s in shown:
+        table.add_row(s.tag, f"{s.confidence:.0%}", s.source, s.reason)
+    console().print(table)
+
+
+def _print_outcome(
+    plan: Plan,
+    ranked: tagging.Ranked,
+    decisions: Sequence[tagging.Decision],
+    added: Sequence[str],
+    mode: str,
+    threshold: float,
+    shown: Sequence[tagging.Suggestion],
+) -> None:
+    if ranked.suppressed:
+        names = ", ".join(f"{s.tag} ({why})" for s, why in ranked.suppressed)
+        sys.stderr.write(f"lsm: note: not suggested again: {names}\n")
+    sid = plan.view.session.id
+    if mode == "suggest":
+        if shown:
+            sys.stderr.write(
+                f"Add those at {threshold:.0%} or more with `lsm auto-tag {sid} --apply`,"
+                " or choose with --interactive\n"
+            )
+        return
+    if mode == "apply" and not decisions:
+        sys.stderr.write(f"no suggestion reaches the threshold ({threshold:.0%}); nothing added\n")
+    rejected = [d.suggestion.tag for d in decisions if d.decision == "rejected"]
+    sys.stderr.write(
+        f"added {len(added)} tag(s) to {sid}: {', '.join(added) or '-'}"
+        + (f"; rejected: {', '.join(rejected)}" if rejected else "")
+        + "\n"
+    )
+    sys.stdout.write(f"{sid}  tags: {', '.join(sorted({*plan.view.tags, *added})) or '-'}\n")
+
+
+def ai_description(env: Env, view: SessionView) -> str:
+    """`describe --ai`: a one-paragraph description from Claude (raises ``AIError`` on any failure)."""
+    from llm_session_manager import ai, tagging
+
+    try:
+        settings = ai.settings_from(env.paths.env, env.config)
+    except ai.NoKeyError:
+        raise ai.NoKeyError(
+            f"{ai.KEY_VARIABLE} is not set: describe --ai needs it (or give the description yourself)"
+        ) from None
+    profile, prompts = _look(view)
+    hints = tagging.heuristic_suggestions(profile, view.session.title, prompts, view.tags)
+    context = tagging.ai_context(profile, view.session.title, prompts, view.tags, hints)
+    text, redacted = ai.describe(settings, context)
+    if redacted:
+        sys.stderr.write(f"lsm: note: {redacted} secret(s) were redacted before asking Claude\n")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------
+# tag-stats
+
+
+def tag_stats_cmd(
+    tag: str | None = typer.Option(None, "--tag", "-t", help="Only this tag."),
+    project_type: str | None = typer.Option(None, "--project-type", "-p", help="Only this project type."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """How auto-tag's suggestions fared: per tag and project type, suggested/accepted/rejected counts."""
+    from llm_session_manager import tagging
+
+    fmt = check_format(fmt)
+    env = load_env()
+    with closing(open_db(env.paths)) as conn:
+        stats = tagging.tag_stats(
+            conn, tag.strip().lower() if tag else None, project_type.strip().lower() if project_type else None
+        )
+    if fmt == "json":
+        print_json(
+            {
+                "rows": [r.as_json() for r in stats.rows],
+                "by_tag": [r.as_json() for r in stats.by_tag],
+                "by_project_type": [r.as_json() for r in stats.by_project_type],
+                "by_source": [r.as_json() for r in stats.by_source],
+            }
+        )
+        return
+    if not stats.rows:
+        sys.stdout.write("No auto-tag suggestions recorded yet (run `lsm auto-tag <id>`).\n")
+        return
+    from llm_session_manager.cli.render import console
+
+    con = console()
+    con.print(_stats_table("Per tag and project type", stats.rows, with_tag=True, with_type=True))
+    con.print(_stats_table("Per project type", stats.by_project_type, with_tag=False, with_type=True))
+    if stats.by_source:
+        con.print(_stats_table("Per source", stats.by_source, with_tag=False, with_type=False))
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _stats_table(title: str, rows: Sequence[tagging.StatRow], *, with_tag: bool, with_type: bool) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    if with_tag:
+        table.add_column("Tag", no_wrap=True)
+    if with_type:
+        table.add_column("Project type", no_wrap=True)
+    if not with_tag and not with_type:
+        table.add_column("Source", no_wrap=True)
+    for name in ("Suggested", "Accepted", "Rejected", "Applied", "Acceptance"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        cells: list[str] = []
+        if with_tag:
+            cells.append(r.tag)
+        if with_type:
+            cells.append(r.project_type or "-")
+        if not with_tag and not with_type:
+            cells.append(r.source or "-")
+        cells += [
+            str(r.suggested),
+            str(r.accepted),
+            str(r.rejected),
+            str(r.applied),
+            _rate(r.acceptance_rate),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("auto-tag")(auto_tag_cmd)
+    app.command("tag-stats")(tag_stats_cmd)

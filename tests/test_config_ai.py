@@ -1,0 +1,89 @@
+"""The ``ai`` section of the configuration: defaults, overrides and strict validation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load
+from llm_session_manager.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    file = tmp_path / "config.yaml"
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+def error(tmp_path: Path, text: str) -> str:
+    file = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load(file)
+    message = str(info.value)
+    assert str(file) in message and "\n" not in message
+    return message
+
+
+def test_defaults() -> None:
+    assert DEFAULTS["ai"] == {"model": "claude-haiku-4-5", "timeout_seconds": 30}
+    assert load(Path("/nonexistent/config.yaml"))["ai"] == DEFAULTS["ai"]
+
+
+def test_default_file_documents_the_section() -> None:
+    assert yaml.safe_load(DEFAULT_FILE_TEXT)["ai"] == DEFAULTS["ai"]
+    assert "ANTHROPIC_API_KEY" in DEFAULT_FILE_TEXT
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ai:\n  model: claude-haiku-5-5\n", {"model": "claude-haiku-5-5", "timeout_seconds": 30}),
+        ("ai:\n  timeout_seconds: 2.5\n", {"model": "claude-haiku-4-5", "timeout_seconds": 2.5}),
+        ("ai:\n  timeout_seconds: 600\n", {"model": "claude-haiku-4-5", "timeout_seconds": 600}),
+        ("ai:\n", DEFAULTS["ai"]),  # an empty section means all defaults
+    ],
+)
+def test_overrides(tmp_path: Path, text: str, expected: dict[str, object]) -> None:
+    assert load(write(tmp_path, text))["ai"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("ai:\n  timeout_seconds: 0\n", "ai.timeout_seconds"),
+        ("ai:\n  timeout_seconds: -1\n", "ai.timeout_seconds"),
+        ("ai:\n  timeout_seconds: 601\n", "ai.timeout_seconds"),
+        ("ai:\n  timeout_seconds: soon\n", "ai.timeout_seconds"),
+        ("ai:\n  timeout_seconds: true\n", "ai.timeout_seconds"),
+        ("ai:\n  model: ''\n", "ai.model"),
+        ("ai:\n  model: two words\n", "ai.model"),
+        ("ai:\n  model: 5\n", "ai.model"),
+        ("ai:\n  max_tokens: 5\n", "ai.max_tokens"),
+        ("ai: claude\n", "ai"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    assert f"'{key}'" in error(tmp_path, text)
+
+
+def test_cli_show_config_has_the_section(tmp_path: Path) -> None:
+    file = write(tmp_path, "ai:\n  model: claude-sonnet-4-5\n")
+    env = {
+        "HOME": str(tmp_path),
+        "LSM_HOME": str(tmp_path / "data"),
+        "LSM_CONFIG": str(file),
+        "PATH": "/usr/bin",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "llm_session_manager", "show-config", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert '"model": "claude-sonnet-4-5"' in r.stdout
