@@ -104,3 +104,63 @@ def test_second_run_reads_nothing(everything: FakeHome) -> None:
     info = json.loads(everything.run("info", "--format", "json").stdout)
     for name, agent in info["agents"].items():
         assert agent["cache_hit"] and agent["files_read"] == 0, name
+
+
+def test_export_import_round_trip_for_every_agent(everything: FakeHome, tmp_path: Path) -> None:
+    """export -> import (on another machine) -> export gives the same document, for every agent."""
+    other = FakeHome(
+        home=tmp_path / "other", claude=tmp_path / "other" / ".claude", lsm_home=tmp_path / "other-lsm"
+    )
+    other.home.mkdir()
+    rows = json.loads(everything.run("list", "--all", "--format", "json").stdout)
+    seen = set()
+    for row in rows:
+        if row["agent"] in seen:
+            continue
+        seen.add(row["agent"])
+        first, second = tmp_path / f"{row['agent']}.1.json", tmp_path / f"{row['agent']}.2.json"
+        r = everything.run("export", row["id"], "-o", str(first))
+        assert r.returncode == 0, r.stderr
+        r = other.run("import-context", str(first))
+        assert r.returncode == 0, r.stderr
+        r = other.run("export", row["id"], "-o", str(second))
+        assert r.returncode == 0, r.stderr
+        assert first.read_text() == second.read_text(), row["id"]
+    assert seen == AGENTS
+
+
+@pytest.mark.parametrize(
+    ("agent", "prompt"),
+    [
+        ("codex", "List the files"),
+        ("gemini", "Say hello and list files."),
+        ("claude-code", "Hello Claude! Can you help me understand how Python decorators work?"),
+    ],
+)
+def test_conversation_exported_for_agents_that_can(everything: FakeHome, agent: str, prompt: str) -> None:
+    rows = json.loads(everything.run("list", "--all", "--agent", agent, "--format", "json").stdout)
+    docs = [json.loads(everything.run("export", row["id"], "-o", "-").stdout) for row in rows]
+    with_prompt = [
+        d
+        for d in docs
+        if any(t["role"] == "user" and t["text"] == prompt for t in d["conversation"]["turns"])
+    ]
+    assert with_prompt, agent
+    doc = with_prompt[0]
+    assert doc["conversation"]["available"] is True
+    roles = {t["role"] for t in doc["conversation"]["turns"]}
+    assert "assistant" in roles
+
+
+def test_agents_without_a_conversation_reader_say_so(everything: FakeHome) -> None:
+    rows = json.loads(everything.run("list", "--all", "--agent", "cline", "--format", "json").stdout)
+    doc = json.loads(everything.run("export", rows[0]["id"], "-o", "-").stdout)
+    assert doc["conversation"] == {
+        "included": True,
+        "available": False,
+        "full": False,
+        "trimmed_characters": 0,
+        "turns": [],
+    }
+    md = everything.run("export", rows[0]["id"], "-o", "-", "--format", "markdown").stdout
+    assert "cannot be exported yet" in md

@@ -909,3 +909,75 @@ def recent_rows(datas: list[dict[str, Any]], last_ts: str | None) -> list[list[A
 def count_recent(stamps: list[str | None], last_ts: str | None) -> int:
     start = _window_start(last_ts)
     return sum(1 for t in stamps if t and t >= start)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached).
+
+
+def _item_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        return ""
+    parts = [b.get("text") for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
+    return "\n".join(p for p in parts if p)
+
+
+def _call_input(payload: dict[str, Any]) -> Any:
+    raw = payload.get("arguments", payload.get("input"))
+    if isinstance(raw, str):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _conversation_turn(payload: dict[str, Any], ts: str | None) -> dict[str, Any] | None:
+    """One ``response_item`` as a conversation turn (None when it is not part of the conversation)."""
+    kind = payload.get("type")
+    if kind == "message" and payload.get("role") in ("user", "assistant"):
+        text = _item_text(payload.get("content"))
+        if not text.strip() or (payload["role"] == "user" and _is_injected(text)):
+            return None
+        return {"role": payload["role"], "timestamp": ts, "text": text}
+    if kind in ("function_call", "custom_tool_call", "local_shell_call"):
+        call = {
+            "id": payload.get("call_id"),
+            "name": payload.get("name") or kind,
+            "input": _call_input(payload),
+        }
+        return {"role": "assistant", "timestamp": ts, "text": "", "tool_calls": [call]}
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        output = payload.get("output")
+        text = _item_text(output) if not isinstance(output, str) else output
+        result = {"tool_use_id": payload.get("call_id"), "is_error": False, "content": text}
+        return {"role": "user", "timestamp": ts, "text": "", "tool_results": [result]}
+    return None
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Prompts, replies, tool calls and their outputs of a Codex session, in order, from its rollout's
+    ``response_item`` lines (the model's own view of the conversation); compactions are marked."""
+    turns: list[dict[str, Any]] = []
+    for path in paths:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(obj, dict):
+                    continue
+                ts = canonical_ts(obj.get("timestamp"))
+                payload = obj.get("payload")
+                if obj.get("type") == "compacted":
+                    turns.append({"role": "system", "timestamp": ts, "text": "[conversation compacted]"})
+                elif obj.get("type") == "response_item" and isinstance(payload, dict):
+                    turn = _conversation_turn(payload, ts)
+                    if turn is not None:
+                        turns.append(turn)
+    return turns

@@ -603,3 +603,88 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
         usage_buckets=usage_buckets(_rows(msgs), last_ts),
         context_series=context_series(_series(main[-1].data)),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached).
+
+
+def _replay(path: str) -> list[dict[str, Any]]:
+    """The chat's current messages, replayed as Gemini CLI loads them: the last record per id wins,
+    ``$rewindTo`` cuts the conversation, ``$set.messages`` replaces it. Legacy files are one document."""
+    raw = Path(path).read_bytes()
+    if path.endswith(".json"):
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return []
+        messages = doc.get("messages") if isinstance(doc, dict) else None
+        return [m for m in messages or [] if isinstance(m, dict)]
+    live: dict[str, dict[str, Any]] = {}
+    for line in raw.splitlines():
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if isinstance(obj.get("$rewindTo"), str):
+            ids = list(live)
+            cut = ids.index(obj["$rewindTo"]) if obj["$rewindTo"] in live else 0
+            for mid in ids[cut:]:
+                del live[mid]
+        elif isinstance(obj.get("id"), str):
+            live[obj["id"]] = obj
+        elif isinstance(obj.get("$set"), dict) and isinstance(obj["$set"].get("messages"), list):
+            live = {
+                m["id"]: m
+                for m in obj["$set"]["messages"]
+                if isinstance(m, dict) and isinstance(m.get("id"), str)
+            }
+    return list(live.values())
+
+
+def _turn(message: dict[str, Any]) -> dict[str, Any] | None:
+    kind = message.get("type")
+    role = {"user": "user", "gemini": "assistant"}.get(str(kind))
+    if role is None:
+        return None
+    turn: dict[str, Any] = {
+        "role": role,
+        "timestamp": canonical_ts(message.get("timestamp")),
+        "text": _text(message.get("content")),
+    }
+    if role == "assistant":
+        turn["model"] = message.get("model")
+    calls, results = [], []
+    for call in message.get("toolCalls") or []:
+        if not isinstance(call, dict):
+            continue
+        calls.append({"id": call.get("id"), "name": call.get("name"), "input": call.get("args")})
+        if call.get("result") is not None or call.get("status"):
+            content = call.get("resultDisplay") or call.get("result")
+            results.append(
+                {
+                    "tool_use_id": call.get("id"),
+                    "is_error": call.get("status") == "error",
+                    "content": content if isinstance(content, str) else orjson.dumps(content).decode(),
+                }
+            )
+    if calls:
+        turn["tool_calls"] = calls
+    if results:
+        turn["tool_results"] = results
+    if not turn["text"] and not calls:
+        return None
+    return turn
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Prompts, replies and tool calls (with their results) of a Gemini CLI chat, as it stands now."""
+    turns: list[dict[str, Any]] = []
+    for path in paths:
+        for message in _replay(path):
+            turn = _turn(message)
+            if turn is not None:
+                turns.append(turn)
+    return turns
