@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -27,7 +28,6 @@ from llm_session_manager.timefmt import canonical_ts, parse_ts
 _loads = orjson.loads
 
 AGENT = "claude-code"
-CHUNK = 8 * 1024 * 1024
 HEAD_BYTES = 256
 RECENT_KEEP = 20
 TITLE_MAX = 80
@@ -393,28 +393,9 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         _handle_meta(data, obj, rtype)
 
 
-def _read_lines(fh: Any, offset: int, data: dict[str, Any]) -> int:
-    """Fold every complete line from ``offset`` into ``data``; returns the offset after the last one."""
-    fh.seek(offset)
-    rest = b""
-    loads = _loads
-    while True:
-        chunk = fh.read(CHUNK)
-        if not chunk:
-            return offset
-        buf = rest + chunk if rest else chunk
-        lines = buf.split(b"\n")
-        rest = lines.pop()
-        offset += len(buf) - len(rest)
-        for line in lines:
-            if not line or line.isspace():
-                continue
-            try:
-                obj = loads(line)
-            except ValueError:
-                data["skipped"] += 1
-                continue
-            apply_line(data, obj)
+def bad_line(data: dict[str, Any]) -> None:
+    """Count a line that is not JSON."""
+    data["skipped"] += 1
 
 
 def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -517,7 +498,7 @@ class ClaudeCodeReader:
             else:
                 data = prior.data
                 offset = prior.offset
-            offset = _read_lines(fh, offset, data)
+            offset = fold_lines(fh, offset, data, apply_line, bad_line)
             offset = _finish_tail(fh, offset, data)
         return FileState(str(path), session_key, identity, offset, head, data)
 

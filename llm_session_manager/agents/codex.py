@@ -48,7 +48,8 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity, needs_full_read
+from llm_session_manager.agents.claude_code import HEAD_BYTES, bad_line, file_identity, needs_full_read
+from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -56,7 +57,6 @@ from llm_session_manager.timefmt import canonical_ts, parse_ts
 _loads = orjson.loads
 
 AGENT = "codex"
-CHUNK = 8 * 1024 * 1024
 MAX_DEPTH = 4  # sessions/YYYY/MM/DD/<file>
 TITLE_MAX = 80
 RECENT_KEEP = 20
@@ -558,25 +558,8 @@ def read_jsonl_lines(
 ) -> int:
     """Fold every complete line from ``offset`` into ``data``; returns the offset after the last one.
     A line that is not JSON is skipped and counted in ``data["skipped"]``."""
-    fh.seek(offset)
-    rest = b""
-    while True:
-        chunk = fh.read(CHUNK)
-        if not chunk:
-            return offset
-        buf = rest + chunk if rest else chunk
-        lines = buf.split(b"\n")
-        rest = lines.pop()
-        offset += len(buf) - len(rest)
-        for line in lines:
-            if not line or line.isspace():
-                continue
-            try:
-                obj = _loads(line)
-            except ValueError:
-                data["skipped"] += 1
-                continue
-            apply(data, obj)
+
+    return fold_lines(fh, offset, data, apply, bad_line)
 
 
 def finish_tail(

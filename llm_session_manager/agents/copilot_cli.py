@@ -38,12 +38,12 @@ import orjson
 
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity, needs_full_read
+from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "copilot-cli"
-CHUNK = 8 * 1024 * 1024
 TITLE_MAX = 80
 RECENT_KEEP = 20
 RECENT_WINDOW = timedelta(minutes=30)
@@ -327,25 +327,12 @@ def apply_event(reading: _Reading, obj: Any) -> None:
 
 def _read_lines(fh: Any, offset: int, reading: _Reading) -> int:
     """Fold every complete line from ``offset``; returns the offset after the last one."""
-    fh.seek(offset)
-    rest = b""
-    while True:
-        chunk = fh.read(CHUNK)
-        if not chunk:
-            return offset
-        buf = rest + chunk if rest else chunk
-        lines = buf.split(b"\n")
-        rest = lines.pop()
-        offset += len(buf) - len(rest)
-        for line in lines:
-            if not line or line.isspace():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except ValueError:
-                reading.data["skipped"] += 1
-                continue
-            apply_event(reading, obj)
+
+    return fold_lines(fh, offset, reading, apply_event, _bad_event_line)
+
+
+def _bad_event_line(reading: _Reading) -> None:
+    reading.data["skipped"] += 1
 
 
 def _finish_tail(fh: Any, offset: int, reading: _Reading) -> int:

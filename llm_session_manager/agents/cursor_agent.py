@@ -41,12 +41,12 @@ import orjson
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity, needs_full_read
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
+from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "cursor-agent"
-CHUNK = 8 * 1024 * 1024
 TITLE_MAX = 80
 RECENT_KEEP = 20
 DEFAULT_NAME = "New Agent"  # the name a chat has before Cursor titles it
@@ -331,25 +331,16 @@ def add_counts(data: dict[str, Any], texts: list[list[str]]) -> None:
 
 def _read_lines(fh: Any, offset: int, data: dict[str, Any], texts: list[list[str]]) -> int:
     """Fold every complete line from ``offset``; returns the offset after the last one."""
-    fh.seek(offset)
-    rest = b""
-    while True:
-        chunk = fh.read(CHUNK)
-        if not chunk:
-            return offset
-        buf = rest + chunk if rest else chunk
-        lines = buf.split(b"\n")
-        rest = lines.pop()
-        offset += len(buf) - len(rest)
-        for line in lines:
-            if not line or line.isspace():
-                continue
-            try:
-                obj = _loads(line)
-            except ValueError:
-                data["skipped"] += 1
-                continue
-            apply_line(data, obj, texts)
+
+    return fold_lines(fh, offset, (data, texts), _apply_pair, _bad_pair)
+
+
+def _apply_pair(state: tuple[dict[str, Any], list[list[str]]], obj: Any) -> None:
+    apply_line(state[0], obj, state[1])
+
+
+def _bad_pair(state: tuple[dict[str, Any], list[list[str]]]) -> None:
+    state[0]["skipped"] += 1
 
 
 def _finish_tail(fh: Any, offset: int, data: dict[str, Any], texts: list[list[str]]) -> int:

@@ -1,0 +1,39 @@
+"""Reading append-only JSONL logs incrementally: the one loop every JSONL reader shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+
+CHUNK = 8 * 1024 * 1024
+S = TypeVar("S")
+
+
+def fold_lines(
+    fh: Any, offset: int, state: S, apply: Callable[[S, Any], None], bad: Callable[[S], None]
+) -> int:
+    """Call ``apply(state, obj)`` for every complete JSON line from byte ``offset`` of the open binary
+    file ``fh`` (``bad(state)`` for a line that is not JSON; blank lines are ignored). Returns the offset
+    after the last complete line: a final line without its newline is left for the next read."""
+    fh.seek(offset)
+    rest = b""
+    loads = orjson.loads
+    while True:
+        chunk = fh.read(CHUNK)
+        if not chunk:
+            return offset
+        buf = rest + chunk if rest else chunk
+        lines = buf.split(b"\n")
+        rest = lines.pop()
+        offset += len(buf) - len(rest)
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            try:
+                obj = loads(line)
+            except ValueError:
+                bad(state)
+                continue
+            apply(state, obj)
