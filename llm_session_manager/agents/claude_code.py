@@ -20,6 +20,15 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.common import (
+    HEAD_BYTES,
+    RECENT_KEEP,
+    bad_line,
+    count_recent,
+    file_identity,
+    needs_full_read,
+    recent_rows,
+)
 from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
@@ -28,10 +37,7 @@ from llm_session_manager.timefmt import canonical_ts, parse_ts
 _loads = orjson.loads
 
 AGENT = "claude-code"
-HEAD_BYTES = 256
-RECENT_KEEP = 20
 TITLE_MAX = 80
-RECENT_WINDOW = timedelta(minutes=30)
 INTERRUPT_PREFIX = "[Request interrupted by user"
 SYNTHETIC = "<synthetic>"
 FATAL_PATTERNS = (
@@ -393,28 +399,6 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         _handle_meta(data, obj, rtype)
 
 
-def bad_line(data: dict[str, Any]) -> None:
-    """Count a line that is not JSON."""
-    data["skipped"] += 1
-
-
-def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def head_of(path: str | Path) -> bytes:
-    with open(path, "rb") as fh:
-        return hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
-
-
-def needs_full_read(prior: FileState | None, identity: tuple[int, int, int, int], head: bytes) -> bool:
-    if prior is None:
-        return True
-    dev, ino, size, _ = identity
-    pdev, pino, _, _ = prior.identity
-    return (dev, ino) != (pdev, pino) or size < prior.offset or head != prior.head
-
-
 def _scandir(path: str) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
@@ -690,10 +674,10 @@ def _build_one(
     lasts = [d["last_ts"] for d in datas if d.get("last_ts")]
     compaction_ts = max((d["last_compaction_ts"] for d in datas if d.get("last_compaction_ts")), default=None)
     last_ts = max(lasts) if lasts else None
-    recent = _recent_tool_results(datas, last_ts)
+    recent = recent_rows(datas, last_ts)
     fails = max((n for d in datas for n in d.get("fails", {}).values()), default=0)
     fatal = tuple(sorted({k for d in datas for k in d.get("fatal", [])}))
-    if _count_recent([d.get("auth_error_ts") for d in datas], last_ts):
+    if count_recent([d.get("auth_error_ts") for d in datas], last_ts):
         fatal = (*fatal, "auth_error")
     title = _pick_title(main)
     models = tuple(sorted(per_model, key=lambda m: -(sum(per_model[m]))))
@@ -726,8 +710,8 @@ def _build_one(
         fatal_signals=fatal,
         recent_tool_results=tuple(bool(r[1]) for r in recent),
         repeated_failures=fails,
-        recent_api_errors=_count_recent([t for d in datas for t in d.get("recent_api", [])], last_ts),
-        recent_interruptions=_count_recent([t for d in datas for t in d.get("recent_int", [])], last_ts),
+        recent_api_errors=count_recent([t for d in datas for t in d.get("recent_api", [])], last_ts),
+        recent_interruptions=count_recent([t for d in datas for t in d.get("recent_int", [])], last_ts),
         turns_since_compaction=int(last_main.get("turns_since_compaction") or 0),
         last_compaction_at=_ts(compaction_ts),
         peak_context_tokens=max((int(f.data.get("peak_ctx") or 0) for f in main), default=0) or None,
@@ -738,25 +722,6 @@ def _build_one(
             for m, r in per_model.items()
         ),
     )
-
-
-def _window_start(last_ts: str | None) -> str:
-    last = _ts(last_ts)
-    if last is None:
-        return ""
-    return canonical_ts((last - RECENT_WINDOW).isoformat()) or ""
-
-
-def _recent_tool_results(datas: list[dict[str, Any]], last_ts: str | None) -> list[list[Any]]:
-    """The last RECENT_KEEP tool results within RECENT_WINDOW of the session's last activity."""
-    start = _window_start(last_ts)
-    rows = sorted((r for d in datas for r in d.get("recent", [])), key=lambda r: r[0] or "")
-    return [r for r in rows if (r[0] or "") >= start][-RECENT_KEEP:]
-
-
-def _count_recent(stamps: list[str | None], last_ts: str | None) -> int:
-    start = _window_start(last_ts)
-    return sum(1 for t in stamps if t and t >= start)
 
 
 def _pick_title(main: list[FileState]) -> str | None:

@@ -48,7 +48,15 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.claude_code import HEAD_BYTES, bad_line, file_identity, needs_full_read
+from llm_session_manager.agents.common import (
+    HEAD_BYTES,
+    RECENT_KEEP,
+    bad_line,
+    count_recent,
+    file_identity,
+    needs_full_read,
+    recent_rows,
+)
 from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.paths import Paths
@@ -59,8 +67,6 @@ _loads = orjson.loads
 AGENT = "codex"
 MAX_DEPTH = 4  # sessions/YYYY/MM/DD/<file>
 TITLE_MAX = 80
-RECENT_KEEP = 20
-RECENT_WINDOW = timedelta(minutes=30)
 BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
 CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
 UNKNOWN = "unknown"
@@ -873,29 +879,6 @@ def _build_one(
         ),
         context_series=context_series(main[-1].data.get("ctx_hist") or []),
     )
-
-
-def _window_start(last_ts: str | None) -> str:
-    last = _ts(last_ts)
-    if last is None:
-        return ""
-    return canonical_ts((last - RECENT_WINDOW).isoformat()) or ""
-
-
-def recent_rows(datas: list[dict[str, Any]], last_ts: str | None) -> list[list[Any]]:
-    """The last RECENT_KEEP tool results within RECENT_WINDOW of the session's last activity."""
-    start = _window_start(last_ts)
-    rows = sorted((r for d in datas for r in d.get("recent", [])), key=lambda r: r[0] or "")
-    return [r for r in rows if (r[0] or "") >= start][-RECENT_KEEP:]
-
-
-def count_recent(stamps: list[str | None], last_ts: str | None) -> int:
-    start = _window_start(last_ts)
-    return sum(1 for t in stamps if t and t >= start)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The conversation itself, for export (read on demand, never cached).
 
 
 def _item_text(content: Any) -> str:

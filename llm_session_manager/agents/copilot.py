@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.claude_code import file_identity
+from llm_session_manager.agents.common import file_identity
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.timefmt import canonical_ts, parse_ts

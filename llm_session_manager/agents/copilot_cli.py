@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity, needs_full_read
+from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read
 from llm_session_manager.agents.jsonl import fold_lines
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths

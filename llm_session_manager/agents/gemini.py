@@ -40,16 +40,14 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.claude_code import HEAD_BYTES, file_identity
 from llm_session_manager.agents.codex import (
     context_series,
-    count_recent,
     note_ts,
     read_jsonl_file,
-    recent_rows,
     title_from,
     usage_buckets,
 )
+from llm_session_manager.agents.common import HEAD_BYTES, count_recent, file_identity, recent_rows
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
