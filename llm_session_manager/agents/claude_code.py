@@ -29,7 +29,7 @@ from llm_session_manager.agents.common import (
     needs_full_read,
     recent_rows,
 )
-from llm_session_manager.agents.jsonl import fold_lines
+from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -483,32 +483,11 @@ class ClaudeCodeReader:
                 data = prior.data
                 offset = prior.offset
             offset = fold_lines(fh, offset, data, apply_line, bad_line)
-            offset = _finish_tail(fh, offset, data)
+            offset, data["tail_partial"] = read_tail(fh, offset, data, apply_line)
         return FileState(str(path), session_key, identity, offset, head, data)
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         return build_sessions(states)
-
-
-def _finish_tail(fh: Any, offset: int, data: dict[str, Any]) -> int:
-    """A last line without newline: if it is a whole JSON object it is complete (a line cut short is
-    never valid JSON) and is read; otherwise it is still being written, counted as skipped for now and
-    read again next time."""
-    fh.seek(offset)
-    tail = fh.read()
-    data["tail_partial"] = False
-    if not tail.strip():
-        return offset + len(tail)
-    try:
-        obj = _loads(tail)
-    except ValueError:
-        data["tail_partial"] = True
-        return offset
-    if not isinstance(obj, dict):
-        data["tail_partial"] = True
-        return offset
-    apply_line(data, obj)
-    return offset + len(tail)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from llm_session_manager.agents.common import (
     needs_full_read,
     recent_rows,
 )
-from llm_session_manager.agents.jsonl import fold_lines
+from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -571,23 +571,9 @@ def read_jsonl_lines(
 def finish_tail(
     fh: Any, offset: int, data: dict[str, Any], apply: Callable[[dict[str, Any], Any], None]
 ) -> int:
-    """A last line without newline: a whole JSON object is complete and read; anything else is still
-    being written, flagged (``tail_partial``, one skipped line for now) and read again next time."""
-    fh.seek(offset)
-    tail = fh.read()
-    data["tail_partial"] = False
-    if not tail.strip():
-        return offset + len(tail)
-    try:
-        obj = _loads(tail)
-    except ValueError:
-        data["tail_partial"] = True
-        return offset
-    if not isinstance(obj, dict):
-        data["tail_partial"] = True
-        return offset
-    apply(data, obj)
-    return offset + len(tail)
+    """The half-written last line rule (see ``jsonl.read_tail``), flagged in ``data["tail_partial"]``."""
+    offset, data["tail_partial"] = read_tail(fh, offset, data, apply)
+    return offset
 
 
 def read_jsonl_file(

@@ -38,7 +38,7 @@ import orjson
 
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read
-from llm_session_manager.agents.jsonl import fold_lines
+from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -336,22 +336,9 @@ def _bad_event_line(reading: _Reading) -> None:
 
 
 def _finish_tail(fh: Any, offset: int, reading: _Reading) -> int:
-    """A last line without newline is read when it is a whole JSON object; otherwise it is still being
-    written: counted as skipped for now and read again next time."""
-    fh.seek(offset)
-    tail = fh.read()
-    reading.data["tail_partial"] = False
-    if not tail.strip():
-        return offset + len(tail)
-    try:
-        obj = orjson.loads(tail)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict):
-        reading.data["tail_partial"] = True
-        return offset
-    apply_event(reading, obj)
-    return offset + len(tail)
+    """The half-written last line rule (see ``jsonl.read_tail``)."""
+    offset, reading.data["tail_partial"] = read_tail(fh, offset, reading, apply_event)
+    return offset
 
 
 # ---------------------------------------------------------------------------------------------------

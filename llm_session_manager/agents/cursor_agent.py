@@ -41,7 +41,7 @@ import orjson
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
-from llm_session_manager.agents.jsonl import fold_lines
+from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -344,22 +344,9 @@ def _bad_pair(state: tuple[dict[str, Any], list[list[str]]]) -> None:
 
 
 def _finish_tail(fh: Any, offset: int, data: dict[str, Any], texts: list[list[str]]) -> int:
-    """A last line without newline is read when it is a whole JSON object; otherwise it is still being
-    written: counted as skipped for now and read again next time (claude_code's rule)."""
-    fh.seek(offset)
-    tail = fh.read()
-    data["tail_partial"] = False
-    if not tail.strip():
-        return offset + len(tail)
-    try:
-        obj = _loads(tail)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict):
-        data["tail_partial"] = True
-        return offset
-    apply_line(data, obj, texts)
-    return offset + len(tail)
+    """The half-written last line rule (see ``jsonl.read_tail``)."""
+    offset, data["tail_partial"] = read_tail(fh, offset, (data, texts), _apply_pair)
+    return offset
 
 
 def read_jsonl(

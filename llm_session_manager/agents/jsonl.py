@@ -37,3 +37,22 @@ def fold_lines(
                 bad(state)
                 continue
             apply(state, obj)
+
+
+def read_tail(fh: Any, offset: int, state: S, apply: Callable[[S, Any], None]) -> tuple[int, bool]:
+    """The last line when it has no newline yet. A whole JSON object is complete (a line cut short is
+    never valid JSON): it is applied and consumed. Anything else is still being written: it is left
+    for the next read, and reported as partial (the caller counts it as one skipped line for now).
+    Returns (new offset, partial)."""
+    fh.seek(offset)
+    tail = fh.read()
+    if not tail.strip():
+        return offset + len(tail), False
+    try:
+        obj = orjson.loads(tail)
+    except ValueError:
+        return offset, True
+    if not isinstance(obj, dict):
+        return offset, True
+    apply(state, obj)
+    return offset + len(tail), False
