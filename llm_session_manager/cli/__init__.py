@@ -38,17 +38,28 @@ def _root(
 
 
 def _register() -> None:
-    from llm_session_manager.cli import autotag, config_cmds, export_cmds, organise, sessions, tokens_cmd
+    from llm_session_manager.cli import (
+        autotag,
+        config_cmds,
+        export_cmds,
+        monitor_cmd,
+        organise,
+        recommend_cmd,
+        sessions,
+        tokens_cmd,
+    )
 
-    sessions.register(app)
-    organise.register(app)
-    export_cmds.register(app)
-    config_cmds.register(app)
-    tokens_cmd.register(app)
-    autotag.register(app)
-    from llm_session_manager.cli import recommend_cmd
-
-    recommend_cmd.register(app)
+    for module in (
+        sessions,
+        organise,
+        export_cmds,
+        autotag,
+        recommend_cmd,
+        monitor_cmd,
+        tokens_cmd,
+        config_cmds,
+    ):
+        module.register(app)
 
 
 _register()

@@ -1,0 +1,41 @@
+"""`lsm monitor`: the live dashboard (see ``llm_session_manager.tui``)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from llm_session_manager.cli.common import load_env
+from llm_session_manager.errors import LsmError
+
+
+class NotATerminalError(LsmError):
+    """The dashboard needs a terminal to draw on."""
+
+
+def monitor_cmd(
+    interval: float | None = typer.Option(
+        None,
+        "--interval",
+        "-i",
+        min=0.2,
+        help="Seconds between refreshes (default: dashboard.refresh_interval in the config, 5).",
+    ),
+    agent: str | None = typer.Option(None, "--agent", help="Only this agent, e.g. claude-code."),
+    project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
+) -> None:
+    """Live dashboard of your sessions: context, tokens, cost, burn rate, health. Keys: h for help."""
+    if not sys.stdout.isatty():
+        raise NotATerminalError(
+            "monitor draws on a terminal and stdout is not one; for scripts use `lsm list --format json`"
+        )
+    env = load_env()
+    seconds = interval if interval is not None else float(env.config["dashboard"]["refresh_interval"])
+    from llm_session_manager.tui.loop import run_monitor
+
+    run_monitor(env.paths, env.config, interval=seconds, agent=agent, project=project)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor_cmd)

@@ -1,0 +1,369 @@
+"""What one frame of the dashboard shows, and when to collect it again.
+
+``build_snapshot`` turns a ``service.collect()`` result into a :class:`Snapshot`: the sessions (after the
+``--agent``/``--project`` filters), how many run, today's totals, the summed burn rate, the short ids and
+the recommendations.
+
+``Refresher`` hands the loop a snapshot on every tick. A full ``collect()`` costs about 0.2 ms per known
+session even when nothing changed (it decodes and re-derives every session), so a tick first looks, cheaply,
+for a reason to collect:
+
+- a watched path changed (``stat`` only, no reading): the transcripts of running and recently active
+  sessions, their folders, the agents' root folders and the folders right under them (a new session
+  file changes its folder), and lsm's own database (tags, imports);
+- the running agent processes or their busy/idle/waiting state changed (process discovery);
+- a moment passed at which a derived value flips on its own: a running session turns idle
+  (``idle_minutes``), a busy or waiting one counts as stuck (``health.stuck_*_minutes``), or a burn rate
+  must decay (at most a minute);
+- the last collect is older than ``max_age`` seconds (a safety net for what the watch list misses);
+- the user pressed ``r``.
+
+Otherwise the previous snapshot is reused with the new time (ages in the table still move).
+
+A collect found necessary waits, though, until the monitor has spent at most ``COLLECT_SHARE`` of one core
+on collecting: after a collect that took C seconds of CPU the next one (other than ``r``) comes at least
+C / COLLECT_SHARE seconds later. Where ``collect()`` is cheap this changes nothing; on a machine where it
+is slow (thousands of sessions while an agent writes) the dashboard stays light, and says that newer data
+is waiting (``Snapshot.pending_for``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from llm_session_manager.listing import ListFilter, keep
+from llm_session_manager.models import SessionView
+from llm_session_manager.paths import Paths
+from llm_session_manager.service import Collected, collect, is_placeholder, open_db
+
+COLLECT_SHARE = 0.10  # at most this share of one core goes to collect() (see the module docstring)
+HOT_HOURS = 2.0  # a session active this recently has its files watched on every tick
+MAX_ROOT_CHILDREN = 256  # folders right under an agent root that are watched (more: the safety net)
+BURN_RECHECK = timedelta(seconds=60)
+DEADLINE_SLACK = timedelta(seconds=1)
+
+CollectFn = Callable[..., Collected]
+
+
+@dataclass(frozen=True)
+class Today:
+    """Sessions whose last activity is today (local calendar day). Their WHOLE totals count, so when some
+    began before midnight (``began_earlier``) the sums are an upper bound of today's use."""
+
+    sessions: int = 0
+    tokens: int = 0
+    tokens_counted: bool = False  # some of the tokens were counted with tiktoken, not logged
+    cost_usd: float = 0.0
+    cost_unknown: int = 0  # sessions with tokens but no price (unknown model): not in cost_usd
+    began_earlier: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one frame shows. ``time`` is the frame's moment (local, aware); ``scanned_at`` when
+    the sessions were last collected."""
+
+    time: datetime
+    views: tuple[SessionView, ...]
+    running: int
+    today: Today
+    burn_tokens_per_min: float | None
+    cost_per_hour_usd: float | None
+    short_ids: Mapping[str, str]  # session id -> shortest unique prefix of its native id
+    recommendations: tuple[Any, ...] = ()  # recommend.Recommendation, most urgent first
+    roots: tuple[tuple[str, bool], ...] = ()  # where the readers look, and whether it exists
+    filters: tuple[str, ...] = ()  # e.g. ("agent=codex",)
+    warnings: tuple[str, ...] = ()
+    scanned_at: datetime | None = None
+    pending_for: float | None = None  # a change is known; the next collect comes in this many seconds
+
+    @property
+    def total(self) -> int:
+        return len(self.views)
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def today_totals(views: Iterable[SessionView], now: datetime) -> Today:
+    """Totals of the sessions active since local midnight (imported sessions and placeholders aside)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    sessions = tokens = unknown = earlier = 0
+    cost = 0.0
+    counted = False
+    for v in views:
+        s = v.session
+        if s.origin == "imported" or s.last_activity is None or s.last_activity < midnight:
+            continue
+        sessions += 1
+        if is_placeholder(s):
+            continue
+        tokens += s.tokens.total
+        counted = counted or (s.tokens.source != "exact" and s.tokens.total > 0)
+        if v.cost_usd is not None:
+            cost += v.cost_usd
+        elif s.tokens.total:
+            unknown += 1
+        if s.started_at is None or s.started_at < midnight:
+            earlier += 1
+    return Today(sessions, tokens, counted, cost, unknown, earlier)
+
+
+def summed(values: Iterable[float | None]) -> float | None:
+    """The sum of the known values; None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _recommendations(views: Sequence[SessionView], cfg: Mapping[str, Any], now: datetime) -> tuple[Any, ...]:
+    """``recommend.recommend`` when that module is there; nothing otherwise."""
+    try:
+        from llm_session_manager.recommend import recommend
+    except ImportError:
+        return ()
+    return tuple(recommend(views, cfg, now))
+
+
+def build_snapshot(
+    collected: Collected,
+    cfg: Mapping[str, Any],
+    now: datetime,
+    *,
+    agent: str | None = None,
+    project: str | None = None,
+    roots: Sequence[tuple[str, bool]] = (),
+) -> Snapshot:
+    """The frame data for ``collected``, keeping only the sessions ``--agent``/``--project`` select."""
+    from llm_session_manager.cli.render import short_ids
+
+    flt = ListFilter(all=True, agent=agent, project=project)
+    views = tuple(v for v in collected.views if keep(v, flt, now))
+    warnings: list[str] = []
+    if collected.discovery_error:
+        warnings.append(collected.discovery_error)
+    warnings += [f"skipped {err}" for stats in collected.stats.values() for err in stats.errors]
+    try:
+        recs = _recommendations(views, cfg, now)
+    except Exception as exc:  # advice must never take the dashboard down
+        recs = ()
+        warnings.append(f"recommendations failed: {type(exc).__name__}: {exc}")
+    shorts = short_ids([v.session.native_id for v in views])
+    return Snapshot(
+        time=now,
+        views=views,
+        running=sum(1 for v in views if v.session.process is not None),
+        today=today_totals(views, now),
+        burn_tokens_per_min=summed(v.burn_rate_tokens_per_min for v in views),
+        cost_per_hour_usd=summed(v.cost_per_hour_usd for v in views),
+        short_ids={v.session.id: shorts[v.session.native_id] for v in views},
+        recommendations=recs,
+        roots=tuple(roots),
+        filters=tuple(f"{k}={v}" for k, v in (("agent", agent), ("project", project)) if v),
+        warnings=tuple(warnings),
+        scanned_at=now,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------
+# When to collect again
+
+
+def file_identity(path: str) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of a path, None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _child_dirs(root: str) -> list[str]:
+    try:
+        with os.scandir(root) as it:
+            out = [e.path for e in it if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+    return out if len(out) <= MAX_ROOT_CHILDREN else []
+
+
+def _ancestors(path: str, roots: Sequence[str]) -> list[str]:
+    """The folders from ``path``'s parent up to the agent root holding it (at most 6 levels)."""
+    out: list[str] = []
+    current = os.path.dirname(path)
+    for _ in range(6):
+        if not current or current in out:
+            break
+        out.append(current)
+        if current in roots:
+            break
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return out
+
+
+def is_hot(view: SessionView, now: datetime) -> bool:
+    last = view.session.last_activity
+    return view.session.process is not None or (last is not None and now - last <= timedelta(hours=HOT_HOURS))
+
+
+def watch_list(views: Iterable[SessionView], roots: Sequence[str], db_file: str, now: datetime) -> list[str]:
+    """Every path whose ``stat`` a quiet tick compares (see the module docstring)."""
+    paths: set[str] = {db_file, db_file + "-wal"}
+    for root in roots:
+        paths.add(root)
+        paths.update(_child_dirs(root))
+    for v in views:
+        if not is_hot(v, now):
+            continue
+        for transcript in v.session.transcript_paths:
+            paths.add(transcript)
+            paths.add(transcript + "-wal")  # SQLite sources write here first
+            paths.update(_ancestors(transcript, roots))
+    return sorted(paths)
+
+
+def next_deadline(views: Iterable[SessionView], cfg: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The first moment after ``now`` at which a time-derived value of a running session changes on its
+    own: active -> idle, busy or waiting -> stuck, or a burn rate that must decay."""
+    idle = timedelta(minutes=float(cfg.get("idle_minutes", 10)))
+    health = cfg.get("health") or {}
+    busy = timedelta(minutes=float(health.get("stuck_busy_minutes", 10)))
+    waiting = timedelta(minutes=float(health.get("stuck_waiting_minutes", 15)))
+    moments: list[datetime] = []
+    for v in views:
+        if v.burn_rate_tokens_per_min is not None or v.cost_per_hour_usd is not None:
+            moments.append(now + BURN_RECHECK)
+        proc, last = v.session.process, v.session.last_activity
+        if proc is None:
+            continue
+        if last is not None:
+            moments.append(last + (busy if proc.state == "busy" else idle))
+        if proc.state == "waiting" and proc.state_updated_at is not None:
+            moments.append(proc.state_updated_at + waiting)
+    future = [m + DEADLINE_SLACK for m in moments if m + DEADLINE_SLACK > now]
+    return min(future) if future else None
+
+
+def discovery_enabled(env: Mapping[str, str]) -> bool:
+    return env.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false")
+
+
+@dataclass
+class RefreshStats:
+    collects: int = 0
+    quiet_ticks: int = 0
+    deferred: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Refresher:
+    """Snapshots for the loop, collecting again only when something may have changed."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        cfg: Mapping[str, Any],
+        *,
+        agent: str | None = None,
+        project: str | None = None,
+        max_age: float = 300.0,
+        collect_fn: CollectFn = collect,
+        clock: Callable[[], datetime] = local_now,
+        cpu_clock: Callable[[], float] = time.process_time,
+    ) -> None:
+        self.paths, self.cfg = paths, cfg
+        self.agent, self.project = agent, project
+        self.max_age = timedelta(seconds=max_age)
+        self._collect_fn, self._clock, self._cpu_clock = collect_fn, clock, cpu_clock
+        self._next_allowed: datetime | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._snapshot: Snapshot | None = None
+        self._watch: list[str] = []
+        self._fingerprint: object = None
+        self._due: datetime | None = None
+        self.stats = RefreshStats()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def refresh(self, force: bool = False) -> Snapshot:
+        """The snapshot for now: collected again when ``force`` or when :meth:`reason` gives one."""
+        now = self._clock()
+        why = "forced" if force else self.reason(now)
+        if self._snapshot is not None and why is None:
+            self.stats.quiet_ticks += 1
+            self._snapshot = dataclasses.replace(self._snapshot, time=now, pending_for=None)
+            return self._snapshot
+        if self._snapshot is not None and why != "forced" and self._next_allowed and now < self._next_allowed:
+            self.stats.deferred += 1
+            wait = (self._next_allowed - now).total_seconds()
+            self._snapshot = dataclasses.replace(self._snapshot, time=now, pending_for=wait)
+            return self._snapshot
+        self.stats.reasons[why or "first"] = self.stats.reasons.get(why or "first", 0) + 1
+        return self._collect(now)
+
+    def reason(self, now: datetime) -> str | None:
+        """Why a new collect is needed now, or None."""
+        if self._snapshot is None or self._due is None:
+            return "first"
+        if now >= self._due:
+            return "time"
+        if self.fingerprint() != self._fingerprint:
+            return "changed"
+        return None
+
+    def fingerprint(self) -> object:
+        files = tuple(file_identity(p) for p in self._watch)
+        return (files, self._processes())
+
+    def _processes(self) -> tuple[tuple[object, ...], ...] | None:
+        if not discovery_enabled(os.environ):
+            return None
+        try:
+            from llm_session_manager import discovery
+
+            procs = discovery.scan_processes(self.paths.claude_config_dirs, self_pid=os.getpid())
+        except Exception:
+            return None
+        return tuple((p.pid, p.agent, p.cwd, p.state, p.state_updated_at, p.session_hint) for p in procs)
+
+    def _collect(self, now: datetime) -> Snapshot:
+        if self._conn is None:
+            self._conn = open_db(self.paths)
+        cpu = self._cpu_clock()
+        try:
+            collected = self._collect_fn(self.paths, self.cfg, conn=self._conn, now=now)
+        except Exception as exc:
+            if self._snapshot is None:
+                raise
+            # Keep showing the last good data; say why it is not fresh, and try again next tick.
+            self._due = now
+            warning = f"refresh failed ({type(exc).__name__}: {exc}); showing the last data"
+            self._snapshot = dataclasses.replace(self._snapshot, time=now, warnings=(warning,))
+            return self._snapshot
+        self.stats.collects += 1
+        roots = [root for reader in collected.readers for root in reader.roots()]
+        snapshot = build_snapshot(
+            collected, self.cfg, now, agent=self.agent, project=self.project, roots=roots
+        )
+        # Missing roots are watched too: their appearance is a change.
+        self._watch = watch_list(collected.views, [p for p, _e in roots], str(self.paths.db_file), now)
+        self._fingerprint = self.fingerprint()  # after collect(): its own cache writes are the baseline
+        deadline = next_deadline(collected.views, self.cfg, now)
+        self._due = min(now + self.max_age, deadline) if deadline else now + self.max_age
+        self._snapshot = snapshot
+        spent = max(0.0, self._cpu_clock() - cpu)
+        self._next_allowed = now + timedelta(seconds=spent / COLLECT_SHARE)
+        return snapshot
