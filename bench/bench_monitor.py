@@ -131,7 +131,7 @@ def render_ms(snapshot: Any, state: Any) -> float:
 
 def bench_refresh(args: argparse.Namespace, env: dict[str, str]) -> dict[str, float]:
     from llm_session_manager import config, paths
-    from llm_session_manager.service import collect, open_db
+    from llm_session_manager.service import CollectMemo, collect, open_db
     from llm_session_manager.tui.render import ViewState
     from llm_session_manager.tui.snapshot import Refresher, build_snapshot, local_now
 
@@ -157,6 +157,18 @@ def bench_refresh(args: argparse.Namespace, env: dict[str, str]) -> dict[str, fl
         return collect(p, cfg, conn=conn)
 
     res["collect_changed_ms"] = median_ms(grow_and_collect, 3)
+    # What the dashboard does: a memo kept between collects (only changed files re-read, only their
+    # project's sessions rebuilt, quiet sessions' views reused).
+    memo = CollectMemo()
+    collect(p, cfg, conn=conn, memo=memo)
+    res["memo_unchanged_ms"] = median_ms(lambda: collect(p, cfg, conn=conn, memo=memo), 3)
+
+    def grow_and_collect_memo() -> Any:
+        with victim.open("ab") as fh:
+            fh.write(line)
+        return collect(p, cfg, conn=conn, memo=memo)
+
+    res["memo_changed_ms"] = median_ms(grow_and_collect_memo, 3)
     conn.close()
 
     fake = simulated(args.running)
@@ -331,6 +343,8 @@ def report(res: dict[str, float], args: argparse.Namespace) -> None:
         ),
         ("collect() warm, nothing changed", res["collect_warm_ms"]),
         ("collect() warm, one transcript grew", res["collect_changed_ms"]),
+        ("collect() with the dashboard's memo, nothing changed", res["memo_unchanged_ms"]),
+        ("collect() with the dashboard's memo, one transcript grew", res["memo_changed_ms"]),
         ("build_snapshot() alone", res["snapshot_ms"]),
         (
             f"quiet tick: stat + discovery, no collect ({int(res['ticks_quiet'])}/{args.ticks} ticks)",

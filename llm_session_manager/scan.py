@@ -91,19 +91,42 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
     return states
 
 
-def scan_agent(conn: sqlite3.Connection, reader: AgentReader) -> ScanResult:
-    """The reader's sessions, reading only what changed since the last scan."""
+@dataclass
+class ScanMemo:
+    """What a long-running process (the dashboard) keeps between scans of one reader, so that a scan
+    after a change re-reads the changed files and rebuilds only the sessions they can affect."""
+
+    signature: str = ""
+    states: dict[str, FileState] = field(default_factory=dict)
+    sessions: list[Session] = field(default_factory=list)
+
+
+def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | None = None) -> ScanResult:
+    """The reader's sessions, reading only what changed since the last scan.
+
+    With a ``memo`` (kept by the caller between calls) nothing is decoded from the cache again, and a
+    reader that can (``rebuild``) merges only the sessions touched by the changed files.
+    """
     agent, version = reader.name, reader.parser_version
     stats = ScanStats()
     current = list(reader.sources())
     stats.files = len(current)
     signature = _signature(current)
-    cached = parse_cache.load_merged(conn, agent, signature, version)
-    if cached is not None:
+    if memo is not None and memo.signature == signature:
         stats.from_cache = True
-        return ScanResult([session_from_dict(d) for d in cached], stats)
-
-    states = parse_cache.load_states(conn, agent, version)
+        return ScanResult(memo.sessions, stats)
+    if memo is None or not memo.signature:
+        cached = parse_cache.load_merged(conn, agent, signature, version)
+        if cached is not None:
+            stats.from_cache = True
+            sessions = [session_from_dict(d) for d in cached]
+            if memo is not None:  # the memo needs the file states for the next, incremental, scan
+                memo.states = parse_cache.load_states(conn, agent, version)
+                memo.signature, memo.sessions = signature, sessions
+            return ScanResult(sessions, stats)
+    states = (
+        memo.states if memo is not None and memo.signature else parse_cache.load_states(conn, agent, version)
+    )
     keep: list[FileState] = []
     jobs: list[Job] = []
     for path, key, ident in current:
@@ -118,14 +141,34 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader) -> ScanResult:
     present = {p for p, _k, _i in current}
     removed = [p for p in states if p not in present]
     try:
-        sessions = reader.sessions(keep + fresh)
+        sessions = _merge(reader, keep + fresh, fresh, removed, memo)
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
     parse_cache.save_states(conn, agent, version, fresh, removed)
-    if not stats.errors:  # a file we could not read must be tried again next time
+    if memo is not None:
+        # A long-running caller scans often: it keeps the merged result in memory and leaves the
+        # database's merged copy to be rebuilt by the next one-shot command.
+        parse_cache.drop_merged(conn, agent)
+        memo.signature, memo.sessions = signature, sessions
+        memo.states = {s.path: s for s in keep + fresh}
+    elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
     return ScanResult(sessions, stats)
+
+
+def _merge(
+    reader: AgentReader,
+    states: list[FileState],
+    fresh: list[FileState],
+    removed: list[str],
+    memo: ScanMemo | None,
+) -> list[Session]:
+    rebuild = getattr(reader, "rebuild", None)
+    if memo is not None and memo.signature and rebuild is not None:
+        changed = [s.path for s in fresh] + removed
+        return list(rebuild(states, changed, memo.sessions))
+    return reader.sessions(states)
 
 
 def _prior_offset(states: dict[str, FileState], fresh: FileState) -> int:

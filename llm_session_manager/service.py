@@ -21,7 +21,7 @@ from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.models import Process, Session, SessionView, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import ModelTable, auto_compact_point
-from llm_session_manager.scan import ScanStats, scan_agent
+from llm_session_manager.scan import ScanMemo, ScanStats, scan_agent
 from llm_session_manager.store import db, meta
 
 STATUSES = ("active", "idle", "ended", "closed", "imported")
@@ -177,6 +177,16 @@ def is_placeholder(session: Session) -> bool:
     return session.process is not None and not session.transcript_paths
 
 
+@dataclass
+class CollectMemo:
+    """Kept by a long-running caller (the dashboard) between ``collect`` calls: each reader's scan memo,
+    and the derived view of every session that is quiet (not running, idle for longer than the burn
+    window), whose numbers no longer depend on the time."""
+
+    scans: dict[str, ScanMemo] = field(default_factory=dict)
+    views: dict[str, tuple[Session, tuple[Any, ...], SessionView]] = field(default_factory=dict)
+
+
 def collect(
     paths: Paths,
     cfg: dict[str, Any],
@@ -185,6 +195,7 @@ def collect(
     now: datetime | None = None,
     processes: bool = True,
     readers: list[AgentReader] | None = None,
+    memo: CollectMemo | None = None,
 ) -> Collected:
     now = now or datetime.now(timezone.utc)
     procs: list[Process] = []
@@ -201,7 +212,8 @@ def collect(
     sessions: list[Session] = []
     try:
         for reader in readers:
-            result = scan_agent(conn, reader)
+            scan_memo = memo.scans.setdefault(reader.name, ScanMemo()) if memo is not None else None
+            result = scan_agent(conn, reader, scan_memo)
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
         sessions = _discover(sessions, procs)
@@ -213,11 +225,20 @@ def collect(
     table = ModelTable(cfg.get("models"))
     views: list[SessionView] = []
     unknown: dict[str, int] = {}
+    quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
     for s in sessions:
         m = metadata.get(s.id)
-        view = derive(s, table, cfg, now, closed=bool(m and m.closed_at))
-        if m is not None:
-            view.tags, view.project, view.description = list(m.tags), m.project, m.description
+        key = (m.project, m.description, m.closed_at, tuple(m.tags)) if m is not None else ()
+        cached = memo.views.get(s.id) if memo is not None else None
+        if cached is not None and cached[0] is s and cached[1] == key:
+            view = cached[2]
+        else:
+            view = derive(s, table, cfg, now, closed=bool(m and m.closed_at))
+            if m is not None:
+                view.tags, view.project, view.description = list(m.tags), m.project, m.description
+            quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
+            if memo is not None and quiet:
+                memo.views[s.id] = (s, key, view)
         for row in s.model_usage:
             has_tokens = row.input or row.output or row.cache_creation or row.cache_read
             if has_tokens and not table.is_known(row.model):

@@ -112,3 +112,43 @@ def test_cli_json_matches_truth(fake_home: FakeHome, tmp_path: Path) -> None:
         ), sid
         assert tok["total"] == t.total
     assert os.listdir(fake_home.lsm_home)  # our database lives in LSM_HOME
+
+
+def test_long_running_scan_rebuilds_only_what_changed_and_matches_a_full_scan(tmp_path: Path) -> None:
+    """The dashboard keeps a memo between scans: after files grow (a resumed pair among them), the
+    sessions it rebuilds incrementally equal a cold scan of the same files, field by field."""
+    from llm_session_manager.scan import ScanMemo
+
+    truths = generate(tmp_path / "claude", sessions=40, seed=5)
+    root = tmp_path / "claude" / "projects"
+    conn = db.connect(tmp_path / "lsm.db")
+    memo = ScanMemo()
+    first = scan_agent(conn, ClaudeCodeReader([root]), memo)
+    check_all(first.sessions, truths)
+    assert scan_agent(conn, ClaudeCodeReader([root]), memo).stats.from_cache
+    resumed = [t for t in truths.values() if t.resumed_from]
+    assert resumed, "the corpus has resumed sessions"
+    targets = {resumed[0].resumed_from, resumed[0].session_id, next(iter(truths))}
+    for sid in targets:
+        path = tmp_path / "claude" / truths[sid].files[0]
+        line = json.dumps(
+            {
+                "type": "assistant",
+                "sessionId": sid,
+                "timestamp": "2030-01-01T00:00:00.000Z",
+                "requestId": f"req-new-{sid}",
+                "message": {
+                    "id": f"msg-new-{sid}",
+                    "model": "claude-sonnet-4-5",
+                    "usage": {"input_tokens": 7, "output_tokens": 3},
+                },
+            }
+        )
+        data = path.read_bytes()
+        with open(path, "ab") as fh:
+            fh.write((b"" if data.endswith(b"\n") else b"\n") + line.encode() + b"\n")
+    again = scan_agent(conn, ClaudeCodeReader([root]), memo)
+    assert again.stats.files_read <= len(targets) + 3
+    cold = scan_agent(db.connect(tmp_path / "cold.db"), ClaudeCodeReader([root]))
+    key = lambda s: s.native_id  # noqa: E731
+    assert sorted(again.sessions, key=key) == sorted(cold.sessions, key=key)

@@ -489,6 +489,35 @@ class ClaudeCodeReader:
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         return build_sessions(states)
 
+    def rebuild(
+        self, states: Sequence[FileState], changed: Sequence[str], previous: Sequence[Session]
+    ) -> list[Session]:
+        """Sessions after the files ``changed`` (or removed) changed: only the sessions that can be
+        affected are merged again — those of the changed files, plus any session sharing a message
+        with them (a resumed session repeats its predecessor's messages, and which of the two owns a
+        message decides both totals). Every other session is kept as it was."""
+        changed_set = set(changed)
+        by_session: dict[str, list[FileState]] = {}
+        for state in states:
+            by_session.setdefault(state.session_key, []).append(state)
+        group = {st.session_key for st in states if st.path in changed_set}
+        group |= {s.native_id for s in previous if changed_set.intersection(s.transcript_paths)}
+        keys: set[str] = set()
+        for key in group:
+            for f in by_session.get(key, []):
+                keys.update(f.data["entries"])
+        grew = True
+        while grew:
+            grew = False
+            for key, files in by_session.items():
+                if key not in group and any(f.data["entries"].keys() & keys for f in files):
+                    group.add(key)
+                    for f in files:
+                        keys.update(f.data["entries"])
+                    grew = True
+        again = build_sessions([f for key in group for f in by_session.get(key, [])])
+        return [s for s in previous if s.native_id not in group] + again
+
 
 # ---------------------------------------------------------------------------------------------------
 # Merging file states into sessions

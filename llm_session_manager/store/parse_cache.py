@@ -95,3 +95,7 @@ def save_merged(
         " VALUES (?, ?, ?, ?)",
         (agent, signature, orjson.dumps(value), parser_version),
     )
+
+
+def drop_merged(conn: sqlite3.Connection, agent: str) -> None:
+    conn.execute("DELETE FROM merged_cache WHERE agent = ?", (agent,))

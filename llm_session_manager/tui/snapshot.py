@@ -41,7 +41,7 @@ from typing import Any
 from llm_session_manager.listing import ListFilter, keep
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
-from llm_session_manager.service import Collected, collect, is_placeholder, open_db
+from llm_session_manager.service import Collected, CollectMemo, collect, is_placeholder, open_db
 
 COLLECT_SHARE = 0.10  # at most this share of one core goes to collect() (see the module docstring)
 HOT_HOURS = 2.0  # a session active this recently has its files watched on every tick
@@ -291,6 +291,8 @@ class Refresher:
         self._watch: list[str] = []
         self._fingerprint: object = None
         self._due: datetime | None = None
+        # Kept across collects: only changed files are re-read and only their sessions rebuilt.
+        self._memo = CollectMemo()
         self.stats = RefreshStats()
 
     def close(self) -> None:
@@ -344,7 +346,7 @@ class Refresher:
             self._conn = open_db(self.paths)
         cpu = self._cpu_clock()
         try:
-            collected = self._collect_fn(self.paths, self.cfg, conn=self._conn, now=now)
+            collected = self._collect_fn(self.paths, self.cfg, conn=self._conn, now=now, memo=self._memo)
         except Exception as exc:
             if self._snapshot is None:
                 raise
