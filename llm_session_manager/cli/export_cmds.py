@@ -49,7 +49,12 @@ def document_for(
         doc["description"] = view.description
         return doc
     turns = conversation_for(view.session) if transcript else []
-    return exporting.build_document(view, turns, full=full, transcript=transcript, redact=redact)
+    from llm_session_manager.memory import memories_for_export
+
+    memories = memories_for_export(view.session.id)
+    return exporting.build_document(
+        view, turns, full=full, transcript=transcript, redact=redact, memories=memories
+    )
 
 
 def export_cmd(

@@ -1,0 +1,281 @@
+"""Cross-session memory commands: memory-add, memory-search, memory-list, memory-stats, memory-delete.
+
+The store (llm_session_manager.memory, ChromaDB) is imported inside each command: importing chromadb
+costs ~0.7 s and every other lsm command must start without it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
+from llm_session_manager.errors import UsageError
+
+if TYPE_CHECKING:
+    from llm_session_manager.memory import Filters, Hit, Memory, MemoryStore
+
+FORMAT_HELP = "Output format: table or json."
+TAG_HELP = "Only memories with this tag (repeatable: all must match)."
+SESSION_HELP = "Only memories of this session (id, native id or unique prefix)."
+
+
+def _store(env: Env) -> MemoryStore:
+    from llm_session_manager import memory
+
+    store = memory.open_store(env.paths, env.config)
+    for message in store.warnings:
+        warn(message)
+    return store
+
+
+def _tags(raw: Sequence[str], at_least_one: bool = False) -> tuple[str, ...]:
+    from llm_session_manager import organise
+
+    if not raw and not at_least_one:
+        return ()
+    return tuple(organise.normalise_tags(raw))
+
+
+def _filters(
+    env: Env,
+    store: MemoryStore,
+    session: str | None,
+    tags: Sequence[str],
+    project: str | None = None,
+    agent: str | None = None,
+) -> Filters:
+    from llm_session_manager import memory
+    from llm_session_manager.service import collect
+
+    sessions: tuple[str, ...] = ()
+    if session is not None:
+        views = collect(env.paths, env.config, processes=False).views
+        sessions = (memory.resolve_session(views, store.session_ids(), session),)
+    project = project.strip() if project else None
+    agent = agent.strip().lower() if agent else None
+    return memory.Filters(sessions=sessions, tags=_tags(tags), project=project or None, agent=agent or None)
+
+
+def _when(created_at: str, now: datetime) -> str:
+    from llm_session_manager.cli.render import ago
+    from llm_session_manager.timefmt import parse_ts
+
+    return ago(parse_ts(created_at), now)
+
+
+def _one_line(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def add_cmd(
+    session_id: str = typer.Argument(..., help="The session the memory comes from (id or unique prefix)."),
+    text: str = typer.Argument(..., help="What to remember (one fact, decision or fix; quote it)."),
+    tags: list[str] = typer.Option([], "--tag", "-t", help="A tag for the memory (repeatable)."),
+    allow_secret: bool = typer.Option(
+        False, "--allow-secret", help="Save the text even though it looks like it holds a secret."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Save a memory from a session; prints its id (the same text for the same session is saved once)."""
+    from llm_session_manager import memory
+    from llm_session_manager.service import collect, resolve_id
+
+    fmt = check_format(fmt)
+    clean = memory.normalise_text(text)
+    memory.check_secret(clean, allow_secret)
+    clean_tags = _tags(tags)
+    env = load_env()
+    view = resolve_id(collect(env.paths, env.config, processes=False).views, session_id)
+    store = _store(env)
+    saved, created = store.add(memory.new_memory_for(view, clean, clean_tags))
+    if fmt == "json":
+        print_json({**saved.as_json(), "created": created})
+        return
+    what = "saved memory" if created else "already saved as"
+    sys.stderr.write(f"{what} {saved.id} (session {saved.session_id})\n")
+    sys.stdout.write(saved.id + "\n")
+
+
+def search_cmd(
+    query: str = typer.Argument(..., help="What you are looking for, in your own words or verbatim."),
+    session: str | None = typer.Option(None, "--session", "-s", help=SESSION_HELP),
+    tags: list[str] = typer.Option([], "--tag", "-t", help=TAG_HELP),
+    project: str | None = typer.Option(None, "--project", "-p", help="Only memories of this project."),
+    agent: str | None = typer.Option(None, "--agent", "-a", help="Only memories from this agent."),
+    limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="At most N results."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Find memories by meaning (verbatim errors, paths and symbols rank first), best first."""
+    fmt = check_format(fmt)
+    if not query.strip():
+        raise UsageError("the search query is empty")
+    env = load_env()
+    store = _store(env)
+    hits = store.search(query, _filters(env, store, session, tags, project, agent), limit)
+    if fmt == "json":
+        print_json([h.as_json() for h in hits])
+        return
+    if not hits:
+        sys.stdout.write(f"No memory matches '{query}'.\n")
+        return
+    _print_hits(hits)
+
+
+def _print_hits(hits: Sequence[Hit]) -> None:
+    from rich.table import Table
+
+    from llm_session_manager.cli.render import console
+
+    now = datetime.now(timezone.utc)
+    table = Table(header_style="bold")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Session", no_wrap=True)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Tags", max_width=24, overflow="fold")
+    table.add_column("Memory", max_width=90, overflow="fold")
+    for n, hit in enumerate(hits, 1):
+        m = hit.memory
+        table.add_row(
+            str(n),
+            f"{hit.score:.2f}" + (" =" if hit.matched else ""),
+            m.id,
+            m.session_id,
+            _when(m.created_at, now),
+            ", ".join(m.tags) or "-",
+            _one_line(m.text, 300),
+        )
+    console().print(table)
+    if any(h.matched for h in hits):
+        sys.stderr.write("= the query, or a path, symbol or error in it, occurs verbatim in that memory\n")
+
+
+def list_cmd(
+    session: str | None = typer.Option(None, "--session", "-s", help=SESSION_HELP),
+    tags: list[str] = typer.Option([], "--tag", "-t", help=TAG_HELP),
+    project: str | None = typer.Option(None, "--project", "-p", help="Only memories of this project."),
+    agent: str | None = typer.Option(None, "--agent", "-a", help="Only memories from this agent."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="At most N memories."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """List saved memories, newest first."""
+    fmt = check_format(fmt)
+    env = load_env()
+    store = _store(env)
+    memories = store.find(_filters(env, store, session, tags, project, agent), limit)
+    if fmt == "json":
+        print_json([m.as_json() for m in memories])
+        return
+    if not memories:
+        sys.stdout.write("No memories.\n")
+        return
+    _print_memories(memories)
+
+
+def _print_memories(memories: Sequence[Memory]) -> None:
+    from rich.table import Table
+
+    from llm_session_manager.cli.render import console
+
+    now = datetime.now(timezone.utc)
+    table = Table(header_style="bold")
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Session", no_wrap=True)
+    table.add_column("Project", max_width=20, overflow="ellipsis", no_wrap=True)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Tags", max_width=24, overflow="fold")
+    table.add_column("Memory", max_width=90, overflow="fold")
+    for m in memories:
+        table.add_row(
+            m.id,
+            m.session_id,
+            m.project or "-",
+            _when(m.created_at, now),
+            ", ".join(m.tags) or "-",
+            _one_line(m.text, 300),
+        )
+    console().print(table)
+
+
+def stats_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
+    """Memory counts by session, tag, project and agent; the store's size and embedding model."""
+    fmt = check_format(fmt)
+    env = load_env()
+    stats = _store(env).stats()
+    data = stats.as_json()
+    if fmt == "json":
+        print_json(data)
+        return
+    out = sys.stdout
+    store = data["store"]
+    where = store.get("url") or store.get("path")
+    size = f", {_size(store['size_bytes'])}" if "size_bytes" in store else ""
+    model = data["embedding_model"]
+    out.write(f"Memories:   {data['memories']}\n")
+    out.write(f"Store:      {store['kind']} {where} (collection {data['collection']}{size})\n")
+    out.write(f"Embeddings: {model['name']} ({model['variant']} copy: {model['model_file']})\n")
+    for title, key in (
+        ("agent", "by_agent"),
+        ("project", "by_project"),
+        ("tag", "by_tag"),
+        ("session", "by_session"),
+    ):
+        _counts(title, data[key])
+
+
+def _counts(title: str, counts: dict[str, int], top: int = 10) -> None:
+    if not counts:
+        return
+    sys.stdout.write(f"\nBy {title}:\n")
+    for name, n in list(counts.items())[:top]:
+        sys.stdout.write(f"  {n:>6}  {name}\n")
+    if len(counts) > top:
+        sys.stdout.write(f"  ({len(counts) - top} more; --format json lists all)\n")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def delete_cmd(
+    memory_id: str = typer.Argument(..., help="The full id of the memory (see memory-list)."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Delete one memory, by its full id. Nothing else is ever removed."""
+    fmt = check_format(fmt)
+    env = load_env()
+    gone = _store(env).delete(memory_id)
+    if fmt == "json":
+        print_json({**gone.as_json(), "deleted": True})
+        return
+    sys.stderr.write(f"deleted {gone.id}: {_one_line(gone.text, 80)}\n")
+
+
+def _register_all(app: typer.Typer, commands: dict[str, Any]) -> None:
+    for name, function in commands.items():
+        app.command(name)(function)
+
+
+def register(app: typer.Typer) -> None:
+    _register_all(
+        app,
+        {
+            "memory-add": add_cmd,
+            "memory-search": search_cmd,
+            "memory-list": list_cmd,
+            "memory-stats": stats_cmd,
+            "memory-delete": delete_cmd,
+        },
+    )

@@ -1,0 +1,886 @@
+"""`lsm mcp-server`: lsm as an MCP server (Model Context Protocol, Python SDK 2.x ``MCPServer``).
+
+A third front end over the same services as the CLI and the dashboard: every resource and tool result is
+the JSON `lsm … --format json` prints for the same data (``serialize.session_json``, ``health_json``,
+``Recommendation.as_json``, the export document), so an assistant quotes the numbers the CLI shows.
+
+- Resources (JSON text): ``sessions://list`` (= ``lsm list --all``), ``sessions://recent`` (= ``lsm
+  list``), ``sessions://{session_id}``, ``sessions://{session_id}/health`` (= ``lsm health``),
+  ``recommendations://current`` (= ``lsm recommend``), ``memory://stats``, ``config://current`` (= ``lsm
+  show-config``, secrets masked).
+- Tools: typed arguments, structured results; a failure is a tool error with the one line the CLI would
+  print. Write tools (tag, untag, describe, set project, add memory) are left out when the config says
+  ``mcp.read_only: true``. Closing sessions, ending processes and deleting memories are never offered.
+- Prompts: pick a session for a task, review the health of all sessions, hand a session off, find past
+  work on a topic.
+
+Services (paths, configuration) are built once, in the server's lifespan. Everything heavy (the session
+scan, GitPython, the memory store) is imported on first use, so ``initialize`` is answered at once.
+Nothing but protocol goes to stdout: the SDK's stdio transport moves the protocol to a private
+descriptor, and lsm's own warnings go to stderr.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp_types import ToolAnnotations
+from pydantic import Field
+
+from llm_session_manager import __version__
+from llm_session_manager import config as config_mod
+from llm_session_manager.errors import LsmError, NotFoundError
+from llm_session_manager.paths import Paths, resolve
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import SessionView
+    from llm_session_manager.service import Collected
+
+SERVER_NAME = "llm-session-manager"
+# A prompt embeds at most this much of a hand-off document; the export_session tool gives the rest.
+PROMPT_DOC_CHARS = 60_000
+# Candidates a prompt lists at most.
+PROMPT_SESSIONS = 25
+
+StatusName = Literal["active", "idle", "ended", "closed", "imported"]
+SortKey = Literal["last_activity", "started_at", "tokens", "cost", "health", "context", "project"]
+ExportFormat = Literal["json", "yaml", "markdown"]
+
+READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+ADD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+
+SessionId = Annotated[
+    str, Field(description="Session id (agent:native_id), the native id, or a unique prefix of either.")
+]
+Tags = Annotated[list[str], Field(min_length=1, description="Tags: letters, digits, '.', '_' and '-'.")]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Result shapes (structured content). Sessions inside are exactly `lsm list --format json` objects.
+
+
+class SessionList(TypedDict):
+    """``sessions``: what `lsm list --format json` prints (or `lsm search`, with ``score``, for text)."""
+
+    sessions: list[dict[str, Any]]
+    count: int
+
+
+class RecommendationList(TypedDict):
+    """``recommendations``: what `lsm recommend --format json` prints, most urgent first."""
+
+    recommendations: list[dict[str, Any]]
+    count: int
+
+
+class SessionMeta(TypedDict):
+    """Our own metadata about a session, as `lsm tag|describe|set-project --format json` prints it."""
+
+    id: str
+    tags: list[str]
+    project: str | None
+    description: str | None
+
+
+class ExportResult(TypedDict):
+    """One session exported like `lsm export <id> -o - --format <format>` (always redacted)."""
+
+    session_id: str
+    format: str
+    redacted: bool
+    content: str
+
+
+class MemoryList(TypedDict):
+    """Memories, best first: what `lsm memory-search --format json` prints."""
+
+    memories: list[dict[str, Any]]
+    count: int
+
+
+# ---------------------------------------------------------------------------------------------------
+# Services
+
+
+@dataclass
+class Services:
+    """What every handler needs, built once per server: paths, configuration, and a lock so that scans
+    and writes from concurrent requests (sync handlers run in worker threads) do not interleave."""
+
+    paths: Paths
+    config: dict[str, Any]
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # The cross-session memory store, opened on first use and kept for the server's life.
+    memory: Any = field(default=None, repr=False)
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.config.get("mcp", {}).get("read_only", False))
+
+    def collect(self, *, readers: list[Any] | None = None) -> Collected:
+        from llm_session_manager.service import collect
+
+        with self.lock:
+            return collect(self.paths, self.config, readers=readers)
+
+    def views(self) -> list[SessionView]:
+        return self.collect().views
+
+    def one(self, session_id: str) -> SessionView:
+        from llm_session_manager.service import resolve_id
+
+        return resolve_id(self.views(), session_id)
+
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ToolError("lsm's MCP server is read-only (mcp.read_only: true in the lsm config)")
+
+
+class _Holder:
+    """The services of a running server (set by the lifespan; handlers read them)."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+    def get(self) -> Services:
+        if self.services is None:
+            raise ToolError("the lsm MCP server has not started (its lifespan is not running)")
+        return self.services
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """An lsm error (unknown id, bad tag, …) becomes a tool error carrying the CLI's one-line message."""
+    try:
+        yield
+    except LsmError as exc:
+        raise ToolError(str(exc)) from None
+
+
+@contextmanager
+def resource_errors() -> Iterator[None]:
+    try:
+        yield
+    except NotFoundError as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except (LsmError, ToolError) as exc:
+        raise ResourceError(str(exc)) from None
+
+
+def to_json(value: Any) -> str:
+    """JSON text exactly as `lsm … --format json` prints it (orjson, two-space indent), minus the final
+    newline."""
+    import orjson
+
+    return str(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Payloads: pure functions of the services, shared by tools, resources and prompts.
+
+
+def session_payload(view: SessionView) -> dict[str, Any]:
+    from llm_session_manager.serialize import session_json
+    from llm_session_manager.service import project_name
+
+    return session_json(view, project_name(view))
+
+
+def health_payload(view: SessionView) -> dict[str, Any]:
+    """`lsm health <id> --format json`."""
+    from llm_session_manager.serialize import health_json
+
+    return {"id": view.session.id, "context_pct": view.context_pct, **health_json(view.health, detail=True)}
+
+
+def meta_payload(view: SessionView) -> SessionMeta:
+    from llm_session_manager.service import project_name
+
+    return {
+        "id": view.session.id,
+        "tags": list(view.tags),
+        "project": project_name(view),
+        "description": view.description,
+    }
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The filters of `lsm list` plus the words of `lsm search` (``text``)."""
+
+    statuses: tuple[str, ...] = ()
+    agent: str | None = None
+    tags: tuple[str, ...] = ()
+    project: str | None = None
+    text: str | None = None
+    all_sessions: bool = False
+    since: str | None = None
+    sort: str | None = None
+    limit: int | None = None
+
+
+def list_payload(svc: Services, query: ListQuery, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Without ``text``: `lsm list [--all] [filters] --format json`. With ``text``: `lsm search TEXT
+    --format json` (every session, best match first, each with its ``score``) narrowed by the filters."""
+    from llm_session_manager import organise
+    from llm_session_manager.listing import ListFilter, check_statuses, keep, parse_since, sort_views
+
+    now = now or datetime.now(timezone.utc)
+    text = (query.text or "").strip()
+    flt = ListFilter(
+        all=query.all_sessions or bool(text),
+        statuses=check_statuses(query.statuses),
+        tags=tuple(t.strip().lower() for t in query.tags),
+        project=query.project,
+        agent=query.agent,
+        since=parse_since(query.since, now) if query.since else None,
+        recent_hours=float(svc.config["recent_hours"]),
+    )
+    views = [v for v in svc.views() if keep(v, flt, now)]
+    if text:
+        hits = organise.search(views, text)
+        scores = {id(h.view): h.score for h in hits}
+        ordered = [h.view for h in hits]
+        if query.sort:
+            ordered = sort_views(ordered, query.sort)
+        items = [{**session_payload(v), "score": scores[id(v)]} for v in ordered]
+    else:
+        ordered = sort_views(views, query.sort or svc.config["list"]["sort"])
+        items = [session_payload(v) for v in ordered]
+    return items[: query.limit] if query.limit else items
+
+
+def recommend_payload(
+    svc: Services, agent: str | None = None, project: str | None = None
+) -> list[dict[str, Any]]:
+    """`lsm recommend [--agent A] [--project P] --format json`."""
+    from llm_session_manager.listing import ListFilter, keep
+    from llm_session_manager.recommend import recommend
+
+    views = svc.views()
+    now = datetime.now().astimezone()  # local time: "today" for the daily cost is the local calendar day
+    recs = recommend(views, svc.config, now)
+    if agent or project:
+        flt = ListFilter(all=True, agent=agent, project=project)
+        wanted = {v.session.id for v in views if keep(v, flt, now)}
+        recs = [r for r in recs if wanted.intersection(r.session_ids)]
+    return [r.as_json() for r in recs]
+
+
+def export_text(svc: Services, view: SessionView, fmt: str, *, transcript: bool, full: bool) -> str:
+    """`lsm export <id> -o - --format <fmt>` (redacted): the stored document for an imported session."""
+    from llm_session_manager import exporting
+    from llm_session_manager.cli.export_cmds import document_for
+    from llm_session_manager.service import open_db
+    from llm_session_manager.store import imports
+
+    with svc.lock, closing(open_db(svc.paths)) as conn:
+        stored = imports.load_all(conn).get(view.session.id)
+    doc = document_for(view, stored[0] if stored else None, full=full, transcript=transcript, redact=True)
+    return exporting.render(doc, fmt)
+
+
+_SECRET_KEY = re.compile(r"(?i)(?:^|[_\-.])(?:api_?key|secret|password|passwd|token|credentials?|auth)$")
+
+
+def mask_secrets(value: Any, key: str = "") -> Any:
+    """The configuration with secrets masked: values under secret-looking keys (``api_key``,
+    ``password``, ``token``, but not ``tokens``) become ``"***"``, and secret-looking text anywhere (a
+    password in a URL, a vendor key) is redacted as in exports."""
+    from llm_session_manager.redact import redact_value
+
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, key) for v in value]
+    if key and _SECRET_KEY.search(key) and value not in (None, ""):
+        return "***"
+    return redact_value(value) if isinstance(value, str) else value
+
+
+def config_payload(svc: Services) -> dict[str, Any]:
+    """`lsm show-config --format json`, secrets masked."""
+    file = svc.paths.config_file
+    source = str(file) if file.exists() else "defaults (no config file)"
+    return {"source": source, "config": mask_secrets(svc.config)}
+
+
+def write_meta(svc: Services, session_id: str, change: Callable[[Any, str], object]) -> SessionMeta:
+    """Resolve a session, apply one metadata change in one transaction, and report the new state
+    (exactly what the CLI prints with --format json)."""
+    from llm_session_manager.service import open_db
+
+    svc.check_writable()
+    with svc.lock:
+        view = svc.one(session_id)
+        with closing(open_db(svc.paths)) as conn:
+            change(conn, view.session.id)
+        return meta_payload(svc.one(view.session.id))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Memory (llm_session_manager.memory, cross-session memory on ChromaDB).
+
+
+MEMORY_MISSING = "cross-session memory is not available in this lsm installation"
+
+
+def memory_module() -> ModuleType | None:
+    """The cross-session memory module, or None when this installation has none."""
+    import importlib
+
+    try:
+        return importlib.import_module("llm_session_manager.memory")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("llm_session_manager.memory", "chromadb"):
+            return None
+        raise
+
+
+def memory_store(svc: Services, *, create: bool = True) -> Any:
+    """The open memory store (opened once, on first use). With ``create`` False, None while nothing
+    has ever been saved on this machine (so that reading never creates an empty store)."""
+    module = memory_module()
+    if module is None:
+        raise ToolError(MEMORY_MISSING)
+    with svc.lock:
+        if svc.memory is None:
+            local = not module.settings(svc.config).get("server")
+            if not create and local and not module.store_dir(svc.paths).is_dir():
+                return None
+            svc.memory = module.open_store(svc.paths, svc.config)
+        return svc.memory
+
+
+def memory_search_payload(
+    svc: Services,
+    query: str,
+    *,
+    session_id: str | None = None,
+    tags: Sequence[str] = (),
+    project: str | None = None,
+    agent: str | None = None,
+    limit: int = 10,
+    soft: bool = False,
+) -> list[dict[str, Any]] | None:
+    """`lsm memory-search QUERY [filters] --format json`: memories best first, each with its ``score``.
+    ``soft``: None instead of an error when memory is not available (for prompts)."""
+    from llm_session_manager.organise import normalise_tags
+
+    try:
+        if not query.strip():
+            raise ToolError("the search query is empty")
+        with svc.lock:  # one store, shared by the worker threads that run handlers
+            store = memory_store(svc, create=False)
+            if store is None:
+                return []
+            module = memory_module()
+            assert module is not None  # memory_store() said so
+            sessions: tuple[str, ...] = ()
+            if session_id:
+                sessions = (module.resolve_session(svc.views(), store.session_ids(), session_id),)
+            filters = module.Filters(
+                sessions=sessions,
+                tags=tuple(normalise_tags(tags)) if tags else (),
+                project=(project or "").strip() or None,
+                agent=(agent or "").strip().lower() or None,
+            )
+            hits = store.search(query, filters, limit)
+    except (LsmError, ToolError):
+        if soft:
+            return None
+        raise
+    return [h.as_json() for h in hits]
+
+
+def memory_add_payload(svc: Services, session_id: str, text: str, tags: Sequence[str]) -> dict[str, Any]:
+    """`lsm memory-add <id> TEXT --format json`: the memory, and ``created`` false when the same text was
+    already saved for that session. A text that looks like a secret is refused (there is no
+    --allow-secret over MCP): memories are shared with every later session."""
+    from llm_session_manager.organise import normalise_tags
+
+    svc.check_writable()
+    module = memory_module()
+    if module is None:
+        raise ToolError(MEMORY_MISSING)
+    clean = module.normalise_text(text)
+    kinds = module.secret_kinds(clean)
+    if kinds:
+        raise ToolError(
+            f"the text looks like it holds a secret ({', '.join(kinds)}); memories are shared with later"
+            " sessions, so it was not saved (save it without the secret)"
+        )
+    view = svc.one(session_id)
+    item = module.new_memory_for(view, clean, tuple(normalise_tags(tags)) if tags else ())
+    store = memory_store(svc)
+    with svc.lock:
+        memory, created = store.add(item)
+    return {**memory.as_json(), "created": created}
+
+
+def memory_stats_payload(svc: Services) -> dict[str, Any]:
+    """`lsm memory-stats --format json`: counts by session, tag, project and agent; store; model."""
+    store = memory_store(svc)
+    with svc.lock:
+        return dict(store.stats().as_json())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Prompts: lsm's figures embedded, plus the workflow to follow.
+
+
+def candidate(view: SessionView, score: float | None = None) -> dict[str, Any]:
+    """The compact form of a session a prompt lists."""
+    from llm_session_manager.service import project_name
+    from llm_session_manager.timefmt import iso
+
+    s = view.session
+    out: dict[str, Any] = {
+        "id": s.id,
+        "agent": s.agent,
+        "project": project_name(view),
+        "title": s.title,
+        "description": view.description,
+        "tags": list(view.tags),
+        "status": view.status,
+        "last_activity": iso(s.last_activity),
+        "model": s.model,
+        "context_pct": view.context_pct,
+        "minutes_to_compact": view.minutes_to_compact,
+        "health": {"score": view.health.score, "status": view.health.status},
+        "cost_usd": view.cost_usd,
+    }
+    if score is not None:
+        out["match_score"] = score
+    return out
+
+
+_WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)
+# fmt: off
+_STOP = frozenset({
+    "the", "and", "for", "with", "this", "that", "from", "into", "please", "can", "you", "your", "our",
+    "are", "was", "were", "has", "have", "had", "not", "but", "all", "any", "its", "then", "than",
+    "them", "they", "what", "when", "where", "which", "who", "why", "how", "there", "here", "also",
+    "just", "some", "more", "most", "very", "will", "would", "should", "could", "make", "sure", "use",
+    "using", "new", "session", "work", "worked", "working", "before", "again", "finish", "fix", "add",
+    "want", "need",
+})
+# fmt: on
+
+
+def loose_search(views: Sequence[SessionView], text: str, limit: int) -> list[tuple[SessionView, float]]:
+    """Sessions matching the words of a sentence, for prompts: `lsm search` needs every word, so each
+    significant word is searched on its own; sessions matching more words rank first, then by score."""
+    from llm_session_manager import organise
+
+    words = list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in _STOP))
+    found: dict[int, tuple[SessionView, int, float]] = {}
+    for word in words:
+        for hit in organise.search(views, word):
+            view, n, score = found.get(id(hit.view), (hit.view, 0, 0.0))
+            found[id(hit.view)] = (view, n + 1, score + hit.score)
+    ranked = sorted(found.values(), key=lambda f: (-f[1], -f[2], f[0].session.id))
+    return [(view, round(score, 4)) for view, _n, score in ranked[:limit]]
+
+
+def pick_session_text(svc: Services, task: str) -> str:
+    from llm_session_manager.listing import ListFilter, keep, sort_views
+
+    now = datetime.now(timezone.utc)
+    views = svc.views()
+    recent = sort_views(
+        [v for v in views if keep(v, ListFilter(recent_hours=svc.config["recent_hours"]), now)],
+        "last_activity",
+    )
+    matched = [candidate(view, score) for view, score in loose_search(views, task, PROMPT_SESSIONS)]
+    seen = {c["id"] for c in matched}
+    running = [candidate(v) for v in recent if v.session.id not in seen][:PROMPT_SESSIONS]
+    return (
+        f"I want to work on this task:\n\n{task}\n\n"
+        "Pick the best of my AI coding sessions to continue it in. The figures below come from lsm (LLM"
+        " Session Manager): exact token counts, context fill in percent of the window, minutes to the"
+        " auto-compact point at the current rate, health 0-100 (healthy / warning / critical).\n\n"
+        "Sessions whose description, title, tags or project match the task (best first):\n"
+        f"{to_json(matched)}\n\n"
+        f"Other sessions running or active in the last {svc.config['recent_hours']} hours:\n"
+        f"{to_json(running)}\n\n"
+        "Prefer, in this order: the same project and topic; a session that is running, healthy and has"
+        " room left in its context; the most recent. If the best match is critical or about to compact,"
+        " or nothing fits, say so and recommend a fresh session (seeded with a hand-off: the"
+        " `export_session` tool, format markdown). Use the `get_session` and `get_health` tools to check"
+        " a candidate. Answer with the session id, the reason in lsm's numbers, and the first step."
+    )
+
+
+def review_health_text(svc: Services) -> str:
+    from llm_session_manager.listing import ListFilter, keep, sort_views
+
+    now = datetime.now(timezone.utc)
+    views = svc.views()
+    shown = sort_views(
+        [v for v in views if keep(v, ListFilter(recent_hours=svc.config["recent_hours"]), now)], "health"
+    )
+    sessions = [candidate(v) for v in shown[: PROMPT_SESSIONS * 2]]
+    recs = recommend_payload(svc)
+    return (
+        "Review the health of my AI coding sessions. These are every session that is running or was"
+        f" active in the last {svc.config['recent_hours']} hours, worst health first, as lsm (LLM Session"
+        f" Manager) measured them:\n{to_json(sessions)}\n\n"
+        f"lsm's recommendations, most urgent first:\n{to_json(recs)}\n\n"
+        "Tell me which sessions need attention now and why (quote the numbers: health score, context %,"
+        " minutes to compaction, errors), and the exact step for each (use the recommendation's action"
+        " when there is one). Use the `get_health` tool for a session's factor-by-factor breakdown. Then"
+        " one line on the sessions that are fine. If no session is listed, say that nothing is running."
+    )
+
+
+def handoff_text(svc: Services, session_id: str) -> str:
+    view = svc.one(session_id)
+    doc = export_text(svc, view, "markdown", transcript=True, full=False)
+    cut = ""
+    if len(doc) > PROMPT_DOC_CHARS:
+        cut = (
+            f"\n\n[… the hand-off is {len(doc):,} characters; the rest is left out here. Call the"
+            f" `export_session` tool with session_id {view.session.id!r} for the whole document.]"
+        )
+        doc = doc[:PROMPT_DOC_CHARS]
+    return (
+        f"Hand off session {view.session.id} to a fresh session. Below is lsm's Markdown hand-off of it"
+        " (secrets redacted): a summary in lsm's numbers, the files it touched, the commands it ran, its"
+        " last errors, and the conversation.\n\n"
+        "Write the hand-off note a new session can start from: the goal; what was done (exact file paths"
+        " and commands); the current state, including what failed and what is unverified; open questions;"
+        " and the next three steps. Keep it under 400 words and do not invent anything that is not in the"
+        " document.\n\n"
+        f"---\n\n{doc}{cut}"
+    )
+
+
+def find_past_work_text(svc: Services, topic: str) -> str:
+    sessions = [candidate(view, score) for view, score in loose_search(svc.views(), topic, PROMPT_SESSIONS)]
+    memory = memory_search_payload(svc, topic, limit=10, soft=True)
+    memory_part = (
+        f"Memories saved from past sessions, best match first:\n{to_json(memory)}\n\n"
+        if memory is not None
+        else f"({MEMORY_MISSING}; only session titles, descriptions, tags and projects were searched.)\n\n"
+    )
+    return (
+        f"Find where I worked on this before: {topic}\n\n"
+        "Sessions from every agent on this machine whose description, title, tags or project match"
+        f" (best first), as lsm (LLM Session Manager) knows them:\n{to_json(sessions)}\n\n"
+        f"{memory_part}"
+        "Summarise where this topic was worked on: for each relevant session its id, project, date and"
+        " what was done or learned (from its description, title and the memories). Say which one to"
+        " open first and why. To see a session's full context, call `export_session` (format markdown);"
+        " to search differently, call `list_sessions` with `text` or `search_memory`. If nothing"
+        " matches, say so plainly."
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The server
+
+
+def build_server(
+    paths: Paths | None = None, config: Mapping[str, Any] | None = None, *, name: str = SERVER_NAME
+) -> MCPServer[Services]:
+    """The server object (what `lsm mcp-server` runs and tests connect to in-process).
+
+    ``paths`` and ``config`` default to the environment's (``LSM_HOME``, ``LSM_CONFIG``…); the config
+    decides at build time whether write tools exist (``mcp.read_only``)."""
+    paths = paths or resolve()
+    cfg = dict(config) if config is not None else config_mod.load(paths.config_file)
+    holder = _Holder()
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
+        holder.services = Services(paths, cfg)
+        try:
+            yield holder.services
+        finally:
+            holder.services = None
+
+    server: MCPServer[Services] = MCPServer(
+        name,
+        title="LLM Session Manager",
+        version=__version__,
+        instructions=(
+            "lsm sees every AI coding session on this machine (Claude Code, Codex, Gemini CLI, Cursor,"
+            " Copilot, Aider, Cline…) with exact tokens, context fill, cost and health. Use list_sessions"
+            " to find sessions (filters, or text), get_session / get_health for one, recommend for what"
+            " to do, export_session for a hand-off, search_memory for what past sessions learned."
+        ),
+        lifespan=lifespan,
+        log_level="WARNING",
+    )
+    _add_resources(server, holder)
+    _add_read_tools(server, holder)
+    if not cfg.get("mcp", {}).get("read_only", False):
+        _add_write_tools(server, holder)
+    _add_prompts(server, holder)
+    return server
+
+
+def _add_resources(server: MCPServer[Services], holder: _Holder) -> None:
+    json_type = "application/json"
+
+    @server.resource("sessions://list", name="sessions", mime_type=json_type)
+    def all_sessions() -> str:
+        """Every session lsm knows (= `lsm list --all --format json`)."""
+        with resource_errors():
+            return to_json(list_payload(holder.get(), ListQuery(all_sessions=True)))
+
+    @server.resource("sessions://recent", name="recent-sessions", mime_type=json_type)
+    def recent_sessions() -> str:
+        """Running sessions and those active recently (= `lsm list --format json`)."""
+        with resource_errors():
+            return to_json(list_payload(holder.get(), ListQuery()))
+
+    @server.resource("sessions://{session_id}", name="session", mime_type=json_type)
+    def one_session(session_id: str) -> str:
+        """One session: tokens, context, cost, health, status, tags (as in `lsm list --format json`)."""
+        with resource_errors():
+            return to_json(session_payload(holder.get().one(session_id)))
+
+    @server.resource("sessions://{session_id}/health", name="session-health", mime_type=json_type)
+    def one_health(session_id: str) -> str:
+        """A session's health, factor by factor (= `lsm health <id> --format json`)."""
+        with resource_errors():
+            return to_json(health_payload(holder.get().one(session_id)))
+
+    @server.resource("recommendations://current", name="recommendations", mime_type=json_type)
+    def recommendations() -> str:
+        """What to do now: restart/compact, close idle, merge, usage warnings (= `lsm recommend`)."""
+        with resource_errors():
+            return to_json(recommend_payload(holder.get()))
+
+    @server.resource("memory://stats", name="memory-stats", mime_type=json_type)
+    def memory_stats() -> str:
+        """Cross-session memory: counts by session, tag, project and agent (= `lsm memory-stats`)."""
+        with resource_errors():
+            return to_json(memory_stats_payload(holder.get()))
+
+    @server.resource("config://current", name="config", mime_type=json_type)
+    def current_config() -> str:
+        """The effective configuration, secrets masked (= `lsm show-config --format json`)."""
+        with resource_errors():
+            return to_json(config_payload(holder.get()))
+
+
+def _add_read_tools(server: MCPServer[Services], holder: _Holder) -> None:
+    @server.tool(annotations=READ)
+    def list_sessions(
+        status: Annotated[
+            list[StatusName] | None, Field(description="Only sessions with one of these statuses.")
+        ] = None,
+        agent: Annotated[str | None, Field(description="Only this agent, e.g. claude-code, codex.")] = None,
+        tag: Annotated[list[str] | None, Field(description="Only sessions with all of these tags.")] = None,
+        project: Annotated[str | None, Field(description="Project name or part of its path.")] = None,
+        text: Annotated[
+            str | None,
+            Field(
+                description="Words to find in descriptions, titles, tags, projects (any session, best first)."
+            ),
+        ] = None,
+        all_sessions: Annotated[
+            bool, Field(description="Every session, not only running ones and those active in the last day.")
+        ] = False,
+        since: Annotated[str | None, Field(description="Active since: 2h, 30m, 3d, 1w or a date.")] = None,
+        sort: Annotated[
+            SortKey | None, Field(description="Sort key (default: the config's list.sort).")
+        ] = None,
+        limit: Annotated[int | None, Field(ge=1, description="At most this many sessions.")] = None,
+    ) -> SessionList:
+        """List or find sessions with exact tokens, context fill, cost, health and status. Without
+        `text` it is `lsm list`; with `text` it is `lsm search` (best match first, with a `score`)."""
+        query = ListQuery(
+            tuple(status or ()), agent, tuple(tag or ()), project, text, all_sessions, since, sort, limit
+        )
+        with tool_errors():
+            items = list_payload(holder.get(), query)
+        return {"sessions": items, "count": len(items)}
+
+    @server.tool(annotations=READ)
+    def get_session(session_id: SessionId) -> dict[str, Any]:
+        """One session: tokens, context %, minutes to compaction, cost, burn rate, health, tags."""
+        with tool_errors():
+            return session_payload(holder.get().one(session_id))
+
+    @server.tool(annotations=READ)
+    def get_health(session_id: SessionId) -> dict[str, Any]:
+        """A session's health score with every factor's raw value, score, weight and reason."""
+        with tool_errors():
+            return health_payload(holder.get().one(session_id))
+
+    @server.tool(annotations=READ)
+    def recommend(
+        agent: Annotated[str | None, Field(description="Only advice about this agent's sessions.")] = None,
+        project: Annotated[
+            str | None, Field(description="Only advice about this project's sessions.")
+        ] = None,
+    ) -> RecommendationList:
+        """What to do now: restart or compact, close idle sessions, merge look-alikes, usage warnings;
+        each with the reason in numbers and the exact next step."""
+        with tool_errors():
+            recs = recommend_payload(holder.get(), agent, project)
+        return {"recommendations": recs, "count": len(recs)}
+
+    @server.tool(annotations=READ)
+    def export_session(
+        session_id: SessionId,
+        format: Annotated[
+            ExportFormat, Field(description="markdown (a hand-off), json or yaml.")
+        ] = "markdown",
+        include_transcript: Annotated[bool, Field(description="Include the conversation.")] = True,
+        full: Annotated[bool, Field(description="Keep long tool outputs whole instead of trimmed.")] = False,
+    ) -> ExportResult:
+        """Export a session's context (secrets always redacted): Markdown hand-off, or the JSON/YAML
+        document `lsm import-context` reads back."""
+        with tool_errors():
+            svc = holder.get()
+            view = svc.one(session_id)
+            text = export_text(svc, view, format, transcript=include_transcript, full=full)
+        return {"session_id": view.session.id, "format": format, "redacted": True, "content": text}
+
+    @server.tool(annotations=READ)
+    def search_memory(
+        query: Annotated[str, Field(min_length=1, description="What to look for, in plain words.")],
+        session_id: Annotated[str | None, Field(description="Only memories of this session.")] = None,
+        tag: Annotated[list[str] | None, Field(description="Only memories with all of these tags.")] = None,
+        project: Annotated[str | None, Field(description="Only memories of this project.")] = None,
+        agent: Annotated[str | None, Field(description="Only memories from this agent's sessions.")] = None,
+        limit: Annotated[int, Field(ge=1, le=100, description="At most this many memories.")] = 10,
+    ) -> MemoryList:
+        """Search what past sessions learned, by meaning (and exact words), best first."""
+        with tool_errors():
+            found = memory_search_payload(
+                holder.get(),
+                query,
+                session_id=session_id,
+                tags=tag or (),
+                project=project,
+                agent=agent,
+                limit=limit,
+            )
+        items = found or []
+        return {"memories": items, "count": len(items)}
+
+
+def _add_write_tools(server: MCPServer[Services], holder: _Holder) -> None:
+    from llm_session_manager.store import meta
+
+    @server.tool(annotations=WRITE)
+    def tag_session(session_id: SessionId, tags: Tags) -> SessionMeta:
+        """Add tags to a session (lsm's own metadata; the agent's files are never touched)."""
+        from llm_session_manager.organise import normalise_tags
+
+        with tool_errors():
+            clean = normalise_tags(tags)
+            return write_meta(holder.get(), session_id, lambda c, sid: meta.add_tags(c, [sid], clean))
+
+    @server.tool(annotations=WRITE)
+    def untag_session(session_id: SessionId, tags: Tags) -> SessionMeta:
+        """Remove tags from a session."""
+        from llm_session_manager.organise import normalise_tags
+
+        with tool_errors():
+            clean = normalise_tags(tags)
+            return write_meta(holder.get(), session_id, lambda c, sid: meta.remove_tags(c, [sid], clean))
+
+    @server.tool(annotations=WRITE)
+    def describe_session(
+        session_id: SessionId,
+        description: Annotated[
+            str, Field(min_length=1, max_length=4000, description="What the session is about, one paragraph.")
+        ],
+    ) -> SessionMeta:
+        """Set a session's description (found by list_sessions with `text`)."""
+        value = description.strip()
+        if not value:
+            raise ToolError("the description is empty")
+        with tool_errors():
+            return write_meta(
+                holder.get(), session_id, lambda c, sid: meta.set_field(c, [sid], "description", value)
+            )
+
+    @server.tool(annotations=WRITE)
+    def set_project(
+        session_id: SessionId,
+        name: Annotated[str, Field(max_length=200, description="Project name; an empty string clears it.")],
+    ) -> SessionMeta:
+        """Give a session a project name (shown and filtered on instead of its folder name)."""
+        value = " ".join(name.split()) or None
+        with tool_errors():
+            return write_meta(
+                holder.get(), session_id, lambda c, sid: meta.set_field(c, [sid], "project", value)
+            )
+
+    @server.tool(annotations=ADD)
+    def add_memory(
+        session_id: SessionId,
+        text: Annotated[str, Field(min_length=1, description="What was learned, in a sentence or two.")],
+        tags: Annotated[list[str] | None, Field(description="Tags for the memory.")] = None,
+    ) -> dict[str, Any]:
+        """Save something a session learned so that other sessions can find it with search_memory.
+        Saving the same text for the same session again returns the existing memory (created: false)."""
+        with tool_errors():
+            return memory_add_payload(holder.get(), session_id, text, tags or ())
+
+
+def _add_prompts(server: MCPServer[Services], holder: _Holder) -> None:
+    def run(make: Callable[[], str]) -> str:
+        """A prompt's text; an lsm error (unknown id…) is a protocol error with the CLI's one line."""
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import INVALID_PARAMS
+
+        try:
+            return make()
+        except (LsmError, ToolError) as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+    @server.prompt(title="Pick the best session for a task")
+    def pick_session(
+        task: Annotated[str, Field(description="The task you want to work on, in a sentence.")],
+    ) -> str:
+        """Which session to continue a task in: matching sessions and running ones, with lsm's numbers."""
+        return run(lambda: pick_session_text(holder.get(), task))
+
+    @server.prompt(title="Review the health of all sessions")
+    def review_health() -> str:
+        """Every running and recent session, worst health first, with lsm's recommendations."""
+        return run(lambda: review_health_text(holder.get()))
+
+    @server.prompt(title="Hand off a session")
+    def handoff(session_id: Annotated[str, Field(description="Session id or a unique prefix of it.")]) -> str:
+        """The session's Markdown hand-off (redacted), and the note for a fresh session to write from it."""
+        return run(lambda: handoff_text(holder.get(), session_id))
+
+    @server.prompt(title="Find past work on a topic")
+    def find_past_work(
+        topic: Annotated[str, Field(description="What you worked on, in a few words.")],
+    ) -> str:
+        """Sessions from every agent whose description, title, tags or project match, and saved memories."""
+        return run(lambda: find_past_work_text(holder.get(), topic))
+
+
+def run(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve until the client goes away (stdio) or the process is stopped (HTTP)."""
+    server = build_server()
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)
