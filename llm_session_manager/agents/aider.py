@@ -189,11 +189,20 @@ def _start_session(data: dict[str, Any], stamp: str) -> None:
     sessions = data["sessions"]
     if sessions and not is_listed(sessions[-1]):
         sessions.pop()  # closed and empty: keep the cached state small
-    seen = data["seen"]
+    data["sessions"].append(new_session(section_key(data["seen"], stamp), stamp, data["lines"]))
+
+
+def section_key(seen: dict[str, int], stamp: str) -> str:
+    """A section's key: its header's timestamp, ``#n`` added when the same second started a section
+    before (``seen`` counts them and is updated)."""
     count = seen.get(stamp, 0)
     seen[stamp] = count + 1
-    key = stamp if count == 0 else f"{stamp}#{count}"
-    data["sessions"].append(new_session(key, stamp, data["lines"]))
+    return stamp if count == 0 else f"{stamp}#{count}"
+
+
+def session_native_id(path: str, key: str) -> str:
+    """A session's native id: a short hash of its history file's path and its section's key."""
+    return hashlib.blake2b(f"{path}\0{key}".encode(), digest_size=8).hexdigest()
 
 
 def _user_text(session: dict[str, Any], text: str) -> None:
@@ -505,7 +514,7 @@ class AiderReader:
         return out
 
     def _build(self, state: FileState, s: dict[str, Any], last: bool) -> Session:
-        native = hashlib.blake2b(f"{state.path}\0{s['key']}".encode(), digest_size=8).hexdigest()
+        native = session_native_id(state.path, s["key"])
         started = local_to_utc(s["start"], self.tz) if s["start"] else None
         mtime = datetime.fromtimestamp(state.data.get("mtime_ns", 0) / 1e9, timezone.utc)
         # Only the header carries a time: the open (last) session ran until the file's last write.
@@ -563,3 +572,94 @@ def _continues(fh: Any, prior: FileState, identity: tuple[int, int, int, int]) -
     if (dev, ino) != tuple(prior.identity[:2]) or size < prior.offset or "sessions" not in prior.data:
         return False
     return _head(fh, prior.offset) == prior.head
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation, for export
+
+
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+    """One session's conversation, in order. ``paths`` is the session's ``transcript_paths`` (its
+    history file, which holds many sessions) and ``native_id`` names the session's section: the
+    ``# aider chat started at`` section whose ``session_native_id(path, key)`` it is (text before the
+    first header is the section with key "").
+
+    Within the section, with the reader's rules for aider's own lines (they end with two spaces):
+
+    - ``#### <text>  `` lines in a row are one user turn (``<blank>`` is an empty line; an input with
+      no text is left out); slash commands (``/add app.py``) are kept, they are what the user typed;
+    - every other line is the model's reply; the lines between two user turns are one assistant turn
+      (blank lines around it trimmed), with the main model announced last (``> Model: …``);
+    - ``> <text>  `` lines are aider's own output (model announcements, token reports, applied edits,
+      lint and test output, errors): not the model's reply and not a message sent to it, so they are
+      left out (their effect is in the session's counts);
+    - aider writes no time per message, so every ``timestamp`` is None; a last line without its
+      newline (being written) is left out, as the reader does.
+    """
+    if native_id is None:
+        return []
+    for path in paths:
+        with open(path, "rb") as fh:
+            buf = fh.read()
+        lines = buf[: buf.rfind(b"\n") + 1].decode("utf-8", "replace").split("\n")[:-1]
+        section = _find_section(path, lines, native_id)
+        if section is not None:
+            return section_turns(section)
+    return []
+
+
+def _header_stamp(line: str) -> str | None:
+    """The timestamp of a ``# aider chat started at`` line, as the reader matches it."""
+    match = _HEADER.match(line) if line.startswith("# aider chat started at ") else None
+    return match.group(1) if match else None
+
+
+def _find_section(path: str, lines: list[str], native_id: str) -> list[str] | None:
+    """The lines of the section whose native id is ``native_id`` (header excluded), or None."""
+    seen: dict[str, int] = {}
+    key, start = "", 0
+    for i, raw in enumerate([*lines, None]):
+        stamp = _header_stamp(raw.rstrip("\r")) if raw is not None else None
+        if raw is not None and stamp is None:
+            continue
+        if session_native_id(path, key) == native_id:
+            return [line.rstrip("\r") for line in lines[start:i]]
+        if stamp is not None:
+            key, start = section_key(seen, stamp), i + 1
+    return None
+
+
+def _assistant(lines: list[str], model: str | None) -> dict[str, Any] | None:
+    text = "\n".join(lines).strip("\n")
+    if not text.strip():
+        return None
+    return {"role": "assistant", "timestamp": None, "text": text, "model": model}
+
+
+def section_turns(lines: list[str]) -> list[dict[str, Any]]:
+    """Export turns from one section's lines (see ``read_conversation``)."""
+    turns: list[dict[str, Any]] = []
+    user: list[str] | None = None
+    reply: list[str] = []
+    model: str | None = None
+    for line in lines:
+        own = line.endswith("  ")
+        if own and line.startswith("#### "):
+            if user is None:
+                turn = _assistant(reply, model)
+                turns.extend([turn] if turn else [])
+                reply, user = [], []
+                turns.append({"role": "user", "timestamp": None, "text": ""})
+            text = line[5:].rstrip()
+            user.append("" if text == "<blank>" else text)
+            turns[-1]["text"] = "\n".join(user).strip("\n")
+            continue
+        user = None
+        if own and line.startswith("> "):
+            match = _MODEL.match(line)
+            model = match.group(1) if match else model
+            continue
+        reply.append(line)
+    turn = _assistant(reply, model)
+    turns.extend([turn] if turn else [])
+    return [t for t in turns if t["role"] == "assistant" or t["text"].strip()]  # empty inputs left out

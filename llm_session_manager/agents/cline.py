@@ -563,3 +563,186 @@ class ClineReader:
             if session is not None:
                 out.append(session)
         return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached).
+#
+# Read from ``ui_messages.json`` (what the task's chat shows; ``api_conversation_history.json`` holds the
+# same exchange buried in environment details and tool-result boilerplate). In order:
+# - user: ``say: "task"``, ``say: "user_feedback"`` (answers and feedback), and Roo/Kilo's opening ``text``;
+# - assistant: ``say: "text"``, ``say: "completion_result"``, ``ask: "followup"`` (``{question}``) and
+#   ``ask: "plan_mode_respond"`` (``{response}``); everything said between two ``api_req_started`` entries
+#   is one reply, its model from ``modelInfo``, ``task_metadata.json`` or the request's ``<model>`` tag;
+# - tool calls (``say``/``ask``): ``tool`` (``{tool, …}``: name and the rest as input), ``command``
+#   (``execute_command``), ``use_mcp_server`` and ``browser_action(_launch)``; Cline writes no call ids,
+#   so each call's id is ``ui-<ts>``;
+# - tool results: ``command_output``, ``mcp_server_response`` and ``browser_action_result`` for the
+#   latest call; ``error``, ``diff_error`` and ``*ignore_error`` mark it failed (or, with no call
+#   waiting, become a ``system`` turn ``[error] …``);
+# - system: ``condense_context``/``sliding_window_truncation`` -> ``[conversation compacted]``,
+#   ``ask: "api_req_failed"`` -> ``[API request failed] …``.
+
+_CONV_RESULT_SAYS = frozenset({"command_output", "mcp_server_response", "browser_action_result"})
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, str) or not text.startswith("{"):
+        return None
+    try:
+        obj = orjson.loads(text)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _ui_tool_call(what: Any, text: Any) -> tuple[str, Any] | None:
+    """(tool name, input) of a tool ``ask``/``say``, or None when the message is no tool call."""
+    obj = _json_object(text)
+    if what == "tool" and obj is not None:
+        name = obj.get("tool")
+        return (name if isinstance(name, str) else "tool"), {k: v for k, v in obj.items() if k != "tool"}
+    if what == "command" and isinstance(text, str):
+        return "execute_command", {"command": text}
+    if what == "use_mcp_server":
+        return "use_mcp_server", obj if obj is not None else text
+    if what == "browser_action_launch":
+        return "browser_action", {"action": "launch", "url": text}
+    if what == "browser_action":
+        return "browser_action", obj if obj is not None else text
+    return None
+
+
+def _ui_reply_text(msg: dict[str, Any], what: Any, kind: Any) -> str | None:
+    """The text of an assistant message (a ``say`` text or result, or a question ``ask``), else None."""
+    text = msg.get("text")
+    if kind == "say" and what in ("text", "completion_result"):
+        return text if isinstance(text, str) else None
+    if kind == "ask" and what in ("followup", "plan_mode_respond"):
+        obj = _json_object(text)
+        if obj is not None:
+            value = obj.get("question") if what == "followup" else obj.get("response")
+            return value if isinstance(value, str) else None
+        return text if isinstance(text, str) else None
+    return None
+
+
+class _UiConversation:
+    """Turns built from the ui messages: the open reply collects texts, tool calls and results."""
+
+    def __init__(self, models: Sequence[Sequence[Any]], fallback: str | None, ext: str) -> None:
+        self.turns: list[dict[str, Any]] = []
+        self.reply: dict[str, Any] | None = None
+        self.models, self.fallback, self.ext = models, fallback, ext
+        self.model: str | None = None  # the last model a message named (``modelInfo``) or a request's tag
+        self.request_model: str | None = None
+
+    def user(self, ts: str | None, text: Any) -> None:
+        if isinstance(text, str) and text.strip():
+            self.turns.append({"role": "user", "timestamp": ts, "text": text})
+            self.reply = None
+
+    def system(self, ts: str | None, text: str) -> None:
+        self.turns.append({"role": "system", "timestamp": ts, "text": text})
+        self.reply = None
+
+    def request(self, msg: dict[str, Any], ts_ms: int | None) -> None:
+        """An ``api_req_started``: what follows is the next reply, by the model of this request."""
+        self.reply = None
+        info = _json_object(msg.get("text")) or {}
+        request = info.get("request")
+        tags = _MODEL_TAG.findall(request) if isinstance(request, str) and self.ext != "cline" else []
+        self.request_model = (
+            self.model
+            or (tags[-1].strip() if tags else None)
+            or model_at(self.models, ts_ms)
+            or self.fallback
+        )
+
+    def open_reply(self, ts: str | None, ts_ms: int | None) -> dict[str, Any]:
+        if self.reply is None:
+            model = self.request_model or self.model or model_at(self.models, ts_ms) or self.fallback
+            self.reply = {"role": "assistant", "timestamp": ts, "text": "", "model": model}
+            self.turns.append(self.reply)
+        return self.reply
+
+    def result(self, ts: str | None, text: Any, error: bool) -> None:
+        """A tool's output (or error) for the latest call of the open reply."""
+        calls = self.reply.get("tool_calls") if self.reply is not None else None
+        content = text if isinstance(text, str) else ""
+        if not calls or self.reply is None:
+            if error:
+                self.system(ts, f"[error] {content}".rstrip())
+            return
+        call_id = calls[-1]["id"]
+        results = self.reply.setdefault("tool_results", [])
+        done = next((r for r in results if r["tool_use_id"] == call_id), None)
+        if done is None:
+            results.append({"tool_use_id": call_id, "is_error": error, "content": content})
+        else:
+            done["is_error"] = done["is_error"] or error
+            done["content"] = "\n".join(c for c in (done["content"], content) if c)
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    """A ``ts`` in milliseconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    try:
+        dt = _utc(ms)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z" if dt is not None else None
+
+
+def _ui_message(conv: _UiConversation, msg: dict[str, Any], first: bool) -> None:
+    ts_ms = _ts(msg.get("ts"))
+    ts = _iso_ms(ts_ms)
+    conv.model = _model_of(msg) or conv.model
+    kind, text = msg.get("type"), msg.get("text")
+    what = msg.get("say") if kind == "say" else msg.get("ask")
+    if kind == "say" and (what in ("task", "user_feedback") or (first and what == "text")):
+        conv.user(ts, text)
+    elif kind == "say" and what in ("api_req_started", "api_req_finished"):
+        conv.request(msg, ts_ms)
+    elif kind == "say" and what in COMPACTION_SAYS:
+        conv.system(ts, "[conversation compacted]")
+    elif kind == "ask" and what == "api_req_failed":
+        conv.system(
+            ts, f"[API request failed] {text}" if isinstance(text, str) and text else "[API request failed]"
+        )
+    elif what in _CONV_RESULT_SAYS:
+        conv.result(ts, text, error=False)
+    elif kind == "say" and what in TOOL_ERROR_SAYS:
+        conv.result(ts, text, error=True)
+    elif (reply := _ui_reply_text(msg, what, kind)) is not None:
+        if reply.strip():
+            turn = conv.open_reply(ts, ts_ms)
+            turn["text"] = "\n\n".join(t for t in (turn["text"], reply) if t)
+    elif (call := _ui_tool_call(what, text)) is not None:
+        turn = conv.open_reply(ts, ts_ms)
+        call_id = f"ui-{ts_ms}" if ts_ms is not None else f"ui-{len(conv.turns)}"
+        turn.setdefault("tool_calls", []).append({"id": call_id, "name": call[0], "input": call[1]})
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Prompts, replies, tool calls and tool outputs of a Cline / Roo Code / Kilo Code task, in order,
+    from its ``ui_messages.json`` (models from ``task_metadata.json`` when the messages do not say)."""
+    ui_path = next((p for p in paths if os.path.basename(p) == UI_FILE), None)
+    if ui_path is None:
+        return []
+    models: list[list[Any]] = []
+    fallback: str | None = None
+    for path in paths:
+        name = os.path.basename(path)
+        if name == META_FILE:
+            models = fold_meta(Path(path).read_bytes())["models"]
+        elif name == API_FILE:
+            fallback = fold_api(Path(path).read_bytes())["model"]
+    try:
+        messages = orjson.loads(Path(ui_path).read_bytes())
+    except ValueError:
+        return []  # caught while Cline rewrites it
+    conv = _UiConversation(models, fallback, extension_of(ui_path))
+    for index, msg in enumerate(messages if isinstance(messages, list) else ()):
+        if isinstance(msg, dict):
+            _ui_message(conv, msg, index == 0)
+    return conv.turns

@@ -613,3 +613,193 @@ def build_session(native: str, files: list[FileState]) -> Session | None:
         recent_tool_results=(),
         model_usage=tuple(ModelTokens(m, v[0], v[1]) for m, v in per_model.items()),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached).
+#
+# One request = a user turn (``message.text``) and an assistant turn: the markdown parts of ``response[]``
+# (thinking left out), and its tool invocations (``toolInvocationSerialized``: ``toolCallId``, ``toolId``,
+# the input from ``toolSpecificData`` or from the model's own call in ``result.metadata.toolCallRounds``,
+# the result from ``resultDetails`` or ``result.metadata.toolCallResults``). A cancelled or failed request
+# is followed by a ``system`` turn saying so.
+
+
+def _markdown(value: Any) -> str:
+    """A plain string or a VS Code ``IMarkdownString`` (``{value}``) as text."""
+    if isinstance(value, dict):
+        value = value.get("value")
+    return value if isinstance(value, str) else ""
+
+
+def _model_calls(request: dict[str, Any]) -> dict[str, Any]:
+    """The model's tool calls by id (``result.metadata.toolCallRounds[].toolCalls[]``): their input,
+    decoded from the JSON ``arguments`` string when it is JSON."""
+    result = request.get("result")
+    metadata = result.get("metadata") if isinstance(result, dict) else None
+    rounds = metadata.get("toolCallRounds") if isinstance(metadata, dict) else None
+    out: dict[str, Any] = {}
+    for rnd in rounds if isinstance(rounds, list) else ():
+        calls = rnd.get("toolCalls") if isinstance(rnd, dict) else None
+        for call in calls if isinstance(calls, list) else ():
+            if not isinstance(call, dict) or not isinstance(call.get("id"), str):
+                continue
+            args = call.get("arguments")
+            try:
+                out[call["id"]] = orjson.loads(args) if isinstance(args, str) else args
+            except ValueError:
+                out[call["id"]] = args
+    return out
+
+
+def _tool_input(part: dict[str, Any], model_calls: dict[str, Any]) -> Any:
+    call_id = part.get("toolCallId")
+    if isinstance(call_id, str) and call_id in model_calls:
+        return model_calls[call_id]
+    data = part.get("toolSpecificData")
+    if isinstance(data, dict):
+        if "rawInput" in data:
+            return data["rawInput"]
+        command = data.get("commandLine")
+        if isinstance(command, dict):
+            return {"command": command.get("userEdited") or command.get("original")}
+        return data
+    return _markdown(part.get("invocationMessage")) or None
+
+
+def _result_content(value: Any) -> str:
+    """Tool output as text: a string, ``[{value}]`` / ``{content: [{value}]}`` parts, or else its JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and ("content" in value or "output" in value):
+        return _result_content(value.get("output", value.get("content")))
+    if isinstance(value, list):
+        texts = [v.get("value") if isinstance(v, dict) else v for v in value]
+        if all(isinstance(t, str) for t in texts):
+            return "\n".join(t for t in texts if isinstance(t, str))
+    return orjson.dumps(value).decode() if value is not None else ""
+
+
+def _tool_result(part: dict[str, Any], results: dict[str, Any]) -> dict[str, Any] | None:
+    call_id = part.get("toolCallId")
+    details = part.get("resultDetails")
+    error = isinstance(details, dict) and details.get("isError") is True
+    if isinstance(call_id, str) and call_id in results:
+        content = _result_content(results[call_id])
+    elif isinstance(details, dict) and "output" in details:
+        content = _result_content(details)
+    elif part.get("pastTenseMessage") is not None:
+        content = _markdown(part.get("pastTenseMessage"))
+    else:
+        return None
+    return {"tool_use_id": call_id, "is_error": error, "content": content}
+
+
+def _reference_name(part: dict[str, Any]) -> str:
+    """An inline file or symbol reference in a reply (``{inlineReference: uri | {uri, range}, name?}``)
+    as `` `name` ``: its own name, else the file name of its URI."""
+    name = part.get("name")
+    if not isinstance(name, str) or not name:
+        ref = part.get("inlineReference")
+        ref = ref.get("uri", ref) if isinstance(ref, dict) and "uri" in ref else ref
+        path = ref.get("path") or ref.get("fsPath") if isinstance(ref, dict) else ref
+        name = os.path.basename(str(path).rstrip("/")) if isinstance(path, str) else ""
+    return f"`{name}`" if name else ""
+
+
+def _reply(request: dict[str, Any]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """(text, tool calls, tool results) of one request's ``response[]``."""
+    result = request.get("result")
+    metadata = result.get("metadata") if isinstance(result, dict) else None
+    raw_results = metadata.get("toolCallResults") if isinstance(metadata, dict) else None
+    results = raw_results if isinstance(raw_results, dict) else {}
+    model_calls = _model_calls(request)
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    response = request.get("response")
+    for part in response if isinstance(response, list) else ():
+        kind = part.get("kind") if isinstance(part, dict) else None
+        if not isinstance(part, dict) or kind == "thinking":
+            continue
+        if kind in ("toolInvocationSerialized", "toolInvocation"):
+            call_id = part.get("toolCallId")
+            calls.append({"id": call_id, "name": part.get("toolId"), "input": _tool_input(part, model_calls)})
+            output = _tool_result(part, results)
+            if output is not None:
+                outputs.append(output)
+            if texts and texts[-1] != "\n\n":
+                texts.append("\n\n")  # text after a tool call is a new paragraph
+        else:
+            texts.append(_reference_name(part) if kind == "inlineReference" else _part_text(part))
+    return "".join(texts).strip(), calls, outputs
+
+
+def _outcome_note(request: dict[str, Any]) -> str | None:
+    """``[request cancelled]`` / ``[request failed] <message>``, or None for a request that completed."""
+    outcome = _outcome(request)
+    if outcome == OUTCOME_OK:
+        return None
+    result = request.get("result")
+    details = result.get("errorDetails") if isinstance(result, dict) else None
+    reason = details.get("message") if isinstance(details, dict) else None
+    note = "[request cancelled]" if outcome == OUTCOME_CANCELLED else "[request failed]"
+    return f"{note} {reason}" if isinstance(reason, str) and reason else note
+
+
+def _request_turns(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """One request as turns: the prompt, the reply (with its tools), and a note when it did not complete."""
+    message = request.get("message")
+    prompt = message.get("text") if isinstance(message, dict) else None
+    started = ms_to_ts(request.get("timestamp"))
+    ended = _request_time(request) or started
+    turns: list[dict[str, Any]] = []
+    if isinstance(prompt, str) and prompt.strip():
+        turns.append({"role": "user", "timestamp": started, "text": prompt})
+    text, calls, outputs = _reply(request)
+    if text or calls:
+        turn: dict[str, Any] = {
+            "role": "assistant",
+            "timestamp": ended,
+            "text": text,
+            "model": model_name(request.get("modelId")),
+        }
+        if calls:
+            turn["tool_calls"] = calls
+        if outputs:
+            turn["tool_results"] = outputs
+        turns.append(turn)
+    note = _outcome_note(request)
+    if note is not None:
+        turns.append({"role": "system", "timestamp": ended, "text": note})
+    return turns
+
+
+def _conversation_document(paths: Sequence[str]) -> dict[str, Any] | None:
+    """The copy of the chat that counts (as ``_rank``: most requests, then ``.jsonl``)."""
+    best: tuple[int, int] | None = None
+    chosen: dict[str, Any] | None = None
+    for path in paths:
+        if not path.endswith((".json", ".jsonl")):
+            continue
+        try:
+            doc, _skipped, _partial = load_document(path, Path(path).read_bytes())
+        except ChatLogError:
+            continue
+        requests = doc.get("requests")
+        rank = (len(requests) if isinstance(requests, list) else 0, 1 if path.endswith(".jsonl") else 0)
+        if best is None or rank > best:
+            best, chosen = rank, doc
+    return chosen
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Prompts, replies and tool calls (with their results) of a VS Code Copilot chat, as it stands now
+    (a ``.jsonl`` mutation log is replayed into the document first)."""
+    doc = _conversation_document(paths)
+    requests = doc.get("requests") if doc is not None else None
+    turns: list[dict[str, Any]] = []
+    for request in requests if isinstance(requests, list) else ():
+        if isinstance(request, dict):
+            turns.extend(_request_turns(request))
+    return turns

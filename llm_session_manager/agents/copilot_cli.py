@@ -501,3 +501,140 @@ def build_session(key: str, state: FileState) -> Session:
         peak_context_tokens=None,
         model_usage=tuple(ModelTokens(m, r[C_IN], r[C_OUT], r[C_CW], r[C_CR]) for m, r in per_model.items()),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached).
+#
+# ``user.message`` -> a user turn (``content``, what the user typed, not ``transformedContent``);
+# ``assistant.message`` -> an assistant turn (``content``; ``toolRequests[]`` {toolCallId, name, arguments}
+# as its tool calls; the model is the one in use: ``session.start``/``session.model_change``/the event's
+# own ``model``); ``tool.execution_complete`` -> a tool result on the turn that made the call (a call only
+# seen in ``tool.execution_start`` is added to the latest reply); ``session.compaction_complete`` -> a
+# ``system`` turn ``[conversation compacted]``; ``abort`` -> ``[interrupted by the user]``;
+# ``session.error`` -> ``[API error] <message>``.
+
+
+class _Conversation:
+    """The turns built so far, the model in use, and which turn holds each tool call."""
+
+    def __init__(self) -> None:
+        self.turns: list[dict[str, Any]] = []
+        self.model: str | None = None
+        self.owner: dict[str, dict[str, Any]] = {}
+
+    def system(self, ts: str | None, text: str) -> None:
+        self.turns.append({"role": "system", "timestamp": ts, "text": text})
+
+    def reply_turn(self, ts: str | None) -> dict[str, Any]:
+        """The latest turn when it is a reply, else a new empty reply (for a tool with no reply seen)."""
+        if self.turns and self.turns[-1]["role"] == "assistant":
+            return self.turns[-1]
+        turn: dict[str, Any] = {"role": "assistant", "timestamp": ts, "text": "", "model": self.model}
+        self.turns.append(turn)
+        return turn
+
+    def add_call(self, turn: dict[str, Any], call_id: Any, name: Any, args: Any) -> None:
+        turn.setdefault("tool_calls", []).append({"id": call_id, "name": name, "input": args})
+        if isinstance(call_id, str):
+            self.owner[call_id] = turn
+
+
+def _tool_output(ev: dict[str, Any]) -> str:
+    """``result.content`` (or ``detailedContent``), else ``error.message``, of a finished tool call."""
+    result = ev.get("result")
+    if isinstance(result, dict):
+        for key in ("content", "detailedContent"):
+            if isinstance(result.get(key), str):
+                return str(result[key])
+    error = ev.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return orjson.dumps(result).decode() if result is not None else ""
+
+
+def _conv_reply(conv: _Conversation, ev: dict[str, Any], ts: str | None) -> None:
+    conv.model = model_name(ev.get("model")) or conv.model
+    content = ev.get("content")
+    turn: dict[str, Any] = {
+        "role": "assistant",
+        "timestamp": ts,
+        "text": content if isinstance(content, str) else "",
+        "model": conv.model,
+    }
+    conv.turns.append(turn)
+    requests = ev.get("toolRequests")
+    for req in requests if isinstance(requests, list) else ():
+        if isinstance(req, dict):
+            conv.add_call(turn, req.get("toolCallId"), req.get("name"), req.get("arguments"))
+    if not turn["text"] and "tool_calls" not in turn:
+        conv.turns.pop()  # an empty reply (only reasoning, or nothing): not part of the conversation
+
+
+def _conv_tool_start(conv: _Conversation, ev: dict[str, Any], ts: str | None) -> None:
+    call_id = ev.get("toolCallId")
+    if isinstance(call_id, str) and call_id in conv.owner:
+        return
+    conv.add_call(conv.reply_turn(ts), call_id, ev.get("toolName"), ev.get("arguments"))
+
+
+def _conv_tool_done(conv: _Conversation, ev: dict[str, Any], ts: str | None) -> None:
+    conv.model = model_name(ev.get("model")) or conv.model
+    call_id = ev.get("toolCallId")
+    turn = conv.owner.get(call_id) if isinstance(call_id, str) else None
+    if turn is None:
+        turn = conv.reply_turn(ts)
+    result = {"tool_use_id": call_id, "is_error": ev.get("success") is False, "content": _tool_output(ev)}
+    turn.setdefault("tool_results", []).append(result)
+
+
+def _conv_session(conv: _Conversation, etype: str, ev: dict[str, Any], ts: str | None) -> None:
+    if etype in ("session.start", "session.resume"):
+        context = ev.get("context")
+        start_model = context.get("model") if isinstance(context, dict) else None
+        conv.model = model_name(ev.get("selectedModel")) or model_name(start_model) or conv.model
+    elif etype == "session.model_change":
+        conv.model = model_name(ev.get("newModel")) or conv.model
+    elif etype == "session.compaction_complete" and ev.get("success") is not False:
+        conv.system(ts, "[conversation compacted]")
+    elif etype == "session.error":
+        message = ev.get("message")
+        conv.system(ts, f"[API error] {message}" if isinstance(message, str) and message else "[API error]")
+
+
+def _conv_event(conv: _Conversation, obj: dict[str, Any]) -> None:
+    etype, ev = obj.get("type"), obj.get("data")
+    if not isinstance(etype, str) or not isinstance(ev, dict):
+        return
+    ts = canonical_ts(obj.get("timestamp"))
+    if etype.startswith("session."):
+        _conv_session(conv, etype, ev, ts)
+    elif etype == "user.message":
+        content = ev.get("content")
+        if isinstance(content, str) and content.strip():
+            conv.turns.append({"role": "user", "timestamp": ts, "text": content})
+    elif etype == "assistant.message":
+        _conv_reply(conv, ev, ts)
+    elif etype == "tool.execution_start":
+        _conv_tool_start(conv, ev, ts)
+    elif etype == "tool.execution_complete":
+        _conv_tool_done(conv, ev, ts)
+    elif etype == "abort":
+        conv.system(ts, "[interrupted by the user]")
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Prompts, replies, tool calls and their results of a Copilot CLI session, in order."""
+    conv = _Conversation()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    obj = orjson.loads(raw)
+                except ValueError:
+                    continue  # a corrupt or half-written line
+                if isinstance(obj, dict):
+                    _conv_event(conv, obj)
+    return conv.turns

@@ -876,3 +876,142 @@ def _session(path: str, cid: str, chat: dict[str, Any], head: dict[str, Any]) ->
         model_usage=tuple(ModelTokens(m, models[m][0], models[m][1]) for m in ranked),
         peak_context_tokens=chat["peak"] or None,
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation, for export
+
+
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+    """One chat's conversation, in order. ``paths`` is the session's ``transcript_paths`` (the shared
+    ``state.vscdb``, which holds every chat) and ``native_id`` the composer id that names the chat.
+
+    The bubbles are read read-only (``open_readonly``) by key (``composerData:<cid>``) and key range
+    (``bubbleId:<cid>:…``) and put in conversation order by ``ordered_bubbles``. A user bubble (type 1)
+    with text is a user turn. Assistant bubbles (type 2) in a row are one assistant turn: their texts
+    (or code blocks when a bubble has no text), the tool calls of their ``toolFormerData`` (arguments
+    parsed from ``rawArgs`` when it is JSON) and each tool's result (``is_error`` when its status says
+    "error"). Thinking is left out. A sub-agent's chat is not included (its usage is).
+    """
+    if not native_id:
+        return []
+    turns: list[dict[str, Any]] = []
+    for path in paths:
+        composer, bubbles = read_chat(path, native_id)
+        default_model = bubble_model({"modelInfo": (composer or {}).get("modelConfig")})
+        turns.extend(bubble_turns(bubbles, default_model))
+    return turns
+
+
+def read_chat(path: str, cid: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One chat's composerData and ordered bubbles. A lock taken by a writer between our statements
+    (rollback-journal databases) restarts the read immutable."""
+    conn, mode = open_readonly(path)
+    try:
+        return _chat(conn, path, cid, mode)
+    except sqlite3.OperationalError:
+        if mode == "immutable":
+            raise
+    finally:
+        conn.close()
+    conn = _connect(path, "immutable=1")
+    try:
+        return _chat(conn, path, cid, "immutable")
+    finally:
+        conn.close()
+
+
+def _chat(
+    conn: sqlite3.Connection, path: str, cid: str, mode: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    wal = mode == "ro" and _is_wal_file(path)
+    if wal:
+        conn.execute("BEGIN")  # one snapshot for the composer row and its bubbles
+    try:
+        if not _has_table(conn, _KV):
+            return None, []
+        composer, kv, _skipped = read_composer(conn, cid)
+        return composer, ordered_bubbles(composer, kv)
+    finally:
+        if wal:
+            conn.execute("COMMIT")
+
+
+def _tool_input(tool: dict[str, Any]) -> Any:
+    """A tool call's arguments: ``rawArgs`` parsed when it is JSON, else as written, else ``params``."""
+    for field in ("rawArgs", "params"):
+        raw = tool.get(field)
+        if isinstance(raw, str) and raw.strip():
+            try:
+                return orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return raw
+        if isinstance(raw, dict) and raw:
+            return raw
+    return None
+
+
+def _tool_parts(tool: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(tool call, tool result or None) of one ``toolFormerData``."""
+    call_id = tool.get("toolCallId")
+    call_id = call_id if isinstance(call_id, str) and call_id else None
+    call = {"id": call_id, "name": _str(tool.get("name")) or None, "input": _tool_input(tool)}
+    result = tool.get("result")
+    is_error = tool_status(tool) == "error"
+    if result is None and not is_error:
+        return call, None
+    content = result if isinstance(result, str) else ("" if result is None else orjson.dumps(result).decode())
+    return call, {"tool_use_id": call_id, "is_error": is_error, "content": content}
+
+
+def _assistant_turn(bubble: dict[str, Any], model: str | None) -> dict[str, Any] | None:
+    """One assistant bubble as a turn; None when it has nothing to show (thinking or an error only)."""
+    text = _str(bubble.get("text"))
+    text = text if text.strip() else _code_blocks(bubble)
+    turn: dict[str, Any] = {
+        "role": "assistant",
+        "timestamp": _ts(bubble.get("createdAt")),
+        "text": text,
+        "model": model,
+    }
+    tool = _tool(bubble)
+    if tool is not None:
+        call, result = _tool_parts(tool)
+        turn["tool_calls"] = [call]
+        if result is not None:
+            turn["tool_results"] = [result]
+    return turn if text.strip() or tool is not None else None
+
+
+def _merge_assistant(into: dict[str, Any], more: dict[str, Any]) -> None:
+    """A reply Cursor wrote over several bubbles is one turn."""
+    into["text"] = "\n".join(t for t in (into["text"], more["text"]) if t.strip())
+    into["timestamp"] = into["timestamp"] or more["timestamp"]
+    into["model"] = more["model"] or into["model"]
+    for key in ("tool_calls", "tool_results"):
+        if more.get(key):
+            into.setdefault(key, []).extend(more[key])
+
+
+def bubble_turns(bubbles: list[dict[str, Any]], default_model: str | None = None) -> list[dict[str, Any]]:
+    """Export turns from a chat's ordered bubbles (see ``read_conversation``); an assistant turn's model
+    is the last one a bubble named, else the chat's configured model."""
+    turns: list[dict[str, Any]] = []
+    model = default_model
+    for bubble in bubbles:
+        model = bubble_model(bubble) or model
+        if bubble.get("type") == USER:
+            text = _str(bubble.get("text"))
+            if text.strip():
+                turns.append({"role": "user", "timestamp": _ts(bubble.get("createdAt")), "text": text})
+            continue
+        if bubble.get("type") != ASSISTANT:
+            continue
+        turn = _assistant_turn(bubble, model)
+        if turn is None:
+            continue
+        if turns and turns[-1]["role"] == "assistant":
+            _merge_assistant(turns[-1], turn)
+        else:
+            turns.append(turn)
+    return turns

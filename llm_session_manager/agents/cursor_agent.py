@@ -636,3 +636,161 @@ def build_session(key: str, files: list[FileState]) -> Session:
         model_usage=(ModelTokens(model or UNKNOWN_MODEL, tin, tout),) if tin or tout else (),
         peak_context_tokens=ctx or None,
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The conversation itself, for export (read on demand, never cached; see docs/EXPORT_FORMAT.md).
+#
+# User turns show what the user typed (``prompt_of``: the ``<user_query>`` blocks, without Cursor's
+# context blocks), timed by their ``<timestamp>`` block when there is one; a user line holding only
+# context blocks is left out. Assistant turns carry no time and no model (the transcript has neither).
+# Thinking is left out. Consecutive assistant lines are one reply (one turn), and so are consecutive
+# user lines that only return tool results. Sub-agent transcripts and the CLI store are not read.
+
+
+def _call_of(block: dict[str, Any]) -> dict[str, Any]:
+    call_id = block.get("id", block.get("toolCallId", block.get("tool_use_id")))
+    return {
+        "id": call_id,
+        "name": block.get("name") or block.get("toolName"),
+        "input": block.get("input", block.get("args")),
+    }
+
+
+def _result_of(block: dict[str, Any]) -> dict[str, Any]:
+    content = block.get("content", block.get("result"))
+    return {
+        "tool_use_id": block.get("tool_use_id", block.get("toolCallId", block.get("id"))),
+        "is_error": block.get("is_error") is True,
+        "content": _block_text(content) or _json_text(content),
+    }
+
+
+def _line_turn(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """One JSONL line as a turn, or None when it holds nothing of the conversation."""
+    role = obj.get("role")
+    if role not in ("user", "assistant"):
+        return None
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for block in _blocks(obj):
+        if not isinstance(block, dict):
+            continue
+        btype = block.get("type")
+        if btype == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif btype in _TOOL_USE:
+            calls.append(_call_of(block))
+        elif btype in _TOOL_RESULT:
+            results.append(_result_of(block))
+    raw = "\n".join(texts)
+    text = prompt_of(raw) if role == "user" else raw
+    if not text.strip() and not calls and not results:
+        return None
+    turn: dict[str, Any] = {
+        "role": role,
+        "timestamp": stamp_of(raw) if role == "user" else None,
+        "text": text,
+    }
+    if role == "assistant":
+        turn["model"] = None
+    if calls:
+        turn["tool_calls"] = calls
+    if results:
+        turn["tool_results"] = results
+    return turn
+
+
+def _joins(prev: dict[str, Any], turn: dict[str, Any]) -> bool:
+    """Whether ``turn`` continues ``prev``: more of the same reply, or more tool results."""
+    if prev["role"] != turn["role"]:
+        return False
+    if turn["role"] == "assistant":
+        return True
+    return not prev["text"] and not turn["text"] and "tool_results" in prev and "tool_results" in turn
+
+
+def _add_turn(turns: list[dict[str, Any]], turn: dict[str, Any]) -> None:
+    if not turns or not _joins(turns[-1], turn):
+        turns.append(turn)
+        return
+    into = turns[-1]
+    into["text"] = "\n".join(t for t in (into["text"], turn["text"]) if t)
+    for key in ("tool_calls", "tool_results"):
+        if turn.get(key):
+            into.setdefault(key, []).extend(turn[key])
+
+
+def _jsonl_turns(path: str) -> list[dict[str, Any]]:
+    """Turns of a ``.jsonl`` transcript; garbage and half-written lines are skipped."""
+    turns: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                obj = _loads(raw)
+            except ValueError:
+                continue
+            turn = _line_turn(obj) if isinstance(obj, dict) else None
+            if turn is not None:
+                _add_turn(turns, turn)
+    return turns
+
+
+def _text_turns(path: str) -> list[dict[str, Any]]:
+    """Turns of an older ``.txt`` transcript (``user:`` / ``assistant:`` messages; in a reply,
+    ``[Thinking]``, ``[Tool call] <name>`` and ``[Tool result]`` sections, as ``read_text`` reads them).
+    A tool call's input is its section text (the arguments as Cursor printed them); calls and results
+    carry no ids."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().split("\n")
+    turns: list[dict[str, Any]] = []
+    role, section, name = "", "text", ""
+    buf: list[str] = []
+    for line in [*lines, "user:"]:  # a sentinel closes the last message
+        marker = line.strip()
+        if marker in ("user:", "assistant:") or marker.startswith(
+            ("[Thinking]", "[Tool call]", "[Tool result]")
+        ):
+            _text_section(turns, role, section, name, "\n".join(buf).strip("\n"))
+            buf = []
+            if marker in ("user:", "assistant:"):
+                role, section, name = marker[:-1], "text", ""
+            else:
+                section, _sep, rest = marker[1:].partition("]")
+                name = rest.strip()
+            continue
+        buf.append(line)
+    return turns
+
+
+def _text_section(turns: list[dict[str, Any]], role: str, section: str, name: str, text: str) -> None:
+    turn: dict[str, Any] | None = None
+    if role == "user":
+        prompt = prompt_of(text)
+        turn = {"role": "user", "timestamp": stamp_of(text), "text": prompt} if prompt else None
+    elif role == "assistant" and section == "text" and text.strip():
+        turn = {"role": "assistant", "timestamp": None, "text": text.strip(), "model": None}
+    elif role == "assistant" and section == "Tool call":
+        call = {"id": None, "name": name or None, "input": text.strip()}
+        turn = {"role": "assistant", "timestamp": None, "text": "", "model": None, "tool_calls": [call]}
+    elif role == "assistant" and section == "Tool result":
+        result = {"tool_use_id": None, "is_error": False, "content": text.strip()}
+        turn = {"role": "assistant", "timestamp": None, "text": "", "model": None, "tool_results": [result]}
+    if turn is not None:
+        _add_turn(turns, turn)
+
+
+def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """The main conversation of a Cursor Agent session, in order: prompts, replies, tool calls and their
+    results. ``paths`` are the session's ``transcript_paths``: the transcript (``.jsonl`` or ``.txt``),
+    its sub-agents' transcripts and the CLI store; only the main transcript holds the conversation."""
+    turns: list[dict[str, Any]] = []
+    for path in paths:
+        if "subagents" in Path(path).parts:
+            continue
+        if path.endswith(".jsonl"):
+            turns.extend(_jsonl_turns(path))
+        elif path.endswith(".txt"):
+            turns.extend(_text_turns(path))
+    return turns

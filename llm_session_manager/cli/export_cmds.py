@@ -22,7 +22,8 @@ ID_HELP = "Session id or a unique prefix of it."
 
 
 def conversation_for(session: Session) -> list[dict[str, Any]] | None:
-    """The session's conversation, when its agent's reader can give it (None = not available)."""
+    """The session's conversation, when its agent's reader can give it (None = not available). A reader
+    whose files hold many sessions (Cursor's database, Aider's history) also takes ``native_id``."""
     module_name = session.agent.replace("-", "_")
     try:
         module = importlib.import_module(f"llm_session_manager.agents.{module_name}")
@@ -31,8 +32,11 @@ def conversation_for(session: Session) -> list[dict[str, Any]] | None:
     reader = getattr(module, "read_conversation", None)
     if reader is None or not session.transcript_paths:
         return None
+    import inspect
+
+    kwargs = {"native_id": session.native_id} if "native_id" in inspect.signature(reader).parameters else {}
     try:
-        return list(reader(list(session.transcript_paths)))
+        return list(reader(list(session.transcript_paths), **kwargs))
     except OSError as exc:
         raise LsmError(f"cannot read the transcript of {session.id}: {exc.strerror or exc}") from None
 
