@@ -44,22 +44,15 @@ def save_states(
     states: Iterable[FileState],
     removed: Iterable[str],
 ) -> None:
-    rows = [
-        (
-            s.path,
-            agent,
-            s.session_key,
-            *s.identity,
-            s.offset,
-            s.head,
-            orjson.dumps(s.data),
-            parser_version,
-        )
-        for s in states
-    ]
+    states = list(states)
     gone = [(p,) for p in removed]
-    if not rows and not gone:
+    if not states and not gone:
         return
+    # A generator, so that only one serialised state is in memory at a time.
+    rows = (
+        (s.path, agent, s.session_key, *s.identity, s.offset, s.head, orjson.dumps(s.data), parser_version)
+        for s in states
+    )
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany(
