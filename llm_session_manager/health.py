@@ -99,11 +99,10 @@ def activity_factor(
     state = proc.state if proc else None
     last = session.last_activity
     quiet_min = (inputs.now - last).total_seconds() / 60 if last else None
-    raw: dict[str, object] = {
-        "running": inputs.running,
-        "state": state,
-        "minutes_since_write": round(quiet_min, 1) if quiet_min is not None else None,
-    }
+    # The quiet time matters (and is shown) only while the session runs: for an ended session it would
+    # be a number that changes every time it is asked, saying nothing about its health.
+    shown = round(quiet_min, 1) if quiet_min is not None and inputs.running else None
+    raw: dict[str, object] = {"running": inputs.running, "state": state, "minutes_since_write": shown}
     if not inputs.running:
         return HealthFactor("activity", raw, 100.0, weight, "not running; idleness is not a health problem")
     busy_limit = float(cfg.get("stuck_busy_minutes", 10))
