@@ -20,6 +20,9 @@ BURN_WINDOW_MINUTES = 30
 
 def recent_usage(session: Session, now: datetime, window: float = BURN_WINDOW_MINUTES) -> list[ModelTokens]:
     start = now.timestamp() / 60 - window
+    buckets = session.usage_buckets
+    if not buckets or max(b[0] for b in buckets) < start:  # nothing recent
+        return []
     per: dict[str, list[int]] = {}
     for minute, model, inp, out, cc, cr in session.usage_buckets:
         if minute >= start:

@@ -47,7 +47,7 @@ def session_from_dict(data: dict[str, Any]) -> Session:
     for name in _TUPLES:
         values[name] = tuple(values.get(name) or ())
     for name in _NESTED_TUPLES:
-        values[name] = tuple(tuple(row) for row in values.get(name) or ())
+        values[name] = tuple(map(tuple, values.get(name) or ()))
     values["tokens"] = TokenUsage(**values["tokens"])
     values["model_usage"] = tuple(ModelTokens(*m) for m in values.get("model_usage") or ())
     values["rate_limits"] = tuple(

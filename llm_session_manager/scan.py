@@ -8,12 +8,14 @@ there is enough to read, and the merged result is cached again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from llm_session_manager.agents.base import AgentReader, FileState, Identity
 from llm_session_manager.codec import session_from_dict, session_to_dict
@@ -21,6 +23,10 @@ from llm_session_manager.models import Session
 from llm_session_manager.store import parse_cache
 
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
+# A session quiet for longer than this when its sessions are built cannot get a burn rate or a
+# compaction projection before one of its files changes (which rebuilds it): its per-minute usage and
+# context history are dropped, which keeps the merged cache small.
+SERIES_KEEP = timedelta(minutes=90)  # the Claude reader skips building them with the same horizon
 
 
 @dataclass
@@ -141,7 +147,7 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
     present = {p for p, _k, _i in current}
     removed = [p for p in states if p not in present]
     try:
-        sessions = _merge(reader, keep + fresh, fresh, removed, memo)
+        sessions = _drop_stale_series(_merge(reader, keep + fresh, fresh, removed, memo))
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
@@ -155,6 +161,17 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
     return ScanResult(sessions, stats)
+
+
+def _drop_stale_series(sessions: list[Session]) -> list[Session]:
+    cutoff = datetime.now(timezone.utc) - SERIES_KEEP
+    out = []
+    for s in sessions:
+        stale = s.last_activity is None or s.last_activity < cutoff
+        if stale and (s.usage_buckets or s.context_series):
+            s = dataclasses.replace(s, usage_buckets=(), context_series=())
+        out.append(s)
+    return out
 
 
 def _merge(

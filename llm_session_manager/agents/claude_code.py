@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -257,7 +258,7 @@ def _handle_assistant(
             data["auth_error_ts"] = ts or data["last_ts"]
     if not isinstance(usage, dict):
         return
-    entry = _usage_entry(usage, model, side)
+    entry = _usage_entry(usage, sys.intern(model) if model else model, side)
     entry.append(ts)
     key = _dedup_key(obj, message)
     entries = data["entries"]
@@ -399,6 +400,18 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         _handle_meta(data, obj, rtype)
 
 
+def _forget_old_times(data: dict[str, Any]) -> None:
+    """Timestamps of replies are kept only where burn rates can use them (the hour before the file's
+    last activity): the cache of a long history then holds one short string per recent reply only."""
+    last = parse_ts(data.get("last_ts"))
+    if last is None:
+        return
+    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
+    for entry in data["entries"].values():
+        if len(entry) > E_TS and entry[E_TS] is not None and entry[E_TS] < start:
+            entry[E_TS] = None
+
+
 def _scandir(path: str) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
@@ -484,6 +497,7 @@ class ClaudeCodeReader:
                 offset = prior.offset
             offset = fold_lines(fh, offset, data, apply_line, bad_line)
             offset, data["tail_partial"] = read_tail(fh, offset, data, apply_line)
+        _forget_old_times(data)
         return FileState(str(path), session_key, identity, offset, head, data)
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
@@ -623,9 +637,26 @@ def _main_files(files: list[FileState]) -> list[FileState]:
     return sorted(main or files, key=lambda f: (f.data.get("last_ts") or "", f.path))
 
 
+_MINUTES: dict[str, int] = {}
+SERIES_KEEP = timedelta(minutes=90)  # the same horizon as scan.SERIES_KEEP
+
+
+def _series_cutoff() -> str:
+    """Canonical timestamp before which a session is too quiet to need its usage series."""
+    return canonical_ts((datetime.now(timezone.utc) - SERIES_KEEP).isoformat()) or ""
+
+
 def _minute(ts: str) -> int:
-    parsed = parse_ts(ts)
-    return int(parsed.timestamp() // 60) if parsed else 0
+    """Minutes since the epoch of a canonical timestamp (memoised by its minute: many replies share one)."""
+    prefix = ts[:16]
+    minute = _MINUTES.get(prefix)
+    if minute is None:
+        parsed = parse_ts(ts)
+        minute = int(parsed.timestamp() // 60) if parsed else 0
+        if len(_MINUTES) > 100_000:
+            _MINUTES.clear()
+        _MINUTES[prefix] = minute
+    return minute
 
 
 def _usage_buckets(
@@ -723,8 +754,9 @@ def _build_one(
         turns_since_compaction=int(last_main.get("turns_since_compaction") or 0),
         last_compaction_at=_ts(compaction_ts),
         peak_context_tokens=max((int(f.data.get("peak_ctx") or 0) for f in main), default=0) or None,
-        usage_buckets=_usage_buckets(entries, last_ts),
-        context_series=_context_series(main),
+        # Only a session active lately can have a burn rate or a compaction projection (scan.SERIES_KEEP).
+        usage_buckets=_usage_buckets(entries, last_ts) if (last_ts or "") >= _series_cutoff() else (),
+        context_series=_context_series(main) if (last_ts or "") >= _series_cutoff() else (),
         model_usage=tuple(
             ModelTokens(m, r[0] + r[5], r[1] + r[6], r[2] + r[7], r[3] + r[8], r[4] + r[9], *r[5:])
             for m, r in per_model.items()
