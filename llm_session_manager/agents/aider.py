@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.common import file_identity, scandir
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 
@@ -298,18 +299,6 @@ def _read_lines(buf: bytes, data: dict[str, Any]) -> int:
 # Finding history files
 
 
-def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _scandir(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
 def walk_for_histories(root: str, max_depth: int, budget: list[int]) -> Iterator[str]:
     """History files under ``root``, breadth first, at most ``max_depth`` folders deep.
 
@@ -324,7 +313,7 @@ def walk_for_histories(root: str, max_depth: int, budget: list[int]) -> Iterator
             if budget[0] <= 0:
                 return
             budget[0] -= 1
-            entries = _scandir(folder)
+            entries = scandir(folder)
             names = {e.name for e in entries}
             if HISTORY_FILE in names:
                 yield os.path.join(folder, HISTORY_FILE)

@@ -29,6 +29,7 @@ from llm_session_manager.agents.common import (
     file_identity,
     needs_full_read,
     recent_rows,
+    scandir,
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
@@ -412,16 +413,8 @@ def _forget_old_times(data: dict[str, Any]) -> None:
             entry[E_TS] = None
 
 
-def _scandir(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
 def _files_under(path: str) -> Iterator[tuple[str, os.stat_result]]:
-    for entry in _scandir(path):
+    for entry in scandir(path):
         try:
             if entry.is_dir():
                 yield from _files_under(entry.path)
@@ -432,7 +425,7 @@ def _files_under(path: str) -> Iterator[tuple[str, os.stat_result]]:
 
 
 def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    for top in _scandir(root):
+    for top in scandir(root):
         try:
             if top.is_file():
                 if top.name.endswith(".jsonl"):
@@ -442,7 +435,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
                 continue
         except OSError:
             continue
-        for entry in _scandir(top.path):
+        for entry in scandir(top.path):
             try:
                 if entry.is_dir():
                     for path, st in _files_under(entry.path):

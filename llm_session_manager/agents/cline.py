@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.common import file_identity, scandir
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 
@@ -470,18 +471,6 @@ def build_session(key: str, files: Sequence[FileState]) -> Session | None:
 # The reader
 
 
-def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _scandir(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
 def _stat(path: str) -> os.stat_result | None:
     try:
         return os.stat(path)
@@ -516,7 +505,7 @@ class ClineReader:
 
     def _task_dirs(self) -> Iterator[tuple[str, str]]:
         for root, ext in self.task_roots:
-            for entry in _scandir(root):
+            for entry in scandir(root):
                 try:
                     if entry.is_dir():
                         yield entry.path, ext

@@ -55,7 +55,9 @@ from llm_session_manager.agents.common import (
     count_recent,
     file_identity,
     needs_full_read,
+    note_ts,
     recent_rows,
+    scandir_sorted,
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
@@ -518,18 +520,6 @@ def _legacy_line(data: dict[str, Any], obj: dict[str, Any]) -> None:
     _response_item(data, obj)
 
 
-def note_ts(data: dict[str, Any], raw: Any) -> str | None:
-    if raw is None:
-        return None
-    ts = raw if type(raw) is str and len(raw) == 24 and raw[23] == "Z" else canonical_ts(raw)
-    if ts is not None:
-        if data["first_ts"] is None or ts < data["first_ts"]:
-            data["first_ts"] = ts
-        if data["last_ts"] is None or ts > data["last_ts"]:
-            data["last_ts"] = ts
-    return ts
-
-
 def apply_line(data: dict[str, Any], obj: Any) -> None:
     """Fold one parsed rollout line into ``data``."""
     if not isinstance(obj, dict):
@@ -603,17 +593,9 @@ def read_jsonl_file(
 # Finding files
 
 
-def _scandir(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return sorted(it, key=lambda e: e.name)
-    except OSError:
-        return []
-
-
 def jsonl_files(root: str, depth: int = MAX_DEPTH) -> Iterator[tuple[str, os.stat_result]]:
     """Every ``*.jsonl`` file under ``root``, at most ``depth`` levels down, in name order."""
-    for entry in _scandir(root):
+    for entry in scandir_sorted(root):
         try:
             if entry.is_dir():
                 if depth > 1:

@@ -59,3 +59,30 @@ def count_recent(stamps: Iterable[str | None], last_ts: str | None) -> int:
     """How many of ``stamps`` fall within RECENT_WINDOW of ``last_ts``."""
     start = window_start(last_ts)
     return sum(1 for t in stamps if t and t >= start)
+
+
+def scandir(path: str | Path) -> list[os.DirEntry[str]]:
+    """The entries of a folder; none when it is missing or unreadable (never an exception)."""
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def scandir_sorted(path: str | Path) -> list[os.DirEntry[str]]:
+    """``scandir`` in name order, for readers whose results must not depend on the file system's order."""
+    return sorted(scandir(path), key=lambda e: e.name)
+
+
+def note_ts(data: dict[str, Any], raw: Any) -> str | None:
+    """The canonical form of a line's timestamp, widening ``data``'s first_ts/last_ts to include it."""
+    if raw is None:
+        return None
+    ts = raw if type(raw) is str and len(raw) == 24 and raw[23] == "Z" else canonical_ts(raw)
+    if ts is not None:
+        if data["first_ts"] is None or ts < data["first_ts"]:
+            data["first_ts"] = ts
+        if data["last_ts"] is None or ts > data["last_ts"]:
+            data["last_ts"] = ts
+    return ts

@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import file_identity
+from llm_session_manager.agents.common import file_identity, scandir
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -426,16 +426,8 @@ def summarise(doc: dict[str, Any], prior: FileState | None) -> dict[str, Any]:
 # Finding the files
 
 
-def _scandir(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
 def _chat_files(directory: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    for entry in _scandir(directory):
+    for entry in scandir(directory):
         name = entry.name
         if not name.endswith((".json", ".jsonl")):
             continue
@@ -447,7 +439,7 @@ def _chat_files(directory: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 
 def _user_files(user_dir: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    for ws in _scandir(os.path.join(user_dir, "workspaceStorage")):
+    for ws in scandir(os.path.join(user_dir, "workspaceStorage")):
         try:
             if not ws.is_dir():
                 continue

@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read
+from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read, note_ts, scandir
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
@@ -140,16 +140,6 @@ def _push_recent(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
     items.append(value)
     if len(items) > keep:
         del items[: len(items) - keep]
-
-
-def _note_ts(data: dict[str, Any], obj: dict[str, Any]) -> str | None:
-    ts = canonical_ts(obj.get("timestamp"))
-    if ts is not None:
-        if data["first_ts"] is None or ts < data["first_ts"]:
-            data["first_ts"] = ts
-        if data["last_ts"] is None or ts > data["last_ts"]:
-            data["last_ts"] = ts
-    return ts
 
 
 def _set_model(data: dict[str, Any], raw: Any) -> None:
@@ -304,7 +294,7 @@ def apply_event(reading: _Reading, obj: Any) -> None:
         data["skipped"] += 1
         return
     data["lines"] += 1
-    ts = _note_ts(data, obj)
+    ts = note_ts(data, obj.get("timestamp"))
     etype = obj.get("type")
     ev = obj.get("data")
     if not isinstance(etype, str) or not isinstance(ev, dict):
@@ -345,17 +335,9 @@ def _finish_tail(fh: Any, offset: int, reading: _Reading) -> int:
 # Finding the files
 
 
-def _scandir(path: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
 def _session_files(state_dir: Path) -> Iterator[tuple[str, str, os.stat_result]]:
     """(path, session id, stat) of ``<id>/events.jsonl`` and legacy flat ``<id>.jsonl`` files."""
-    for entry in _scandir(state_dir):
+    for entry in scandir(state_dir):
         try:
             if entry.is_dir():
                 events = os.path.join(entry.path, "events.jsonl")

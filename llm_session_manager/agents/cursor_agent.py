@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read
+from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read, scandir_sorted
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
@@ -86,14 +86,6 @@ def slugify(path: str) -> str:
 # Finding the files
 
 
-def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return sorted(it, key=lambda e: e.name)
-    except OSError:
-        return []
-
-
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
@@ -109,7 +101,7 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 
 
 def _jsonl_under(path: str, depth: int) -> Iterator[str]:
-    for entry in _scandir(path):
+    for entry in scandir_sorted(path):
         if entry.name.endswith(".jsonl") and _is_file(entry):
             yield entry.path
         elif depth > 0 and _is_dir(entry):
@@ -120,7 +112,7 @@ def transcripts_in(folder: str) -> Iterator[tuple[str, str]]:
     """(file, session id) for every transcript in one ``agent-transcripts`` folder."""
     texts: dict[str, str] = {}
     ids: set[str] = set()
-    for entry in _scandir(folder):
+    for entry in scandir_sorted(folder):
         if _is_dir(entry):
             for path in _jsonl_under(entry.path, 2):
                 ids.add(entry.name)
@@ -144,10 +136,10 @@ def _stat(path: str) -> tuple[int, int, int, int] | None:
 
 def chat_stores(root: Path, ids: set[str]) -> Iterator[tuple[str, str]]:
     """(store.db, session id) for the sessions in ``ids`` that have a CLI store."""
-    for workspace in _scandir(root / "chats"):
+    for workspace in scandir_sorted(root / "chats"):
         if not _is_dir(workspace):
             continue
-        for entry in _scandir(workspace.path):
+        for entry in scandir_sorted(workspace.path):
             store = os.path.join(entry.path, "store.db")
             if entry.name in ids and os.path.isfile(store):
                 yield store, entry.name
@@ -465,7 +457,7 @@ def _cursor_root(path: str) -> Path | None:
 
 def _session_hashes(root: Path, sid: str) -> set[str]:
     """The ``chats/<md5(cwd)>`` folders that hold this session's store."""
-    return {e.name for e in _scandir(root / "chats") if os.path.isdir(os.path.join(e.path, sid))}
+    return {e.name for e in scandir_sorted(root / "chats") if os.path.isdir(os.path.join(e.path, sid))}
 
 
 def slug_candidates(slug: str, start: str = "/") -> list[str]:
@@ -478,7 +470,7 @@ def slug_candidates(slug: str, start: str = "/") -> list[str]:
         if budget[0] <= 0:
             return
         budget[0] -= 1
-        for entry in _scandir(folder):
+        for entry in scandir_sorted(folder):
             part = slugify(entry.name)
             if not part or not (rest == part or rest.startswith(part + "-")) or not _is_dir(entry):
                 continue
@@ -535,7 +527,7 @@ class CursorAgentReader:
         seen: set[tuple[int, int]] = set()
         for root in self.cursor_roots:
             ids: set[str] = set()
-            for project in _scandir(root / "projects"):
+            for project in scandir_sorted(root / "projects"):
                 for path, sid in transcripts_in(os.path.join(project.path, "agent-transcripts")):
                     ident = _stat(path)
                     if ident is not None and ident[:2] not in seen:

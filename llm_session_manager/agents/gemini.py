@@ -42,12 +42,18 @@ import orjson
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.codex import (
     context_series,
-    note_ts,
     read_jsonl_file,
     title_from,
     usage_buckets,
 )
-from llm_session_manager.agents.common import HEAD_BYTES, count_recent, file_identity, recent_rows
+from llm_session_manager.agents.common import (
+    HEAD_BYTES,
+    count_recent,
+    file_identity,
+    note_ts,
+    recent_rows,
+    scandir_sorted,
+)
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
@@ -306,14 +312,6 @@ def read_document(path: str | Path, session_key: str) -> FileState:
 # Finding files
 
 
-def _scandir(path: str | Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return sorted(it, key=lambda e: e.name)
-    except OSError:
-        return []
-
-
 def _chat_dirs(root: Path) -> Iterator[str]:
     """``<root>/<project>/chats`` for every project folder (and ``<root>/chats``, or ``root`` itself when
     it is a ``chats`` folder)."""
@@ -322,7 +320,7 @@ def _chat_dirs(root: Path) -> Iterator[str]:
         return
     if (root / "chats").is_dir():
         yield str(root / "chats")
-    for entry in _scandir(root):
+    for entry in scandir_sorted(root):
         try:
             if entry.is_dir() and os.path.isdir(os.path.join(entry.path, "chats")):
                 yield os.path.join(entry.path, "chats")
@@ -334,12 +332,12 @@ def _chat_files(chats: str) -> Iterator[tuple[str, str, os.stat_result]]:
     """(path, key, stat): top-level ``*.json``/``*.jsonl`` (key: the file stem; a ``.json`` whose
     ``.jsonl`` twin exists was migrated by Gemini CLI into it and is skipped) and sub-agent chats one
     folder down (key: the folder, i.e. the parent session id)."""
-    entries = _scandir(chats)
+    entries = scandir_sorted(chats)
     names = {e.name for e in entries}
     for entry in entries:
         try:
             if entry.is_dir():
-                for sub in _scandir(entry.path):
+                for sub in scandir_sorted(entry.path):
                     if sub.name.endswith((".json", ".jsonl")) and sub.is_file():
                         yield sub.path, entry.name, sub.stat()
             elif entry.name.endswith(".jsonl") and entry.is_file():
