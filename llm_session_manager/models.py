@@ -131,6 +131,9 @@ class Session:
     origin: str = "live"
     # The cost an imported session's document recorded (prices may have changed since).
     recorded_cost_usd: float | None = None
+    # The cost the agent itself logged for the whole session (Claude Code's ``costUSD``, Aider's
+    # "Cost: $x session"), used only when lsm cannot price every model the session used.
+    agent_cost_usd: float | None = None
     process: Process | None = None
 
 
@@ -171,3 +174,6 @@ class SessionView:
     cost_per_hour_usd: float | None = None
     # For a running session whose context grows: minutes until the auto-compact point at this rate.
     minutes_to_compact: float | None = None
+    # Where cost_usd comes from: "table" (lsm's prices), "agent" (the agent's own logged cost),
+    # "recorded" (an imported document's figure), or None when there is no cost.
+    cost_source: str | None = None

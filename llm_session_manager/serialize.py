@@ -93,6 +93,9 @@ def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
         "context_pct": view.context_pct,
         "compact_at": view.compact_at,
         "cost_usd": view.cost_usd,
+        # "table": lsm's price table; "agent": the cost the agent logged itself (its model has no price
+        # in lsm's table); "recorded": an imported document's figure; null: no cost.
+        "cost_source": view.cost_source,
         "burn_rate_tokens_per_min": view.burn_rate_tokens_per_min,
         "cost_per_hour_usd": view.cost_per_hour_usd,
         "minutes_to_compact": view.minutes_to_compact,

@@ -35,6 +35,8 @@ class Collected:
     unknown_models: dict[str, int] = field(default_factory=dict)
     discovery_error: str | None = None
     readers: list[AgentReader] = field(default_factory=list)
+    # agent -> sessions with tokens but no model name in the agent's log (so no price either)
+    models_not_recorded: dict[str, int] = field(default_factory=dict)
 
 
 def open_db(paths: Paths) -> sqlite3.Connection:
@@ -148,11 +150,7 @@ def derive(
     session = dataclasses.replace(session, context_window=window, context_window_source=source)
     compact_at = auto_compact_point(window, session.agent)
     status = status_of(session, closed, now, float(cfg["idle_minutes"]))
-    cost, unknown = table.cost(session.model_usage)
-    if is_placeholder(session):
-        cost = None
-    elif session.origin == "imported":
-        cost, unknown = session.recorded_cost_usd, []
+    cost, unknown, cost_source = session_cost(session, table)
     estimated = source in ("default", "family", "observed") or session.tokens.source != "exact"
     inputs = health_mod.HealthInputs(
         now=now,
@@ -163,13 +161,38 @@ def derive(
     )
     health = health_mod.score_session(session, inputs, cfg["health"])
     pct = round(100.0 * session.context_tokens / window, 1) if session.context_tokens is not None else None
-    warnings = [
-        f"unknown model '{m}': cost not computed (add it under 'models:' in the config)" for m in unknown
-    ]
+    warnings = [unpriced_warning(session.agent, m) for m in unknown]
     view = SessionView(session, status, cost, health, pct, compact_at, warnings=warnings)
+    view.cost_source = cost_source
     view.burn_rate_tokens_per_min, view.cost_per_hour_usd = burn.burn_rates(session, table, now)
     view.minutes_to_compact = burn.minutes_to_compact(session, compact_at, now)
     return view
+
+
+# Model names readers use when the agent's log names no model.
+UNRECORDED_MODELS = ("unknown", "")
+
+
+def session_cost(session: Session, table: ModelTable) -> tuple[float | None, list[str], str | None]:
+    """(cost, models that could not be priced, cost source). lsm's own prices win; when a model has
+    no price, the cost the agent logged itself stands in for the whole session (labelled "agent")."""
+    if is_placeholder(session):
+        return None, [], None
+    if session.origin == "imported":
+        cost = session.recorded_cost_usd
+        return cost, [], "recorded" if cost is not None else None
+    cost, unknown = table.cost(session.model_usage)
+    if cost is not None:
+        return cost, [], "table"
+    if session.agent_cost_usd is not None:
+        return round(session.agent_cost_usd, 6), [], "agent"
+    return None, unknown, None
+
+
+def unpriced_warning(agent: str, model: str) -> str:
+    if model in UNRECORDED_MODELS:
+        return f"model not recorded by {agent}: cost not computed"
+    return f"unknown model '{model}': cost not computed (add it under 'models:' in the config)"
 
 
 def is_placeholder(session: Session) -> bool:
@@ -225,6 +248,7 @@ def collect(
     table = ModelTable(cfg.get("models"))
     views: list[SessionView] = []
     unknown: dict[str, int] = {}
+    unrecorded: dict[str, int] = {}  # agent -> sessions whose log names no model
     quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
     for s in sessions:
         m = metadata.get(s.id)
@@ -239,12 +263,25 @@ def collect(
             quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
             if memo is not None and quiet:
                 memo.views[s.id] = (s, key, view)
-        for row in s.model_usage:
-            has_tokens = row.input or row.output or row.cache_creation or row.cache_read
-            if has_tokens and not table.is_known(row.model):
-                unknown[row.model] = unknown.get(row.model, 0) + 1
+        for model in _unpriced_models(view, table):
+            if model in UNRECORDED_MODELS:
+                unrecorded[s.agent] = unrecorded.get(s.agent, 0) + 1
+            else:
+                unknown[model] = unknown.get(model, 0) + 1
         views.append(view)
-    return Collected(views, stats, procs, unknown, error, readers)
+    return Collected(views, stats, procs, unknown, error, readers, unrecorded)
+
+
+def _unpriced_models(view: SessionView, table: ModelTable) -> set[str]:
+    """Models with tokens that lsm has no price for, in a session whose cost is therefore unknown (a
+    session the agent priced itself is not counted)."""
+    if view.cost_source == "agent":
+        return set()
+    return {
+        row.model
+        for row in view.session.model_usage
+        if (row.input or row.output or row.cache_creation or row.cache_read) and not table.is_known(row.model)
+    }
 
 
 def imported_sessions(conn: sqlite3.Connection, live: set[tuple[str, str]]) -> list[Session]:
