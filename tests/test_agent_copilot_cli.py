@@ -97,7 +97,11 @@ SEGMENT_2 = [
     line(
         "session.shutdown",
         {
-            "modelMetrics": {"gpt-5.4": usage(5000, 300, 4000, 0), "claude-sonnet-4.5": usage(100, 10, 0, 0)},
+            # Cumulative, as Copilot CLI writes it: the first segment's claude-sonnet-4.5 metrics plus 100/10.
+            "modelMetrics": {
+                "gpt-5.4": usage(5000, 300, 4000, 0),
+                "claude-sonnet-4.5": usage(71382, 1510, 35495, 35783),
+            },
             "currentTokens": 52000,
         },
         14,
@@ -139,7 +143,7 @@ def test_fixture_output_exact_input_counted(tmp_path: Path) -> None:
 # Shutdown metrics (exact) and the open segment after them (counted)
 
 
-def test_shutdown_segments_are_exact_and_summed(tmp_path: Path) -> None:
+def test_shutdown_metrics_are_cumulative_the_last_one_counts(tmp_path: Path) -> None:
     root = tmp_path / ".copilot"
     write_session(root, "cli-2", SEGMENT_1 + SEGMENT_2)
     s = read_all(root)["cli-2"]

@@ -14,15 +14,17 @@ Events used (``data`` fields):
 - ``tool.execution_start`` (a tool call; ``rename_session`` carries ``arguments.title``),
   ``tool.execution_complete`` (``success``, ``result.content``);
 - ``session.error`` (an API error), ``abort`` (the user interrupted), ``session.compaction_complete``;
-- ``session.shutdown``: ``modelMetrics{<model>: {usage{inputTokens, outputTokens, cacheReadTokens,
-  cacheWriteTokens}}}``, the exact per-model totals of the segment since the session was (re)entered,
-  plus ``currentTokens`` (the context fill) and ``currentModel``. A resumed session has one shutdown per
-  segment; their metrics are summed. ``inputTokens`` includes the cache reads and writes.
+- ``session.usage_record`` (1.0.10x): ``usage{model, inputTokens, outputTokens, cacheReadTokens,
+  cacheWriteTokens, apiCallId, maxPromptTokens}``, one per model call, written as the call ends;
+- ``session.shutdown``: ``modelMetrics{<model>: {usage{…the same four…}}}``, the per-model totals of the
+  whole session so far (every shutdown of a resumed session restates the earlier segments), plus
+  ``currentTokens`` (Copilot's estimate of the context) and ``currentModel``. ``inputTokens`` includes
+  the cache reads and writes.
 
-Tokens: a segment closed by a shutdown with metrics is exact. The events after the last such shutdown
-(a running session, one that crashed, or one left with ``/new``) only log each reply's output count:
-that output is exact, but the input is not logged anywhere, so it is *counted* with tiktoken over the
-prompts and tool results of those events, and the session's tokens are then marked ``"counted"``.
+Tokens: the usage records, counted once per ``apiCallId``, are exact for a running, killed or ended
+session alike. A log without them (older versions) takes the last shutdown's metrics; the events after
+it only log each reply's output count, so their input is *counted* with tiktoken over the prompts and
+tool results, and the session's tokens are then marked ``"counted"``.
 """
 
 from __future__ import annotations
@@ -91,7 +93,10 @@ def new_data() -> dict[str, Any]:
         "last_compaction_ts": None,
         "turns_since_compaction": 0,
         "model": None,  # the current model
-        "closed": {},  # model -> [input, output, cache_write, cache_read], exact
+        "calls": {},  # model -> [input, output, cache_write, cache_read], from the usage records
+        "call_ids": {},  # apiCallId -> 1, for the usage records already summed
+        "call_ctx": None,  # [whole prompt of the latest call, timestamp]
+        "closed": {},  # model -> [input, output, cache_write, cache_read], the last shutdown's, exact
         "open": {},  # model -> [counted input, exact output, counted output]
         "open_activity": 0,  # replies and counted texts since the last shutdown with metrics
         "shutdowns": 0,
@@ -125,6 +130,8 @@ class _Reading:
         self.data["open_activity"] = 0
 
     def finish(self) -> None:
+        if self.data["calls"]:  # the usage records are exact: nothing needs counting
+            self.close_segment()
         if not self.pending:
             return
         from llm_session_manager.tokens import count_tokens
@@ -211,10 +218,18 @@ def _on_tool_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
             data["title"] = _title_from(title)
 
 
+def _tool_failed(ev: dict[str, Any]) -> bool:
+    """``success: false``, or a shell command that exited non-zero (Copilot then logs ``success: true``
+    with ``shellExecution.exitCode``)."""
+    shell = ev.get("shellExecution")
+    code = shell.get("exitCode") if isinstance(shell, dict) else None
+    return ev.get("success") is False or _int(code) > 0
+
+
 def _on_tool_done(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
     data = reading.data
     _set_model(data, ev.get("model"))
-    failed = ev.get("success") is False
+    failed = _tool_failed(ev)
     if failed:
         data["tool_errors"] += 1
     _push_recent(data["recent"], [ts, failed])
@@ -234,6 +249,27 @@ def _usage_row(usage: dict[str, Any]) -> list[int]:
     return [uncached, _int(usage.get("outputTokens")), cache_write, cache_read]
 
 
+def _on_usage_record(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -> None:
+    """One model call's exact usage, once per ``apiCallId`` (a record without an id always counts)."""
+    usage = ev.get("usage")
+    if not isinstance(usage, dict):
+        return
+    call_id = usage.get("apiCallId")
+    if isinstance(call_id, str) and call_id:
+        if call_id in data["call_ids"]:
+            return
+        data["call_ids"][call_id] = 1
+    _set_model(data, usage.get("model"))
+    row = _usage_row(usage)
+    total = data["calls"].setdefault(model_name(usage.get("model")) or data["model"] or UNKNOWN, [0, 0, 0, 0])
+    for i, value in enumerate(row):
+        total[i] += value
+    if _int(usage.get("inputTokens")):
+        data["call_ctx"] = [usage["inputTokens"], ts]
+    if _int(usage.get("maxPromptTokens")):
+        data["window"] = usage["maxPromptTokens"]
+
+
 def _on_shutdown(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
     data = reading.data
     data["shutdowns"] += 1
@@ -244,12 +280,8 @@ def _on_shutdown(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
             usage = entry.get("usage") if isinstance(entry, dict) else None
             if isinstance(usage, dict):
                 rows[model_name(raw_model) or UNKNOWN] = _usage_row(usage)
-    if rows:  # the segment's exact totals replace what was read or counted since the last shutdown
-        closed = data["closed"]
-        for model, row in rows.items():
-            total = closed.setdefault(model, [0, 0, 0, 0])
-            for i, value in enumerate(row):
-                total[i] += value
+    if rows:  # the session's exact totals so far replace the last shutdown's and what was counted since
+        data["closed"] = rows
         reading.close_segment()
     _set_model(data, ev.get("currentModel"))
     current = ev.get("currentTokens")
@@ -266,6 +298,8 @@ def _on_session_event(reading: _Reading, etype: str, ev: dict[str, Any], ts: str
     elif etype == "session.context_changed":
         context = ev.get("context")
         _on_context(data, context if isinstance(context, dict) else ev)
+    elif etype == "session.usage_record":
+        _on_usage_record(data, ev, ts)
     elif etype == "session.shutdown":
         _on_shutdown(reading, ev, ts)
     elif etype == "session.error":
@@ -275,7 +309,7 @@ def _on_session_event(reading: _Reading, etype: str, ev: dict[str, Any], ts: str
         data["compactions"] += 1
         data["last_compaction_ts"] = ts
         data["turns_since_compaction"] = 0
-        data["ctx"] = None  # the context was just rebuilt; its new size is not logged here
+        data["ctx"] = data["call_ctx"] = None  # the context was just rebuilt; its new size is not logged here
 
 
 def _note_limits(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -> None:
@@ -362,7 +396,7 @@ def _priority(path: str) -> tuple[int, int]:
 
 class CopilotCliReader:
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(self, copilot_home: Path) -> None:
         self.copilot_home = copilot_home
@@ -416,7 +450,10 @@ class CopilotCliReader:
 
 
 def _per_model(data: dict[str, Any]) -> dict[str, list[int]]:
-    """[input, output, cache_write, cache_read] per model: exact closed segments plus the open one."""
+    """[input, output, cache_write, cache_read] per model: the usage records when the log has them, else
+    the last shutdown's metrics plus the open segment after it."""
+    if data["calls"]:
+        return {m: list(r) for m, r in data["calls"].items() if any(r)}
     out: dict[str, list[int]] = {m: list(r) for m, r in data["closed"].items()}
     for model, row in data["open"].items():
         total = out.setdefault(model, [0, 0, 0, 0])
@@ -444,7 +481,7 @@ def build_session(key: str, state: FileState) -> Session:
     totals = [sum(r[i] for r in per_model.values()) for i in range(4)]
     models = tuple(sorted(per_model, key=lambda m: -sum(per_model[m])))
     native = data["sid"] or key
-    ctx = data["ctx"]
+    ctx = data["call_ctx"] or data["ctx"]
     return Session(
         id=f"{AGENT}:{native}",
         agent=AGENT,
@@ -461,7 +498,7 @@ def build_session(key: str, state: FileState) -> Session:
             totals[C_OUT],
             totals[C_CW],
             totals[C_CR],
-            "counted" if data["open_activity"] else "exact",
+            "counted" if data["open_activity"] and not data["calls"] else "exact",
         ),
         context_tokens=int(ctx[0]) if ctx else None,
         context_window=data["window"],
