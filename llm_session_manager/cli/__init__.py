@@ -41,6 +41,7 @@ def _register() -> None:
     from llm_session_manager.cli import (
         autotag,
         config_cmds,
+        doctor_cmd,
         export_cmds,
         mcp_cmds,
         memory_cmds,
@@ -62,6 +63,7 @@ def _register() -> None:
         mcp_cmds,
         tokens_cmd,
         config_cmds,
+        doctor_cmd,
     ):
         module.register(app)
 
@@ -101,4 +103,17 @@ def main(argv: list[str] | None = None) -> None:
         # Usage errors of the option parser (click, vendored or not, depending on the typer version).
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             sys.exit(_usage_error(exc))
+        _store_failure(exc)
         raise
+
+
+def _store_failure(exc: Exception) -> None:
+    """A damaged, missing-table or read-only database: one line naming the file and the way out."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        from llm_session_manager.paths import resolve
+        from llm_session_manager.store.db import explain
+
+        sys.stderr.write(f"lsm: error: {explain(exc, resolve().db_file)}\n")
+        sys.exit(1)

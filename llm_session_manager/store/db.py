@@ -7,6 +7,7 @@ new one. ``PRAGMA user_version`` records the version; each migration runs in its
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from llm_session_manager.errors import StoreError
@@ -107,21 +108,33 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring ``conn`` to SCHEMA_VERSION. Returns the version it started from."""
-    start = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    """Bring ``conn`` to SCHEMA_VERSION. Returns the version it started from.
+
+    Each step reads the version again inside its write transaction: when several lsm processes open a
+    new database at once, the first one migrates and the others find the work done.
+    """
+    start = _version(conn)
     if start > SCHEMA_VERSION:
         raise StoreError(
             f"database schema version {start} is newer than this lsm understands ({SCHEMA_VERSION});"
             " upgrade lsm"
         )
-    for version in range(start, SCHEMA_VERSION):
+    version = start
+    while version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
+            version = _version(conn)
+            if version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -129,17 +142,42 @@ def migrate(conn: sqlite3.Connection) -> int:
     return start
 
 
+def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch to WAL once. The switch needs the database to itself and SQLite does not wait for that
+    (no busy handler), so concurrent first opens retry for up to ~5 s."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+def explain(exc: sqlite3.Error, path: Path) -> str:
+    """One line for a SQLite failure that reached the user."""
+    text = str(exc) or type(exc).__name__
+    if "readonly" in text.replace(" ", "").lower():
+        return f"the lsm database {path} is read-only ({text}); check its permissions and those of its folder"
+    if "locked" in text or "busy" in text:
+        return f"the lsm database {path} is busy ({text}); another lsm is writing, try again"
+    return f"the lsm database {path} cannot be used ({text}); run `lsm doctor --repair` to rebuild it"
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) and migrate the database at ``path``."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=10, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         migrate(conn)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the lsm database: {exc}") from None
+        raise StoreError(explain(exc, path)) from None
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the lsm database: {exc}") from None
     return conn
