@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_session_manager.errors import ConfigError
+from llm_session_manager.fileio import read_regular
 
 DEFAULTS: dict[str, Any] = {
     "idle_minutes": 10,
@@ -351,15 +352,18 @@ def _check_ai(file: Path, ai: dict[str, Any]) -> None:
         raise ConfigError(f"{file}: 'ai.timeout_seconds' must be more than 0 and at most 600")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KB; more is a mistake or an attack
+
+
 def load(file: Path) -> dict[str, Any]:
     """The effective configuration: defaults overlaid with ``file`` when it exists."""
     import yaml
 
-    if not file.exists():
-        return copy.deepcopy(DEFAULTS)
     try:
-        text = file.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        raw = read_regular(file, MAX_CONFIG_BYTES)
+        if raw is None:
+            return copy.deepcopy(DEFAULTS)
+        data = yaml.safe_load(raw.decode("utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -30,9 +30,12 @@ def needs_full_read(prior: FileState | None, identity: tuple[int, int, int, int]
     """A file read before continues from its offset only if it is the same file and only grew."""
     if prior is None:
         return True
-    dev, ino, size, _ = identity
-    pdev, pino, _, _ = prior.identity
-    return (dev, ino) != (pdev, pino) or size < prior.offset or head != prior.head
+    dev, ino, size, mtime = identity
+    pdev, pino, psize, pmtime = prior.identity
+    if (dev, ino) != (pdev, pino) or size < prior.offset or head != prior.head:
+        return True
+    # Written to without growing: rewritten in place (an append always makes the file larger).
+    return size == psize and mtime != pmtime
 
 
 def bad_line(data: dict[str, Any]) -> None:

@@ -8,6 +8,9 @@ from typing import Any, TypeVar
 import orjson
 
 CHUNK = 8 * 1024 * 1024
+# What a line of valid JSON but an unexpected shape can raise inside a reader's ``apply`` (a list where a
+# string was expected, a missing key, a number too large...). Such a line is counted as skipped.
+LINE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
 S = TypeVar("S")
 
 
@@ -36,7 +39,10 @@ def fold_lines(
             except ValueError:
                 bad(state)
                 continue
-            apply(state, obj)
+            try:
+                apply(state, obj)
+            except LINE_ERRORS:
+                bad(state)  # a line of the wrong shape costs that line, never the session
 
 
 def read_tail(fh: Any, offset: int, state: S, apply: Callable[[S, Any], None]) -> tuple[int, bool]:
@@ -54,5 +60,8 @@ def read_tail(fh: Any, offset: int, state: S, apply: Callable[[S, Any], None]) -
         return offset, True
     if not isinstance(obj, dict):
         return offset, True
-    apply(state, obj)
+    try:
+        apply(state, obj)
+    except LINE_ERRORS:
+        return offset, True  # left unread: once a newline follows, fold_lines counts it as skipped
     return offset + len(tail), False

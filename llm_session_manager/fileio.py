@@ -1,0 +1,45 @@
+"""Reading files that someone else controls without hanging or exhausting memory.
+
+A FIFO, a socket or a device where a file is expected would block ``open()`` or read forever
+(``/dev/zero``); a huge file would be read whole into memory. ``read_regular`` opens without blocking,
+accepts only regular files, and refuses those larger than a cap.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+class UnreadableFile(OSError):
+    """Not a regular file, or larger than allowed: the message says which."""
+
+
+def read_regular(path: str | Path, max_bytes: int) -> bytes | None:
+    """The bytes of ``path``, or None when it does not exist. Raises ``UnreadableFile`` for a FIFO,
+    device, socket or folder, or a file over ``max_bytes``; other ``OSError`` as the system gives them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile(f"{path}: not a regular file")
+        if st.st_size > max_bytes:
+            raise UnreadableFile(f"{path}: larger than {max_bytes:,} bytes")
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > max_bytes:  # grew while we read
+            raise UnreadableFile(f"{path}: larger than {max_bytes:,} bytes")
+        return data
+    finally:
+        os.close(fd)
