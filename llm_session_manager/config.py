@@ -7,6 +7,7 @@ raises ``ConfigError`` naming the file and the key, and nothing is written.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 import tempfile
@@ -309,15 +310,47 @@ def _check_memory_server(file: Path, server: Any) -> None:
         raise bad
 
 
+# Documented ranges (lowest, highest; both included) of the numbers that drive loops and sleeps: a
+# value outside them is a typo or an attack (a refresh of 1e-9 s busy-loops, a depth of 1e9 walks the
+# whole disk), never a wish.
+RANGES: dict[str, tuple[float, float]] = {
+    "idle_minutes": (0.1, 525_600),  # up to a year
+    "recent_hours": (0.01, 87_600),  # up to ten years
+    "health.stuck_busy_minutes": (0.1, 10_080),  # up to a week
+    "health.stuck_waiting_minutes": (0.1, 10_080),
+    "dashboard.refresh_interval": (0.2, 3_600),
+    "aider.max_depth": (0, 32),
+}
+
+
+def _lookup(cfg: dict[str, Any], dotted: str) -> Any:
+    value: Any = cfg
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def _check_finite(file: Path, prefix: str, value: Any) -> None:
+    """Every number anywhere in the config is finite (YAML accepts .nan and .inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{file}: '{prefix}' must be a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(file, f"{prefix}.{key}" if prefix else str(key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(file, f"{prefix}[{i}]", item)
+
+
+def _check_ranges(file: Path, cfg: dict[str, Any]) -> None:
+    for key, (low, high) in RANGES.items():
+        value = _lookup(cfg, key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            raise ConfigError(f"{file}: '{key}' must be between {low:g} and {high:g}, got {value!r}")
+
+
 def _check_values(file: Path, cfg: dict[str, Any]) -> None:
-    for key, value in (
-        ("idle_minutes", cfg["idle_minutes"]),
-        ("recent_hours", cfg["recent_hours"]),
-        ("health.stuck_busy_minutes", cfg["health"]["stuck_busy_minutes"]),
-        ("health.stuck_waiting_minutes", cfg["health"]["stuck_waiting_minutes"]),
-    ):
-        if value <= 0:
-            raise ConfigError(f"{file}: '{key}' must be positive")
+    _check_finite(file, "", cfg)
     weights = cfg["health"]["weights"]
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ConfigError(f"{file}: 'health.weights' must be non-negative and not all zero")
@@ -331,6 +364,7 @@ def _check_values(file: Path, cfg: dict[str, Any]) -> None:
         raise ConfigError(f"{file}: 'dashboard.refresh_interval' must be positive")
     _check_aider(file, cfg["aider"])
     _check_ai(file, cfg["ai"])
+    _check_ranges(file, cfg)
 
 
 def _check_aider(file: Path, aider: dict[str, Any]) -> None:
