@@ -111,6 +111,7 @@ def new_data() -> dict[str, Any]:
         "main_model": None,  # the same, review turns (codex-auto-review) left out
         "events": [],
         "prev_total": None,  # last cumulative total_token_usage, as [in, cached, cw, out, reasoning, total]
+        "records": False,  # a token_usage_record was read: from then on token_count adds no usage
         "lead": None,  # sub-agent replay detection: [second, [event or 0, ...]] while undecided
         "window": None,
         "ctx_hist": [],  # [[ts, context tokens], ...] of responses since the last compaction
@@ -230,19 +231,22 @@ def normalised(event: Sequence[Any]) -> tuple[int, int, int, int]:
 
 
 def _turn_usage(data: dict[str, Any], info: dict[str, Any]) -> list[int] | None:
-    """One response's counts: ``last_token_usage``, else the growth of the cumulative total."""
+    """One response's counts: ``last_token_usage``, else the growth of the cumulative total. An event
+    whose cumulative total equals the previous one restates it (Codex re-emits the last event on
+    resume and on rate-limit refreshes) and adds nothing."""
     last = info.get("last_token_usage")
     total = info.get("total_token_usage")
     total_usage = _usage(total) if isinstance(total, dict) else None
-    if isinstance(last, dict):
-        usage: list[int] | None = _usage(last)
-    elif total_usage is not None:
-        usage = _minus(total_usage, data["prev_total"])
-    else:
-        usage = None
+    previous = data["prev_total"]
     if total_usage is not None:
         data["prev_total"] = total_usage
-    return usage
+        if total_usage == previous:
+            return None
+    if isinstance(last, dict):
+        return _usage(last)
+    if total_usage is not None:
+        return _minus(total_usage, previous)
+    return None
 
 
 def _token_count(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
@@ -258,7 +262,7 @@ def _token_count(data: dict[str, Any], payload: dict[str, Any], ts: str | None) 
     if window:
         data["window"] = window
     usage = _turn_usage(data, info)
-    if usage is None:
+    if usage is None or data["records"]:
         return
     model = _model_of(payload) or _model_of(info)
     if model:
@@ -271,6 +275,20 @@ def _token_count(data: dict[str, Any], payload: dict[str, Any], ts: str | None) 
         return
     if isinstance(event, list):
         _commit(data, event)
+
+
+def _usage_record(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+    """``token_usage_record`` (Codex 0.171+): one model response's ``usage``, written as soon as the
+    response completes — before the tool it asked for runs, so a session killed mid-tool still has
+    it, while the matching ``token_count`` never comes. Once a file has one, ``token_count`` events
+    only give the window and rate limits. The model is the turn's (``turn_context``)."""
+    raw = payload.get("usage")
+    if not isinstance(raw, dict):
+        return
+    data["records"] = True
+    usage = _usage(raw)
+    if usage[0] or usage[1] or usage[3] or usage[4]:
+        _commit(data, [ts, data["model"], *usage])
 
 
 def _commit(data: dict[str, Any], event: list[Any]) -> None:
@@ -458,16 +476,29 @@ def _compacted(data: dict[str, Any], ts: str | None) -> None:
 TOOL_END_TYPES = frozenset(
     {"exec_command_end", "patch_apply_end", "mcp_tool_call_end", "dynamic_tool_call_response"}
 )
+USER_SHELL = "user_shell"  # a command the user ran with `!`, not the model
+FAILED_STATUSES = frozenset({"failed", "declined"})
+
+
+def _command_end(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+    """A shell command finished (``exec_command_end``, or Codex 0.171's ``item_completed``
+    ``CommandExecution`` item): failed when its ``status`` says so (``failed``, ``declined``) or its
+    ``exit_code`` is not 0. A command the user ran with ``!`` (``source: "user_shell"``) is no tool
+    call of the model's and is not counted."""
+    if payload.get("source") == USER_SHELL:
+        return
+    code = payload.get("exit_code")
+    failed = payload.get("status") in FAILED_STATUSES or (isinstance(code, int) and code != 0)
+    command = payload.get("command")
+    text = " ".join(str(c) for c in command)[:200] if isinstance(command, list) else _str(command)
+    _tool_result(data, ts, failed, text)
 
 
 def _tool_end(data: dict[str, Any], ptype: str, payload: dict[str, Any], ts: str | None) -> None:
     """A tool finished: a command with a non-zero exit code, a patch or dynamic tool that did not
     succeed, an MCP call that returned ``Err`` or ``isError`` is a failure."""
     if ptype == "exec_command_end":
-        code = payload.get("exit_code")
-        command = payload.get("command")
-        text = " ".join(str(c) for c in command)[:200] if isinstance(command, list) else None
-        _tool_result(data, ts, isinstance(code, int) and code != 0, text)
+        _command_end(data, payload, ts)
     elif ptype == "mcp_tool_call_end":
         _tool_result(data, ts, _mcp_failed(payload.get("result")))
     else:  # patch_apply_end, dynamic_tool_call_response
@@ -498,9 +529,23 @@ def _event_msg(data: dict[str, Any], payload: dict[str, Any], ts: str | None) ->
     elif ptype == "thread_name_updated":
         _thread_name(data, payload)
     elif ptype == "item_completed":
-        item = payload.get("item")
-        if isinstance(item, dict) and item.get("type") == "UserMessage":
-            _prompt(data, _text_parts(item.get("content")), 1)
+        _item_completed(data, payload.get("item"), ts)
+    elif ptype == "task_started":
+        window = _int(payload.get("model_context_window"))
+        if window:
+            data["window"] = window
+
+
+def _item_completed(data: dict[str, Any], item: Any, ts: str | None) -> None:
+    """Codex 0.171's item events: a prompt (``UserMessage``) or a command's result
+    (``CommandExecution``, which replaced ``exec_command_end``)."""
+    if not isinstance(item, dict):
+        return
+    kind = item.get("type")
+    if kind == "UserMessage":
+        _prompt(data, _text_parts(item.get("content")), 1)
+    elif kind == "CommandExecution":
+        _command_end(data, item, ts)
 
 
 def _response_item(data: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -537,6 +582,8 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         _event_msg(data, payload, ts)
     elif rtype == "response_item":
         _response_item(data, payload)
+    elif rtype == "token_usage_record":
+        _usage_record(data, payload, ts)
     elif rtype == "turn_context":
         _turn_context(data, payload)
     elif rtype == "session_meta":
@@ -612,7 +659,7 @@ def jsonl_files(root: str, depth: int = MAX_DEPTH) -> Iterator[tuple[str, os.sta
 
 class CodexReader:
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(self, codex_home: Path) -> None:
         self.codex_home = codex_home
