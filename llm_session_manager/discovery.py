@@ -396,6 +396,15 @@ def _suffix_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
     return None
 
 
+def _node_evaluates(arg: str) -> bool:
+    """Whether a node/bun option runs code given on the command line: ``-e``, ``--eval``, ``-p``,
+    ``--print``, each also as ``--eval=code``, and short clusters such as ``-pe``."""
+    if arg.split("=", 1)[0] in _NODE_EVAL_OPTIONS:
+        return True
+    cluster = arg[1:] if len(arg) > 2 and arg[0] == "-" and arg[1] != "-" else ""
+    return cluster.isalpha() and bool(set(cluster) & {"e", "p"})
+
+
 def _node_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
     """Index of the script node runs when its basename is one of the signature's script names."""
     skip_next = False
@@ -403,11 +412,16 @@ def _node_script(sig: AgentSignature, args: Sequence[str]) -> int | None:
         if skip_next:
             skip_next = False
             continue
-        if arg in _NODE_EVAL_OPTIONS:
+        if _node_evaluates(arg):
             return None
-        if arg.startswith("-"):
+        if arg == "--":
+            # Whatever follows is the script (and its arguments).
+            return i + 1 if i + 1 < len(args) and _basename(args[i + 1]) in sig.script_names else None
+        if arg.startswith("-") and arg != "-":
             skip_next = arg in _NODE_VALUE_OPTIONS
             continue
+        if arg == "-":
+            return None  # the script comes from standard input
         # The first non-option argument is the script node runs; nothing later is.
         return i if _basename(arg) in sig.script_names else None
     return None
