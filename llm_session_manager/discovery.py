@@ -209,6 +209,9 @@ CODEX = AgentSignature(
         {"app-server", "mcp-server", "mcp", "login", "logout", "completion", "sandbox", "debug"}
         | {"apply", "a", "cloud", "responses-api-proxy", "stdio-to-uds", "features", "generate-ts"}
         | {"help", "update"}
+        # 0.171: the app-server daemon's manager, a standalone exec server, and one-shot utilities.
+        | {"remote-control", "exec-server", "plugin", "doctor", "queue", "archive", "unarchive", "delete"}
+        | {"migrate-rollouts", "migrate-nfs-db"}
     ),
     options_before_subcommand=True,
     value_options=frozenset(

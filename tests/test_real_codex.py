@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from llm_session_manager.agents.codex import CodexReader
+from llm_session_manager.discovery import classify
 from llm_session_manager.models import Session
 from tests.conftest import FakeHome
 from tests.real_fixtures import capture_dirs, compare, install, load_truth
@@ -164,3 +165,31 @@ def test_model_switch_compaction_call_is_the_old_models(tmp_path: Path, capture:
     assert session.model == want["model"]
     assert session.compactions == 1
     assert sum(m.input for m in per_model.values()) == want["tokens"]["input"]
+
+
+# The process tree of Codex 0.171 while its TUI runs (seen with ps during the capture): the npm
+# launcher, the native TUI, the app-server daemon the TUI starts (it writes the rollouts and outlives
+# the TUI) and the daemon's updater. Only the TUI is a session; the rollout is linked to it by its cwd.
+NATIVE = "/usr/lib/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
+DAEMON = "/home/dev/.codex/packages/app-server-daemon/releases/0.171.0-x86_64-unknown-linux-musl/bin/codex"
+
+
+@pytest.mark.parametrize(
+    ("argv", "agent"),
+    [
+        ([NATIVE, "--dangerously-bypass-approvals-and-sandbox"], "codex"),
+        ([NATIVE, "exec", "--skip-git-repo-check", "Wait for it [[slow]]"], "codex"),
+        ([NATIVE, "exec", "resume", "--skip-git-repo-check", "--last", "Second question"], "codex"),
+        (
+            [DAEMON, "app-server", "--listen", "unix://", "--analytics-default-enabled", "--managed-daemon"],
+            None,
+        ),
+        ([DAEMON, "app-server", "daemon", "pid-update-loop"], None),
+        ([NATIVE, "remote-control"], None),
+        ([NATIVE, "exec-server"], None),
+        ([NATIVE, "archive", "01a24270-7ed4-7d43-8776-4836dc409cbc"], None),
+        ([NATIVE, "-c", "model=gpt-5.5", "migrate-rollouts"], None),
+    ],
+)
+def test_codex_0171_processes(argv: list[str], agent: str | None) -> None:
+    assert classify("codex", argv[0], argv) == agent
