@@ -115,7 +115,8 @@ def test_fixture_legacy_json(tmp_path: Path) -> None:
     assert (s.tokens.total, s.tokens.source) == (15, "exact")
     assert (s.model, s.models, s.title) == ("gemini-3-flash-preview", ("gemini-3-flash-preview",), "Hello")
     assert (s.messages_user, s.messages_assistant, s.context_tokens) == (1, 1, 10)
-    assert (s.context_window, s.context_window_source) == (None, "")
+    # Gemini CLI's own tokenLimit(): 1,048,576 for every Gemini model.
+    assert (s.context_window, s.context_window_source) == (1_048_576, "agent")
     assert s.started_at == datetime(2026, 1, 16, 18, 34, 0, tzinfo=timezone.utc)  # startTime
     assert s.last_activity == datetime(2026, 1, 16, 18, 34, 10, tzinfo=timezone.utc)  # lastUpdated
     assert s.project_path is None  # the hash is not in any projects.json

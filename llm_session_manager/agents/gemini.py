@@ -14,7 +14,11 @@ startTime, kind}``; ``{"$set": {...}}`` metadata updates (``{"$set": {"messages"
 conversation: Gemini writes it when it compresses its history, or loads a session); ``{"$rewindTo": id}``
 (the conversation goes back to before that message); message lines ``{id, timestamp, type:
 "user"|"gemini"|"info"|"error"|"warning", content, model?, tokens?, toolCalls?}``. A message is re-written
-under the same ``id`` as it grows (tokens, tool calls): the LAST line per id wins.
+under the same ``id`` as it grows (tokens, tool calls): the LAST line per id wins. A ``user`` line whose
+content is only ``functionResponse`` parts carries tool results back to the model: not a prompt. On
+``--resume`` Gemini CLI writes a header (or ``{"$set": {"sessionId"}}``) and ``$set`` messages that
+restate the history in a reduced form (no tokens, tool calls or model): a message already written as
+such keeps what was read from it, and this reload is not a compression.
 
 Tokens of a ``gemini`` message, ``{input, output, cached, thoughts, tool, total}`` (Gemini API's prompt,
 candidates, cachedContent, thoughts and toolUsePrompt counts): ``cached`` is part of ``input`` (unless
@@ -24,7 +28,8 @@ cache_read = cached, output = output + thoughts. Every message id ever written c
 rewind or a compression later took it out of the conversation: its request was made and billed. A
 request whose prompt (input + tool) exceeds 200k tokens is in the long-context tier.
 
-Context fill: the prompt size (``tokens.input``) of the last ``gemini`` message still in the conversation.
+Context fill: the prompt size (``tokens.input``) of the last ``gemini`` message still in the conversation;
+the window is Gemini CLI's own ``tokenLimit()`` (1,048,576 for every Gemini model), source "agent".
 """
 
 from __future__ import annotations
@@ -63,6 +68,21 @@ AGENT = "gemini"
 UNKNOWN = "unknown"
 RESULTS_KEEP = 20
 CONVERSATION_TYPES = ("user", "gemini")
+# A ``user`` line whose parts are all ``functionResponse``: tool results sent back to the model, no prompt.
+TOOL_RESULT = "tool_result"
+
+# Gemini CLI's own context window, ``tokenLimit(model)`` (packages/core/src/core/tokenLimits.ts; in the
+# 0.61.0 npm package: bundle/chunk-JDPZ4CE3.js): 1,048,576 for every model but the two Gemma 4 ones. It
+# compresses its history and shows its context % against this figure, whatever the model's real limit.
+GEMINI_CLI_TOKEN_LIMIT = 1_048_576
+GEMMA_4_TOKEN_LIMIT = 256_000
+GEMMA_4_MODELS = frozenset({"gemma-4-31b-it", "gemma-4-26b-a4b-it"})
+WINDOW_SOURCE = "agent"
+
+# The trailer of a run_shell_command result (Gemini CLI's shell tool): "Exit Code: N" when N != 0, after
+# the command's output and before "Signal:", "Background PIDs:" and "Process Group PGID:" lines.
+SHELL_TOOL = "run_shell_command"
+_TRAILER = ("Signal: ", "Background PIDs: ", "Process Group PGID: ", "</untrusted_context>")
 
 # A message, last version per id: [type, timestamp, model, tokens, tool calls, failed tool calls,
 # cancelled (0/1), written directly (0/1, not only inside a "$set": {"messages"} rewrite), tool results]
@@ -93,6 +113,7 @@ def new_data() -> dict[str, Any]:
         "skipped": 0,
         "tail_partial": False,
         "lines": 0,
+        "loading": False,  # a header or a resume's "$set": {"sessionId"} was the last thing read
     }
 
 
@@ -117,6 +138,20 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(_text(part) for part in content)
     return ""
+
+
+def token_limit(model: str | None) -> int:
+    """The context window Gemini CLI itself uses for ``model`` (its ``tokenLimit()``)."""
+    return GEMMA_4_TOKEN_LIMIT if model in GEMMA_4_MODELS else GEMINI_CLI_TOKEN_LIMIT
+
+
+def _is_tool_result(content: Any) -> bool:
+    """Content made only of ``functionResponse`` parts: what Gemini CLI sends back after a tool ran."""
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and all(isinstance(p, dict) and "functionResponse" in p for p in content)
+    )
 
 
 def _tokens(raw: Any) -> list[int] | None:
@@ -154,9 +189,30 @@ def context_of(tokens: Sequence[int]) -> int:
 # Records
 
 
+def _shell_failed(call: dict[str, Any]) -> bool:
+    """A ``run_shell_command`` whose command exited non-zero. Gemini CLI marks it ``success`` (the tool
+    ran); the exit code is only in the result it sent back: an ``Exit Code: N`` trailer line."""
+    if call.get("name") != SHELL_TOOL or not isinstance(call.get("result"), list):
+        return False
+    for part in call["result"]:
+        response = part.get("functionResponse") if isinstance(part, dict) else None
+        output = response.get("response") if isinstance(response, dict) else None
+        output = output.get("output") if isinstance(output, dict) else None
+        if not isinstance(output, str):
+            continue
+        for line in reversed(output.rstrip().splitlines()):
+            if line.startswith("Exit Code: "):
+                code = line[len("Exit Code: ") :].strip()
+                return code.lstrip("-").isdigit() and int(code) != 0
+            if not line.startswith(_TRAILER):
+                break
+    return False
+
+
 def _tool_calls(calls: Any, ts: str | None) -> tuple[int, int, int, list[list[Any]]]:
     """(calls, failed, cancelled 0/1, [[ts, failed], ...]) of a message's ``toolCalls``; a call's
-    ``status`` is success, error or cancelled (the person stopped it)."""
+    ``status`` is success, error or cancelled (the person stopped it); a shell command that exited
+    non-zero failed too."""
     if not isinstance(calls, list):
         return 0, 0, 0, []
     count = errors = cancelled = 0
@@ -169,23 +225,32 @@ def _tool_calls(calls: Any, ts: str | None) -> tuple[int, int, int, list[list[An
         if status == "cancelled":
             cancelled = 1
         elif status in ("success", "error"):
-            errors += status == "error"
-            results.append([canonical_ts(call.get("timestamp")) or ts, status == "error"])
+            failed = status == "error" or _shell_failed(call)
+            errors += failed
+            results.append([canonical_ts(call.get("timestamp")) or ts, failed])
     return count, errors, cancelled, results[-RESULTS_KEEP:]
 
 
 def _message(data: dict[str, Any], rec: dict[str, Any], direct: bool) -> None:
     """Insert or replace message ``rec["id"]`` (the last version wins); ``direct`` is False for a copy
-    inside a ``$set`` conversation rewrite."""
+    inside a ``$set`` conversation rewrite. Such a copy of a message already written as such restates
+    it in a reduced form (on resume: no tokens, tool calls or model, the load time as its timestamp):
+    it only puts the message back into the conversation."""
     mid = rec["id"]
+    old = data["msgs"].get(mid)
+    if not direct and old is not None and old[M_DIRECT]:
+        note_ts(data, rec.get("timestamp"))
+        data["live"].setdefault(mid, 1)
+        return
     mtype = rec.get("type") if isinstance(rec.get("type"), str) else None
+    if mtype == "user" and _is_tool_result(rec.get("content")):
+        mtype = TOOL_RESULT
     ts = note_ts(data, rec.get("timestamp"))
     model = _str(rec.get("model"))
     if model:
         data["last_model"] = model
     tokens = _tokens(rec.get("tokens"))
     msgs = data["msgs"]
-    old = msgs.get(mid)
     if tokens is None and old is not None and not direct:
         tokens = old[M_TOKENS]
     if mtype == "gemini" and not model:
@@ -224,11 +289,15 @@ def _rewind(data: dict[str, Any], target: str) -> None:
 
 def _replace_conversation(data: dict[str, Any], items: list[Any], ts: str | None) -> None:
     """``{"$set": {"messages": [...]}}``: the conversation is now exactly these messages. When user or
-    model turns that were in it are gone, Gemini compressed its history: a compaction."""
+    model turns that were in it are gone, Gemini compressed its history: a compaction, unless the
+    session is being loaded (a resume first sets the conversation to its opening context, then restates
+    the history)."""
     valid = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
     keep = {m["id"] for m in valid}
     msgs = data["msgs"]
-    dropped = any(mid not in keep and msgs[mid][M_TYPE] in CONVERSATION_TYPES for mid in data["live"])
+    dropped = not data.get("loading") and any(
+        mid not in keep and msgs[mid][M_TYPE] in CONVERSATION_TYPES for mid in data["live"]
+    )
     if dropped:
         data["compactions"] += 1
         data["last_compaction_ts"] = ts or data["last_ts"]
@@ -262,15 +331,20 @@ def apply_record(data: dict[str, Any], obj: Any) -> None:
         return
     data["lines"] += 1
     if isinstance(obj.get("$rewindTo"), str):
+        data["loading"] = False
         _rewind(data, obj["$rewindTo"])
     elif isinstance(obj.get("id"), str):
+        data["loading"] = False
         _message(data, obj, direct=True)
     elif isinstance(obj.get("$set"), dict):
         update = obj["$set"]
         _metadata(data, update)
+        if isinstance(update.get("sessionId"), str):  # a resume names the session it loads
+            data["loading"] = True
         if isinstance(update.get("messages"), list):
             _replace_conversation(data, update["messages"], canonical_ts(update.get("lastUpdated")))
     elif isinstance(obj.get("sessionId"), str):
+        data["loading"] = True  # a header: Gemini CLI (re)opened this chat
         _metadata(data, obj)
         if isinstance(obj.get("messages"), list):  # a header that carries the conversation
             for rec in obj["messages"]:
@@ -369,7 +443,7 @@ def _place(data: dict[str, Any], path: Path) -> None:
 
 class GeminiReader:
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(self, roots: Sequence[Path]) -> None:
         self.data_roots = tuple(roots)
@@ -555,6 +629,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
     model = (last[M_MODEL] if last else None) or next(
         (f.data["last_model"] for f in reversed(main) if f.data.get("last_model")), None
     )
+    model = model or next((m for m in models if m != UNKNOWN), None)
     peaks = [context_of(r[M_TOKENS]) for r in main_msgs.values() if r[M_TYPE] == "gemini" and r[M_TOKENS]]
     return Session(
         id=f"{AGENT}:{key}",
@@ -563,7 +638,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
         title=title,
         project_path=_project_path(main, registry) or _project_path(files, registry),
         git_branch=None,
-        model=model or next((m for m in models if m != UNKNOWN), None),
+        model=model,
         models=tuple(m for m in models if m != UNKNOWN),
         started_at=_ts(min(firsts)) if firsts else None,
         last_activity=_ts(last_ts),
@@ -575,8 +650,8 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
             "exact",
         ),
         context_tokens=context_of(last[M_TOKENS]) if last else None,
-        context_window=None,
-        context_window_source="",
+        context_window=token_limit(model),
+        context_window_source=WINDOW_SOURCE,
         messages_user=sum(1 for r in main_msgs.values() if r[M_DIRECT] and r[M_TYPE] == "user"),
         messages_assistant=sum(1 for r in direct if r[M_TYPE] == "gemini"),
         tool_calls=sum(int(r[M_CALLS]) for r in msgs.values()),
@@ -607,7 +682,9 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
 
 def _replay(path: str) -> list[dict[str, Any]]:
     """The chat's current messages, replayed as Gemini CLI loads them: the last record per id wins,
-    ``$rewindTo`` cuts the conversation, ``$set.messages`` replaces it. Legacy files are one document."""
+    ``$rewindTo`` cuts the conversation, ``$set.messages`` replaces it (a message it restates that was
+    written as such keeps its full record: a resume restates history without tool calls). Legacy files
+    are one document."""
     raw = Path(path).read_bytes()
     if path.endswith(".json"):
         try:
@@ -617,6 +694,7 @@ def _replay(path: str) -> list[dict[str, Any]]:
         messages = doc.get("messages") if isinstance(doc, dict) else None
         return [m for m in messages or [] if isinstance(m, dict)]
     live: dict[str, dict[str, Any]] = {}
+    written: dict[str, dict[str, Any]] = {}  # messages written as such, last version per id
     for line in raw.splitlines():
         try:
             obj = orjson.loads(line)
@@ -630,10 +708,10 @@ def _replay(path: str) -> list[dict[str, Any]]:
             for mid in ids[cut:]:
                 del live[mid]
         elif isinstance(obj.get("id"), str):
-            live[obj["id"]] = obj
+            live[obj["id"]] = written[obj["id"]] = obj
         elif isinstance(obj.get("$set"), dict) and isinstance(obj["$set"].get("messages"), list):
             live = {
-                m["id"]: m
+                m["id"]: written.get(m["id"], m)
                 for m in obj["$set"]["messages"]
                 if isinstance(m, dict) and isinstance(m.get("id"), str)
             }
@@ -662,7 +740,7 @@ def _turn(message: dict[str, Any]) -> dict[str, Any] | None:
             results.append(
                 {
                     "tool_use_id": call.get("id"),
-                    "is_error": call.get("status") == "error",
+                    "is_error": call.get("status") == "error" or _shell_failed(call),
                     "content": content if isinstance(content, str) else orjson.dumps(content).decode(),
                 }
             )
