@@ -156,6 +156,19 @@ def test_resume_restatement_keeps_tool_calls_and_errors(tmp_path: Path, capture:
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_restatement_in_another_file_does_not_replace_what_was_written(tmp_path: Path, capture: Path) -> None:
+    """The same restatement written into the session's later file (sorted after the first) instead."""
+    first, later = _chats(capture, "resume")
+    lines = _lines(first)
+    restated = [x for x in lines if x.startswith('{"$set":{"messages"')]
+    moved = {first.name: [x for x in lines if x not in restated], later.name: _lines(later) + restated}
+    want = _truth(capture, "resume")
+    session = _read(tmp_path, moved)
+    assert (session.tool_calls, session.tool_errors) == (want["tool_calls"], want["tool_errors"])
+    assert (session.messages_user, session.messages_assistant) == (3, 5)
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_resume_in_a_new_minute_opens_a_second_file_of_the_same_session(capture: Path) -> None:
     """Gemini CLI names a chat by the minute it started: a resume in a later minute writes a header-only
     file and goes on in the first one. Both carry the session id; lsm shows one session (the truth

@@ -538,10 +538,14 @@ def build_sessions(states: Sequence[FileState], registry: dict[str, str]) -> lis
 
 
 def _merged(files: Sequence[FileState]) -> dict[str, list[Any]]:
-    """Every message of the session once (a legacy chat and its migrated JSONL hold the same ids)."""
+    """Every message of the session once (a legacy chat and its migrated JSONL hold the same ids; a
+    resume may restate in one file what another wrote): a message written as such wins over a copy."""
     out: dict[str, list[Any]] = {}
     for f in sorted(files, key=lambda f: f.path):
-        out.update(f.data["msgs"])
+        for mid, rec in f.data["msgs"].items():
+            old = out.get(mid)
+            if old is None or rec[M_DIRECT] or not old[M_DIRECT]:
+                out[mid] = rec
     return out
 
 
