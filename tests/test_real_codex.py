@@ -193,3 +193,27 @@ DAEMON = "/home/dev/.codex/packages/app-server-daemon/releases/0.171.0-x86_64-un
 )
 def test_codex_0171_processes(argv: list[str], agent: str | None) -> None:
     assert classify("codex", argv[0], argv) == agent
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_fork_points_at_its_parent_instead_of_copying(tmp_path: Path, capture: Path) -> None:
+    """A 0.171 fork's rollout names the parent's history (``history_base``) and holds only what the
+    fork added: the fork owns its own calls and the parent keeps all of its own."""
+    fork_path, fork = _rollout(capture, "fork")
+    parent_path, parent = _rollout(capture, "tools")
+    meta = json.loads(fork_path.read_text().splitlines()[0])["payload"]
+    assert meta["history_base"]["thread_id"] == meta["forked_from_id"] == parent["native_id"]
+    lines = fork_path.read_text().splitlines(keepends=True) + parent_path.read_text().splitlines(
+        keepends=True
+    )
+    assert (
+        sum(1 for x in lines if _kinds(x)[0] == "token_usage_record")
+        == fork["messages"]["assistant"] + parent["messages"]["assistant"]
+    )
+    assert (
+        _tokens(_read(tmp_path / "fork", fork_path.read_text().splitlines(keepends=True))) == fork["tokens"]
+    )
+    assert (
+        _tokens(_read(tmp_path / "parent", parent_path.read_text().splitlines(keepends=True)))
+        == parent["tokens"]
+    )

@@ -129,6 +129,8 @@ def make_project(name: str, git_branch: str | None = None) -> Path:
         subprocess.run(["git", "init", "-q", "-b", git_branch, str(path)], check=True)
         subprocess.run([*git, "add", "notes.txt"], check=True)
         subprocess.run([*git, "commit", "-q", "-m", "notes"], check=True)
+    with (CODEX_HOME / "config.toml").open("a") as fh:  # no "trust this folder?" prompt in the TUI
+        fh.write(f'\n[projects."{path}"]\ntrust_level = "trusted"\n')
     return path
 
 
@@ -324,23 +326,41 @@ def type_line(text: str) -> None:
     tmux("send-keys", "-t", TMUX_SESSION, "Enter")
 
 
+def start_tui(cwd: Path, *args: str) -> None:
+    """Codex's TUI in a detached tmux session, started in ``cwd`` with ``args``."""
+    env = " ".join(f"{k}={v}" for k, v in agent_env().items())
+    shown = " ".join(_quote(a) for a in args)
+    command = f"env -i {env} timeout 600 {CODEX} --dangerously-bypass-approvals-and-sandbox {shown}"
+    COMMANDS.append(f"(cd {cwd} && codex --dangerously-bypass-approvals-and-sandbox {shown})  # TUI in tmux")
+    tmux("new-session", "-d", "-s", TMUX_SESSION, "-x", "160", "-y", "45", "-c", str(cwd), command)
+
+
+def stop_tui() -> None:
+    """/quit, then make sure the tmux session and the app-server daemon the TUI started are gone."""
+    try:
+        type_line("/quit")
+        wait_for(lambda: not tmux_alive(), 30)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", TMUX_SESSION], capture_output=True, check=False)
+        stop_daemon()
+
+
+def new_thread(stub: Stub, before: set[str]) -> str:
+    return str(
+        wait_for(lambda: next((r["session_id"] for r in stub.calls() if r["session_id"] not in before), None))
+    )
+
+
 def interactive(stub: Stub, live_check: bool) -> Scenario:
     """The TUI: a prompt with a tool call, a failing `!` command the user runs, a prompt reading a
     missing file, then /quit. Its app-server daemon (which writes the rollout) is stopped after."""
     cwd = make_project("interactive")
-    env = " ".join(f"{k}={v}" for k, v in agent_env().items())
-    command = f"env -i {env} timeout 600 {CODEX} --dangerously-bypass-approvals-and-sandbox"
-    COMMANDS.append(
-        f"(cd {cwd} && codex --dangerously-bypass-approvals-and-sandbox)  # in tmux, typed prompts"
-    )
-    tmux("new-session", "-d", "-s", TMUX_SESSION, "-x", "160", "-y", "45", "-c", str(cwd), command)
+    start_tui(cwd)
     try:
         wait_for(lambda: "Ask Codex" in pane(), 60)
         before = {r["session_id"] for r in stub.calls()}
         type_line("Run a command that works [[tool:ok]]")
-        sid = wait_for(
-            lambda: next((r["session_id"] for r in stub.calls() if r["session_id"] not in before), None)
-        )
+        sid = new_thread(stub, before)
         wait_for(lambda: len(stub.calls(sid)) >= 2 and "Worked for" in pane())
         type_line("!ls /nonexistent-lsm-user-shell")
         wait_for(lambda: "You ran" in pane())
@@ -349,12 +369,24 @@ def interactive(stub: Stub, live_check: bool) -> Scenario:
         time.sleep(1.0)
         if live_check:
             check_live(sid)
-        type_line("/quit")
-        wait_for(lambda: not tmux_alive(), 30)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", TMUX_SESSION], capture_output=True, check=False)
-        stop_daemon()
-    return str(sid), "interactive TUI in tmux (a failing `!` command, /quit)"
+        stop_tui()
+    return sid, "interactive TUI in tmux (a failing `!` command, /quit)"
+
+
+def forked(stub: Stub, parent: str) -> Scenario:
+    """``codex fork <id> <prompt>`` (TUI only): the new thread points at its parent's history
+    (``session_meta.history_base``) instead of copying it."""
+    cwd = WORK / "codex-tools"
+    before = {r["session_id"] for r in stub.calls()}
+    start_tui(cwd, "fork", parent, "Forked question [[tool:ok]]")
+    try:
+        sid = new_thread(stub, before)
+        wait_for(lambda: len(stub.calls(sid)) >= 2 and "Worked for" in pane())
+        time.sleep(1.0)
+    finally:
+        stop_tui()
+    return sid, "fork of the tools session (codex fork, TUI), one tool call"
 
 
 def check_live(sid: str) -> None:
@@ -490,8 +522,14 @@ def main(argv: list[str] | None = None) -> int:
     stub = Stub(RUN_DIR / "stub.log")
     write_config(stub.port)
     try:
-        scenarios = [one_shot(stub), tools(stub), resumed_last(stub), model_switch(stub), killed(stub)]
-        scenarios.append(interactive(stub, args.live_check))
+        scenarios = [one_shot(stub), tools(stub)]
+        scenarios += [
+            resumed_last(stub),
+            model_switch(stub),
+            killed(stub),
+            interactive(stub, args.live_check),
+        ]
+        scenarios.append(forked(stub, scenarios[1][0]))
     finally:
         stub.stop()
     sessions = [
