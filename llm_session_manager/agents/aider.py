@@ -11,6 +11,12 @@ The file is markdown that aider only ever appends to, and one file holds many se
 - ``> Tokens: 5,244 sent, 604 received. Cost: $0.02 request, $0.02 session.`` closes each reply. Newer
   versions abbreviate (``1.9k``, ``12k``) and add cache figures:
   ``> Tokens: 3.2k sent, 2.5k cache write, 344 received. Cost: $0.02 message, $0.02 session.``
+  With both a cache write and a cache hit the cost goes on a second line, and only that one ends with
+  the two spaces: ``> Tokens: 1.5k sent, 61 cache write, 313 cache hit, 27 received.`` then
+  ``Cost: $0.0034 message, $0.0034 session.  ``. The session figure is aider's own running total for
+  the run (kept as the session's ``agent_cost_usd``).
+- ``/ask q`` (and ``/code``, ``/architect``, ``/context``) is logged as ``#### /ask q`` and then, when
+  aider sends it, again as ``#### q``: one prompt.
 - ``> Model: gpt-4o-mini with whole edit format`` / ``> Models: X with diff edit format, weak model Y``
   / ``> Main model: X with …`` announce the main model (again after ``/model``).
 
@@ -69,6 +75,9 @@ _USAGE_PART = re.compile(r"(\d[\d,]*(?:\.\d+)?)([kKmM]?) (sent|received|cache wr
 _API_ERROR = re.compile(
     r"> (?:Unexpected error: |(?:litellm|openai|anthropic)\.[A-Za-z]*(?:Error|Exception))"
 )
+_COST = re.compile(r"Cost: \$(\d[\d.]*) (?:message|request), \$(\d[\d.]*) session")
+# The second line of a two-line usage report (see the module docstring).
+_COST_LINE = re.compile(r"Cost: \$\d[\d.]* (?:message|request), \$\d[\d.]* session\.\s*$")
 _TOOL_ERROR = re.compile(
     r"> (?:The LLM did not conform to the edit format|# \d+ SEARCH/REPLACE blocks? failed)"
 )
@@ -139,6 +148,7 @@ def new_data() -> dict[str, Any]:
         "skipped": 0,
         "tail_partial": False,
         "mtime_ns": 0,
+        "usage_head": None,  # "> Tokens: …" waiting for its "Cost: …" line
     }
 
 
@@ -163,6 +173,8 @@ def new_session(key: str, start: str | None, line: int) -> dict[str, Any]:
         "api_errors": 0,
         "interruptions": 0,
         "skipped": 0,
+        "agent_cost": None,  # aider's own "$y session" figure, the last one
+        "echo": None,  # the text of a /ask-like command, which aider logs again as the prompt it sends
     }
 
 
@@ -211,6 +223,9 @@ def _user_text(session: dict[str, Any], text: str) -> None:
     if not session["block_open"] or not text.strip():
         return
     session["block_open"] = False
+    echo, session["echo"] = session["echo"], None
+    if text.strip() == echo:
+        return  # aider re-logs the text of /ask q as the prompt itself: the same prompt
     words = text.split(None, 1)
     command = words[0].lower() if words[0].startswith("/") else None
     if command in CLEAR_COMMANDS:
@@ -219,6 +234,8 @@ def _user_text(session: dict[str, Any], text: str) -> None:
     if command is not None and (command not in PROMPT_COMMANDS or len(words) < 2):
         return
     prompt = words[1] if command is not None else text
+    if command is not None:
+        session["echo"] = prompt.strip()
     session["prompts"] += 1
     session["since_clear"] += 1
     if session["title"] is None:
@@ -231,6 +248,9 @@ def _usage_line(session: dict[str, Any], text: str) -> None:
         session["skipped"] += 1
         return
     row, exact = parsed
+    cost = _COST.search(text)
+    if cost:
+        session["agent_cost"] = float(cost.group(2))
     model = session["model"] or "unknown"
     total = session["usage"].setdefault(model, [0, 0, 0, 0])
     for i, value in enumerate(row):
@@ -265,6 +285,14 @@ def apply_line(data: dict[str, Any], raw: str) -> None:
     data["lines"] += 1
     line = raw.rstrip("\r")
     own = line.endswith("  ")  # aider's own lines end with a markdown line break
+    head, data["usage_head"] = data["usage_head"], None
+    if head is not None and own and _COST_LINE.match(line):
+        _tool_line(_current(data), f"{head} {line.rstrip()}")
+        return
+    if not own and line.startswith("> Tokens: ") and line.endswith(" received."):
+        data["usage_head"] = line  # the first line of a two-line usage report, if a cost line follows
+        data["in_user"] = False
+        return
     if line.startswith("# aider chat started at "):
         match = _HEADER.match(line)
         if match:
@@ -418,7 +446,7 @@ class AiderReader:
     """Sessions from every ``.aider.chat.history.md`` found under the search roots."""
 
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(
         self,
@@ -545,6 +573,7 @@ class AiderReader:
             turns_since_compaction=int(s["since_clear"]),
             peak_context_tokens=int(s["peak"]) or None,
             model_usage=tuple(ModelTokens(m, r[U_IN], r[U_OUT], r[U_CC], r[U_CR]) for m, r in usage.items()),
+            agent_cost_usd=s["agent_cost"],
         )
 
 
@@ -644,6 +673,9 @@ def section_turns(lines: list[str]) -> list[dict[str, Any]]:
             turns[-1]["text"] = "\n".join(user).strip("\n")
             continue
         user = None
+        if own and _COST_LINE.match(line) and reply and reply[-1].startswith("> Tokens: "):
+            reply.pop()  # a two-line usage report: aider's output, not the reply
+            continue
         if own and line.startswith("> "):
             match = _MODEL.match(line)
             model = match.group(1) if match else model

@@ -7,9 +7,13 @@ for first). Usage is sent in the OpenAI form, ``prompt_tokens`` including the ca
     prompt_tokens_details.cached_tokens = cache_read
     completion_tokens = output
 
-plus the cache-write figure under the names the clients read (``prompt_tokens_details.cache_write_tokens``
-, ``cache_creation_input_tokens``). The log record keeps the stub's four figures (``usage``) and the
-wire object sent (``wire_usage``), so the capture script can compute the truth in any client's terms.
+plus the cache-write figure under the names the clients read (``prompt_tokens_details.cache_write_tokens``,
+``cache_creation_input_tokens``, and ``cache_read_input_tokens``, as litellm passes Anthropic's through).
+Under a base URL starting ``/openai-plain/`` the usage is OpenAI's own, with no cache writes:
+``prompt_tokens = input + cache_read``, ``prompt_tokens_details.cached_tokens = cache_read`` (the
+stub's cache_write figure is not sent). The log record keeps the stub's four figures (``usage``), the
+wire object sent (``wire_usage``) and ``plain``, so the capture script can compute the truth in any
+client's terms.
 
 Tool calls use a tool the request offered: a shell tool (``bash``/``shell``/``powershell``…) for
 ``[[tool:ok]]``/``[[tool:fail]]``, a file viewer (``view``/``read_file``…) for ``[[read:*]]``; when the
@@ -90,6 +94,20 @@ def _tool_call(scenario: str, names: list[str], slow: bool) -> dict[str, Any] | 
     return {"name": name, "arguments": json.dumps(args)}
 
 
+PLAIN_PREFIX = "/openai-plain/"
+
+
+def plain_usage(u: dict[str, int]) -> dict[str, Any]:
+    """Usage exactly as the OpenAI API reports it (it has no cache writes)."""
+    prompt = u["input"] + u["cache_read"]
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": u["output"],
+        "total_tokens": prompt + u["output"],
+        "prompt_tokens_details": {"cached_tokens": u["cache_read"]},
+    }
+
+
 def wire_usage(u: dict[str, int]) -> dict[str, Any]:
     prompt = u["input"] + u["cache_read"] + u["cache_write"]
     return {
@@ -133,7 +151,8 @@ def handle(ex: Any) -> None:
     n, usage = ex.stub.next_call()
     model = body.get("model") or "unknown"
     text = f"stub answer {n} ({scen})."
-    sent = wire_usage(usage)
+    plain = ex.path.startswith(PLAIN_PREFIX)
+    sent = plain_usage(usage) if plain else wire_usage(usage)
     stream = bool(body.get("stream"))
     ex.log(
         wire=WIRE,
@@ -144,6 +163,7 @@ def handle(ex: Any) -> None:
         stream=stream,
         usage=usage,
         wire_usage=sent,
+        plain=plain,
         tool_call=call,
         tools_offered=_tool_names(body),
         n_messages=len(messages),
