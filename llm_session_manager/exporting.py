@@ -255,66 +255,20 @@ def parse_document(text: str, name: str, fmt: str | None = None) -> dict[str, An
     return data  # type: ignore[no-any-return]
 
 
-_REQUIRED: tuple[tuple[str, tuple[type, ...], bool], ...] = (
-    # (dotted field, types, nullable)
-    ("schema_version", (int,), False),
-    ("session", (dict,), False),
-    ("session.id", (str,), False),
-    ("session.agent", (str,), False),
-    ("session.native_id", (str,), False),
-    ("session.title", (str,), True),
-    ("session.project_path", (str,), True),
-    ("session.model", (str,), True),
-    ("session.models", (list,), False),
-    ("session.started_at", (str,), True),
-    ("session.last_activity", (str,), True),
-    ("session.tokens", (dict,), False),
-    ("session.tokens.input", (int,), False),
-    ("session.tokens.output", (int,), False),
-    ("session.tokens.cache_creation", (int,), False),
-    ("session.tokens.cache_read", (int,), False),
-    ("session.tokens_source", (str,), False),
-    ("session.context_tokens", (int,), True),
-    ("session.messages", (dict,), False),
-    ("health", (dict,), False),
-    ("tags", (list,), False),
-    ("project", (str,), True),
-    ("description", (str,), True),
-    ("conversation", (dict,), False),
-    ("conversation.turns", (list,), False),
-)
-
-
-def _get(data: Any, dotted: str) -> tuple[bool, Any]:
-    cur = data
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return False, None
-        cur = cur[part]
-    return True, cur
-
-
 def validate(data: Any, name: str) -> None:
-    if not isinstance(data, dict):
-        raise ImportError_(f"{name}: not an lsm export (the top level must be a mapping)")
-    for dotted, types, nullable in _REQUIRED:
-        present, value = _get(data, dotted)
-        if not present:
-            raise ImportError_(f"{name}: missing field '{dotted}'")
-        if value is None and nullable:
-            continue
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise ImportError_(f"{name}: field '{dotted}' has the wrong type ({type(value).__name__})")
-        if dotted == "schema_version" and value != SCHEMA_VERSION:
+    """Every nested field checked (import_schema), before anything is stored."""
+    from llm_session_manager.import_schema import SchemaError, check_document
+
+    if isinstance(data, dict):
+        version = data.get("schema_version")
+        if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
             raise ImportError_(
-                f"{name}: schema_version {value} is not supported (this lsm reads {SCHEMA_VERSION})"
+                f"{name}: schema_version {version} is not supported (this lsm reads {SCHEMA_VERSION})"
             )
-    for i, tag in enumerate(data["tags"]):
-        if not isinstance(tag, str):
-            raise ImportError_(f"{name}: field 'tags[{i}]' must be a string")
-    for i, turn in enumerate(data["conversation"]["turns"]):
-        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str):
-            raise ImportError_(f"{name}: field 'conversation.turns[{i}].role' is missing or not a string")
+    try:
+        check_document(data)
+    except SchemaError as exc:
+        raise ImportError_(f"{name}: {exc}") from None
 
 
 def content_hash(doc: dict[str, Any]) -> str:

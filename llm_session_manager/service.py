@@ -286,10 +286,17 @@ def _unpriced_models(view: SessionView, table: ModelTable) -> set[str]:
 
 def imported_sessions(conn: sqlite3.Connection, live: set[tuple[str, str]]) -> list[Session]:
     """Sessions brought in with `lsm import-context` (a live one with the same id wins)."""
+    from llm_session_manager.import_schema import SchemaError, check_document
     from llm_session_manager.store import imports
 
     out = []
     for session_id, (doc, _digest) in imports.load_all(conn).items():
+        try:
+            # Checked again on every read: a document stored by an older lsm, or edited in the
+            # database, must not break every listing; `lsm forget` removes it.
+            check_document(doc)
+        except SchemaError:
+            continue
         session = session_from_document(session_id, doc)
         if (session.agent, session.native_id) not in live:
             out.append(session)

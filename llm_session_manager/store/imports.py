@@ -50,3 +50,19 @@ def save(
             "INSERT INTO session_tags (session_id, tag, created_at) VALUES (?, ?, ?)",
             [(session_id, tag, now) for tag in tags],
         )
+
+
+def forget(conn: sqlite3.Connection, session_id: str) -> bool:
+    """Remove an imported session with its tags, project, description and tag suggestions (the
+    learning from past accept/reject decisions stays). True when there was one."""
+    with transaction(conn):
+        found = conn.execute("DELETE FROM imported_sessions WHERE session_id = ?", (session_id,)).rowcount
+        if found:
+            for table in ("session_meta", "session_tags", "tag_suggestions"):
+                conn.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
+    return bool(found)
+
+
+def ids(conn: sqlite3.Connection) -> list[str]:
+    """Every imported session id, without reading the documents."""
+    return [r[0] for r in conn.execute("SELECT session_id FROM imported_sessions ORDER BY session_id")]
