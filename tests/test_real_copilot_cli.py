@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.copilot_cli import CopilotCliReader, build_session
+from llm_session_manager.agents.copilot_cli import CopilotCliReader, build_session, given_name
 from tests.conftest import FakeHome
 from tests.real_fixtures import capture_dirs, compare, install, load_truth
 
@@ -108,3 +108,26 @@ def test_nonzero_exit_code_is_a_tool_error(tmp_path: Path, capture: Path) -> Non
     session = _session_from_lines(tmp_path, lines)
     assert (session.tool_calls, session.tool_errors) == (1, 1) == (want["tool_calls"], want["tool_errors"])
     assert session.recent_tool_results == (True,)
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_given_name_is_the_title(tmp_path: Path, capture: Path) -> None:
+    """``copilot --name`` writes the name only to workspace.yaml (``user_named: true``)."""
+    path, want = _events(capture, "one-shot, named")
+    workspace = (path.parent / "workspace.yaml").read_text()
+    assert "user_named: true" in workspace and want["title"] not in path.read_text()
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "events.jsonl").write_bytes(path.read_bytes())
+    (folder / "workspace.yaml").write_text(workspace)
+    state = CopilotCliReader(tmp_path).read(str(folder / "events.jsonl"), "s", None)
+    assert build_session("s", state).title == want["title"]
+
+
+def test_workspace_name_forms(tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text('id: x\nname: "Tab\\tand \\"quotes\\""\nuser_named: true\n')
+    assert given_name(workspace) == 'Tab and "quotes"'
+    workspace.write_text("name: derived from the prompt\nuser_named: false\n")
+    assert given_name(workspace) is None
+    assert given_name(tmp_path / "missing.yaml") is None

@@ -21,6 +21,9 @@ Events used (``data`` fields):
   ``currentTokens`` (Copilot's estimate of the context) and ``currentModel``. ``inputTokens`` includes
   the cache reads and writes.
 
+The session's folder also holds ``workspace.yaml``; its ``name`` is the session's title when
+``user_named: true`` (``copilot --name``, ``/rename``); otherwise Copilot derived it from the first prompt.
+
 Tokens: the usage records, counted once per ``apiCallId``, are exact for a running, killed or ended
 session alike. A log without them (older versions) takes the last shutdown's metrics; the events after
 it only log each reply's output count, so their input is *counted* with tiktoken over the prompts and
@@ -43,6 +46,7 @@ from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_f
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "copilot-cli"
@@ -70,8 +74,7 @@ def _int(value: Any) -> int:
 
 
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def new_data() -> dict[str, Any]:
@@ -82,6 +85,7 @@ def new_data() -> dict[str, Any]:
         "first_ts": None,
         "last_ts": None,
         "title": None,  # from a rename_session tool call
+        "given_name": None,  # workspace.yaml's name, when the user gave it
         "first_prompt": None,
         "prompts": 0,
         "replies": 0,
@@ -349,6 +353,35 @@ def apply_event(reading: _Reading, obj: Any) -> None:
         _push_recent(data["recent_int"], ts, 10)
 
 
+def _yaml_scalar(raw: str) -> str:
+    """A one-line YAML scalar as Copilot writes it: plain, 'single' or "double" quoted."""
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        try:
+            value = orjson.loads(raw)
+        except ValueError:
+            return raw[1:-1]
+        return value if isinstance(value, str) else raw[1:-1]
+    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
+        return raw[1:-1].replace("''", "'")
+    return raw
+
+
+def given_name(workspace: Path) -> str | None:
+    """``name`` from a session's ``workspace.yaml`` when ``user_named: true``, else None."""
+    try:
+        text = workspace.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("name", "user_named") and not key.startswith(" "):
+            fields[key] = _yaml_scalar(value)
+    name = " ".join(fields.get("name", "").split())
+    return _title_from(name) if name and fields.get("user_named") == "true" else None
+
+
 def _read_lines(fh: Any, offset: int, reading: _Reading) -> int:
     """Fold every complete line from ``offset``; returns the offset after the last one."""
 
@@ -396,7 +429,7 @@ def _priority(path: str) -> tuple[int, int]:
 
 class CopilotCliReader:
     name = AGENT
-    parser_version = 2
+    parser_version = 3
 
     def __init__(self, copilot_home: Path) -> None:
         self.copilot_home = copilot_home
@@ -434,6 +467,8 @@ class CopilotCliReader:
             offset = _read_lines(fh, offset, reading)
             offset = _finish_tail(fh, offset, reading)
             reading.finish()
+        if os.path.basename(path) == "events.jsonl":
+            data["given_name"] = given_name(Path(path).parent / "workspace.yaml")
         return FileState(str(path), session_key, identity, offset, head, data)
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
@@ -486,7 +521,7 @@ def build_session(key: str, state: FileState) -> Session:
         id=f"{AGENT}:{native}",
         agent=AGENT,
         native_id=native,
-        title=data["title"] or data["first_prompt"],
+        title=data.get("given_name") or data["title"] or data["first_prompt"],
         project_path=data["cwd"],
         git_branch=data["branch"],
         model=data["model"] or (models[0] if models and models[0] != UNKNOWN else None),

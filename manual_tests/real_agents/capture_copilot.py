@@ -42,6 +42,7 @@ MODEL = "gpt-4o"
 SWITCH_MODEL = "gpt-4o-mini"
 RUN_TIMEOUT = 120
 FAILING = {"tool:fail", "read:missing"}
+ONESHOT_NAME = "Capture: one-shot"
 BRANCHES: dict[str, str] = {}  # project folder -> the git branch it was created on
 
 
@@ -184,7 +185,8 @@ class Capture:
 
 def scenarios(cap: Capture) -> None:
     oneshot = make_project("oneshot", git_branch="capture")
-    cap.run("one-shot", oneshot, "Say hello in one line.")
+    cap.run("one-shot, named", oneshot, "Say hello in one line.", extra=["--name", ONESHOT_NAME])
+    cap.sessions[next(reversed(cap.sessions))]["title"] = ONESHOT_NAME
     tools = make_project("tools")
     cap.run("tool ok", tools, "[[tool:ok]] Run the check command.")
     cap.run(
@@ -221,6 +223,7 @@ def truth_session(native: str, entry: dict[str, Any]) -> dict[str, Any]:
     tool_calls = [c for c in calls if c.get("tool_call")]
     last = calls[-1]["usage"]
     branch = {"git_branch": BRANCHES[entry["cwd"]]} if entry["cwd"] in BRANCHES else {}
+    title = {"title": entry["title"]} if "title" in entry else {}
     return {
         "native_id": native,
         "scenario": entry["scenario"],
@@ -235,6 +238,7 @@ def truth_session(native: str, entry: dict[str, Any]) -> dict[str, Any]:
         "project_path": entry["cwd"],
         "status": "ended",
         **branch,
+        **title,
     }
 
 
