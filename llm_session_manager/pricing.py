@@ -30,6 +30,8 @@ class ModelInfo:
     long_context_threshold: int | None = None
     long_context_multiplier_input: float = 1.0
     long_context_multiplier_output: float = 1.0
+    # Where the figures come from (vendor page, the agent's own table), shown in docs and `lsm info`.
+    source: str = ""
 
     @property
     def priced(self) -> bool:
@@ -158,6 +160,74 @@ BUNDLED_OPENAI_GEMINI: dict[str, ModelInfo] = {
     )
 }
 
+# Models newer than TABLE_DATE's first cut, each with the page its figures were read from. Anthropic
+# lists every price of these (including cache writes and reads) on the model's own page.
+BUNDLED_2026_12: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        # Claude Code 2.1.x's default model; Claude Code's own cost figures use the same prices.
+        replace(_claude("claude-opus-4-8", 1_000_000, 5, 25), source="Anthropic model page claude-opus-4-8"),
+        replace(_claude("claude-opus-5", 1_000_000, 5, 25), source="Anthropic model page claude-opus-5"),
+        ModelInfo(
+            "claude-opus-5-5",
+            1_000_000,
+            input=4,
+            output=20,
+            cache_write_5m=5,
+            cache_write_1h=8,
+            cache_read=0.20,  # 0.05x input, not the usual 0.1x
+            source="Anthropic model page claude-opus-5-5",
+        ),
+        # Codex CLI 0.171's default. Cache writes (30-minute retention) are billed, unlike older GPTs.
+        # The window is the one in Codex's own model catalog (it works with 95% of it). Requests over
+        # 272k input are billed at 2x input and cache, 1.5x output; lsm prices them at the standard rate.
+        ModelInfo(
+            "gpt-6-2-sol",
+            500_000,
+            input=2,
+            output=10,
+            cache_write_5m=2.50,
+            cache_write_1h=2.50,
+            cache_read=0.10,
+            source="OpenAI model page gpt-6.2-sol",
+        ),
+        ModelInfo(
+            "gpt-6-1-sol",
+            500_000,
+            input=2,
+            output=10,
+            cache_write_5m=2.50,
+            cache_write_1h=2.50,
+            cache_read=0.10,
+            source="OpenAI price card for gpt-6.1-sol (as reported by Codex usage tools, 2026-09-29)",
+        ),
+        ModelInfo(
+            "gpt-6-sol",
+            272_000,
+            input=2,
+            output=10,
+            cache_write_5m=2.50,
+            cache_write_1h=2.50,
+            cache_read=0.20,
+            source="OpenAI pricing of 2026-09-22 for gpt-6-sol (as reported by Codex usage tools)",
+        ),
+        replace(
+            _openai("gpt-5-5", GPT5_WINDOW, 5, 0.50, 30),
+            source="OpenAI launch pricing for gpt-5.5 (as reported by API guides; window: Codex's catalog)",
+        ),
+        # Aider's and Copilot's usual OpenAI models.
+        replace(_openai("gpt-4o", 128_000, 2.50, 1.25, 10), source="OpenAI pricing page gpt-4o"),
+        replace(_openai("gpt-4o-mini", 128_000, 0.15, 0.075, 0.60), source="OpenAI pricing page gpt-4o-mini"),
+        # Gemini CLI 0.61's default route. Google's promotional price, valid until 2026-12-31; from
+        # 2027-01-01 it is $1.50 / $7.50 (cache reads $0.15): update this entry then.
+        replace(
+            _gemini("gemini-3-8-flash", GEMINI_WINDOW, 0.75, 0.075, 3.75),
+            source="Google's promotional price for gemini-3.8-flash to 2026-12-31 (LiteLLM cost map)",
+        ),
+    )
+}
+
+
 # Newer families whose context window is documented but whose prices we have not verified: the window
 # is used for context fill, the cost stays unknown until the user adds prices in the config.
 WINDOW_ONLY: tuple[tuple[str, int], ...] = (
@@ -221,7 +291,7 @@ def _cache_ratios(info: ModelInfo) -> tuple[float, float, float]:
 
 class ModelTable:
     def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        self.models: dict[str, ModelInfo] = {**BUNDLED, **BUNDLED_OPENAI_GEMINI}
+        self.models: dict[str, ModelInfo] = {**BUNDLED, **BUNDLED_OPENAI_GEMINI, **BUNDLED_2026_12}
         for raw_name, spec in (overrides or {}).items():
             name = normalise(raw_name)
             base = self.models.get(name) or ModelInfo(name=name, context_window=DEFAULT_WINDOW, input=None)

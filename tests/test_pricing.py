@@ -79,7 +79,7 @@ def test_lookup_prefix_and_variants(model: str, name: str) -> None:
     assert info.name == name
 
 
-@pytest.mark.parametrize("model", [None, "", "gpt-4o", "claude-sonnet", "claude-unknown-9"])
+@pytest.mark.parametrize("model", [None, "", "acme-4o", "claude-sonnet", "claude-unknown-9"])
 def test_lookup_unknown(model: str | None) -> None:
     assert p.ModelTable().lookup(model) is None
 
@@ -87,7 +87,7 @@ def test_lookup_unknown(model: str | None) -> None:
 def test_is_known() -> None:
     table = p.ModelTable()
     assert table.is_known(SONNET_45)
-    assert not table.is_known("gpt-4o")
+    assert not table.is_known("acme-4o")
     assert not p.ModelTable({"claude-window-only-1": {"context_window": 500_000}}).is_known(
         "claude-window-only-1"
     )
@@ -174,8 +174,8 @@ def test_cost_of_nothing_is_zero() -> None:
 
 
 def test_cost_unknown_model_is_none_and_listed() -> None:
-    rows = [ModelTokens(SONNET_45, input=1_000_000), ModelTokens("gpt-4o", input=10, output=5)]
-    assert p.ModelTable().cost(rows) == (None, ["gpt-4o"])
+    rows = [ModelTokens(SONNET_45, input=1_000_000), ModelTokens("acme-4o", input=10, output=5)]
+    assert p.ModelTable().cost(rows) == (None, ["acme-4o"])
 
 
 def test_cost_unknown_model_without_tokens_is_ignored() -> None:
@@ -267,10 +267,10 @@ def test_window_one_m_identity_wins(model: str | None) -> None:
         ("claude-opus-4-6", (1_000_000, "table")),
         ("claude-sonnet-4-6", (1_000_000, "table")),
         ("claude-haiku-4-5-20251001", (200_000, "table")),
-        ("claude-opus-5", (1_000_000, "family")),
+        ("claude-opus-6", (1_000_000, "family")),
         ("claude-sonnet-5-20270101", (1_000_000, "family")),
         ("claude-haiku-5", (200_000, "family")),
-        ("gpt-4o", (200_000, "default")),
+        ("acme-4o", (200_000, "default")),
         (None, (200_000, "default")),
     ],
 )
@@ -279,7 +279,7 @@ def test_window_table_family_default(model: str | None, expected: tuple[int, str
 
 
 def test_window_family_models_have_no_price() -> None:
-    assert p.ModelTable().cost([ModelTokens("claude-opus-5", input=1)]) == (None, ["claude-opus-5"])
+    assert p.ModelTable().cost([ModelTokens("claude-opus-6", input=1)]) == (None, ["claude-opus-6"])
 
 
 @pytest.mark.parametrize(
@@ -297,7 +297,7 @@ def test_window_observed_usage_above_the_window(peak: int | None, expected: tupl
 
 
 def test_window_observed_applies_to_unknown_models_too() -> None:
-    assert p.ModelTable().window("gpt-4o", peak_context=300_000) == (1_000_000, "observed")
+    assert p.ModelTable().window("acme-4o", peak_context=300_000) == (1_000_000, "observed")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,3 +331,41 @@ def test_dotted_version_is_not_priced_as_the_older_model() -> None:
 
 def test_normalise_strips_apac_bedrock_prefix() -> None:
     assert p.normalise("apac.anthropic.claude-sonnet-4-20250514-v1:0") == "claude-sonnet-4"
+
+
+# --------------------------------------------------------------------------------------------------
+# the agents' default models of December 2026, each priced from a named source
+
+
+@pytest.mark.parametrize(
+    ("model", "million_input_cost", "million_output_cost", "window"),
+    [
+        ("claude-opus-4-8", 5, 25, 1_000_000),  # Claude Code 2.1.197's default
+        ("claude-opus-5-5", 4, 20, 1_000_000),
+        ("gpt-6.2-sol", 2, 10, 500_000),  # Codex CLI 0.171's default
+        ("gpt-5.5", 5, 30, 272_000),
+        ("gpt-4o", 2.5, 10, 128_000),
+        ("gpt-4o-mini", 0.15, 0.60, 128_000),
+        ("gemini-3.8-flash", 0.75, 3.75, 1_048_576),  # Gemini CLI 0.61's default route
+    ],
+)
+def test_default_models_have_prices_with_a_source(
+    model: str, million_input_cost: float, million_output_cost: float, window: int
+) -> None:
+    table = p.ModelTable()
+    info = table.lookup(model)
+    assert info is not None and info.source
+    assert table.window(model) == (window, "table")
+    cost, unknown = table.cost([ModelTokens(model, input=1_000_000, output=1_000_000)])
+    assert unknown == [] and cost == pytest.approx(million_input_cost + million_output_cost)
+
+
+def test_opus_4_8_cache_prices_as_claude_code_uses_them() -> None:
+    info = p.ModelTable().lookup("claude-opus-4-8")
+    assert info is not None
+    assert (info.cache_write_5m, info.cache_write_1h, info.cache_read) == pytest.approx((6.25, 10, 0.5))
+
+
+def test_gpt_6_2_sol_bills_cache_writes() -> None:
+    rows = [ModelTokens("gpt-6.2-sol", cache_creation=1_000_000, cache_read=1_000_000)]
+    assert p.ModelTable().cost(rows) == (pytest.approx(2.60), [])

@@ -47,11 +47,9 @@ def test_lookup(model: str, key: str) -> None:
     [
         "gpt-5.3-codex",
         "gpt-5.4",
-        "gpt-5.5",
         "gpt-5.6-luna",
         "gemini-3.1-pro-preview",
         "codex-auto-review",
-        "gpt-4o",
     ],
 )
 def test_unverified_models_stay_unknown(model: str) -> None:
