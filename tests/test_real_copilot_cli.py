@@ -131,3 +131,19 @@ def test_workspace_name_forms(tmp_path: Path) -> None:
     workspace.write_text("name: derived from the prompt\nuser_named: false\n")
     assert given_name(workspace) is None
     assert given_name(tmp_path / "missing.yaml") is None
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_subagent_events_are_not_the_users(tmp_path: Path, capture: Path) -> None:
+    """The ``task`` sub-agent's events (top-level ``agentId``) are in the session's file: its calls count,
+    its prompt is not a user prompt and its model is not the session's, even mid-task."""
+    path, want = _events(capture, "sub-agent")
+    lines = path.read_text().splitlines(keepends=True)
+    sub_replies = [i for i, x in enumerate(lines) if '"agentId":"' in x and '"assistant.message"' in x]
+    last_sub = sub_replies[-1]
+    session = _session_from_lines(tmp_path, lines[: last_sub + 1])  # cut while the sub-agent runs
+    assert (session.messages_user, session.model) == (1, want["model"])
+    assert {m.model for m in session.model_usage} == {"gpt-4o", "gpt-4o-mini"}
+    whole = _session_from_lines(tmp_path / "whole", lines)
+    assert _tokens(whole) == want["tokens"]
+    assert (whole.messages_user, whole.messages_assistant) == (1, want["messages"]["assistant"])

@@ -14,6 +14,8 @@ Events used (``data`` fields):
 - ``tool.execution_start`` (a tool call; ``rename_session`` carries ``arguments.title``),
   ``tool.execution_complete`` (``success``, ``result.content``);
 - ``session.error`` (an API error), ``abort`` (the user interrupted), ``session.compaction_complete``;
+- a sub-agent's events (``task`` tool) are in the same file with a top-level ``agentId``: its calls,
+  replies and tool calls count, its ``user.message`` (the task prompt) and ``session.model_change`` don't;
 - ``session.usage_record`` (1.0.10x): ``usage{model, inputTokens, outputTokens, cacheReadTokens,
   cacheWriteTokens, apiCallId, maxPromptTokens}``, one per model call, written as the call ends;
 - ``session.shutdown``: ``modelMetrics{<model>: {usage{…the same four…}}}``, the per-model totals of the
@@ -337,6 +339,10 @@ def apply_event(reading: _Reading, obj: Any) -> None:
     ev = obj.get("data")
     if not isinstance(etype, str) or not isinstance(ev, dict):
         return
+    agent = obj.get("agentId")
+    if isinstance(agent, str) and agent:
+        _on_subagent_event(reading, etype, ev, ts)
+        return
     _note_limits(data, ev, ts)
     if etype.startswith("session."):
         _on_session_event(reading, etype, ev, ts)
@@ -351,6 +357,29 @@ def apply_event(reading: _Reading, obj: Any) -> None:
     elif etype == "abort":
         data["interruptions"] += 1
         _push_recent(data["recent_int"], ts, 10)
+
+
+def _on_subagent_event(reading: _Reading, etype: str, ev: dict[str, Any], ts: str | None) -> None:
+    """An event of a sub-agent (``agentId`` set; Copilot writes them into the session's own file). Its
+    model calls, replies and tool calls are the session's; its prompt is not the user's, and its model,
+    context and window are not the session's."""
+    data = reading.data
+    kept = data["model"], data["call_ctx"], data["window"]
+    if etype == "user.message":
+        sent = ev.get("transformedContent") or ev.get("content")
+        if isinstance(sent, str):
+            reading.add_text(O_IN, sent)
+    elif etype == "session.usage_record":
+        _on_usage_record(data, ev, ts)
+    elif etype == "assistant.message":
+        _on_reply(reading, ev)
+    elif etype == "tool.execution_start":
+        _on_tool_start(data, ev)
+    elif etype == "tool.execution_complete":
+        _on_tool_done(reading, ev, ts)
+    elif etype == "session.error":
+        _on_session_event(reading, etype, ev, ts)
+    data["model"], data["call_ctx"], data["window"] = kept
 
 
 def _yaml_scalar(raw: str) -> str:
@@ -429,7 +458,7 @@ def _priority(path: str) -> tuple[int, int]:
 
 class CopilotCliReader:
     name = AGENT
-    parser_version = 3
+    parser_version = 4
 
     def __init__(self, copilot_home: Path) -> None:
         self.copilot_home = copilot_home

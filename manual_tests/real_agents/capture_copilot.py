@@ -207,6 +207,7 @@ def scenarios(cap: Capture) -> None:
         switch,
     )
     cap.run("resume again", reads, "Thanks, summarise.", resume=first, model=SWITCH_MODEL, extra=switch)
+    cap.run("sub-agent", make_project("subagent"), "[[subagent]] Ask a helper.")
     killed = make_project("killed")
     cap.run("killed mid-tool", killed, "[[tool:ok]] [[slow]] Run the long check.", kill_after_tool=True)
 

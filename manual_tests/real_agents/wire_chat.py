@@ -16,8 +16,8 @@ wire object sent (``wire_usage``) and ``plain``, so the capture script can compu
 client's terms.
 
 Tool calls use a tool the request offered: a shell tool (``bash``/``shell``/``powershell``…) for
-``[[tool:ok]]``/``[[tool:fail]]``, a file viewer (``view``/``read_file``…) for ``[[read:*]]``; when the
-request offers no tools (Aider) the answer is text.
+``[[tool:ok]]``/``[[tool:fail]]``, a file viewer (``view``/``read_file``…) for ``[[read:*]]``, Copilot's
+``task`` for ``[[subagent]]``; when the request offers no tools (Aider) the answer is text.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ FAIL_COMMAND = "ls /nonexistent-lsm-capture-dir"
 READ_OK = "/home/dev/work/copilot-tools/notes.txt"
 READ_MISSING = "/home/dev/work/copilot-tools/missing.txt"
 SLOW_SECONDS = 30
+SUBAGENT_TOOLS = ("task",)  # Copilot CLI's sub-agent launcher
+SUBAGENT_PROMPT = "Reply with one line."
+SUBAGENT_MODEL = "gpt-4o-mini"  # no marker: the sub-agent answers with text
 
 
 def matches(method: str, path: str) -> bool:
@@ -87,6 +90,15 @@ def _tool_call(scenario: str, names: list[str], slow: bool) -> dict[str, Any] | 
         args = {"path": READ_OK if scenario == "read:ok" else READ_MISSING}
         if name == "str_replace_editor":
             args["command"] = "view"
+    elif scenario == "subagent":
+        name = _pick(names, SUBAGENT_TOOLS)
+        args = {
+            "description": "stub sub-agent",
+            "prompt": SUBAGENT_PROMPT,
+            "agent_type": "explore",
+            "name": "stub",
+            "model": SUBAGENT_MODEL,  # not the main agent's model, to tell their figures apart
+        }
     else:
         return None
     if name is None:
