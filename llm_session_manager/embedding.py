@@ -36,6 +36,9 @@ from chromadb.api.types import Documents, Embeddings
 from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
 from llm_session_manager.errors import StoreError
+from llm_session_manager.memory import quiet_libraries
+
+quiet_libraries()  # before chromadb's function imports onnxruntime
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model; longer texts are truncated

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import re
 import sys
 from collections import Counter
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
     from llm_session_manager.models import SessionView
 
 SCHEMA = 1
+# onnxruntime (which runs the embedding model) writes a device id and queues telemetry events under
+# ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ as soon as it loads, unless this is set before it is
+# imported. lsm sets it (an explicit non-empty value of the user's is kept).
+TELEMETRY_OFF = {"ORT_DISABLE_TELEMETRY": "1"}
 ID_PREFIX = "mem-"
 MAX_TEXT = 10_000
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -52,6 +57,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "model_dir": None,
 }
 T = TypeVar("T")
+
+
+def quiet_libraries() -> None:
+    """Turn onnxruntime's telemetry off for this process (before onnxruntime is imported)."""
+    for name, value in TELEMETRY_OFF.items():
+        if not os.environ.get(name):
+            os.environ[name] = value
+
+
+quiet_libraries()
 
 
 @dataclass(frozen=True)
@@ -599,7 +614,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _recorded_model(client: Any, name: str) -> str | None:
-    """The model copy an existing collection was built with (None: no such collection yet)."""
+    """The model copy the collection's memories were embedded with. None when there is no collection or
+    it is empty: a first add that failed (no model, no network) embedded nothing and must not pin the
+    store to the model that was missing."""
     from chromadb.errors import NotFoundError as ChromaNotFound
 
     try:
@@ -607,7 +624,16 @@ def _recorded_model(client: Any, name: str) -> str | None:
     except (ChromaNotFound, ValueError):
         return None
     value = (existing.metadata or {}).get("lsm_model")
-    return str(value) if value else None
+    return str(value) if value and existing.count() else None
+
+
+def _record_model(collection: Any, variant: str) -> None:
+    """Record the model an empty collection will be embedded with (it may name a model that failed)."""
+    metadata = dict(collection.metadata or {})
+    if metadata.get("lsm_model") == variant or collection.count():
+        return
+    metadata.update(lsm_model=variant, lsm_schema=SCHEMA)
+    collection.modify(metadata=metadata)
 
 
 def open_store(paths: Paths, cfg: dict[str, Any]) -> MemoryStore:
@@ -631,6 +657,7 @@ def open_store(paths: Paths, cfg: dict[str, Any]) -> MemoryStore:
         collection = client.get_or_create_collection(
             name, embedding_function=function, metadata={"lsm_model": files.variant, "lsm_schema": SCHEMA}
         )
+        _record_model(collection, files.variant)
     except Exception as exc:
         raise StoreError(f"cannot open memory collection '{name}': {_first_line(exc)}") from None
     store = MemoryStore(client, collection, function, files, {**location, "collection": name})
