@@ -5,6 +5,11 @@ incremental: a ``FileState`` carries the byte offset and a partial aggregate, an
 there. Assistant usage is kept per unique (message.id, requestId) so that a message written as several
 lines, or repeated in a resumed session's file, is counted once (the line with the largest total wins,
 as the last streaming line carries the final output count).
+
+A fork (``--resume X --fork-session``, ``/branch``) starts its file with a ``{"type":"mode"}`` line and then
+copies X's conversation with the original uuids, ids and timestamps. Those copies are X's: a line of a
+fork's file older than the fork's birth (its first timestamp, before the copies) counts toward nothing
+in the fork but its tokens when no other session holds them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,10 @@ _ID_SAFE = re.compile(r"[^A-Za-z0-9]")
 E_MODEL, E_IN, E_OUT, E_CC, E_CR, E_CC1H, E_SIDE, E_TS = range(8)
 BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
 CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
+# A fork's own lines may be stamped a moment before its birth line (same event, clock jitter); its copies
+# are at least a process start older.
+FORK_JITTER = timedelta(milliseconds=100)
+NO_BRANCH = "HEAD"  # what Claude Code writes as gitBranch outside a git repository
 
 
 def encode_project_dir(cwd: str) -> str:
@@ -110,6 +120,10 @@ def new_data() -> dict[str, Any]:
         "fails": {},  # command -> failure count (bounded)
         "sidechain_file": False,
         "lines": 0,
+        "fork": False,  # the file starts with {"type":"mode"}: a fork's copy of its parent comes first
+        "copy_before": None,  # lines of a fork stamped before this are copies of its parent
+        "copied": {},  # dedup keys of the replies that are copies (a fork's file only)
+        "costs": {},  # dedup key -> costUSD, where Claude Code logged one on the line
     }
 
 
@@ -259,13 +273,7 @@ def _handle_assistant(
             data["auth_error_ts"] = ts or data["last_ts"]
     if not isinstance(usage, dict):
         return
-    entry = _usage_entry(usage, sys.intern(model) if model else model, side)
-    entry.append(ts)
-    key = _dedup_key(obj, message)
-    entries = data["entries"]
-    old = entries.get(key)
-    if old is None or _better(entry, old):
-        entries[key] = entry
+    entry = _keep_usage(data, obj, message, usage, side, ts)
     if side or api_error or model == SYNTHETIC:
         return
     ctx = entry[E_IN] + entry[E_CC] + entry[E_CR]
@@ -276,6 +284,29 @@ def _handle_assistant(
         data["peak_ctx"] = ctx
     if model:
         data["last_model"] = model
+
+
+def _keep_usage(
+    data: dict[str, Any],
+    obj: dict[str, Any],
+    message: dict[str, Any],
+    usage: dict[str, Any],
+    side: bool,
+    ts: str | None,
+) -> list[Any]:
+    """Record a reply's usage under its dedup key (the better line wins); return its entry."""
+    model = message.get("model")
+    entry = _usage_entry(usage, sys.intern(model) if isinstance(model, str) and model else None, side)
+    entry.append(ts)
+    key = _dedup_key(obj, message)
+    entries = data["entries"]
+    old = entries.get(key)
+    if old is None or _better(entry, old):
+        entries[key] = entry
+    cost = obj.get("costUSD")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
+        data["costs"][key] = max(float(cost), data["costs"].get(key, 0.0))
+    return entry
 
 
 def _int(value: Any) -> int:
@@ -365,7 +396,50 @@ def _note_place(data: dict[str, Any], obj: dict[str, Any], side: bool) -> None:
         data["cwd"] = cwd
     branch = obj.get("gitBranch")
     if not side and isinstance(branch, str) and branch:
-        data["branch"] = branch
+        data["branch"] = None if branch == NO_BRANCH else branch
+
+
+def _birth(obj: dict[str, Any], ts: str | None) -> str | None:
+    """The time a line of a fork's header says the fork began: its own timestamp, or the one inside
+    a ``file-history-snapshot`` (interactive forks write that before the copies)."""
+    if ts is not None:
+        return ts
+    snapshot = obj.get("snapshot")
+    return canonical_ts(snapshot.get("timestamp")) if isinstance(snapshot, dict) else None
+
+
+def _copied_line(data: dict[str, Any], obj: dict[str, Any], ts: str | None) -> bool:
+    """In a fork's file: learn the fork's birth from its header, and fold a copy of the parent's line
+    (True) — only its usage is kept, marked as a copy, so that it counts for the parent."""
+    if data["copy_before"] is None:
+        birth = parse_ts(_birth(obj, ts))
+        if birth is not None:
+            data["copy_before"] = canonical_ts((birth - FORK_JITTER).isoformat())
+        return False
+    if ts is None or ts >= data["copy_before"]:
+        return False
+    message = obj.get("message")
+    usage = message.get("usage") if isinstance(message, dict) else None
+    if obj.get("type") == "assistant" and isinstance(usage, dict):
+        _keep_usage(data, obj, message, usage, obj.get("isSidechain") is True, ts)  # type: ignore[arg-type]
+        data["copied"][_dedup_key(obj, message)] = True  # type: ignore[arg-type]
+    return True
+
+
+def _line_ts(value: Any) -> str | None:
+    # The common form is already canonical; anything else is normalised (or dropped).
+    if value is None or (type(value) is str and len(value) == 24 and value[23] == "Z"):
+        return value
+    return canonical_ts(value)
+
+
+def _note_ts(data: dict[str, Any], ts: str) -> None:
+    first = data["first_ts"]
+    if first is None or ts < first:
+        data["first_ts"] = ts
+    last = data["last_ts"]
+    if last is None or ts > last:
+        data["last_ts"] = ts
 
 
 def apply_line(data: dict[str, Any], obj: Any) -> None:
@@ -373,19 +447,14 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
     if not isinstance(obj, dict):
         data["skipped"] += 1
         return
+    if data["lines"] == 0 and obj.get("type") == "mode":
+        data["fork"] = True
     data["lines"] += 1
-    ts = obj.get("timestamp")
+    ts = _line_ts(obj.get("timestamp"))
+    if data["fork"] and _copied_line(data, obj, ts):
+        return
     if ts is not None:
-        # The common form is already canonical; anything else is normalised (or dropped).
-        if type(ts) is not str or len(ts) != 24 or ts[23] != "Z":
-            ts = canonical_ts(ts)
-        if ts is not None:
-            first = data["first_ts"]
-            if first is None or ts < first:
-                data["first_ts"] = ts
-            last = data["last_ts"]
-            if last is None or ts > last:
-                data["last_ts"] = ts
+        _note_ts(data, ts)
     side = obj.get("isSidechain") is True
     if data["cwd"] is None or not side:
         _note_place(data, obj, side)
@@ -448,7 +517,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 class ClaudeCodeReader:
     name = AGENT
-    parser_version = 7
+    parser_version = 8
 
     def __init__(self, project_roots: Sequence[Path]) -> None:
         self.project_roots = tuple(project_roots)
@@ -559,17 +628,26 @@ def _drop_sidechain_replays(best: dict[str, list[Any]]) -> None:
 
 def _dedup_across_files(states: Sequence[FileState]) -> tuple[dict[str, list[Any]], dict[str, str]]:
     """Every unique message once, with its owner: files are taken in path order (as ccusage does), and
-    the first file holding a message owns it; the best line for it (main chain, largest total) counts."""
+    the first file holding a message owns it — unless it holds only a fork's copy and a later file
+    holds the original; the best line for it (main chain, largest total) counts."""
     best: dict[str, list[Any]] = {}
     owner: dict[str, str] = {}
+    owned_copy: set[str] = set()  # keys whose owner so far holds only a copy
     for state in sorted(states, key=lambda s: s.path):
         session = state.session_key
+        copied = state.data.get("copied") or {}
         for key, entry in state.data["entries"].items():
             old = best.get(key)
             if old is None:
                 best[key] = entry
                 owner[key] = session
-            elif _better(entry, old):
+                if key in copied:
+                    owned_copy.add(key)
+                continue
+            if key in owned_copy and key not in copied:
+                owner[key] = session
+                owned_copy.discard(key)
+            if _better(entry, old):
                 best[key] = entry
     _drop_sidechain_replays(best)
     return best, owner
@@ -599,10 +677,12 @@ def _aggregate(best: dict[str, list[Any]], owner: dict[str, str]) -> dict[str, d
 
 
 def _distinct_messages(files: list[FileState]) -> int:
-    """Assistant replies in the session's own files (copies from a resumed session included)."""
+    """Assistant replies in the session's own files (copies from a resumed session included, a fork's
+    copies of its parent not)."""
     seen: dict[str, list[Any]] = {}
     for f in files:
-        seen.update(f.data["entries"])
+        copied = f.data.get("copied") or {}
+        seen.update((k, e) for k, e in f.data["entries"].items() if k not in copied)
     _drop_sidechain_replays(seen)
     return sum(1 for e in seen.values() if e[E_MODEL] != SYNTHETIC)
 
@@ -620,9 +700,25 @@ def build_sessions(states: Sequence[FileState]) -> list[Session]:
     owned: dict[str, list[list[Any]]] = {}
     for k, e in best.items():
         owned.setdefault(owner[k], []).append(e)
+    costs = _agent_costs(states, owner)
     return [
-        _build_one(key, files, usage.get(key, {}), owned.get(key, [])) for key, files in by_session.items()
+        replace(_build_one(key, files, usage.get(key, {}), owned.get(key, [])), agent_cost_usd=costs.get(key))
+        for key, files in by_session.items()
     ]
+
+
+def _agent_costs(states: Sequence[FileState], owner: dict[str, str]) -> dict[str, float]:
+    """Per session, the ``costUSD`` Claude Code logged on the replies it owns (older versions write
+    one per reply; 2.1.x writes none)."""
+    per_key: dict[str, float] = {}
+    for state in states:
+        for key, cost in (state.data.get("costs") or {}).items():
+            per_key[key] = max(cost, per_key.get(key, 0.0))
+    out: dict[str, float] = {}
+    for key, cost in per_key.items():
+        if key in owner:
+            out[owner[key]] = out.get(owner[key], 0.0) + cost
+    return out
 
 
 def _main_files(files: list[FileState]) -> list[FileState]:
