@@ -582,6 +582,15 @@ class StatusFile:
     proc_start: str
     status_updated_at: datetime | None
     started_at_ms: float | None
+    # The name the user gave (--name, /rename); a name Claude Code derived itself ("derived") is none.
+    name: str | None = None
+
+
+def _given_name(raw: Mapping[str, object]) -> str | None:
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or raw.get("nameSource") == "derived":
+        return None
+    return name
 
 
 def _ms_to_datetime(value: object) -> datetime | None:
@@ -624,6 +633,7 @@ def parse_status_file(raw: object) -> StatusFile | None:
             if isinstance(started_at, (int, float)) and not isinstance(started_at, bool)
             else None
         ),
+        name=_given_name(raw),
     )
 
 
@@ -924,6 +934,7 @@ def _with_status(process: Process, status: StatusFile | None) -> Process:
         state_updated_at=status.status_updated_at,
         session_hint=status.session_id,
         hint_source="status-file" if status.session_id else None,
+        name=status.name,
     )
 
 

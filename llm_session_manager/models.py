@@ -71,6 +71,8 @@ class Process:
     # A session id the process names itself: its live status file, or --resume/--session-id.
     session_hint: str | None = None
     hint_source: str | None = None
+    # The name the user gave the session, when the agent says so while it runs (Claude Code's status file).
+    name: str | None = None
 
 
 @dataclass(frozen=True)

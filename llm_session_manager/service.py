@@ -89,6 +89,10 @@ def _discover(sessions: list[Session], procs: list[Process]) -> list[Session]:
     return out
 
 
+NEW_TITLE = "(new session, no transcript yet)"
+UNLINKED_TITLE = "(running; transcript not identified)"
+
+
 def _placeholder(proc: Process, native: str | None) -> Session:
     """A running process whose transcript does not exist yet (or could not be told apart)."""
     known = native is not None
@@ -96,7 +100,7 @@ def _placeholder(proc: Process, native: str | None) -> Session:
         id=f"{proc.agent}:{native or f'pid-{proc.pid}'}",
         agent=proc.agent,
         native_id=native or f"pid-{proc.pid}",
-        title="(new session, no transcript yet)" if known else "(running; transcript not identified)",
+        title=proc.name or (NEW_TITLE if known else UNLINKED_TITLE),
         project_path=proc.cwd,
         git_branch=None,
         model=None,

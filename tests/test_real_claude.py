@@ -210,3 +210,39 @@ def test_logged_cost_is_the_agents_cost(tmp_path: Path, capture: Path) -> None:
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert (row["cost_usd"], row["cost_source"]) == (pytest.approx(0.5), "agent")
+
+
+# The status file Claude Code 2.1.197 wrote for `claude -n lsm-live-two` in tmux, before its first prompt
+# (no transcript yet), as seen during the live check; and the name it derives itself when none is given.
+STATUS_FILE = {
+    "pid": 28725,
+    "sessionId": "9f7dd11a-5e2c-4d33-acc0-e968770ba006",
+    "cwd": "/home/dev/work/claude-live",
+    "startedAt": 1796411855613,
+    "procStart": "149062",
+    "version": "2.1.197",
+    "peerProtocol": 1,
+    "kind": "interactive",
+    "entrypoint": "cli",
+    "name": "lsm-live-two",
+    "status": "idle",
+    "updatedAt": 1796411855865,
+    "statusUpdatedAt": 1796411855212,
+}
+
+
+def test_status_file_name_titles_a_session_without_transcript() -> None:
+    """A running session's given name is its title even before its transcript exists; a name Claude
+    Code derived itself (``nameSource: "derived"``) is none."""
+    from llm_session_manager.discovery import _with_status, parse_status_file
+    from llm_session_manager.models import Process
+    from llm_session_manager.service import _placeholder
+
+    status = parse_status_file(STATUS_FILE)
+    assert status is not None and status.name == "lsm-live-two"
+    derived = parse_status_file({**STATUS_FILE, "name": "claude-live-fc", "nameSource": "derived"})
+    assert derived is not None and derived.name is None
+    proc = _with_status(Process(28725, "claude-code", None, None, None, None), status)
+    assert _placeholder(proc, status.session_id).title == "lsm-live-two"
+    unnamed = _with_status(Process(28725, "claude-code", None, None, None, None), derived)
+    assert _placeholder(unnamed, derived.session_id).title == "(new session, no transcript yet)"
