@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -10,24 +9,9 @@ from datetime import datetime, timedelta, timezone
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.service import STATUSES, project_name
-from llm_session_manager.timefmt import parse_ts
 
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|h|d|w)$", re.IGNORECASE)
-_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """``2h``, ``30m``, ``3d``, ``1w``, or an ISO date/time (UTC unless it has an offset)."""
-    value = text.strip()
-    match = _RELATIVE.match(value)
-    if match:
-        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        value += "T00:00:00"
-    parsed = parse_ts(value)
-    if parsed is None:
-        raise UsageError(f"--since: cannot read '{text}' (use e.g. 2h, 3d, 1w or 2026-11-01)")
-    return parsed
+# One --since parser for every front end (the CLI and the MCP server import it from here too).
+from llm_session_manager.timefmt import parse_since as parse_since
 
 
 @dataclass(frozen=True)

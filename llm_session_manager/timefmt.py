@@ -3,7 +3,8 @@ timezone-aware datetimes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 
 
 def parse_ts(value: object) -> datetime | None:
@@ -42,3 +43,47 @@ def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|min|h|d|w)$", re.IGNORECASE)
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+SINCE_FORMS = "today, yesterday, 30m, 2h, 3d, 1w or a date like 2026-11-01"
+
+
+def parse_since(text: str, now: datetime, *, utc: bool = False) -> datetime:
+    """``--since``: ``today``, ``yesterday``, ``30m``/``2h``/``3d``/``1w`` before ``now``, or an ISO date or
+    date-time. Calendar days and times without an offset are local time, or UTC when ``utc``.
+    Anything else, or a moment out of range (``99999999d``), raises ``UsageError``."""
+    from llm_session_manager.errors import UsageError
+
+    zone = timezone.utc if utc else None
+    try:
+        moment = _since(text.strip(), now.astimezone(zone), zone)
+        if moment is not None:
+            return moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise UsageError(f"--since: '{text}' is out of range (use e.g. 30d or a date after year 1)") from None
+    raise UsageError(f"--since: cannot read '{text}' (use {SINCE_FORMS})")
+
+
+def _since(value: str, now: datetime, zone: timezone | None) -> datetime | None:
+    """The moment ``value`` names; wall-clock times are read in ``zone`` (None = the system's zone)."""
+    word = value.lower()
+    if word in ("today", "yesterday"):
+        day = now.date() - timedelta(days=1 if word == "yesterday" else 0)
+        return _wall_clock(datetime(day.year, day.month, day.day), zone)
+    match = _RELATIVE.match(value)
+    if match:
+        return now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(re.sub(r"[zZ]$", "+00:00", value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else _wall_clock(parsed, zone)
+
+
+def _wall_clock(naive: datetime, zone: timezone | None) -> datetime:
+    """A naive date-time read in ``zone``, or in the system's zone (its DST rules included) when None."""
+    return naive.replace(tzinfo=zone) if zone is not None else naive.astimezone()
