@@ -1,4 +1,4 @@
-from llm_session_manager.cli import main
+from llm_session_manager.entry import main
 
 if __name__ == "__main__":
     main()

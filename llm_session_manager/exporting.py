@@ -115,9 +115,17 @@ def build_document(
     memories: Sequence[dict[str, Any]] = (),
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The export document of one live session. ``turns`` None = the agent's conversation is not readable."""
+    """The export document of one live session. ``turns`` None = the agent's conversation is not readable.
+
+    Secrets are redacted before long tool outputs are cut, so a key crossing the cut is never left half
+    shown (the redactor would not recognise its first half)."""
     s = view.session
     t = s.tokens
+    counts: dict[str, int] = {}
+    if redact and transcript and turns:
+        from llm_session_manager.redact import redact_value
+
+        turns = redact_value(turns, counts)
     kept, trimmed = _trim_turns(turns or [], full) if transcript else ([], 0)
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -173,10 +181,38 @@ def build_document(
     if redact:
         from llm_session_manager.redact import redact_value
 
-        counts: dict[str, int] = {}
+        conversation = doc.pop("conversation")  # its turns are redacted already (the last key: order kept)
         doc = redact_value(doc, counts)
+        doc["conversation"] = conversation
         doc["redactions"] = counts
     return doc
+
+
+def redacted_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored (imported) document redacted for output: whatever it holds — an export made with
+    --no-redact, or one edited by hand — leaves lsm redacted, and says so truthfully.
+
+    Redaction is idempotent, so an export that was redacted already comes back unchanged (its
+    ``redactions`` counts are kept and new finds are added): export → import → export stays identical."""
+    from llm_session_manager.redact import redact_value
+
+    counts: dict[str, int] = {}
+    body = {k: v for k, v in doc.items() if k not in ("redacted", "redactions")}
+    clean = redact_value(body, counts)
+    before = doc.get("redactions") if doc.get("redacted") is True else None
+    total = dict(before) if isinstance(before, dict) else {}
+    for kind, n in counts.items():
+        total[kind] = (total.get(kind) or 0) + n
+    out: dict[str, Any] = {}
+    for key in doc:
+        if key == "redacted":
+            out[key] = True
+        elif key != "redactions":
+            out[key] = clean[key] if key in clean else doc[key]
+    if "redacted" not in out:
+        out["redacted"] = True
+    out["redactions"] = total
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------

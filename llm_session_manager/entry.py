@@ -1,0 +1,35 @@
+"""The console scripts' entry point (``lsm``, ``llm-session-manager``, ``python -m llm_session_manager``).
+
+A few commands run on every event of a host program (an agent's hook, its statusline) and must start in
+milliseconds: they are dispatched here to a light, standard-library-only module before the CLI (typer,
+rich) is imported. Everything else, ``--help`` of those commands included, goes to the full CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# command -> the light module whose ``fast_main(argv)`` runs it and returns the exit status.
+FAST_COMMANDS = {
+    "hook": "llm_session_manager.hookspool",
+    "statusline": "llm_session_manager.statusline",
+}
+
+
+def _fast_module(argv: list[str]) -> str | None:
+    if not argv or argv[0] not in FAST_COMMANDS:
+        return None
+    if any(arg in ("-h", "--help") for arg in argv[1:]):
+        return None
+    return FAST_COMMANDS[argv[0]]
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    module_name = _fast_module(argv)
+    if module_name is not None:
+        __import__(module_name)
+        sys.exit(sys.modules[module_name].fast_main(argv))
+    from llm_session_manager.cli import main as cli_main
+
+    cli_main()
