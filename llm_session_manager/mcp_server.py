@@ -404,7 +404,10 @@ def memory_search_payload(
         if soft:
             return None
         raise
-    return [h.as_json() for h in hits]
+    from llm_session_manager.redact import redact_value
+
+    # A memory saved with `memory-add --allow-secret` stays on this machine; an MCP client gets it redacted.
+    return [redact_value(h.as_json()) for h in hits]
 
 
 def memory_add_payload(svc: Services, session_id: str, text: str, tags: Sequence[str]) -> dict[str, Any]:

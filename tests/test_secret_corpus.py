@@ -418,3 +418,32 @@ def test_redacted_export_round_trips_unchanged() -> None:
     assert first["redacted"] is True and sum(first["redactions"].values()) >= len(SECRETS)
     assert exporting.redacted_document(first) == first
     assert list(first) == ["schema_version", "redacted", "session", "conversation", "redactions"]
+
+
+def test_mcp_memory_search_redacts_a_memory_saved_with_allow_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`memory-add --allow-secret` keeps the text on this machine; `search_memory` never hands it out."""
+    import threading
+    from types import SimpleNamespace
+
+    from llm_session_manager import mcp_server
+
+    text = "\n".join(s.context for s in SECRETS[:40])
+    saved = memory.Memory(
+        id="mem-1",
+        text=text,
+        session_id="claude-code:s",
+        agent="claude-code",
+        project=None,
+        tags=(),
+        created_at="2026-12-04T10:00:00Z",
+    )
+
+    class Store:
+        def search(self, query: str, filters: Any, limit: int) -> list[memory.Hit]:
+            return [memory.Hit(memory=saved, score=1.0, similarity=1.0)]
+
+    monkeypatch.setattr(mcp_server, "memory_store", lambda svc, create=True: Store())
+    svc = SimpleNamespace(lock=threading.RLock(), views=lambda: [])
+    found = mcp_server.memory_search_payload(svc, "deploy keys")  # type: ignore[arg-type]
+    assert found and found[0]["id"] == "mem-1" and "[REDACTED:" in found[0]["text"]
+    assert leaks(json.dumps(found), SECRETS[:40]) == []
