@@ -150,6 +150,24 @@ def fork_prompt(path: Path) -> str:
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("scenario", ["interactive", "fork-tui"])
+def test_terminal_sessions_start_with_mode_too(tmp_path: Path, capture: Path, scenario: str) -> None:
+    """A new session in the terminal UI also begins with a ``mode`` line, and may write its replies
+    before its prompt: it copies nothing. A fork made there writes a ``file-history-snapshot``
+    (its birth) before the copies."""
+    want = _truth(capture, scenario)
+    path = _transcript(capture, want["native_id"])
+    assert json.loads(path.read_text().splitlines()[0])["type"] == "mode"
+    files = {want["native_id"]: path}
+    if scenario == "fork-tui":
+        parent = _truth(capture, "fork")["native_id"]
+        files[parent] = _transcript(capture, parent)
+    got = _read(_lay_out(tmp_path, files))[want["native_id"]]
+    assert _tokens(got) == want["tokens"]
+    assert (got.messages_user, got.messages_assistant) == (1, want["messages"]["assistant"])
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_head_is_no_branch(tmp_path: Path, capture: Path) -> None:
     """Claude Code writes ``gitBranch: "HEAD"`` in a folder that is not a git repository."""
     one_shot = _truth(capture, "one-shot")["native_id"]

@@ -6,10 +6,10 @@ there. Assistant usage is kept per unique (message.id, requestId) so that a mess
 lines, or repeated in a resumed session's file, is counted once (the line with the largest total wins,
 as the last streaming line carries the final output count).
 
-A fork (``--resume X --fork-session``, ``/branch``) starts its file with a ``{"type":"mode"}`` line and then
-copies X's conversation with the original uuids, ids and timestamps. Those copies are X's: a line of a
-fork's file older than the fork's birth (its first timestamp, before the copies) counts toward nothing
-in the fork but its tokens when no other session holds them.
+A fork (``--resume X --fork-session``) starts its file with a ``{"type":"mode"}`` line and a header
+(``queue-operation`` or ``file-history-snapshot``: its birth), then copies X's conversation with the
+original uuids, ids and timestamps. Those copies are X's: a line of a fork's file older than its birth
+counts toward nothing in the fork but its tokens when no other session holds them.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def new_data() -> dict[str, Any]:
         "fails": {},  # command -> failure count (bounded)
         "sidechain_file": False,
         "lines": 0,
-        "fork": False,  # the file starts with {"type":"mode"}: a fork's copy of its parent comes first
+        "fork": False,  # the file began with {"type":"mode"} and may be a fork's (copies of its parent first)
         "copy_before": None,  # lines of a fork stamped before this are copies of its parent
         "copied": {},  # dedup keys of the replies that are copies (a fork's file only)
         "costs": {},  # dedup key -> costUSD, where Claude Code logged one on the line
@@ -399,9 +399,12 @@ def _note_place(data: dict[str, Any], obj: dict[str, Any], side: bool) -> None:
         data["branch"] = None if branch == NO_BRANCH else branch
 
 
+HEADER_TYPES = ("queue-operation", "file-history-snapshot")  # what a fork writes before its copies
+
+
 def _birth(obj: dict[str, Any], ts: str | None) -> str | None:
-    """The time a line of a fork's header says the fork began: its own timestamp, or the one inside
-    a ``file-history-snapshot`` (interactive forks write that before the copies)."""
+    """When a header line says the session began: a ``queue-operation``'s timestamp (``-p``), or the
+    one inside a ``file-history-snapshot`` (the terminal UI)."""
     if ts is not None:
         return ts
     snapshot = obj.get("snapshot")
@@ -409,12 +412,16 @@ def _birth(obj: dict[str, Any], ts: str | None) -> str | None:
 
 
 def _copied_line(data: dict[str, Any], obj: dict[str, Any], ts: str | None) -> bool:
-    """In a fork's file: learn the fork's birth from its header, and fold a copy of the parent's line
-    (True) — only its usage is kept, marked as a copy, so that it counts for the parent."""
+    """In a file that began with a ``mode`` line (a fork's, or a new interactive session's): learn the
+    birth from a header line written before any conversation line, then fold a copy of the parent's
+    line (True) — only its usage is kept, marked as a copy, so that it counts for the parent. A
+    conversation line met before any header means the file copies nothing."""
     if data["copy_before"] is None:
-        birth = parse_ts(_birth(obj, ts))
+        birth = parse_ts(_birth(obj, ts)) if obj.get("type") in HEADER_TYPES else None
         if birth is not None:
             data["copy_before"] = canonical_ts((birth - FORK_JITTER).isoformat())
+        elif "uuid" in obj:
+            data["fork"] = False
         return False
     if ts is None or ts >= data["copy_before"]:
         return False

@@ -242,14 +242,23 @@ def execute(run: Run, cwd: Path, port: int, log: Path, sessions: dict[str, str])
     return f"exit {proc.returncode}, Claude Code's own total_cost_usd {cost}"
 
 
+def shown_command(run: Run, sessions: dict[str, str]) -> str:
+    """The command line as PROVENANCE.md shows it."""
+    return "claude " + " ".join(a if " " not in a else json.dumps(a) for a in command(run, sessions)[1:])
+
+
 def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
-def execute_interactive(s: Scenario, port: int, log: Path) -> str:
-    """One interactive session in tmux: a prompt, ``/rename``, then ``/exit``."""
+def execute_interactive(
+    s: Scenario, port: int, log: Path, args: tuple[str, ...] = (), cwd: Path | None = None
+) -> str:
+    """One interactive session in tmux: a prompt, ``/rename`` when the scenario gives a name, ``/exit``."""
     env = " ".join(f"{k}={v}" for k, v in agent_env(port).items())
-    script = f"cd {s.project} && exec env -i {env} {CLAUDE} --dangerously-skip-permissions"
+    script = (
+        f"cd {cwd or s.project} && exec env -i {env} {CLAUDE} --dangerously-skip-permissions {' '.join(args)}"
+    )
     tmux("kill-session", "-t", TMUX)
     start = len(log_records(log))
     tmux("new-session", "-d", "-s", TMUX, "-x", "160", "-y", "40", script)
@@ -259,10 +268,11 @@ def execute_interactive(s: Scenario, port: int, log: Path) -> str:
     tmux("send-keys", "-t", TMUX, "Enter")
     answered = wait_for(log, start, "stream-done", 30)
     time.sleep(4)
-    tmux("send-keys", "-t", TMUX, "-l", f"/rename {s.title}")
-    time.sleep(0.5)
-    tmux("send-keys", "-t", TMUX, "Enter")
-    time.sleep(2)
+    if s.title:
+        tmux("send-keys", "-t", TMUX, "-l", f"/rename {s.title}")
+        time.sleep(0.5)
+        tmux("send-keys", "-t", TMUX, "Enter")
+        time.sleep(2)
     tmux("send-keys", "-t", TMUX, "-l", "/exit")
     time.sleep(0.5)
     tmux("send-keys", "-t", TMUX, "Enter")
@@ -271,7 +281,8 @@ def execute_interactive(s: Scenario, port: int, log: Path) -> str:
     s.runs[0].session = next(
         (r["session"] for r in log_records(log, start) if r.get("event") == "answer"), None
     )
-    return "interactive in tmux: prompt, /rename, /exit" + ("" if answered else " (no answer seen)")
+    steps = "prompt, /rename, /exit" if s.title else "prompt, /exit"
+    return f"interactive in tmux: {steps}" + ("" if answered else " (no answer seen)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -405,9 +416,7 @@ def run_scenario(s: Scenario, port: int, log: Path, sessions: dict[str, str], li
             shown = "claude --dangerously-skip-permissions (tmux)"
         else:
             how = execute(run, s.project, port, log, sessions)
-            shown = "claude " + " ".join(
-                a if " " not in a else json.dumps(a) for a in command(run, sessions)[1:]
-            )
+            shown = shown_command(run, sessions)
         if run.session and s.name not in sessions:
             sessions[s.name] = run.session
         time.sleep(0.5)
@@ -424,9 +433,7 @@ def make_forks(port: int, log: Path, sessions: dict[str, str], lines: list[str])
         fork = Scenario(f"fork-{i + 1}", [Run(prompts[i % 2], resume=FORK_PARENT.name, fork=True)])
         how = execute(fork.runs[0], FORK_PARENT.project, port, log, sessions)
         sid = fork.runs[0].session
-        shown = "claude " + " ".join(
-            a if " " not in a else json.dumps(a) for a in command(fork.runs[0], sessions)[1:]
-        )
+        shown = shown_command(fork.runs[0], sessions)
         lines.append(f"{fork.name}: `{shown}` — {how} — session {sid}")
         print(lines[-1], flush=True)
         if sid:
@@ -435,6 +442,27 @@ def make_forks(port: int, log: Path, sessions: dict[str, str], lines: list[str])
         sides = {sessions[f.name] < parent for f in forks}
         if True in sides and (False in sides or i >= 3):
             break
+    # A fork made in the terminal UI (its header is a file-history-snapshot, not a queue-operation).
+    tui = Scenario("fork-tui", [Run("[[tool:fail]] List the missing directory.")], interactive=True)
+    tui_args = ("--resume", parent, "--fork-session")
+    tui_how = execute_interactive(tui, port, log, tui_args, FORK_PARENT.project)
+    lines.append(
+        f"{tui.name}: `claude --dangerously-skip-permissions {' '.join(tui_args)}` (tmux) — {tui_how}"
+    )
+    print(lines[-1], flush=True)
+    if tui.runs[0].session:
+        sessions[tui.name] = tui.runs[0].session
+        tui.runs[0].resume = FORK_PARENT.name
+        forks.append(tui)
+    if forks:  # a fork of a fork: its copies hold the grandparent's replies and the first fork's
+        again = Scenario("fork-of-fork", [Run(prompts[0], resume=forks[0].name, fork=True)])
+        how = execute(again.runs[0], FORK_PARENT.project, port, log, sessions)
+        shown = shown_command(again.runs[0], sessions)
+        lines.append(f"{again.name}: `{shown}` — {how} — session {again.runs[0].session}")
+        print(lines[-1], flush=True)
+        if again.runs[0].session:
+            sessions[again.name] = again.runs[0].session
+            forks.append(again)
     return forks
 
 
@@ -467,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         if sid is None:
             print(f"  {s.name}: no session id, left out", file=sys.stderr)
             continue
-        parent = sessions[FORK_PARENT.name] if s in forks else None
+        parent = None
+        if s in forks:
+            parent = sessions[s.runs[0].resume or FORK_PARENT.name]
         truth = session_truth(s, sid, records, parent)
         if s in forks:
             truth["project_path"] = str(FORK_PARENT.project)
