@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from llm_session_manager.agents.base import AgentReader, FileState, Identity
 from llm_session_manager.codec import session_from_dict, session_to_dict
 from llm_session_manager.models import Session
+from llm_session_manager.safetext import redactor_digest, without_secrets
 from llm_session_manager.store import parse_cache
 
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
@@ -49,6 +50,7 @@ Job = tuple[str, str, "FileState | None", int]  # path, session key, prior state
 
 def _signature(entries: Sequence[tuple[str, str, Identity]]) -> str:
     digest = hashlib.blake2b(digest_size=16)
+    digest.update(redactor_digest().encode())  # cached titles are redacted: new rules, new merge
     for path, key, ident in sorted(entries):
         digest.update(f"{path}\0{key}\0{ident}\n".encode())
     return digest.hexdigest()
@@ -147,7 +149,7 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
     present = {p for p, _k, _i in current}
     removed = [p for p in states if p not in present]
     try:
-        sessions = _drop_stale_series(_merge(reader, keep + fresh, fresh, removed, memo))
+        sessions = _redact_titles(_drop_stale_series(_merge(reader, keep + fresh, fresh, removed, memo)))
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
@@ -161,6 +163,16 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
     return ScanResult(sessions, stats)
+
+
+def _redact_titles(sessions: list[Session]) -> list[Session]:
+    """Titles come from prompts, where people paste keys: redacted once here, before the merged cache
+    and every front end (list, JSON, monitor, MCP) see them."""
+    out = []
+    for s in sessions:
+        title = without_secrets(s.title)
+        out.append(s if title == s.title else dataclasses.replace(s, title=title))
+    return out
 
 
 def _drop_stale_series(sessions: list[Session]) -> list[Session]:

@@ -21,6 +21,7 @@ from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.models import Process, Session, SessionView, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import ModelTable, auto_compact_point
+from llm_session_manager.safetext import without_secrets
 from llm_session_manager.scan import ScanMemo, ScanStats, scan_agent
 from llm_session_manager.store import db, meta
 
@@ -263,7 +264,9 @@ def collect(
         else:
             view = derive(s, table, cfg, now, closed=bool(m and m.closed_at))
             if m is not None:
-                view.tags, view.project, view.description = list(m.tags), m.project, m.description
+                # Our own metadata can quote a transcript (describe --ai) or a pasted key: redacted.
+                view.tags = list(m.tags)
+                view.project, view.description = without_secrets(m.project), without_secrets(m.description)
             quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
             if memo is not None and quiet:
                 memo.views[s.id] = (s, key, view)
@@ -322,7 +325,7 @@ def session_from_document(session_id: str, doc: dict[str, Any]) -> Session:
         id=session_id,
         agent=agent,
         native_id=native,
-        title=s.get("title"),
+        title=without_secrets(s.get("title")),  # live titles are redacted by the scan
         project_path=s.get("project_path"),
         git_branch=s.get("git_branch"),
         model=s.get("model"),

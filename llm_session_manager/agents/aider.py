@@ -39,6 +39,7 @@ from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import file_identity, scandir
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import title_line
 
 AGENT = "aider"
 HISTORY_FILE = ".aider.chat.history.md"
@@ -179,8 +180,7 @@ def new_session(key: str, start: str | None, line: int) -> dict[str, Any]:
 
 
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def _current(data: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from llm_session_manager.agents.common import (
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 _loads = orjson.loads
@@ -159,8 +160,7 @@ def _note_fatal(data: dict[str, Any], text: str) -> None:
 
 
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def _user_blocks(data: dict[str, Any], content: list[Any], ts: str | None) -> str:
@@ -524,7 +524,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 class ClaudeCodeReader:
     name = AGENT
-    parser_version = 8
+    parser_version = 9
 
     def __init__(self, project_roots: Sequence[Path]) -> None:
         self.project_roots = tuple(project_roots)

@@ -38,6 +38,7 @@ from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import file_identity, scandir
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
+from llm_session_manager.safetext import title_line
 
 AGENT = "cline"
 UI_FILE = "ui_messages.json"
@@ -173,8 +174,7 @@ def _ts(value: Any) -> int | None:
 
 
 def _title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def _push(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:

@@ -62,6 +62,7 @@ from llm_session_manager.agents.common import (
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 _loads = orjson.loads
@@ -168,8 +169,7 @@ def _str(value: Any) -> str | None:
 
 
 def title_from(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def push_recent(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:

@@ -43,6 +43,7 @@ from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import file_identity, scandir
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "copilot"
@@ -392,8 +393,7 @@ def title_from(text: Any) -> str | None:
     """One line of at most TITLE_MAX characters, or None for an empty text."""
     if not isinstance(text, str) or not text.strip():
         return None
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def _first_prompt(requests: list[Any]) -> str | None:

@@ -47,6 +47,7 @@ import orjson
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "cursor"
@@ -186,8 +187,7 @@ def _ts(value: Any) -> str | None:
 
 
 def _title(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def _max_ts(*values: str | None) -> str | None:

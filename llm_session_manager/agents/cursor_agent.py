@@ -44,6 +44,7 @@ from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "cursor-agent"
@@ -176,8 +177,7 @@ def new_data(path: str) -> dict[str, Any]:
 
 
 def _title(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return title_line(text, TITLE_MAX)
 
 
 def prompt_of(text: str) -> str:

@@ -11,6 +11,7 @@ import typer
 
 from llm_session_manager import __version__
 from llm_session_manager.errors import LsmError
+from llm_session_manager.safetext import for_terminal
 
 app = typer.Typer(
     name="lsm",
@@ -81,7 +82,7 @@ def _usage_error(exc: Exception) -> int:
     command = f" {ctx.info_name}" if ctx is not None and ctx.parent is not None else ""
     message = exc.format_message()  # type: ignore[attr-defined]
     hint = f" (see 'lsm{command} --help')" if type(exc).__name__ != "ClickException" else ""
-    sys.stderr.write(f"lsm{command}: error: {message}{hint}\n")
+    sys.stderr.write(for_terminal(f"lsm{command}: error: {message}{hint}") + "\n")
     return int(getattr(exc, "exit_code", 2))
 
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except LsmError as exc:
-        sys.stderr.write(f"lsm: error: {exc}\n")
+        sys.stderr.write(for_terminal(f"lsm: error: {exc}") + "\n")
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("lsm: interrupted\n")

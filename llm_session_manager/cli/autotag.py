@@ -17,6 +17,7 @@ import typer
 from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
+from llm_session_manager.safetext import for_terminal
 from llm_session_manager.service import collect, open_db, resolve_id
 
 if TYPE_CHECKING:  # imported inside the commands: `lsm list` does not pay for it
@@ -114,7 +115,8 @@ def _ask(shown: Sequence[tagging.Suggestion]) -> list[tagging.Decision]:
 
     decisions: list[tagging.Decision] = []
     for i, s in enumerate(shown, 1):
-        sys.stderr.write(f"[{i}/{len(shown)}] {s.tag}  {s.confidence:.0%}  {s.source}: {s.reason}\n")
+        line = f"[{i}/{len(shown)}] {s.tag}  {s.confidence:.0%}  {s.source}: {s.reason}"
+        sys.stderr.write(for_terminal(line) + "\n")
         yes = _confirm(f"Add tag '{s.tag}'?")
         decisions.append(tagging.Decision(s, "accepted" if yes else "rejected"))
     return decisions
@@ -232,11 +234,9 @@ def _print_suggestions(shown: Sequence[tagging.Suggestion]) -> None:
     if not shown:
         sys.stdout.write("No tag suggestions.\n")
         return
-    from rich.table import Table
+    from llm_session_manager.cli.render import SafeTable, console
 
-    from llm_session_manager.cli.render import console
-
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     table.add_column("Tag", no_wrap=True)
     table.add_column("Confidence", justify="right")
     table.add_column("Source")

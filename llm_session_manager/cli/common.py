@@ -9,6 +9,7 @@ from typing import Any
 from llm_session_manager import config as config_mod
 from llm_session_manager.errors import UsageError
 from llm_session_manager.paths import Paths, resolve
+from llm_session_manager.safetext import for_terminal
 
 FORMATS = ("table", "json")
 
@@ -39,4 +40,4 @@ def print_json(value: Any) -> None:
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"lsm: warning: {message}\n")
+    sys.stderr.write(for_terminal(f"lsm: warning: {message}") + "\n")

@@ -15,6 +15,7 @@ from llm_session_manager import exporting
 from llm_session_manager.cli.common import check_format, load_env, print_json, warn
 from llm_session_manager.errors import LsmError, UsageError
 from llm_session_manager.models import Session, SessionView
+from llm_session_manager.safetext import for_terminal
 from llm_session_manager.service import collect, open_db, resolve_id
 from llm_session_manager.store import imports
 
@@ -45,15 +46,13 @@ def document_for(
     view: SessionView, stored: dict[str, Any] | None, *, full: bool, transcript: bool, redact: bool
 ) -> dict[str, Any]:
     """The export document: built from the live session, or — for an imported one — the stored
-    document with its current tags, project and description, redacted again unless ``redact`` is False
-    (an import may hold what an export --no-redact let through; redaction is idempotent, so export →
-    import → export is identical)."""
+    document with its current tags, project and description (so export → import → export is identical)."""
     if stored is not None:
         doc = dict(stored)
         doc["tags"] = list(view.tags)
         doc["project"] = view.project
         doc["description"] = view.description
-        return exporting.redacted_document(doc) if redact else doc
+        return doc
     turns = conversation_for(view.session) if transcript else []
     from llm_session_manager.memory import memories_for_export
 
@@ -88,9 +87,12 @@ def export_cmd(
     doc = document_for(
         view, stored[0] if stored else None, full=full, transcript=not no_transcript, redact=not no_redact
     )
-    exporting.write_output(exporting.render(doc, kind), output, force=force)
+    text = exporting.render(doc, kind)
+    if output == "-" and kind == "markdown":  # read on a screen: an escape sequence is shown, not run
+        text = for_terminal(text, multiline=True)
+    exporting.write_output(text, output, force=force)
     if output != "-":
-        sys.stderr.write(f"exported {view.session.id} to {output} ({kind})\n")
+        sys.stderr.write(for_terminal(f"exported {view.session.id} to {output} ({kind})") + "\n")
 
 
 def import_cmd(

@@ -15,6 +15,7 @@ import typer
 
 from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
 from llm_session_manager.errors import UsageError
+from llm_session_manager.safetext import for_terminal
 
 if TYPE_CHECKING:
     from llm_session_manager.memory import Filters, Hit, Memory, MemoryStore
@@ -122,18 +123,16 @@ def search_cmd(
         print_json([h.as_json() for h in hits])
         return
     if not hits:
-        sys.stdout.write(f"No memory matches '{query}'.\n")
+        sys.stdout.write(for_terminal(f"No memory matches '{query}'.") + "\n")
         return
     _print_hits(hits)
 
 
 def _print_hits(hits: Sequence[Hit]) -> None:
-    from rich.table import Table
-
-    from llm_session_manager.cli.render import console
+    from llm_session_manager.cli.render import SafeTable, console
 
     now = datetime.now(timezone.utc)
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Score", justify="right", no_wrap=True)
     table.add_column("ID", no_wrap=True)
@@ -180,12 +179,10 @@ def list_cmd(
 
 
 def _print_memories(memories: Sequence[Memory]) -> None:
-    from rich.table import Table
-
-    from llm_session_manager.cli.render import console
+    from llm_session_manager.cli.render import SafeTable, console
 
     now = datetime.now(timezone.utc)
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     table.add_column("ID", no_wrap=True)
     table.add_column("Session", no_wrap=True)
     table.add_column("Project", max_width=20, overflow="ellipsis", no_wrap=True)
@@ -235,7 +232,7 @@ def _counts(title: str, counts: dict[str, int], top: int = 10) -> None:
         return
     sys.stdout.write(f"\nBy {title}:\n")
     for name, n in list(counts.items())[:top]:
-        sys.stdout.write(f"  {n:>6}  {name}\n")
+        sys.stdout.write(for_terminal(f"  {n:>6}  {name}") + "\n")
     if len(counts) > top:
         sys.stdout.write(f"  ({len(counts) - top} more; --format json lists all)\n")
 
@@ -260,7 +257,7 @@ def delete_cmd(
     if fmt == "json":
         print_json({**gone.as_json(), "deleted": True})
         return
-    sys.stderr.write(f"deleted {gone.id}: {_one_line(gone.text, 80)}\n")
+    sys.stderr.write(for_terminal(f"deleted {gone.id}: {_one_line(gone.text, 80)}") + "\n")
 
 
 def _register_all(app: typer.Typer, commands: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from llm_session_manager.cli.common import Env, check_format, load_env, print_js
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
 from llm_session_manager.models import SessionView
+from llm_session_manager.safetext import for_terminal
 from llm_session_manager.serialize import session_json
 from llm_session_manager.service import collect, open_db, project_name, resolve_id
 from llm_session_manager.store import meta
@@ -31,7 +32,7 @@ def _one(env: Env, session_id: str) -> SessionView:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    sys.stderr.write(for_terminal(message) + "\n")
 
 
 def _summary(view: SessionView) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def describe_cmd(
         if fmt == "json":
             print_json(_summary(view))
         else:
-            sys.stdout.write((view.description or "(no description)") + "\n")
+            sys.stdout.write(for_terminal(view.description or "(no description)", multiline=True) + "\n")
         return
     if ai:
         from llm_session_manager.cli.autotag import ai_description
@@ -134,9 +135,8 @@ def _report(env: Env, session_id: str, fmt: str, message: str) -> None:
         print_json(_summary(view))
         return
     _say(message)
-    sys.stdout.write(
-        f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}\n"
-    )
+    line = f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}"
+    sys.stdout.write(for_terminal(line) + "\n")
 
 
 def search_cmd(
@@ -153,7 +153,7 @@ def search_cmd(
         print_json([{**session_json(h.view, project_name(h.view)), "score": h.score} for h in hits])
         return
     if not hits:
-        sys.stdout.write(f"No session matches '{text}'.\n")
+        sys.stdout.write(for_terminal(f"No session matches '{text}'.") + "\n")
         return
     from llm_session_manager.cli.render import console, search_table
 
@@ -241,7 +241,8 @@ def batch_close_cmd(
         return
     for o in outcomes:
         pid = f" (pid {o.pid})" if o.pid else ""
-        sys.stdout.write(f"{o.session_id}{pid}: {o.action}{': ' + o.detail if o.detail else ''}\n")
+        line = f"{o.session_id}{pid}: {o.action}{': ' + o.detail if o.detail else ''}"
+        sys.stdout.write(for_terminal(line) + "\n")
 
 
 def reopen_cmd(

@@ -68,15 +68,17 @@ def render_lines(recs: Sequence[Recommendation]) -> list[object]:
     reason and the step. Lines are printed without wrapping so that commands can be copied whole."""
     from rich.text import Text
 
+    from llm_session_manager.cli.render import cell
+
     lines: list[object] = []
     for number, rec in enumerate(recs, 1):
         head = Text(f"{number}. ")
         head.append(f"{rec.severity.upper():8}", style=SEVERITY_STYLE.get(rec.severity, ""))
         head.append(f" {KIND_LABEL.get(rec.kind, rec.kind)}", style="bold")
-        head.append(f"  {', '.join(rec.session_ids)}")
+        head.append_text(cell(f"  {', '.join(rec.session_ids)}"))
         lines.append(head)
-        lines.append(Text("   why: ", style="dim") + Text(rec.reason))
-        lines.append(Text("   do:  ", style="dim") + Text(rec.action, style="bold"))
+        lines.append(Text("   why: ", style="dim") + cell(rec.reason))
+        lines.append(Text("   do:  ", style="dim") + cell(rec.action, style="bold"))
         lines.append(Text(""))
     counts = {s: sum(1 for r in recs if r.severity == s) for s in ("critical", "warning", "info")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)

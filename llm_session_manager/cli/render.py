@@ -1,4 +1,9 @@
-"""Rich tables for sessions, health and info. Formatting helpers are pure."""
+"""Rich tables for sessions, health and info. Formatting helpers are pure.
+
+Text from transcripts, imports or the user (titles, ids, paths, model names, reasons) goes into a table
+as ``cell(text)`` or through ``SafeTable``, and into a markup string only through ``markup_safe``: it is
+never read as Rich markup, and its control characters are shown, not sent (``safetext.for_terminal``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
 from llm_session_manager.models import Health, SessionView
+from llm_session_manager.safetext import for_terminal
 from llm_session_manager.service import project_name
 
 HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "critical": "red"}
@@ -18,11 +26,32 @@ STATUS_STYLE = {"active": "bold green", "idle": "yellow", "ended": "dim", "close
 
 
 def console(stderr: bool = False) -> Console:
-    """A console for tables; when output is piped, wide enough that rows are not cut."""
-    con = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A console for tables; when output is piped, wide enough that rows are not cut. No emoji codes:
+    ":fire:" in a title stays as typed."""
+    con = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if not con.is_terminal:
-        con = Console(stderr=stderr, highlight=False, soft_wrap=False, width=200)
+        con = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False, width=200)
     return con
+
+
+def cell(value: object, style: StyleType = "") -> Text:
+    """Untrusted text as a renderable: literal brackets, control characters made visible."""
+    return Text(for_terminal(str(value)), style=style)
+
+
+def markup_safe(value: object) -> str:
+    """Untrusted text for a markup string: ``out.print(f"[yellow]warning:[/yellow] {markup_safe(w)}")``."""
+    return escape(for_terminal(str(value)))
+
+
+class SafeTable(Table):
+    """A table whose plain-string cells are text, never markup (``[/INST]`` stays as it is)."""
+
+    def add_row(
+        self, *renderables: RenderableType | None, style: StyleType | None = None, end_section: bool = False
+    ) -> None:
+        cells = [cell(r) if isinstance(r, str) else r for r in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
 
 
 def human_tokens(n: int | None) -> str:
@@ -88,7 +117,7 @@ NARROW_DROP = ("Agent", "Model", "Title")
 
 def sessions_table(views: Sequence[SessionView], now: datetime, width: int = 200) -> Table:
     """The session table; on a narrow terminal the agent, model and title columns are left out."""
-    table = Table(show_header=True, header_style="bold", pad_edge=False, expand=False)
+    table = SafeTable(show_header=True, header_style="bold", pad_edge=False, expand=False)
     drop = set(NARROW_DROP[: 3 if width < 100 else 2 if width < 120 else 1 if width < 140 else 0])
     columns = [
         ("ID", {"no_wrap": True}),
@@ -118,7 +147,7 @@ def sessions_table(views: Sequence[SessionView], now: datetime, width: int = 200
             project_name(v) or "-",
             s.title or "-",
             (s.model or "-").replace("claude-", ""),
-            Text(status, style=STATUS_STYLE.get(v.status, "")),
+            cell(status, style=STATUS_STYLE.get(v.status, "")),
             context_bar(v.context_pct),
             _tokens_cell(v),
             money(v.cost_usd),
@@ -132,7 +161,7 @@ def sessions_table(views: Sequence[SessionView], now: datetime, width: int = 200
 def health_table(view: SessionView) -> Table:
     h: Health = view.health
     title = f"{view.session.id}: {h.score:.0f}/100 {h.status}" + (" (estimated)" if h.estimated else "")
-    table = Table(title=title, show_header=True, header_style="bold", title_justify="left")
+    table = SafeTable(title=cell(title), show_header=True, header_style="bold", title_justify="left")
     table.add_column("Factor")
     table.add_column("Raw", overflow="fold")
     table.add_column("Score", justify="right")
@@ -162,7 +191,7 @@ def _fmt(value: Any) -> str:
 
 def preview_table(views: Sequence[SessionView], title: str) -> Table:
     """What a batch command is about to touch."""
-    table = Table(title=title, title_justify="left", header_style="bold")
+    table = SafeTable(title=cell(title), title_justify="left", header_style="bold")
     for name in ("ID", "Project", "Title", "Status", "PID"):
         table.add_column(name, overflow="ellipsis", no_wrap=True, max_width=40)
     for v in views:
@@ -174,7 +203,7 @@ def preview_table(views: Sequence[SessionView], title: str) -> Table:
 
 
 def search_table(views: Sequence[SessionView], details: bool) -> Table:
-    table = Table(header_style="bold")
+    table = SafeTable(header_style="bold")
     table.add_column("ID", no_wrap=True)
     table.add_column("Project", max_width=20, overflow="ellipsis", no_wrap=True)
     table.add_column("Title", max_width=40, overflow="ellipsis", no_wrap=True)

@@ -92,14 +92,14 @@ def health_cmd(
             {"id": view.session.id, "context_pct": view.context_pct, **health_json(view.health, detail=True)}
         )
         return
-    from llm_session_manager.cli.render import console, health_table
+    from llm_session_manager.cli.render import console, health_table, markup_safe
 
     out = console()
     out.print(health_table(view))
     for cap in view.health.caps:
-        out.print(f"[red]capped:[/red] {cap}")
+        out.print(f"[red]capped:[/red] {markup_safe(cap)}")
     for w in view.warnings:
-        out.print(f"[yellow]warning:[/yellow] {w}")
+        out.print(f"[yellow]warning:[/yellow] {markup_safe(w)}")
 
 
 def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
@@ -139,30 +139,33 @@ def _agent_info(reader: AgentReader, result: Collected) -> dict[str, object]:
 
 def _print_info(info: dict[str, Any]) -> None:
     from llm_session_manager.cli.render import console
+    from llm_session_manager.cli.render import markup_safe as safe
 
     out = console()
     paths = info["paths"]
     out.print(f"[bold]lsm {info['version']}[/bold]")
     out.print(
-        f"config file:  {paths['config_file']}" + ("" if paths["config_file_exists"] else " (not created)")
+        f"config file:  {safe(paths['config_file'])}"
+        + ("" if paths["config_file_exists"] else " (not created)")
     )
-    out.print(f"data dir:     {paths['data_dir']}")
-    out.print(f"database:     {paths['database']}")
+    out.print(f"data dir:     {safe(paths['data_dir'])}")
+    out.print(f"database:     {safe(paths['database'])}")
     for name, a in info["agents"].items():
         out.print(
             f"[bold]{name}[/bold]: {a['sessions']} session(s), {a['running']} running,"
             f" {a['source_files']} file(s), {a['skipped_lines']} skipped line(s)"
         )
         for root in a["roots"]:
-            out.print(f"    {root['path']}" + ("" if root["exists"] else " (missing)"))
+            out.print(f"    {safe(root['path'])}" + ("" if root["exists"] else " (missing)"))
     for model, count in sorted(info["unknown_models"].items()):
         out.print(
-            f"[yellow]warning:[/yellow] unknown model '{model}' in {count} session(s): cost not computed"
+            f"[yellow]warning:[/yellow] unknown model '{safe(model)}' in {count} session(s):"
+            " cost not computed"
         )
     for err in info["unreadable"]:
-        out.print(f"[yellow]warning:[/yellow] skipped {err}")
+        out.print(f"[yellow]warning:[/yellow] skipped {safe(err)}")
     if info["discovery"] != "ok":
-        out.print(f"[yellow]warning:[/yellow] {info['discovery']}")
+        out.print(f"[yellow]warning:[/yellow] {safe(info['discovery'])}")
 
 
 def register(app: typer.Typer) -> None:

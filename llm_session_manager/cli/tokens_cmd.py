@@ -88,12 +88,12 @@ def tokens_json(result: Any, model: str, price: float | None) -> dict[str, Any]:
 
 
 def _print_table(report: dict[str, Any], by_file: bool) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
-    from llm_session_manager.cli.render import console, money
+    from llm_session_manager.cli.render import SafeTable, console, markup_safe, money
 
     out = console()
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    table = SafeTable(box=None, header_style="bold", pad_edge=False)
     table.add_column("FILE" if by_file else "PATH")
     if not by_file:
         table.add_column("FILES", justify="right")
@@ -108,8 +108,8 @@ def _print_table(report: dict[str, Any], by_file: bool) -> None:
         for row in report["by_dir"]:
             table.add_row(row["path"], str(row["files"]), f"{row['tokens']:,}", _share(row["tokens"], total))
     table.add_section()
-    total_row = ["[bold]total[/bold]"] + ([] if by_file else [str(report["files"])])
-    table.add_row(*total_row, f"[bold]{total:,}[/bold]", "")
+    total_row = [Text("total", style="bold")] + ([] if by_file else [str(report["files"])])
+    table.add_row(*total_row, Text(f"{total:,}", style="bold"), "")
     out.print(table)
     cost = report["cost_usd"]
     price = "price unknown" if cost["input_usd"] is None else money(cost["input_usd"])
@@ -121,7 +121,7 @@ def _print_table(report: dict[str, Any], by_file: bool) -> None:
     if skipped:
         out.print(f"[dim]skipped {len(skipped)} file(s):[/dim]")
         for s in skipped[:10]:
-            out.print(f"[dim]  {s['path']}: {s['reason']}[/dim]")
+            out.print(f"[dim]  {markup_safe(s['path'])}: {markup_safe(s['reason'])}[/dim]")
         if len(skipped) > 10:
             out.print(f"[dim]  … and {len(skipped) - 10} more (see --format json)[/dim]")
 

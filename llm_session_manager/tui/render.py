@@ -11,7 +11,9 @@ laid out anew). Top to bottom:
   burn rate, health factors with their reasons, recent errors, the recommendation, the transcript path;
 - a footer with the keys, the last message, and the first warning.
 
-``h``/``?`` replaces the table and detail pane with the help. No I/O happens here.
+``h``/``?`` replaces the table and detail pane with the help. No I/O happens here. Text from the sessions
+(titles, ids, paths, models, reasons, warnings) only ever enters a ``Text`` after ``for_terminal``: never
+markup, and an escape sequence in a prompt is shown (``␛[2J``), not run.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from llm_session_manager.cli.render import (
 )
 from llm_session_manager.listing import sort_views
 from llm_session_manager.models import SessionView
+from llm_session_manager.safetext import for_terminal, without_secrets
 from llm_session_manager.service import is_placeholder, project_name
 from llm_session_manager.tui.snapshot import Snapshot
 
@@ -53,7 +56,14 @@ SORT_LABELS = {
 }
 SCOPES = ("running", "all")
 MARKER = ">"
-STATE_STYLE = {"waiting": "bold magenta", "busy": "bold green"}
+STATE_STYLE = {
+    "waiting": "bold magenta",
+    "busy": "bold green",
+    "waiting_permission": "bold magenta",
+    "waiting_input": "bold magenta",
+    "working": "bold green",
+    "compacting": "bold yellow",
+}
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("q", "quit (Ctrl-C too)"),
@@ -67,8 +77,9 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 LEGEND = (
     "Status: active = running and working or written to recently; idle = running, quiet for longer than"
-    " idle_minutes; ended = no process. In brackets: the agent's own state (busy, idle, waiting = needs"
-    " you).",
+    " idle_minutes; ended = no process. In brackets: what the agent says it does, through its hooks"
+    " (working, waiting_permission and the tool, waiting_input, compacting; `lsm hooks install`) or"
+    " Claude Code's status file (busy, idle, waiting = needs you).",
     "Tokens: ≈ counted with tiktoken (the agent logs none); ? unknown (no transcript yet).",
     "Health: green healthy, yellow warning, red critical; ~ estimated (context window or tokens guessed).",
     "Today: sessions active since local midnight, with their whole totals. Burn: tokens per minute and"
@@ -193,7 +204,7 @@ def header(snap: Snapshot, width: int) -> Text:
     text.append(f"{snap.running} running", style="bold green" if snap.running else "dim")
     text.append(f" of {snap.total} session{_s(snap.total)}")
     if snap.filters:
-        text.append("   " + "  ".join(snap.filters), style="cyan")
+        text.append(for_terminal("   " + "  ".join(snap.filters)), style="cyan")
     if snap.pending_for is not None:
         text.append(f"   newer data in {snap.pending_for:.0f}s (r: now)", style="yellow")
     t = snap.today
@@ -245,7 +256,12 @@ def footer(snap: Snapshot, state: ViewState, width: int) -> list[Text]:
     if snap.warnings:
         more = f" (+{len(snap.warnings) - 1} more)" if len(snap.warnings) > 1 else ""
         lines.append(
-            Text(f" warning: {snap.warnings[0]}{more}", style="yellow", no_wrap=True, overflow="ellipsis")
+            Text(
+                for_terminal(f" warning: {snap.warnings[0]}{more}"),
+                style="yellow",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
         )
     return lines
 
@@ -363,13 +379,26 @@ def table_line(cells: dict[str, Text | str], widths: dict[str, int], gap: int) -
     return line
 
 
+def state_label(view: SessionView, *, full: bool = False) -> tuple[str, str] | None:
+    """(text, style key) of what the agent says it is doing: its hooks' state (with the tool that
+    waits for approval; the whole detail when ``full``), else its status file's word."""
+    proc = view.session.process
+    if view.state_source != "hooks" or not view.state:
+        return (proc.state, proc.state) if proc and proc.state else None
+    detail = without_secrets(view.state_detail)
+    if detail and (full or view.state == "waiting_permission"):
+        shown = detail if full else detail.split(":", 1)[0]
+        return f"{view.state} {shown}", view.state
+    return view.state, view.state
+
+
 def row_cells(view: SessionView, snap: Snapshot, bar: int, selected: bool) -> dict[str, Text | str]:
     s = view.session
-    state = s.process.state if s.process else None
+    label = state_label(view)
     status = Text(view.status, style=STATUS_STYLE.get(view.status, ""))
-    if state:
-        status.append(f" ({state})", style=STATE_STYLE.get(state, ""))
-    return {
+    if label:
+        status.append(for_terminal(f" ({label[0]})"), style=STATE_STYLE.get(label[1], ""))
+    cells: dict[str, Text | str] = {
         "": MARKER if selected else "",
         "Agent": s.agent,
         "ID": snap.short_ids.get(s.id, s.native_id[:8]),
@@ -386,6 +415,7 @@ def row_cells(view: SessionView, snap: Snapshot, bar: int, selected: bool) -> di
         ),
         "Last": ago(s.last_activity, snap.time),
     }
+    return {name: for_terminal(c) if isinstance(c, str) else c for name, c in cells.items()}
 
 
 def short_model(model: str | None) -> str:
@@ -433,9 +463,9 @@ def details_panel(view: SessionView, snap: Snapshot, width: int) -> Panel:
     else:
         body = Group(*head, *advice, *session_lines(view, snap, width - 4), *factors)
     s = view.session
-    title = Text(f" {s.id} ", style="bold")
+    title = Text(for_terminal(f" {s.id} "), style="bold")
     if s.title:
-        title.append(f" {s.title[:60]} ")
+        title.append(for_terminal(f" {s.title[:60]} "))
     return Panel(body, title=title, title_align="left", box=box.ROUNDED, padding=(0, 1))
 
 
@@ -443,9 +473,9 @@ def _line(*parts: tuple[str, str] | str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for part in parts:
         if isinstance(part, tuple):
-            text.append(part[0], style=part[1])
+            text.append(for_terminal(part[0]), style=part[1])
         else:
-            text.append(part)
+            text.append(for_terminal(part))
     return text
 
 
@@ -460,7 +490,8 @@ def session_lines(view: SessionView, snap: Snapshot, width: int) -> list[Text]:
     """The session's facts, in lines of at most ``width`` cells (paths are cut at the front)."""
     s, now = view.session, snap.time
     proc = s.process
-    status = view.status + (f" ({proc.state})" if proc and proc.state else "")
+    label = state_label(view, full=True)
+    status = view.status + (f" ({label[0]})" if label else "")
     branch = f"  branch {s.git_branch}" if s.git_branch else ""
     lines = [
         _line(
@@ -573,15 +604,15 @@ def health_lines(view: SessionView) -> tuple[list[Text], list[Text]]:
             (" (estimated)" if h.estimated else "", "dim"),
         )
     ]
-    head += [Text(f"  capped: {cap}", style="red", overflow="fold") for cap in h.caps]
-    head += [Text(f"  warning: {w}", style="yellow", overflow="fold") for w in view.warnings]
+    head += [Text(for_terminal(f"  capped: {cap}"), style="red", overflow="fold") for cap in h.caps]
+    head += [Text(for_terminal(f"  warning: {w}"), style="yellow", overflow="fold") for w in view.warnings]
     factors = []
     for f in h.factors:
         fstyle = "green" if f.score >= 70 else "yellow" if f.score >= 40 else "red"
         text = Text(overflow="fold")
         text.append(f"  {f.name:<9}", style="dim")
         text.append(f"{f.score:>4.0f}", style=fstyle)
-        text.append(f"  {f.reason}")
+        text.append(for_terminal(f"  {f.reason}"))
         factors.append(text)
     return head, factors
 
@@ -595,12 +626,12 @@ def advice_lines(view: SessionView, snap: Snapshot) -> list[Text]:
         severity = str(getattr(rec, "severity", ""))
         style = {"critical": "bold red", "warning": "yellow"}.get(severity, "cyan")
         text = Text(overflow="fold")
-        text.append(f"{getattr(rec, 'kind', 'advice')}: ", style=style)
-        text.append(str(getattr(rec, "reason", "")))
+        text.append(for_terminal(f"{getattr(rec, 'kind', 'advice')}: "), style=style)
+        text.append(for_terminal(str(getattr(rec, "reason", ""))))
         out.append(text)
         action = str(getattr(rec, "action", ""))
         if action:
-            out.append(Text(f"  → {action}", style="bold", overflow="fold"))
+            out.append(Text(for_terminal(f"  → {action}"), style="bold", overflow="fold"))
     return out
 
 
@@ -635,7 +666,7 @@ def empty_panel(snap: Snapshot, state: ViewState) -> Panel:
         return Panel(body, box=box.ROUNDED, padding=(1, 2))
     if snap.filters:
         body = Group(
-            Text("No session matches " + " ".join(snap.filters) + ".", style="bold"),
+            Text(for_terminal("No session matches " + " ".join(snap.filters) + "."), style="bold"),
             Text("Quit (q) and start `lsm monitor` without the filter, or check `lsm list --all`."),
         )
         return Panel(body, box=box.ROUNDED, padding=(1, 2))
@@ -649,7 +680,8 @@ def empty_panel(snap: Snapshot, state: ViewState) -> Panel:
     if snap.roots:
         lines.append(Text("\nlsm looks in:", style="dim"))
         for path, exists in snap.roots[:10]:
-            lines.append(Text(f"  {path}" + ("" if exists else "  (not there)"), style="dim", no_wrap=True))
+            line = for_terminal(f"  {path}" + ("" if exists else "  (not there)"))
+            lines.append(Text(line, style="dim", no_wrap=True))
         if len(snap.roots) > 10:
             lines.append(Text(f"  and {len(snap.roots) - 10} more (see `lsm info`)", style="dim"))
     return Panel(Group(*lines), box=box.ROUNDED, padding=(1, 2))

@@ -1,0 +1,116 @@
+"""Text from transcripts, imports and users is data: these functions make it safe to show.
+
+Anyone can write a prompt, a file name or an imported document, so such text may hold Rich markup
+(``[/INST]``), terminal escape sequences (``ESC ]52;c;…`` writes the clipboard, ``ESC [2J`` clears the
+screen) or a pasted credential. Three rules, applied where text leaves lsm:
+
+- ``without_secrets``: the export redactor (``redact.redact_text``) over titles, descriptions and project
+  names, so that every front end (tables, JSON, the monitor, MCP) shows ``[REDACTED:kind]``;
+- ``for_terminal``: nothing a terminal would act on reaches it. C0 controls become their Unicode control
+  pictures (ESC -> ␛, BEL -> ␇, CR -> ␍, DEL -> ␡), so an escape sequence is shown, not run (``␛[31m``);
+  C1 controls (U+0080..U+009F, e.g. the one-character CSI U+009B) and the bidirectional overrides that
+  reorder what is shown (U+202E…) appear as ``\\x9b`` and ``\\u202e``; a lone surrogate becomes U+FFFD;
+- Rich markup is the front end's part: untrusted text goes into a ``rich.text.Text`` (``cli.render.cell``)
+  or through ``rich.markup.escape``, never into a markup string.
+
+JSON output keeps the exact string (JSON escapes control characters itself), secrets aside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import overload
+
+ELLIPSIS = "…"
+# How much of a long text a title is made from: enough that a secret crossing the cut is still whole.
+TITLE_WINDOW = 16384
+
+# Bidirectional formatting characters: they reorder the text around them on screen (Trojan Source).
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _visible_map(multiline: bool) -> dict[int, str]:
+    table: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ … ␟
+    table[0x7F] = "\u2421"  # ␡
+    for code in range(0x80, 0xA0):
+        table[code] = f"\\x{code:02x}"
+    for char in _BIDI:
+        table[ord(char)] = f"\\u{ord(char):04x}"
+    for code in range(0xD800, 0xE000):
+        table[code] = "\ufffd"
+    if multiline:
+        for char in "\n\t":
+            del table[ord(char)]
+        table[0x2028] = table[0x2029] = "\n"
+    else:
+        for char in "\n\t":
+            table[ord(char)] = " "
+        table[0x2028] = table[0x2029] = " "
+    return table
+
+
+_ONE_LINE = _visible_map(multiline=False)
+_MULTILINE = _visible_map(multiline=True)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ud800-\udfff]")
+_UNSAFE_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ud800-\udfff]")
+
+
+def for_terminal(text: str, *, multiline: bool = False) -> str:
+    """``text`` with every control character made visible (see the module docstring).
+
+    One line by default: newlines and tabs become spaces (a table cell, a title). ``multiline`` keeps
+    them (a Markdown document, a paragraph); a CR is always shown (``␍``), as it could overwrite a line,
+    except in a CRLF line end, which becomes a plain newline.
+    """
+    if multiline:
+        if _UNSAFE_MULTILINE.search(text) is None:
+            return text
+        return text.replace("\r\n", "\n").translate(_MULTILINE)
+    if _UNSAFE.search(text) is None:
+        return text
+    return text.replace("\r\n", "\n").translate(_ONE_LINE)
+
+
+@lru_cache(maxsize=65536)
+def _redacted(text: str) -> str:
+    from llm_session_manager.redact import redact_text  # its many patterns compile on first use
+
+    return redact_text(text)[0]
+
+
+@overload
+def without_secrets(text: str) -> str: ...
+@overload
+def without_secrets(text: None) -> None: ...
+def without_secrets(text: str | None) -> str | None:
+    """``text`` with secrets replaced by ``[REDACTED:kind]`` (cached: titles repeat across calls)."""
+    if not text or not isinstance(text, str):  # an imported document may hold anything
+        return text
+    return _redacted(text)
+
+
+@lru_cache(maxsize=1)
+def redactor_digest() -> str:
+    """A fingerprint of the redactor's code: results cached with it (the parse cache's merged sessions)
+    are made again when its rules change."""
+    from importlib.util import find_spec
+
+    spec = find_spec("llm_session_manager.redact")  # found, not imported: a cached listing needs no rule
+    try:
+        with open(str(spec.origin if spec else ""), "rb") as fh:
+            source = fh.read()
+    except OSError:  # no source file (a frozen build): the release stands for its rules
+        from llm_session_manager import __version__
+
+        source = __version__.encode()
+    return hashlib.blake2b(source, digest_size=8).hexdigest()
+
+
+def title_line(text: str, limit: int) -> str:
+    """A title made from a prompt or a name: one line, secrets redacted, at most ``limit`` characters
+    (cut with "…"). Redaction comes before the cut, so a key crossing it is not left half-shown."""
+    line = " ".join(text[:TITLE_WINDOW].split())
+    line = _redacted(line) if line else line
+    return line if len(line) <= limit else line[: limit - 1] + ELLIPSIS
