@@ -17,6 +17,12 @@ Client files (``--write`` merges the entry into them):
   ``"type": "stdio"``.
 - Claude Code keeps its own configuration: the ``claude mcp add`` command line is printed instead.
 
+With ``--transport http`` the entry points at a running `lsm mcp-server --transport http` instead: its
+URL and an ``Authorization: Bearer`` header with lsm's MCP token (``url`` + ``headers`` for Cursor,
+``"type": "http"`` + ``url`` + ``headers`` for VS Code, ``--transport http … --header`` for Claude Code).
+Claude Desktop's file starts local (stdio) servers only. A file that gets the token is made private
+(group and other permissions removed).
+
 Writing keeps every other server and key, copies the old file to a timestamped backup next to it first,
 and replaces the file atomically (temporary file + rename). A file that is not a JSON object is a clear
 error and is left exactly as it was.
@@ -70,6 +76,18 @@ class Launch:
     env: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Remote:
+    """A running HTTP server a client connects to, and the token it must send."""
+
+    url: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
 def launch(env: Mapping[str, str], executable: str | None = None) -> Launch:
     """This installation's server: the absolute interpreter path, ``-m llm_session_manager mcp-server``,
     and the environment it needs (absolute paths, so that the client's working directory does not
@@ -87,8 +105,10 @@ def launch(env: Mapping[str, str], executable: str | None = None) -> Launch:
     return Launch(python, ("-m", "llm_session_manager", "mcp-server"), passed)
 
 
-def entry(client: str, spec: Launch) -> dict[str, Any]:
+def entry(client: str, spec: Launch | Remote) -> dict[str, Any]:
     """The server's entry in the client's file."""
+    if isinstance(spec, Remote):
+        return http_entry(client, spec)
     out: dict[str, Any] = {"type": "stdio"} if client == "vscode" else {}
     out["command"] = spec.command
     out["args"] = list(spec.args)
@@ -97,13 +117,28 @@ def entry(client: str, spec: Launch) -> dict[str, Any]:
     return out
 
 
-def document(client: str, spec: Launch, name: str = SERVER_KEY) -> dict[str, Any]:
+def http_entry(client: str, remote: Remote) -> dict[str, Any]:
+    """The entry for a running HTTP server, with the token in the client's ``headers``."""
+    if client == "claude-desktop":
+        raise UsageError(
+            "Claude Desktop's config file starts local servers only: use the default --transport stdio"
+        )
+    head: dict[str, Any] = {"type": "http"} if client == "vscode" else {}
+    return {**head, "url": remote.url, "headers": remote.headers}
+
+
+def document(client: str, spec: Launch | Remote, name: str = SERVER_KEY) -> dict[str, Any]:
     """The snippet to merge into the client's file."""
     return {TOP_KEY[client]: {name: entry(client, spec)}}
 
 
-def claude_code_command(spec: Launch, name: str = SERVER_KEY, platform: str = sys.platform) -> str:
-    """``claude mcp add --transport stdio --scope user [-e K=V]… NAME -- COMMAND ARGS…`` for a shell."""
+def claude_code_command(spec: Launch | Remote, name: str = SERVER_KEY, platform: str = sys.platform) -> str:
+    """``claude mcp add --transport stdio --scope user [-e K=V]… NAME -- COMMAND ARGS…`` for a shell
+    (``--transport http … NAME URL --header 'Authorization: Bearer …'`` for a running HTTP server)."""
+    if isinstance(spec, Remote):
+        argv = ["claude", "mcp", "add", "--transport", "http", "--scope", "user", name, spec.url]
+        argv += ["--header", f"Authorization: Bearer {spec.token}"]
+        return subprocess.list2cmdline(argv) if platform == "win32" else shlex.join(argv)
     argv = ["claude", "mcp", "add", "--transport", "stdio", "--scope", "user"]
     for key, value in spec.env.items():
         argv += ["-e", f"{key}={value}"]
@@ -176,12 +211,15 @@ def merged(data: dict[str, Any] | None, top_key: str, name: str, value: dict[str
     return base
 
 
-def write_config(client: str, spec: Launch, file: Path, name: str = SERVER_KEY) -> WriteResult:
+def write_config(client: str, spec: Launch | Remote, file: Path, name: str = SERVER_KEY) -> WriteResult:
     """Merge the entry into ``file``: back the old file up, then replace it atomically."""
     top_key = TOP_KEY[client]
     data = read_existing(file, top_key)
     new = merged(data, top_key, name, entry(client, spec))
+    private = isinstance(spec, Remote)  # the file now holds the token
     if data is not None and new == data:
+        if private:
+            _make_private(file)
         return WriteResult(file, "unchanged", None)
     if data is None:
         _atomic_write(file, json.dumps(new, indent=2, ensure_ascii=False) + "\n")
@@ -189,7 +227,7 @@ def write_config(client: str, spec: Launch, file: Path, name: str = SERVER_KEY) 
     action = "updated" if name in (data.get(top_key) or {}) else "added"
     backup = _backup(file)
     try:
-        _atomic_write(file, json.dumps(new, indent=2, ensure_ascii=False) + "\n")
+        _atomic_write(file, json.dumps(new, indent=2, ensure_ascii=False) + "\n", private=private)
     except LsmError:
         backup.unlink(missing_ok=True)  # the file is unchanged: a backup of it would only mislead
         raise
@@ -215,13 +253,21 @@ def _backup(file: Path) -> Path:
     return target
 
 
-def _atomic_write(file: Path, text: str) -> None:
+def _make_private(file: Path) -> None:
+    try:
+        file.chmod(file.stat().st_mode & 0o700)
+    except OSError as exc:
+        raise LsmError(f"cannot make {file} private ({_reason(exc)}); it holds lsm's MCP token") from None
+
+
+def _atomic_write(file: Path, text: str, *, private: bool = False) -> None:
     """Write a temporary file in the same folder and rename it over ``file``: a reader sees the old file
     or the new one, never half of one. The file keeps its permissions (0600 when new: it may hold paths
-    and environment values)."""
+    and environment values), less group and other ones when ``private`` (it holds a token)."""
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         mode = file.stat().st_mode & 0o777 if file.exists() else 0o600
+        mode = mode & 0o700 if private else mode
         fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
     except OSError as exc:
         raise LsmError(f"cannot write {file} ({_reason(exc)}); nothing was changed") from None

@@ -880,10 +880,15 @@ def _add_prompts(server: MCPServer[Services], holder: _Holder) -> None:
         return run(lambda: find_past_work_text(holder.get(), topic))
 
 
-def run(transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until the client goes away (stdio) or the process is stopped (HTTP)."""
-    server = build_server()
-    if transport == "stdio":
-        server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+def run() -> None:
+    """Serve over stdio until the client goes away (every request with an id gets an answer)."""
+    from llm_session_manager.mcp_transport import serve_stdio
+
+    serve_stdio(build_server())
+
+
+def run_http(host: str, port: int, token: str) -> None:
+    """Serve streamable HTTP at ``/mcp`` until stopped; every request needs ``token`` (see mcp_transport)."""
+    from llm_session_manager.mcp_transport import serve_http
+
+    serve_http(build_server(), host, port, token)

@@ -533,4 +533,6 @@ def _session_write_tools(server: MCPServer[Services], holder: _SessionHolder) ->
 
 def run(session_id: str) -> None:
     """Serve one session over stdio until the client goes away."""
-    build_session_server(session_id).run("stdio")
+    from llm_session_manager.mcp_transport import serve_stdio
+
+    serve_stdio(build_session_server(session_id))

@@ -319,7 +319,14 @@ async def test_streamable_http_on_loopback(fake_home: FakeHome) -> None:
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "the HTTP server did not start"
                 time.sleep(0.1)
-        async with Client(f"http://127.0.0.1:{port}/mcp") as c:
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        token = (fake_home.home / ".config" / "llm-session-manager" / "mcp-http-token").read_text().strip()
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+            Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http)) as c,
+        ):
             assert [t.name for t in (await c.list_tools()).tools] == TOOLS
             result = await c.call_tool("get_session", {"session_id": "88a8"})
             assert not result.is_error and (result.structured_content or {})["id"] == SIDE
@@ -334,7 +341,7 @@ def test_command_errors_are_one_line(fake_home: FakeHome, tmp_path: Path) -> Non
     bad = fake_home.run("mcp-server", "--transport", "websocket")
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip() == (
-        "lsm: error: --transport: unknown transport 'websocket' (one of stdio, streamable-http)"
+        "lsm: error: --transport: unknown transport 'websocket' (one of stdio, streamable-http, http)"
     )
     missing = fake_home.run("mcp-session-server", "zzz")
     assert missing.returncode == 3 and missing.stdout == ""

@@ -5,7 +5,6 @@ The MCP SDK is imported only when a server starts: `lsm list` never pays for it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -17,44 +16,88 @@ from llm_session_manager.cli.common import check_format, load_env, print_json, w
 from llm_session_manager.errors import UsageError
 
 if TYPE_CHECKING:
-    from llm_session_manager.mcp_config import WriteResult
+    from llm_session_manager.mcp_config import Launch, Remote, WriteResult
 
-TRANSPORTS = ("stdio", "streamable-http")
+TRANSPORTS = ("stdio", "streamable-http", "http")  # http: short for streamable-http
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+def _transport(value: str) -> str:
+    kind = value.strip().lower()
+    if kind not in TRANSPORTS:
+        raise UsageError(f"--transport: unknown transport '{value}' (one of {', '.join(TRANSPORTS)})")
+    return "streamable-http" if kind == "http" else kind
+
+
+def _check_bind(host: str, allow_remote: bool) -> bool:
+    """Whether ``host`` is loopback; a non-loopback bind needs --allow-remote."""
+    from llm_session_manager.mcp_transport import is_loopback
+
+    if is_loopback(host):
         return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    if not allow_remote:
+        raise UsageError(
+            f"--host {host} is not a loopback address: other machines could reach the server; "
+            "add --allow-remote to listen there anyway"
+        )
+    return False
 
 
 def mcp_server_cmd(
     transport: str = typer.Option(
-        "stdio", "--transport", help="stdio (what Claude Desktop starts) or streamable-http."
+        "stdio", "--transport", help="stdio (what Claude Desktop starts) or http (streamable-http)."
     ),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="streamable-http: the address to listen on (loopback by default)."
+        "127.0.0.1", "--host", help="http: the address to listen on (loopback by default)."
     ),
-    port: int = typer.Option(
-        8000, "--port", min=1, max=65535, help="streamable-http: the port to listen on."
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="http: the port to listen on."),
+    allow_remote: bool = typer.Option(
+        False,
+        "--allow-remote",
+        help="http: allow a --host that is not loopback (other machines can connect).",
     ),
 ) -> None:
     """Serve lsm over MCP: sessions, health, recommendations, memory, export (for Claude Desktop,
-    Claude Code, Cursor, VS Code)."""
-    kind = transport.strip().lower()
-    if kind not in TRANSPORTS:
-        raise UsageError(f"--transport: unknown transport '{transport}' (one of {', '.join(TRANSPORTS)})")
-    load_env()  # a broken config file is one clear line now, not a failure inside the protocol
-    if kind == "streamable-http":
-        if not _is_loopback(host):
-            warn(f"listening on {host}: anyone who can reach port {port} can read your sessions (no auth)")
-        sys.stderr.write(f"lsm: MCP server at http://{host}:{port}/mcp (Ctrl-C to stop)\n")
+    Claude Code, Cursor, VS Code). Over http every request needs the bearer token lsm keeps beside its
+    config file (`lsm mcp-config --transport http` writes it into a client's config)."""
+    kind = _transport(transport)
+    env = load_env()  # a broken config file is one clear line now, not a failure inside the protocol
     from llm_session_manager import mcp_server
 
-    mcp_server.run(kind, host, port)
+    if kind == "stdio":
+        if sys.stdin.isatty():
+            from llm_session_manager.mcp_transport import tty_notice
+
+            sys.stderr.write(tty_notice())
+        mcp_server.run()
+        return
+    loopback = _check_bind(host, allow_remote)
+    token = _announce_token(env.paths.config_file)
+    if not loopback:
+        warn(
+            f"listening on {host}: other machines can reach port {port}; every request still needs the "
+            "token, but plain HTTP is not encrypted"
+        )
+    from llm_session_manager.mcp_transport import server_url
+
+    sys.stderr.write(f"lsm: MCP server at {server_url(host, port)} (Ctrl-C to stop)\n")
+    mcp_server.run_http(host, port, token)
+
+
+def _announce_token(config_file: Path) -> str:
+    """The HTTP token; when it is made now, it is shown once on stderr."""
+    from llm_session_manager.mcp_transport import http_token, token_file
+
+    token, made = http_token(config_file)
+    where = token_file(config_file)
+    if made:
+        sys.stderr.write(
+            f"lsm: made the MCP HTTP token (shown this once; kept in {where}, mode 0600):\n{token}\n"
+        )
+    sys.stderr.write(
+        f"lsm: clients must send 'Authorization: Bearer <the token in {where}>'; "
+        "`lsm mcp-config --transport http` writes it into a client's config\n"
+    )
+    return token
 
 
 def mcp_session_server_cmd(
@@ -67,7 +110,10 @@ def mcp_session_server_cmd(
     env = load_env()
     view = resolve_id(collect(env.paths, env.config).views, session_id)  # unknown id: exit 3, now
     from llm_session_manager import mcp_session
+    from llm_session_manager.mcp_transport import tty_notice
 
+    if sys.stdin.isatty():
+        sys.stderr.write(tty_notice())
     mcp_session.run(view.session.id)
 
 
@@ -83,8 +129,17 @@ def mcp_config_cmd(
     ),
     name: str = typer.Option("llm-session-manager", "--name", help="The server's name in the client."),
     fmt: str = typer.Option("json", "--format", "-f", help="json (the entry) or path (the file only)."),
+    transport: str = typer.Option(
+        "stdio",
+        "--transport",
+        help="stdio (the client starts the server) or http (it connects to `lsm mcp-server --transport "
+        "http`, sending lsm's token).",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="http: the address the server listens on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="http: the port the server listens on."),
 ) -> None:
-    """Print (or --write) the MCP client configuration that starts this installation's server."""
+    """Print (or --write) the MCP client configuration that starts this installation's server (or, with
+    --transport http, connects to the running HTTP server with its bearer token)."""
     from llm_session_manager import mcp_config
 
     kind = client.strip().lower()
@@ -93,7 +148,7 @@ def mcp_config_cmd(
     fmt = check_format(fmt, ("json", "path"))
     if not name.strip() or any(ch.isspace() for ch in name):
         raise UsageError("--name: give a name without spaces")
-    spec = mcp_config.launch(os.environ)
+    spec = _client_spec(_transport(transport), host, port)
     if kind == "claude-code":
         if write or file:
             raise UsageError(
@@ -107,11 +162,26 @@ def mcp_config_cmd(
         return
     if not write:
         print_json(mcp_config.document(kind, spec, name))
-        sys.stderr.write(f"lsm: merge this into {target} (or run: lsm mcp-config --client {kind} --write)\n")
+        again = f"--client {kind}" + (" --transport http" if isinstance(spec, mcp_config.Remote) else "")
+        sys.stderr.write(f"lsm: merge this into {target} (or run: lsm mcp-config {again} --write)\n")
         return
     result = mcp_config.write_config(kind, spec, target, name)
     print_json(mcp_config.document(kind, spec, name))
     _report(result, name, kind)
+
+
+def _client_spec(kind: str, host: str, port: int) -> Launch | Remote:
+    """What the client entry describes: how to start the server, or where the HTTP server is."""
+    from llm_session_manager import mcp_config
+
+    if kind == "stdio":
+        return mcp_config.launch(os.environ)
+    from llm_session_manager.mcp_transport import http_token, server_url
+
+    token, made = http_token(load_env().paths.config_file)
+    if made:
+        sys.stderr.write("lsm: made the MCP HTTP token; `lsm mcp-server --transport http` will use it\n")
+    return mcp_config.Remote(server_url(host, port), token)
 
 
 def _report(result: WriteResult, name: str, client: str) -> None:
