@@ -407,11 +407,11 @@ _KEY_PREFIX_END = re.compile(r"(?:" + _KEY_PREFIXES + r")[_\-.]?$")
 # After the name: a closing quote (or ``"]``), the separator, then the value.
 _TAIL = re.compile(
     r"(?P<close>\\*[\"'`]?\]?)(?P<sp1>[ \t]*)"
-    r"(?P<sep>:=|=>|=(?![=~])|:(?=[\s\"'`\\]))(?P<sp2>[ \t]*)"
+    r"(?P<sep>:=|=>|=(?![=~])|:(?=[\s\"'`]|\\+[\"']))(?P<sp2>[ \t]*)"
     r"(?:"
     r"(?P<prefix>[rbfuRBFU]{0,2})(?P<q>\\*)(?P<qc>[\"'`])(?P<qv>[^\n]*?)(?<!\\)(?P=q)(?P=qc)"
     r"|(?P<bv>\{[^{}\n]*\})"
-    r"|(?P<uv>[^\s\"'`&;,]+)"
+    r"|(?P<uv>(?:[^\s\"'`&;,\\]|\\(?![nrt\"\\]))+)"  # up to an escaped newline or quote
     r")"
 )
 # ``--password VALUE``: a flag, then the value after a space.
@@ -472,9 +472,9 @@ def _is_code(value: str) -> bool:
 
 def quoted_literal(value: str) -> bool:
     """A quoted value (or a JSON string under a secret name) holds a secret unless it is empty, a
-    keyword, a short number or a placeholder."""
+    keyword, a short number or a placeholder, or was redacted by a more specific rule already."""
     v = value.strip()
-    if len(v) < 3 or v.lower() in _KEYWORDS or v.lower() in _TYPES or is_reference(v):
+    if len(v) < 3 or MARK in v or v.lower() in _KEYWORDS or v.lower() in _TYPES or is_reference(v):
         return False
     return not (v.isdigit() and len(v) <= 5)
 
@@ -492,7 +492,7 @@ class _Context:
 
 
 def _unquoted_literal(value: str, ctx: _Context) -> bool:
-    if is_reference(value) or _is_code(value) or _BRACED_CODE.fullmatch(value):
+    if MARK in value or is_reference(value) or _is_code(value) or _BRACED_CODE.fullmatch(value):
         return False
     if _WORDLIKE.fullmatch(value) is None:  # has a digit or a symbol
         return not (ctx.kwarg and re.fullmatch(r"[A-Za-z_]\w*", value))

@@ -89,3 +89,89 @@ def test_nested_values() -> None:
     clean = redact_value(doc, counts)
     assert clean == {"a": ["x [REDACTED:aws-access-key]", {"b": "[REDACTED:github-token]"}], "n": 3}
     assert counts == {"aws-access-key": 1, "github-token": 1}
+
+
+# Issue 13 item 1: the formats that leaked, each in the shape it was reported in (fake values).
+LEAKED = [
+    ("secret", "SECRET_KEY=" + "k3y" * 12),
+    ("secret", "DJANGO_SECRET_KEY='" + "dj4ng0" * 6 + "'"),
+    ("password", '{"user": "app", "password": "' + "Pa55w0rd" * 2 + '"}'),
+    ("aws-secret-key", '"SecretAccessKey": "' + "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" + '"'),
+    ("session-token", '"SessionToken": "' + "IQoJb3JpZ2luX2Vj" * 8 + '"'),
+    ("google-oauth-secret", "GOCSPX-" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9S"),
+    ("url-password", "redis://:" + "r3d1sPa55" * 2 + "@cache:6379/0"),
+    ("password", "jdbc:mysql://db/shop?user=app&password=" + "Jdbc5ecret" + "&ssl=true"),
+    ("password", "mysql -u root -p" + "My5qlR00t" + " shop"),
+    ("azure-storage-key", "AccountName=dev;AccountKey=" + "QUJD" * 21 + "QQ==" + ";EndpointSuffix=x"),
+    ("sendgrid-key", "SG." + "a1B2c3D4e5F6g7H8i9J0k1" + "." + "L2m3N4o5P6q7R8s9T0u1V2w3X4y5Z6a7B8c9D0e1F2g"),
+    ("digitalocean-token", "dop_v1_" + "0123456789abcdef" * 4),
+    ("pypi-token", "pypi-AgEIcHlwaS5vcmc" + "Cj" * 40),
+    ("telegram-token", "123456789:AA" + "Hj4Kl5Mn6Op7Qr8St9Uv0Wx1Yz2Ab3Cd4"),
+    ("authorization", "Authorization: Basic " + "dXNlcjpwYXNzd29yZDEyMw=="),
+    ("password", "curl -u deploy:" + "Curl5ecret99" + " https://ci.example.com"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), LEAKED, ids=[f"{k}-{i}" for i, (k, _) in enumerate(LEAKED)])
+def test_formats_that_leaked_are_redacted(kind: str, text: str) -> None:
+    clean, counts = redact_text(text)
+    assert f"[REDACTED:{kind}]" in clean and counts.get(kind) == 1, clean
+    assert redact_text(clean) == (clean, {})  # idempotent
+
+
+# ... and the look-alikes that were wrongly redacted.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "secret: true",
+        "token: null",
+        "password: false",
+        "password_reset_url=https://example.com/reset",
+        "def get_token(self):",
+        'token = request.headers.get("X")',
+        'password = os.environ["DB_PASSWORD"]',
+        "api_key: str",
+        "TOKEN_LIMIT = 4096",
+    ],
+)
+def test_code_and_keywords_survive(text: str) -> None:
+    assert redact_text(text) == (text, {})
+
+
+def test_secret_named_json_values_are_redacted_whole() -> None:
+    counts: dict[str, int] = {}
+    doc = {
+        "env": {"DB_PASSWORD": "plainword", "DEBUG": "true", "GITHUB_TOKEN": "${{ secrets.GH }}"},
+        "headers": {"Authorization": "Basic dXNlcjpwdw==", "x-api-key": "k8Hq2Zt5Lw9Xc3Vb7Nm1Pr4Sd6Fg0Jy"},
+        "auths": {"registry": {"auth": "dXNlcjpwYXNzd29yZA=="}},
+        "options": {"auth": "oauth2", "token": None, "max_tokens": 4096},
+    }
+    clean = redact_value(doc, counts)
+    assert clean["env"] == {
+        "DB_PASSWORD": "[REDACTED:password]",
+        "DEBUG": "true",
+        "GITHUB_TOKEN": "${{ secrets.GH }}",
+    }
+    assert clean["headers"] == {
+        "Authorization": "[REDACTED:authorization]",
+        "x-api-key": "[REDACTED:api-key]",
+    }
+    assert clean["auths"]["registry"]["auth"] == "[REDACTED:registry-auth]"
+    assert clean["options"] == doc["options"]
+    assert counts == {"password": 1, "authorization": 1, "api-key": 1, "registry-auth": 1}
+
+
+def test_a_key_block_cut_before_its_end_is_redacted() -> None:
+    text = "$ head -c 200 key\n-----BEGIN RSA PRIVATE KEY-----\n" + "MIIEowIBAAKCAQEA" + "q" * 48 + "\nabc"
+    clean, counts = redact_text(text)
+    assert clean == "$ head -c 200 key\n[REDACTED:private-key]\nabc" and counts == {"private-key": 1}
+
+
+def test_a_vendor_token_after_an_escaped_newline() -> None:
+    text = '{"stdout": "token:\\nghp_' + "x" * 36 + '\\n"}'
+    assert redact_text(text)[0] == '{"stdout": "token:\\n[REDACTED:github-token]\\n"}'
+
+
+def test_pass_must_begin_a_name_part() -> None:
+    assert redact_text("bypass=on1y compass=n0rth")[1] == {}
+    assert redact_text("DB_PASS=s3cret dbPass=s3cret SSHPASS=s3cret")[1] == {"password": 3}
