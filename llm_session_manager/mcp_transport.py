@@ -25,6 +25,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import stat
@@ -193,7 +194,32 @@ def serve_stdio(server: MCPServer[Any]) -> None:
     """Serve over stdin/stdout until the client closes stdin (or Ctrl-C: KeyboardInterrupt)."""
     import anyio
 
+    one_line_logs()
     anyio.run(_serve_stdio, server)
+
+
+class _OneLine(logging.Formatter):
+    """``lsm: mcp: LEVEL: message`` on one line, control characters made visible, no traceback: a
+    request's own text (an unknown prompt name…) is hostile and must not reach a terminal raw."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from llm_session_manager.safetext import for_terminal
+
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            message = f"{message}: {type(exc).__name__}: {exc}"
+        return for_terminal(f"lsm: mcp: {record.levelname.lower()}: {message}")
+
+
+def one_line_logs() -> None:
+    """Replace the SDK's rich log handler (multi-line tracebacks on stderr) with one-line records."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    root.addHandler(handler)
 
 
 def tty_notice() -> str:
@@ -434,6 +460,7 @@ def serve_http(server: MCPServer[Any], host: str, port: int, token: str) -> None
     """Serve until SIGINT/SIGTERM (uvicorn shuts down gracefully, then Ctrl-C is a KeyboardInterrupt)."""
     import uvicorn
 
+    one_line_logs()
     config = uvicorn.Config(
         http_app(server, host, port, token), host=host.strip("[]"), port=port, log_level="warning"
     )

@@ -195,3 +195,38 @@ def test_in_a_terminal_it_says_what_it_is_and_ctrl_c_ends_it(
         os.close(fd)
     assert code in (0, 130), (code, rest)
     assert b"Traceback" not in out + rest, rest
+
+
+def test_a_hostile_request_is_logged_on_one_safe_line(fake_home: FakeHome) -> None:
+    """The SDK logs a failing handler with a multi-line traceback; lsm logs one line, escapes made
+    visible (the request's text is hostile: it reaches a terminal when the server runs by hand)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llm_session_manager", "mcp-server"],
+        env=fake_home.env(),
+        cwd=str(fake_home.home),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    io = Stdio(proc)
+    try:
+        io.send(INIT)
+        assert io.answer(30)["id"] == 0
+        io.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        io.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "prompts/get",
+                "params": {"name": "\x1b]0;pwned\x07\x1b[2J"},
+            }
+        )
+        assert "error" in io.answer()
+    finally:
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        err = proc.stderr.read().decode()
+    assert "\x1b" not in err and "\x07" not in err and "Traceback" not in err and "│" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lsm: mcp: error: ") and "Unknown prompt" in lines[0], err
