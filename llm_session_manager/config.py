@@ -314,12 +314,15 @@ def _check_memory_server(file: Path, server: Any) -> None:
 # value outside them is a typo or an attack (a refresh of 1e-9 s busy-loops, a depth of 1e9 walks the
 # whole disk), never a wish.
 RANGES: dict[str, tuple[float, float]] = {
-    "idle_minutes": (0.1, 525_600),  # up to a year
-    "recent_hours": (0.01, 87_600),  # up to ten years
-    "health.stuck_busy_minutes": (0.1, 10_080),  # up to a week
-    "health.stuck_waiting_minutes": (0.1, 10_080),
+    "idle_minutes": (0.001, 525_600),  # up to a year
+    "recent_hours": (0.001, 87_600),  # up to ten years
+    "health.stuck_busy_minutes": (0.001, 10_080),  # up to a week
+    "health.stuck_waiting_minutes": (0.001, 10_080),
     "dashboard.refresh_interval": (0.2, 3_600),
     "aider.max_depth": (0, 32),
+    "notify.min_interval_seconds": (0, 86_400),
+    "notify.poll_seconds": (0.2, 60),
+    "budget.near_percent": (1, 100),
 }
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from llm_session_manager.compaction import COMPACT_SHARE as COMPACT_SHARE
+from llm_session_manager.compaction import auto_compact_point as auto_compact_point
 from llm_session_manager.models import ModelTokens
 
 TABLE_DATE = "2026-11-01"
@@ -166,7 +168,14 @@ BUNDLED_2026_12: dict[str, ModelInfo] = {
     m.name: m
     for m in (
         # Claude Code 2.1.x's default model; Claude Code's own cost figures use the same prices.
-        replace(_claude("claude-opus-4-8", 1_000_000, 5, 25), source="Anthropic model page claude-opus-4-8"),
+        replace(
+            _claude("claude-opus-4-8", 1_000_000, 5, 25),
+            source="Anthropic model page claude-opus-4-8; the same in Claude Code 2.1.197's bundled table",
+        ),
+        replace(
+            _claude("claude-sonnet-5", 1_000_000, 3, 15),
+            source="Claude Code 2.1.197's bundled price and model table",
+        ),
         replace(_claude("claude-opus-5", 1_000_000, 5, 25), source="Anthropic model page claude-opus-5"),
         ModelInfo(
             "claude-opus-5-5",
@@ -399,15 +408,3 @@ def model_cost(info: ModelInfo, row: ModelTokens) -> float:
         mo,
     )
     return std + long
-
-
-# Where each agent compacts (or summarises) its context on its own, as a share of the window.
-COMPACT_SHARE = {"codex": 0.9, "gemini": 0.5}
-
-
-def auto_compact_point(window: int, agent: str = "claude-code") -> int:
-    """Where the agent compacts on its own. Claude Code: the window minus ~33k of reserved output and
-    buffer (167k of 200k, 967k of 1M); Codex at 90%, Gemini CLI at 50%; others taken as 90%."""
-    if agent == "claude-code":
-        return max(window - 33_000, int(window * 0.8))
-    return int(window * COMPACT_SHARE.get(agent, 0.9))

@@ -268,7 +268,7 @@ def test_window_one_m_identity_wins(model: str | None) -> None:
         ("claude-sonnet-4-6", (1_000_000, "table")),
         ("claude-haiku-4-5-20251001", (200_000, "table")),
         ("claude-opus-6", (1_000_000, "family")),
-        ("claude-sonnet-5-20270101", (1_000_000, "family")),
+        ("claude-sonnet-6-20270101", (1_000_000, "family")),
         ("claude-haiku-5", (200_000, "family")),
         ("acme-4o", (200_000, "default")),
         (None, (200_000, "default")),
@@ -342,6 +342,7 @@ def test_normalise_strips_apac_bedrock_prefix() -> None:
     [
         ("claude-opus-4-8", 5, 25, 1_000_000),  # Claude Code 2.1.197's default
         ("claude-opus-5-5", 4, 20, 1_000_000),
+        ("claude-sonnet-5", 3, 15, 1_000_000),  # Claude Code 2.1.197's model switch target
         ("gpt-6.2-sol", 2, 10, 500_000),  # Codex CLI 0.171's default
         ("gpt-5.5", 5, 30, 272_000),
         ("gpt-4o", 2.5, 10, 128_000),
