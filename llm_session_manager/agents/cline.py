@@ -35,7 +35,16 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import file_identity, scandir
+from llm_session_manager.agents.common import (
+    count_or,
+    epoch_ms,
+    file_identity,
+    open_regular,
+    scandir,
+    valid_or_none,
+)
+from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.safetext import title_line
@@ -45,6 +54,7 @@ UI_FILE = "ui_messages.json"
 META_FILE = "task_metadata.json"
 API_FILE = "api_conversation_history.json"
 HEAD_BYTES = 256
+META_MAX = 16 * 1024 * 1024  # task_metadata.json: models and files of one task
 TITLE_MAX = 80
 RECENT_KEEP = 10
 RECENT_WINDOW = timedelta(minutes=30)
@@ -160,17 +170,9 @@ def new_ui(ext: str) -> dict[str, Any]:
     }
 
 
-def _int(value: Any) -> int:
-    """A token count: a non-negative whole number, anything else is 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return 0
-    return max(0, int(value))
-
-
 def _ts(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return int(value)
+    """A message's time in epoch milliseconds, None when absent; ValueError when out of range."""
+    return None if value is None else epoch_ms(value)
 
 
 def _title_from(text: str) -> str:
@@ -209,14 +211,15 @@ def _request(data: dict[str, Any], msg: dict[str, Any], ts: int | None, model: s
     if not isinstance(info, dict):
         data["skipped"] += 1
         return
+    # The counts first: one out of range skips the whole message before anything is recorded.
+    tin, tout = count_or(info.get("tokensIn")), count_or(info.get("tokensOut"))
+    cw, cr = count_or(info.get("cacheWrites")), count_or(info.get("cacheReads"))
     request = info.get("request")
     if isinstance(request, str):
         _note_request_text(data, request)
         if model is None and data["ext"] != "cline":
             tags = _MODEL_TAG.findall(request)
             model = tags[-1].strip() if tags else None
-    tin, tout = _int(info.get("tokensIn")), _int(info.get("tokensOut"))
-    cw, cr = _int(info.get("cacheWrites")), _int(info.get("cacheReads"))
     if info.get("apiProtocol") == "openai":
         tin = max(0, tin - cw - cr)  # Roo/Kilo: OpenAI-style input includes the cached tokens
     cancel = info.get("cancelReason")
@@ -254,11 +257,11 @@ def _say(data: dict[str, Any], msg: dict[str, Any], say: Any, ts: int | None, fi
     elif say in TOOL_ERROR_SAYS:
         data["tool_errors"] += 1
     elif say in COMPACTION_SAYS:
+        condense = msg.get("contextCondense")
+        new_ctx = count_or(condense.get("newContextTokens")) if isinstance(condense, dict) else 0
         data["compactions"] += 1
         data["since_compaction"] = 0
         data["last_compaction_ts"] = ts
-        condense = msg.get("contextCondense")
-        new_ctx = _int(condense.get("newContextTokens")) if isinstance(condense, dict) else 0
         data["ctx_hist"] = [[ts, new_ctx]] if new_ctx and ts is not None else []
         if new_ctx:
             data["ctx"] = new_ctx
@@ -282,20 +285,27 @@ def fold_ui(data: dict[str, Any], messages: Any) -> None:
         if not isinstance(msg, dict):
             data["skipped"] += 1
             continue
-        ts = _ts(msg.get("ts"))
-        if ts is not None:
-            data["first_ts"] = ts if data["first_ts"] is None else min(data["first_ts"], ts)
-            data["last_ts"] = ts if data["last_ts"] is None else max(data["last_ts"], ts)
         model = _model_of(msg) or model
-        kind = msg.get("type")
-        if kind == "say":
-            say = msg.get("say")
-            if say in ("api_req_started", "api_req_finished"):
-                _request(data, msg, ts, model)
-            else:
-                _say(data, msg, say, ts, index == 0)
-        elif kind == "ask":
-            _ask(data, msg.get("ask"), ts)
+        try:
+            _fold_message(data, msg, index, model)
+        except LINE_ERRORS:
+            data["skipped"] += 1  # a message with a figure out of range costs that message only
+
+
+def _fold_message(data: dict[str, Any], msg: dict[str, Any], index: int, model: str | None) -> None:
+    ts = _ts(msg.get("ts"))
+    if ts is not None:
+        data["first_ts"] = ts if data["first_ts"] is None else min(data["first_ts"], ts)
+        data["last_ts"] = ts if data["last_ts"] is None else max(data["last_ts"], ts)
+    kind = msg.get("type")
+    if kind == "say":
+        say = msg.get("say")
+        if say in ("api_req_started", "api_req_finished"):
+            _request(data, msg, ts, model)
+        else:
+            _say(data, msg, say, ts, index == 0)
+    elif kind == "ask":
+        _ask(data, msg.get("ask"), ts)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -314,7 +324,7 @@ def fold_meta(raw: bytes) -> dict[str, Any]:
     for entry in usage if isinstance(usage, list) else []:
         if not isinstance(entry, dict):
             continue
-        model, ts = entry.get("model_id"), _ts(entry.get("ts"))
+        model, ts = entry.get("model_id"), valid_or_none(epoch_ms, entry.get("ts"))
         if isinstance(model, str) and model and ts is not None:
             data["models"].append([ts, model])
     data["models"].sort(key=lambda e: e[0])
@@ -484,7 +494,7 @@ class ClineReader:
     "[Kilo Code]"."""
 
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(self, roots: Sequence[tuple[str | Path, str]]) -> None:
         self.task_roots = tuple((str(p), ext) for p, ext in roots)
@@ -504,6 +514,7 @@ class ClineReader:
         return out
 
     def _task_dirs(self) -> Iterator[tuple[str, str]]:
+        """``<root>/<task id>`` folders: one level, so a symlink loop below cannot make it go on."""
         for root, ext in self.task_roots:
             for entry in scandir(root):
                 try:
@@ -535,9 +546,11 @@ class ClineReader:
                     yield api, key, file_identity(api_st)
 
     def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
-        with open(path, "rb") as fh:
+        """Only a regular file is opened (a FIFO would block); the metadata file has a size cap."""
+        with open_regular(path) as fh:
             identity = file_identity(os.fstat(fh.fileno()))
-            raw = fh.read()
+            raw = read_regular(path, META_MAX) if os.path.basename(path) == META_FILE else fh.read()
+        raw = raw or b""
         data = read_task_file(str(path), raw, prior)
         head = hashlib.blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
         return FileState(str(path), session_key, identity, len(raw), head, data)
@@ -683,7 +696,7 @@ def _iso_ms(ms: int | None) -> str | None:
 
 
 def _ui_message(conv: _UiConversation, msg: dict[str, Any], first: bool) -> None:
-    ts_ms = _ts(msg.get("ts"))
+    ts_ms = valid_or_none(epoch_ms, msg.get("ts"))  # export shows what it can
     ts = _iso_ms(ts_ms)
     conv.model = _model_of(msg) or conv.model
     kind, text = msg.get("type"), msg.get("text")
@@ -712,6 +725,11 @@ def _ui_message(conv: _UiConversation, msg: dict[str, Any], first: bool) -> None
         turn.setdefault("tool_calls", []).append({"id": call_id, "name": call[0], "input": call[1]})
 
 
+def _read(path: str) -> bytes:
+    with open_regular(path) as fh:
+        return fh.read()
+
+
 def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
     """Prompts, replies, tool calls and tool outputs of a Cline / Roo Code / Kilo Code task, in order,
     from its ``ui_messages.json`` (models from ``task_metadata.json`` when the messages do not say)."""
@@ -723,11 +741,11 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
     for path in paths:
         name = os.path.basename(path)
         if name == META_FILE:
-            models = fold_meta(Path(path).read_bytes())["models"]
+            models = fold_meta(read_regular(path, META_MAX) or b"")["models"]
         elif name == API_FILE:
-            fallback = fold_api(Path(path).read_bytes())["model"]
+            fallback = fold_api(_read(path))["model"]
     try:
-        messages = orjson.loads(Path(ui_path).read_bytes())
+        messages = orjson.loads(_read(ui_path))
     except ValueError:
         return []  # caught while Cline rewrites it
     conv = _UiConversation(models, fallback, extension_of(ui_path))

@@ -51,11 +51,15 @@ from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     RECENT_KEEP,
+    amount,
     bad_line,
+    count_or,
     count_recent,
     file_identity,
+    first_visit,
     needs_full_read,
     note_ts,
+    open_regular,
     recent_rows,
     scandir_sorted,
 )
@@ -149,19 +153,9 @@ def new_data() -> dict[str, Any]:
 # Small value helpers
 
 
-def _int(value: Any) -> int:
-    """A non-negative whole count (int, or a float with an integral value); anything else is 0."""
-    if type(value) is int:
-        return value if value > 0 else 0
-    if type(value) is float and value > 0 and value.is_integer():
-        return int(value)
-    return 0
-
-
 def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+    """An optional non-negative finite number (a percentage, epoch seconds); ValueError when invalid."""
+    return None if value is None else amount(value)
 
 
 def _str(value: Any) -> str | None:
@@ -199,13 +193,14 @@ def _model_of(payload: dict[str, Any]) -> str | None:
 
 
 def _usage(raw: dict[str, Any]) -> list[int]:
+    """The six counts of a usage object (absent = 0); ValueError for one out of range."""
     return [
-        _int(raw.get("input_tokens")),
-        _int(raw.get("cached_input_tokens")),
-        _int(raw.get("cache_write_input_tokens")),
-        _int(raw.get("output_tokens")),
-        _int(raw.get("reasoning_output_tokens")),
-        _int(raw.get("total_tokens")),
+        count_or(raw.get("input_tokens")),
+        count_or(raw.get("cached_input_tokens")),
+        count_or(raw.get("cache_write_input_tokens")),
+        count_or(raw.get("output_tokens")),
+        count_or(raw.get("reasoning_output_tokens")),
+        count_or(raw.get("total_tokens")),
     ]
 
 
@@ -233,17 +228,19 @@ def normalised(event: Sequence[Any]) -> tuple[int, int, int, int]:
 def _turn_usage(data: dict[str, Any], info: dict[str, Any]) -> list[int] | None:
     """One response's counts: ``last_token_usage``, else the growth of the cumulative total. An event
     whose cumulative total equals the previous one restates it (Codex re-emits the last event on
-    resume and on rate-limit refreshes) and adds nothing."""
+    resume and on rate-limit refreshes) and adds nothing. Both objects are checked before anything is
+    recorded: a bad count leaves ``data`` as it was."""
     last = info.get("last_token_usage")
     total = info.get("total_token_usage")
     total_usage = _usage(total) if isinstance(total, dict) else None
+    last_usage = _usage(last) if isinstance(last, dict) else None
     previous = data["prev_total"]
     if total_usage is not None:
         data["prev_total"] = total_usage
         if total_usage == previous:
             return None
-    if isinstance(last, dict):
-        return _usage(last)
+    if last_usage is not None:
+        return last_usage
     if total_usage is not None:
         return _minus(total_usage, previous)
     return None
@@ -251,17 +248,18 @@ def _turn_usage(data: dict[str, Any], info: dict[str, Any]) -> list[int] | None:
 
 def _token_count(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
     limits = payload.get("rate_limits")
-    if isinstance(limits, dict):
-        slots = parse_rate_limits(limits, ts)
-        if slots:
-            data["rate"] = [ts, slots]
+    slots = parse_rate_limits(limits, ts) if isinstance(limits, dict) else []
     info = payload.get("info")
     if not isinstance(info, dict):
+        if slots:
+            data["rate"] = [ts, slots]
         return
-    window = _int(info.get("model_context_window"))
+    window = count_or(info.get("model_context_window"))
+    usage = _turn_usage(data, info)  # the last figure checked: nothing below raises
+    if slots:
+        data["rate"] = [ts, slots]
     if window:
         data["window"] = window
-    usage = _turn_usage(data, info)
     if usage is None or data["records"]:
         return
     model = _model_of(payload) or _model_of(info)
@@ -285,8 +283,8 @@ def _usage_record(data: dict[str, Any], payload: dict[str, Any], ts: str | None)
     raw = payload.get("usage")
     if not isinstance(raw, dict):
         return
-    data["records"] = True
     usage = _usage(raw)
+    data["records"] = True
     if usage[0] or usage[1] or usage[3] or usage[4]:
         _commit(data, [ts, data["model"], *usage])
 
@@ -342,9 +340,9 @@ def parse_rate_limits(limits: dict[str, Any], ts: str | None) -> list[list[Any]]
             resets_in = _num(limits.get(f"{slot}_resets_in_seconds"))
         if used is None:
             continue
-        if minutes is not None and _int(minutes) == 0:
+        if minutes is not None and count_or(minutes) == 0:
             continue
-        window = _int(minutes) or None
+        window = count_or(minutes) or None
         out.append([RATE_WINDOWS.get(window or 0, slot), used, window, _reset_time(resets, resets_in, ts)])
     return out
 
@@ -531,7 +529,7 @@ def _event_msg(data: dict[str, Any], payload: dict[str, Any], ts: str | None) ->
     elif ptype == "item_completed":
         _item_completed(data, payload.get("item"), ts)
     elif ptype == "task_started":
-        window = _int(payload.get("model_context_window"))
+        window = count_or(payload.get("model_context_window"))
         if window:
             data["window"] = window
 
@@ -622,7 +620,7 @@ def read_jsonl_file(
 ) -> FileState:
     """Read an append-only JSONL file, continuing from ``prior`` when it is the same file that only grew
     (same device and inode, not shorter than the offset, same first bytes)."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         identity = file_identity(os.fstat(fh.fileno()))
         head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
         if prior is None or needs_full_read(prior, identity, head):
@@ -640,13 +638,20 @@ def read_jsonl_file(
 # Finding files
 
 
-def jsonl_files(root: str, depth: int = MAX_DEPTH) -> Iterator[tuple[str, os.stat_result]]:
-    """Every ``*.jsonl`` file under ``root``, at most ``depth`` levels down, in name order."""
+def jsonl_files(
+    root: str, depth: int = MAX_DEPTH, seen: set[tuple[int, int]] | None = None
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Every ``*.jsonl`` file under ``root``, at most ``depth`` levels down, in name order. Folder
+    symlinks are followed (people move ``sessions/`` or a year's folder to another disk and link it
+    back), each folder entered once: a symlink loop ends there."""
+    seen = set() if seen is None else seen
+    if not first_visit(seen, root):
+        return
     for entry in scandir_sorted(root):
         try:
             if entry.is_dir():
                 if depth > 1:
-                    yield from jsonl_files(entry.path, depth - 1)
+                    yield from jsonl_files(entry.path, depth - 1, seen)
             elif entry.name.endswith(".jsonl") and entry.is_file():
                 yield entry.path, entry.stat()
         except OSError:
@@ -659,7 +664,7 @@ def jsonl_files(root: str, depth: int = MAX_DEPTH) -> Iterator[tuple[str, os.sta
 
 class CodexReader:
     name = AGENT
-    parser_version = 2
+    parser_version = 3
 
     def __init__(self, codex_home: Path) -> None:
         self.codex_home = codex_home
@@ -945,7 +950,7 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
     ``response_item`` lines (the model's own view of the conversation); compactions are marked."""
     turns: list[dict[str, Any]] = []
     for path in paths:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             for raw in fh:
                 try:
                     obj = orjson.loads(raw)

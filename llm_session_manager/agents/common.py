@@ -3,18 +3,114 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import stat
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.fileio import UnreadableFile
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 HEAD_BYTES = 256  # how much of a file's start fingerprints it (a rewritten file is read again)
 RECENT_KEEP = 20  # tool results kept for the error-rate part of health
 RECENT_WINDOW = timedelta(minutes=30)  # "recent" = this long before the session's last activity
+# The largest count a reader accepts: every integer up to it is exact in a double (what the agents'
+# JavaScript wrote), sums of millions of them stay far inside SQLite's and orjson's 64 bits.
+MAX_COUNT = 2**53
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
+
+
+# ---------------------------------------------------------------------------------------------------
+# Numbers from the agents' logs. A value out of range raises ValueError (one of jsonl.LINE_ERRORS), so
+# the record that carries it is skipped whole: one hostile figure can neither crash every command
+# (a 2**64 token count breaks the parse cache) nor leave a half-counted record behind.
+
+
+def count(value: Any) -> int:
+    """A count (tokens, messages, a context size): an int, or a float with a whole value (JavaScript
+    writes some that way), within 0..MAX_COUNT. Anything else (a bool, a string, a negative or huge
+    number, NaN) raises ValueError."""
+    if type(value) is int:
+        if 0 <= value <= MAX_COUNT:
+            return value
+    elif type(value) is float and 0 <= value <= MAX_COUNT and value.is_integer():
+        return int(value)
+    raise ValueError(f"not a count: {_show(value)}")
+
+
+def count_or(value: Any, default: int = 0) -> int:
+    """``count(value)``, or ``default`` when the field is absent (None)."""
+    return default if value is None else count(value)
+
+
+def amount(value: Any) -> float:
+    """A non-negative finite number (a cost in USD, a percentage) no larger than MAX_COUNT; else
+    ValueError."""
+    if type(value) in (int, float) and 0 <= value <= MAX_COUNT and math.isfinite(value):
+        return float(value)
+    raise ValueError(f"not an amount: {_show(value)}")
+
+
+def epoch_ms(value: Any) -> int:
+    """Milliseconds since the epoch, as a count no later than the year 9999; else ValueError."""
+    ms = count(value)
+    if ms > MAX_EPOCH_MS:
+        raise ValueError(f"not a time: {_show(value)}")
+    return ms
+
+
+def valid_or_none(check: Any, value: Any) -> Any:
+    """``check(value)``, or None when the value is absent or invalid: for a figure of a whole document
+    (a context window in a chat file), where skipping the record would hide the session."""
+    if value is None:
+        return None
+    try:
+        return check(value)
+    except ValueError:
+        return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Files someone else controls
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """``path`` opened for binary reading, only if it is a regular file: a FIFO put where a transcript
+    was would block ``open()`` and a link to ``/dev/zero`` would be read forever. Opened without
+    blocking (O_NONBLOCK, which does not affect reads of regular files); raises ``UnreadableFile``
+    (an OSError, reported by the scan as an unreadable file) for anything else."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnreadableFile(f"{path}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def first_visit(seen: set[tuple[int, int]], path: str) -> bool:
+    """True the first time a walk enters the folder ``path`` (by device and inode, through symlinks):
+    a symlink loop (``a/b -> ..``, a link to itself) or a second link to a folder already walked is
+    not entered again, so every walk ends and lists each file once."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:

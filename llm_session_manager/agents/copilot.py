@@ -40,7 +40,9 @@ from urllib.parse import unquote, urlparse
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import file_identity, scandir
+from llm_session_manager.agents.common import count, file_identity, open_regular, scandir, valid_or_none
+from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.safetext import title_line
@@ -52,6 +54,7 @@ UNKNOWN = "unknown"
 VARIANTS = ("Code", "Code - Insiders", "VSCodium", "Code - OSS")
 SERVER_DIRS = (".vscode-server", ".vscode-server-insiders")
 GLOBAL_CHAT_DIRS = ("emptyWindowChatSessions", "transferredChatSessions")
+WORKSPACE_JSON_MAX = 1024 * 1024  # workspaceStorage/<hash>/workspace.json: a folder URI or two
 CANCELLED, FAILED = 2, 3  # ResponseModelState values
 
 # A request row in FileState.data["reqs"]:
@@ -197,7 +200,8 @@ def model_name(raw: Any) -> str | None:
 
 
 def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    """A token figure, None when absent; ValueError when out of range (the request is skipped)."""
+    return None if value is None else count(value)
 
 
 def exact_tokens(request: dict[str, Any]) -> tuple[int, int] | None:
@@ -348,9 +352,9 @@ def workspace_folder(session_file: str) -> str | None:
     chat_dir = os.path.dirname(session_file)
     if os.path.basename(chat_dir) != "chatSessions":
         return None
-    try:
-        with open(os.path.join(os.path.dirname(chat_dir), "workspace.json"), "rb") as fh:
-            meta = orjson.loads(fh.read())
+    try:  # a FIFO, device or oversize file here is ignored, never waited on or read whole
+        raw = read_regular(os.path.join(os.path.dirname(chat_dir), "workspace.json"), WORKSPACE_JSON_MAX)
+        meta = orjson.loads(raw) if raw is not None else None
     except (OSError, ValueError):
         return None
     if not isinstance(meta, dict):
@@ -382,8 +386,8 @@ def _window(doc: dict[str, Any]) -> list[Any] | None:
     if not isinstance(selected, dict):
         return None
     meta = selected.get("metadata")
-    limit = meta.get("maxInputTokens") if isinstance(meta, dict) else None
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+    limit = valid_or_none(count, meta.get("maxInputTokens")) if isinstance(meta, dict) else None
+    if not limit:
         return None
     ident = selected.get("identifier") or (meta.get("id") if isinstance(meta, dict) else None)
     return [limit, model_name(ident)]
@@ -411,6 +415,12 @@ def summarise(doc: dict[str, Any], prior: FileState | None) -> dict[str, Any]:
     requests = [r for r in requests if isinstance(r, dict)] if isinstance(requests, list) else []
     old_rows = {r[R_ID]: r for r in prior.data.get("reqs", [])} if prior is not None else {}
     sid = doc.get("sessionId")
+    rows: list[list[Any]] = []
+    for i, request in enumerate(requests):
+        try:
+            rows.append(request_row(request, old_rows, i))
+        except LINE_ERRORS:
+            continue  # a request with a figure out of range costs that request, never the chat
     return {
         "sid": sid if isinstance(sid, str) and sid else None,
         "created": ms_to_ts(doc.get("creationDate")),
@@ -418,7 +428,8 @@ def summarise(doc: dict[str, Any], prior: FileState | None) -> dict[str, Any]:
         "title": title_from(doc.get("customTitle")),
         "first_prompt": _first_prompt(requests),
         "window": _window(doc),
-        "reqs": [request_row(r, old_rows, i) for i, r in enumerate(requests)],
+        "reqs": rows,
+        "bad_requests": len(requests) - len(rows),
     }
 
 
@@ -470,7 +481,7 @@ def default_user_dirs(paths: Paths) -> list[Path]:
 
 class CopilotReader:
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(self, user_dirs: Sequence[Path]) -> None:
         self.user_dirs = tuple(user_dirs)
@@ -495,13 +506,13 @@ class CopilotReader:
         """Read the whole file (both formats must be rebuilt from the start). A ``.json`` file that is
         not JSON, or a ``.jsonl`` log without its initial entry, raises ``ChatLogError``: the scan reports
         it (``cannot parse``) and tries again next time. Bad ``.jsonl`` lines are skipped and counted."""
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             identity = file_identity(os.fstat(fh.fileno()))
             raw = fh.read()
         doc, skipped, partial = load_document(str(path), raw)
         data = summarise(doc, prior)
         data["project"] = workspace_folder(str(path))
-        data["skipped"] = skipped + (1 if partial else 0)
+        data["skipped"] = data.pop("bad_requests") + skipped + (1 if partial else 0)
         head = hashlib.blake2b(raw[:256], digest_size=16).digest()
         return FileState(str(path), session_key, identity, len(raw), head, data)
 
@@ -775,8 +786,9 @@ def _conversation_document(paths: Sequence[str]) -> dict[str, Any] | None:
         if not path.endswith((".json", ".jsonl")):
             continue
         try:
-            doc, _skipped, _partial = load_document(path, Path(path).read_bytes())
-        except ChatLogError:
+            with open_regular(path) as fh:
+                doc, _skipped, _partial = load_document(path, fh.read())
+        except (ChatLogError, OSError):
             continue
         requests = doc.get("requests")
         rank = (len(requests) if isinstance(requests, list) else 0, 1 if path.endswith(".jsonl") else 0)

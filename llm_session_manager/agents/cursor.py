@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,6 +46,9 @@ from urllib.parse import quote, unquote, urlsplit
 import orjson
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.common import count_or, open_regular
+from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.fileio import UnreadableFile, read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.safetext import title_line
@@ -54,6 +58,7 @@ AGENT = "cursor"
 TITLE_MAX = 80
 RECENT_KEEP = 20
 RECENT_WINDOW = timedelta(minutes=30)
+WORKSPACE_JSON_MAX = 1024 * 1024  # workspaceStorage/<id>/workspace.json: a folder URI or two
 ALWAYS_REREAD = 3  # the chats written last are read again even when their key index did not change
 USER, ASSISTANT = 1, 2
 UNKNOWN_MODEL = "unknown"
@@ -82,8 +87,11 @@ def cursor_user_dirs(paths: Paths) -> tuple[Path, ...]:
 
 def db_identity(path: str | Path) -> tuple[int, int, int, int]:
     """(dev, ino, size, mtime_ns) of the database combined with its ``-wal`` file: a write that only
-    reached the WAL (Cursor keeps the database open in WAL mode) changes the identity too."""
+    reached the WAL (Cursor keeps the database open in WAL mode) changes the identity too. Raises
+    ``UnreadableFile`` for anything but a regular file (SQLite would block opening a FIFO)."""
     st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableFile(f"{path}: not a regular file")
     size, mtime = st.st_size, st.st_mtime_ns
     try:
         wal = os.stat(f"{path}-wal")
@@ -99,7 +107,7 @@ def db_identity(path: str | Path) -> tuple[int, int, int, int]:
 def _is_wal_file(path: str) -> bool:
     """True when the database header says WAL mode (bytes 18-19 of the header are 2)."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             header = fh.read(20)
     except OSError:
         return False
@@ -158,10 +166,6 @@ def _loads(value: Any) -> Any:
     if value is None:
         raise ValueError("null value")
     return orjson.loads(value)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _str(value: Any) -> str:
@@ -381,11 +385,12 @@ def ordered_bubbles(composer: dict[str, Any] | None, kv: dict[str, Any]) -> list
 
 
 def token_count(bubble: dict[str, Any]) -> tuple[int, int] | None:
-    """(input, output) when Cursor metered the bubble; None for ``{0, 0}`` or no ``tokenCount``."""
+    """(input, output) when Cursor metered the bubble; None for ``{0, 0}`` or no ``tokenCount``;
+    ValueError for a count out of range."""
     tc = bubble.get("tokenCount")
     if not isinstance(tc, dict):
         return None
-    inp, out = _int(tc.get("inputTokens")), _int(tc.get("outputTokens"))
+    inp, out = count_or(tc.get("inputTokens")), count_or(tc.get("outputTokens"))
     return (inp, out) if inp or out else None
 
 
@@ -549,10 +554,24 @@ def _fold_message(chat: dict[str, Any], bubble: dict[str, Any], ts: str | None) 
         _push(chat["recent_api"], ts, 10)
 
 
+def sound_bubbles(bubbles: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The bubbles whose figures are in range, and how many were not (each bad bubble is skipped on
+    its own: it never hides the rest of the chat)."""
+    good: list[dict[str, Any]] = []
+    for bubble in bubbles:
+        try:
+            token_count(bubble)
+        except LINE_ERRORS:
+            continue
+        good.append(bubble)
+    return good, len(bubbles) - len(good)
+
+
 def fold_chat(composer: dict[str, Any] | None, bubbles: list[dict[str, Any]], skipped: int) -> dict[str, Any]:
     """A chat's aggregate (plain JSON) from its composerData and its ordered bubbles."""
     chat = new_chat()
-    chat["skipped"] = skipped
+    bubbles, bad = sound_bubbles(bubbles)
+    chat["skipped"] = skipped + bad
     comp = composer or {}
     config = comp.get("modelConfig")
     default_model = bubble_model({"modelInfo": config})
@@ -602,8 +621,10 @@ def workspace_folder(user_dir: Path, workspace_id: str, cache: dict[str, str | N
     if workspace_id in cache:
         return cache[workspace_id]
     folder: str | None = None
-    try:
-        doc = json.loads((user_dir / "workspaceStorage" / workspace_id / "workspace.json").read_bytes())
+    try:  # a FIFO, device or oversize file here is ignored, never waited on or read whole
+        path = user_dir / "workspaceStorage" / workspace_id / "workspace.json"
+        raw = read_regular(path, WORKSPACE_JSON_MAX)
+        doc = json.loads(raw) if raw is not None else None
     except (OSError, ValueError):
         doc = None
     if isinstance(doc, dict):
@@ -714,7 +735,10 @@ def _read_all(conn: sqlite3.Connection, path: str, prior: dict[str, Any] | None,
                 chats[cid] = kept
                 continue
             composer, kv, skipped = read_composer(conn, cid)
-            chat = fold_chat(composer, ordered_bubbles(composer, kv), skipped)
+            try:
+                chat = fold_chat(composer, ordered_bubbles(composer, kv), skipped)
+            except LINE_ERRORS:  # a chat of a shape we do not know costs that chat, not the database
+                chat = fold_chat(None, [], skipped + len(kv) + 1)
             chat["fp"] = fp
             chats[cid] = chat
     finally:
@@ -741,7 +765,7 @@ class CursorReader:
     """Cursor IDE chats, one session per composer of each ``globalStorage/state.vscdb``."""
 
     name = AGENT
-    parser_version = 1
+    parser_version = 2
 
     def __init__(self, user_dirs: Sequence[Path]) -> None:
         self.user_dirs = tuple(user_dirs)

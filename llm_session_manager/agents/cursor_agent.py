@@ -39,7 +39,13 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read, scandir_sorted
+from llm_session_manager.agents.common import (
+    HEAD_BYTES,
+    file_identity,
+    needs_full_read,
+    open_regular,
+    scandir_sorted,
+)
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
@@ -102,6 +108,9 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
 
 
 def _jsonl_under(path: str, depth: int) -> Iterator[str]:
+    """Transcripts at most ``depth`` folders below ``path`` (sub-agents sit in ``subagents/``). Folder
+    symlinks are followed; the depth bound ends a symlink loop, and ``sources`` lists a file reached
+    twice once (by device and inode)."""
     for entry in scandir_sorted(path):
         if entry.name.endswith(".jsonl") and _is_file(entry):
             yield entry.path
@@ -344,7 +353,7 @@ def _finish_tail(fh: Any, offset: int, data: dict[str, Any], texts: list[list[st
 def read_jsonl(
     path: str, prior: FileState | None
 ) -> tuple[tuple[int, int, int, int], int, bytes, dict[str, Any]]:
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         identity = file_identity(os.fstat(fh.fileno()))
         head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
         if prior is None or prior.data.get("kind") != "jsonl" or needs_full_read(prior, identity, head):
@@ -369,8 +378,8 @@ def read_text(path: str) -> dict[str, Any]:
     ``[Thinking]``, ``[Tool call] <name>`` and ``[Tool result]`` lines start sections."""
     data = new_data(path)
     data["kind"] = "txt"
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lines = fh.read().split("\n")
+    with open_regular(path) as fh:
+        lines = fh.read().decode("utf-8", "replace").split("\n")
     texts: list[list[str]] = [[], []]
     role, section = "", "text"
     buf: list[str] = []  # the current section's lines
@@ -717,7 +726,7 @@ def _add_turn(turns: list[dict[str, Any]], turn: dict[str, Any]) -> None:
 def _jsonl_turns(path: str) -> list[dict[str, Any]]:
     """Turns of a ``.jsonl`` transcript; garbage and half-written lines are skipped."""
     turns: list[dict[str, Any]] = []
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for raw in fh:
             try:
                 obj = _loads(raw)
@@ -734,8 +743,8 @@ def _text_turns(path: str) -> list[dict[str, Any]]:
     ``[Thinking]``, ``[Tool call] <name>`` and ``[Tool result]`` sections, as ``read_text`` reads them).
     A tool call's input is its section text (the arguments as Cursor printed them); calls and results
     carry no ids."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        lines = fh.read().split("\n")
+    with open_regular(path) as fh:
+        lines = fh.read().decode("utf-8", "replace").split("\n")
     turns: list[dict[str, Any]] = []
     role, section, name = "", "text", ""
     buf: list[str] = []

@@ -35,7 +35,6 @@ the window is Gemini CLI's own ``tokenLimit()`` (1,048,576 for every Gemini mode
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -53,12 +52,16 @@ from llm_session_manager.agents.codex import (
 )
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
+    count_or,
     count_recent,
     file_identity,
     note_ts,
+    open_regular,
     recent_rows,
     scandir_sorted,
 )
+from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
@@ -78,6 +81,8 @@ GEMINI_CLI_TOKEN_LIMIT = 1_048_576
 GEMMA_4_TOKEN_LIMIT = 256_000
 GEMMA_4_MODELS = frozenset({"gemma-4-31b-it", "gemma-4-26b-a4b-it"})
 WINDOW_SOURCE = "agent"
+SIDE_FILE_MAX = 64 * 1024  # <project>/.project_root: one path
+REGISTRY_MAX = 16 * 1024 * 1024  # projects.json: one entry per project
 
 # The trailer of a run_shell_command result (Gemini CLI's shell tool): "Exit Code: N" when N != 0, after
 # the command's output and before "Signal:", "Background PIDs:" and "Process Group PGID:" lines.
@@ -121,13 +126,6 @@ def _str(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _int(value: Any) -> int:
-    """A non-negative whole count; floats are truncated (the API sends integers)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return 0
-    return int(value) if value > 0 else 0
-
-
 def _text(content: Any) -> str:
     """A message's text: a string, a Part (``{"text": …}``) or a list of parts and strings."""
     if isinstance(content, str):
@@ -155,9 +153,10 @@ def _is_tool_result(content: Any) -> bool:
 
 
 def _tokens(raw: Any) -> list[int] | None:
+    """A message's six counts (absent = 0), None when it has none; ValueError for one out of range."""
     if not isinstance(raw, dict):
         return None
-    values = [_int(raw.get(k)) for k in ("input", "cached", "output", "thoughts", "tool", "total")]
+    values = [count_or(raw.get(k)) for k in ("input", "cached", "output", "thoughts", "tool", "total")]
     return values if any(values[:5]) else None
 
 
@@ -237,6 +236,7 @@ def _message(data: dict[str, Any], rec: dict[str, Any], direct: bool) -> None:
     it in a reduced form (on resume: no tokens, tool calls or model, the load time as its timestamp):
     it only puts the message back into the conversation."""
     mid = rec["id"]
+    tokens = _tokens(rec.get("tokens"))  # first: a bad count leaves ``data`` as it was
     old = data["msgs"].get(mid)
     if not direct and old is not None and old[M_DIRECT]:
         note_ts(data, rec.get("timestamp"))
@@ -249,7 +249,6 @@ def _message(data: dict[str, Any], rec: dict[str, Any], direct: bool) -> None:
     model = _str(rec.get("model"))
     if model:
         data["last_model"] = model
-    tokens = _tokens(rec.get("tokens"))
     msgs = data["msgs"]
     if tokens is None and old is not None and not direct:
         tokens = old[M_TOKENS]
@@ -292,7 +291,7 @@ def _replace_conversation(data: dict[str, Any], items: list[Any], ts: str | None
     model turns that were in it are gone, Gemini compressed its history: a compaction, unless the
     session is being loaded (a resume first sets the conversation to its opening context, then restates
     the history)."""
-    valid = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    valid = _checked(items)
     keep = {m["id"] for m in valid}
     msgs = data["msgs"]
     dropped = not data.get("loading") and any(
@@ -305,6 +304,15 @@ def _replace_conversation(data: dict[str, Any], items: list[Any], ts: str | None
     data["live"] = {}
     for rec in valid:
         _message(data, rec, direct=False)
+
+
+def _checked(items: list[Any]) -> list[dict[str, Any]]:
+    """The messages of a rewrite or a header, each one's counts checked before any is applied (a bad
+    count costs the whole line, as in any other line)."""
+    valid = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    for rec in valid:
+        _tokens(rec.get("tokens"))
+    return valid
 
 
 def _metadata(data: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -344,12 +352,11 @@ def apply_record(data: dict[str, Any], obj: Any) -> None:
         if isinstance(update.get("messages"), list):
             _replace_conversation(data, update["messages"], canonical_ts(update.get("lastUpdated")))
     elif isinstance(obj.get("sessionId"), str):
+        messages = _checked(obj["messages"]) if isinstance(obj.get("messages"), list) else []
         data["loading"] = True  # a header: Gemini CLI (re)opened this chat
         _metadata(data, obj)
-        if isinstance(obj.get("messages"), list):  # a header that carries the conversation
-            for rec in obj["messages"]:
-                if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-                    _message(data, rec, direct=True)
+        for rec in messages:  # a header that carries the conversation
+            _message(data, rec, direct=True)
 
 
 def apply_document(data: dict[str, Any], doc: Any) -> None:
@@ -361,16 +368,19 @@ def apply_document(data: dict[str, Any], doc: Any) -> None:
     _metadata(data, doc)
     messages = doc.get("messages")
     for rec in messages if isinstance(messages, list) else []:
-        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
-            _message(data, rec, direct=True)
-        else:
+        if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
             data["skipped"] += 1
+            continue
+        try:
+            _message(data, rec, direct=True)
+        except LINE_ERRORS:
+            data["skipped"] += 1  # one bad message costs that message, never the chat
 
 
 def read_document(path: str | Path, session_key: str) -> FileState:
     """A legacy ``.json`` chat is rewritten as a whole: always read in full. A document that does not
     parse (caught mid-rewrite) counts as one skipped line and is read again when it changes."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         identity = file_identity(os.fstat(fh.fileno()))
         raw = fh.read()
     data = new_data()
@@ -430,8 +440,9 @@ def _place(data: dict[str, Any], path: Path) -> None:
         chats = chats.parent
     project = chats.parent if chats.name == "chats" else chats
     data["project_dir"] = project.name
-    try:
-        root = (project / ".project_root").read_text(encoding="utf-8").strip()
+    try:  # a FIFO, a device or an oversize file here is ignored, never waited on or read whole
+        raw = read_regular(project / ".project_root", SIDE_FILE_MAX)
+        root = raw.decode("utf-8").strip() if raw else ""
     except (OSError, UnicodeDecodeError):
         root = ""
     data["project_root"] = root or None
@@ -443,7 +454,7 @@ def _place(data: dict[str, Any], path: Path) -> None:
 
 class GeminiReader:
     name = AGENT
-    parser_version = 2
+    parser_version = 3
 
     def __init__(self, roots: Sequence[Path]) -> None:
         self.data_roots = tuple(roots)
@@ -504,7 +515,8 @@ def load_registry(files: Iterable[Path]) -> dict[str, str]:
     out: dict[str, str] = {}
     for file in files:
         try:
-            doc = orjson.loads(file.read_bytes())
+            raw = read_regular(file, REGISTRY_MAX)
+            doc = orjson.loads(raw) if raw is not None else None
         except (OSError, ValueError):
             continue
         projects = doc.get("projects") if isinstance(doc, dict) else None
@@ -689,7 +701,8 @@ def _replay(path: str) -> list[dict[str, Any]]:
     ``$rewindTo`` cuts the conversation, ``$set.messages`` replaces it (a message it restates that was
     written as such keeps its full record: a resume restates history without tool calls). Legacy files
     are one document."""
-    raw = Path(path).read_bytes()
+    with open_regular(path) as fh:
+        raw = fh.read()
     if path.endswith(".json"):
         try:
             doc = orjson.loads(raw)
