@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import overload
 
@@ -54,6 +55,7 @@ def _visible_map(multiline: bool) -> dict[int, str]:
 _ONE_LINE = _visible_map(multiline=False)
 _MULTILINE = _visible_map(multiline=True)
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone one cannot be written as UTF-8 (JSON output)
 _UNSAFE_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + "\u2028\u2029\ud800-\udfff]")
 
 
@@ -71,6 +73,32 @@ def for_terminal(text: str, *, multiline: bool = False) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return text.replace("\r\n", "\n").translate(_ONE_LINE)
+
+
+# In UTF-8 JSON: C1 controls, bidi controls and the JS line separators, which orjson leaves raw.
+_JSON_RAW = re.compile(rb"\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _json_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode())
+
+
+def json_for_terminal(data: bytes) -> bytes:
+    """UTF-8 JSON with the control characters JSON may leave raw (C1, bidi, U+2028/9) written as
+    ``\\u009b`` escapes: the same document for a parser, nothing a terminal acts on. They can only
+    occur inside strings, where the escape means the very same character."""
+    if not any(_JSON_RAW.match(data, pos) for pos in _positions(data, (b"\xc2", b"\xd8", b"\xe2"))):
+        return data  # the usual case, found without running the regex over megabytes
+    return _JSON_RAW.sub(_json_escape, data)
+
+
+def _positions(data: bytes, leads: tuple[bytes, ...]) -> Iterator[int]:
+    """Where each lead byte occurs (``bytes.find`` skips the rest at C speed)."""
+    for lead in leads:
+        pos = data.find(lead)
+        while pos != -1:
+            yield pos
+            pos = data.find(lead, pos + 1)
 
 
 @lru_cache(maxsize=65536)
@@ -112,5 +140,5 @@ def title_line(text: str, limit: int) -> str:
     """A title made from a prompt or a name: one line, secrets redacted, at most ``limit`` characters
     (cut with "…"). Redaction comes before the cut, so a key crossing it is not left half-shown."""
     line = " ".join(text[:TITLE_WINDOW].split())
-    line = _redacted(line) if line else line
+    line = _SURROGATE.sub("\ufffd", _redacted(line)) if line else line
     return line if len(line) <= limit else line[: limit - 1] + ELLIPSIS

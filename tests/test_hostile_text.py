@@ -22,7 +22,7 @@ from conftest import FakeHome
 from rich.console import Console
 
 from llm_session_manager import safetext
-from llm_session_manager.safetext import for_terminal, title_line, without_secrets
+from llm_session_manager.safetext import for_terminal, json_for_terminal, title_line, without_secrets
 
 ANTHROPIC = "sk-ant-api03-" + "Zz9" * 30 + "-AA"
 AWS_KEY = "AKIAQ4TZ7RJ2M5XK8WPL"
@@ -158,6 +158,23 @@ def test_title_line_redacts_before_the_cut() -> None:
     assert title_line("x" * 100, 80) == "x" * 79 + "…"
 
 
+def test_title_line_never_keeps_a_lone_surrogate() -> None:
+    assert title_line("a\ud800b", 80) == "a\ufffdb"
+
+
+def test_json_for_terminal_escapes_what_json_leaves_raw() -> None:
+    import orjson
+
+    value = {"t": "a\x9bb\u202ec\u2028d…é\x1b", "x": ["\u061c\u200e\u2066", "plain"]}
+    out = json_for_terminal(orjson.dumps(value))
+    assert json.loads(out) == value
+    text = out.decode()
+    assert not STRAY.search(text) and "\u2028" not in text and "…é" in text
+    assert "\\u009b" in text and "\\u202e" in text
+    plain = orjson.dumps({"t": "nothing to do"})
+    assert json_for_terminal(plain) is plain
+
+
 def test_without_secrets_keeps_text_and_types() -> None:
     assert without_secrets(None) is None
     assert without_secrets("") == ""
@@ -181,8 +198,9 @@ def by_native(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def test_list_json_keeps_text_exact_but_no_secret(hostile: FakeHome) -> None:
     result = hostile.run("list", "--all", "--format", "json")
     ok(result)
-    assert_no_secret(result.stdout)
+    assert_terminal_safe(result.stdout)  # JSON escapes C0 itself, and lsm escapes C1 and bidi
     rows = by_native(json.loads(result.stdout))
+    assert rows["h-c1"]["title"] == PROMPTS["h-c1"]
     assert rows["h-markup"]["title"] == MARKUP
     assert rows["h-csi"]["title"] == PROMPTS["h-csi"]  # JSON escapes ESC itself
     assert rows["h-osc"]["title"] == PROMPTS["h-osc"]
@@ -277,10 +295,11 @@ def test_markdown_export_to_stdout(hostile: FakeHome) -> None:
 
 
 def test_json_export_to_stdout_is_exact_json(hostile: FakeHome) -> None:
-    result = hostile.run("export", "h-osc", "-o", "-", "--format", "json")
-    ok(result)
-    assert "\x1b" not in result.stdout  # escaped by JSON itself
-    assert json.loads(result.stdout)["session"]["title"] == PROMPTS["h-osc"]
+    for sid in ("h-osc", "h-c1", "h-bidi"):
+        result = hostile.run("export", sid, "-o", "-", "--format", "json")
+        ok(result)
+        assert_terminal_safe(result.stdout)
+        assert json.loads(result.stdout)["session"]["title"] == PROMPTS[sid]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ async def test_list_sessions_with_text_is_lsm_search(fake_home: FakeHome) -> Non
 
 async def test_bad_arguments_are_tool_errors(fake_home: FakeHome) -> None:
     async with connect() as c:
-        assert "cannot read 'yesterday'" in await call_error(c, "list_sessions", since="yesterday")
+        assert "cannot read 'last tuesday'" in await call_error(c, "list_sessions", since="last tuesday")
         assert "status" in await call_error(c, "list_sessions", status=["running"])
         assert "limit" in await call_error(c, "list_sessions", limit=0)
         assert "give some words" in await call_error(c, "list_sessions", text="!!!")

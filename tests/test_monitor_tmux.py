@@ -337,7 +337,7 @@ def test_empty_machine(tmux_bin: str, tmp_path: Path) -> None:
 
 def test_not_a_terminal(fake_home: FakeHome) -> None:
     r = fake_home.run("monitor", "--interval", "1")
-    assert r.returncode == 1 and r.stdout == ""
+    assert r.returncode == 2 and r.stdout == ""  # needs a terminal: a usage error, as for batch-close
     assert r.stderr.count("\n") == 1 and "not" in r.stderr and "lsm list --format json" in r.stderr
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from llm_session_manager import config as config_mod
 from llm_session_manager.errors import UsageError
 from llm_session_manager.paths import Paths, resolve
-from llm_session_manager.safetext import for_terminal
+from llm_session_manager.safetext import for_terminal, json_for_terminal
 
 FORMATS = ("table", "json")
 
@@ -35,7 +35,7 @@ def check_format(value: str, allowed: tuple[str, ...] = FORMATS) -> str:
 def print_json(value: Any) -> None:
     import orjson
 
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(json_for_terminal(orjson.dumps(value, option=orjson.OPT_INDENT_2)) + b"\n")
     sys.stdout.flush()
 
 

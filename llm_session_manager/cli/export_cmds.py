@@ -15,7 +15,7 @@ from llm_session_manager import exporting
 from llm_session_manager.cli.common import check_format, load_env, print_json, warn
 from llm_session_manager.errors import LsmError, UsageError
 from llm_session_manager.models import Session, SessionView
-from llm_session_manager.safetext import for_terminal
+from llm_session_manager.safetext import for_terminal, json_for_terminal
 from llm_session_manager.service import collect, open_db, resolve_id
 from llm_session_manager.store import imports
 
@@ -90,6 +90,8 @@ def export_cmd(
     text = exporting.render(doc, kind)
     if output == "-" and kind == "markdown":  # read on a screen: an escape sequence is shown, not run
         text = for_terminal(text, multiline=True)
+    elif output == "-" and kind == "json":  # the same document, with C1 and bidi controls escaped
+        text = json_for_terminal(text.encode()).decode()
     exporting.write_output(text, output, force=force)
     if output != "-":
         sys.stderr.write(for_terminal(f"exported {view.session.id} to {output} ({kind})") + "\n")

@@ -6,23 +6,22 @@ import sys
 
 import typer
 
-from llm_session_manager.cli.common import load_env
-from llm_session_manager.errors import LsmError
+from llm_session_manager.cli.common import AGENT_HELP, check_agent, load_env
+from llm_session_manager.errors import UsageError
 
 
-class NotATerminalError(LsmError):
-    """The dashboard needs a terminal to draw on."""
+class NotATerminalError(UsageError):
+    """The dashboard needs a terminal to draw on (exit 2, like every other command that needs one)."""
 
 
 def monitor_cmd(
     interval: float | None = typer.Option(
         None,
         "--interval",
-        "-i",
         min=0.2,
         help="Seconds between refreshes (default: dashboard.refresh_interval in the config, 5).",
     ),
-    agent: str | None = typer.Option(None, "--agent", help="Only this agent, e.g. claude-code."),
+    agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
 ) -> None:
     """Live dashboard of your sessions: context, tokens, cost, burn rate, health. Keys: h for help."""
@@ -37,5 +36,6 @@ def monitor_cmd(
     run_monitor(env.paths, env.config, interval=seconds, agent=agent, project=project)
 
 
+    agent = check_agent(agent)
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor_cmd)
