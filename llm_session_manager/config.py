@@ -43,6 +43,20 @@ DEFAULTS: dict[str, Any] = {
     # `lsm mcp-server` / `lsm mcp-session-server`: read_only switches every write tool off (tag, describe,
     # set project, add memory); nothing destructive is ever exposed.
     "mcp": {"read_only": False},
+    # `lsm notify` / `lsm monitor --notify`: which hook events alert you, at most one alert per session
+    # and kind every min_interval_seconds, by "desktop" (notify-send), "terminal" (bell, OSC 9) or "auto".
+    "notify": {
+        "events": {
+            "waiting_permission": True,
+            "waiting_input": True,
+            "finished": True,
+            "failed": True,
+            "compacting": True,
+        },
+        "min_interval_seconds": 60,
+        "method": "auto",
+        "poll_seconds": 1,
+    },
     # Cross-session memory (memory.py): a shared `chroma run` server URL (None = the local store), the
     # Chroma collection, which copy of all-MiniLM-L6-v2 embeds (see MEMORY_MODELS), and where chroma's
     # copy is kept (None = chroma's own cache).
@@ -50,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
     # Per-model overrides or additions, keyed by model id; see MODEL_KEYS.
     "models": {},
 }
+
+NOTIFY_METHODS = ("auto", "desktop", "terminal")
 
 # memory.model: chroma's fp32 copy (downloaded once), the int8 copy of the `offline` extra, or either.
 MEMORY_MODELS = ("auto", "chroma", "packaged")
@@ -128,6 +144,24 @@ mcp:
   # sessions, ending processes and deleting memories are never offered.
   read_only: false
 
+notify:
+  # `lsm notify` and `lsm monitor --notify` (they need `lsm hooks install`): tell me when a session
+  # waits for my permission or input, finishes its turn, fails it on an API error, or is about to
+  # auto-compact. true/false per event.
+  events:
+    waiting_permission: true
+    waiting_input: true
+    finished: true
+    failed: true
+    compacting: true
+  # At most one alert per session and kind within this many seconds.
+  min_interval_seconds: 60
+  # desktop (notify-send), terminal (the bell and an OSC 9 notification), or auto (desktop when
+  # notify-send is installed, else terminal).
+  method: auto
+  # How often `lsm notify` looks for new events, in seconds.
+  poll_seconds: 1
+
 memory:
   # Cross-session memory (`lsm memory-add`, `memory-search`, ...), kept in a ChromaDB store.
   # Team mode: the URL of a shared `chroma run` server, e.g. http://10.1.2.3:8000; null keeps the store
@@ -191,6 +225,8 @@ def _merge(file: Path, prefix: str, defaults: dict[str, Any], given: dict[str, A
             merged[key] = _merge(file, path + ".", default, value)
         else:
             types: tuple[type, ...] = (int, float) if isinstance(default, (int, float)) else (type(default),)
+            if isinstance(default, bool):  # true/false, never a number
+                types = (bool,)
             _check_type(file, path, value, types)
             merged[key] = value
     return merged
@@ -322,6 +358,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "aider.max_depth": (0, 32),
     "notify.min_interval_seconds": (0, 86_400),
     "notify.poll_seconds": (0.2, 60),
+    "notify.min_interval_seconds": (0, 86_400),
+    "notify.poll_seconds": (0.2, 60),
     "budget.near_percent": (1, 100),
 }
 
@@ -367,6 +405,8 @@ def _check_values(file: Path, cfg: dict[str, Any]) -> None:
         raise ConfigError(f"{file}: 'dashboard.refresh_interval' must be positive")
     _check_aider(file, cfg["aider"])
     _check_ai(file, cfg["ai"])
+    if cfg["notify"]["method"] not in NOTIFY_METHODS:
+        raise ConfigError(f"{file}: 'notify.method' must be one of {', '.join(NOTIFY_METHODS)}")
     _check_ranges(file, cfg)
 
 

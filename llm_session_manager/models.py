@@ -179,3 +179,9 @@ class SessionView:
     # Where cost_usd comes from: "table" (lsm's prices), "agent" (the agent's own logged cost),
     # "recorded" (an imported document's figure), or None when there is no cost.
     cost_source: str | None = None
+    # What the session is doing now (hookstate.STATES), why (the tool awaiting approval, the agent's
+    # question), since when, and who says so: "hooks", "status-file" or "activity" (lsm's guess).
+    state: str | None = None
+    state_detail: str | None = None
+    state_since: datetime | None = None
+    state_source: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_session_manager.models import Health, Process, RateLimit, SessionView
+from llm_session_manager.safetext import without_secrets
 from llm_session_manager.timefmt import iso
 
 
@@ -79,6 +80,12 @@ def session_json(view: SessionView, project: str | None) -> dict[str, Any]:
         "model": s.model,
         "models": list(s.models),
         "status": view.status,
+        # What the session is doing now: working, waiting_permission, waiting_input, idle, compacting,
+        # ended; state_source says who told: "hooks", "status-file" or "activity" (lsm's own guess).
+        "state": view.state,
+        "state_detail": without_secrets(view.state_detail),
+        "state_since": iso(view.state_since),
+        "state_source": view.state_source,
         "pid": s.process.pid if s.process else None,
         "process": process_json(s.process),
         "started_at": iso(s.started_at),

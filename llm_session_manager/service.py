@@ -16,6 +16,7 @@ from typing import Any
 
 from llm_session_manager import burn
 from llm_session_manager import health as health_mod
+from llm_session_manager import hookstate
 from llm_session_manager.agents import all_readers
 from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.models import Process, Session, SessionView, TokenUsage
@@ -23,7 +24,7 @@ from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import ModelTable, auto_compact_point
 from llm_session_manager.safetext import without_secrets
 from llm_session_manager.scan import ScanMemo, ScanStats, scan_agent
-from llm_session_manager.store import db, meta
+from llm_session_manager.store import db, hook_events, meta
 
 STATUSES = ("active", "idle", "ended", "closed", "imported")
 
@@ -141,9 +142,15 @@ def status_of(session: Session, closed: bool, now: datetime, idle_minutes: float
 
 
 def derive(
-    session: Session, table: ModelTable, cfg: dict[str, Any], now: datetime, closed: bool = False
+    session: Session,
+    table: ModelTable,
+    cfg: dict[str, Any],
+    now: datetime,
+    closed: bool = False,
+    hook: hookstate.HookState | None = None,
 ) -> SessionView:
-    """Everything computed on top of a session: window, status, cost, health."""
+    """Everything computed on top of a session: window, status, cost, health, live state."""
+    session = hookstate.with_hook_counts(session, hook)
     if session.context_window:  # the agent's own log says it (Codex's model_context_window)
         window, source = session.context_window, session.context_window_source or "log"
     else:
@@ -155,6 +162,8 @@ def derive(
     session = dataclasses.replace(session, context_window=window, context_window_source=source)
     compact_at = auto_compact_point(window, session.agent)
     status = status_of(session, closed, now, float(cfg["idle_minutes"]))
+    live = hookstate.live_state(hook, session.process, status, session.last_activity)
+    status = hookstate.status_with(status, live)
     cost, unknown, cost_source = session_cost(session, table)
     estimated = source in ("default", "family", "observed") or session.tokens.source != "exact"
     inputs = health_mod.HealthInputs(
@@ -166,8 +175,14 @@ def derive(
     )
     health = health_mod.score_session(session, inputs, cfg["health"])
     pct = round(100.0 * session.context_tokens / window, 1) if session.context_tokens is not None else None
-    warnings = [unpriced_warning(session.agent, m) for m in unknown]
+    warnings = [unpriced_warning(session.agent, m) for m in unknown] + hookstate.warnings(hook, live)
     view = SessionView(session, status, cost, health, pct, compact_at, warnings=warnings)
+    view.state, view.state_detail, view.state_since, view.state_source = (
+        live.state,
+        live.detail,
+        live.since,
+        live.source,
+    )
     view.cost_source = cost_source
     view.burn_rate_tokens_per_min, view.cost_per_hour_usd = burn.burn_rates(session, table, now)
     view.minutes_to_compact = burn.minutes_to_compact(session, compact_at, now)
@@ -247,6 +262,7 @@ def collect(
         sessions = _discover(sessions, procs)
         sessions.extend(imported_sessions(conn, {(s.agent, s.native_id) for s in sessions}))
         metadata = meta.load_all(conn)
+        hooks = hookstate.HookIndex(hook_states(conn, paths))
     finally:
         if own_conn:
             conn.close()
@@ -257,12 +273,13 @@ def collect(
     quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
     for s in sessions:
         m = metadata.get(s.id)
-        key = (m.project, m.description, m.closed_at, tuple(m.tags)) if m is not None else ()
+        hook = hooks.match(s)
+        key = (m.project, m.description, m.closed_at, tuple(m.tags), hook) if m is not None else (hook,)
         cached = memo.views.get(s.id) if memo is not None else None
         if cached is not None and cached[0] is s and cached[1] == key:
             view = cached[2]
         else:
-            view = derive(s, table, cfg, now, closed=bool(m and m.closed_at))
+            view = derive(s, table, cfg, now, closed=bool(m and m.closed_at), hook=hook)
             if m is not None:
                 # Our own metadata can quote a transcript (describe --ai) or a pasted key: redacted.
                 view.tags = list(m.tags)
@@ -277,6 +294,14 @@ def collect(
                 unknown[model] = unknown.get(model, 0) + 1
         views.append(view)
     return Collected(views, stats, procs, unknown, error, readers, unrecorded)
+
+
+def hook_states(conn: sqlite3.Connection, paths: Paths) -> dict[tuple[str, str], hookstate.HookState]:
+    """Every session's state as its agent's hooks last told it, after reading what the spool gained."""
+    from llm_session_manager import hookspool
+
+    hook_events.sync(conn, paths.data_dir / hookspool.SPOOL_DIR)
+    return hook_events.load_states(conn)
 
 
 def _unpriced_models(view: SessionView, table: ModelTable) -> set[str]:

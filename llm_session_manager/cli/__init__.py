@@ -44,6 +44,7 @@ def _register() -> None:
         config_cmds,
         doctor_cmd,
         export_cmds,
+        hooks_cmd,
         mcp_cmds,
         memory_cmds,
         monitor_cmd,
@@ -63,6 +64,7 @@ def _register() -> None:
         monitor_cmd,
         mcp_cmds,
         tokens_cmd,
+        hooks_cmd,
         config_cmds,
         doctor_cmd,
     ):

@@ -23,6 +23,9 @@ def monitor_cmd(
     ),
     agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
+    notify: bool = typer.Option(
+        False, "--notify", help="Also alert when a session needs you (as `lsm notify`; needs the hooks)."
+    ),
 ) -> None:
     """Live dashboard of your sessions: context, tokens, cost, burn rate, health. Keys: h for help."""
     if not sys.stdout.isatty():
@@ -33,7 +36,16 @@ def monitor_cmd(
     seconds = interval if interval is not None else float(env.config["dashboard"]["refresh_interval"])
     from llm_session_manager.tui.loop import run_monitor
 
-    run_monitor(env.paths, env.config, interval=seconds, agent=agent, project=project)
+    stop = None
+    if notify:
+        from llm_session_manager.cli.hooks_cmd import start_notifier
+
+        stop = start_notifier(env.paths, env.config)
+    try:
+        run_monitor(env.paths, env.config, interval=seconds, agent=agent, project=project)
+    finally:
+        if stop is not None:
+            stop.set()
 
 
     agent = check_agent(agent)

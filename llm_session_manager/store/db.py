@@ -103,6 +103,75 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tag_feedback_type_tag ON tag_feedback(project_type, tag);
     CREATE INDEX tag_feedback_session ON tag_feedback(session_id);
     """,
+    # 7: official plan limits and context/cost samples, from Claude Code's statusline input (spooled by
+    # `lsm statusline`, moved here on read). Times are Unix seconds.
+    """
+    CREATE TABLE limit_observations (
+        agent TEXT NOT NULL,
+        window_name TEXT NOT NULL,
+        used_percent REAL NOT NULL,
+        resets_at REAL,
+        observed_at REAL NOT NULL,
+        source TEXT NOT NULL,
+        session_id TEXT,
+        PRIMARY KEY (agent, window_name, observed_at, source)
+    );
+    CREATE TABLE statusline_samples (
+        session_id TEXT NOT NULL,
+        observed_at REAL NOT NULL,
+        model TEXT,
+        context_tokens INTEGER,
+        context_window INTEGER,
+        context_percent REAL,
+        cost_usd REAL,
+        PRIMARY KEY (session_id, observed_at)
+    );
+    """,
+    # 8: live session state pushed by the agents' hooks (`lsm hook` spools them, store/hook_events.py
+    # reads them in): recent events (bounded), each session's state, how far each spool file was read.
+    """
+    CREATE TABLE hook_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        agent TEXT NOT NULL,
+        event TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        cwd TEXT,
+        transcript_path TEXT,
+        tool TEXT,
+        subject TEXT,
+        ntype TEXT,
+        message TEXT,
+        why TEXT,
+        agent_id TEXT
+    );
+    CREATE TABLE hook_sessions (
+        agent TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT,
+        since REAL NOT NULL,
+        last_event TEXT NOT NULL,
+        last_event_at REAL NOT NULL,
+        cwd TEXT,
+        transcript_path TEXT,
+        compactions INTEGER NOT NULL,
+        failure TEXT,
+        events INTEGER NOT NULL,
+        PRIMARY KEY (agent, session_id)
+    );
+    CREATE TABLE hook_spool (
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        PRIMARY KEY (dev, ino)
+    );
+    CREATE TABLE hook_spool_stats (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        lines INTEGER NOT NULL,
+        corrupt_lines INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

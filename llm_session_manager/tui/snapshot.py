@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from llm_session_manager import hookspool
 from llm_session_manager.listing import ListFilter, keep
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
@@ -219,6 +220,9 @@ def is_hot(view: SessionView, now: datetime) -> bool:
 def watch_list(views: Iterable[SessionView], roots: Sequence[str], db_file: str, now: datetime) -> list[str]:
     """Every path whose ``stat`` a quiet tick compares (see the module docstring)."""
     paths: set[str] = {db_file, db_file + "-wal"}
+    # The agents' hook events: a line appended there is a state change to show at once.
+    spool = os.path.join(os.path.dirname(db_file), hookspool.SPOOL_DIR)
+    paths.update(os.path.join(spool, name) for name in (hookspool.SPOOL_NAME, hookspool.ROTATED_NAME))
     for root in roots:
         paths.add(root)
         paths.update(_child_dirs(root))

@@ -1,0 +1,82 @@
+"""Hook events reaching what the user sees: `lsm list --format json` and the monitor in a real terminal,
+with a running fake Claude Code process whose session the events name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import test_monitor_tmux
+from conftest import FakeHome
+from test_hooks import payloads
+from test_monitor_tmux import SHORT, Pane, monitor_line
+from test_running_sessions import SID
+
+# The monitor tests' fixtures: a running fake Claude Code, tmux panes.
+running_agent = test_monitor_tmux.running_agent
+pane_factory = test_monitor_tmux.pane_factory
+tmux_bin = test_monitor_tmux.tmux_bin
+
+
+def send(fake_home: FakeHome, project: Path, event: str) -> None:
+    """The captured Claude Code payload of ``event``, as if the running session sent it now."""
+    payload = next(p for p in payloads("claude-code") if p["hook_event_name"] == event)
+    payload = {**payload, "session_id": SID, "cwd": str(project)}
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_session_manager", "hook", "claude-code"],
+        input=json.dumps(payload).encode(),
+        env=fake_home.env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
+def listed(fake_home: FakeHome) -> dict[str, object]:
+    done = fake_home.run("list", "--format", "json", LSM_DISCOVERY="on")
+    assert done.returncode == 0, done.stderr
+    return next(s for s in json.loads(done.stdout) if s["native_id"] == SID)
+
+
+def test_list_state_follows_the_hooks(fake_home: FakeHome, running_agent: tuple[int, Path]) -> None:
+    _pid, project = running_agent
+    before = listed(fake_home)  # the status file says busy; no hook event yet
+    assert (before["state"], before["state_source"]) == ("working", "status-file")
+
+    send(fake_home, project, "PermissionRequest")
+    row = listed(fake_home)
+    assert (row["state"], row["state_source"]) == ("waiting_permission", "hooks")
+    assert row["state_detail"] == "Bash: touch approved-by-bar.txt"
+    assert row["state_since"] is not None
+
+    send(fake_home, project, "PostToolUse")
+    assert listed(fake_home)["state"] == "working"
+    send(fake_home, project, "Stop")
+    assert listed(fake_home)["state"] == "idle"
+    send(fake_home, project, "SessionEnd")
+    row = listed(fake_home)
+    assert (row["state"], row["state_detail"]) == ("ended", "prompt_input_exit")
+
+
+def test_monitor_shows_the_permission_wait_within_one_refresh(
+    fake_home: FakeHome, running_agent: tuple[int, Path], pane_factory: Callable[..., Pane]
+) -> None:
+    _pid, project = running_agent
+    pane = pane_factory(LSM_DISCOVERY="on")
+    pane.type_line(monitor_line(fake_home))
+    pane.wait_for(lambda t: SHORT in t and "active (busy)" in t, what="the running session")
+    sent = time.monotonic()
+    send(fake_home, project, "PermissionRequest")
+    # The selected session's detail pane: the state, the tool and its command.
+    wanted = "status active (waiting_permission Bash: t"
+    text = pane.wait_for(lambda t: wanted in t, what="the permission wait", timeout=10)
+    took = time.monotonic() - sent
+    assert took < 1 + 3, took  # the refresh interval (1 s) plus the time one refresh takes here
+    row = next(line for line in text.splitlines() if SHORT in line)
+    assert "active (waiting_" in row  # the table's status column, cut to its width
+    pane.keys("q")
+    pane.wait_for(lambda t: "EXIT=0" in t, what="the monitor to quit")
