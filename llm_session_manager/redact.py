@@ -85,6 +85,13 @@ def _rule(
 _END = r"(?![A-Za-z0-9])"  # a fixed-length token ends here
 
 
+def _starts(prefix: str) -> str:
+    """``prefix`` (fixed width) only where a token starts: not inside a longer run of token characters,
+    except after an escape like ``\\n``. The check follows the literal, so the regex engine still
+    searches for the literal fast; and a run like ``eyJeyJeyJ…`` is tried once, not at every repeat."""
+    return rf"{prefix}(?:(?<![A-Za-z0-9_\-]{prefix})|(?<=\\[nrt]{prefix}))"
+
+
 def _ci(word: str) -> str:
     """``word`` matched in any case, as character classes: far faster than ``(?i)`` on long texts."""
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
@@ -167,7 +174,7 @@ VENDOR_RULES: tuple[Rule, ...] = (
     _rule("anthropic-key", r"sk-ant-(?:api|admin|oat|ort|sid)\d{2}-[A-Za-z0-9_\-]{20,}", "sk-ant-"),
     _rule(
         "openai-key",
-        r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}",
+        _starts("sk-") + r"(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,400}T3BlbkFJ[A-Za-z0-9_\-]{20,}",
         "T3BlbkFJ",
     ),
     _rule(
@@ -253,8 +260,12 @@ VENDOR_RULES: tuple[Rule, ...] = (
     ),
     _rule("square-token", r"(?:sq0atp-[0-9A-Za-z_\-]{22}|sq0csp-[0-9A-Za-z_\-]{43})" + _END, "sq0"),
     _rule("square-token", r"EAAA[A-Za-z0-9_\-+/]{60}" + _END, "EAAA"),
-    _rule("mapbox-token", r"sk\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}", "sk.eyJ"),
-    _rule("jwt", r"eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}", "eyJ"),
+    _rule("mapbox-token", _starts(r"sk\.eyJ") + r"[A-Za-z0-9_\-]{10,4000}\.[A-Za-z0-9_\-]{10,}", "sk.eyJ"),
+    _rule(
+        "jwt",
+        _starts("eyJ") + r"[A-Za-z0-9_\-]{10,4000}\.eyJ[A-Za-z0-9_\-]{10,20000}\.[A-Za-z0-9_\-]{10,}",
+        "eyJ",
+    ),
 )
 # The characters of every vendor credential above; a run of at least the shortest one's length.
 _RUN = re.compile(r"[A-Za-z0-9_\-.+/=:~\\]{15,}")
@@ -314,7 +325,7 @@ POSITION_RULES: tuple[Rule, ...] = (
     _rule(
         "password",
         r"-(?:u|-user|-proxy-user|U|a|-auth)(?:[ \t]+|=)?"
-        r"(?P<q>[\"']?)(?P<user>[^\s:\"']*):(?P<secret>[^\s\"']+)(?P=q)",
+        r"(?P<q>[\"']?)(?P<user>[^\s:\"']{0,128}):(?P<secret>[^\s\"']{1,256})(?P=q)",
         "curl",
         "wget",
         "http",
@@ -409,7 +420,7 @@ _TAIL = re.compile(
     r"(?P<close>\\*[\"'`]?\]?)(?P<sp1>[ \t]*)"
     r"(?P<sep>:=|=>|=(?![=~])|:(?=[\s\"'`]|\\+[\"']))(?P<sp2>[ \t]*)"
     r"(?:"
-    r"(?P<prefix>[rbfuRBFU]{0,2})(?P<q>\\*)(?P<qc>[\"'`])(?P<qv>[^\n]*?)(?<!\\)(?P=q)(?P=qc)"
+    r"(?P<prefix>[rbfuRBFU]{0,2})(?P<q>\\*)(?P<qc>[\"'`])(?P<qv>[^\n]{0,2048}?)(?<!\\)(?P=q)(?P=qc)"
     r"|(?P<bv>\{[^{}\n]*\})"
     r"|(?P<uv>(?:[^\s\"'`&;,\\]|\\(?![nrt\"\\]))+)"  # up to an escaped newline or quote
     r")"
@@ -418,7 +429,8 @@ _TAIL = re.compile(
 _FLAG_TAIL = re.compile(r"[ \t]+(?P<q>[\"']?)(?P<v>[^\s\"'<>|]{3,})(?P=q)")
 # ``password: str = "literal"``: the default value after a type annotation.
 _ANNOT_DEFAULT = re.compile(
-    r"[^=\n\"'#]{0,60}?(?<![=!<>])=(?![=>])[ \t]*[rbfuRBFU]{0,2}(?P<qc>[\"'])(?P<qv>[^\n]*?)(?<!\\)(?P=qc)"
+    r"[^=\n\"'#]{0,60}?(?<![=!<>])=(?![=>])[ \t]*"
+    r"[rbfuRBFU]{0,2}(?P<qc>[\"'])(?P<qv>[^\n]{0,2048}?)(?<!\\)(?P=qc)"
 )
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _LINE_START = re.compile(r"[ \t]*(?:\d+(?:→|\t|: ))?[ \t]*(?:-[ \t]+)?(?:export[ \t]+|set[ \t]+)?\\*[\"']?")

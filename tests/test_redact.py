@@ -175,3 +175,24 @@ def test_a_vendor_token_after_an_escaped_newline() -> None:
 def test_pass_must_begin_a_name_part() -> None:
     assert redact_text("bypass=on1y compass=n0rth")[1] == {}
     assert redact_text("DB_PASS=s3cret dbPass=s3cret SSHPASS=s3cret")[1] == {"password": 3}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "eyJ" * 70_000,  # a JWT prefix repeated: tried once per run, not at every repeat
+        "sk-" * 70_000 + "T3BlbkFJ",
+        "curl -a" + "-a" * 100_000,  # -u/-a user:password with no colon anywhere
+        'token: "' * 25_000,  # quoted values that never close
+        "-----BEGIN PRIVATE KEY-----\n" * 7_000,
+        "://a:" * 40_000,
+    ],
+    ids=["jwt", "openai", "curl-user", "open-quote", "pem", "url"],
+)
+def test_hostile_text_is_redacted_in_linear_time(text: str) -> None:
+    """200 kB built to make a backtracking pattern quadratic takes well under a second of CPU."""
+    import time
+
+    start = time.process_time()
+    redact_text(text)
+    assert time.process_time() - start < 2.0
