@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from llm_session_manager.errors import ConfigError
+from llm_session_manager.errors import ConfigError, LsmError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -159,8 +159,12 @@ def _claim_stdin() -> tuple[Any, Callable[[], None]]:
     """A private duplicate of fd 0 for the protocol, and fd 0 pointed at the null device meanwhile (so
     that a child process, git, never reads the client's messages)."""
     import fcntl
+    import io
 
-    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    try:
+        private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    except OSError:  # no stdin at all (closed): nothing will ever come, so the server ends at once
+        return io.BytesIO(), lambda: None
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -172,30 +176,32 @@ def _claim_stdin() -> tuple[Any, Callable[[], None]]:
     return os.fdopen(private, "rb", closefd=False), restore
 
 
-async def _serve_stdio(server: MCPServer[Any]) -> None:
+async def _serve_stdio(server: MCPServer[Any], source: Any) -> None:
     from typing import cast
 
     import anyio
     from mcp.server.stdio import stdio_server
 
-    source, restore = _claim_stdin()
     lines = _Lines(source)
-    try:
-        async with stdio_server(stdin=cast(anyio.AsyncFile[str], lines)) as (read_stream, write_stream):
-            lines.replies = write_stream
-            lines.ready.set()
-            low = server._lowlevel_server  # what MCPServer.run_stdio_async runs, with our stdin
-            await low.run(read_stream, write_stream, low.create_initialization_options())
-    finally:
-        restore()
+    async with stdio_server(stdin=cast(anyio.AsyncFile[str], lines)) as (read_stream, write_stream):
+        lines.replies = write_stream
+        lines.ready.set()
+        low = server._lowlevel_server  # what MCPServer.run_stdio_async runs, with our stdin
+        await low.run(read_stream, write_stream, low.create_initialization_options())
 
 
 def serve_stdio(server: MCPServer[Any]) -> None:
     """Serve over stdin/stdout until the client closes stdin (or Ctrl-C: KeyboardInterrupt)."""
     import anyio
 
+    if sys.stdout is None:
+        raise LsmError("stdout is closed: an MCP stdio server answers on stdout")
     one_line_logs()
-    anyio.run(_serve_stdio, server)
+    source, restore = _claim_stdin()  # before the event loop opens descriptors of its own
+    try:
+        anyio.run(_serve_stdio, server, source)
+    finally:
+        restore()
 
 
 class _OneLine(logging.Formatter):
@@ -220,6 +226,10 @@ def one_line_logs() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_OneLine())
     root.addHandler(handler)
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def tty_notice() -> str:

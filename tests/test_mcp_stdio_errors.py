@@ -230,3 +230,19 @@ def test_a_hostile_request_is_logged_on_one_safe_line(fake_home: FakeHome) -> No
     assert "\x1b" not in err and "\x07" not in err and "Traceback" not in err and "│" not in err, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lsm: mcp: error: ") and "Unknown prompt" in lines[0], err
+
+
+def test_closed_stdin_or_stdout_is_no_traceback(fake_home: FakeHome) -> None:
+    """Started with stdin closed, the server ends at once; with stdout closed, it says why, in one line."""
+    command = f"exec {sys.executable} -m llm_session_manager mcp-server"
+    for redirect, code in (("<&-", 0), ("<&- >&-", 1)):
+        r = subprocess.run(
+            ["/bin/sh", "-c", f"{command} {redirect}"],
+            env=fake_home.env(),
+            cwd=str(fake_home.home),
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == code and "Traceback" not in r.stderr, (redirect, r.stderr)
+    assert r.stderr.strip() == "lsm: error: stdout is closed: an MCP stdio server answers on stdout"

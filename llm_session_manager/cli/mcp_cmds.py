@@ -64,9 +64,9 @@ def mcp_server_cmd(
     from llm_session_manager import mcp_server
 
     if kind == "stdio":
-        if sys.stdin.isatty():
-            from llm_session_manager.mcp_transport import tty_notice
+        from llm_session_manager.mcp_transport import stdin_is_terminal, tty_notice
 
+        if stdin_is_terminal():
             sys.stderr.write(tty_notice())
         mcp_server.run()
         return
@@ -110,9 +110,9 @@ def mcp_session_server_cmd(
     env = load_env()
     view = resolve_id(collect(env.paths, env.config).views, session_id)  # unknown id: exit 3, now
     from llm_session_manager import mcp_session
-    from llm_session_manager.mcp_transport import tty_notice
+    from llm_session_manager.mcp_transport import stdin_is_terminal, tty_notice
 
-    if sys.stdin.isatty():
+    if stdin_is_terminal():
         sys.stderr.write(tty_notice())
     mcp_session.run(view.session.id)
 
