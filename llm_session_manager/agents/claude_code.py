@@ -29,11 +29,16 @@ import orjson
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
+    MAX_COUNT,
     RECENT_KEEP,
+    amount,
     bad_line,
+    count_or,
     count_recent,
     file_identity,
+    first_visit,
     needs_full_read,
+    open_regular,
     recent_rows,
     scandir,
 )
@@ -256,6 +261,9 @@ def _handle_assistant(
     data: dict[str, Any], obj: dict[str, Any], message: dict[str, Any], ts: str | None, side: bool
 ) -> None:
     usage = message.get("usage")
+    # The figures first: one out of range costs the whole line before it has changed anything.
+    entry = _entry_of(message, usage, side) if isinstance(usage, dict) else None
+    cost = _cost(obj.get("costUSD"))
     model = message.get("model")
     model = model if isinstance(model, str) else None
     api_error = obj.get("isApiErrorMessage") is True
@@ -271,9 +279,9 @@ def _handle_assistant(
         _note_fatal(data, text)
         if obj.get("error") in ("authentication_failed", "billing_error") or "401" in text[:60]:
             data["auth_error_ts"] = ts or data["last_ts"]
-    if not isinstance(usage, dict):
+    if entry is None:
         return
-    entry = _keep_usage(data, obj, message, usage, side, ts)
+    _keep_usage(data, obj, message, entry, cost, ts)
     if side or api_error or model == SYNTHETIC:
         return
     ctx = entry[E_IN] + entry[E_CC] + entry[E_CR]
@@ -290,44 +298,47 @@ def _keep_usage(
     data: dict[str, Any],
     obj: dict[str, Any],
     message: dict[str, Any],
-    usage: dict[str, Any],
-    side: bool,
+    entry: list[Any],
+    cost: float | None,
     ts: str | None,
-) -> list[Any]:
-    """Record a reply's usage under its dedup key (the better line wins); return its entry."""
-    model = message.get("model")
-    entry = _usage_entry(usage, sys.intern(model) if isinstance(model, str) and model else None, side)
+) -> None:
+    """Record a reply's usage entry under its dedup key (the better line wins), and its logged cost."""
     entry.append(ts)
     key = _dedup_key(obj, message)
     entries = data["entries"]
     old = entries.get(key)
     if old is None or _better(entry, old):
         entries[key] = entry
-    cost = obj.get("costUSD")
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0:
-        data["costs"][key] = max(float(cost), data["costs"].get(key, 0.0))
-    return entry
+    if cost is not None:
+        data["costs"][key] = max(cost, data["costs"].get(key, 0.0))
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+def _cost(value: Any) -> float | None:
+    """A logged ``costUSD`` (None when absent); ValueError when it is no finite non-negative amount."""
+    return None if value is None else amount(value)
+
+
+def _entry_of(message: dict[str, Any], usage: dict[str, Any], side: bool) -> list[Any]:
+    model = message.get("model")
+    return _usage_entry(usage, sys.intern(model) if isinstance(model, str) and model else None, side)
+
+
+def _n(value: Any) -> int:
+    # Hot path: a plain int in range is by far the common case; absent is 0, anything else raises.
+    return value if type(value) is int and 0 <= value <= MAX_COUNT else count_or(value)
 
 
 def _usage_entry(usage: dict[str, Any], model: str | None, side: bool) -> list[Any]:
-    # Hot path: plain positive ints are by far the common case; anything else counts as 0.
-    inp = usage.get("input_tokens")
-    out = usage.get("output_tokens")
-    cc = usage.get("cache_creation_input_tokens")
-    cr = usage.get("cache_read_input_tokens")
+    """[model, input, output, cache_creation, cache_read, cache_1h, sidechain]; ValueError for a count
+    out of range."""
     cache = usage.get("cache_creation")
-    one_hour = cache.get("ephemeral_1h_input_tokens") if type(cache) is dict else 0
     return [
         model,
-        inp if type(inp) is int and inp > 0 else 0,
-        out if type(out) is int and out > 0 else 0,
-        cc if type(cc) is int and cc > 0 else 0,
-        cr if type(cr) is int and cr > 0 else 0,
-        one_hour if type(one_hour) is int and one_hour > 0 else 0,
+        _n(usage.get("input_tokens")),
+        _n(usage.get("output_tokens")),
+        _n(usage.get("cache_creation_input_tokens")),
+        _n(usage.get("cache_read_input_tokens")),
+        _n(cache.get("ephemeral_1h_input_tokens")) if type(cache) is dict else 0,
         1 if side else 0,
     ]
 
@@ -427,9 +438,10 @@ def _copied_line(data: dict[str, Any], obj: dict[str, Any], ts: str | None) -> b
         return False
     message = obj.get("message")
     usage = message.get("usage") if isinstance(message, dict) else None
-    if obj.get("type") == "assistant" and isinstance(usage, dict):
-        _keep_usage(data, obj, message, usage, obj.get("isSidechain") is True, ts)  # type: ignore[arg-type]
-        data["copied"][_dedup_key(obj, message)] = True  # type: ignore[arg-type]
+    if obj.get("type") == "assistant" and isinstance(usage, dict) and isinstance(message, dict):
+        entry = _entry_of(message, usage, obj.get("isSidechain") is True)
+        _keep_usage(data, obj, message, entry, _cost(obj.get("costUSD")), ts)
+        data["copied"][_dedup_key(obj, message)] = True
     return True
 
 
@@ -489,11 +501,16 @@ def _forget_old_times(data: dict[str, Any]) -> None:
             entry[E_TS] = None
 
 
-def _files_under(path: str) -> Iterator[tuple[str, os.stat_result]]:
+def _files_under(path: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, os.stat_result]]:
+    """Every transcript below a session's folder (sub-agents, workflows...), at any depth. Folder
+    symlinks are followed (a project folder moved elsewhere and linked back), each folder entered
+    once: a symlink loop (``a/b -> ..``) ends there."""
+    if not first_visit(seen, path):
+        return
     for entry in scandir(path):
         try:
             if entry.is_dir():
-                yield from _files_under(entry.path)
+                yield from _files_under(entry.path, seen)
             elif entry.name.endswith(".jsonl") and entry.is_file():
                 yield entry.path, entry.stat()
         except OSError:
@@ -501,20 +518,22 @@ def _files_under(path: str) -> Iterator[tuple[str, os.stat_result]]:
 
 
 def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    seen: set[tuple[int, int]] = set()
+    first_visit(seen, root)  # a link back to the root is not walked again
     for top in scandir(root):
         try:
             if top.is_file():
                 if top.name.endswith(".jsonl"):
                     yield top.path, top.name[:-6], top.stat()
                 continue
-            if not top.is_dir():
+            if not top.is_dir() or not first_visit(seen, top.path):
                 continue
         except OSError:
             continue
         for entry in scandir(top.path):
             try:
                 if entry.is_dir():
-                    for path, st in _files_under(entry.path):
+                    for path, st in _files_under(entry.path, seen):
                         yield path, entry.name, st
                 elif entry.name.endswith(".jsonl") and entry.is_file():
                     yield entry.path, entry.name[:-6], entry.stat()
@@ -524,7 +543,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 class ClaudeCodeReader:
     name = AGENT
-    parser_version = 9
+    parser_version = 10
 
     def __init__(self, project_roots: Sequence[Path]) -> None:
         self.project_roots = tuple(project_roots)
@@ -554,7 +573,7 @@ class ClaudeCodeReader:
                 yield path, key, file_identity(st)
 
     def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             identity = file_identity(os.fstat(fh.fileno()))
             head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
             if needs_full_read(prior, identity, head) or prior is None:
@@ -933,7 +952,7 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
     for path in paths:
         if "subagents" in Path(path).parts:
             continue
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             for raw in fh:
                 try:
                     obj = _loads(raw)

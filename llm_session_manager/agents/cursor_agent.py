@@ -42,6 +42,7 @@ from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     file_identity,
+    first_visit,
     needs_full_read,
     open_regular,
     scandir_sorted,
@@ -107,24 +108,28 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _jsonl_under(path: str, depth: int) -> Iterator[str]:
+def _jsonl_under(path: str, depth: int, seen: set[tuple[int, int]]) -> Iterator[str]:
     """Transcripts at most ``depth`` folders below ``path`` (sub-agents sit in ``subagents/``). Folder
-    symlinks are followed; the depth bound ends a symlink loop, and ``sources`` lists a file reached
-    twice once (by device and inode)."""
+    symlinks are followed, each folder entered once: a symlink loop back to the transcripts folder
+    cannot file a session's transcript under another session."""
+    if not first_visit(seen, path):
+        return
     for entry in scandir_sorted(path):
         if entry.name.endswith(".jsonl") and _is_file(entry):
             yield entry.path
         elif depth > 0 and _is_dir(entry):
-            yield from _jsonl_under(entry.path, depth - 1)
+            yield from _jsonl_under(entry.path, depth - 1, seen)
 
 
 def transcripts_in(folder: str) -> Iterator[tuple[str, str]]:
     """(file, session id) for every transcript in one ``agent-transcripts`` folder."""
     texts: dict[str, str] = {}
     ids: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    first_visit(seen, folder)
     for entry in scandir_sorted(folder):
         if _is_dir(entry):
-            for path in _jsonl_under(entry.path, 2):
+            for path in _jsonl_under(entry.path, 2, seen):
                 ids.add(entry.name)
                 yield path, entry.name
         elif entry.name.endswith(".jsonl") and _is_file(entry):

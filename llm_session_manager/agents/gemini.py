@@ -55,6 +55,7 @@ from llm_session_manager.agents.common import (
     count_or,
     count_recent,
     file_identity,
+    first_visit,
     note_ts,
     open_regular,
     recent_rows,
@@ -415,12 +416,17 @@ def _chat_dirs(root: Path) -> Iterator[str]:
 def _chat_files(chats: str) -> Iterator[tuple[str, str, os.stat_result]]:
     """(path, key, stat): top-level ``*.json``/``*.jsonl`` (key: the file stem; a ``.json`` whose
     ``.jsonl`` twin exists was migrated by Gemini CLI into it and is skipped) and sub-agent chats one
-    folder down (key: the folder, i.e. the parent session id)."""
+    folder down (key: the folder, i.e. the parent session id). The walk has a fixed depth; a folder
+    symlink back to ``chats`` (or to a folder already listed) is not taken for a sub-agent folder."""
     entries = scandir_sorted(chats)
     names = {e.name for e in entries}
+    seen: set[tuple[int, int]] = set()
+    first_visit(seen, chats)
     for entry in entries:
         try:
             if entry.is_dir():
+                if not first_visit(seen, entry.path):
+                    continue
                 for sub in scandir_sorted(entry.path):
                     if sub.name.endswith((".json", ".jsonl")) and sub.is_file():
                         yield sub.path, entry.name, sub.stat()
