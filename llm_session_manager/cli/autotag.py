@@ -302,7 +302,7 @@ def ai_description(env: Env, view: SessionView) -> str:
 
 def tag_stats_cmd(
     tag: str | None = typer.Option(None, "--tag", "-t", help="Only this tag."),
-    project_type: str | None = typer.Option(None, "--project-type", "-p", help="Only this project type."),
+    project_type: str | None = typer.Option(None, "--project-type", help="Only this project type."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """How auto-tag's suggestions fared: per tag and project type, suggested/accepted/rejected counts."""

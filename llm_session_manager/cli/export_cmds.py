@@ -12,8 +12,8 @@ from typing import Any
 import typer
 
 from llm_session_manager import exporting
-from llm_session_manager.cli.common import check_format, load_env, print_json, warn
-from llm_session_manager.errors import LsmError, UsageError
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, load_env, print_json, warn
+from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError, UsageError
 from llm_session_manager.models import Session, SessionView
 from llm_session_manager.safetext import for_terminal, json_for_terminal
 from llm_session_manager.service import collect, open_db, resolve_id
@@ -69,6 +69,7 @@ def export_cmd(
         None, "--format", "-f", help="json, yaml or markdown (default: from the extension)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    parents: bool = typer.Option(False, "--parents", help="Create the file's missing folders."),
     full: bool = typer.Option(False, "--full", help="Keep long tool outputs whole."),
     no_transcript: bool = typer.Option(False, "--no-transcript", help="Leave the conversation out."),
     no_redact: bool = typer.Option(
@@ -77,6 +78,8 @@ def export_cmd(
 ) -> None:
     """Export a session's context to JSON, YAML or a Markdown hand-off."""
     kind = exporting.format_for(output, fmt)
+    if output != "-":
+        _folder_for(Path(output).expanduser().parent, parents, "-o")
     env = load_env()
     views = collect(env.paths, env.config).views
     view = resolve_id(views, session_id)
@@ -100,21 +103,17 @@ def export_cmd(
 def import_cmd(
     file: Path = typer.Argument(..., help="A JSON or YAML export."),
     session_id: str | None = typer.Option(None, "--session-id", help="Import under this id instead."),
-    fmt: str | None = typer.Option(
-        None, "--format", "-f", help="json or yaml (default: extension or content)."
+    in_fmt: str | None = typer.Option(
+        None, "--input-format", help="The file's format, json or yaml (default: extension or content)."
     ),
-    out_fmt: str = typer.Option("table", "--output-format", help="table or json."),
+    out_fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Import an exported session; it is listed with status 'imported'."""
+    if out_fmt.strip().lower() in ("yaml", "yml"):
+        raise UsageError("--format is the output format (table or json); the file's format is --input-format")
     out_fmt = check_format(out_fmt)
-    if fmt is not None:
-        fmt = check_format(fmt, ("json", "yaml"))
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{file}: not a text file") from None
+    fmt = None if in_fmt is None else check_format(in_fmt, ("json", "yaml"), "--input-format")
+    text = _read_text(file)
     doc = exporting.parse_document(text, str(file), fmt)
     digest = exporting.content_hash(doc)
     new_id = _target_id(doc, session_id)
@@ -145,6 +144,40 @@ def import_cmd(
             doc.get("description"),
         )
     _done(out_fmt, new_id, "imported")
+
+
+def _read_text(file: Path) -> str:
+    from llm_session_manager.fileio import UnreadableFile, read_regular
+    from llm_session_manager.import_schema import MAX_DOCUMENT_BYTES
+
+    try:
+        raw = read_regular(file, MAX_DOCUMENT_BYTES)
+        if raw is None:
+            raise NotFoundError(f"{file}: no such file")
+        return raw.decode("utf-8")
+    except UnreadableFile as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise LsmError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{file}: not a text file") from None
+
+
+def _folder_for(folder: Path, parents: bool, option: str) -> bool:
+    """Make sure ``folder`` exists for writing. A missing one is created only with --parents; returns
+    whether it was created. Exports never create folders silently."""
+    if folder.is_dir():
+        return False
+    if folder.exists():
+        raise UsageError(f"{option}: {folder} is not a folder")
+    if not parents:
+        raise NotFoundError(f"{option}: folder {folder} does not exist; create it, or add --parents")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LsmError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    sys.stderr.write(f"lsm: created folder {folder}\n")
+    return True
 
 
 def _target_id(doc: dict[str, Any], wanted: str | None) -> str:
@@ -195,9 +228,12 @@ def _file_name(view: SessionView, kind: str) -> str:
 
 def batch_export_cmd(
     pattern: str = typer.Argument(..., help="'all', or a glob over ids, titles and projects."),
-    output_dir: Path = typer.Option(Path("exports"), "--output-dir", "-d", help="Folder to write into."),
+    output_dir: Path = typer.Option(
+        Path("exports"), "--output-dir", "-o", help="Folder to write into (created if its parent exists)."
+    ),
     fmt: str = typer.Option("json", "--format", "-f", help="json, yaml or markdown."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+    parents: bool = typer.Option(False, "--parents", help="Also create the folder's missing parents."),
     no_transcript: bool = typer.Option(False, "--no-transcript", help="Leave the conversations out."),
 ) -> None:
     """Export every session matching a pattern, one file each."""
@@ -208,7 +244,10 @@ def batch_export_cmd(
     env = load_env()
     views = organise.select(collect(env.paths, env.config).views, pattern)
     if not views:
-        raise UsageError(f"no session matches '{pattern}'")
+        sys.stderr.write(f"lsm: no session matches '{pattern}'; nothing to do\n")
+        return
+    folder = output_dir.expanduser()
+    _folder_for(folder, parents or folder.parent.is_dir(), "--output-dir")  # the named folder: made, and said
     console(stderr=True).print(preview_table(views, f"Exporting {len(views)} session(s) to {output_dir}/"))
     with closing(open_db(env.paths)) as conn:
         stored = imports.load_all(conn)
@@ -230,7 +269,35 @@ def batch_export_cmd(
     )
 
 
+def forget_cmd(
+    session_id: str = typer.Argument(..., help="An imported session's id, or a unique prefix of it."),
+    out_fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    """Remove an imported session: its document, tags, project and description. Sessions read from an
+    agent's own files are never deleted by lsm."""
+    out_fmt = check_format(out_fmt)
+    env = load_env()
+    with closing(open_db(env.paths)) as conn:
+        target = _imported_id(imports.ids(conn), session_id)
+        imports.forget(conn, target)
+    _done(out_fmt, target, "forgotten")
+
+
+def _imported_id(known: list[str], query: str) -> str:
+    """The imported session ``query`` names (full id, native id, or a unique prefix of either). Read
+    from the table of imports alone, so a document that no longer loads can still be removed."""
+    q = query.strip()
+    exact = [i for i in known if q in (i, i.partition(":")[2])]
+    matches = exact or [i for i in known if q and (i.startswith(q) or i.partition(":")[2].startswith(q))]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFoundError(f"no imported session matches '{q}' (only imported sessions can be forgotten)")
+    raise AmbiguousIdError(f"'{q}' matches {len(matches)} imported sessions: {', '.join(matches[:8])}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("export")(export_cmd)
     app.command("import-context")(import_cmd)
     app.command("batch-export")(batch_export_cmd)
+    app.command("forget")(forget_cmd)

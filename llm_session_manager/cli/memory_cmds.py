@@ -13,14 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import (
+    AGENT_HELP,
+    FORMAT_HELP,
+    Env,
+    check_format,
+    load_env,
+    one_agent,
+    print_json,
+    warn,
+)
 from llm_session_manager.errors import UsageError
 from llm_session_manager.safetext import for_terminal
 
 if TYPE_CHECKING:
     from llm_session_manager.memory import Filters, Hit, Memory, MemoryStore
 
-FORMAT_HELP = "Output format: table or json."
 TAG_HELP = "Only memories with this tag (repeatable: all must match)."
 SESSION_HELP = "Only memories of this session (id, native id or unique prefix)."
 
@@ -58,8 +66,9 @@ def _filters(
         views = collect(env.paths, env.config, processes=False).views
         sessions = (memory.resolve_session(views, store.session_ids(), session),)
     project = project.strip() if project else None
-    agent = agent.strip().lower() if agent else None
-    return memory.Filters(sessions=sessions, tags=_tags(tags), project=project or None, agent=agent or None)
+    return memory.Filters(
+        sessions=sessions, tags=_tags(tags), project=project or None, agent=one_agent(agent)
+    )
 
 
 def _when(created_at: str, now: datetime) -> str:
@@ -105,15 +114,16 @@ def add_cmd(
 
 def search_cmd(
     query: str = typer.Argument(..., help="What you are looking for, in your own words or verbatim."),
-    session: str | None = typer.Option(None, "--session", "-s", help=SESSION_HELP),
+    session: str | None = typer.Option(None, "--session", help=SESSION_HELP),
     tags: list[str] = typer.Option([], "--tag", "-t", help=TAG_HELP),
     project: str | None = typer.Option(None, "--project", "-p", help="Only memories of this project."),
-    agent: str | None = typer.Option(None, "--agent", "-a", help="Only memories from this agent."),
+    agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     limit: int = typer.Option(10, "--limit", "-n", min=1, max=1000, help="At most N results."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Find memories by meaning (verbatim errors, paths and symbols rank first), best first."""
     fmt = check_format(fmt)
+    agent = one_agent(agent)
     if not query.strip():
         raise UsageError("the search query is empty")
     env = load_env()
@@ -157,15 +167,16 @@ def _print_hits(hits: Sequence[Hit]) -> None:
 
 
 def list_cmd(
-    session: str | None = typer.Option(None, "--session", "-s", help=SESSION_HELP),
+    session: str | None = typer.Option(None, "--session", help=SESSION_HELP),
     tags: list[str] = typer.Option([], "--tag", "-t", help=TAG_HELP),
     project: str | None = typer.Option(None, "--project", "-p", help="Only memories of this project."),
-    agent: str | None = typer.Option(None, "--agent", "-a", help="Only memories from this agent."),
+    agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="At most N memories."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """List saved memories, newest first."""
     fmt = check_format(fmt)
+    agent = one_agent(agent)
     env = load_env()
     store = _store(env)
     memories = store.find(_filters(env, store, session, tags, project, agent), limit)

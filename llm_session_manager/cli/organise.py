@@ -58,9 +58,17 @@ def tag_cmd(
     clean = organise.normalise_tags(tags)
     env = load_env()
     view = _one(env, session_id)
+    already = [t for t in clean if t in view.tags]
+    added = [t for t in clean if t not in already]
     with closing(open_db(env.paths)) as conn:
-        meta.add_tags(conn, [view.session.id], clean)
-    _report(env, view.session.id, fmt, f"tagged {view.session.id}")
+        meta.add_tags(conn, [view.session.id], added)
+    sid = view.session.id
+    if added:
+        message = f"tagged {sid}: {', '.join(added)}"
+        message += f" (already tagged: {', '.join(already)})" if already else ""
+    else:
+        message = f"{sid} is already tagged {', '.join(already)}; nothing changed"
+    _report(env, sid, fmt, message, {"added": added, "already_tagged": already})
 
 
 def untag_cmd(
@@ -129,10 +137,10 @@ def describe_cmd(
     _report(env, view.session.id, fmt, f"described {view.session.id}")
 
 
-def _report(env: Env, session_id: str, fmt: str, message: str) -> None:
+def _report(env: Env, session_id: str, fmt: str, message: str, extra: dict[str, Any] | None = None) -> None:
     view = _reload(env, session_id)
     if fmt == "json":
-        print_json(_summary(view))
+        print_json({**_summary(view), **(extra or {})})
         return
     _say(message)
     line = f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}"
@@ -182,7 +190,8 @@ def batch_tag_cmd(
     env = load_env()
     views = organise.select(_recent(env, all_), pattern)
     if not views:
-        raise UsageError(f"no session matches '{pattern}'")
+        _nothing(fmt, f"no session matches '{pattern}'", {"sessions": [], "tags": clean, "added": 0})
+        return
     if fmt == "table":
         _preview(views, f"Tagging {len(views)} session(s) with {', '.join(clean)}")
     with closing(open_db(env.paths)) as conn:
@@ -222,16 +231,16 @@ def batch_close_cmd(
     env = load_env()
     views = [v for v in organise.select(_views(env), pattern, statuses) if v.status != "closed"]
     if not views:
-        raise UsageError(
-            f"no open session matches '{pattern}'"
-            + (f" with status {', '.join(statuses)}" if statuses else "")
-        )
+        with_status = f" with status {', '.join(statuses)}" if statuses else ""
+        _nothing(fmt, f"no open session matches '{pattern}'{with_status}", [])
+        return
+    if not dry_run and not force and not sys.stdin.isatty():
+        raise UsageError("batch-close needs confirmation: run it in a terminal, or add --force")
     _preview(views, f"{'Would close' if dry_run else 'Closing'} {len(views)} session(s)")
-    if not dry_run and not force:
-        if not sys.stdin.isatty():
-            raise UsageError("batch-close needs confirmation: run it in a terminal, or add --force")
-        if not typer.confirm(f"Close {len(views)} session(s)?", default=False, err=True):
-            raise UsageError("cancelled; nothing was changed")
+    asked = not dry_run and not force
+    if asked and not typer.confirm(f"Close {len(views)} session(s)?", default=False, err=True):
+        _nothing(fmt, "cancelled", [])
+        return
     with closing(open_db(env.paths)) as conn:
         outcomes = organise.close_sessions(conn, views, dry_run=dry_run, timeout=timeout)
     if fmt == "json":
@@ -254,14 +263,26 @@ def reopen_cmd(
     env = load_env()
     view = _one(env, session_id)
     if view.status != "closed":
-        raise UsageError(f"{view.session.id} is not closed (it is {view.status})")
+        _nothing(fmt, f"{view.session.id} is not closed (it is {view.status})", _status(view))
+        return
     with closing(open_db(env.paths)) as conn:
         meta.set_field(conn, [view.session.id], "closed_at", None)
     view = _reload(env, session_id)
     if fmt == "json":
-        print_json({"id": view.session.id, "status": view.status})
+        print_json(_status(view))
     else:
         _say(f"reopened {view.session.id} (now {view.status})")
+
+
+def _status(view: SessionView) -> dict[str, Any]:
+    return {"id": view.session.id, "status": view.status}
+
+
+def _nothing(fmt: str, why: str, empty: Any) -> None:
+    """Nothing to do is a success (exit 0): the reason on stderr, and the empty result in JSON."""
+    _say(f"lsm: {why}; nothing to do")
+    if fmt == "json":
+        print_json(empty)
 
 
 def register(app: typer.Typer) -> None:

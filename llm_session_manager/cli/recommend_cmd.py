@@ -8,7 +8,7 @@ from datetime import datetime
 
 import typer
 
-from llm_session_manager.cli.common import check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
 from llm_session_manager.recommend import Recommendation, recommend
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -22,9 +22,7 @@ KIND_LABEL = {
 
 def recommend_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
-    agent: str | None = typer.Option(
-        None, "--agent", help="Only advice about this agent's sessions, e.g. claude-code."
-    ),
+    agent: str | None = typer.Option(None, "--agent", help=f"Advice about these sessions only. {AGENT_HELP}"),
     project: str | None = typer.Option(
         None, "--project", "-p", help="Only advice about this project's sessions (name or part of its path)."
     ),
@@ -34,6 +32,7 @@ def recommend_cmd(
     from llm_session_manager.service import collect
 
     fmt = check_format(fmt)
+    agent = check_agent(agent)
     env = load_env()
     result = collect(env.paths, env.config)
     if result.discovery_error:

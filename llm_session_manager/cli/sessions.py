@@ -10,12 +10,20 @@ import typer
 
 from llm_session_manager import __version__
 from llm_session_manager.agents.base import AgentReader
-from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
-from llm_session_manager.listing import ListFilter, check_statuses, keep, parse_since, sort_views
+from llm_session_manager.cli.common import (
+    AGENT_HELP,
+    FORMAT_HELP,
+    Env,
+    check_agent,
+    check_format,
+    load_env,
+    print_json,
+    warn,
+)
+from llm_session_manager.listing import ListFilter, check_statuses, keep, sort_views
 from llm_session_manager.serialize import health_json, session_json
 from llm_session_manager.service import Collected, collect, project_name, resolve_id
-
-FORMAT_HELP = "Output format: table or json."
+from llm_session_manager.timefmt import SINCE_FORMS, parse_since
 
 
 def _collect(env: Env) -> Collected:
@@ -35,8 +43,11 @@ def list_cmd(
     ),
     tag: list[str] = typer.Option([], "--tag", "-t", help="Only sessions with this tag (repeatable)."),
     project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
-    agent: str | None = typer.Option(None, "--agent", help="Only this agent, e.g. claude-code."),
-    since: str | None = typer.Option(None, "--since", help="Active since: 2h, 3d, 1w or a date."),
+    agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
+    since: str | None = typer.Option(
+        None, "--since", help=f"Active since: {SINCE_FORMS} (local time unless --utc)."
+    ),
+    utc: bool = typer.Option(False, "--utc", help="Read --since days and times as UTC, not local time."),
     sort: str | None = typer.Option(
         None, "--sort", help="last_activity, started_at, tokens, cost, health, context, project."
     ),
@@ -52,8 +63,8 @@ def list_cmd(
         statuses=check_statuses(status),
         tags=tuple(t.strip().lower() for t in tag),
         project=project,
-        agent=agent,
-        since=parse_since(since, now) if since else None,
+        agent=check_agent(agent),
+        since=parse_since(since, now, utc=utc) if since else None,
         recent_hours=float(env.config["recent_hours"]),
     )
     sort_key = sort or env.config["list"]["sort"]
@@ -109,9 +120,11 @@ def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP
     result = _collect(env)
     info = {
         "version": __version__,
-        "paths": {**env.paths.as_dict(), "config_file_exists": env.paths.config_file.exists()},
+        "paths": _paths_info(env),
         "agents": {reader.name: _agent_info(reader, result) for reader in result.readers},
         "unknown_models": result.unknown_models,
+        "models_not_recorded": result.models_not_recorded,
+        "cache": _cache_info(result),
         "unreadable": [err for stats in result.stats.values() for err in stats.errors],
         "discovery": result.discovery_error or "ok",
         "pid": os.getpid(),
@@ -122,14 +135,35 @@ def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP
     _print_info(info)
 
 
+def _paths_info(env: Env) -> dict[str, object]:
+    roots = [{"path": str(p), "exists": p.is_dir()} for p in env.paths.claude_project_roots]
+    return {
+        **env.paths.as_dict(),
+        "config_file_exists": env.paths.config_file.exists(),
+        "claude_project_roots": roots,  # kept from 0.3.0 (Claude Code only; see agents.*.roots)
+    }
+
+
+def _cache_info(result: Collected) -> dict[str, object]:
+    """The parse cache over every agent: a hit when no agent had to read a changed file."""
+    stats = list(result.stats.values())
+    return {
+        "hit": bool(stats) and all(s.from_cache for s in stats),
+        "files_read": sum(s.files_read for s in stats),
+        "bytes_read": sum(s.bytes_read for s in stats),
+    }
+
+
 def _agent_info(reader: AgentReader, result: Collected) -> dict[str, object]:
     sessions = [v.session for v in result.views if v.session.agent == reader.name]
     stats = result.stats.get(reader.name)
+    files = stats.files if stats else 0
     return {
         "roots": [{"path": path, "exists": exists} for path, exists in reader.roots()],
         "sessions": len(sessions),
         "running": sum(1 for s in sessions if s.process),
-        "source_files": stats.files if stats else 0,
+        "source_files": files,
+        "transcript_files": files,  # the 0.3.0 name of source_files, kept for scripts
         "skipped_lines": sum(s.skipped_lines for s in sessions),
         "cache_hit": bool(stats and stats.from_cache),
         "files_read": stats.files_read if stats else 0,
@@ -162,6 +196,8 @@ def _print_info(info: dict[str, Any]) -> None:
             f"[yellow]warning:[/yellow] unknown model '{safe(model)}' in {count} session(s):"
             " cost not computed"
         )
+    for agent, count in sorted(info["models_not_recorded"].items()):
+        out.print(f"note: {agent} did not record the model in {count} session(s): no cost from lsm's prices")
     for err in info["unreadable"]:
         out.print(f"[yellow]warning:[/yellow] skipped {safe(err)}")
     if info["discovery"] != "ok":
