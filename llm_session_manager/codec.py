@@ -35,7 +35,10 @@ def session_to_dict(session: Session) -> dict[str, Any]:
         elif name == "model_usage":
             value = [[getattr(m, f) for f in _MT_FIELDS] for m in value]
         elif name == "rate_limits":
-            value = [[r.name, r.used_percent, r.window_minutes, iso(r.resets_at)] for r in value]
+            value = [
+                [r.name, r.used_percent, r.window_minutes, iso(r.resets_at), iso(r.observed_at)]
+                for r in value
+            ]
         out[name] = value
     return out
 
@@ -50,8 +53,9 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         values[name] = tuple(map(tuple, values.get(name) or ()))
     values["tokens"] = TokenUsage(**values["tokens"])
     values["model_usage"] = tuple(ModelTokens(*m) for m in values.get("model_usage") or ())
-    values["rate_limits"] = tuple(
-        RateLimit(n, u, w, parse_ts(r)) for n, u, w, r in values.get("rate_limits") or ()
+    values["rate_limits"] = tuple(  # a cache written before observed_at has four items
+        RateLimit(n, u, w, parse_ts(r), parse_ts(seen[0]) if seen else None)
+        for n, u, w, r, *seen in values.get("rate_limits") or ()
     )
     known = {f.name for f in dataclasses.fields(Session)}
     return Session(**{k: v for k, v in values.items() if k in known})

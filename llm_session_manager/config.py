@@ -16,6 +16,8 @@ from typing import Any
 
 from llm_session_manager.errors import ConfigError
 from llm_session_manager.fileio import read_regular
+from llm_session_manager.statusline import DEFAULT_FORMAT as STATUSLINE_FORMAT
+from llm_session_manager.statusline import FIELDS as STATUSLINE_FIELDS
 
 DEFAULTS: dict[str, Any] = {
     "idle_minutes": 10,
@@ -61,6 +63,10 @@ DEFAULTS: dict[str, Any] = {
     # Chroma collection, which copy of all-MiniLM-L6-v2 embeds (see MEMORY_MODELS), and where chroma's
     # copy is kept (None = chroma's own cache).
     "memory": {"server": None, "collection": "lsm_memories", "model": "auto", "model_dir": None},
+    # `lsm statusline`: the line's template (fields in STATUSLINE_FIELDS, segments split by " | ").
+    "statusline": {"format": STATUSLINE_FORMAT},
+    # `lsm budget` / `lsm statusline`: a limit used this much (percent) or more is "near" (exit 10).
+    "budget": {"near_percent": 80},
     # Per-model overrides or additions, keyed by model id; see MODEL_KEYS.
     "models": {},
 }
@@ -177,6 +183,17 @@ memory:
   model: auto
   # Where chroma's model is kept; null = chroma's own cache (~/.cache/chroma/onnx_models/all-MiniLM-L6-v2).
   model_dir: null
+
+statusline:
+  # `lsm statusline` (Claude Code's statusLine command): the line it prints. Fields: {model} {context}
+  # {compact} {cost} {five_hour} {seven_day} {session} {dir}; " | " separates segments, and a segment
+  # whose fields are all empty (no rate limits with an API key, say) is left out.
+  format: "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day}"
+
+budget:
+  # `lsm budget` exits 10 ("near") when an official limit is used this much (percent) or more; the
+  # statusline shows such a limit in yellow.
+  near_percent: 80
 
 # Add or override models: context window (tokens) and USD per million tokens.
 # models:
@@ -358,8 +375,6 @@ RANGES: dict[str, tuple[float, float]] = {
     "aider.max_depth": (0, 32),
     "notify.min_interval_seconds": (0, 86_400),
     "notify.poll_seconds": (0.2, 60),
-    "notify.min_interval_seconds": (0, 86_400),
-    "notify.poll_seconds": (0.2, 60),
     "budget.near_percent": (1, 100),
 }
 
@@ -407,6 +422,7 @@ def _check_values(file: Path, cfg: dict[str, Any]) -> None:
     _check_ai(file, cfg["ai"])
     if cfg["notify"]["method"] not in NOTIFY_METHODS:
         raise ConfigError(f"{file}: 'notify.method' must be one of {', '.join(NOTIFY_METHODS)}")
+    _check_statusline(file, cfg["statusline"]["format"])
     _check_ranges(file, cfg)
 
 
@@ -427,6 +443,25 @@ def _check_ai(file: Path, ai: dict[str, Any]) -> None:
         raise ConfigError(f"{file}: 'ai.model' must be a model id such as claude-haiku-4-5, got {model!r}")
     if not 0 < ai["timeout_seconds"] <= 600:
         raise ConfigError(f"{file}: 'ai.timeout_seconds' must be more than 0 and at most 600")
+
+
+def _check_statusline(file: Path, fmt: str) -> None:
+    """Plain ``{field}`` names only: no attribute or index lookups, conversions or format specs."""
+    from string import Formatter
+
+    bad = f"{file}: 'statusline.format' "
+    if not fmt.strip() or len(fmt) > 500:
+        raise ConfigError(bad + "must be 1-500 characters")
+    try:
+        parts = list(Formatter().parse(fmt))
+    except ValueError as exc:
+        hint = "write a literal brace as {{ or }}"
+        raise ConfigError(bad + f"is not a valid template ({exc}); {hint}") from None
+    for _literal, name, spec, conversion in parts:
+        if name is not None and (name not in STATUSLINE_FIELDS or spec or conversion):
+            raise ConfigError(
+                bad + f"has an unknown field {{{name}}}; fields: {', '.join(STATUSLINE_FIELDS)}"
+            )
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KB; more is a mistake or an attack

@@ -281,6 +281,22 @@ def recommend_payload(
     return [r.as_json() for r in recs]
 
 
+LimitAgent = Literal["claude-code", "codex"]
+
+
+def budget_payload(svc: Services, agent: str | None = None) -> dict[str, Any]:
+    """`lsm budget [--agent A] --format json` (its exit code is the document's ``exit_code``)."""
+    from llm_session_manager import limits
+
+    agents = [agent] if agent else None
+    near = float(svc.config.get("budget", {}).get("near_percent", limits.DEFAULT_NEAR_PERCENT))
+    with svc.lock:
+        found = limits.observe(svc.paths, svc.config, agents)
+    now = datetime.now(timezone.utc)
+    items = limits.budgets(limits.current_limits(found, now), near, now, agents)
+    return limits.budget_document(items, near, now)
+
+
 def export_text(svc: Services, view: SessionView, fmt: str, *, transcript: bool, full: bool) -> str:
     """`lsm export <id> -o - --format <fmt>` (redacted): the stored document for an imported session."""
     from llm_session_manager import exporting
@@ -448,6 +464,7 @@ def memory_stats_payload(svc: Services) -> dict[str, Any]:
 
 def candidate(view: SessionView, score: float | None = None) -> dict[str, Any]:
     """The compact form of a session a prompt lists."""
+    from llm_session_manager.safetext import without_secrets
     from llm_session_manager.service import project_name
     from llm_session_manager.timefmt import iso
 
@@ -460,6 +477,8 @@ def candidate(view: SessionView, score: float | None = None) -> dict[str, Any]:
         "description": view.description,
         "tags": list(view.tags),
         "status": view.status,
+        "state": view.state,
+        "state_detail": without_secrets(view.state_detail),
         "last_activity": iso(s.last_activity),
         "model": s.model,
         "context_pct": view.context_pct,
@@ -671,6 +690,12 @@ def _add_resources(server: MCPServer[Services], holder: _Holder) -> None:
         with resource_errors():
             return to_json(recommend_payload(holder.get()))
 
+    @server.resource("limits://budget", name="budget", mime_type=json_type)
+    def budget() -> str:
+        """Official plan limits left per agent, resets, run-out time and a suggestion (= `lsm budget`)."""
+        with resource_errors():
+            return to_json(budget_payload(holder.get()))
+
     @server.resource("memory://stats", name="memory-stats", mime_type=json_type)
     def memory_stats() -> str:
         """Cross-session memory: counts by session, tag, project and agent (= `lsm memory-stats`)."""
@@ -741,6 +766,15 @@ def _add_read_tools(server: MCPServer[Services], holder: _Holder) -> None:
         with tool_errors():
             recs = recommend_payload(holder.get(), agent, project)
         return {"recommendations": recs, "count": len(recs)}
+
+    @server.tool(annotations=READ)
+    def get_budget(
+        agent: Annotated[LimitAgent | None, Field(description="Only this agent's limits.")] = None,
+    ) -> dict[str, Any]:
+        """Can a big task start now? Per agent: official 5 h / 7 d limit left, reset countdown, run-out
+        time at the current pace, one suggestion; status ok, near, reached or unknown."""
+        with tool_errors():
+            return budget_payload(holder.get(), agent)
 
     @server.tool(annotations=READ)
     def export_session(

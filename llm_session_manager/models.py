@@ -52,6 +52,7 @@ class RateLimit:
     used_percent: float
     window_minutes: int | None = None
     resets_at: datetime | None = None
+    observed_at: datetime | None = None  # when the agent logged the figure
 
 
 @dataclass(frozen=True)

@@ -160,9 +160,10 @@ def test_fixture_rate_limit_053(tmp_path: Path) -> None:
     assert s.api_errors == 1
     # The last token_count with rate limits is the `info: null` one at 17:00:10; the app-server style
     # `account/rateLimits/updated` line after it is not a rollout event and is ignored.
+    seen = datetime(2025, 10, 31, 17, 0, 10, tzinfo=timezone.utc)
     assert s.rate_limits == (
-        RateLimit("5h", 1.0, 300, ts_of(1761950223)),
-        RateLimit("weekly", 7.0, 10080, ts_of(1762458353)),
+        RateLimit("5h", 1.0, 300, ts_of(1761950223), seen),
+        RateLimit("weekly", 7.0, 10080, ts_of(1762458353), seen),
     )
 
 
@@ -187,7 +188,8 @@ def test_fixture_stage0_small(tmp_path: Path) -> None:
     assert s.tool_errors == 2
     assert (s.api_errors, s.interruptions, s.compactions, s.skipped_lines) == (1, 1, 6, 0)
     # Line 22's limits (primary = the weekly window); lines 86-87 carry 0-minute placeholders.
-    assert s.rate_limits == (RateLimit("weekly", 1.0, 10080, ts_of(1785958530)),)
+    seen = datetime(2026, 8, 3, 10, 48, 56, tzinfo=timezone.utc)  # line 22's timestamp
+    assert s.rate_limits == (RateLimit("weekly", 1.0, 10080, ts_of(1785958530), seen),)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -452,9 +454,10 @@ def test_rate_limits_from_the_last_snapshot_and_resets_in_seconds(tmp_path: Path
             event("2026-05-12T08:11:00.000Z", "token_count", info=None, rate_limits={"primary": None}),
         ],
     )
+    seen = datetime(2026, 5, 12, 8, 10, tzinfo=timezone.utc)  # when the snapshot was logged
     assert read_all(tmp_path)["r1"].rate_limits == (
-        RateLimit("5h", 42.5, 300, datetime(2026, 5, 12, 8, 20, tzinfo=timezone.utc)),  # 08:10 + 600 s
-        RateLimit("weekly", 3.0, 10080, None),
+        RateLimit("5h", 42.5, 300, datetime(2026, 5, 12, 8, 20, tzinfo=timezone.utc), seen),  # 08:10 + 600 s
+        RateLimit("weekly", 3.0, 10080, None, seen),
     )
 
 

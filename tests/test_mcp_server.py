@@ -30,6 +30,7 @@ TOOLS = [
     "get_session",
     "get_health",
     "recommend",
+    "get_budget",
     "export_session",
     "search_memory",
     "tag_session",
@@ -43,6 +44,7 @@ RESOURCES = [
     "sessions://list",
     "sessions://recent",
     "recommendations://current",
+    "limits://budget",
     "memory://stats",
     "config://current",
 ]

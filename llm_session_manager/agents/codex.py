@@ -823,7 +823,8 @@ def _latest_rate(datas: list[dict[str, Any]]) -> tuple[RateLimit, ...]:
             best = rate
     if best is None:
         return ()
-    return tuple(RateLimit(str(n), float(u), w, parse_ts(r)) for n, u, w, r in best[1])
+    seen = parse_ts(best[0])
+    return tuple(RateLimit(str(n), float(u), w, parse_ts(r), seen) for n, u, w, r in best[1])
 
 
 def _build_one(
