@@ -62,7 +62,15 @@ def spool_vs_sqlite(root: Path, data: bytes, runs: int) -> tuple[float, float]:
         conn = db.connect(root / "sql" / "lsm.db")
         conn.execute(
             "INSERT OR IGNORE INTO statusline_samples VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sample["sid"], time.time(), sample["model"], sample["ctx_tokens"], sample["ctx_window"], 1.0, 0.1),
+            (
+                sample["sid"],
+                time.time(),
+                sample["model"],
+                sample["ctx_tokens"],
+                sample["ctx_window"],
+                1.0,
+                0.1,
+            ),
         )
         conn.close()
         sql_ms.append((time.perf_counter() - start) * 1000)
@@ -87,7 +95,10 @@ def main() -> int:
         env.update(HOME=str(root / "home"), LSM_HOME=str(root / "data"), COLUMNS="120")
         rows = [
             ("lsm statusline (console script)", [str(script), "statusline"]),
-            ("python -m llm_session_manager statusline", [sys.executable, "-m", "llm_session_manager", "statusline"]),
+            (
+                "python -m llm_session_manager statusline",
+                [sys.executable, "-m", "llm_session_manager", "statusline"],
+            ),
         ]
         results = {}
         for label, cmd in rows:
