@@ -617,8 +617,10 @@ def _named(text: str, lowered: str, counts: dict[str, int]) -> str:
 
 def _named_value(text: str, key_start: int, word_end: int, word: str) -> tuple[int, int, str] | None:
     """The span of the literal secret after the name ending at ``word_end``, with its kind; or None."""
-    kind = _kind_for(text[key_start:word_end], word)
     tail = _TAIL.match(text, word_end)
+    if tail is None and not text.startswith("-", key_start):
+        return None
+    kind = _kind_for(text[key_start:word_end], word)
     if tail is None:
         if text.startswith("-", key_start):  # --password VALUE
             flag = _FLAG_TAIL.match(text, word_end)
