@@ -266,3 +266,14 @@ async def test_mcp_get_budget_and_resource_are_lsm_budget(
     assert _without_clock(tool) == _without_clock(cli) == _without_clock(resource)
     assert tool["status"] == "near" and tool["exit_code"] == 10
     assert [a["agent"] for a in only["agents"]] == ["claude-code"]
+
+
+def test_doctor_repair_keeps_the_recorded_limits(fake_home: FakeHome) -> None:
+    """Claude Code's figures exist nowhere else once shown: a rebuilt database keeps them."""
+    run_statusline(fake_home, fresh(payloads()[2]))
+    before = lsm(fake_home, "limits")[1]
+    with sqlite3.connect(fake_home.lsm_home / "lsm.db") as conn:
+        conn.execute("DROP TABLE token_cache")  # damage: a missing table makes --repair rebuild
+    r = fake_home.run("doctor", "--repair")
+    assert r.returncode == 0 and "repaired" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert lsm(fake_home, "limits")[1] == before and len(before) == 2

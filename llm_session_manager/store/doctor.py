@@ -17,7 +17,17 @@ from pathlib import Path
 from llm_session_manager.store import db
 
 # The user's own records, in dependency-free order; everything else is a cache.
-USER_TABLES = ("session_meta", "session_tags", "imported_sessions", "tag_suggestions", "tag_feedback")
+# Rows lsm cannot read again from anywhere: kept by --repair. (Official limits came from Claude Code's
+# statusline input, which is gone once shown.)
+USER_TABLES = (
+    "session_meta",
+    "session_tags",
+    "imported_sessions",
+    "tag_suggestions",
+    "tag_feedback",
+    "limit_observations",
+    "statusline_samples",
+)
 CACHE_TABLES = ("parse_cache", "merged_cache", "token_cache")
 
 
