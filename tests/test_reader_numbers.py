@@ -40,6 +40,48 @@ def lines(*objs: Any) -> str:
 # One session per agent: two good usage records and one record per bad value
 
 
+def claude(home: Path, bad: list[Any]) -> str:
+    def reply(n: int, inp: Any, out: int) -> dict[str, Any]:
+        usage = {"input_tokens": inp, "output_tokens": out}
+        return {
+            "type": "assistant",
+            "timestamp": TS.format(n),
+            "sessionId": "s1",
+            "uuid": f"u{n}",
+            "requestId": f"r{n}",
+            "message": {"id": f"m{n}", "role": "assistant", "model": "claude-sonnet-4-5", "usage": usage},
+        }
+
+    folder = home / ".claude" / "projects" / "-p"
+    folder.mkdir(parents=True)
+    records = [reply(1, 100, 5), *(reply(10 + i, b, 9) for i, b in enumerate(bad)), reply(2, 200, 7)]
+    (folder / "s1.jsonl").write_text(lines(*records))
+    return "claude-code:s1"
+
+
+def copilot_cli(home: Path, bad: list[Any]) -> str:
+    def record(n: int, inp: Any, out: int) -> dict[str, Any]:
+        usage = {"model": "gpt-5", "inputTokens": inp, "outputTokens": out, "apiCallId": f"call{n}"}
+        return {
+            "type": "session.usage_record",
+            "data": {"usage": usage},
+            "id": f"e{n}",
+            "timestamp": TS.format(n),
+        }
+
+    start = {"type": "session.start", "data": {"sessionId": "p1"}, "id": "e0", "timestamp": TS.format(0)}
+    records = [
+        start,
+        record(1, 100, 5),
+        *(record(10 + i, b, 9) for i, b in enumerate(bad)),
+        record(2, 200, 7),
+    ]
+    folder = home / ".copilot" / "session-state" / "p1"
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text(lines(*records))
+    return "copilot-cli:p1"
+
+
 def codex(home: Path, bad: list[Any]) -> str:
     def usage(n: int, inp: Any, out: int) -> dict[str, Any]:
         info = {"last_token_usage": {"input_tokens": inp, "output_tokens": out}}
@@ -145,6 +187,8 @@ def cursor(home: Path, bad: list[Any]) -> str:
 
 
 WRITERS: dict[str, Callable[[Path, list[Any]], str]] = {
+    "claude-code": claude,
+    "copilot-cli": copilot_cli,
     "codex": codex,
     "gemini": gemini,
     "cline": cline,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,8 +45,17 @@ from typing import Any
 import orjson
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import HEAD_BYTES, file_identity, needs_full_read, note_ts, scandir
+from llm_session_manager.agents.common import (
+    HEAD_BYTES,
+    count_or,
+    file_identity,
+    needs_full_read,
+    note_ts,
+    open_regular,
+    scandir,
+)
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
+from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.safetext import title_line
@@ -71,8 +81,28 @@ def model_name(raw: Any) -> str | None:
     return raw.strip().rsplit("/", 1)[-1] or None
 
 
+WORKSPACE_YAML_MAX = 1024 * 1024  # <id>/workspace.yaml: a few fields
+
+
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    """A count (absent = 0); ValueError when out of range (the line is skipped)."""
+    return count_or(value)
+
+
+def _check_counts(etype: str, ev: dict[str, Any]) -> None:
+    """Every count of a usage event, checked before the line changes anything: one out of range
+    raises ValueError and costs the whole line."""
+    if etype == "assistant.message":
+        _int(ev.get("outputTokens"))
+    elif etype == "session.usage_record" and isinstance(ev.get("usage"), dict):
+        _usage_row(ev["usage"])
+        _int(ev["usage"].get("maxPromptTokens"))
+    elif etype == "session.shutdown" and isinstance(ev.get("modelMetrics"), dict):
+        for entry in ev["modelMetrics"].values():
+            if isinstance(entry, dict) and isinstance(entry.get("usage"), dict):
+                _usage_row(entry["usage"])
+    _int(ev.get("tokenLimit"))
+    _int(ev.get("currentTokens"))
 
 
 def _title_from(text: str) -> str:
@@ -199,9 +229,9 @@ def _on_reply(reading: _Reading, ev: dict[str, Any]) -> None:
     data["replies"] += 1
     _set_model(data, ev.get("model"))
     exact = ev.get("outputTokens")
-    if isinstance(exact, int) and not isinstance(exact, bool) and exact >= 0:
+    if exact is not None:
         row = data["open"].setdefault(data["model"] or UNKNOWN, [0, 0, 0])
-        row[O_OUT_EXACT] += exact
+        row[O_OUT_EXACT] += _int(exact)
         data["open_activity"] += 1
         return
     parts = [ev.get("content"), ev.get("reasoningText")]
@@ -229,7 +259,7 @@ def _tool_failed(ev: dict[str, Any]) -> bool:
     with ``shellExecution.exitCode``)."""
     shell = ev.get("shellExecution")
     code = shell.get("exitCode") if isinstance(shell, dict) else None
-    return ev.get("success") is False or _int(code) > 0
+    return ev.get("success") is False or (type(code) is int and code > 0)
 
 
 def _on_tool_done(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
@@ -271,9 +301,9 @@ def _on_usage_record(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -
     for i, value in enumerate(row):
         total[i] += value
     if _int(usage.get("inputTokens")):
-        data["call_ctx"] = [usage["inputTokens"], ts]
+        data["call_ctx"] = [_int(usage["inputTokens"]), ts]
     if _int(usage.get("maxPromptTokens")):
-        data["window"] = usage["maxPromptTokens"]
+        data["window"] = _int(usage["maxPromptTokens"])
 
 
 def _on_shutdown(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
@@ -290,8 +320,8 @@ def _on_shutdown(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
         data["closed"] = rows
         reading.close_segment()
     _set_model(data, ev.get("currentModel"))
-    current = ev.get("currentTokens")
-    if _int(current):
+    current = _int(ev.get("currentTokens"))
+    if current:
         data["ctx"] = [current, ts]
 
 
@@ -322,9 +352,9 @@ def _note_limits(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -> No
     """``tokenLimit`` (the window Copilot works with) and ``currentTokens`` (its fill), wherever given:
     ``session.truncation``, ``session.compaction_start``, ``session.shutdown``…"""
     if _int(ev.get("tokenLimit")):
-        data["window"] = ev["tokenLimit"]
+        data["window"] = _int(ev["tokenLimit"])
     if _int(ev.get("currentTokens")):
-        data["ctx"] = [ev["currentTokens"], ts]
+        data["ctx"] = [_int(ev["currentTokens"]), ts]
 
 
 def apply_event(reading: _Reading, obj: Any) -> None:
@@ -339,6 +369,7 @@ def apply_event(reading: _Reading, obj: Any) -> None:
     ev = obj.get("data")
     if not isinstance(etype, str) or not isinstance(ev, dict):
         return
+    _check_counts(etype, ev)
     agent = obj.get("agentId")
     if isinstance(agent, str) and agent:
         _on_subagent_event(reading, etype, ev, ts)
@@ -398,10 +429,11 @@ def _yaml_scalar(raw: str) -> str:
 
 def given_name(workspace: Path) -> str | None:
     """``name`` from a session's ``workspace.yaml`` when ``user_named: true``, else None."""
-    try:
-        text = workspace.read_text(encoding="utf-8", errors="replace")
+    try:  # a FIFO, device or oversize file here is ignored, never waited on or read whole
+        raw = read_regular(workspace, WORKSPACE_YAML_MAX)
     except OSError:
         return None
+    text = raw.decode("utf-8", "replace") if raw is not None else ""
     fields: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -432,7 +464,8 @@ def _finish_tail(fh: Any, offset: int, reading: _Reading) -> int:
 
 
 def _session_files(state_dir: Path) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(path, session id, stat) of ``<id>/events.jsonl`` and legacy flat ``<id>.jsonl`` files."""
+    """(path, session id, stat) of ``<id>/events.jsonl`` and legacy flat ``<id>.jsonl`` files: one
+    folder level, so a symlink loop below cannot make the walk go on; regular files only."""
     for entry in scandir(state_dir):
         try:
             if entry.is_dir():
@@ -441,7 +474,8 @@ def _session_files(state_dir: Path) -> Iterator[tuple[str, str, os.stat_result]]
                     st = os.stat(events)
                 except OSError:
                     continue
-                yield events, entry.name, st
+                if stat.S_ISREG(st.st_mode):
+                    yield events, entry.name, st
             elif entry.name.endswith(".jsonl") and entry.is_file():
                 yield entry.path, entry.name[:-6], entry.stat()
         except OSError:
@@ -458,7 +492,7 @@ def _priority(path: str) -> tuple[int, int]:
 
 class CopilotCliReader:
     name = AGENT
-    parser_version = 4
+    parser_version = 5
 
     def __init__(self, copilot_home: Path) -> None:
         self.copilot_home = copilot_home
@@ -485,7 +519,7 @@ class CopilotCliReader:
                     yield path, key, file_identity(st)
 
     def read(self, path: str, session_key: str, prior: FileState | None) -> FileState:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             identity = file_identity(os.fstat(fh.fileno()))
             head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
             if prior is None or needs_full_read(prior, identity, head):
@@ -712,7 +746,7 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
     """Prompts, replies, tool calls and their results of a Copilot CLI session, in order."""
     conv = _Conversation()
     for path in paths:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             for raw in fh:
                 try:
                     obj = orjson.loads(raw)
