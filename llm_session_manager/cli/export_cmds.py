@@ -46,13 +46,15 @@ def document_for(
     view: SessionView, stored: dict[str, Any] | None, *, full: bool, transcript: bool, redact: bool
 ) -> dict[str, Any]:
     """The export document: built from the live session, or — for an imported one — the stored
-    document with its current tags, project and description (so export → import → export is identical)."""
+    document with its current tags, project and description, redacted again unless ``redact`` is False
+    (an import may hold what an export --no-redact let through; redaction is idempotent, so export →
+    import → export is identical)."""
     if stored is not None:
         doc = dict(stored)
         doc["tags"] = list(view.tags)
         doc["project"] = view.project
         doc["description"] = view.description
-        return doc
+        return exporting.redacted_document(doc) if redact else doc
     turns = conversation_for(view.session) if transcript else []
     from llm_session_manager.memory import memories_for_export
 
