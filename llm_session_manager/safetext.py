@@ -18,7 +18,6 @@ JSON output keeps the exact string (JSON escapes control characters itself), sec
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -123,6 +122,7 @@ def without_secrets(text: str | None) -> str | None:
 def redactor_digest() -> str:
     """A fingerprint of the redactor's code: results cached with it (the parse cache's merged sessions)
     are made again when its rules change."""
+    import hashlib  # here, not at the top: `lsm statusline` imports this module on every refresh
     from importlib.util import find_spec
 
     spec = find_spec("llm_session_manager.redact")  # found, not imported: a cached listing needs no rule
