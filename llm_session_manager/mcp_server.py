@@ -96,6 +96,13 @@ class SessionMeta(TypedDict):
     description: str | None
 
 
+class TagResult(SessionMeta):
+    """`lsm tag --format json`: the metadata plus which tags were new and which the session had."""
+
+    added: list[str]
+    already_tagged: list[str]
+
+
 class ExportResult(TypedDict):
     """One session exported like `lsm export <id> -o - --format <format>` (always redacted)."""
 
@@ -821,13 +828,18 @@ def _add_write_tools(server: MCPServer[Services], holder: _Holder) -> None:
     from llm_session_manager.store import meta
 
     @server.tool(annotations=WRITE)
-    def tag_session(session_id: SessionId, tags: Tags) -> SessionMeta:
+    def tag_session(session_id: SessionId, tags: Tags) -> TagResult:
         """Add tags to a session (lsm's own metadata; the agent's files are never touched)."""
         from llm_session_manager.organise import normalise_tags
 
         with tool_errors():
             clean = normalise_tags(tags)
-            return write_meta(holder.get(), session_id, lambda c, sid: meta.add_tags(c, [sid], clean))
+            svc = holder.get()
+            with svc.lock:
+                had = set(svc.one(session_id).tags)
+                done = write_meta(svc, session_id, lambda c, sid: meta.add_tags(c, [sid], clean))
+        added = [t for t in clean if t not in had]
+        return {**done, "added": added, "already_tagged": [t for t in clean if t in had]}
 
     @server.tool(annotations=WRITE)
     def untag_session(session_id: SessionId, tags: Tags) -> SessionMeta:

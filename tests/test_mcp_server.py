@@ -248,7 +248,14 @@ async def test_write_tools_change_what_the_cli_shows(fake_home: FakeHome) -> Non
         assert "description" in await call_error(c, "describe_session", session_id="88a8", description="")
         found = await call(c, "list_sessions", text="jwt login")
         filtered = await call(c, "list_sessions", tag=["auth"], all_sessions=True)
-    assert tagged == {"id": SIDE, "tags": ["auth", "jwt"], "project": "claude-code-log", "description": None}
+    assert tagged == {
+        "id": SIDE,
+        "tags": ["auth", "jwt"],
+        "project": "claude-code-log",
+        "description": None,
+        "added": ["auth", "jwt"],
+        "already_tagged": [],
+    }
     assert untagged["tags"] == ["auth"]
     assert described["description"] == "JWT login flow"
     assert projected == {

@@ -114,9 +114,10 @@ async def test_every_tool_resource_and_prompt_over_stdio(fake_home: FakeHome) ->
         assert memories["memories"] == cli_memories and memories["count"] == 1
 
         # -- write tools: what they return is what the CLI prints for the same session afterwards
-        assert await tool(s, "tag_session", session_id="repr", tags=["python"]) == cli_json(
-            fake_home, "tag", "repr", "python", "--format", "json"
-        )
+        tagged = await tool(s, "tag_session", session_id="repr", tags=["python"])
+        again = cli_json(fake_home, "tag", "repr", "python", "--format", "json")  # now already tagged
+        assert again["added"] == [] and again["already_tagged"] == ["python"]
+        assert tagged == {**again, "added": ["python"], "already_tagged": []}
         assert await tool(s, "untag_session", session_id="repr", tags=["python"]) == cli_json(
             fake_home, "describe", "repr", "--show", "--format", "json"
         )
