@@ -321,8 +321,10 @@ def test_mcp_config_http_writes_the_header(fake_home: FakeHome) -> None:
         "claude mcp add --transport http --scope user llm-session-manager http://127.0.0.1:8000/mcp "
         f"--header 'Authorization: Bearer {token}'"
     )
+    token_path(fake_home).unlink()
     desktop = fake_home.run("mcp-config", "--client", "claude-desktop", "--transport", "http")
     assert desktop.returncode == 2 and "stdio" in desktop.stderr and desktop.stdout == ""
+    assert not token_path(fake_home).exists()  # no token made for a refused request
 
 
 def test_the_written_entry_connects(fake_home: FakeHome) -> None:

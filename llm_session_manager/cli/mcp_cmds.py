@@ -148,7 +148,12 @@ def mcp_config_cmd(
     fmt = check_format(fmt, ("json", "path"))
     if not name.strip() or any(ch.isspace() for ch in name):
         raise UsageError("--name: give a name without spaces")
-    spec = _client_spec(_transport(transport), host, port)
+    mode = _transport(transport)
+    if mode != "stdio" and kind == "claude-desktop":  # before a token is made for nothing
+        raise UsageError(
+            "Claude Desktop's config file starts local servers only: use the default --transport stdio"
+        )
+    spec = _client_spec(mode, host, port)
     if kind == "claude-code":
         if write or file:
             raise UsageError(
