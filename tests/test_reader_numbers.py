@@ -241,3 +241,35 @@ def test_count_amount_and_epoch_ms_bounds() -> None:
     assert epoch_ms(MS) == MS
     with pytest.raises(ValueError):
         epoch_ms(10**16)  # after the year 9999
+
+
+AIDER_HISTORY = """# aider chat started at 2026-11-01 10:00:00
+
+> Main model: gpt-4o with diff edit format  
+
+#### first  
+
+ok
+
+> Tokens: 100 sent, 5 received. Cost: $0.01 message, $0.01 session.  
+
+#### second  
+
+> Tokens: 99,999,999,999,999,999,999 sent, 9 received. Cost: $0.01 message, $0.02 session.  
+> Tokens: 300 sent, 9 received. Cost: $0.01 message, $1.2.3 session.  
+> Tokens: 200 sent, 7 received. Cost: $0.02 message, $0.03 session.  
+"""
+
+
+def test_aider_usage_line_out_of_range_costs_that_line(tmp_path: Path) -> None:
+    from llm_session_manager.agents.aider import AiderReader
+
+    project = tmp_path / "work" / "p"
+    project.mkdir(parents=True)
+    (project / ".aider.chat.history.md").write_text(AIDER_HISTORY)
+    result = scan_agent(db.connect(tmp_path / "cache.db"), AiderReader([tmp_path / "work"], home=tmp_path))
+    assert result.stats.errors == []
+    (session,) = result.sessions
+    assert (session.tokens.input, session.tokens.output) == (GOOD_IN, GOOD_OUT)
+    assert session.skipped_lines == 2
+    assert session.agent_cost_usd == 0.03

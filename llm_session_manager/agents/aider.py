@@ -30,13 +30,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import file_identity, scandir
+from llm_session_manager.agents.common import amount, count, file_identity, open_regular, scandir
+from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.safetext import title_line
@@ -247,10 +249,11 @@ def _usage_line(session: dict[str, Any], text: str) -> None:
     if parsed is None:
         session["skipped"] += 1
         return
-    row, exact = parsed
+    # The figures first: one out of range (ValueError) costs the line before it changes anything.
+    row, exact = [count(v) for v in parsed[0]], parsed[1]
     cost = _COST.search(text)
     if cost:
-        session["agent_cost"] = float(cost.group(2))
+        session["agent_cost"] = amount(float(cost.group(2)))
     model = session["model"] or "unknown"
     total = session["usage"].setdefault(model, [0, 0, 0, 0])
     for i, value in enumerate(row):
@@ -319,7 +322,10 @@ def _read_lines(buf: bytes, data: dict[str, Any]) -> int:
     if end < 0:
         return 0
     for raw in buf[:end].split(b"\n"):
-        apply_line(data, raw.decode("utf-8", "replace"))
+        try:
+            apply_line(data, raw.decode("utf-8", "replace"))
+        except LINE_ERRORS:  # a figure out of range costs its line, never the history file
+            _current(data)["skipped"] += 1
     return end + 1
 
 
@@ -446,7 +452,7 @@ class AiderReader:
     """Sessions from every ``.aider.chat.history.md`` found under the search roots."""
 
     name = AGENT
-    parser_version = 2
+    parser_version = 3
 
     def __init__(
         self,
@@ -497,6 +503,8 @@ class AiderReader:
                 st = os.stat(path)
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device named like a history is never opened
+                continue
             ident = (st.st_dev, st.st_ino)
             if ident in seen:
                 continue
@@ -504,7 +512,7 @@ class AiderReader:
             yield os.path.abspath(path), "", file_identity(st)
 
     def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             st = os.fstat(fh.fileno())
             identity = file_identity(st)
             data, offset = new_data(), 0
@@ -617,7 +625,7 @@ def read_conversation(paths: Sequence[str], native_id: str | None = None) -> lis
     if native_id is None:
         return []
     for path in paths:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             buf = fh.read()
         lines = buf[: buf.rfind(b"\n") + 1].decode("utf-8", "replace").split("\n")[:-1]
         section = _find_section(path, lines, native_id)
