@@ -165,3 +165,25 @@ def test_the_mcp_memory_tools_write_nothing_in_home(fake_home: FakeHome) -> None
     assert answers[2]["result"]["structuredContent"]["created"] is True, answers[2]
     assert answers[3]["result"]["structuredContent"]["count"] == 1, answers[3]
     no_microsoft_cache(fake_home.home)
+
+
+def test_the_commands_recover_after_a_failed_first_add(fake_home: FakeHome, tmp_path: Path) -> None:
+    """As a user meets it: the first `memory-add` fails (chroma's model, no network), then the config
+    goes back to `model: auto` with the offline model installed, and the same command works, quietly."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"memory:\n  model: chroma\n  model_dir: {tmp_path / 'empty'}\n")
+    env = {"LSM_CONFIG": str(config), "HTTPS_PROXY": closed, "HTTP_PROXY": closed, "ALL_PROXY": closed}
+    env.update(NO_PROXY="", no_proxy="", https_proxy=closed, http_proxy=closed, all_proxy=closed)
+    first = fake_home.run("memory-add", "88a8", "Auth uses JWT via jose", **env)
+    assert first.returncode == 1 and "could not be downloaded" in first.stderr
+    config.write_text(f"memory:\n  model: auto\n  model_dir: {tmp_path / 'empty'}\n")
+    second = fake_home.run("memory-add", "88a8", "Auth uses JWT via jose", **env)
+    assert second.returncode == 0, second.stderr
+    assert "warning" not in second.stderr and "downloading" not in second.stderr, second.stderr
+    stats = json.loads(fake_home.run("memory-stats", "--format", "json", **env).stdout)
+    assert stats["embedding_model"]["variant"] == "packaged" and stats["memories"] == 1, stats
