@@ -36,10 +36,18 @@ def _section(command: str) -> str:
     return GUIDE[match.start() : end.start() if end else len(GUIDE)]
 
 
+def _params(command: Any) -> list[Any]:
+    """A command's parameters; for a group (``lsm hooks``), those of every subcommand."""
+    subs = getattr(command, "commands", {})
+    return [p for sub in subs.values() for p in _params(sub)] if subs else list(command.params)
+
+
 @pytest.mark.parametrize("command", list(_commands()))
 def test_every_command_and_option_is_documented(command: str) -> None:
     text = _section(command)
-    for param in _commands()[command].params:
+    for sub in getattr(_commands()[command], "commands", {}):
+        assert f"lsm {command} {sub}" in text, f"lsm {command} {sub} is not in its section"
+    for param in _params(_commands()[command]):
         if param.param_type_name == "argument":
             assert param.name.upper() in text, (
                 f"lsm {command}: argument {param.name.upper()} is not described"

@@ -115,6 +115,7 @@ DOCS: dict[str, Doc] = {
     ),
     "memory-delete": Doc((("memory-delete", "@last-memory", "-f", "json"),)),
     "doctor": Doc((("doctor", "-f", "json"),), _maps("$.kept_rows", "$.lost")),
+    "hooks status": Doc((("hooks", "status", "-f", "json"),)),
     "limits": Doc((("limits", "-f", "json"),)),
     "budget": Doc((("budget", "-f", "json"),)),
 }
@@ -147,6 +148,7 @@ ORDER = (
     "reopen",
     "memory-delete",
     "doctor",
+    "hooks status",
     "limits",
     "budget",
 )
@@ -210,7 +212,7 @@ def compare(golden: Mapping[str, Sequence[str]], seen: Shape) -> tuple[list[str]
 
 
 def load_golden(name: str) -> dict[str, list[str]]:
-    path = CONTRACT_DIR / f"{name}.json"
+    path = CONTRACT_DIR / f"{name.replace(' ', '-')}.json"
     if not path.exists():
         return {}
     keys: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))["keys"]
@@ -224,7 +226,9 @@ def save_golden(name: str, keys: Mapping[str, set[str] | Sequence[str]]) -> None
         "note": "Golden key list: keys and types may be added (LSM_UPDATE_CONTRACT=1), never removed.",
         "keys": {path: sorted(types) for path, types in sorted(keys.items())},
     }
-    (CONTRACT_DIR / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    (CONTRACT_DIR / f"{name.replace(' ', '-')}.json").write_text(
+        json.dumps(doc, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -303,7 +307,7 @@ def _run(fh: FakeHome, args: Sequence[str], discovery: bool) -> str:
 
 
 def _produce(fh: FakeHome) -> dict[str, list[Any]]:
-    commands = set(typer.main.get_command(_app()).commands)  # type: ignore[attr-defined]
+    commands = {name for name, _command in _all_commands(typer.main.get_command(_app()))}
     exported = json.loads(_run(fh, ("export", "019fc8be", "-o", "-", "-f", "json"), False))
     (fh.home / "imported.json").write_text(json.dumps(exported), encoding="utf-8")
     outputs: dict[str, list[Any]] = {}
@@ -383,14 +387,23 @@ def test_nested_objects_are_covered(world: World) -> None:
     )
 
 
+def _all_commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every command, subcommands of groups included (``hooks status``)."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _all_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
 def test_every_json_command_has_a_golden_file() -> None:
     """A command that can print JSON and is not in DOCS would escape the contract."""
-    group = typer.main.get_command(_app())
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
+    for name, command in _all_commands(typer.main.get_command(_app())):
         formats = [p for p in command.params if "--format" in getattr(p, "opts", ())]
         if formats and "json" in (formats[0].help or "") + str(formats[0].default):
             assert name in DOCS, f"lsm {name} prints JSON but has no contract test"
-            assert (CONTRACT_DIR / f"{name}.json").exists() or UPDATE, f"no golden file for lsm {name}"
+            golden = CONTRACT_DIR / f"{name.replace(' ', '-')}.json"
+            assert golden.exists() or UPDATE, f"no golden file for lsm {name}"
 
 
 def test_a_missing_key_fails() -> None:
