@@ -16,9 +16,11 @@ is estimated from token counts: a percentage is the agent's, and a projection sa
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from llm_session_manager.burn import BURN_WINDOW_MINUTES
@@ -313,17 +315,23 @@ def codex_observations(sessions: Iterable[Session]) -> list[Observation]:
     return out
 
 
+def recorded(conn: sqlite3.Connection, data_dir: Path) -> list[Observation]:
+    """The statusline's observations, its spool moved into the store first."""
+    from llm_session_manager.store import observations
+
+    if data_dir.is_dir():
+        observations.compact(conn, data_dir)
+    return observations.observations(conn)
+
+
 def observe(paths: Paths, cfg: dict[str, Any], agents: Sequence[str] | None = None) -> list[Observation]:
     """Every observation lsm has: the statusline's (spool moved into the store first) and Codex's."""
     from llm_session_manager.service import collect, open_db
-    from llm_session_manager.store import observations
 
     out: list[Observation] = []
     conn = open_db(paths)
     try:
-        if paths.data_dir.is_dir():
-            observations.compact(conn, paths.data_dir)
-        out.extend(observations.observations(conn))
+        out.extend(recorded(conn, paths.data_dir))
         if agents is None or "codex" in agents:
             from llm_session_manager.agents.codex import CodexReader
 

@@ -277,3 +277,44 @@ def test_doctor_repair_keeps_the_recorded_limits(fake_home: FakeHome) -> None:
     r = fake_home.run("doctor", "--repair")
     assert r.returncode == 0 and "repaired" in r.stdout + r.stderr, r.stdout + r.stderr
     assert lsm(fake_home, "limits")[1] == before and len(before) == 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# The monitor's header
+
+
+def test_monitor_header_shows_the_limits_and_a_new_sample_refreshes(
+    fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from llm_session_manager.config import DEFAULTS
+    from llm_session_manager.paths import resolve
+    from llm_session_manager.scan import ScanStats
+    from llm_session_manager.service import Collected
+    from llm_session_manager.tui.render import ViewState, render
+    from llm_session_manager.tui.snapshot import Refresher
+
+    monkeypatch.setenv("LSM_DISCOVERY", "off")
+    run_statusline(fake_home, fresh(payloads()[2], five=85))
+
+    def collect_fn(*_args: Any, **_kw: Any) -> Collected:
+        return Collected([], {"claude-code": ScanStats()})
+
+    refresher = Refresher(resolve(), DEFAULTS, collect_fn=collect_fn)
+    try:
+        snap = refresher.refresh()
+        assert [(lim.observation.window, lim.observation.used_percent) for lim in snap.limits] == [
+            ("5h", 85.0),
+            ("7d", 17.0),
+        ]
+        out = StringIO()
+        Console(file=out, width=160, height=30, color_system=None).print(render(snap, ViewState()))
+        assert "Limits: claude 5h 85% 7d 17%" in out.getvalue()
+        assert refresher.reason(snap.time) is None
+        run_statusline(fake_home, fresh(payloads()[2], five=86))
+        assert refresher.reason(snap.time) == "changed"
+    finally:
+        refresher.close()

@@ -37,6 +37,7 @@ from llm_session_manager.cli.render import (
     human_tokens,
     money,
 )
+from llm_session_manager.limits import Limit
 from llm_session_manager.listing import sort_views
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, without_secrets
@@ -216,6 +217,26 @@ def header(snap: Snapshot, width: int) -> Text:
     text.append(burn_text(snap.burn_tokens_per_min, snap.cost_per_hour_usd))
     if t.began_earlier and width >= 110:
         text.append("   (whole sessions; some began before midnight)", style="dim")
+    if snap.limits and width >= 100:
+        text.append("    Limits: ", style="bold")
+        text.append_text(limits_meters(snap.limits, snap.near_percent))
+    return text
+
+
+def limits_meters(limits: Sequence[Limit], near: float) -> Text:
+    """ "claude 5h 42% 7d 17% · codex 5h 91%": each agent's current official limits, coloured."""
+    text = Text()
+    agent = None
+    for limit in limits:
+        o = limit.observation
+        if o.agent != agent:
+            text.append((" · " if agent else "") + o.agent.removesuffix("-code") + " ")
+            agent = o.agent
+        else:
+            text.append(" ")
+        style = "red" if o.used_percent >= 100 else "yellow" if o.used_percent >= near else "green"
+        text.append(f"{for_terminal(o.window)} ")
+        text.append(f"{o.used_percent:.0f}%", style=style)
     return text
 
 

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llm_session_manager import hookspool
+from llm_session_manager.limits import Limit
 from llm_session_manager.listing import ListFilter, keep
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
@@ -84,6 +85,8 @@ class Snapshot:
     warnings: tuple[str, ...] = ()
     scanned_at: datetime | None = None
     pending_for: float | None = None  # a change is known; the next collect comes in this many seconds
+    limits: tuple[Limit, ...] = ()  # the official plan limits that are current
+    near_percent: float = 80.0  # budget.near_percent: a limit this full is shown in yellow
 
     @property
     def total(self) -> int:
@@ -345,6 +348,21 @@ class Refresher:
             return None
         return tuple((p.pid, p.agent, p.cwd, p.state, p.state_updated_at, p.session_hint) for p in procs)
 
+    def _with_limits(self, snapshot: Snapshot, collected: Collected, now: datetime) -> Snapshot:
+        """The header's limit meters: the statusline's figures and Codex's, those still current."""
+        from llm_session_manager import limits
+
+        if self._conn is None:
+            return snapshot
+        try:
+            found = limits.recorded(self._conn, self.paths.data_dir)
+        except Exception:  # a busy or damaged store costs the meters, never the dashboard
+            found = []
+        found += limits.codex_observations(v.session for v in collected.views if v.session.agent == "codex")
+        current = tuple(lim for lim in limits.current_limits(found, now) if not lim.stale)
+        near = float(self.cfg.get("budget", {}).get("near_percent", limits.DEFAULT_NEAR_PERCENT))
+        return dataclasses.replace(snapshot, limits=current, near_percent=near)
+
     def _collect(self, now: datetime) -> Snapshot:
         if self._conn is None:
             self._conn = open_db(self.paths)
@@ -364,8 +382,10 @@ class Refresher:
         snapshot = build_snapshot(
             collected, self.cfg, now, agent=self.agent, project=self.project, roots=roots
         )
-        # Missing roots are watched too: their appearance is a change.
+        snapshot = self._with_limits(snapshot, collected, now)
+        # Missing roots are watched too: their appearance is a change (and so is a statusline sample).
         self._watch = watch_list(collected.views, [p for p, _e in roots], str(self.paths.db_file), now)
+        self._watch.append(str(self.paths.data_dir / "statusline.jsonl"))
         self._fingerprint = self.fingerprint()  # after collect(): its own cache writes are the baseline
         deadline = next_deadline(collected.views, self.cfg, now)
         self._due = min(now + self.max_age, deadline) if deadline else now + self.max_age
