@@ -318,3 +318,10 @@ def test_monitor_header_shows_the_limits_and_a_new_sample_refreshes(
         assert refresher.reason(snap.time) == "changed"
     finally:
         refresher.close()
+
+
+def test_an_agent_without_limits_is_a_usage_error(fake_home: FakeHome) -> None:
+    for command in ("limits", "budget"):
+        r = fake_home.run(command, "--agent", "gemini")
+        assert r.returncode == 2 and "reports no official limits" in r.stderr
+        assert fake_home.run(command, "--agent", "nope").returncode == 2

@@ -76,10 +76,15 @@ def _report(outcome: Any) -> None:
 
 
 def _agents(agent: str | None) -> list[str] | None:
+    from llm_session_manager.limits import LIMIT_AGENTS
+
     name = check_agent(agent)
     if name is None:
         return None
-    return [a for a in AGENT_NAMES if a.startswith(name)]
+    found = [a for a in AGENT_NAMES if a.startswith(name) and a in LIMIT_AGENTS]
+    if not found:
+        raise UsageError(f"--agent: {agent} reports no official limits (only {', '.join(LIMIT_AGENTS)} do)")
+    return found
 
 
 def _gather(agent: str | None) -> tuple[list[Limit], dict[str, Any], datetime, list[str] | None]:
