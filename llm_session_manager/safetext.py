@@ -24,8 +24,9 @@ from functools import lru_cache
 from typing import overload
 
 ELLIPSIS = "…"
-# How much of a long text a title is made from: enough that a secret crossing the cut is still whole.
-TITLE_WINDOW = 16384
+# A title is made from its text's first ``limit + SECRET_SPAN`` characters: longer than any one
+# credential (a 4096-bit PEM private key is 3.2 kB), so a secret that starts before the cut is seen whole.
+SECRET_SPAN = 4096
 
 # Bidirectional formatting characters: they reorder the text around them on screen (Trojan Source).
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
@@ -139,6 +140,6 @@ def redactor_digest() -> str:
 def title_line(text: str, limit: int) -> str:
     """A title made from a prompt or a name: one line, secrets redacted, at most ``limit`` characters
     (cut with "…"). Redaction comes before the cut, so a key crossing it is not left half-shown."""
-    line = " ".join(text[:TITLE_WINDOW].split())
+    line = " ".join(text[: limit + SECRET_SPAN].split())
     line = _SURROGATE.sub("\ufffd", _redacted(line)) if line else line
     return line if len(line) <= limit else line[: limit - 1] + ELLIPSIS

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from llm_session_manager import burn
+from llm_session_manager import burn, hookstate
 from llm_session_manager import health as health_mod
-from llm_session_manager import hookstate
 from llm_session_manager.agents import all_readers
 from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.models import Process, Session, SessionView, TokenUsage
