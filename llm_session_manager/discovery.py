@@ -84,6 +84,7 @@ _WRAPPER_CHILD_WINDOW_S = 10.0
 _MAX_ANCESTRY = 64
 # A rollout's first line (session_meta) carries the base instructions; this bounds the read.
 _ROLLOUT_HEAD_MAX = 1 << 20
+_SIDE_FILE_MAX = 1 << 20  # sessions/<pid>.json: a few fields
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _UUID_RE = re.compile(rf"^{_UUID}$")
 # $CODEX_HOME/sessions/YYYY/MM/DD/rollout-<timestamp>-<uuid>.jsonl
@@ -700,8 +701,12 @@ def proc_start_matches(
 
 
 def _read_json(path: Path) -> object:
+    """A small JSON side file (a status file), or None; a FIFO or device here is never waited on."""
+    from llm_session_manager.fileio import read_regular
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular(path, _SIDE_FILE_MAX)
+        return json.loads(raw) if raw is not None else None
     except (OSError, ValueError):
         return None
 
@@ -791,8 +796,10 @@ def rollout_session_id(path: str) -> str | None:
 def _rollout_is_subagent(path: str) -> bool:
     """Whether the rollout's first line (``session_meta``) says a sub-agent thread wrote it:
     ``payload.source`` is ``{"subagent": …}`` (a top-level session has ``"cli"``, ``"exec"``, …)."""
+    from llm_session_manager.agents.common import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # never a FIFO's open() that waits for a writer
             head = fh.readline(_ROLLOUT_HEAD_MAX)
         meta = json.loads(head)
     except (OSError, ValueError):

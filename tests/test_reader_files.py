@@ -179,3 +179,24 @@ def test_export_of_a_session_whose_transcript_became_a_fifo(fake_home: FakeHome,
     os.mkfifo(path)
     r = fake_home.run("export", sid, "-o", "-", "--format", "json")
     assert "Traceback" not in r.stderr
+
+
+def test_claude_status_file_and_rollout_head_that_are_fifos_are_never_waited_on(tmp_path: Path) -> None:
+    """Discovery reads Claude Code's ``sessions/<pid>.json`` and a Codex rollout's first line."""
+    status = tmp_path / "sessions" / "123.json"
+    status.parent.mkdir()
+    os.mkfifo(status)
+    rollout = tmp_path / "rollout.jsonl"
+    os.mkfifo(rollout)
+    code = (
+        "import sys; from pathlib import Path; from llm_session_manager import discovery as d; "
+        "print(d._read_json(Path(sys.argv[1])), d._rollout_is_subagent(sys.argv[2]))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(status), str(rollout)],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["None", "False"]
