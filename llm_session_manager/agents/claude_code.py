@@ -323,22 +323,23 @@ def _entry_of(message: dict[str, Any], usage: dict[str, Any], side: bool) -> lis
     return _usage_entry(usage, sys.intern(model) if isinstance(model, str) and model else None, side)
 
 
-def _n(value: Any) -> int:
-    # Hot path: a plain int in range is by far the common case; absent is 0, anything else raises.
-    return value if type(value) is int and 0 <= value <= MAX_COUNT else count_or(value)
-
-
 def _usage_entry(usage: dict[str, Any], model: str | None, side: bool) -> list[Any]:
     """[model, input, output, cache_creation, cache_read, cache_1h, sidechain]; ValueError for a count
-    out of range."""
+    out of range (absent is 0)."""
+    # Hot path: a plain int in range is by far the common case and is checked inline.
+    inp = usage.get("input_tokens")
+    out = usage.get("output_tokens")
+    cc = usage.get("cache_creation_input_tokens")
+    cr = usage.get("cache_read_input_tokens")
     cache = usage.get("cache_creation")
+    one_hour = cache.get("ephemeral_1h_input_tokens") if type(cache) is dict else 0
     return [
         model,
-        _n(usage.get("input_tokens")),
-        _n(usage.get("output_tokens")),
-        _n(usage.get("cache_creation_input_tokens")),
-        _n(usage.get("cache_read_input_tokens")),
-        _n(cache.get("ephemeral_1h_input_tokens")) if type(cache) is dict else 0,
+        inp if type(inp) is int and 0 <= inp <= MAX_COUNT else count_or(inp),
+        out if type(out) is int and 0 <= out <= MAX_COUNT else count_or(out),
+        cc if type(cc) is int and 0 <= cc <= MAX_COUNT else count_or(cc),
+        cr if type(cr) is int and 0 <= cr <= MAX_COUNT else count_or(cr),
+        one_hour if type(one_hour) is int and 0 <= one_hour <= MAX_COUNT else count_or(one_hour),
         1 if side else 0,
     ]
 
