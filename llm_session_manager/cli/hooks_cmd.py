@@ -121,9 +121,8 @@ def status_cmd(
             if row["last_event_at"]
             else "no event yet"
         )
-        sys.stdout.write(
-            for_terminal(f"{row['agent']}: {row['installed']} - {row['config_file']} - {when}") + "\n"
-        )
+        line = f"{row['agent']}: installed {row['installed']} - {row['config_file']} - {when}"
+        sys.stdout.write(for_terminal(line) + "\n")
         if row["error"]:
             sys.stdout.write(for_terminal(f"  error: {row['error']}") + "\n")
         if row["missing_events"]:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_session_manager.models import Health, SessionView
-from llm_session_manager.safetext import for_terminal
+from llm_session_manager.safetext import for_terminal, without_secrets
 from llm_session_manager.service import project_name
 
 HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "critical": "red"}
@@ -32,6 +32,19 @@ def console(stderr: bool = False) -> Console:
     if not con.is_terminal:
         con = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False, width=200)
     return con
+
+
+def state_label(view: SessionView, *, full: bool = False) -> tuple[str, str] | None:
+    """(text, style key) of what the agent says it is doing: its hooks' state (with the tool that
+    waits for approval; the whole detail when ``full``), else its status file's word."""
+    proc = view.session.process
+    if view.state_source != "hooks" or not view.state:
+        return (proc.state, proc.state) if proc and proc.state else None
+    detail = without_secrets(view.state_detail)
+    if detail and (full or view.state == "waiting_permission"):
+        shown = detail if full else detail.split(":", 1)[0]
+        return f"{view.state} {shown}", view.state
+    return view.state, view.state
 
 
 def cell(value: object, style: StyleType = "") -> Text:
@@ -139,7 +152,8 @@ def sessions_table(views: Sequence[SessionView], now: datetime, width: int = 200
     ids = short_ids([v.session.native_id for v in views])
     for v in views:
         s = v.session
-        status = v.status + (f" ({s.process.state})" if s.process and s.process.state else "")
+        label = state_label(v)
+        status = v.status + (f" ({label[0]})" if label else "")
         hstyle = HEALTH_STYLE.get(v.health.status, "")
         cells: tuple[str | Text, ...] = (
             ids[s.native_id],

@@ -36,11 +36,12 @@ from llm_session_manager.cli.render import (
     context_bar,
     human_tokens,
     money,
+    state_label,
 )
 from llm_session_manager.limits import Limit
 from llm_session_manager.listing import sort_views
 from llm_session_manager.models import SessionView
-from llm_session_manager.safetext import for_terminal, without_secrets
+from llm_session_manager.safetext import for_terminal
 from llm_session_manager.service import is_placeholder, project_name
 from llm_session_manager.tui.snapshot import Snapshot
 
@@ -398,19 +399,6 @@ def table_line(cells: dict[str, Text | str], widths: dict[str, int], gap: int) -
             line.append(" " * gap)
         line.append_text(text)
     return line
-
-
-def state_label(view: SessionView, *, full: bool = False) -> tuple[str, str] | None:
-    """(text, style key) of what the agent says it is doing: its hooks' state (with the tool that
-    waits for approval; the whole detail when ``full``), else its status file's word."""
-    proc = view.session.process
-    if view.state_source != "hooks" or not view.state:
-        return (proc.state, proc.state) if proc and proc.state else None
-    detail = without_secrets(view.state_detail)
-    if detail and (full or view.state == "waiting_permission"):
-        shown = detail if full else detail.split(":", 1)[0]
-        return f"{view.state} {shown}", view.state
-    return view.state, view.state
 
 
 def row_cells(view: SessionView, snap: Snapshot, bar: int, selected: bool) -> dict[str, Text | str]:
