@@ -2,8 +2,8 @@
 
 Each example takes a real transcript of the agent (tests/fixtures, tests/fixtures/real) and inserts
 garbage lines among its valid ones: a valid record with one of its counts replaced by a value out of
-range (2**64, -5, 1e30, 12.5, "12", true, nested lists and objects, optionally with another key deleted or
-its value replaced by garbage), a valid line cut short, a valid line with invalid UTF-8 in it, and JSON
+range (2**64, -5, 1e30, 12.5, "12", true, nested lists and objects; optionally another count replaced by
+garbage and another key deleted), a valid line cut short, a valid line with invalid UTF-8 in it, and JSON
 that is no record at all. Properties, for every example:
 
 - no exception escapes ``reader.read`` and ``reader.sessions``, and the state and sessions serialise
@@ -215,7 +215,27 @@ def poisoned(draw: st.DrawFn, records: list[Any], agent: Agent) -> bytes | None:
     others = [p for p in _leaves(record, agent) if p != path] if draw(st.booleans()) else []
     if others:
         _set(record, draw(st.sampled_from(others)), draw(NESTED))  # more garbage, same line
+    keys = [k for k in _keys(record) if k != path[: len(k)]] if draw(st.booleans()) else []
+    if keys:
+        _delete(record, draw(st.sampled_from(keys)))  # and a key missing
     return _dumps(record)
+
+
+def _keys(obj: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Paths to every key of every object in a parsed line."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield (*path, key)
+            yield from _keys(value, (*path, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from _keys(value, (*path, i))
+
+
+def _delete(obj: Any, path: tuple[Any, ...]) -> None:
+    for key in path[:-1]:
+        obj = obj[key]
+    del obj[path[-1]]
 
 
 @st.composite
