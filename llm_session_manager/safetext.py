@@ -13,7 +13,9 @@ screen) or a pasted credential. Three rules, applied where text leaves lsm:
 - Rich markup is the front end's part: untrusted text goes into a ``rich.text.Text`` (``cli.render.cell``)
   or through ``rich.markup.escape``, never into a markup string.
 
-JSON output keeps the exact string (JSON escapes control characters itself), secrets aside.
+JSON output keeps the exact string, secrets aside: JSON escapes C0 controls itself, and
+``json_for_terminal`` writes C1, bidi and line-separator characters as ``\\u`` escapes (the same string for
+a parser, nothing for a terminal to act on when the JSON is printed on one).
 """
 
 from __future__ import annotations
