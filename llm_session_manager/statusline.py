@@ -38,6 +38,7 @@ TAIL_BYTES = 32 << 10  # how much of the spool's end is read for the context tre
 COMPACT_SPOOL_BYTES = 256 << 10  # the statusline moves a spool this big into the store itself
 TREND_SECONDS = 30 * 60  # = burn.BURN_WINDOW_MINUTES
 SPOOL_NAME = "statusline.jsonl"  # = store.observations.SPOOL_NAME
+RECENT_NAME = "statusline.recent.jsonl"  # = store.observations.RECENT_NAME: the last half hour, compacted
 LIMIT_KEYS = (("five_hour", "5h"), ("seven_day", "7d"))
 
 DEFAULT_FORMAT = "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day}"
@@ -143,13 +144,16 @@ def context_points(tail: bytes, sid: str, now: float) -> list[tuple[float, int]]
             continue
         if rec.get("sid") == sid and isinstance(tokens, int) and now - TREND_SECONDS <= at <= now:
             points.append((at, tokens))
-    return points
+    return sorted(set(points))
 
 
 def record(folder: str, sample: Mapping[str, Any], now: float) -> list[tuple[float, int]]:
     """Append this sample to the spool; returns the session's recent context points (this one last)."""
     spool = os.path.join(folder, SPOOL_NAME)
-    points = context_points(_tail(spool), sample["sid"], now) if sample["sid"] else []
+    points = []
+    if sample["sid"]:
+        tail = _tail(os.path.join(folder, RECENT_NAME)) + b"\n" + _tail(spool)
+        points = context_points(tail, sample["sid"], now)
     os.makedirs(folder, exist_ok=True)
     fd = os.open(spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:

@@ -126,7 +126,11 @@ def test_compaction_moves_lines_and_skips_bad_ones(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "lsm.db")
     result = observations.compact(conn, tmp_path, now)
     assert (result.lines, result.bad_lines) == (3, 3)
-    assert sorted(p.name for p in tmp_path.iterdir() if "statusline" in p.name) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if "statusline" in p.name) == ["statusline.recent.jsonl"]
+    recent = [
+        json.loads(line)["t"] for line in (tmp_path / "statusline.recent.jsonl").read_text().splitlines()
+    ]
+    assert recent == [now - 1, now]  # the last half hour, oldest first; the 9-day-old line is not kept
     found = observations.observations(conn)
     assert [(o.window, o.used_percent, o.source) for o in found] == [
         ("5h", 42.0, "statusline")

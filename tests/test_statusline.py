@@ -195,6 +195,20 @@ def test_compact_countdown_shows_after_two_samples(fake_home: FakeHome) -> None:
     assert "compact ~15h5" in out
 
 
+def test_compact_countdown_survives_the_spool_moving_into_the_store(fake_home: FakeHome) -> None:
+    """`lsm limits` (or the monitor) empties the spool; the trend is still there for the next refresh."""
+    base = payloads()[2]
+    spool = fake_home.lsm_home / "statusline.jsonl"
+    run_statusline(fake_home, fresh(base))
+    first = json.loads(spool.read_text(encoding="utf-8"))
+    first["t"] -= 600
+    first["ctx_tokens"] -= 10_000
+    spool.write_text(json.dumps(first) + "\n", encoding="utf-8")
+    assert fake_home.run("limits").returncode == 0
+    assert not spool.exists()
+    assert "compact ~15h5" in run_statusline(fake_home, fresh(base)).stdout.decode()
+
+
 def test_config_file_matches_paths(tmp_path: Path) -> None:
     for env in (
         {"HOME": str(tmp_path)},

@@ -5,7 +5,9 @@ writing, so it appends one JSON line to ``statusline.jsonl`` in the data folder 
 the line's keys). ``compact`` renames the spool first (appenders then start a new file), copies its lines
 into ``limit_observations`` and ``statusline_samples``, and deletes it; a copy left by a crash is picked up
 the next time. A bad line is skipped and counted. Rows older than ``KEEP_DAYS`` are dropped as they go
-(the longest official window is 7 days).
+(the longest official window is 7 days). The lines of the last half hour (at most ``RECENT_LINES``) are
+also kept in ``statusline.recent.jsonl``, where the statusline finds the context trend it projects the
+time to auto-compact from, whoever compacted the spool.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from typing import Any
 from llm_session_manager.limits import Observation
 
 SPOOL_NAME = "statusline.jsonl"
+RECENT_NAME = "statusline.recent.jsonl"  # = statusline.RECENT_NAME
+RECENT_SECONDS = 30 * 60
+RECENT_LINES = 120
 COMPACTING = ".compacting-"
 KEEP_DAYS = 8
 MAX_SPOOL_BYTES = 64 << 20  # a spool this big is not ours to read whole: it is dropped
@@ -95,6 +100,7 @@ def compact(conn: sqlite3.Connection, data_dir: Path, now: float | None = None) 
     claimed = _claim(data_dir)
     samples: list[tuple[Any, ...]] = []
     limits: list[tuple[Any, ...]] = []
+    good: list[tuple[float, bytes]] = []
     for path in claimed:
         for line in _lines(path):
             if not line.strip():
@@ -105,10 +111,12 @@ def compact(conn: sqlite3.Connection, data_dir: Path, now: float | None = None) 
                 result.bad_lines += 1
                 continue
             result.lines += 1
+            good.append((sample[1], line.rstrip(b"\n")))
             if sample[0]:
                 samples.append(sample)
             limits.extend(rows)
-    cutoff = (now if now is not None else time.time()) - KEEP_DAYS * 86400
+    now = now if now is not None else time.time()
+    cutoff = now - KEEP_DAYS * 86400
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.executemany("INSERT OR IGNORE INTO statusline_samples VALUES (?, ?, ?, ?, ?, ?, ?)", samples)
@@ -119,9 +127,27 @@ def compact(conn: sqlite3.Connection, data_dir: Path, now: float | None = None) 
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if good:
+        _keep_recent(data_dir, good, now)
     for path in claimed:
         path.unlink(missing_ok=True)
     return result
+
+
+def _keep_recent(data_dir: Path, lines: list[tuple[float, bytes]], now: float) -> None:
+    """Rewrite the recent file: its lines and the new ones of the last RECENT_SECONDS, newest kept."""
+    from llm_session_manager.agent_config import write_atomic
+
+    recent = data_dir / RECENT_NAME
+    for line in _lines(recent):
+        try:
+            at = json.loads(line)["t"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        if isinstance(at, (int, float)):
+            lines.append((float(at), line.rstrip(b"\n")))
+    kept = sorted({(at, line) for at, line in lines if now - RECENT_SECONDS <= at <= now + 60})
+    write_atomic(recent, b"".join(line + b"\n" for _at, line in kept[-RECENT_LINES:]), mode=0o600)
 
 
 def _when(seconds: float | None) -> datetime | None:
