@@ -243,22 +243,27 @@ def test_count_amount_and_epoch_ms_bounds() -> None:
         epoch_ms(10**16)  # after the year 9999
 
 
-AIDER_HISTORY = """# aider chat started at 2026-11-01 10:00:00
-
-> Main model: gpt-4o with diff edit format  
-
-#### first  
-
-ok
-
-> Tokens: 100 sent, 5 received. Cost: $0.01 message, $0.01 session.  
-
-#### second  
-
-> Tokens: 99,999,999,999,999,999,999 sent, 9 received. Cost: $0.01 message, $0.02 session.  
-> Tokens: 300 sent, 9 received. Cost: $0.01 message, $1.2.3 session.  
-> Tokens: 200 sent, 7 received. Cost: $0.02 message, $0.03 session.  
-"""
+OWN = "  "  # aider ends its own lines with a markdown line break
+AIDER_HISTORY = "\n".join(
+    [
+        "# aider chat started at 2026-11-01 10:00:00",
+        "",
+        "> Main model: gpt-4o with diff edit format" + OWN,
+        "",
+        "#### first" + OWN,
+        "",
+        "ok",
+        "",
+        "> Tokens: 100 sent, 5 received. Cost: $0.01 message, $0.01 session." + OWN,
+        "",
+        "#### second" + OWN,
+        "",
+        "> Tokens: 99,999,999,999,999,999,999 sent, 9 received. Cost: $0.01 message, $0.02 session." + OWN,
+        "> Tokens: 300 sent, 9 received. Cost: $0.01 message, $1.2.3 session." + OWN,
+        "> Tokens: 200 sent, 7 received. Cost: $0.02 message, $0.03 session." + OWN,
+        "",
+    ]
+)
 
 
 def test_aider_usage_line_out_of_range_costs_that_line(tmp_path: Path) -> None:
@@ -273,3 +278,18 @@ def test_aider_usage_line_out_of_range_costs_that_line(tmp_path: Path) -> None:
     assert (session.tokens.input, session.tokens.output) == (GOOD_IN, GOOD_OUT)
     assert session.skipped_lines == 2
     assert session.agent_cost_usd == 0.03
+
+
+def test_aider_commands_still_work_after_bad_numbers(fake_home: FakeHome) -> None:
+    project = fake_home.home / "work" / "p"
+    project.mkdir(parents=True)
+    (project / ".aider.chat.history.md").write_text(AIDER_HISTORY)
+    env = {"LSM_AIDER_ROOTS": str(fake_home.home / "work")}
+    for _ in range(2):
+        r = fake_home.run("list", "--all", "--format", "json", **env)
+        assert r.returncode == 0, r.stderr
+        (row,) = [row for row in json.loads(r.stdout) if row["agent"] == "aider"]
+        assert (row["tokens"]["input"], row["tokens"]["output"]) == (GOOD_IN, GOOD_OUT)
+    r = fake_home.run("export", str(row["id"]), "-o", "-", "--format", "json", **env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)
