@@ -109,6 +109,10 @@ def _stamp(now: datetime) -> str:
 def backup(path: Path, data: bytes, now: datetime) -> Path:
     """The current bytes beside the file, under a name that sorts by time; same mode as the file."""
     target = path.with_name(f"{path.name}{BACKUP_INFIX}{_stamp(now)}")
+    n = 1
+    while target.exists():  # never overwrite an earlier backup (two writes in the same microsecond)
+        n += 1
+        target = path.with_name(f"{path.name}{BACKUP_INFIX}{_stamp(now)}-{n}")
     write_atomic(target, data, mode=_mode(path))
     return target
 
@@ -190,7 +194,7 @@ def uninstall(path: Path, edit: JsonEdit, record_dir: Path, now: datetime) -> Ou
         record_file.unlink(missing_ok=True)
         return Outcome(path, False, "not installed")
     if record is not None and record.get("after_sha256") == _sha(raw):
-        outcome = _restore(path, raw, stripped, record, now)
+        outcome = _restore(path, raw, stripped, record, now, edit)
         if outcome is not None:
             record_file.unlink(missing_ok=True)
             return outcome
@@ -207,7 +211,7 @@ def uninstall(path: Path, edit: JsonEdit, record_dir: Path, now: datetime) -> Ou
 
 
 def _restore(
-    path: Path, raw: bytes, stripped: Document, record: dict[str, Any], now: datetime
+    path: Path, raw: bytes, stripped: Document, record: dict[str, Any], now: datetime, edit: JsonEdit
 ) -> Outcome | None:
     """Put back the bytes from before install, if they are what removing our part gives."""
     if record.get("created"):
@@ -223,7 +227,9 @@ def _restore(
         before, before_doc = read_document(Path(name))
     except ConfigError:
         return None
-    if before is None or before_doc != stripped:
+    # The same document once our part is taken out of both (removing it may also drop an event list
+    # the user had left empty, in both alike).
+    if before is None or edit.remove(copy.deepcopy(before_doc)) != stripped:
         return None
     write_atomic(path, before)
     return Outcome(path, True, "restored the file as it was before install", Path(name))

@@ -218,6 +218,20 @@ def installed_events(agent: str, doc: Document) -> list[str]:
     return out
 
 
+_INLINE_HOOKS = re.compile(r"^\s*\[\[?\s*hooks\s*[.\]]", re.MULTILINE)
+
+
+def codex_inline_hooks(paths: Paths) -> Path | None:
+    """Codex's config.toml when it also holds inline ``[hooks]`` tables: Codex then merges them with
+    hooks.json and warns at start (its docs advise one form per folder)."""
+    toml = config_path("codex", paths).with_name("config.toml")
+    try:
+        text = toml.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return toml if _INLINE_HOOKS.search(text) else None
+
+
 def record_dir(paths: Paths) -> Path:
     return paths.data_dir / "agent-config"
 

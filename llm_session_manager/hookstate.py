@@ -225,10 +225,15 @@ _STATUS_GROUP = {
 STATUS_FILE_MARGIN = timedelta(seconds=2)
 # Events from before the process started belong to an earlier run of the same session (a resume).
 START_SLACK = timedelta(seconds=5)
+# A transcript written this long after the last hook event means the hooks stopped reporting (removed,
+# or Codex has not trusted them yet): every agent fires an event around each write that long apart.
+SILENT_HOOKS = timedelta(minutes=2)
 
 
-def _hook_fresh(hook: HookState, process: Process | None) -> bool:
+def _hook_fresh(hook: HookState, process: Process | None, last_activity: datetime | None = None) -> bool:
     last = _utc(hook.last_event_at)
+    if hook.state != "ended" and last_activity is not None and last_activity > last + SILENT_HOOKS:
+        return False
     if hook.state == "ended":
         # SessionEnd shows at once, unless a new process has resumed the session since.
         return process is None or process.started_at is None or process.started_at - START_SLACK <= last
@@ -248,7 +253,7 @@ def live_state(
 ) -> LiveState:
     """The state a session shows: its hooks' while fresh, else Claude Code's status file, else lsm's
     own reading of process and transcript activity (``status`` is the listing's active/idle/ended)."""
-    if hook is not None and _hook_fresh(hook, process):
+    if hook is not None and _hook_fresh(hook, process, last_activity):
         return LiveState(hook.state, hook.detail, _utc(hook.since), "hooks")
     if status == "imported":
         return LiveState(None, None, None, None)
@@ -275,7 +280,7 @@ def with_hook_counts(session: Session, hook: HookState | None) -> Session:
     changes: dict[str, int] = {}
     if hook.compactions > session.compactions:
         changes["compactions"] = hook.compactions
-    if hook.failure and hook.state == "idle" and _hook_fresh(hook, session.process):
+    if hook.failure and hook.state == "idle" and _hook_fresh(hook, session.process, session.last_activity):
         changes["recent_api_errors"] = max(session.recent_api_errors, 1)
     return replace(session, **changes) if changes else session  # type: ignore[arg-type]
 

@@ -323,4 +323,8 @@ def test_live_state_precedence() -> None:
     old = _hook("working", NOW - timedelta(hours=2))
     assert live_state(old, _proc(), "idle", NOW).source == "activity"
     assert live_state(None, _proc(), "active", NOW).state == "working"
+    # The transcript moved on long after the last event: the hooks stopped reporting.
+    quiet = live_state(_hook("working", NOW - timedelta(minutes=5)), _proc(), "active", NOW)
+    assert (quiet.state, quiet.source) == ("working", "activity")
+    assert live_state(_hook("idle", NOW - timedelta(minutes=1)), _proc(), "active", NOW).source == "hooks"
     assert live_state(None, None, "imported", None).state is None

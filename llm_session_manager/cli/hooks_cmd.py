@@ -72,6 +72,12 @@ def install_cmd(agent: str | None = typer.Option(None, "--agent", help=AGENT_OPT
         note = hook_install.AGENT_HOOKS[name].note
         if note and outcome.changed:
             _say(f"  {note}")
+        inline = hook_install.codex_inline_hooks(paths) if name == "codex" else None
+        if inline is not None:
+            _say(
+                f"  {inline} has [hooks] tables too: Codex runs both and warns at start; keeping your"
+                " hooks in one of the two files stops the warning"
+            )
     if failed:
         raise typer.Exit(1)
 
