@@ -234,7 +234,7 @@ def _suggestion(
             return (
                 "no current limit figures: Claude Code reports them to `lsm statusline` (a Claude.ai sign-in)"
             )
-        return f"no current limit figures: {agent} has not logged its limits since their last reset"
+        return f"no current limit figures in {agent}'s logs (none logged, or all from before their reset)"
     o = binding.observation
     resets = f" (resets in {countdown(o.resets_at - now)})" if o.resets_at else ""
     left = max(0.0, 100 - o.used_percent)

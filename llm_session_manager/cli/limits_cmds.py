@@ -139,6 +139,8 @@ def limits_table(limits: Sequence[Limit], now: datetime) -> Any:
         used = "stale" if limit.stale else f"{o.used_percent:g}%"
         style = "dim" if limit.stale else "red" if o.used_percent >= 100 else ""
         full = "-" if limit.projected_full_at is None else _when(limit.projected_full_at, now)
+        if limit.projection_basis == "window_average" and limit.projected_full_at is not None:
+            full += " avg"  # from the window's average pace, not a recent rise
         table.add_row(
             cell(o.agent),
             cell(o.window),
