@@ -65,7 +65,10 @@ def user_line(sid: str, text: str) -> dict[str, Any]:
     }
 
 
-def assistant_line(sid: str) -> dict[str, Any]:
+HOSTILE_MODEL = "claude-[/INST]\x1b]0;m\x07-9"  # an unknown model: quoted in warnings
+
+
+def assistant_line(sid: str, model: str = "claude-sonnet-4-5-20250929") -> dict[str, Any]:
     return {
         "type": "assistant",
         "isSidechain": False,
@@ -76,7 +79,7 @@ def assistant_line(sid: str) -> dict[str, Any]:
         "uuid": f"u-{sid}",
         "message": {
             "id": f"m-{sid}",
-            "model": "claude-sonnet-4-5-20250929",
+            "model": model,
             "role": "assistant",
             "content": [{"type": "text", "text": "ok [/INST] \x1b[2J"}],
             "usage": {
@@ -95,6 +98,8 @@ def write_hostile(fake: FakeHome) -> None:
     for sid, prompt in PROMPTS.items():
         lines = [user_line(sid, prompt), assistant_line(sid)]
         (folder / f"{sid}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    lines = [user_line("h-model", "hostile model"), assistant_line("h-model", HOSTILE_MODEL)]
+    (folder / "h-model.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
 
 
 @pytest.fixture
@@ -267,6 +272,8 @@ def test_health_describe_and_set_project_output(hostile: FakeHome) -> None:
     for args in (
         ("health", "h-markup"),
         ("health", "h-osc"),
+        ("health", "h-model"),
+        ("info",),
         ("describe", "h-markup", "--show"),
         ("set-project", "h-osc", PROJECT),
         ("tag", "h-csi", "x"),
@@ -274,6 +281,8 @@ def test_health_describe_and_set_project_output(hostile: FakeHome) -> None:
         result = hostile.run(*args)
         ok(result)
         assert_terminal_safe(result.stdout + result.stderr)
+    warned = hostile.run("health", "h-model").stdout
+    assert "claude-[/INST]␛]0;m␇-9" in warned  # the unknown-model warning quotes it literally
     shown = hostile.run("describe", "h-markup", "--show").stdout
     assert shown.startswith("hostile [/INST] desc ␛]52;c;") and "\nsecond line" in shown
 
