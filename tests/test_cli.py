@@ -143,7 +143,7 @@ def test_info(fake_home: FakeHome) -> None:
     assert info["paths"]["data_dir"] == str(fake_home.lsm_home)
     assert info["agents"]["claude-code"]["sessions"] == 5
     assert info["agents"]["claude-code"]["skipped_lines"] >= 0
-    assert "claude-opus-5" in info["unknown_models"]
+    assert info["unknown_models"] == {}  # every model with tokens in the fixtures has a price now
     text = fake_home.run("info")
     assert str(fake_home.lsm_home) in text.stdout and "claude-code: 5 session(s)" in text.stdout
 
@@ -186,3 +186,19 @@ def test_help_lists_commands(fake_home: FakeHome) -> None:
     assert r.returncode == 0
     for cmd in ("list", "info", "health", "init-config", "show-config"):
         assert cmd in r.stdout
+
+
+def test_info_lists_a_model_without_a_price(fake_home: FakeHome) -> None:
+    folder = fake_home.projects / "-tmp-acme"
+    folder.mkdir(parents=True)
+    line = {
+        "type": "assistant",
+        "timestamp": "2026-11-01T10:00:00.000Z",
+        "sessionId": "acme",
+        "requestId": "r1",
+        "message": {"id": "m1", "model": "acme-model-9", "usage": {"input_tokens": 10, "output_tokens": 2}},
+    }
+    (folder / "acme.jsonl").write_text(json.dumps(line) + "\n")
+    info = json.loads(fake_home.run("info", "--format", "json").stdout)
+    assert info["unknown_models"] == {"acme-model-9": 1}
+    assert "unknown model 'acme-model-9' in 1 session(s)" in fake_home.run("info").stdout
