@@ -115,7 +115,8 @@ def _print_table(report: dict[str, Any], by_file: bool) -> None:
     price = "price unknown" if cost["input_usd"] is None else money(cost["input_usd"])
     out.print(
         f"{report['files']} file(s), {total:,} tokens"
-        f" ({report['encoding']}; an estimate for non-OpenAI models). As input to {cost['model']}: {price}."
+        f" ({report['encoding']}; an estimate for non-OpenAI models)."
+        f" As input to {markup_safe(cost['model'])}: {price}."
     )
     skipped = report["skipped"]
     if skipped:
