@@ -56,14 +56,18 @@ THEN_TIMEOUT = 2.0  # seconds the user's own statusline command (--then) may tak
 # Reading the payload
 
 
+MAX_TEXT = 200  # a session id, model or folder longer than this is cut: a spool line stays small
+
+
 def _num(value: Any) -> float | None:
+    """A finite figure, 0 or more (every figure of the payload is a count, share, cost or time)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         return None
-    return float(value) if abs(value) < 1e15 else None
+    return float(value) if 0 <= value < 1e15 else None
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value[:MAX_TEXT] if isinstance(value, str) and value else None
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -90,7 +94,7 @@ def read_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     for key, window in LIMIT_KEYS:
         item = _obj(_obj(payload.get("rate_limits")).get(key))
         used = _num(item.get("used_percentage"))
-        if used is not None and used >= 0:
+        if used is not None:
             resets = _num(item.get("resets_at"))
             limits.append([window, used, resets if resets and resets > 0 else None])
     size = _num(ctx.get("context_window_size"))

@@ -357,3 +357,15 @@ def test_bench_script_runs() -> None:
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "lsm statusline (console script)" in r.stdout and "p50" in r.stdout
+
+
+def test_figures_out_of_range_and_long_text_are_left_out(fake_home: FakeHome) -> None:
+    payload = payloads()[2]
+    payload["cost"]["total_cost_usd"] = -5
+    payload["context_window"]["current_usage"] = {"input_tokens": -(10**9)}
+    payload["context_window"]["used_percentage"] = float("inf")
+    payload["session_id"] = "s" * 100_000
+    r = run_statusline(fake_home, fresh(payload))
+    assert r.stdout.decode() == "Opus 4.8 (1M context) │ 5h 42% ↺" + r.stdout.decode().split("↺", 1)[1]
+    line = (fake_home.lsm_home / "statusline.jsonl").read_bytes()
+    assert len(line) < 600 and b'"cost":null' in line and b'"ctx_tokens":null' in line
