@@ -369,3 +369,27 @@ def test_figures_out_of_range_and_long_text_are_left_out(fake_home: FakeHome) ->
     assert r.stdout.decode() == "Opus 4.8 (1M context) │ 5h 42% ↺" + r.stdout.decode().split("↺", 1)[1]
     line = (fake_home.lsm_home / "statusline.jsonl").read_bytes()
     assert len(line) < 600 and b'"cost":null' in line and b'"ctx_tokens":null' in line
+
+
+def test_concurrent_refreshes_lose_no_sample(fake_home: FakeHome) -> None:
+    """Eight sessions refreshing at once: one whole spool line each."""
+    base = payloads()[2]
+    procs = []
+    for i in range(8):
+        payload = json.loads(fresh(base))
+        payload["session_id"] = f"session-{i}"
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "llm_session_manager", "statusline"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=fake_home.env(),
+            )
+        )
+        assert procs[-1].stdin is not None
+        procs[-1].stdin.write(json.dumps(payload).encode())
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out.count(b"\n") == 1
+    lines = (fake_home.lsm_home / "statusline.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["sid"] for line in lines) == [f"session-{i}" for i in range(8)]
