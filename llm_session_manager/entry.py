@@ -14,12 +14,16 @@ FAST_COMMANDS = {
     "hook": "llm_session_manager.hookspool",
     "statusline": "llm_session_manager.statusline",
 }
+# Subcommands of a fast command that are ordinary CLI commands (they run once, by hand).
+CLI_SUBCOMMANDS = {"statusline": ("install", "uninstall")}
 
 
 def _fast_module(argv: list[str]) -> str | None:
     if not argv or argv[0] not in FAST_COMMANDS:
         return None
     if any(arg in ("-h", "--help") for arg in argv[1:]):
+        return None
+    if argv[1:2] and argv[1] in CLI_SUBCOMMANDS.get(argv[0], ()):
         return None
     return FAST_COMMANDS[argv[0]]
 

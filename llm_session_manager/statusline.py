@@ -464,16 +464,12 @@ USAGE = (
 
 
 def fast_main(argv: list[str]) -> int:
-    """``argv`` = ["statusline"] or ["statusline", "--then", COMMAND] (entry.py sends them here before
-    the CLI is loaded); ``install``, ``uninstall`` and anything else go to the full CLI."""
+    """``argv`` = ["statusline"] or ["statusline", "--then", COMMAND], sent here by entry.py before the
+    CLI is loaded (``install``, ``uninstall`` and ``--help`` go to the CLI). Anything else, or a person
+    at a terminal: the usage line and exit 2."""
     rest = argv[1:]
     then = rest[1] if len(rest) == 2 and rest[0] == "--then" else None
-    if rest and then is None:
-        from llm_session_manager.cli import main as cli_main
-
-        cli_main(argv)
-        return 0
-    if sys.stdin is None or sys.stdin.isatty():
+    if (rest and then is None) or sys.stdin is None or sys.stdin.isatty():
         sys.stderr.write(USAGE)
         return 2
     return run(then=then)

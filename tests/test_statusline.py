@@ -393,3 +393,8 @@ def test_concurrent_refreshes_lose_no_sample(fake_home: FakeHome) -> None:
         assert proc.returncode == 0 and out.count(b"\n") == 1
     lines = (fake_home.lsm_home / "statusline.jsonl").read_text(encoding="utf-8").splitlines()
     assert sorted(json.loads(line)["sid"] for line in lines) == [f"session-{i}" for i in range(8)]
+
+
+def test_unknown_arguments_get_the_usage_line(fake_home: FakeHome) -> None:
+    r = run_statusline(fake_home, fresh(payloads()[2]), "--bogus")
+    assert r.returncode == 2 and b"usage: lsm statusline" in r.stderr and r.stdout == b""
