@@ -93,7 +93,6 @@ AGENT_HOOKS = {
             "BeforeTool",
             "AfterTool",
             "Notification",
-            "PreCompress",
             "AfterAgent",
             "SessionEnd",
         ),

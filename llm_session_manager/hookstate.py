@@ -45,7 +45,6 @@ _EVENT_STATE = {
     "AfterAgent": "idle",
     "Interrupt": "idle",  # Codex: the user interrupted the turn
     "PreCompact": "compacting",
-    "PreCompress": "compacting",  # Gemini CLI's name
     "SessionEnd": "ended",
 }
 # Notification types that mean "the user is needed" (Claude Code's notification_type; Gemini CLI's).
@@ -55,8 +54,10 @@ _NOTIFICATION_STATE = {
     "idle_prompt": "waiting_input",
     "elicitation_dialog": "waiting_input",
 }
-# Events that count a compaction: after it when the agent says so, before it when that is all it says.
-_COMPACTION_EVENTS = {"PostCompact", "PreCompress"}
+# Events that count a compaction. Gemini CLI 0.61 fires PreCompress (trigger "auto") before every model
+# call, before it even checks whether compression is due, so it counts nothing and only a manual
+# /compress shows as compacting; its transcript still counts the real ones.
+_COMPACTION_EVENTS = {"PostCompact"}
 _TOOL_EVENTS = {"PreToolUse", "BeforeTool", "PermissionRequest"}
 
 MAX_FIELD = 1024
@@ -162,6 +163,8 @@ def _transition(prev: HookState | None, ev: HookEvent) -> tuple[str | None, str 
         return ("working" if ev.why == "compact" else "idle"), None
     if ev.event == "PostCompact":
         return ("idle" if ev.why == "manual" else "working"), None
+    if ev.event == "PreCompress":
+        return ("compacting", ev.why) if ev.why == "manual" else (None, None)
     state = _EVENT_STATE.get(ev.event)
     if state is None:
         return None, None

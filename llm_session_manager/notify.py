@@ -60,7 +60,7 @@ def kind_of(ev: HookEvent) -> str | None:
         return "finished"
     if ev.event == "StopFailure":
         return "failed"
-    if ev.event in ("PreCompact", "PreCompress") and ev.why == "auto":
+    if ev.event == "PreCompact" and ev.why == "auto":  # Gemini's PreCompress comes on every turn
         return "compacting"
     return None
 

@@ -24,7 +24,13 @@ CLAUDE_SID = "1e1e1e1e-0000-4000-8000-0000000000cc"
 
 
 def payloads(agent: str) -> list[dict[str, object]]:
-    name = {"claude-code": "claude-code-2.1.197", "codex": "codex-0.171", "gemini": "gemini-0.61"}[agent]
+    name = {
+        "claude-code": "claude-code-2.1.197",
+        "codex": "codex-0.171",
+        "gemini": "gemini-0.61",
+        "gemini-captured": "gemini-0.61-captured",
+        "codex-captured": "codex-0.171-captured",
+    }[agent]
     lines = [json.loads(line) for line in (HOOKS / f"{name}.jsonl").read_text().splitlines()]
     return [line.get("payload", line) for line in lines]
 
@@ -215,10 +221,11 @@ def test_spool_rotates_when_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert current <= 1000 + 200 and rotated <= 1000 + 200
 
 
-def fold(agent: str) -> list[HookState]:
+def fold(name: str) -> list[HookState]:
     out: list[HookState] = []
     state = None
-    for i, payload in enumerate(payloads(agent)):
+    agent = name.split("-captured")[0]
+    for i, payload in enumerate(payloads(name)):
         rec = hookspool.record(agent, payload, 1000.0 + i)
         state = apply(state, hookstate.parse_record(json.loads(hookspool.encode(rec))))
         out.append(state)
@@ -268,12 +275,41 @@ def test_gemini_events_drive_the_state() -> None:
         "working",
         "waiting_permission",
         "working",
-        "compacting",
+        "working",  # PreCompress "auto": Gemini CLI sends it before every model call
         "idle",
         "ended",
     ]
     assert states[3].detail == "Tool Shell requires execution: ls -la"
-    assert states[-1].compactions == 1
+    assert states[-1].compactions == 0
+
+
+def test_codex_captured_run() -> None:
+    states = fold("codex-captured")
+    assert [(s.last_event, s.state) for s in states] == [
+        ("SessionStart", "idle"),
+        ("UserPromptSubmit", "working"),
+        ("PreToolUse", "working"),
+        ("PostToolUse", "working"),
+        ("Stop", "idle"),
+        ("SessionEnd", "ended"),
+    ]
+    assert states[2].detail == "Bash: echo lsm-stub-ok"
+
+
+def test_gemini_captured_run_counts_no_compaction() -> None:
+    states = fold("gemini-captured")
+    assert [(s.last_event, s.state) for s in states] == [
+        ("SessionStart", "idle"),
+        ("BeforeAgent", "working"),
+        ("PreCompress", "working"),
+        ("BeforeTool", "working"),
+        ("AfterTool", "working"),
+        ("PreCompress", "working"),
+        ("AfterAgent", "idle"),
+        ("SessionEnd", "ended"),
+    ]
+    assert states[3].detail == "run_shell_command: echo stub-ok"
+    assert states[-1].compactions == 0
 
 
 def test_stop_failure_is_remembered_until_the_next_prompt() -> None:
