@@ -35,6 +35,10 @@ class AgentHooks:
     timeout: int
     named: bool = False  # Gemini CLI names each hook (its `hooksConfig.disabled` list uses the name)
     note: str | None = None
+    # Events whose timeout the agent caps lower: Codex 0.171 clamps SessionEnd and Interrupt hooks to
+    # 3 s and warns at every start when a config asks for more.
+    short: tuple[str, ...] = ()
+    short_timeout: int = 3
 
 
 AGENT_HOOKS = {
@@ -79,6 +83,7 @@ AGENT_HOOKS = {
             "SessionEnd",
         ),
         timeout=10,
+        short=("SessionEnd", "Interrupt"),
         note=(
             "Codex runs a new or changed hook only once you trust it: open /hooks in Codex and trust the"
             " lsm entries (they are skipped until then; `codex --dangerously-bypass-hook-trust` runs them"
@@ -138,11 +143,11 @@ def is_ours(entry: object, agent: str) -> bool:
     return match is not None and match.group(1) == agent
 
 
-def _entry(spec: AgentHooks, command: str) -> dict[str, Any]:
+def _entry(spec: AgentHooks, command: str, event: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": "command", "command": f"{command} hook {spec.agent}"}
     if spec.named:
         entry["name"] = HOOK_NAME
-    entry["timeout"] = spec.timeout
+    entry["timeout"] = spec.short_timeout if event in spec.short else spec.timeout
     return entry
 
 
@@ -150,8 +155,8 @@ def _add(spec: AgentHooks, command: str, doc: Document) -> Document:
     hooks = doc.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise ValueError("'hooks' is not an object")
-    want = _entry(spec, command)
     for event in spec.events:
+        want = _entry(spec, command, event)
         groups = hooks.setdefault(event, [])
         if not isinstance(groups, list):
             raise ValueError(f"'hooks.{event}' is not a list")

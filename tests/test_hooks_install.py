@@ -85,6 +85,11 @@ def test_round_trip_keeps_everything_and_restores_every_byte(fake_home: FakeHome
     ours = gemini["hooks"]["BeforeTool"][1]["hooks"][0]
     assert ours["name"] == "lsm" and ours["timeout"] == 10_000 and ours["command"].endswith(" hook gemini")
     assert gemini["hooks"]["BeforeTool"][0]["hooks"][0]["name"] == "audit"
+    codex = json.loads(files["codex"].read_text())
+    # Codex 0.171 clamps these two to 3 s, with a warning at every start when asked for more.
+    assert codex["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"] == 3
+    assert codex["hooks"]["Interrupt"][0]["hooks"][0]["timeout"] == 3
+    assert codex["hooks"]["PreToolUse"][0]["hooks"][0]["timeout"] == 10
 
     installed = {agent: path.read_bytes() for agent, path in files.items()}
     again = fake_home.run("hooks", "install")
