@@ -80,3 +80,25 @@ def test_monitor_shows_the_permission_wait_within_one_refresh(
     assert "active (waiting_" in row  # the table's status column, cut to its width
     pane.keys("q")
     pane.wait_for(lambda t: "EXIT=0" in t, what="the monitor to quit")
+
+
+def test_hostile_tool_input_is_shown_safely(fake_home: FakeHome, running_agent: tuple[int, Path]) -> None:
+    _pid, project = running_agent
+    key = "sk-ant-api03-" + "B" * 93 + "AA"
+    payload = next(p for p in payloads("claude-code") if p["hook_event_name"] == "PermissionRequest")
+    hostile = {**payload, "session_id": SID, "cwd": str(project)}
+    hostile["tool_input"] = {"command": f"curl -H 'x-api-key: {key}' \x1b]52;c;aGk=\x07 [bold]x[/bold]"}
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_session_manager", "hook", "claude-code"],
+        input=json.dumps(hostile).encode(),
+        env=fake_home.env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    row = listed(fake_home)
+    assert row["state"] == "waiting_permission" and key not in row["state_detail"]
+    assert "[REDACTED" in row["state_detail"]
+    table = fake_home.run("list", LSM_DISCOVERY="on")
+    assert table.returncode == 0 and "waiting_permission Bash" in table.stdout
+    assert "\x1b" not in table.stdout and key not in table.stdout
