@@ -4,6 +4,7 @@ with a running fake Claude Code process whose session the events name."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -102,3 +103,27 @@ def test_hostile_tool_input_is_shown_safely(fake_home: FakeHome, running_agent: 
     table = fake_home.run("list", LSM_DISCOVERY="on")
     assert table.returncode == 0 and "waiting_permission Bash" in table.stdout
     assert "\x1b" not in table.stdout and key not in table.stdout
+
+
+def test_monitor_notify_alerts_while_the_dashboard_runs(
+    fake_home: FakeHome, running_agent: tuple[int, Path], pane_factory: Callable[..., Pane], tmp_path: Path
+) -> None:
+    _pid, project = running_agent
+    bindir = tmp_path / "notify-bin"
+    bindir.mkdir()
+    log = tmp_path / "notified.txt"
+    (bindir / "notify-send").write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{log}'\n")
+    (bindir / "notify-send").chmod(0o755)
+    pane = pane_factory(LSM_DISCOVERY="on", PATH=f"{bindir}:{os.environ.get('PATH', '')}")
+    pane.type_line(monitor_line(fake_home, "--notify"))
+    pane.wait_for(lambda t: SHORT in t and "active (busy)" in t, what="the running session")
+    time.sleep(2)  # the alert thread starts from the events that come after it
+    send(fake_home, project, "PermissionRequest")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not log.exists():
+        time.sleep(0.2)
+    lines = log.read_text().splitlines()
+    assert lines[0] == "--app-name=lsm" and lines[1].endswith("needs your permission")
+    assert lines[2].startswith("Bash: touch approved-by-bar.txt · project dashboard_app")
+    pane.keys("q")
+    pane.wait_for(lambda t: "EXIT=0" in t, what="the monitor to quit")
