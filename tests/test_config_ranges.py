@@ -48,3 +48,10 @@ def test_cli_reports_a_nan_config_in_one_line(fake_home: FakeHome) -> None:
     assert r.stderr.strip().splitlines() == [
         f"lsm: error: {config}: 'models.claude-sonnet-4-5.input' must be a finite number, got nan"
     ]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e-9", "-1", "5000"])
+def test_monitor_interval_must_be_a_sane_number(fake_home: FakeHome, value: str) -> None:
+    r = fake_home.run("monitor", "--interval", value)
+    assert r.returncode == 2
+    assert "--interval" in r.stderr and "Traceback" not in r.stderr

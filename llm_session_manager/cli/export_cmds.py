@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 import sys
@@ -224,8 +225,13 @@ def _done(out_fmt: str, session_id: str, what: str) -> None:
 
 def _file_name(view: SessionView, kind: str) -> str:
     ext = {"json": "json", "yaml": "yaml", "markdown": "md"}[kind]
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", view.session.native_id)
-    return f"{view.session.agent}_{safe}.{ext}"
+    # Both parts come from logs or imported documents: never a path separator, never too long to be a
+    # file name (a cut name keeps a digest of the whole id, so two long ids never collide).
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{view.session.agent}_{view.session.native_id}").lstrip(".")
+    if len(name) > 160:
+        digest = hashlib.sha256(view.session.id.encode()).hexdigest()[:16]
+        name = f"{name[:140]}-{digest}"
+    return f"{name}.{ext}"
 
 
 def batch_export_cmd(

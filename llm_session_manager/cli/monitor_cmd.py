@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import typer
@@ -19,7 +20,8 @@ def monitor_cmd(
         None,
         "--interval",
         min=0.2,
-        help="Seconds between refreshes (default: dashboard.refresh_interval in the config, 5).",
+        max=3600,
+        help="Seconds between refreshes, 0.2 to 3600 (default: dashboard.refresh_interval, 5).",
     ),
     agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
@@ -28,10 +30,13 @@ def monitor_cmd(
     ),
 ) -> None:
     """Live dashboard of your sessions: context, tokens, cost, burn rate, health. Keys: h for help."""
+    if interval is not None and not math.isfinite(interval):  # click's range lets nan through
+        raise UsageError(f"--interval: must be a number of seconds from 0.2 to 3600, got {interval}")
     if not sys.stdout.isatty():
         raise NotATerminalError(
             "monitor draws on a terminal and stdout is not one; for scripts use `lsm list --format json`"
         )
+    agent = check_agent(agent)
     env = load_env()
     seconds = interval if interval is not None else float(env.config["dashboard"]["refresh_interval"])
     from llm_session_manager.tui.loop import run_monitor
@@ -48,6 +53,5 @@ def monitor_cmd(
             stop.set()
 
 
-    agent = check_agent(agent)
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor_cmd)
