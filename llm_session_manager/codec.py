@@ -11,7 +11,7 @@ from llm_session_manager.timefmt import iso, parse_ts
 
 _DATES = ("started_at", "last_activity", "last_compaction_at")
 _TUPLES = ("models", "transcript_paths", "fatal_signals", "recent_tool_results")
-_NESTED_TUPLES = ("usage_buckets", "context_series")
+_NESTED_TUPLES = ("usage_buckets", "context_series", "usage_history")
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Session) if f.name != "process")

@@ -51,7 +51,7 @@ PROMPT_DOC_CHARS = 60_000
 # Candidates a prompt lists at most.
 PROMPT_SESSIONS = 25
 
-StatusName = Literal["active", "idle", "ended", "closed", "imported"]
+StatusName = Literal["active", "idle", "ended", "closed", "imported", "archived"]
 SortKey = Literal["last_activity", "started_at", "tokens", "cost", "health", "context", "project"]
 ExportFormat = Literal["json", "yaml", "markdown"]
 

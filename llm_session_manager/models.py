@@ -130,6 +130,10 @@ class Session:
     # compaction, for the time-to-compaction projection.
     usage_buckets: tuple[tuple[int, str, int, int, int, int], ...] = ()
     context_series: tuple[tuple[int, int], ...] = ()
+    # Tokens per (minute since the epoch, model) over the whole session, for usage reports: input,
+    # output, cache_creation, cache_read, cache_write_1h. Empty when the agent's log does not time its
+    # replies (reports then count the session at its last activity).
+    usage_history: tuple[tuple[int, str, int, int, int, int, int], ...] = ()
     # "live": read from the agent's files on this machine; "imported": from an export document.
     origin: str = "live"
     # The cost an imported session's document recorded (prices may have changed since).

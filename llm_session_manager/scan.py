@@ -153,6 +153,8 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
+    if removed:
+        _archive_gone(conn, reader, states, removed, memo)
     parse_cache.save_states(conn, agent, version, fresh, removed)
     if memo is not None:
         # A long-running caller scans often: it keeps the merged result in memory and leaves the
@@ -163,6 +165,37 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
     return ScanResult(sessions, stats)
+
+
+def _archive_gone(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    states: dict[str, FileState],
+    removed: list[str],
+    memo: ScanMemo | None,
+) -> None:
+    """Sessions all of whose files were removed go to the archive as they last stood: from the memo or
+    the merged cache of the previous scan, else merged again from the removed files' cached states."""
+    from llm_session_manager.store import archive
+
+    gone = set(removed)
+    if memo is not None and memo.signature:
+        before = memo.sessions
+    else:
+        cached = parse_cache.load_merged_any(conn, reader.name, reader.parser_version)
+        try:
+            before = [session_from_dict(d) for d in cached] if cached is not None else []
+        except (TypeError, KeyError, ValueError):
+            before = []
+    found = [s for s in before if s.transcript_paths and gone.issuperset(s.transcript_paths)]
+    rest = gone.difference(*(s.transcript_paths for s in found))
+    if rest:
+        try:
+            rebuilt = reader.sessions([states[p] for p in sorted(rest) if p in states])
+        except Exception:  # an unreadable old state must not stop the scan
+            rebuilt = []
+        found += [s for s in rebuilt if s.transcript_paths and rest.issuperset(s.transcript_paths)]
+    archive.save(conn, _redact_titles(found))
 
 
 def _redact_titles(sessions: list[Session]) -> list[Session]:

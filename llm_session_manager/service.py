@@ -25,7 +25,7 @@ from llm_session_manager.safetext import without_secrets
 from llm_session_manager.scan import ScanMemo, ScanStats, scan_agent
 from llm_session_manager.store import db, hook_events, meta
 
-STATUSES = ("active", "idle", "ended", "closed", "imported")
+STATUSES = ("active", "idle", "ended", "closed", "imported", "archived")
 
 
 @dataclass
@@ -128,8 +128,8 @@ def _placeholder(proc: Process, native: str | None) -> Session:
 def status_of(session: Session, closed: bool, now: datetime, idle_minutes: float) -> str:
     if closed:
         return "closed"
-    if session.origin == "imported":
-        return "imported"
+    if session.origin in ("imported", "archived"):
+        return session.origin
     if session.process is None:
         return "ended"
     if session.process.state == "busy":
@@ -259,7 +259,9 @@ def collect(
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
         sessions = _discover(sessions, procs)
-        sessions.extend(imported_sessions(conn, {(s.agent, s.native_id) for s in sessions}))
+        live = {(s.agent, s.native_id) for s in sessions}
+        sessions.extend(imported_sessions(conn, live))
+        sessions.extend(archived_sessions(conn, live, {r.name for r in readers}))
         metadata = meta.load_all(conn)
         hooks = hookstate.HookIndex(hook_states(conn, paths))
     finally:
@@ -332,6 +334,16 @@ def imported_sessions(conn: sqlite3.Connection, live: set[tuple[str, str]]) -> l
         if (session.agent, session.native_id) not in live:
             out.append(session)
     return out
+
+
+def archived_sessions(
+    conn: sqlite3.Connection, live: set[tuple[str, str]], agents: set[str]
+) -> list[Session]:
+    """Sessions whose transcripts are gone, as lsm last saw them (a live one with the same id wins);
+    only those of the agents being read."""
+    from llm_session_manager.store import archive
+
+    return [s for s in archive.load_all(conn) if s.agent in agents and (s.agent, s.native_id) not in live]
 
 
 def session_from_document(session_id: str, doc: dict[str, Any]) -> Session:

@@ -4,7 +4,7 @@ timezone-aware datetimes."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 
 def parse_ts(value: object) -> datetime | None:
@@ -50,13 +50,13 @@ _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 SINCE_FORMS = "today, yesterday, 30m, 2h, 3d, 1w or a date like 2026-11-01"
 
 
-def parse_since(text: str, now: datetime, *, utc: bool = False) -> datetime:
+def parse_since(text: str, now: datetime, *, utc: bool = False, zone: tzinfo | None = None) -> datetime:
     """``--since``: ``today``, ``yesterday``, ``30m``/``2h``/``3d``/``1w`` before ``now``, or an ISO date or
-    date-time. Calendar days and times without an offset are local time, or UTC when ``utc``.
-    Anything else, or a moment out of range (``99999999d``), raises ``UsageError``."""
+    date-time. Calendar days and times without an offset are local time, or UTC when ``utc``, or in
+    ``zone`` when given. Anything else, or a moment out of range (``99999999d``), raises ``UsageError``."""
     from llm_session_manager.errors import UsageError
 
-    zone = timezone.utc if utc else None
+    zone = zone or (timezone.utc if utc else None)
     try:
         moment = _since(text.strip(), now.astimezone(zone), zone)
         if moment is not None:
@@ -66,7 +66,7 @@ def parse_since(text: str, now: datetime, *, utc: bool = False) -> datetime:
     raise UsageError(f"--since: cannot read '{text}' (use {SINCE_FORMS})")
 
 
-def _since(value: str, now: datetime, zone: timezone | None) -> datetime | None:
+def _since(value: str, now: datetime, zone: tzinfo | None) -> datetime | None:
     """The moment ``value`` names; wall-clock times are read in ``zone`` (None = the system's zone)."""
     word = value.lower()
     if word in ("today", "yesterday"):
@@ -84,6 +84,6 @@ def _since(value: str, now: datetime, zone: timezone | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else _wall_clock(parsed, zone)
 
 
-def _wall_clock(naive: datetime, zone: timezone | None) -> datetime:
+def _wall_clock(naive: datetime, zone: tzinfo | None) -> datetime:
     """A naive date-time read in ``zone``, or in the system's zone (its DST rules included) when None."""
     return naive.replace(tzinfo=zone) if zone is not None else naive.astimezone()

@@ -61,7 +61,7 @@ FATAL_PATTERNS = (
 _ID_SAFE = re.compile(r"[^A-Za-z0-9]")
 
 # Index positions in a usage entry: [model, input, output, cache_creation, cache_read, cache_1h, sidechain]
-# ... and E_TS, the line's canonical timestamp (for burn rates).
+# ... and E_TS, the line's canonical timestamp (burn rates), or its minute since the epoch when older.
 E_MODEL, E_IN, E_OUT, E_CC, E_CR, E_CC1H, E_SIDE, E_TS = range(8)
 BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
 CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
@@ -491,15 +491,17 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
 
 
 def _forget_old_times(data: dict[str, Any]) -> None:
-    """Timestamps of replies are kept only where burn rates can use them (the hour before the file's
-    last activity): the cache of a long history then holds one short string per recent reply only."""
+    """Full timestamps of replies are kept only where burn rates can use them (the hour before the
+    file's last activity); older replies keep their minute since the epoch (an int), which is all the
+    usage reports need, so the cache of a long history holds one small number per reply."""
     last = parse_ts(data.get("last_ts"))
     if last is None:
         return
     start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
     for entry in data["entries"].values():
-        if len(entry) > E_TS and entry[E_TS] is not None and entry[E_TS] < start:
-            entry[E_TS] = None
+        ts = entry[E_TS] if len(entry) > E_TS else None
+        if type(ts) is str and ts < start:
+            entry[E_TS] = _minute(ts)
 
 
 def _files_under(path: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, os.stat_result]]:
@@ -544,7 +546,7 @@ def _walk_root(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
 
 class ClaudeCodeReader:
     name = AGENT
-    parser_version = 10
+    parser_version = 11  # 11: old replies keep their minute (usage reports)
 
     def __init__(self, project_roots: Sequence[Path]) -> None:
         self.project_roots = tuple(project_roots)
@@ -786,13 +788,33 @@ def _usage_buckets(
     buckets: dict[tuple[int, str], list[int]] = {}
     for e in entries:
         ts = e[E_TS] if len(e) > E_TS else None
-        if not ts or ts < start or e[E_MODEL] == SYNTHETIC:
+        if type(ts) is not str or ts < start or e[E_MODEL] == SYNTHETIC:
             continue
         row = buckets.setdefault((_minute(ts), e[E_MODEL] or "unknown"), [0, 0, 0, 0])
         row[0] += e[E_IN]
         row[1] += e[E_OUT]
         row[2] += e[E_CC]
         row[3] += e[E_CR]
+    return tuple((m, model, *row) for (m, model), row in sorted(buckets.items()))  # type: ignore[misc]
+
+
+def _usage_history(entries: list[list[Any]]) -> tuple[tuple[int, str, int, int, int, int, int], ...]:
+    """Per minute and model, the tokens of every reply the session owns (usage reports): input, output,
+    cache_creation, cache_read, and the part of cache_creation written for an hour."""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for e in entries:
+        ts = e[E_TS] if len(e) > E_TS else None
+        if ts is None or e[E_MODEL] == SYNTHETIC:
+            continue
+        minute = ts if type(ts) is int else _minute(ts)
+        row = buckets.get((minute, e[E_MODEL] or "unknown"))
+        if row is None:
+            row = buckets[(minute, e[E_MODEL] or "unknown")] = [0, 0, 0, 0, 0]
+        row[0] += e[E_IN]
+        row[1] += e[E_OUT]
+        row[2] += e[E_CC]
+        row[3] += e[E_CR]
+        row[4] += e[E_CC1H]
     return tuple((m, model, *row) for (m, model), row in sorted(buckets.items()))  # type: ignore[misc]
 
 
@@ -873,6 +895,7 @@ def _build_one(
         # Only a session active lately can have a burn rate or a compaction projection (scan.SERIES_KEEP).
         usage_buckets=_usage_buckets(entries, last_ts) if (last_ts or "") >= _series_cutoff() else (),
         context_series=_context_series(main) if (last_ts or "") >= _series_cutoff() else (),
+        usage_history=_usage_history(entries),
         model_usage=tuple(
             ModelTokens(m, r[0] + r[5], r[1] + r[6], r[2] + r[7], r[3] + r[8], r[4] + r[9], *r[5:])
             for m, r in per_model.items()

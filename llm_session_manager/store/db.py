@@ -172,6 +172,17 @@ MIGRATIONS: tuple[str, ...] = (
         corrupt_lines INTEGER NOT NULL
     );
     """,
+    # 9: sessions whose transcript files are gone (the agent cleaned them up), with their last known
+    # numbers and per-minute usage (store/archive.py); listed as "archived" until `lsm prune`.
+    """
+    CREATE TABLE archived_sessions (
+        session_id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        last_activity TEXT,
+        archived_at TEXT NOT NULL,
+        doc BLOB NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -80,6 +80,19 @@ def load_merged(conn: sqlite3.Connection, agent: str, signature: str, parser_ver
         return None
 
 
+def load_merged_any(conn: sqlite3.Connection, agent: str, parser_version: int) -> Any | None:
+    """The agent's last merged sessions, whatever files they were merged from (None when absent)."""
+    row = conn.execute(
+        "SELECT sessions FROM merged_cache WHERE agent = ? AND parser_version = ?", (agent, parser_version)
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        return orjson.loads(row[0])
+    except orjson.JSONDecodeError:
+        return None
+
+
 def save_merged(
     conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, value: Any
 ) -> None:
