@@ -118,6 +118,12 @@ DOCS: dict[str, Doc] = {
     "hooks status": Doc((("hooks", "status", "-f", "json"),)),
     "limits": Doc((("limits", "-f", "json"),)),
     "budget": Doc((("budget", "-f", "json"),)),
+    "report daily": Doc((("report", "daily", "--timezone", "UTC", "--by", "model", "-f", "json"),)),
+    "report weekly": Doc((("report", "weekly", "--by", "agent", "--start-of-week", "sunday", "-f", "json"),)),
+    "report monthly": Doc((("report", "monthly", "--by", "project", "-f", "json"),)),
+    "report blocks": Doc((("report", "blocks", "--by", "model", "-f", "json"),)),
+    "report session": Doc((("report", "session", "--by", "branch", "-f", "json"),)),
+    "prune": Doc((("prune", "--before", "2000-01-01", "-f", "json"),)),
 }
 # The order the documents are produced in (tags before search, a memory before export, …).
 ORDER = (
@@ -151,6 +157,12 @@ ORDER = (
     "hooks status",
     "limits",
     "budget",
+    "report daily",
+    "report weekly",
+    "report monthly",
+    "report blocks",
+    "report session",
+    "prune",
 )
 
 

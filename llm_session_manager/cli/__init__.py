@@ -51,6 +51,7 @@ def _register() -> None:
         monitor_cmd,
         organise,
         recommend_cmd,
+        report_cmd,
         sessions,
         tokens_cmd,
     )
@@ -66,6 +67,7 @@ def _register() -> None:
         mcp_cmds,
         tokens_cmd,
         limits_cmds,
+        report_cmd,
         hooks_cmd,
         config_cmds,
         doctor_cmd,

@@ -1,0 +1,250 @@
+"""`lsm report daily|weekly|monthly|blocks|session` (the rules: ../reports.py) and `lsm prune`."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+import typer
+
+from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
+from llm_session_manager.errors import UsageError
+from llm_session_manager.timefmt import SINCE_FORMS, parse_since
+
+REPORT_FORMATS = ("table", "json", "csv")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+report_app = typer.Typer(
+    help="Tokens and cost per day, week, month, Claude 5-hour block or session, counted when each reply"
+    " happened.",
+    no_args_is_help=True,
+)
+
+
+def _moment(option: str, text: str | None, now: datetime, zone: tzinfo) -> datetime | None:
+    """--since/--until in the report's zone; a bare date in --until includes that whole day."""
+    if text is None:
+        return None
+    try:
+        moment = parse_since(text, now, zone=zone)
+    except UsageError as exc:
+        raise UsageError(str(exc).replace("--since", option, 1)) from None
+    if option == "--until" and _DAY.match(text.strip()):
+        day = moment.astimezone(zone).date() + timedelta(days=1)
+        moment = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(timezone.utc)
+    return moment
+
+
+def _run(
+    kind: str,
+    by: list[str],
+    since: str | None,
+    until: str | None,
+    agent: str | None,
+    project: str | None,
+    tz: str | None,
+    start_of_week: str,
+    last: int | None,
+    fmt: str,
+    chart: bool,
+) -> None:
+    from llm_session_manager import reports
+    from llm_session_manager.listing import ListFilter, keep
+    from llm_session_manager.pricing import ModelTable
+    from llm_session_manager.service import collect
+
+    fmt = check_format(fmt, REPORT_FORMATS)
+    zone, zone_name = reports.zone_of(tz)
+    now = datetime.now(timezone.utc)
+    wanted = check_agent(agent)
+    if kind == "blocks" and wanted and not reports.BLOCK_AGENT.startswith(wanted):
+        raise UsageError(f"--agent: blocks are Claude's 5-hour windows; only {reports.BLOCK_AGENT} has them")
+    options = reports.Options(
+        kind=kind,
+        zone=zone,
+        zone_name=zone_name,
+        start_of_week=reports.weekday_of(start_of_week),
+        since=_moment("--since", since, now, zone),
+        until=_moment("--until", until, now, zone),
+        by=reports.check_by(by),
+        last=last,
+    )
+    env = load_env()
+    result = collect(env.paths, env.config, processes=False)
+    for stats in result.stats.values():
+        for err in stats.errors[:5]:
+            warn(f"skipped {err}")
+    flt = ListFilter(all=True, project=project, agent=wanted)
+    views = [v for v in result.views if keep(v, flt, now)]
+    report = reports.build(views, options, ModelTable(env.config.get("models")))
+    doc = reports.to_json(report)
+    for model in doc["unpriced_models"]:
+        warn(
+            f"no price for model '{model}': the cost of its rows is unknown"
+            " (add it under 'models:' in the config)"
+        )
+    if fmt == "json":
+        print_json(doc)
+    elif fmt == "csv":
+        _csv(doc, options.by, kind)
+    else:
+        _table(doc, options.by, kind, chart)
+
+
+def _csv(doc: dict[str, Any], by: tuple[str, ...], kind: str) -> None:
+    import csv
+    import sys
+
+    from llm_session_manager.safetext import for_terminal
+
+    keys = ["session_id", "title"] if kind == "session" else []
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(
+        [
+            "period",
+            *keys,
+            *by,
+            "input",
+            "output",
+            "cache_creation",
+            "cache_read",
+            "total",
+            "cost_usd",
+            "sessions",
+        ]
+    )
+    for row in doc["rows"]:
+        t = row["tokens"]
+        texts = [for_terminal(str(row.get(k) or "")) for k in (*keys, *by)]
+        cost = "" if row["cost_usd"] is None else f"{row['cost_usd']:.6f}"
+        writer.writerow(
+            [
+                row["period"],
+                *texts,
+                t["input"],
+                t["output"],
+                t["cache_creation"],
+                t["cache_read"],
+                t["total"],
+                cost,
+                row["sessions"],
+            ]
+        )
+
+
+def _table(doc: dict[str, Any], by: tuple[str, ...], kind: str, chart: bool) -> None:
+    from rich.text import Text
+
+    from llm_session_manager.cli.render import SafeTable, console, human_tokens, money
+
+    out = console()
+    if not doc["rows"]:
+        out.print("No usage in this range.")
+        return
+    keys = ["session_id"] if kind == "session" else []
+    table = SafeTable(title=f"{kind} usage ({doc['timezone']})", title_justify="left")
+    for name in ("period", *keys, *by):
+        table.add_column(name)
+    for name in ("input", "output", "cache write", "cache read", "total", "cost", "sessions"):
+        table.add_column(name, justify="right")
+    if chart:
+        table.add_column("", no_wrap=True)
+    peak = max(r["tokens"]["total"] for r in doc["rows"]) or 1
+    for row in doc["rows"]:
+        t = row["tokens"]
+        cells: list[Any] = [row["period"], *(str(row.get(k) or "-") for k in (*keys, *by))]
+        cells += [human_tokens(t[k]) for k in ("input", "output", "cache_creation", "cache_read", "total")]
+        cells += [money(row["cost_usd"]), str(row["sessions"])]
+        if chart:
+            cells.append(Text("█" * max(1, round(20 * t["total"] / peak)), style="cyan"))
+        table.add_row(*cells)
+    total = doc["totals"]
+    out.print(table)
+    out.print(
+        f"total {human_tokens(total['tokens']['total'])} tokens, {money(total['cost_usd'])},"
+        f" {total['sessions']} session(s)"
+    )
+    for row in doc["rows"]:
+        if kind == "blocks" and row.get("burn"):
+            b = row["burn"]
+            out.print(
+                f"active block {row['period']}: {b['tokens_per_minute']:,} tokens/min, projected"
+                f" {human_tokens(b['projected_total_tokens'])} and {money(b['projected_cost_usd'])}"
+                f" by {row['end']}"
+            )
+
+
+def _command(kind: str, doc: str) -> None:
+    def command(
+        by: list[str] = typer.Option(
+            [], "--by", help="Split rows by agent, model, project or branch (repeatable)."
+        ),
+        since: str | None = typer.Option(None, "--since", help=f"From: {SINCE_FORMS} (in --timezone)."),
+        until: str | None = typer.Option(
+            None, "--until", help="Up to (a date: that whole day), same forms as --since."
+        ),
+        agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
+        project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
+        tz: str | None = typer.Option(
+            None,
+            "--timezone",
+            "--tz",
+            help="Time zone of days and weeks: an IANA name or UTC (default: local).",
+        ),
+        start_of_week: str = typer.Option("monday", "--start-of-week", help="First day of a week (weekly)."),
+        last: int | None = typer.Option(None, "--last", min=0, help="Only the last N periods."),
+        fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
+        chart: bool = typer.Option(False, "--chart", help="A bar per row (total tokens), in the table."),
+    ) -> None:
+        _run(kind, by, since, until, agent, project, tz, start_of_week, last, fmt, chart)
+
+    command.__doc__ = doc
+    report_app.command(kind)(command)
+
+
+_command("daily", "Tokens and cost per day.")
+_command("weekly", "Tokens and cost per week (rows named by the week's first day).")
+_command("monthly", "Tokens and cost per month.")
+_command("blocks", "Claude's 5-hour billing windows (as ccusage draws them); the active one with its pace.")
+_command("session", "Tokens and cost per session, counted inside --since/--until.")
+
+
+def prune_cmd(
+    before: str = typer.Option(
+        ..., "--before", help=f"Forget archived sessions last active before: {SINCE_FORMS}."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be forgotten."),
+    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+) -> None:
+    """Forget archived sessions (those whose transcripts the agent deleted) last active before a date."""
+    from llm_session_manager.service import open_db
+    from llm_session_manager.store import archive
+
+    fmt = check_format(fmt)
+    moment = _moment(
+        "--before", before, datetime.now(timezone.utc), datetime.now().astimezone().tzinfo or timezone.utc
+    )
+    assert moment is not None
+    env = load_env()
+    conn = open_db(env.paths)
+    try:
+        ids = archive.prune(conn, moment, dry_run=dry_run)
+    finally:
+        conn.close()
+    if fmt == "json":
+        print_json(
+            {"before": moment.isoformat().replace("+00:00", "Z"), "dry_run": dry_run, "forgotten": ids}
+        )
+        return
+    from llm_session_manager.safetext import for_terminal
+
+    verb = "would forget" if dry_run else "forgot"
+    typer.echo(for_terminal(f"{verb} {len(ids)} archived session(s)"))
+    for sid in ids:
+        typer.echo(for_terminal(f"  {sid}"))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")
+    app.command("prune")(prune_cmd)

@@ -1,0 +1,387 @@
+"""Usage reports: tokens and cost per day, week, month, 5-hour block or session, counted at the time
+each reply happened (not per whole session).
+
+Pure functions over the sessions ``service.collect`` returns. Each session carries its per-minute usage
+(``Session.usage_history``: minute since the epoch, model, input, output, cache_creation, cache_read,
+cache_write_1h); a session whose agent's log does not time its replies counts whole at its last
+activity. Cost is priced per (row, model) from those buckets with lsm's price table; the long-context
+tier is priced per request and cannot be told from buckets, so reports price every token at the
+standard tier (``lsm list`` prices sessions exactly).
+
+Blocks follow ccusage's definition of Claude's 5-hour billing windows: over every Claude reply in time
+order, a block starts at the hour of its first reply and holds the replies of the next 5 hours; a reply
+more than 5 hours after the block's start, or after the previous reply, starts a new block. lsm keeps
+reply times to the minute, so a reply exactly on a boundary (to the millisecond) can fall the other way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from llm_session_manager.models import ModelTokens, SessionView
+from llm_session_manager.pricing import ModelTable, model_cost
+from llm_session_manager.timefmt import iso
+
+KINDS = ("daily", "weekly", "monthly", "blocks", "session")
+DIMENSIONS = ("agent", "model", "project", "branch")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+BLOCK_MINUTES = 5 * 60
+BLOCK_AGENT = "claude-code"
+
+# (minute since the epoch, model, input, output, cache_creation, cache_read, cache_write_1h)
+Bucket = tuple[int, str, int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Options:
+    kind: str
+    zone: tzinfo
+    zone_name: str
+    start_of_week: int = 0  # 0 = Monday
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    by: tuple[str, ...] = ()
+    last: int | None = None
+
+
+@dataclass
+class Row:
+    period: str
+    dims: dict[str, str | None]
+    tokens: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    per_model: dict[str, list[int]] = field(default_factory=dict)  # model -> in, out, cc, cr, cc1h
+    sessions: set[str] = field(default_factory=set)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, session_id: str, b: Bucket) -> None:
+        _m, model, inp, out, cc, cr, cc1h = b
+        self.tokens[0] += inp
+        self.tokens[1] += out
+        self.tokens[2] += cc
+        self.tokens[3] += cr
+        row = self.per_model.get(model)
+        if row is None:
+            row = self.per_model[model] = [0, 0, 0, 0, 0]
+        row[0] += inp
+        row[1] += out
+        row[2] += cc
+        row[3] += cr
+        row[4] += cc1h
+        self.sessions.add(session_id)
+
+
+@dataclass
+class Report:
+    options: Options
+    rows: list[Row]
+    table: ModelTable
+    unpriced: set[str] = field(default_factory=set)
+
+    def cost(self, row: Row) -> float | None:
+        total = 0.0
+        for model, t in row.per_model.items():
+            info = self.table.lookup(model)
+            if info is None or not info.priced:
+                if any(t[:4]):
+                    self.unpriced.add(model)
+                    return None
+                continue
+            total += model_cost(info, ModelTokens(model, t[0], t[1], t[2], t[3], t[4]))
+        return round(total, 6)
+
+
+def session_buckets(view: SessionView) -> Iterable[Bucket]:
+    """The session's usage per minute; a session without reply times counts at its last activity."""
+    s = view.session
+    if s.usage_history:
+        return s.usage_history
+    if s.last_activity is None or not s.tokens.total:
+        return ()
+    minute = int(s.last_activity.timestamp() // 60)
+    return [
+        (minute, m.model, m.input, m.output, m.cache_creation, m.cache_read, m.cache_write_1h)
+        for m in s.model_usage
+    ]
+
+
+def dimension(view: SessionView, name: str, model: str) -> str | None:
+    from llm_session_manager.service import project_name
+
+    if name == "agent":
+        return view.session.agent
+    if name == "model":
+        return model
+    if name == "project":
+        return project_name(view)
+    return view.session.git_branch
+
+
+class _Periods:
+    """Minute since the epoch -> period label in the report's zone (memoised: buckets share minutes)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.memo: dict[int, str] = {}
+
+    def __call__(self, minute: int) -> str:
+        label = self.memo.get(minute)
+        if label is None:
+            label = self.memo[minute] = self._label(
+                datetime.fromtimestamp(minute * 60, self.options.zone).date()
+            )
+        return label
+
+    def _label(self, day: date) -> str:
+        kind = self.options.kind
+        if kind == "monthly":
+            return f"{day.year:04d}-{day.month:02d}"
+        if kind == "weekly":
+            day -= timedelta(days=(day.weekday() - self.options.start_of_week) % 7)
+        return day.isoformat()
+
+
+def _in_range(options: Options) -> Callable[[int], bool]:
+    lo = options.since.timestamp() / 60 if options.since else None
+    hi = options.until.timestamp() / 60 if options.until else None
+    return lambda m: (lo is None or m >= lo) and (hi is None or m < hi)
+
+
+def build(views: Sequence[SessionView], options: Options, table: ModelTable) -> Report:
+    if options.kind == "blocks":
+        rows = _blocks(views, options)
+    elif options.kind == "session":
+        rows = _by_session(views, options)
+    else:
+        rows = _by_period(views, options)
+    rows.sort(key=lambda r: (r.period, *((v or "") for v in r.dims.values())))
+    if options.last is not None:
+        keep = sorted({r.period for r in rows})[-options.last :] if options.last > 0 else []
+        rows = [r for r in rows if r.period in set(keep)]
+    return Report(options, rows, table)
+
+
+def _keyed(rows: dict[tuple[Any, ...], Row], period: str, dims: dict[str, str | None]) -> Row:
+    key = (period, *dims.values())
+    row = rows.get(key)
+    if row is None:
+        row = rows[key] = Row(period, dims)
+    return row
+
+
+def _by_period(views: Sequence[SessionView], options: Options) -> list[Row]:
+    label, inside = _Periods(options), _in_range(options)
+    rows: dict[tuple[Any, ...], Row] = {}
+    for view in views:
+        sid = view.session.id
+        for b in session_buckets(view):
+            if inside(b[0]):
+                dims = {d: dimension(view, d, b[1]) for d in options.by}
+                _keyed(rows, label(b[0]), dims).add(sid, b)
+    return list(rows.values())
+
+
+def _by_session(views: Sequence[SessionView], options: Options) -> list[Row]:
+    """One row per session (and per --by value): period is the day of its last reply in the range."""
+    label, inside = _Periods(Options("daily", options.zone, options.zone_name)), _in_range(options)
+    rows: dict[tuple[Any, ...], Row] = {}
+    for view in views:
+        s = view.session
+        buckets = [b for b in session_buckets(view) if inside(b[0])]
+        if not buckets:
+            continue
+        period = label(max(b[0] for b in buckets))
+        for b in buckets:
+            dims = {"session_id": s.id, **{d: dimension(view, d, b[1]) for d in options.by}}
+            row = _keyed(rows, period, dims)
+            row.add(s.id, b)
+            row.extra.setdefault("title", s.title)
+    return list(rows.values())
+
+
+def _blocks(views: Sequence[SessionView], options: Options, now: datetime | None = None) -> list[Row]:
+    """Claude's 5-hour windows over every Claude reply, as ccusage draws them; a block is kept when it
+    starts inside --since/--until."""
+    points = sorted(
+        (b[0], i, b)
+        for i, view in enumerate(views)
+        if view.session.agent == BLOCK_AGENT
+        for b in session_buckets(view)
+    )
+    now_min = (now or datetime.now(timezone.utc)).timestamp() / 60
+    inside = _in_range(options)
+    out: list[Row] = []
+    start = last = first = -1
+    rows: dict[tuple[Any, ...], Row] = {}
+
+    def close() -> None:
+        if start >= 0 and inside(start):
+            for row in rows.values():
+                row.extra.update(_block_extra(start, first, last, now_min))
+                out.append(row)
+
+    for minute, i, b in points:
+        if start < 0 or minute - start >= BLOCK_MINUTES or minute - last > BLOCK_MINUTES:
+            close()
+            start, first, rows = minute - minute % 60, minute, {}
+        last = minute
+        view = views[i]
+        dims = {d: dimension(view, d, b[1]) for d in options.by}
+        _keyed(rows, iso(datetime.fromtimestamp(start * 60, timezone.utc)) or "", dims).add(
+            view.session.id, b
+        )
+    close()
+    return out
+
+
+def _block_extra(start: int, first: int, last: int, now_min: float) -> dict[str, Any]:
+    end = start + BLOCK_MINUTES
+    active = now_min - last < BLOCK_MINUTES and now_min < end
+    return {
+        "end": iso(datetime.fromtimestamp(end * 60, timezone.utc)),
+        "active": active,
+        "first_reply_minute": first,
+        "last_reply_minute": last,
+        "minutes_left": max(0, round(end - now_min)) if active else None,
+    }
+
+
+def burn(row: Row, report: Report) -> dict[str, float | None]:
+    """An active block's pace (tokens per minute between its first and last reply) and what it comes to
+    at the block's end at that pace."""
+    first, last, left = (
+        row.extra["first_reply_minute"],
+        row.extra["last_reply_minute"],
+        row.extra["minutes_left"],
+    )
+    total = sum(row.tokens)
+    per_min = total / max(1, last - first)
+    cost = report.cost(row)
+    return {
+        "tokens_per_minute": round(per_min, 1),
+        "projected_total_tokens": round(total + per_min * (left or 0)),
+        "projected_cost_usd": None
+        if cost is None
+        else round(cost + cost / max(1, last - first) * (left or 0), 4),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Output shapes
+
+
+def token_dict(tokens: Sequence[int]) -> dict[str, int]:
+    return {
+        "input": tokens[0],
+        "output": tokens[1],
+        "cache_creation": tokens[2],
+        "cache_read": tokens[3],
+        "total": sum(tokens[:4]),
+    }
+
+
+def row_dict(row: Row, report: Report) -> dict[str, Any]:
+    out: dict[str, Any] = {"period": row.period, **row.dims}
+    if report.options.kind == "session":
+        out["title"] = row.extra.get("title")
+    out["tokens"] = token_dict(row.tokens)
+    out["cost_usd"] = report.cost(row)
+    out["sessions"] = len(row.sessions)
+    if report.options.kind == "blocks":
+        out["end"] = row.extra["end"]
+        out["active"] = row.extra["active"]
+        out["burn"] = burn(row, report) if row.extra["active"] else None
+    return out
+
+
+def totals(report: Report) -> dict[str, Any]:
+    tokens = [sum(r.tokens[i] for r in report.rows) for i in range(4)]
+    costs = [report.cost(r) for r in report.rows]
+    sessions = set().union(*(r.sessions for r in report.rows)) if report.rows else set()
+    return {
+        "tokens": token_dict(tokens),
+        "cost_usd": None
+        if any(c is None for c in costs)
+        else round(sum(c for c in costs if c is not None), 6),
+        "sessions": len(sessions),
+    }
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    rows = [row_dict(r, report) for r in report.rows]
+    return {
+        "report": report.options.kind,
+        "timezone": report.options.zone_name,
+        "rows": rows,
+        "totals": totals(report),
+        "unpriced_models": sorted(report.unpriced),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Options
+
+
+def zone_of(name: str | None) -> tuple[tzinfo, str]:
+    """``--timezone``: an IANA name (``Europe/Berlin``) or ``UTC``; None = this machine's zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from llm_session_manager.errors import UsageError
+
+    if name is None:
+        return _local_zone()
+    text = name.strip()
+    if text.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc, "UTC"
+    try:
+        return ZoneInfo(text), text
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UsageError(
+            f"--timezone: unknown time zone '{name}' (an IANA name like Europe/Berlin, or UTC)"
+        ) from None
+
+
+def _local_zone() -> tuple[tzinfo, str]:
+    from zoneinfo import ZoneInfo
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        link = os.readlink("/etc/localtime")
+        candidates.append(link.partition("zoneinfo/")[2])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name), name
+            except Exception:  # an odd TZ value: the next candidate
+                continue
+    local = datetime.now().astimezone().tzinfo or timezone.utc
+    return local, datetime.now(local).tzname() or "local"
+
+
+def weekday_of(name: str) -> int:
+    from llm_session_manager.errors import UsageError
+
+    text = name.strip().lower()
+    matches = [i for i, day in enumerate(WEEKDAYS) if day.startswith(text)] if len(text) >= 2 else []
+    if len(matches) != 1:
+        raise UsageError(f"--start-of-week: unknown day '{name}' (monday ... sunday)")
+    return matches[0]
+
+
+def check_by(values: Sequence[str]) -> tuple[str, ...]:
+    from llm_session_manager.errors import UsageError
+
+    out: list[str] = []
+    for raw in values:
+        for part in raw.split(","):
+            name = part.strip().lower()
+            if name not in DIMENSIONS:
+                raise UsageError(f"--by: unknown dimension '{part.strip()}' (one of {', '.join(DIMENSIONS)})")
+            if name not in out:
+                out.append(name)
+    return tuple(out)

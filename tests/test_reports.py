@@ -1,0 +1,203 @@
+"""`lsm report` and archived sessions: per-day sums against an independent reading of a generated
+multi-day corpus (itself checked against the generator's truth), time zones, blocks, and sessions whose
+transcripts were deleted."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from claude_corpus import SessionTruth, generate
+from conftest import FakeHome
+
+KEYS = ("input", "output", "cache_creation", "cache_read")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, SessionTruth]]:
+    root = tmp_path_factory.mktemp("report-corpus")
+    truths = generate(root, sessions=70, seed=11, tricky=False)  # starts 1-90 min apart: ~2 days
+    return root, truths
+
+
+def _reference_days(root: Path) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Per UTC day and per session: the usage of every distinct reply (message id + request id; the main
+    chain's line, else the largest), read straight from the files."""
+    best: dict[str, tuple[bool, int, str, str, list[int]]] = {}
+    for path in sorted((root / "projects").rglob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            obj = json.loads(line)
+            msg = obj.get("message")
+            if not isinstance(msg, dict) or not isinstance(msg.get("usage"), dict) or not msg.get("id"):
+                continue
+            if msg.get("model") == "<synthetic>":
+                continue
+            u = msg["usage"]
+            counts = [int(u.get(k) or 0) for k in ("input_tokens", "output_tokens")]
+            counts += [int(u.get(k) or 0) for k in ("cache_creation_input_tokens", "cache_read_input_tokens")]
+            key = f"{msg['id']}|{obj.get('requestId')}"
+            rank = (not obj.get("isSidechain"), sum(counts))
+            old = best.get(key)
+            if old is None or rank > (old[0], old[1]):
+                best[key] = (rank[0], rank[1], obj["timestamp"][:10], obj["sessionId"], counts)
+    days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    sessions: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for _main, _total, day, sid, counts in best.values():
+        for i, value in enumerate(counts):
+            days[day][i] += value
+            sessions[sid][i] += value
+    return dict(days), dict(sessions)
+
+
+def _report(fh: FakeHome, root: Path | None, *args: str) -> dict[str, Any]:
+    extra = {"CLAUDE_CONFIG_DIR": str(root)} if root else {}
+    proc = fh.run("report", *args, "-f", "json", **extra)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_daily_sums_equal_the_replies_of_each_day(
+    fake_home: FakeHome, corpus: tuple[Path, dict[str, SessionTruth]]
+) -> None:
+    root, truths = corpus
+    days, per_session = _reference_days(root)
+    # The independent reading agrees with the generator's truth, session by session ...
+    for sid, t in truths.items():
+        assert per_session.get(sid, [0, 0, 0, 0]) == [t.input, t.output, t.cache_creation, t.cache_read], sid
+    assert len(days) >= 2
+    doc = _report(fake_home, root, "daily", "--timezone", "UTC", "--agent", "claude")
+    assert doc["report"] == "daily" and doc["timezone"] == "UTC"
+    # ... and lsm's days equal its days.
+    got = {r["period"]: [r["tokens"][k] for k in KEYS] for r in doc["rows"]}
+    assert got == days
+    total = [sum(d[i] for d in days.values()) for i in range(4)]
+    assert [doc["totals"]["tokens"][k] for k in KEYS] == total
+    assert doc["totals"]["tokens"]["total"] == sum(total)
+    assert doc["totals"]["sessions"] == len(truths)
+
+
+def test_by_model_and_last(fake_home: FakeHome, corpus: tuple[Path, dict[str, SessionTruth]]) -> None:
+    root, _ = corpus
+    daily = _report(fake_home, root, "daily", "--timezone", "UTC")
+    split = _report(fake_home, root, "daily", "--timezone", "UTC", "--by", "model")
+    assert {r["model"] for r in split["rows"]} >= {"claude-sonnet-4-5-20250929"} or split["rows"]
+    for day in daily["rows"]:
+        parts = [r for r in split["rows"] if r["period"] == day["period"]]
+        assert sum(r["tokens"]["total"] for r in parts) == day["tokens"]["total"]
+    last = _report(fake_home, root, "daily", "--timezone", "UTC", "--last", "1")
+    assert [r["period"] for r in last["rows"]] == [daily["rows"][-1]["period"]]
+
+
+def _reply(ts: str, msg: str, sid: str = "s1", tokens: int = 100) -> str:
+    return json.dumps(
+        {
+            "type": "assistant",
+            "timestamp": ts,
+            "sessionId": sid,
+            "uuid": f"u-{msg}",
+            "requestId": f"r-{msg}",
+            "cwd": "/tmp/demo",
+            "message": {
+                "id": msg,
+                "role": "assistant",
+                "model": "claude-sonnet-4-5-20250929",
+                "content": [{"type": "text", "text": "ok"}],
+                "usage": {"input_tokens": tokens, "output_tokens": 1},
+            },
+        }
+    )
+
+
+def _write(fh: FakeHome, name: str, lines: list[str]) -> Path:
+    folder = fh.claude / "projects" / "-tmp-demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_time_zone_moves_a_late_reply_to_the_next_day(tmp_path: Path) -> None:
+    fh = FakeHome(home=tmp_path / "h", claude=tmp_path / "h" / ".claude", lsm_home=tmp_path / "lsm")
+    fh.home.mkdir()
+    _write(fh, "s1", [_reply("2025-10-01T23:40:00.000Z", "m1")])
+    utc = _report(fh, None, "daily", "--timezone", "UTC")
+    india = _report(fh, None, "daily", "--timezone", "Asia/Kolkata")  # +05:30
+    assert [r["period"] for r in utc["rows"]] == ["2025-10-01"]
+    assert [r["period"] for r in india["rows"]] == ["2025-10-02"]
+    assert india["timezone"] == "Asia/Kolkata"
+    week = _report(fh, None, "weekly", "--timezone", "UTC", "--start-of-week", "sunday")
+    assert [r["period"] for r in week["rows"]] == ["2025-09-28"]  # 1 Oct 2025 was a Wednesday
+    month = _report(fh, None, "monthly", "--timezone", "UTC")
+    assert [r["period"] for r in month["rows"]] == ["2025-10"]
+
+
+def test_blocks_start_at_the_hour_and_break_after_five_hours(tmp_path: Path) -> None:
+    fh = FakeHome(home=tmp_path / "h", claude=tmp_path / "h" / ".claude", lsm_home=tmp_path / "lsm")
+    fh.home.mkdir()
+    stamps = ["2025-10-01T10:15:00.000Z", "2025-10-01T12:00:00.000Z", "2025-10-01T15:20:00.000Z"]
+    stamps += ["2025-10-01T15:50:00.000Z", "2025-10-02T01:05:00.000Z"]  # the last after a gap > 5 h
+    _write(fh, "s1", [_reply(ts, f"m{i}") for i, ts in enumerate(stamps)])
+    doc = _report(fh, None, "blocks")
+    assert [r["period"] for r in doc["rows"]] == [
+        "2025-10-01T10:00:00Z",
+        "2025-10-01T15:00:00Z",
+        "2025-10-02T01:00:00Z",
+    ]
+    assert [r["tokens"]["input"] for r in doc["rows"]] == [200, 200, 100]
+    assert doc["rows"][0]["end"] == "2025-10-01T15:00:00Z"
+    assert not any(r["active"] for r in doc["rows"]) and all(r["burn"] is None for r in doc["rows"])
+
+
+def test_deleted_transcript_stays_archived_until_pruned(tmp_path: Path) -> None:
+    fh = FakeHome(home=tmp_path / "h", claude=tmp_path / "h" / ".claude", lsm_home=tmp_path / "lsm")
+    fh.home.mkdir()
+    gone = _write(fh, "old", [_reply("2025-10-01T10:00:00.000Z", "a1", "old", 500)])
+    _write(fh, "new", [_reply("2025-10-03T10:00:00.000Z", "b1", "new", 70)])
+    before = _report(fh, None, "daily", "--timezone", "UTC")
+    assert fh.run("list", "--all", "-f", "json").returncode == 0
+    gone.unlink()
+    listed = {s["native_id"]: s for s in json.loads(fh.run("list", "--all", "-f", "json").stdout)}
+    assert listed["old"]["status"] == "archived" and listed["old"]["tokens"]["input"] == 500
+    assert listed["new"]["status"] == "ended"
+    assert _report(fh, None, "daily", "--timezone", "UTC") == before  # still in the reports
+    dry = json.loads(fh.run("prune", "--before", "2025-10-02", "--dry-run", "-f", "json").stdout)
+    assert dry["forgotten"] == ["claude-code:old"] and dry["dry_run"] is True
+    assert "old" in {s["native_id"] for s in json.loads(fh.run("list", "--all", "-f", "json").stdout)}
+    pruned = json.loads(fh.run("prune", "--before", "2025-10-02", "-f", "json").stdout)
+    assert pruned["forgotten"] == ["claude-code:old"]
+    assert "old" not in {s["native_id"] for s in json.loads(fh.run("list", "--all", "-f", "json").stdout)}
+    after = _report(fh, None, "daily", "--timezone", "UTC")
+    assert [r["period"] for r in after["rows"]] == ["2025-10-03"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("daily", "--timezone", "Mars/Olympus"), "--timezone: unknown time zone"),
+        (("daily", "--by", "colour"), "--by: unknown dimension"),
+        (("weekly", "--start-of-week", "x"), "--start-of-week: unknown day"),
+        (("daily", "--until", "soon"), "--until: cannot read 'soon'"),
+        (("blocks", "--agent", "codex"), "only claude-code has them"),
+        (("daily", "-f", "xml"), "--format: unknown format"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    fake_home: FakeHome, args: tuple[str, ...], message: str
+) -> None:
+    proc = fake_home.run("report", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_csv_has_a_header_and_one_line_per_row(fake_home: FakeHome) -> None:
+    proc = fake_home.run("report", "daily", "--timezone", "UTC", "--by", "model", "-f", "csv")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split(",") == [
+        "period", "model", *KEYS, "total", "cost_usd", "sessions",
+    ]  # fmt: skip
+    doc = _report(fake_home, None, "daily", "--timezone", "UTC", "--by", "model")
+    assert len(lines) == 1 + len(doc["rows"])
