@@ -6,12 +6,14 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.timefmt import iso, parse_ts
 
 _DATES = ("started_at", "last_activity", "last_compaction_at")
 _TUPLES = ("models", "transcript_paths", "fatal_signals", "recent_tool_results")
-_NESTED_TUPLES = ("usage_buckets", "context_series", "usage_history")
+_NESTED_TUPLES = ("usage_buckets", "context_series")
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Session) if f.name != "process")
@@ -34,6 +36,9 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             }
         elif name == "model_usage":
             value = [[getattr(m, f) for f in _MT_FIELDS] for m in value]
+        elif name == "usage_history":
+            # One JSON string, decoded only for the usage reports: a listing never builds the objects.
+            value = orjson.dumps(value).decode()
         elif name == "rate_limits":
             value = [
                 [r.name, r.used_percent, r.window_minutes, iso(r.resets_at), iso(r.observed_at)]
@@ -43,8 +48,12 @@ def session_to_dict(session: Session) -> dict[str, Any]:
     return out
 
 
-def session_from_dict(data: dict[str, Any]) -> Session:
+def session_from_dict(data: dict[str, Any], *, history: bool = True) -> Session:
+    """The session ``session_to_dict`` stored; without its per-minute usage history unless ``history``."""
     values = dict(data)
+    packed = values.pop("usage_history", None)
+    if history and isinstance(packed, str):
+        values["usage_history"] = tuple(map(tuple, orjson.loads(packed)))
     for name in _DATES:
         values[name] = parse_ts(values.get(name))
     for name in _TUPLES:

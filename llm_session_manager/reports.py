@@ -20,10 +20,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llm_session_manager.models import ModelTokens, SessionView
+from llm_session_manager.models import ModelTokens
 from llm_session_manager.pricing import ModelTable, model_cost
+
+if TYPE_CHECKING:
+    from llm_session_manager.service import UsageSource
 from llm_session_manager.timefmt import iso
 
 KINDS = ("daily", "weekly", "monthly", "blocks", "session")
@@ -94,9 +97,9 @@ class Report:
         return round(total, 6)
 
 
-def session_buckets(view: SessionView) -> Iterable[Bucket]:
+def session_buckets(src: UsageSource) -> Iterable[Bucket]:
     """The session's usage per minute; a session without reply times counts at its last activity."""
-    s = view.session
+    s = src.session
     if s.usage_history:
         return s.usage_history
     if s.last_activity is None or not s.tokens.total:
@@ -108,16 +111,26 @@ def session_buckets(view: SessionView) -> Iterable[Bucket]:
     ]
 
 
-def dimension(view: SessionView, name: str, model: str) -> str | None:
-    from llm_session_manager.service import project_name
-
+def dimension(src: UsageSource, name: str, model: str) -> str | None:
     if name == "agent":
-        return view.session.agent
+        return src.session.agent
     if name == "model":
         return model
     if name == "project":
-        return project_name(view)
-    return view.session.git_branch
+        return src.project
+    return src.session.git_branch
+
+
+def wanted(src: UsageSource, agent: str | None, project: str | None) -> bool:
+    """--agent (a name or its prefix) and --project (our name or the folder's, or part of the path, as
+    `lsm list --project`); imported sessions are documents from elsewhere and never counted."""
+    s = src.session
+    if s.origin == "imported" or (agent and not s.agent.startswith(agent)):
+        return False
+    if not project:
+        return True
+    w = project.strip().lower()
+    return w == (src.project or "").lower() or (len(w) > 1 and w in (s.project_path or "").lower())
 
 
 class _Periods:
@@ -150,7 +163,7 @@ def _in_range(options: Options) -> Callable[[int], bool]:
     return lambda m: (lo is None or m >= lo) and (hi is None or m < hi)
 
 
-def build(views: Sequence[SessionView], options: Options, table: ModelTable) -> Report:
+def build(views: Sequence[UsageSource], options: Options, table: ModelTable) -> Report:
     if options.kind == "blocks":
         rows = _blocks(views, options)
     elif options.kind == "session":
@@ -172,19 +185,31 @@ def _keyed(rows: dict[tuple[Any, ...], Row], period: str, dims: dict[str, str | 
     return row
 
 
-def _by_period(views: Sequence[SessionView], options: Options) -> list[Row]:
+def _by_period(views: Sequence[UsageSource], options: Options) -> list[Row]:
+    # The hot loop of a report over years of history: period labels memoised per minute, dimensions
+    # looked up once per session when they do not depend on the model.
     label, inside = _Periods(options), _in_range(options)
+    memo = label.memo
     rows: dict[tuple[Any, ...], Row] = {}
+    by_model = "model" in options.by
     for view in views:
         sid = view.session.id
+        fixed = {d: dimension(view, d, "") for d in options.by}
         for b in session_buckets(view):
-            if inside(b[0]):
-                dims = {d: dimension(view, d, b[1]) for d in options.by}
-                _keyed(rows, label(b[0]), dims).add(sid, b)
+            minute = b[0]
+            if not inside(minute):
+                continue
+            period = memo.get(minute) or label(minute)
+            dims = {**fixed, "model": b[1]} if by_model else fixed
+            key = (period, *dims.values())
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = Row(period, dict(dims))
+            row.add(sid, b)
     return list(rows.values())
 
 
-def _by_session(views: Sequence[SessionView], options: Options) -> list[Row]:
+def _by_session(views: Sequence[UsageSource], options: Options) -> list[Row]:
     """One row per session (and per --by value): period is the day of its last reply in the range."""
     label, inside = _Periods(Options("daily", options.zone, options.zone_name)), _in_range(options)
     rows: dict[tuple[Any, ...], Row] = {}
@@ -202,7 +227,7 @@ def _by_session(views: Sequence[SessionView], options: Options) -> list[Row]:
     return list(rows.values())
 
 
-def _blocks(views: Sequence[SessionView], options: Options, now: datetime | None = None) -> list[Row]:
+def _blocks(views: Sequence[UsageSource], options: Options, now: datetime | None = None) -> list[Row]:
     """Claude's 5-hour windows over every Claude reply, as ccusage draws them; a block is kept when it
     starts inside --since/--until."""
     points = sorted(

@@ -109,11 +109,15 @@ class ScanMemo:
     sessions: list[Session] = field(default_factory=list)
 
 
-def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | None = None) -> ScanResult:
+def scan_agent(
+    conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | None = None, *, history: bool = False
+) -> ScanResult:
     """The reader's sessions, reading only what changed since the last scan.
 
     With a ``memo`` (kept by the caller between calls) nothing is decoded from the cache again, and a
-    reader that can (``rebuild``) merges only the sessions touched by the changed files.
+    reader that can (``rebuild``) merges only the sessions touched by the changed files. Each session's
+    per-minute usage history (``Session.usage_history``, for the usage reports) is cached but left out of
+    the result unless ``history``: a listing never holds it in memory.
     """
     agent, version = reader.name, reader.parser_version
     stats = ScanStats()
@@ -127,7 +131,7 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
         cached = parse_cache.load_merged(conn, agent, signature, version)
         if cached is not None:
             stats.from_cache = True
-            sessions = [session_from_dict(d) for d in cached]
+            sessions = [session_from_dict(d, history=history) for d in cached]
             if memo is not None:  # the memo needs the file states for the next, incremental, scan
                 memo.states = parse_cache.load_states(conn, agent, version)
                 memo.signature, memo.sessions = signature, sessions
@@ -164,7 +168,14 @@ def scan_agent(conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | N
         memo.states = {s.path: s for s in keep + fresh}
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
-    return ScanResult(sessions, stats)
+    return ScanResult(sessions if history else _without_history(sessions, memo), stats)
+
+
+def _without_history(sessions: list[Session], memo: ScanMemo | None) -> list[Session]:
+    out = [dataclasses.replace(s, usage_history=()) if s.usage_history else s for s in sessions]
+    if memo is not None:
+        memo.sessions = out
+    return out
 
 
 def _archive_gone(
@@ -174,17 +185,18 @@ def _archive_gone(
     removed: list[str],
     memo: ScanMemo | None,
 ) -> None:
-    """Sessions all of whose files were removed go to the archive as they last stood: from the memo or
-    the merged cache of the previous scan, else merged again from the removed files' cached states."""
+    """Sessions all of whose files were removed go to the archive as they last stood: from the merged
+    cache of the previous scan, else merged again from the removed files' cached states (a memo's
+    sessions lack their usage history)."""
     from llm_session_manager.store import archive
 
     gone = set(removed)
-    if memo is not None and memo.signature:
-        before = memo.sessions
-    else:
-        cached = parse_cache.load_merged_any(conn, reader.name, reader.parser_version)
+    before: list[Session] = []
+    in_memory = memo is not None and memo.signature
+    cached = None if in_memory else parse_cache.load_merged_any(conn, reader.name, reader.parser_version)
+    if cached is not None:
         try:
-            before = [session_from_dict(d) for d in cached] if cached is not None else []
+            before = [session_from_dict(d) for d in cached]
         except (TypeError, KeyError, ValueError):
             before = []
     found = [s for s in before if s.transcript_paths and gone.issuperset(s.transcript_paths)]

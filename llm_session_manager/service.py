@@ -390,10 +390,50 @@ def session_from_document(session_id: str, doc: dict[str, Any]) -> Session:
 def project_name(view: SessionView) -> str | None:
     if view.project:
         return view.project
-    path = view.session.project_path
+    return folder_name(view.session.project_path)
+
+
+def folder_name(path: str | None) -> str | None:
     if not path:
         return None
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
+
+
+@dataclass(frozen=True)
+class UsageSource:
+    """A session as usage reports see it: its data and its project name (ours, else its folder's)."""
+
+    session: Session
+    project: str | None
+
+
+def usage_sessions(
+    paths: Paths, cfg: dict[str, Any], *, conn: sqlite3.Connection | None = None
+) -> tuple[list[UsageSource], dict[str, ScanStats]]:
+    """Every session of this machine's agents, and the archived ones: what usage reports need, without
+    the processes, health and cost ``collect`` derives (a report over years of history stays fast)."""
+    readers = all_readers(paths, cfg)
+    own_conn = conn is None
+    conn = conn or open_db(paths)
+    stats: dict[str, ScanStats] = {}
+    sessions: list[Session] = []
+    try:
+        for reader in readers:
+            result = scan_agent(conn, reader, history=True)
+            stats[reader.name] = result.stats
+            sessions.extend(result.sessions)
+        live = {(s.agent, s.native_id) for s in sessions}
+        sessions.extend(archived_sessions(conn, live, {r.name for r in readers}))
+        metadata = meta.load_all(conn)
+    finally:
+        if own_conn:
+            conn.close()
+    out = []
+    for s in sessions:
+        m = metadata.get(s.id)
+        ours = without_secrets(m.project) if m is not None and m.project else None
+        out.append(UsageSource(s, ours or folder_name(s.project_path)))
+    return out, stats
 
 
 def resolve_id(views: Sequence[SessionView], query: str) -> SessionView:

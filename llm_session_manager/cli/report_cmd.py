@@ -50,9 +50,8 @@ def _run(
     chart: bool,
 ) -> None:
     from llm_session_manager import reports
-    from llm_session_manager.listing import ListFilter, keep
     from llm_session_manager.pricing import ModelTable
-    from llm_session_manager.service import collect
+    from llm_session_manager.service import usage_sessions
 
     fmt = check_format(fmt, REPORT_FORMATS)
     zone, zone_name = reports.zone_of(tz)
@@ -71,12 +70,11 @@ def _run(
         last=last,
     )
     env = load_env()
-    result = collect(env.paths, env.config, processes=False)
-    for stats in result.stats.values():
+    sources, scans = usage_sessions(env.paths, env.config)
+    for stats in scans.values():
         for err in stats.errors[:5]:
             warn(f"skipped {err}")
-    flt = ListFilter(all=True, project=project, agent=wanted)
-    views = [v for v in result.views if keep(v, flt, now)]
+    views = [v for v in sources if reports.wanted(v, wanted, project)]
     report = reports.build(views, options, ModelTable(env.config.get("models")))
     doc = reports.to_json(report)
     for model in doc["unpriced_models"]:
