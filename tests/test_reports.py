@@ -201,3 +201,28 @@ def test_csv_has_a_header_and_one_line_per_row(fake_home: FakeHome) -> None:
     ]  # fmt: skip
     doc = _report(fake_home, None, "daily", "--timezone", "UTC", "--by", "model")
     assert len(lines) == 1 + len(doc["rows"])
+
+
+def _history_totals(s: Any) -> list[int]:
+    return [sum(b[i] for b in s.usage_history) for i in (2, 3, 4, 5)]
+
+
+def _model_totals(s: Any) -> list[int]:
+    return [sum(getattr(m, k) for m in s.model_usage) for k in KEYS]
+
+
+def test_codex_and_gemini_sessions_carry_their_whole_usage_history(tmp_path: Path) -> None:
+    import test_agent_codex
+    import test_agent_gemini
+
+    test_agent_codex.install(tmp_path / "codex")
+    test_agent_gemini.install(tmp_path / "gemini")
+    sessions = [*test_agent_codex.read_all(tmp_path / "codex").values()]
+    sessions += test_agent_gemini.read_all(tmp_path / "gemini").values()
+    timed = [s for s in sessions if s.tokens.total]
+    assert timed
+    for s in timed:
+        assert s.usage_history, s.id
+        # Every token of the session is in its history, at the minutes its replies happened.
+        assert _history_totals(s) == _model_totals(s), s.id
+        assert max(b[0] for b in s.usage_history) <= s.last_activity.timestamp() // 60  # type: ignore[union-attr]

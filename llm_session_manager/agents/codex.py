@@ -664,7 +664,7 @@ def jsonl_files(
 
 class CodexReader:
     name = AGENT
-    parser_version = 3
+    parser_version = 4  # 4: merged sessions carry their usage history
 
     def __init__(self, codex_home: Path) -> None:
         self.codex_home = codex_home
@@ -786,6 +786,22 @@ def usage_buckets(
     return tuple((m, model, row[0], row[1], row[2], row[3]) for (m, model), row in sorted(buckets.items()))
 
 
+def usage_history(
+    rows: Iterable[tuple[str | None, str, int, int, int, int]],
+) -> tuple[tuple[int, str, int, int, int, int, int], ...]:
+    """Per (minute since the epoch, model), the tokens of every row (timestamp, model, the four counts)
+    of the session, for usage reports (no one-hour cache writes here: the last figure is 0)."""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for ts, model, *counts in rows:
+        when = parse_ts(ts) if ts else None
+        if when is None:
+            continue
+        row = buckets.setdefault((int(when.timestamp() // 60), model), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            row[i] += value
+    return tuple((m, model, row[0], row[1], row[2], row[3], 0) for (m, model), row in sorted(buckets.items()))
+
+
 def context_series(points: Iterable[Sequence[Any]]) -> tuple[tuple[int, int], ...]:
     """(epoch seconds, context tokens) of the given [timestamp, context] points, oldest first, the
     last CTX_HISTORY of them."""
@@ -898,6 +914,7 @@ def _build_one(
         usage_buckets=usage_buckets(
             ((e[U_TS], e[U_MODEL] or UNKNOWN, *normalised(e)) for e in owned), last_ts
         ),
+        usage_history=usage_history((e[U_TS], e[U_MODEL] or UNKNOWN, *normalised(e)) for e in owned),
         context_series=context_series(main[-1].data.get("ctx_hist") or []),
     )
 

@@ -49,6 +49,7 @@ from llm_session_manager.agents.codex import (
     read_jsonl_file,
     title_from,
     usage_buckets,
+    usage_history,
 )
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
@@ -460,7 +461,7 @@ def _place(data: dict[str, Any], path: Path) -> None:
 
 class GeminiReader:
     name = AGENT
-    parser_version = 3
+    parser_version = 4  # 4: merged sessions carry their usage history
 
     def __init__(self, roots: Sequence[Path]) -> None:
         self.data_roots = tuple(roots)
@@ -694,6 +695,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
         ),
         peak_context_tokens=max(peaks, default=0) or None,
         usage_buckets=usage_buckets(_rows(msgs), last_ts),
+        usage_history=usage_history(_rows(msgs)),
         context_series=context_series(_series(main[-1].data)),
     )
 
