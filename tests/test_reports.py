@@ -226,3 +226,27 @@ def test_codex_and_gemini_sessions_carry_their_whole_usage_history(tmp_path: Pat
         # Every token of the session is in its history, at the minutes its replies happened.
         assert _history_totals(s) == _model_totals(s), s.id
         assert max(b[0] for b in s.usage_history) <= s.last_activity.timestamp() // 60  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("with_memo", [False, True])
+def test_a_deleted_session_is_archived_with_its_history(tmp_path: Path, with_memo: bool) -> None:
+    """Both scan paths archive it: one-shot commands (from the merged cache) and the dashboard (its memo)."""
+    from llm_session_manager.agents.claude_code import ClaudeCodeReader
+    from llm_session_manager.scan import ScanMemo, scan_agent
+    from llm_session_manager.store import archive, db
+
+    fh = FakeHome(home=tmp_path / "h", claude=tmp_path / "h" / ".claude", lsm_home=tmp_path / "lsm")
+    stamps = ["2025-10-01T10:15:00.000Z", "2025-10-01T12:00:00.000Z"]
+    gone = _write(fh, "old", [_reply(ts, f"m{i}", "old", 40) for i, ts in enumerate(stamps)])
+    _write(fh, "kept", [_reply("2025-10-02T10:00:00.000Z", "k1", "kept")])
+    conn = db.connect(tmp_path / "c.db")
+    reader = ClaudeCodeReader([fh.projects])
+    memo = ScanMemo() if with_memo else None
+    scan_agent(conn, reader, memo)
+    assert archive.load_all(conn) == []
+    gone.unlink()
+    live = scan_agent(conn, reader, memo).sessions
+    assert [s.native_id for s in live] == ["kept"]
+    (saved,) = archive.load_all(conn)
+    assert (saved.id, saved.origin, saved.tokens.input) == ("claude-code:old", "archived", 80)
+    assert [(b[0] % 1440, b[2]) for b in saved.usage_history] == [(10 * 60 + 15, 40), (12 * 60, 40)]
