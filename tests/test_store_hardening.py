@@ -184,3 +184,44 @@ def test_tag_on_a_store_the_user_cannot_write(tmp_path: Path) -> None:
         assert (fake.lsm_home / "lsm.db").read_bytes() == before
     finally:
         shutil.rmtree(base)
+
+
+def test_doctor_on_a_fifo_in_place_of_the_database_answers_and_repairs(fake_home: FakeHome) -> None:
+    """A FIFO named lsm.db blocked `lsm doctor` forever (its integrity check opened it)."""
+    fake_home.lsm_home.mkdir(parents=True)
+    os.mkfifo(fake_home.lsm_home / "lsm.db")
+    r = fake_home.run("doctor", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    assert json.loads(r.stdout)["problems"] == ["not a regular file"]
+    r = fake_home.run("doctor", "--repair")
+    assert r.returncode == 0, r.stderr
+    assert (fake_home.lsm_home / "lsm.db").is_file()
+    assert fake_home.run("list", "--all").returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+def test_doctor_repair_on_a_store_the_user_cannot_write_is_one_line(tmp_path: Path) -> None:
+    """--repair in a folder the user cannot write: one line and exit 1, not a PermissionError traceback."""
+    base = Path(tempfile.mkdtemp(prefix="lsm-ro-"))
+    try:
+        base.chmod(0o755)
+        data = base / "lsm-data"
+        data.mkdir()
+        (data / "lsm.db").write_bytes(b"garbage, not a database" * 100)
+        data.chmod(0o555)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        env = {**os.environ, "HOME": str(base), "LSM_HOME": str(data), "LSM_DISCOVERY": "off"}
+        r = subprocess.run(
+            [*nobody, sys.executable, "-m", "llm_session_manager", "doctor", "--repair"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+        )
+        assert r.returncode == 1, r.stderr
+        assert "cannot move" in _one_clean_line(r)
+        assert sorted(p.name for p in data.iterdir()) == ["lsm.db"]
+    finally:
+        (base / "lsm-data").chmod(0o755)
+        shutil.rmtree(base)

@@ -10,10 +10,12 @@ user's records that can still be read; the caches start empty and refill on the 
 from __future__ import annotations
 
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from llm_session_manager.errors import StoreError
 from llm_session_manager.store import db
 
 # The user's own records, in dependency-free order; everything else is a cache.
@@ -55,6 +57,9 @@ def diagnose(path: Path) -> Diagnosis:
     diag = Diagnosis(str(path), path.exists())
     if not diag.exists:
         return diag
+    if not _is_regular(path):  # a FIFO would block the open forever, a folder cannot be a database
+        diag.problems.append("not a regular file")
+        return diag
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:
@@ -87,7 +92,10 @@ def repair(path: Path, now: datetime | None = None) -> Repair:
     for suffix in ("", "-wal", "-shm"):
         src = Path(f"{path}{suffix}")
         if src.exists():
-            src.replace(Path(f"{backup}{suffix}"))
+            try:
+                src.replace(Path(f"{backup}{suffix}"))
+            except OSError as exc:
+                raise StoreError(f"cannot move {src} aside to repair it: {exc.strerror}") from exc
     result = Repair(str(backup))
     rows = _salvage(backup, result)
     conn = db.connect(path)
@@ -111,7 +119,7 @@ def _salvage(path: Path, result: Repair) -> dict[str, tuple[list[str], list[tupl
     """Every row of the user's tables that can be read from a damaged file (rows past a bad page in
     one table are lost; the other tables are still read)."""
     out: dict[str, tuple[list[str], list[tuple[object, ...]]]] = {}
-    if not path.exists():
+    if not _is_regular(path):
         return out
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
@@ -134,3 +142,10 @@ def _salvage(path: Path, result: Repair) -> dict[str, tuple[list[str], list[tupl
     finally:
         conn.close()
     return out
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
