@@ -304,6 +304,19 @@ def budget_payload(svc: Services, agent: str | None = None) -> dict[str, Any]:
     return limits.budget_document(items, near, now)
 
 
+ReportKind = Literal["daily", "weekly", "monthly", "blocks", "session"]
+ReportDimension = Literal["agent", "model", "project", "branch"]
+
+
+def usage_report_payload(svc: Services, request: Any) -> dict[str, Any]:
+    """`lsm report <kind> … --format json` (``request``: a reports.Request)."""
+    from llm_session_manager import reports
+
+    with svc.lock:
+        doc, _errors = reports.usage_report(svc.paths, svc.config, request)
+    return doc
+
+
 def export_text(svc: Services, view: SessionView, fmt: str, *, transcript: bool, full: bool) -> str:
     """`lsm export <id> -o - --format <fmt>` (redacted): the stored document for an imported session."""
     from llm_session_manager import exporting
@@ -782,6 +795,34 @@ def _add_read_tools(server: MCPServer[Services], holder: _Holder) -> None:
         time at the current pace, one suggestion; status ok, near, reached or unknown."""
         with tool_errors():
             return budget_payload(holder.get(), agent)
+
+    @server.tool(annotations=READ)
+    def get_usage_report(
+        report: Annotated[
+            ReportKind,
+            Field(description="daily, weekly, monthly, blocks (Claude's 5-hour windows) or session."),
+        ] = "daily",
+        by: Annotated[
+            list[ReportDimension] | None, Field(description="Split each row by these dimensions.")
+        ] = None,
+        since: Annotated[str | None, Field(description="From: today, 3d, 1w or a date.")] = None,
+        until: Annotated[str | None, Field(description="Up to (a date: that whole day).")] = None,
+        agent: Annotated[str | None, Field(description="Only this agent, e.g. claude-code, codex.")] = None,
+        project: Annotated[str | None, Field(description="Project name or part of its path.")] = None,
+        timezone: Annotated[
+            str | None, Field(description="Zone of days and weeks: an IANA name or UTC (default: local).")
+        ] = None,
+        start_of_week: Annotated[str, Field(description="First day of a week (weekly).")] = "monday",
+        last: Annotated[int | None, Field(ge=1, description="Only the last N periods.")] = None,
+    ) -> dict[str, Any]:
+        """What was spent when: tokens and cost per day, week, month, 5-hour block or session, counted
+        when each reply happened (= `lsm report <report> --format json`)."""
+        from llm_session_manager.reports import Request
+
+        dims = tuple(by or ())
+        request = Request(report, dims, since, until, agent, project, timezone, start_of_week, last)
+        with tool_errors():
+            return usage_report_payload(holder.get(), request)
 
     @server.tool(annotations=READ)
     def export_session(

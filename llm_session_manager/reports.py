@@ -17,6 +17,7 @@ reply times to the minute, so a reply exactly on a boundary (to the millisecond)
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -26,6 +27,7 @@ from llm_session_manager.models import ModelTokens
 from llm_session_manager.pricing import ModelTable, model_cost
 
 if TYPE_CHECKING:
+    from llm_session_manager.paths import Paths
     from llm_session_manager.service import UsageSource
 from llm_session_manager.timefmt import iso
 
@@ -34,6 +36,7 @@ DIMENSIONS = ("agent", "model", "project", "branch")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 BLOCK_MINUTES = 5 * 60
 BLOCK_AGENT = "claude-code"
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # (minute since the epoch, model, input, output, cache_creation, cache_read, cache_write_1h)
 Bucket = tuple[int, str, int, int, int, int, int]
@@ -347,7 +350,87 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------------
+# One report, from the options as a user gives them (the CLI and the MCP tool)
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    by: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    agent: str | None = None
+    project: str | None = None
+    timezone: str | None = None
+    start_of_week: str = "monday"
+    last: int | None = None
+
+
+def usage_report(
+    paths: Paths, cfg: dict[str, Any], req: Request, now: datetime | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The report's JSON document, and the scan's errors (files that could not be read)."""
+    from llm_session_manager.service import usage_sessions
+
+    now = now or datetime.now(timezone.utc)
+    agent = check_agent(req.agent)
+    if req.kind == "blocks" and agent and not BLOCK_AGENT.startswith(agent):
+        raise _usage(f"--agent: blocks are Claude's 5-hour windows; only {BLOCK_AGENT} has them")
+    zone, zone_name = zone_of(req.timezone)
+    options = Options(
+        kind=req.kind,
+        zone=zone,
+        zone_name=zone_name,
+        start_of_week=weekday_of(req.start_of_week),
+        since=moment("--since", req.since, now, zone),
+        until=moment("--until", req.until, now, zone),
+        by=check_by(req.by),
+        last=req.last,
+    )
+    sources, scans = usage_sessions(paths, cfg)
+    errors = [err for stats in scans.values() for err in stats.errors[:5]]
+    views = [v for v in sources if wanted(v, agent, req.project)]
+    return to_json(build(views, options, ModelTable(cfg.get("models")))), errors
+
+
+# ---------------------------------------------------------------------------------------------------
 # Options
+
+
+def _usage(message: str) -> Exception:
+    from llm_session_manager.errors import UsageError
+
+    return UsageError(message)
+
+
+def check_agent(value: str | None) -> str | None:
+    """An agent name or a prefix of one, lower-cased (None: every agent)."""
+    from llm_session_manager.agents import REGISTRY
+
+    if value is None:
+        return None
+    names = [module.replace("_", "-") for module, _cls in REGISTRY]
+    name = value.strip().lower()
+    if not name or not any(agent.startswith(name) for agent in names):
+        raise _usage(f"--agent: unknown agent '{value}' (one of {', '.join(names)})")
+    return name
+
+
+def moment(option: str, text: str | None, now: datetime, zone: tzinfo) -> datetime | None:
+    """--since/--until in the report's zone; a bare date in --until includes that whole day."""
+    from llm_session_manager.errors import UsageError
+    from llm_session_manager.timefmt import parse_since
+
+    if text is None:
+        return None
+    try:
+        when = parse_since(text, now, zone=zone)
+    except UsageError as exc:
+        raise _usage(str(exc).replace("--since", option, 1)) from None
+    if option == "--until" and _DAY.match(text.strip()):
+        day = when.astimezone(zone).date() + timedelta(days=1)
+        when = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(timezone.utc)
+    return when
 
 
 def zone_of(name: str | None) -> tuple[tzinfo, str]:

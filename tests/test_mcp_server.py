@@ -31,6 +31,7 @@ TOOLS = [
     "get_health",
     "recommend",
     "get_budget",
+    "get_usage_report",
     "export_session",
     "search_memory",
     "tag_session",
@@ -126,7 +127,7 @@ async def test_surface_is_exactly_the_documented_one(fake_home: FakeHome) -> Non
     # Typed arguments: enums for statuses, sort keys and export formats; bounds on limits.
     props = tools["list_sessions"].input_schema["properties"]
     status_items = props["status"]["anyOf"][0]["items"]
-    assert status_items["enum"] == ["active", "idle", "ended", "closed", "imported"]
+    assert status_items["enum"] == ["active", "idle", "ended", "closed", "imported", "archived"]
     assert "tokens" in props["sort"]["anyOf"][0]["enum"]
     assert props["limit"]["anyOf"][0]["minimum"] == 1
     export = tools["export_session"].input_schema

@@ -250,3 +250,21 @@ def test_a_deleted_session_is_archived_with_its_history(tmp_path: Path, with_mem
     (saved,) = archive.load_all(conn)
     assert (saved.id, saved.origin, saved.tokens.input) == ("claude-code:old", "archived", 80)
     assert [(b[0] % 1440, b[2]) for b in saved.usage_history] == [(10 * 60 + 15, 40), (12 * 60, 40)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_mcp_get_usage_report_is_lsm_report(
+    fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
+    from test_mcp_server import call, call_error, connect
+
+    monkeypatch.setenv("LSM_DISCOVERY", "off")
+    cli = _report(fake_home, None, "weekly", "--timezone", "UTC", "--by", "model", "--start-of-week", "sun")
+    async with connect() as c:
+        tool = await call(
+            c, "get_usage_report", report="weekly", timezone="UTC", by=["model"], start_of_week="sun"
+        )
+        error = await call_error(c, "get_usage_report", timezone="Nowhere/X")
+        assert "--timezone: unknown time zone" in error
+    assert tool == cli and cli["rows"]

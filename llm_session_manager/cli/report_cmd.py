@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone
 from typing import Any
 
 import typer
 
 from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
-from llm_session_manager.errors import UsageError
-from llm_session_manager.timefmt import SINCE_FORMS, parse_since
+from llm_session_manager.timefmt import SINCE_FORMS
 
 REPORT_FORMATS = ("table", "json", "csv")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 report_app = typer.Typer(
     help="Tokens and cost per day, week, month, Claude 5-hour block or session, counted when each reply"
     " happened.",
     no_args_is_help=True,
 )
-
-
-def _moment(option: str, text: str | None, now: datetime, zone: tzinfo) -> datetime | None:
-    """--since/--until in the report's zone; a bare date in --until includes that whole day."""
-    if text is None:
-        return None
-    try:
-        moment = parse_since(text, now, zone=zone)
-    except UsageError as exc:
-        raise UsageError(str(exc).replace("--since", option, 1)) from None
-    if option == "--until" and _DAY.match(text.strip()):
-        day = moment.astimezone(zone).date() + timedelta(days=1)
-        moment = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(timezone.utc)
-    return moment
 
 
 def _run(
@@ -50,33 +33,15 @@ def _run(
     chart: bool,
 ) -> None:
     from llm_session_manager import reports
-    from llm_session_manager.pricing import ModelTable
-    from llm_session_manager.service import usage_sessions
 
     fmt = check_format(fmt, REPORT_FORMATS)
-    zone, zone_name = reports.zone_of(tz)
-    now = datetime.now(timezone.utc)
-    wanted = check_agent(agent)
-    if kind == "blocks" and wanted and not reports.BLOCK_AGENT.startswith(wanted):
-        raise UsageError(f"--agent: blocks are Claude's 5-hour windows; only {reports.BLOCK_AGENT} has them")
-    options = reports.Options(
-        kind=kind,
-        zone=zone,
-        zone_name=zone_name,
-        start_of_week=reports.weekday_of(start_of_week),
-        since=_moment("--since", since, now, zone),
-        until=_moment("--until", until, now, zone),
-        by=reports.check_by(by),
-        last=last,
+    request = reports.Request(
+        kind, tuple(by), since, until, check_agent(agent), project, tz, start_of_week, last
     )
     env = load_env()
-    sources, scans = usage_sessions(env.paths, env.config)
-    for stats in scans.values():
-        for err in stats.errors[:5]:
-            warn(f"skipped {err}")
-    views = [v for v in sources if reports.wanted(v, wanted, project)]
-    report = reports.build(views, options, ModelTable(env.config.get("models")))
-    doc = reports.to_json(report)
+    doc, errors = reports.usage_report(env.paths, env.config, request)
+    for err in errors:
+        warn(f"skipped {err}")
     for model in doc["unpriced_models"]:
         warn(
             f"no price for model '{model}': the cost of its rows is unknown"
@@ -85,9 +50,9 @@ def _run(
     if fmt == "json":
         print_json(doc)
     elif fmt == "csv":
-        _csv(doc, options.by, kind)
+        _csv(doc, reports.check_by(by), kind)
     else:
-        _table(doc, options.by, kind, chart)
+        _table(doc, reports.check_by(by), kind, chart)
 
 
 def _csv(doc: dict[str, Any], by: tuple[str, ...], kind: str) -> None:
@@ -216,14 +181,14 @@ def prune_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
 ) -> None:
     """Forget archived sessions (those whose transcripts the agent deleted) last active before a date."""
+    from llm_session_manager.reports import moment as parse_moment
     from llm_session_manager.service import open_db
     from llm_session_manager.store import archive
 
     fmt = check_format(fmt)
-    moment = _moment(
-        "--before", before, datetime.now(timezone.utc), datetime.now().astimezone().tzinfo or timezone.utc
-    )
-    assert moment is not None
+    local = datetime.now().astimezone().tzinfo or timezone.utc
+    moment = parse_moment("--before", before, datetime.now(timezone.utc), local)
+    assert moment is not None  # --before is required
     env = load_env()
     conn = open_db(env.paths)
     try:
