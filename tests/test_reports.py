@@ -268,3 +268,21 @@ async def test_mcp_get_usage_report_is_lsm_report(
         error = await call_error(c, "get_usage_report", timezone="Nowhere/X")
         assert "--timezone: unknown time zone" in error
     assert tool == cli and cli["rows"]
+
+
+def test_doctor_repair_keeps_archived_sessions(tmp_path: Path) -> None:
+    """An archived session exists nowhere else: a rebuilt database keeps it."""
+    import sqlite3
+
+    fh = FakeHome(home=tmp_path / "h", claude=tmp_path / "h" / ".claude", lsm_home=tmp_path / "lsm")
+    fh.home.mkdir()
+    gone = _write(fh, "old", [_reply("2025-10-01T10:00:00.000Z", "a1", "old", 500)])
+    assert fh.run("list", "--all").returncode == 0
+    gone.unlink()
+    before = _report(fh, None, "daily", "--timezone", "UTC")
+    assert before["totals"]["tokens"]["input"] == 500
+    with sqlite3.connect(fh.lsm_home / "lsm.db") as conn:
+        conn.execute("DROP TABLE token_cache")  # damage: a missing table makes --repair rebuild
+    r = fh.run("doctor", "--repair")
+    assert r.returncode == 0 and "repaired" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert _report(fh, None, "daily", "--timezone", "UTC") == before

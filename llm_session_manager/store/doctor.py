@@ -29,6 +29,7 @@ USER_TABLES = (
     "tag_feedback",
     "limit_observations",
     "statusline_samples",
+    "archived_sessions",  # their transcripts are gone
 )
 CACHE_TABLES = ("parse_cache", "merged_cache", "token_cache")
 
