@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_session_manager.safetext import for_terminal
+
 LAST_ERRORS = 5
 MAX_LIST = 25
 
@@ -163,4 +165,6 @@ def to_markdown(doc: dict[str, Any]) -> str:
             "---",
             f"_NOT redacted. Exported by {doc.get('generator')} at {doc.get('exported_at')}._",
         ]
-    return "\n".join(lines).rstrip() + "\n"
+    # A hand-off is read (cat, a pager, pasted into a prompt): escape sequences from the transcript are
+    # shown (␛[2J), never run, wherever the document is written. JSON and YAML keep the exact text.
+    return for_terminal("\n".join(lines).rstrip(), multiline=True) + "\n"

@@ -465,3 +465,36 @@ def test_hostile_file_names_are_ids_shown_safely(fake_home: FakeHome) -> None:
         ok(result)
         assert_terminal_safe(result.stdout + result.stderr)
     assert "claude-code:evil[bold]x␛]0;t␇: " in fake_home.run("health", "evil", LSM_DISCOVERY="off").stdout
+
+
+def test_markdown_hand_off_files_show_escapes_never_run_them(hostile: FakeHome) -> None:
+    """A hand-off written to a file is read with cat or a pager: the same rule as on stdout."""
+    out = hostile.home / "handoffs"
+    for sid in ("h-csi", "h-osc", "h-c1", "h-bidi"):
+        ok(hostile.run("export", sid, "-o", str(out / f"{sid}.md"), "--parents"))
+    ok(hostile.run("batch-export", "*hostile*", "-o", str(out / "batch"), "--parents", "-f", "markdown"))
+    files = sorted(out.rglob("*.md"))
+    assert len(files) > 4
+    for f in files:
+        assert_terminal_safe(f.read_text(encoding="utf-8"))
+    assert "␛[2J" in (out / "h-csi.md").read_text(encoding="utf-8")
+
+
+def test_a_secret_typed_on_the_command_line_is_not_echoed(hostile: FakeHome) -> None:
+    named = hostile.run("set-project", "h-csi", f"key {GITHUB}")
+    ok(named)
+    assert "[REDACTED:github-token]" in named.stderr
+    missing = hostile.run("health", ANTHROPIC)
+    assert missing.returncode == 3 and "[REDACTED:anthropic-key]" in missing.stderr
+    too_long = hostile.run("tag", "h-csi", ANTHROPIC)
+    assert too_long.returncode == 2
+    for result in (named, missing, too_long):
+        assert_no_secret(result.stdout + result.stderr)
+
+
+def test_arguments_that_are_not_utf8_are_stored_not_a_traceback(hostile: FakeHome) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which SQLite cannot store."""
+    for args in (("describe", "h-csi", "caf\udce9 latin-1"), ("set-project", "h-csi", "caf\udce9")):
+        ok(hostile.run(*args))
+    shown = json.loads(ok(hostile.run("describe", "h-csi", "--show", "--format", "json")))
+    assert shown["description"] == "caf\ufffd latin-1" and shown["project"] == "caf\ufffd"

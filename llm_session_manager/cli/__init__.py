@@ -11,7 +11,7 @@ import typer
 
 from llm_session_manager import __version__
 from llm_session_manager.errors import LsmError
-from llm_session_manager.safetext import for_terminal
+from llm_session_manager.safetext import for_terminal, without_secrets
 
 app = typer.Typer(
     name="lsm",
@@ -88,7 +88,7 @@ def _usage_error(exc: Exception) -> int:
     command = f" {ctx.info_name}" if ctx is not None and ctx.parent is not None else ""
     message = exc.format_message()  # type: ignore[attr-defined]
     hint = f" (see 'lsm{command} --help')" if type(exc).__name__ != "ClickException" else ""
-    sys.stderr.write(for_terminal(f"lsm{command}: error: {message}{hint}") + "\n")
+    sys.stderr.write(for_terminal(without_secrets(f"lsm{command}: error: {message}{hint}")) + "\n")
     return int(getattr(exc, "exit_code", 2))
 
 
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except LsmError as exc:
-        sys.stderr.write(for_terminal(f"lsm: error: {exc}") + "\n")
+        # An error may quote what was typed: a pasted credential is not echoed back.
+        sys.stderr.write(for_terminal(without_secrets(f"lsm: error: {exc}")) + "\n")
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         sys.stderr.write("lsm: interrupted\n")
