@@ -286,3 +286,17 @@ def test_doctor_repair_keeps_archived_sessions(tmp_path: Path) -> None:
     r = fh.run("doctor", "--repair")
     assert r.returncode == 0 and "repaired" in r.stdout + r.stderr, r.stdout + r.stderr
     assert _report(fh, None, "daily", "--timezone", "UTC") == before
+
+
+def test_hostile_model_and_branch_names_stay_inert(tmp_path: Path) -> None:
+    fh = FakeHome(home=tmp_path / "h", claude=tmp_path / "h" / ".claude", lsm_home=tmp_path / "lsm")
+    fh.home.mkdir()
+    line = json.loads(_reply("2025-10-01T10:00:00.000Z", "a1"))
+    line["message"]["model"] = "[bold red]evil\x1b]52;c;aGk=\x07"
+    line["gitBranch"] = "[link=http://x]br\x1b[2J"
+    _write(fh, "s1", [json.dumps(line)])
+    for fmt in ("table", "csv", "json"):
+        proc = fh.run("report", "daily", "--by", "model", "--by", "branch", "-f", fmt)
+        assert proc.returncode == 0, proc.stderr
+        assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout, fmt
+        assert "[bold red]evil" in proc.stdout or fmt == "json", fmt
