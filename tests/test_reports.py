@@ -300,3 +300,18 @@ def test_hostile_model_and_branch_names_stay_inert(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout, fmt
         assert "[bold red]evil" in proc.stdout or fmt == "json", fmt
+
+
+def test_since_until_take_whole_days_and_chart_draws_bars(
+    fake_home: FakeHome, corpus: tuple[Path, dict[str, SessionTruth]]
+) -> None:
+    root, _ = corpus
+    daily = _report(fake_home, root, "daily", "--timezone", "UTC")
+    day = daily["rows"][1]
+    one = _report(
+        fake_home, root, "daily", "--timezone", "UTC", "--since", day["period"], "--until", day["period"]
+    )
+    assert one["rows"] == [day]
+    assert one["totals"]["tokens"] == day["tokens"]
+    proc = fake_home.run("report", "daily", "--chart", CLAUDE_CONFIG_DIR=str(root))
+    assert proc.returncode == 0 and "█" in proc.stdout, proc.stderr
