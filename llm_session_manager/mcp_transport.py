@@ -32,7 +32,7 @@ import stat
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 TOKEN_FILE = "mcp-http-token"
 TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 characters, 256 bits
 MAX_TOKEN_FILE = 1024
+# After the client closes stdin, how long requests already read may take to be answered before the
+# server ends (the SDK would otherwise drop them unanswered).
+DRAIN_SECONDS = 120.0
 
 # JSON-RPC 2.0 error codes.
 PARSE_ERROR = -32700
@@ -109,18 +112,54 @@ def rejection(line: str) -> JSONRPCError | None:
     return None
 
 
+def _request_key(line: str) -> tuple[str, str | None]:
+    """``("request", id)`` for a request the SDK will answer, ``("cancelled", id)`` for a cancellation
+    (no answer is due then), else ``("", None)``; ids as JSON text, so 1 and "1" differ."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return "", None
+    if not isinstance(obj, dict) or not isinstance(obj.get("method"), str):
+        return "", None
+    if "id" in obj:
+        return "request", json.dumps(obj["id"])
+    params = obj.get("params")
+    if obj["method"] == "notifications/cancelled" and isinstance(params, dict) and "requestId" in params:
+        return "cancelled", json.dumps(params["requestId"])
+    return "", None
+
+
 @dataclass
 class _Lines:
     """stdin lines for the SDK's stdio transport. Lines it would drop are answered here instead, through
-    the transport's own write stream (one writer, so frames never interleave)."""
+    the transport's own write stream (one writer, so frames never interleave). At the end of stdin the
+    iteration waits until every request already passed on has its answer (at most DRAIN_SECONDS): the
+    SDK stops its handlers when its input ends, so `printf '…' | lsm mcp-server` got no answers."""
 
     source: Any  # a binary file object (the private duplicate of fd 0)
     replies: Any = None  # the transport's write stream, set once it exists
+    pending: set[str] = field(default_factory=set)  # ids (JSON text) of requests not yet answered
 
     def __post_init__(self) -> None:
         import anyio
 
         self.ready = anyio.Event()
+        self.answered = anyio.Event()
+
+    def note_answer(self, message: Any) -> None:
+        """Called for every message the server writes: a response or error settles its request."""
+        request_id = getattr(getattr(message, "message", None), "id", None)
+        if request_id is not None and self.pending:
+            self.pending.discard(json.dumps(request_id))
+            self.answered.set()
+
+    async def _drain(self) -> None:
+        import anyio
+
+        with anyio.move_on_after(DRAIN_SECONDS):
+            while self.pending:
+                self.answered = anyio.Event()
+                await self.answered.wait()
 
     async def __aiter__(self) -> AsyncIterator[str]:
         import anyio
@@ -135,9 +174,43 @@ class _Lines:
             async for line in receive:
                 error = rejection(line)
                 if error is None:
+                    kind, key = _request_key(line)
+                    if kind == "request" and key is not None:
+                        self.pending.add(key)
+                    elif kind == "cancelled" and key is not None:
+                        self.pending.discard(key)
                     yield line
                 else:
                     await self.replies.send(SessionMessage(error))
+        await self._drain()
+
+
+class _NotingReplies:
+    """The transport's write stream, telling ``_Lines`` which requests have been answered."""
+
+    def __init__(self, inner: Any, lines: _Lines) -> None:
+        self._inner = inner
+        self._lines = lines
+
+    async def send(self, item: Any) -> None:
+        await self._inner.send(item)
+        self._lines.note_answer(item)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def clone(self) -> Any:
+        return _NotingReplies(self._inner.clone(), self._lines)
+
+    async def __aenter__(self) -> _NotingReplies:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self._inner.__aexit__(*exc)
 
 
 def _pump(source: Any, send: Any, token: Any) -> None:
@@ -187,7 +260,8 @@ async def _serve_stdio(server: MCPServer[Any], source: Any) -> None:
         lines.replies = write_stream
         lines.ready.set()
         low = server._lowlevel_server  # what MCPServer.run_stdio_async runs, with our stdin
-        await low.run(read_stream, write_stream, low.create_initialization_options())
+        replies = _NotingReplies(write_stream, lines)
+        await low.run(read_stream, replies, low.create_initialization_options())
 
 
 def serve_stdio(server: MCPServer[Any]) -> None:

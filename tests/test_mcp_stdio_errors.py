@@ -246,3 +246,29 @@ def test_closed_stdin_or_stdout_is_no_traceback(fake_home: FakeHome) -> None:
         )
         assert r.returncode == code and "Traceback" not in r.stderr, (redirect, r.stderr)
     assert r.stderr.strip() == "lsm: error: stdout is closed: an MCP stdio server answers on stdout"
+
+
+def test_requests_piped_then_stdin_closed_are_all_answered(fake_home: FakeHome) -> None:
+    """`printf '…' | lsm mcp-server`: the input ends while requests are still being handled. The SDK
+    stopped its handlers at the end of its input, so tools/list or a tool call got no answer."""
+    call = {"name": "list_sessions", "arguments": {}}
+    requests = [
+        INIT,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
+        {"jsonrpc": "2.0", "id": "three", "method": "ping"},
+    ]
+    for _ in range(3):  # the race was lost most of the time, not always
+        r = subprocess.run(
+            [sys.executable, "-m", "llm_session_manager", "mcp-server"],
+            input="".join(json.dumps(x) + "\n" for x in requests),
+            env=fake_home.env(),
+            cwd=str(fake_home.home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+        answered = {json.loads(line).get("id") for line in r.stdout.splitlines()}
+        assert answered == {INIT["id"], 1, 2, "three"}, r.stdout[-500:]
