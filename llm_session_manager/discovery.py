@@ -118,8 +118,10 @@ class AgentSignature:
       first non-option argument, e.g. an npm ``bin`` symlink), or — for Python — a module
       (``-m``) in :attr:`modules`; or
     * the basename of ``argv[0]`` (``.exe`` stripped) is in :attr:`programs` or fully matches one
-      of :attr:`program_patterns` — or, when argv is unreadable, the process name is; or
-      ``argv[0]`` (or the executable) ends with one of :attr:`program_paths`; or
+      of :attr:`program_patterns` — or, when argv is unreadable, the process name is — and the
+      process name agrees (the same program, one of :attr:`interpreters`, or an executable with one
+      of :attr:`exe_markers`: ``exec -a claude sleep 60`` is ``sleep``); or ``argv[0]`` (or the
+      executable) ends with one of :attr:`program_paths`; or
     * the executable path contains one of :attr:`exe_markers` and the process was started through
       that executable itself (``argv[0]`` names the same file; macOS can report a version string
       such as ``2.1.144`` as the *name* of a native Claude binary).
@@ -474,10 +476,21 @@ def _find_script(sig: AgentSignature, family: str, args: Sequence[str]) -> int |
     return _node_script(sig, args)
 
 
-def _named_program(sig: AgentSignature, argv0: str, exe: str) -> bool:
+def _name_agrees(sig: AgentSignature, name: str | None, prog: str, exe: str) -> bool:
+    """Whether the process name (the file the kernel ran, or the title the program set itself) fits an
+    ``argv[0]`` that names the agent; a shell's ``exec -a claude sleep 60`` sets argv[0] only."""
+    if not name:
+        return True
+    own = _program(name)
+    if own == prog or (len(own) >= 15 and prog.startswith(own)):  # Linux cuts the name at 15 bytes
+        return True
+    return _interpreter(own) in sig.interpreters or any(m in exe for m in sig.exe_markers)
+
+
+def _named_program(sig: AgentSignature, argv0: str, exe: str, name: str | None = None) -> bool:
     prog = _program(argv0)
     if prog in sig.programs or any(re.fullmatch(p, prog) for p in sig.program_patterns):
-        return True
+        return _name_agrees(sig, name, prog, exe)
     return any(_ends_with_path(path, p) for path in (argv0, exe) if path for p in sig.program_paths)
 
 
@@ -491,7 +504,7 @@ def _entry(sig: AgentSignature, name: str | None, exe: str, argv: Sequence[str])
         if script_at is not None:
             return _Entry(2 + script_at, argv[1 + script_at])
     via_exe = any(m in exe for m in sig.exe_markers) and (not argv or _basename(argv0) == _basename(exe))
-    if _named_program(sig, argv0, exe) or via_exe:
+    if _named_program(sig, argv0, exe, name) or via_exe:
         return _Entry(1)
     return None
 

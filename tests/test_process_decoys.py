@@ -62,6 +62,11 @@ DECOYS: list[tuple[str, str, list[str]]] = [
     ("ccusage", "/usr/bin/ccusage", ["ccusage", "blocks"]),
     ("codex-linux-sandbox", "/x/codex-linux-sandbox", ["codex-linux-sandbox"]),
     ("node", NODE, ["node", "/x/node_modules/ccusage/dist/index.js", "claude"]),
+    # argv[0] set by the caller (`exec -a claude sleep 600`): the process is still sleep
+    ("sleep", "/usr/bin/sleep", ["claude", "600"]),
+    ("sleep", "/usr/bin/sleep", ["codex"]),
+    ("tail", "/usr/bin/tail", ["gemini", "-f", "/dev/null"]),
+    ("bash", "/bin/bash", ["copilot"]),
 ]
 
 # And the real thing, for contrast (so a classifier that says "no" to everything fails this file).
@@ -69,6 +74,11 @@ AGENTS: list[tuple[str, str, list[str], str]] = [
     ("node", NODE, ["node", "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js"], "claude-code"),
     ("node", NODE, ["node", "--no-warnings", "/usr/local/bin/claude", "--resume"], "claude-code"),
     ("claude", "/home/u/.local/share/claude/versions/2.1.197", ["claude"], "claude-code"),
+    ("2.1.197", "/Users/u/.local/share/claude/versions/2.1.197", ["claude"], "claude-code"),  # macOS
+    ("claude", NODE, ["claude"], "claude-code"),  # npm install: node set its title to claude
+    ("node", NODE, ["claude", "--resume"], "claude-code"),  # the title in argv only (macOS)
+    ("claude", "/usr/bin/python3.12", ["/tmp/bin/claude"], "claude-code"),  # a symlink named claude
+    ("codex", "/x/vendor/x86_64-unknown-linux-musl/codex/codex", ["codex"], "codex"),
     ("python3", PY, ["python3", "-m", "aider", "--model", "x"], "aider"),
     ("python3", PY, ["python3", "/home/u/.local/bin/aider"], "aider"),
 ]
