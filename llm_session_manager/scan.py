@@ -152,8 +152,10 @@ def scan_agent(
     stats.bytes_read = sum(s.offset - _prior_offset(states, s) for s in fresh)
     present = {p for p, _k, _i in current}
     removed = [p for p in states if p not in present]
+    previous = memo.sessions if memo is not None and memo.signature else _previous(conn, reader, states)
     try:
-        sessions = _redact_titles(_drop_stale_series(_merge(reader, keep + fresh, fresh, removed, memo)))
+        merged = _merge(reader, keep + fresh, [s.path for s in fresh] + removed, previous)
+        sessions = _redact_titles(_drop_stale_series(merged))
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
@@ -232,17 +234,32 @@ def _drop_stale_series(sessions: list[Session]) -> list[Session]:
 
 
 def _merge(
-    reader: AgentReader,
-    states: list[FileState],
-    fresh: list[FileState],
-    removed: list[str],
-    memo: ScanMemo | None,
+    reader: AgentReader, states: list[FileState], changed: list[str], previous: list[Session] | None
 ) -> list[Session]:
+    """The reader's sessions: only those the ``changed`` files can affect are merged again when the
+    reader can (``rebuild``) and the sessions merged from the previous states are at hand."""
     rebuild = getattr(reader, "rebuild", None)
-    if memo is not None and memo.signature and rebuild is not None:
-        changed = [s.path for s in fresh] + removed
-        return list(rebuild(states, changed, memo.sessions))
+    if rebuild is not None and previous is not None:
+        return list(rebuild(states, changed, previous))
     return reader.sessions(states)
+
+
+def _previous(
+    conn: sqlite3.Connection, reader: AgentReader, states: dict[str, FileState]
+) -> list[Session] | None:
+    """The sessions merged from exactly the files as they were last read (a one-shot command after an
+    agent appended a line re-merges only the sessions that line can change). None when the cached merge
+    is of other files (a scan whose reads failed saves states but no merge) or the reader cannot rebuild."""
+    if not states or getattr(reader, "rebuild", None) is None:
+        return None
+    prior = _signature([(path, st.session_key, st.identity) for path, st in states.items()])
+    cached = parse_cache.load_merged(conn, reader.name, prior, reader.parser_version)
+    if cached is None:
+        return None
+    try:
+        return [session_from_dict(d, history=True) for d in cached]
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 def _prior_offset(states: dict[str, FileState], fresh: FileState) -> int:

@@ -152,3 +152,40 @@ def test_long_running_scan_rebuilds_only_what_changed_and_matches_a_full_scan(tm
     cold = scan_agent(db.connect(tmp_path / "cold.db"), ClaudeCodeReader([root]))
     key = lambda s: s.native_id  # noqa: E731
     assert sorted(again.sessions, key=key) == sorted(cold.sessions, key=key)
+
+
+def test_one_shot_scan_after_an_append_rebuilds_only_what_changed_and_matches_a_full_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-shot command (no memo) after agents appended lines takes the previous merge from the cache
+    and re-merges only the sessions the new lines can change: the result, usage history included,
+    equals a cold scan of the same files."""
+    truths = generate(tmp_path / "claude", sessions=40, seed=7)
+    root = tmp_path / "claude" / "projects"
+    conn = db.connect(tmp_path / "lsm.db")
+    check_all(scan_agent(conn, ClaudeCodeReader([root])).sessions, truths)
+    resumed = [t for t in truths.values() if t.resumed_from]
+    assert resumed, "the corpus has resumed sessions"
+    targets = [resumed[0].resumed_from, resumed[0].session_id, next(iter(truths))]
+    for n, sid in enumerate(targets):
+        path = tmp_path / "claude" / truths[sid].files[0]
+        line = {
+            "type": "assistant",
+            "sessionId": sid,
+            "timestamp": f"2030-01-01T00:0{n}:00.000Z",
+            "requestId": f"req-new-{sid}",
+            "message": {"id": f"msg-new-{sid}", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 7}},
+        }
+        data = path.read_bytes()
+        with open(path, "ab") as fh:
+            fh.write((b"" if data.endswith(b"\n") else b"\n") + json.dumps(line).encode() + b"\n")
+    with monkeypatch.context() as patch:  # a merge of everything is not what this scan may do
+        patch.setattr(ClaudeCodeReader, "sessions", lambda self, states: pytest.fail("merged everything"))
+        again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert not again.stats.errors
+    assert again.stats.files_read <= len(targets) + 3
+    cold = scan_agent(db.connect(tmp_path / "cold.db"), ClaudeCodeReader([root]), history=True)
+    key = lambda s: s.native_id  # noqa: E731
+    assert sorted(again.sessions, key=key) == sorted(cold.sessions, key=key)
+    # and the merge it saved is the one the next command starts from
+    assert scan_agent(conn, ClaudeCodeReader([root])).stats.from_cache
