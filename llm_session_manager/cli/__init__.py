@@ -13,7 +13,7 @@ from llm_session_manager import __version__
 from llm_session_manager.errors import LsmError
 from llm_session_manager.safetext import for_terminal, without_secrets
 
-app = typer.Typer(
+_app = typer.Typer(
     name="lsm",
     help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
     no_args_is_help=True,
@@ -29,7 +29,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
@@ -38,44 +38,72 @@ def _root(
     """See every AI coding session on this machine: exact tokens, context fill, cost and health."""
 
 
-def _register() -> None:
-    from llm_session_manager.cli import (
-        autotag,
-        config_cmds,
-        doctor_cmd,
-        export_cmds,
-        hooks_cmd,
-        limits_cmds,
-        mcp_cmds,
-        memory_cmds,
-        monitor_cmd,
-        organise,
-        recommend_cmd,
-        report_cmd,
-        sessions,
-        tokens_cmd,
-    )
+# Every module of commands, in the order `lsm --help` lists them.
+MODULES = (
+    "sessions",
+    "organise",
+    "export_cmds",
+    "autotag",
+    "memory_cmds",
+    "recommend_cmd",
+    "monitor_cmd",
+    "mcp_cmds",
+    "tokens_cmd",
+    "limits_cmds",
+    "report_cmd",
+    "hooks_cmd",
+    "config_cmds",
+    "doctor_cmd",
+)
+# The module that registers each top-level command. Running one command imports only its own module:
+# the others pull in the scanner, multiprocessing and more, which every start-up would pay for.
+# Help and unknown commands load them all. tests/test_cli_startup.py keeps this table true.
+COMMAND_MODULES = {
+    **dict.fromkeys(("list", "info", "health"), "sessions"),
+    **dict.fromkeys(
+        ("tag", "untag", "set-project", "describe", "search", "batch-tag", "batch-close", "reopen"),
+        "organise",
+    ),
+    **dict.fromkeys(("export", "import-context", "batch-export", "forget"), "export_cmds"),
+    **dict.fromkeys(("auto-tag", "tag-stats"), "autotag"),
+    **dict.fromkeys(
+        ("memory-add", "memory-search", "memory-list", "memory-stats", "memory-delete"), "memory_cmds"
+    ),
+    "recommend": "recommend_cmd",
+    "monitor": "monitor_cmd",
+    **dict.fromkeys(("mcp-server", "mcp-session-server", "mcp-config"), "mcp_cmds"),
+    "tokens": "tokens_cmd",
+    **dict.fromkeys(("limits", "budget", "statusline"), "limits_cmds"),
+    **dict.fromkeys(("report", "prune"), "report_cmd"),
+    **dict.fromkeys(("hook", "hooks", "notify"), "hooks_cmd"),
+    **dict.fromkeys(("init-config", "show-config"), "config_cmds"),
+    "doctor": "doctor_cmd",
+}
+_registered: set[str] = set()
 
-    for module in (
-        sessions,
-        organise,
-        export_cmds,
-        autotag,
-        memory_cmds,
-        recommend_cmd,
-        monitor_cmd,
-        mcp_cmds,
-        tokens_cmd,
-        limits_cmds,
-        report_cmd,
-        hooks_cmd,
-        config_cmds,
-        doctor_cmd,
-    ):
-        module.register(app)
+
+def _register(modules: tuple[str, ...] = MODULES) -> typer.Typer:
+    import importlib
+
+    for name in modules:
+        if name not in _registered:
+            importlib.import_module(f"llm_session_manager.cli.{name}").register(_app)
+            _registered.add(name)
+    return _app
 
 
-_register()
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the Typer application with every command (for tests and tools that walk it)."""
+    if name == "app":
+        return _register()
+    raise AttributeError(name)
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    if args[:1] in (["--version"], ["-V"]):
+        return _app  # answered by the root callback: no command needed
+    module = COMMAND_MODULES.get(args[0]) if args else None
+    return _register((module,) if module else MODULES)
 
 
 def _usage_error(exc: Exception) -> int:
@@ -94,8 +122,9 @@ def _usage_error(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point. Every failure ends as one line on stderr and a documented exit status."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=argv, prog_name="lsm", standalone_mode=False)
+        code = _app_for(args)(args=args, prog_name="lsm", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except LsmError as exc:
