@@ -40,6 +40,7 @@ from llm_session_manager import __version__
 from llm_session_manager import config as config_mod
 from llm_session_manager.errors import LsmError, NotFoundError
 from llm_session_manager.paths import Paths, resolve
+from llm_session_manager.safetext import without_secrets
 
 if TYPE_CHECKING:
     from llm_session_manager.models import SessionView
@@ -171,11 +172,12 @@ class _Holder:
 
 @contextmanager
 def tool_errors() -> Iterator[None]:
-    """An lsm error (unknown id, bad tag, …) becomes a tool error carrying the CLI's one-line message."""
+    """An lsm error (unknown id, bad tag, …) becomes a tool error carrying the CLI's one-line message
+    (redacted: it may quote an argument that holds a credential)."""
     try:
         yield
     except LsmError as exc:
-        raise ToolError(str(exc)) from None
+        raise ToolError(without_secrets(str(exc))) from None
 
 
 @contextmanager
@@ -183,9 +185,9 @@ def resource_errors() -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        raise ResourceNotFoundError(str(exc)) from None
+        raise ResourceNotFoundError(without_secrets(str(exc))) from None
     except (LsmError, ToolError) as exc:
-        raise ResourceError(str(exc)) from None
+        raise ResourceError(without_secrets(str(exc))) from None
 
 
 def to_json(value: Any) -> str:
@@ -940,7 +942,7 @@ def _add_prompts(server: MCPServer[Services], holder: _Holder) -> None:
         try:
             return make()
         except (LsmError, ToolError) as exc:
-            raise MCPError(INVALID_PARAMS, str(exc)) from None
+            raise MCPError(INVALID_PARAMS, without_secrets(str(exc))) from None
 
     @server.prompt(title="Pick the best session for a task")
     def pick_session(

@@ -498,3 +498,25 @@ def test_arguments_that_are_not_utf8_are_stored_not_a_traceback(hostile: FakeHom
         ok(hostile.run(*args))
     shown = json.loads(ok(hostile.run("describe", "h-csi", "--show", "--format", "json")))
     assert shown["description"] == "caf\ufffd latin-1" and shown["project"] == "caf\ufffd"
+
+
+@pytest.mark.anyio
+async def test_mcp_errors_quoting_an_argument_carry_no_secret(hostile: FakeHome) -> None:
+    """An unknown id or a refused value is quoted in the error: a credential in it is redacted."""
+    async with mcp_client() as client:
+        texts = []
+        for name, args in (
+            ("get_session", {"session_id": ANTHROPIC}),
+            ("get_health", {"session_id": f"key {GITHUB}"}),
+            ("set_project", {"session_id": ANTHROPIC, "name": "x"}),
+            ("add_memory", {"session_id": "claude-code:h-csi", "text": f"aws_access_key_id = {AWS_KEY}"}),
+        ):
+            result = await client.call_tool(name, args)
+            assert result.is_error, (name, result.content)
+            texts.append(result.content[0].text)  # type: ignore[union-attr]
+        with pytest.raises(Exception) as missing:
+            await client.read_resource(f"sessions://{ANTHROPIC}")
+        texts.append(str(missing.value))
+    for text in texts:
+        assert_no_secret(text)
+    assert "[REDACTED:anthropic-key]" in texts[0]
