@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from llm_session_manager.errors import NotFoundError, StoreError, UsageError
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import storable
 from llm_session_manager.timefmt import iso
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def settings(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def normalise_text(text: str) -> str:
     """The stored text: line endings unified, blank edges trimmed; refuses empty and huge texts."""
-    clean = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    clean = storable(text).replace("\r\n", "\n").replace("\r", "\n").strip()
     if not clean:
         raise UsageError("the memory text is empty")
     if len(clean) > MAX_TEXT:

@@ -103,6 +103,17 @@ def _positions(data: bytes, leads: tuple[bytes, ...]) -> Iterator[int]:
             pos = data.find(lead, pos + 1)
 
 
+def storable(text: str) -> str:
+    """Text that can be encoded as UTF-8 (stored, hashed): an argument's bytes that are not UTF-8, which
+    Python keeps as lone surrogates, become U+FFFD."""
+    if _SURROGATE.search(text) is None:
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
 @lru_cache(maxsize=65536)
 def _redacted(text: str) -> str:
     from llm_session_manager.redact import redact_text  # its many patterns compile on first use

@@ -670,3 +670,11 @@ def test_lsm_list_does_not_import_chromadb(home: FakeHome) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "chromadb" not in r.stderr and "onnxruntime" not in r.stderr
+
+
+def test_a_text_with_bytes_that_are_not_utf8_is_saved_not_a_traceback() -> None:
+    """`lsm memory-add ID $'caf\\xe9'`: Python holds the byte as a lone surrogate, which hashing and the
+    store cannot encode."""
+    text = memory.normalise_text("caf\udce9 latin-1 ")
+    assert text == "caf\ufffd latin-1"
+    assert len(memory.content_hash("claude-code:x", text)) == 64

@@ -14,7 +14,7 @@ from llm_session_manager.cli.common import Env, check_format, load_env, print_js
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
 from llm_session_manager.models import SessionView
-from llm_session_manager.safetext import for_terminal, without_secrets
+from llm_session_manager.safetext import for_terminal, storable, without_secrets
 from llm_session_manager.serialize import session_json
 from llm_session_manager.service import collect, open_db, project_name, resolve_id
 from llm_session_manager.store import meta
@@ -33,15 +33,6 @@ def _one(env: Env, session_id: str) -> SessionView:
 
 def _say(message: str) -> None:
     sys.stderr.write(for_terminal(message) + "\n")
-
-
-def _argument_text(text: str) -> str:
-    """An argument as text that can be stored: bytes that are not UTF-8 (Python keeps them as lone
-    surrogates) become U+FFFD instead of failing the database write."""
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _summary(view: SessionView) -> dict[str, Any]:
@@ -105,7 +96,7 @@ def set_project_cmd(
 ) -> None:
     """Give a session a project name (shown and filtered on instead of its folder name)."""
     fmt = check_format(fmt)
-    value = " ".join(_argument_text(name).split()) or None
+    value = " ".join(storable(name).split()) or None
     if value is not None and len(value) > 200:
         raise UsageError("project name is longer than 200 characters")
     env = load_env()
@@ -139,7 +130,7 @@ def describe_cmd(
         from llm_session_manager.cli.autotag import ai_description
 
         text = ai_description(env, view)  # one paragraph from Claude; an AIError changes nothing
-    value = _argument_text(text or "").strip()
+    value = storable(text or "").strip()
     if len(value) > 4000:
         raise UsageError("description is longer than 4000 characters")
     with closing(open_db(env.paths)) as conn:
