@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from llm_session_manager.safetext import without_secrets
+
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024  # a long session with --full is a few MB
 MAX_STRING = 4 * 1024 * 1024  # one tool output with --full
 MAX_SHORT = 4096  # ids, names, paths, models, timestamps
@@ -258,9 +260,10 @@ def check_session_id(session_id: str, agent: str, native_id: str) -> None:
         or native_id in (".", "..")
         or any(ch in native_id for ch in "/\\")
         or any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in native_id)
+        or without_secrets(native_id) != native_id  # an id is shown everywhere exactly, never redacted
     )
     if bad:
-        what = f"1 to {MAX_NATIVE_ID} characters with no slash, backslash or control character"
+        what = f"1 to {MAX_NATIVE_ID} characters with no slash, backslash, control character or credential"
         raise _fail("session.native_id", what, native_id)
     if session_id != f"{agent}:{native_id}":
         raise _fail("session.id", f"'{agent}:{native_id}' (agent, a colon, the native id)", session_id)

@@ -156,3 +156,14 @@ def test_batch_export_file_names_stay_inside_the_folder(
     written = list(out.iterdir())
     assert len(written) == 1 and len(written[0].name) <= 170
     assert all(p.parent == out for p in tmp_path.rglob("*.json") if p.parent.name == "out")
+
+
+def test_an_id_that_holds_a_credential_is_refused(
+    other: FakeHome, tmp_path: Path, doc: dict[str, Any]
+) -> None:
+    """Ids are shown exactly everywhere (list, MCP, file names), never redacted: no credential in one."""
+    token = "hf_" + "Yd5PFELDP5b8l5yY2vqAzzGAtIiFMB1YrZ"
+    bad = set_field(doc, "session.native_id", token)
+    bad["session"]["id"] = f"claude-code:{token}"
+    line = refused(other, tmp_path / "bad.json", json.dumps(bad))
+    assert "session.native_id" in line and token not in line
