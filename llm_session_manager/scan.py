@@ -192,7 +192,11 @@ def _archive_gone(
     sessions lack their usage history)."""
     from llm_session_manager.store import archive
 
-    gone = set(removed)
+    # Only files that are really gone: a file no longer listed because the search roots changed
+    # (LSM_AIDER_ROOTS, a config edit) is still there, and its session is not archived.
+    gone = {p for p in removed if not os.path.lexists(p)}
+    if not gone:
+        return
     before: list[Session] = []
     in_memory = memo is not None and memo.signature
     cached = None if in_memory else parse_cache.load_merged_any(conn, reader.name, reader.parser_version)
