@@ -32,7 +32,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedToolError,
+)
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
@@ -178,6 +183,22 @@ def tool_errors() -> Iterator[None]:
         yield
     except LsmError as exc:
         raise ToolError(without_secrets(str(exc))) from None
+
+
+def redact_argument_errors(server: MCPServer[Any]) -> None:
+    """The SDK's own argument check quotes the rejected value ("input_value='…'"): a credential a
+    client put in an argument is redacted there too, like in lsm's own errors."""
+    call_tool = server.call_tool
+
+    async def redacting(name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            raise ToolError(without_secrets(str(exc))) from exc.__cause__
+
+    server.call_tool = redacting  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -676,6 +697,7 @@ def build_server(
     if not cfg.get("mcp", {}).get("read_only", False):
         _add_write_tools(server, holder)
     _add_prompts(server, holder)
+    redact_argument_errors(server)
     return server
 
 

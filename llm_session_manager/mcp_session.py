@@ -41,6 +41,7 @@ from llm_session_manager.mcp_server import (
     health_payload,
     memory_add_payload,
     memory_search_payload,
+    redact_argument_errors,
     resource_errors,
     session_payload,
     to_json,
@@ -428,6 +429,7 @@ def build_session_server(
     _session_tools(server, holder)
     if not cfg.get("mcp", {}).get("read_only", False):
         _session_write_tools(server, holder)
+    redact_argument_errors(server)
     return server
 
 

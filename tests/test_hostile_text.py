@@ -510,6 +510,8 @@ async def test_mcp_errors_quoting_an_argument_carry_no_secret(hostile: FakeHome)
             ("get_health", {"session_id": f"key {GITHUB}"}),
             ("set_project", {"session_id": ANTHROPIC, "name": "x"}),
             ("add_memory", {"session_id": "claude-code:h-csi", "text": f"aws_access_key_id = {AWS_KEY}"}),
+            ("get_budget", {"agent": f"aws_access_key_id = {AWS_KEY}"}),  # refused by the SDK's own check
+            ("export_session", {"session_id": "claude-code:h-csi", "format": f"key={AWS_KEY}"}),
         ):
             result = await client.call_tool(name, args)
             assert result.is_error, (name, result.content)
