@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import FakeHome
+
 REAL = Path(__file__).parent / "fixtures" / "real"
 # Keys of a truth session that describe the capture, not an lsm field.
 NOT_COMPARED = {"native_id", "scenario", "note"}
@@ -65,3 +67,21 @@ def compare(rows: list[dict[str, Any]], truth: dict[str, Any]) -> dict[str, list
         row = by_native.get(want["native_id"])
         report[want["native_id"]] = ["session not listed by lsm"] if row is None else differences(row, want)
     return report
+
+
+def listed(tmp_path: Path, capture: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``lsm list --all --format json`` over the capture installed in an empty fake HOME, and its truth."""
+    home = tmp_path / "home"
+    fh = FakeHome(home=home, claude=home / ".claude", lsm_home=tmp_path / "lsm-data")
+    truth = install(capture, home)
+    result = fh.run("list", "--all", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), truth
+
+
+def truth_of(capture: Path, scenario: str) -> dict[str, Any]:
+    """The truth of the session captured for ``scenario``."""
+    for want in load_truth(capture)["sessions"]:
+        if want["scenario"] == scenario:
+            return dict(want)
+    raise AssertionError(f"no {scenario!r} session in {capture}")

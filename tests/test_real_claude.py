@@ -19,27 +19,11 @@ import pytest
 from llm_session_manager.agents.claude_code import ClaudeCodeReader
 from llm_session_manager.models import Session
 from tests.conftest import FakeHome
-from tests.real_fixtures import capture_dirs, compare, install, load_truth
+from tests.real_fixtures import capture_dirs, compare, listed, load_truth, truth_of
 
 CAPTURES = capture_dirs("claude-code")
 LOW_ID = "00000000-0000-4000-8000-000000000000"
 HIGH_ID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
-
-
-def _rows(tmp_path: Path, capture: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    home = tmp_path / "home"
-    fh = FakeHome(home=home, claude=home / ".claude", lsm_home=tmp_path / "lsm-data")
-    truth = install(capture, home)
-    result = fh.run("list", "--all", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout), truth
-
-
-def _truth(capture: Path, scenario: str) -> dict[str, Any]:
-    for want in load_truth(capture)["sessions"]:
-        if want["scenario"] == scenario:
-            return dict(want)
-    raise AssertionError(f"no {scenario!r} session in {capture}")
 
 
 def _forks(capture: Path) -> list[dict[str, Any]]:
@@ -82,7 +66,7 @@ def test_captures_exist() -> None:
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_every_session_equals_its_truth(tmp_path: Path, capture: Path) -> None:
-    rows, truth = _rows(tmp_path, capture)
+    rows, truth = listed(tmp_path, capture)
     report = compare(rows, truth)
     assert {k: v for k, v in report.items() if v} == {}
     assert len(truth["sessions"]) == len([r for r in rows if r["agent"] == "claude-code"])
@@ -91,7 +75,7 @@ def test_every_session_equals_its_truth(tmp_path: Path, capture: Path) -> None:
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_capture_has_forks_on_both_sides_of_the_parent(capture: Path) -> None:
     """The bug only showed when the fork's id sorted first: the capture must hold that case."""
-    parent = _truth(capture, "fork")["native_id"]
+    parent = truth_of(capture, "fork")["native_id"]
     assert any(f["native_id"] < parent for f in _forks(capture))
     first = _transcript(capture, _forks(capture)[0]["native_id"]).read_text().splitlines()
     assert json.loads(first[0])["type"] == "mode"
@@ -102,7 +86,7 @@ def test_capture_has_forks_on_both_sides_of_the_parent(capture: Path) -> None:
 def test_forked_history_stays_with_its_parent(tmp_path: Path, capture: Path, fork_id: str) -> None:
     """A fork copies its parent's lines with the same uuid, requestId and message.id; whichever file
     comes first in path order, the copies are the parent's and the fork owns only what it added."""
-    parent, fork = _truth(capture, "fork"), _forks(capture)[0]
+    parent, fork = truth_of(capture, "fork"), _forks(capture)[0]
     projects = _lay_out(
         tmp_path,
         {
@@ -124,7 +108,7 @@ def test_forked_history_stays_with_its_parent(tmp_path: Path, capture: Path, for
 def test_fork_without_its_parent_keeps_the_copied_tokens(tmp_path: Path, capture: Path) -> None:
     """With the parent's file gone (Claude Code deletes old transcripts), nobody else holds the copies:
     their tokens count once, for the fork; its prompts, replies and errors stay its own."""
-    parent, fork = _truth(capture, "fork"), _forks(capture)[0]
+    parent, fork = truth_of(capture, "fork"), _forks(capture)[0]
     sessions = _read(_lay_out(tmp_path, {fork["native_id"]: _transcript(capture, fork["native_id"])}))
     got = sessions[fork["native_id"]]
     assert _tokens(got) == {k: parent["tokens"][k] + fork["tokens"][k] for k in fork["tokens"]}
@@ -134,7 +118,7 @@ def test_fork_without_its_parent_keeps_the_copied_tokens(tmp_path: Path, capture
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_fork_starts_at_its_own_birth(tmp_path: Path, capture: Path) -> None:
-    parent, fork = _truth(capture, "fork"), _forks(capture)[0]
+    parent, fork = truth_of(capture, "fork"), _forks(capture)[0]
     files = {s["native_id"]: _transcript(capture, s["native_id"]) for s in (parent, fork)}
     sessions = _read(_lay_out(tmp_path, files))
     started = sessions[fork["native_id"]].started_at
@@ -155,12 +139,12 @@ def test_terminal_sessions_start_with_mode_too(tmp_path: Path, capture: Path, sc
     """A new session in the terminal UI also begins with a ``mode`` line, and may write its replies
     before its prompt: it copies nothing. A fork made there writes a ``file-history-snapshot``
     (its birth) before the copies."""
-    want = _truth(capture, scenario)
+    want = truth_of(capture, scenario)
     path = _transcript(capture, want["native_id"])
     assert json.loads(path.read_text().splitlines()[0])["type"] == "mode"
     files = {want["native_id"]: path}
     if scenario == "fork-tui":
-        parent = _truth(capture, "fork")["native_id"]
+        parent = truth_of(capture, "fork")["native_id"]
         files[parent] = _transcript(capture, parent)
     got = _read(_lay_out(tmp_path, files))[want["native_id"]]
     assert _tokens(got) == want["tokens"]
@@ -170,7 +154,7 @@ def test_terminal_sessions_start_with_mode_too(tmp_path: Path, capture: Path, sc
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_head_is_no_branch(tmp_path: Path, capture: Path) -> None:
     """Claude Code writes ``gitBranch: "HEAD"`` in a folder that is not a git repository."""
-    one_shot = _truth(capture, "one-shot")["native_id"]
+    one_shot = truth_of(capture, "one-shot")["native_id"]
     lines = _transcript(capture, one_shot).read_text().splitlines()
     assert {json.loads(x).get("gitBranch") for x in lines} == {None, "HEAD"}
     assert _read(_lay_out(tmp_path, {one_shot: _transcript(capture, one_shot)}))[one_shot].git_branch is None
@@ -189,7 +173,7 @@ def test_head_is_no_branch(tmp_path: Path, capture: Path) -> None:
 def test_given_name_is_the_title(tmp_path: Path, capture: Path, scenario: str) -> None:
     """``--name`` and ``/rename`` write ``custom-title`` (and ``agent-name``) lines: the name beats the
     first prompt and the title Claude Code generated (``ai-title``)."""
-    want = _truth(capture, scenario)
+    want = truth_of(capture, scenario)
     path = _transcript(capture, want["native_id"])
     kinds = {json.loads(x)["type"] for x in path.read_text().splitlines()}
     assert {"custom-title", "agent-name"} <= kinds
@@ -214,7 +198,7 @@ def _with_cost(path: Path, out: Path, costs: list[float], model: str) -> None:
 def test_logged_cost_is_the_agents_cost(tmp_path: Path, capture: Path) -> None:
     """Where Claude Code logged ``costUSD`` and lsm has no price for the model, the session's cost is
     the agent's own figure, labelled ``agent``; each reply's cost counts once (a reply spans lines)."""
-    want = _truth(capture, "tool-ok")
+    want = truth_of(capture, "tool-ok")
     home = tmp_path / "home"
     project = home / ".claude" / "projects" / "-home-dev-work-claude-tool-ok"
     project.mkdir(parents=True)

@@ -10,19 +10,9 @@ import pytest
 
 from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.copilot_cli import CopilotCliReader, build_session, given_name
-from tests.conftest import FakeHome
-from tests.real_fixtures import capture_dirs, compare, install, load_truth
+from tests.real_fixtures import capture_dirs, compare, listed, load_truth
 
 CAPTURES = capture_dirs("copilot-cli")
-
-
-def _rows(tmp_path: Path, capture: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    home = tmp_path / "home"
-    fh = FakeHome(home=home, claude=home / ".claude", lsm_home=tmp_path / "lsm-data")
-    truth = install(capture, home)
-    result = fh.run("list", "--all", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout), truth
 
 
 def test_captures_exist() -> None:
@@ -31,7 +21,7 @@ def test_captures_exist() -> None:
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_every_session_equals_its_truth(tmp_path: Path, capture: Path) -> None:
-    rows, truth = _rows(tmp_path, capture)
+    rows, truth = listed(tmp_path, capture)
     report = compare(rows, truth)
     assert {k: v for k, v in report.items() if v} == {}
 

@@ -9,32 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from llm_session_manager.agents.gemini import GeminiReader, token_limit
 from llm_session_manager.models import Session
-from tests.conftest import FakeHome
-from tests.real_fixtures import capture_dirs, compare, install, load_truth
+from tests.real_fixtures import capture_dirs, compare, listed, truth_of
 
 CAPTURES = capture_dirs("gemini")
-
-
-def _rows(tmp_path: Path, capture: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    home = tmp_path / "home"
-    fh = FakeHome(home=home, claude=home / ".claude", lsm_home=tmp_path / "lsm-data")
-    truth = install(capture, home)
-    result = fh.run("list", "--all", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout), truth
-
-
-def _truth(capture: Path, scenario: str) -> dict[str, Any]:
-    for want in load_truth(capture)["sessions"]:
-        if want["scenario"] == scenario:
-            return dict(want)
-    raise AssertionError(f"no {scenario!r} session in {capture}")
 
 
 def _chats(capture: Path, scenario: str) -> list[Path]:
@@ -63,7 +45,7 @@ def test_captures_exist() -> None:
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_every_session_equals_its_truth(tmp_path: Path, capture: Path) -> None:
-    rows, truth = _rows(tmp_path, capture)
+    rows, truth = listed(tmp_path, capture)
     report = compare(rows, truth)
     assert {k: v for k, v in report.items() if v} == {}
     assert len(truth["sessions"]) == len([r for r in rows if r["agent"] == "gemini"])
@@ -73,10 +55,10 @@ def test_every_session_equals_its_truth(tmp_path: Path, capture: Path) -> None:
 def test_context_window_is_gemini_clis_own_token_limit(tmp_path: Path, capture: Path) -> None:
     """Gemini CLI measures the context against tokenLimit(): 1,048,576 for its default route
     gemini-3.8-flash too (lsm's table has no row for it and took 200,000: 5x the real %)."""
-    rows, _truth_doc = _rows(tmp_path, capture)
+    rows, _truth_doc = listed(tmp_path, capture)
     rows = [r for r in rows if r["agent"] == "gemini"]
     assert {(r["context_window"], r["context_window_source"]) for r in rows} == {(1_048_576, "agent")}
-    one_shot = next(r for r in rows if r["native_id"] == _truth(capture, "one-shot")["native_id"])
+    one_shot = next(r for r in rows if r["native_id"] == truth_of(capture, "one-shot")["native_id"])
     assert one_shot["model"] == "gemini-3.8-flash"
     assert one_shot["context_pct"] == round(100 * one_shot["context_tokens"] / 1_048_576, 1)
 
@@ -140,7 +122,7 @@ def test_resume_restatement_keeps_tool_calls_and_errors(tmp_path: Path, capture:
     lines = {c.name: _lines(c) for c in chats}
     restated = [x for ls in lines.values() for x in ls if x.startswith('{"$set":{"messages"')]
     assert any('"functionCall"' in x for x in restated)  # the reduced form: calls moved into content
-    want = _truth(capture, "resume")
+    want = truth_of(capture, "resume")
     full = _read(tmp_path / "full", lines)
     assert (full.tool_calls, full.tool_errors) == (want["tool_calls"], want["tool_errors"]) == (2, 2)
     assert (full.messages_user, full.messages_assistant) == (3, 5)
@@ -162,7 +144,7 @@ def test_restatement_in_another_file_does_not_replace_what_was_written(tmp_path:
     lines = _lines(first)
     restated = [x for x in lines if x.startswith('{"$set":{"messages"')]
     moved = {first.name: [x for x in lines if x not in restated], later.name: _lines(later) + restated}
-    want = _truth(capture, "resume")
+    want = truth_of(capture, "resume")
     session = _read(tmp_path, moved)
     assert (session.tool_calls, session.tool_errors) == (want["tool_calls"], want["tool_errors"])
     assert (session.messages_user, session.messages_assistant) == (3, 5)
@@ -175,7 +157,7 @@ def test_resume_in_a_new_minute_opens_a_second_file_of_the_same_session(capture:
     test checks its figures)."""
     chats = _chats(capture, "resume")
     ids = {json.loads(_lines(c)[0])["sessionId"] for c in chats}
-    assert len(chats) == 2 and ids == {_truth(capture, "resume")["native_id"]}
+    assert len(chats) == 2 and ids == {truth_of(capture, "resume")["native_id"]}
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
