@@ -72,12 +72,7 @@ def load_merged(conn: sqlite3.Connection, agent: str, signature: str, parser_ver
         "SELECT sessions FROM merged_cache WHERE agent = ? AND signature = ? AND parser_version = ?",
         (agent, signature, parser_version),
     ).fetchone()
-    if row is None:
-        return None
-    try:
-        return orjson.loads(row[0])
-    except orjson.JSONDecodeError:
-        return None
+    return _decoded(row)
 
 
 def load_merged_any(conn: sqlite3.Connection, agent: str, parser_version: int) -> Any | None:
@@ -85,6 +80,11 @@ def load_merged_any(conn: sqlite3.Connection, agent: str, parser_version: int) -
     row = conn.execute(
         "SELECT sessions FROM merged_cache WHERE agent = ? AND parser_version = ?", (agent, parser_version)
     ).fetchone()
+    return _decoded(row)
+
+
+def _decoded(row: tuple[bytes] | None) -> Any | None:
+    """A merged-cache row's sessions; None for no row or a damaged one (it is merged again)."""
     if row is None:
         return None
     try:
