@@ -250,18 +250,53 @@ def _claim_stdin() -> tuple[Any, Callable[[], None]]:
 
 
 async def _serve_stdio(server: MCPServer[Any], source: Any) -> None:
-    from typing import cast
+    from typing import IO, cast
 
     import anyio
     from mcp.server.stdio import stdio_server
 
     lines = _Lines(source)
-    async with stdio_server(stdin=cast(anyio.AsyncFile[str], lines)) as (read_stream, write_stream):
-        lines.replies = write_stream
-        lines.ready.set()
-        low = server._lowlevel_server  # what MCPServer.run_stdio_async runs, with our stdin
-        replies = _NotingReplies(write_stream, lines)
-        await low.run(read_stream, replies, low.create_initialization_options())
+    stdout, restore = _terminal_safe_stdout()
+    out = anyio.wrap_file(cast(IO[str], stdout))
+    try:
+        async with stdio_server(stdin=cast(anyio.AsyncFile[str], lines), stdout=out) as (
+            read_stream,
+            write_stream,
+        ):
+            lines.replies = write_stream
+            lines.ready.set()
+            low = server._lowlevel_server  # what MCPServer.run_stdio_async runs, with our streams
+            replies = _NotingReplies(write_stream, lines)
+            await low.run(read_stream, replies, low.create_initialization_options())
+    finally:
+        if restore is not None:
+            restore()
+
+
+class _TerminalSafeText:
+    """The protocol's text stream on stdout, with C1, bidi and line-separator characters written as
+    ``\\u`` escapes (``safetext.json_for_terminal``): the same JSON for the client, nothing a terminal
+    acts on when someone runs the server by hand. Every other call goes to the wrapped stream."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        from llm_session_manager.safetext import json_for_terminal
+
+        return int(self._inner.write(json_for_terminal(text.encode("utf-8")).decode("utf-8")))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _terminal_safe_stdout() -> tuple[_TerminalSafeText, Callable[[], None] | None]:
+    """stdout for the protocol, with fd 1 pointed at stderr meanwhile, as the SDK does when it opens
+    stdout itself (stray output of a handler or a child then misses the wire); and what restores fd 1."""
+    from mcp.server import stdio
+
+    buffer, restore = stdio._claim_fd(1, sys.stdout, "wb", stdio._open_stdout_diversion)
+    return _TerminalSafeText(stdio._UnownedTextWrapper(buffer, encoding="utf-8")), restore
 
 
 def serve_stdio(server: MCPServer[Any]) -> None:

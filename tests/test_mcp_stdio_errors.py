@@ -272,3 +272,39 @@ def test_requests_piped_then_stdin_closed_are_all_answered(fake_home: FakeHome) 
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
         answered = {json.loads(line).get("id") for line in r.stdout.splitlines()}
         assert answered == {INIT["id"], 1, 2, "three"}, r.stdout[-500:]
+
+
+def test_answers_carry_no_raw_c1_or_bidi_character(fake_home: FakeHome) -> None:
+    """A title with C1 CSI (U+009B) and a bidi override reaches the client as the same string, written
+    as \\u escapes: nothing a terminal would act on if someone runs the server by hand."""
+    folder = fake_home.projects / "-tmp-hostile"
+    folder.mkdir(parents=True)
+    line = {
+        "type": "user",
+        "sessionId": "hostile-c1",
+        "timestamp": "2026-11-01T10:00:00.000Z",
+        "message": {"role": "user", "content": "title \x9b31m red \u202e reversed"},
+    }
+    (folder / "hostile-c1.jsonl").write_text(json.dumps(line) + "\n")
+    requests = [
+        INIT,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "list_sessions", "arguments": {"status": ["ended"]}},
+        },
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "llm_session_manager", "mcp-server"],
+        input=("".join(json.dumps(x) + "\n" for x in requests)).encode(),
+        env=fake_home.env(),
+        cwd=str(fake_home.home),
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "\x9b".encode() not in r.stdout and "\u202e".encode() not in r.stdout
+    answer = next(json.loads(x) for x in r.stdout.splitlines() if json.loads(x).get("id") == 1)
+    assert "\x9b31m red \u202e reversed" in json.dumps(answer, ensure_ascii=False)
