@@ -8,6 +8,7 @@ hand-off for a person or a fresh session. Secrets are redacted by default in eve
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from llm_session_manager import __version__
 from llm_session_manager.errors import LsmError, UsageError
-from llm_session_manager.models import SessionView
+from llm_session_manager.models import Session, SessionView
 from llm_session_manager.serialize import health_json
 from llm_session_manager.service import project_name
 from llm_session_manager.timefmt import iso
@@ -311,3 +312,43 @@ def content_hash(doc: dict[str, Any]) -> str:
     import orjson
 
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def conversation_for(session: Session) -> list[dict[str, Any]] | None:
+    """The session's conversation, when its agent's reader can give it (None = not available). A reader
+    whose files hold many sessions (Cursor's database, Aider's history) also takes ``native_id``."""
+    module_name = session.agent.replace("-", "_")
+    try:
+        module = importlib.import_module(f"llm_session_manager.agents.{module_name}")
+    except ModuleNotFoundError:
+        return None
+    reader = getattr(module, "read_conversation", None)
+    if reader is None or not session.transcript_paths:
+        return None
+    import inspect
+
+    kwargs = {"native_id": session.native_id} if "native_id" in inspect.signature(reader).parameters else {}
+    try:
+        return list(reader(list(session.transcript_paths), **kwargs))
+    except OSError as exc:
+        raise LsmError(f"cannot read the transcript of {session.id}: {exc.strerror or exc}") from None
+
+
+def document_for(
+    view: SessionView, stored: dict[str, Any] | None, *, full: bool, transcript: bool, redact: bool
+) -> dict[str, Any]:
+    """The export document: built from the live session, or — for an imported one — the stored
+    document with its current tags, project and description, redacted again unless ``redact`` is False
+    (an import may hold what an export --no-redact let through; redaction is idempotent, so export →
+    import → export is identical)."""
+    if stored is not None:
+        doc = dict(stored)
+        doc["tags"] = list(view.tags)
+        doc["project"] = view.project
+        doc["description"] = view.description
+        return redacted_document(doc) if redact else doc
+    turns = conversation_for(view.session) if transcript else []
+    from llm_session_manager.memory import memories_for_export
+
+    memories = memories_for_export(view.session.id)
+    return build_document(view, turns, full=full, transcript=transcript, redact=redact, memories=memories)

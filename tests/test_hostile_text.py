@@ -406,7 +406,7 @@ def anyio_backend() -> str:
 async def mcp_client() -> AsyncIterator[Any]:
     from mcp import Client
 
-    from llm_session_manager.mcp_server import build_server
+    from llm_session_manager.mcp.server import build_server
 
     async with Client(build_server()) as client:
         yield client

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from conftest import FakeHome
 
-from llm_session_manager.mcp_transport import HostRule, is_loopback, token_matches
+from llm_session_manager.mcp.transport import HostRule, is_loopback, token_matches
 
 SIDE = "claude-code:88a8d761-7b9a-4bf1-a8ca-c1febe6bf358"
 INIT = {

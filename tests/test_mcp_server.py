@@ -19,8 +19,8 @@ import pytest
 from conftest import FakeHome
 from mcp import Client
 
-from llm_session_manager.mcp_server import build_server, mask_secrets
-from llm_session_manager.mcp_session import build_session_server
+from llm_session_manager.mcp.server import build_server, mask_secrets
+from llm_session_manager.mcp.session import build_session_server
 
 SIDE = "claude-code:88a8d761-7b9a-4bf1-a8ca-c1febe6bf358"
 REPR = "claude-code:representative"
@@ -363,7 +363,7 @@ async def test_prompts_embed_lsm_numbers(fake_home: FakeHome) -> None:
 
 
 async def test_handoff_prompt_is_bounded(fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
-    from llm_session_manager import mcp_server
+    from llm_session_manager.mcp import server as mcp_server
 
     monkeypatch.setattr(mcp_server, "PROMPT_DOC_CHARS", 500)
     async with connect() as c:
@@ -415,7 +415,7 @@ async def test_memory_add_search_stats(fake_home: FakeHome) -> None:
 
 
 async def test_memory_missing_is_a_reported_gap(fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
-    from llm_session_manager import mcp_server
+    from llm_session_manager.mcp import server as mcp_server
 
     monkeypatch.setattr(mcp_server, "memory_module", lambda: None)
     async with connect() as c:
@@ -729,7 +729,7 @@ async def test_session_server_read_only_and_gone(
 
 
 def test_git_payload_without_commits_and_detached(tmp_path: Path) -> None:
-    from llm_session_manager.mcp_session import git_payload
+    from llm_session_manager.mcp.session import git_payload
 
     git = pytest.importorskip("git")
     repo = git.Repo.init(tmp_path / "fresh", initial_branch="main")

@@ -329,7 +329,7 @@ def anyio_backend() -> str:
 async def test_no_secret_leaves_by_mcp(corpus_home: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp import Client
 
-    from llm_session_manager.mcp_server import build_server
+    from llm_session_manager.mcp.server import build_server
 
     monkeypatch.setenv("LSM_DISCOVERY", "off")
     async with Client(build_server()) as client:
@@ -367,7 +367,7 @@ async def test_an_import_is_redacted_on_the_way_out(
 ) -> None:
     from mcp import Client
 
-    from llm_session_manager.mcp_server import build_server
+    from llm_session_manager.mcp.server import build_server
 
     other, _ = imported
     doc = json.loads(ok(other, "export", "allsecrets", "-o", "-").stdout)
@@ -425,7 +425,7 @@ def test_mcp_memory_search_redacts_a_memory_saved_with_allow_secret(monkeypatch:
     import threading
     from types import SimpleNamespace
 
-    from llm_session_manager import mcp_server
+    from llm_session_manager.mcp import server as mcp_server
 
     text = "\n".join(s.context for s in SECRETS[:40])
     saved = memory.Memory(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 import sys
 from contextlib import closing
@@ -15,54 +14,13 @@ import typer
 from llm_session_manager import exporting
 from llm_session_manager.cli.common import FORMAT_HELP, check_format, load_env, print_json, warn
 from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError, UsageError
-from llm_session_manager.models import Session, SessionView
+from llm_session_manager.exporting import document_for
+from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, json_for_terminal
 from llm_session_manager.service import collect, open_db, resolve_id
 from llm_session_manager.store import imports
 
 ID_HELP = "Session id or a unique prefix of it."
-
-
-def conversation_for(session: Session) -> list[dict[str, Any]] | None:
-    """The session's conversation, when its agent's reader can give it (None = not available). A reader
-    whose files hold many sessions (Cursor's database, Aider's history) also takes ``native_id``."""
-    module_name = session.agent.replace("-", "_")
-    try:
-        module = importlib.import_module(f"llm_session_manager.agents.{module_name}")
-    except ModuleNotFoundError:
-        return None
-    reader = getattr(module, "read_conversation", None)
-    if reader is None or not session.transcript_paths:
-        return None
-    import inspect
-
-    kwargs = {"native_id": session.native_id} if "native_id" in inspect.signature(reader).parameters else {}
-    try:
-        return list(reader(list(session.transcript_paths), **kwargs))
-    except OSError as exc:
-        raise LsmError(f"cannot read the transcript of {session.id}: {exc.strerror or exc}") from None
-
-
-def document_for(
-    view: SessionView, stored: dict[str, Any] | None, *, full: bool, transcript: bool, redact: bool
-) -> dict[str, Any]:
-    """The export document: built from the live session, or — for an imported one — the stored
-    document with its current tags, project and description, redacted again unless ``redact`` is False
-    (an import may hold what an export --no-redact let through; redaction is idempotent, so export →
-    import → export is identical)."""
-    if stored is not None:
-        doc = dict(stored)
-        doc["tags"] = list(view.tags)
-        doc["project"] = view.project
-        doc["description"] = view.description
-        return exporting.redacted_document(doc) if redact else doc
-    turns = conversation_for(view.session) if transcript else []
-    from llm_session_manager.memory import memories_for_export
-
-    memories = memories_for_export(view.session.id)
-    return exporting.build_document(
-        view, turns, full=full, transcript=transcript, redact=redact, memories=memories
-    )
 
 
 def export_cmd(

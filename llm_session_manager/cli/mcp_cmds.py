@@ -30,7 +30,7 @@ def _transport(value: str) -> str:
 
 def _check_bind(host: str, allow_remote: bool) -> bool:
     """Whether ``host`` is loopback; a non-loopback bind needs --allow-remote."""
-    from llm_session_manager.mcp_transport import is_loopback
+    from llm_session_manager.mcp.transport import is_loopback
 
     if is_loopback(host):
         return True
@@ -61,10 +61,10 @@ def mcp_server_cmd(
     config file (`lsm mcp-config --transport http` writes it into a client's config)."""
     kind = _transport(transport)
     env = load_env()  # a broken config file is one clear line now, not a failure inside the protocol
-    from llm_session_manager import mcp_server
+    from llm_session_manager.mcp import server as mcp_server
 
     if kind == "stdio":
-        from llm_session_manager.mcp_transport import stdin_is_terminal, tty_notice
+        from llm_session_manager.mcp.transport import stdin_is_terminal, tty_notice
 
         if stdin_is_terminal():
             sys.stderr.write(tty_notice())
@@ -77,7 +77,7 @@ def mcp_server_cmd(
             f"listening on {host}: other machines can reach port {port}; every request still needs the "
             "token, but plain HTTP is not encrypted"
         )
-    from llm_session_manager.mcp_transport import server_url
+    from llm_session_manager.mcp.transport import server_url
 
     sys.stderr.write(f"lsm: MCP server at {server_url(host, port)} (Ctrl-C to stop)\n")
     mcp_server.run_http(host, port, token)
@@ -85,7 +85,7 @@ def mcp_server_cmd(
 
 def _announce_token(config_file: Path) -> str:
     """The HTTP token; when it is made now, it is shown once on stderr."""
-    from llm_session_manager.mcp_transport import http_token, token_file
+    from llm_session_manager.mcp.transport import http_token, token_file
 
     token, made = http_token(config_file)
     where = token_file(config_file)
@@ -109,8 +109,8 @@ def mcp_session_server_cmd(
 
     env = load_env()
     view = resolve_id(collect(env.paths, env.config).views, session_id)  # unknown id: exit 3, now
-    from llm_session_manager import mcp_session
-    from llm_session_manager.mcp_transport import stdin_is_terminal, tty_notice
+    from llm_session_manager.mcp import session as mcp_session
+    from llm_session_manager.mcp.transport import stdin_is_terminal, tty_notice
 
     if stdin_is_terminal():
         sys.stderr.write(tty_notice())
@@ -181,7 +181,7 @@ def _client_spec(kind: str, host: str, port: int) -> Launch | Remote:
 
     if kind == "stdio":
         return mcp_config.launch(os.environ)
-    from llm_session_manager.mcp_transport import http_token, server_url
+    from llm_session_manager.mcp.transport import http_token, server_url
 
     token, made = http_token(load_env().paths.config_file)
     if made:

@@ -72,7 +72,7 @@ def _filters(
 
 
 def _when(created_at: str, now: datetime) -> str:
-    from llm_session_manager.cli.render import ago
+    from llm_session_manager.present import ago
     from llm_session_manager.timefmt import parse_ts
 
     return ago(parse_ts(created_at), now)

@@ -18,11 +18,18 @@ from rich.table import Table
 from rich.text import Text
 
 from llm_session_manager.models import Health, SessionView
-from llm_session_manager.safetext import for_terminal, without_secrets
+from llm_session_manager.present import (
+    HEALTH_STYLE,
+    STATUS_STYLE,
+    ago,
+    context_fill,
+    human_tokens,
+    money,
+    short_ids,
+    state_label,
+)
+from llm_session_manager.safetext import for_terminal
 from llm_session_manager.service import project_name
-
-HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "critical": "red"}
-STATUS_STYLE = {"active": "bold green", "idle": "yellow", "ended": "dim", "closed": "dim italic"}
 
 
 def console(stderr: bool = False) -> Console:
@@ -32,19 +39,6 @@ def console(stderr: bool = False) -> Console:
     if not con.is_terminal:
         con = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False, width=200)
     return con
-
-
-def state_label(view: SessionView, *, full: bool = False) -> tuple[str, str] | None:
-    """(text, style key) of what the agent says it is doing: its hooks' state (with the tool that
-    waits for approval; the whole detail when ``full``), else its status file's word."""
-    proc = view.session.process
-    if view.state_source != "hooks" or not view.state:
-        return (proc.state, proc.state) if proc and proc.state else None
-    detail = without_secrets(view.state_detail)
-    if detail and (full or view.state == "waiting_permission"):
-        shown = detail if full else detail.split(":", 1)[0]
-        return f"{view.state} {shown}", view.state
-    return view.state, view.state
 
 
 def cell(value: object, style: StyleType = "") -> Text:
@@ -67,62 +61,9 @@ class SafeTable(Table):
         super().add_row(*cells, style=style, end_section=end_section)
 
 
-def human_tokens(n: int | None) -> str:
-    if n is None:
-        return "-"
-    if n >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if n >= 10_000:
-        return f"{n / 1000:.0f}k"
-    if n >= 1000:
-        return f"{n / 1000:.1f}k"
-    return str(n)
-
-
-def money(v: float | None) -> str:
-    if v is None:
-        return "?"
-    return f"${v:,.2f}" if v >= 0.01 or v == 0 else f"${v:.4f}"
-
-
-def ago(then: datetime | None, now: datetime) -> str:
-    if then is None:
-        return "-"
-    secs = max(0, int((now - then).total_seconds()))
-    if secs < 60:
-        return f"{secs}s ago"
-    if secs < 3600:
-        return f"{secs // 60}m ago"
-    if secs < 86400:
-        return f"{secs // 3600}h ago"
-    return f"{secs // 86400}d ago"
-
-
 def context_bar(pct: float | None, width: int = 10) -> Text:
-    if pct is None:
-        return Text("-", style="dim")
-    filled = min(width, round(pct / 100 * width))
-    style = "green" if pct < 50 else "yellow" if pct < 80 else "red"
-    return Text("█" * filled + "░" * (width - filled) + f" {pct:.0f}%", style=style)
-
-
-def short_ids(natives: Sequence[str], minimum: int = 8) -> dict[str, str]:
-    """The shortest prefix (at least ``minimum`` characters) that tells each id apart from the others."""
-    out: dict[str, str] = {}
-    ordered = sorted(set(natives))
-    for i, native in enumerate(ordered):
-        need = minimum
-        for other in (ordered[i - 1] if i else None, ordered[i + 1] if i + 1 < len(ordered) else None):
-            if other is None:
-                continue
-            common = 0
-            for a, b in zip(native, other):
-                if a != b:
-                    break
-                common += 1
-            need = max(need, common + 1)
-        out[native] = native[:need]
-    return out
+    text, style = context_fill(pct, width)
+    return Text(text, style=style)
 
 
 NARROW_DROP = ("Agent", "Model", "Title")

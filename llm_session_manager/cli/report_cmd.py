@@ -99,7 +99,8 @@ def _csv(doc: dict[str, Any], by: tuple[str, ...], kind: str) -> None:
 def _table(doc: dict[str, Any], by: tuple[str, ...], kind: str, chart: bool) -> None:
     from rich.text import Text
 
-    from llm_session_manager.cli.render import SafeTable, console, human_tokens, money
+    from llm_session_manager.cli.render import SafeTable, console
+    from llm_session_manager.present import human_tokens, money
 
     out = console()
     if not doc["rows"]:

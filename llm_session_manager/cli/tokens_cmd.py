@@ -90,7 +90,8 @@ def tokens_json(result: Any, model: str, price: float | None) -> dict[str, Any]:
 def _print_table(report: dict[str, Any], by_file: bool) -> None:
     from rich.text import Text
 
-    from llm_session_manager.cli.render import SafeTable, console, markup_safe, money
+    from llm_session_manager.cli.render import SafeTable, console, markup_safe
+    from llm_session_manager.present import money
 
     out = console()
     table = SafeTable(box=None, header_style="bold", pad_edge=False)

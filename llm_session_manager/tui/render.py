@@ -29,21 +29,27 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from llm_session_manager.cli.render import (
+from llm_session_manager.limits import Limit
+from llm_session_manager.listing import sort_views
+from llm_session_manager.models import SessionView
+from llm_session_manager.present import (
     HEALTH_STYLE,
     STATUS_STYLE,
     ago,
-    context_bar,
+    context_fill,
     human_tokens,
     money,
     state_label,
 )
-from llm_session_manager.limits import Limit
-from llm_session_manager.listing import sort_views
-from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal
 from llm_session_manager.service import is_placeholder, project_name
 from llm_session_manager.tui.snapshot import Snapshot
+
+
+def _context_bar(pct: float | None, width: int = 10) -> Text:
+    text, style = context_fill(pct, width)
+    return Text(text, style=style)
+
 
 SORTS = ("last_activity", "context", "health", "burn_rate", "cost", "tokens", "project", "started_at")
 SORT_LABELS = {
@@ -414,7 +420,7 @@ def row_cells(view: SessionView, snap: Snapshot, bar: int, selected: bool) -> di
         "Project": project_name(view) or "-",
         "Model": short_model(s.model),
         "Status": status,
-        "Context": context_bar(view.context_pct, bar),
+        "Context": _context_bar(view.context_pct, bar),
         "Tokens": tokens_text(view),
         "Cost": money(view.cost_usd) if not is_placeholder(s) else "?",
         "Burn": burn_cell(view),

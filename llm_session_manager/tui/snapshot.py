@@ -146,7 +146,7 @@ def build_snapshot(
     roots: Sequence[tuple[str, bool]] = (),
 ) -> Snapshot:
     """The frame data for ``collected``, keeping only the sessions ``--agent``/``--project`` select."""
-    from llm_session_manager.cli.render import short_ids
+    from llm_session_manager.present import short_ids
 
     flt = ListFilter(all=True, agent=agent, project=project)
     views = tuple(v for v in collected.views if keep(v, flt, now))

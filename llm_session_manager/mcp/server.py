@@ -343,7 +343,7 @@ def usage_report_payload(svc: Services, request: Any) -> dict[str, Any]:
 def export_text(svc: Services, view: SessionView, fmt: str, *, transcript: bool, full: bool) -> str:
     """`lsm export <id> -o - --format <fmt>` (redacted): the stored document for an imported session."""
     from llm_session_manager import exporting
-    from llm_session_manager.cli.export_cmds import document_for
+    from llm_session_manager.exporting import document_for
     from llm_session_manager.service import open_db
     from llm_session_manager.store import imports
 
@@ -993,13 +993,13 @@ def _add_prompts(server: MCPServer[Services], holder: _Holder) -> None:
 
 def run() -> None:
     """Serve over stdio until the client goes away (every request with an id gets an answer)."""
-    from llm_session_manager.mcp_transport import serve_stdio
+    from llm_session_manager.mcp.transport import serve_stdio
 
     serve_stdio(build_server())
 
 
 def run_http(host: str, port: int, token: str) -> None:
     """Serve streamable HTTP at ``/mcp`` until stopped; every request needs ``token`` (see mcp_transport)."""
-    from llm_session_manager.mcp_transport import serve_http
+    from llm_session_manager.mcp.transport import serve_http
 
     serve_http(build_server(), host, port, token)

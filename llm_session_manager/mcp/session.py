@@ -33,7 +33,7 @@ from pydantic import Field
 
 from llm_session_manager import __version__
 from llm_session_manager import config as config_mod
-from llm_session_manager.mcp_server import (
+from llm_session_manager.mcp.server import (
     ADD,
     READ,
     MemoryList,
@@ -351,7 +351,7 @@ def changed_files(root: str | None, started: datetime | None, touched: set[str])
 
 def files_payload(session: Session) -> dict[str, Any]:
     """Files the session touched (from its tool calls) and files changed on disk since it began."""
-    from llm_session_manager.cli.export_cmds import conversation_for
+    from llm_session_manager.exporting import conversation_for
 
     root = session.project_path
     turns = conversation_for(session)
@@ -535,6 +535,6 @@ def _session_write_tools(server: MCPServer[Services], holder: _SessionHolder) ->
 
 def run(session_id: str) -> None:
     """Serve one session over stdio until the client goes away."""
-    from llm_session_manager.mcp_transport import serve_stdio
+    from llm_session_manager.mcp.transport import serve_stdio
 
     serve_stdio(build_session_server(session_id))
