@@ -8,16 +8,22 @@ there is enough to read, and the merged result is cached again.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import os
 import sqlite3
-from collections.abc import Sequence
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from llm_session_manager.agents.base import AgentReader, FileState, Identity
+import orjson
+
+from llm_session_manager.agents.base import AgentReader, FileState, Identity, RebuildingReader
 from llm_session_manager.codec import session_from_dict, session_to_dict
 from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
@@ -54,6 +60,118 @@ def _signature(entries: Sequence[tuple[str, str, Identity]]) -> str:
     for path, key, ident in sorted(entries):
         digest.update(f"{path}\0{key}\0{ident}\n".encode())
     return digest.hexdigest()
+
+
+@dataclass
+class Plan:
+    """What a scan must do, from the files' identities alone: ``renamed`` maps a listed path to the
+    path its file (same device and inode, same session) was cached under — the config dir spelled
+    another way (relative, through a symlink) — so its state is reused instead of read again."""
+
+    unchanged: list[str] = field(default_factory=list)
+    jobs: list[tuple[str, str, str | None, int]] = field(default_factory=list)  # path, key, cached as, size
+    renamed: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+    def touched(self) -> set[str]:
+        """Every path whose session may change: read, removed, or cached under another name."""
+        return {j[0] for j in self.jobs} | set(self.removed) | set(self.renamed) | set(self.renamed.values())
+
+
+def plan_scan(current: Sequence[tuple[str, str, Identity]], known: dict[str, tuple[Any, ...]]) -> Plan:
+    """Compare the listed files with ``known`` (path -> (dev, ino, size, mtime_ns, session key), as
+    parse_cache.load_identities gives)."""
+    plan = Plan()
+    listed = {path for path, _k, _i in current}
+    by_inode: dict[tuple[int, int], str] | None = None
+    for path, key, ident in current:
+        old = known.get(path)
+        if old is not None and old[4] == key and tuple(old[:4]) == ident:
+            plan.unchanged.append(path)
+            continue
+        cached_as = path if old is not None else None
+        if old is None:
+            if by_inode is None:
+                by_inode = {(v[0], v[1]): p for p, v in known.items() if p not in listed}
+            was = by_inode.pop((ident[0], ident[1]), None)
+            if was is not None and known[was][4] == key:
+                plan.renamed[path] = was
+                if tuple(known[was][:4]) == ident:
+                    continue
+                cached_as = was
+        plan.jobs.append((path, key, cached_as, ident[2]))
+    moved = set(plan.renamed.values())
+    plan.removed = [p for p in known if p not in listed and p not in moved]
+    return plan
+
+
+class Links:
+    """Which sessions share messages (a resumed session repeats its predecessor's), kept with a merge so
+    that the next scan after a change re-merges only the sessions the changed files can affect: ``graph``
+    maps a session key to the keys it shares a message with; ``hashes`` is the sorted CRC-32 of every
+    message key seen (a superset: a message new to a changed file whose hash is there may be shared
+    with a session outside the group, and everything is merged again)."""
+
+    def __init__(self, graph: dict[str, set[str]], hashes: array[int]) -> None:
+        self.graph = graph
+        self.hashes = hashes
+
+    @classmethod
+    def of(cls, states: Iterable[FileState], keys_of: Callable[[FileState], Iterable[str]]) -> Links:
+        first: dict[str, str] = {}
+        graph: dict[str, set[str]] = {}
+        for state in states:
+            session = state.session_key
+            for key in keys_of(state):
+                other = first.setdefault(key, session)
+                if other != session:
+                    graph.setdefault(other, set()).add(session)
+                    graph.setdefault(session, set()).add(other)
+        return cls(graph, array("I", sorted({zlib.crc32(k.encode()) for k in first})))
+
+    def encode(self) -> bytes:
+        graph = orjson.dumps({k: sorted(v) for k, v in self.graph.items()})
+        return len(graph).to_bytes(8, "little") + graph + self.hashes.tobytes()
+
+    @classmethod
+    def decode(cls, blob: bytes) -> Links | None:
+        try:
+            size = int.from_bytes(blob[:8], "little")
+            graph = {k: set(v) for k, v in orjson.loads(blob[8 : 8 + size]).items()}
+            hashes = array("I")
+            hashes.frombytes(blob[8 + size :])
+        except (ValueError, AttributeError, TypeError):
+            return None
+        return cls(graph, hashes)
+
+    def closure(self, start: Iterable[str]) -> set[str]:
+        group, todo = set(start), list(start)
+        while todo:
+            for other in self.graph.get(todo.pop(), ()):
+                if other not in group:
+                    group.add(other)
+                    todo.append(other)
+        return group
+
+    def seen(self, key: str) -> bool:
+        return self._has(zlib.crc32(key.encode()))
+
+    def _has(self, value: int) -> bool:
+        i = bisect.bisect_left(self.hashes, value)
+        return i < len(self.hashes) and self.hashes[i] == value
+
+    def replace(self, group: set[str], part: Links) -> Links:
+        """These links with the sessions of ``group`` linked as ``part`` (merged from them alone) says."""
+        graph = {k: v for k, v in self.graph.items() if k not in group}
+        graph.update(part.graph)
+        new = sorted(v for v in set(part.hashes) if not self._has(v))
+        if len(new) < 64:
+            hashes = array("I", self.hashes)
+            for value in new:
+                hashes.insert(bisect.bisect_left(hashes, value), value)
+        else:
+            hashes = array("I", sorted(set(self.hashes).union(new)))
+        return Links(graph, hashes)
 
 
 def _read_job(args: tuple[AgentReader, str, str, FileState | None]) -> FileState | str:
@@ -115,9 +233,11 @@ def scan_agent(
     """The reader's sessions, reading only what changed since the last scan.
 
     With a ``memo`` (kept by the caller between calls) nothing is decoded from the cache again, and a
-    reader that can (``rebuild``) merges only the sessions touched by the changed files. Each session's
-    per-minute usage history (``Session.usage_history``, for the usage reports) is cached but left out of
-    the result unless ``history``: a listing never holds it in memory.
+    reader that can (``rebuild``) merges only the sessions touched by the changed files. Without one, a
+    reader that names the messages its sessions can share (``shared_keys``) re-merges only the sessions
+    the changed files can affect, from their own cached states. Each session's per-minute usage history
+    (``Session.usage_history``, for the usage reports) is cached but left out of the result unless
+    ``history``: a listing never holds it in memory.
     """
     agent, version = reader.name, reader.parser_version
     stats = ScanStats()
@@ -136,32 +256,30 @@ def scan_agent(
                 memo.states = parse_cache.load_states(conn, agent, version)
                 memo.signature, memo.sessions = signature, sessions
             return ScanResult(sessions, stats)
+    if memo is None:
+        incremental = _scan_changes(conn, reader, current, signature, stats, history)
+        if incremental is not None:
+            return incremental
     states = (
         memo.states if memo is not None and memo.signature else parse_cache.load_states(conn, agent, version)
     )
-    keep: list[FileState] = []
-    jobs: list[Job] = []
-    for path, key, ident in current:
-        prior = states.get(path)
-        if prior is not None and prior.identity == ident and prior.session_key == key:
-            keep.append(prior)
-            continue
-        jobs.append((path, key, prior, ident[2] - (prior.offset if prior else 0)))
-    fresh = _read_changed(reader, jobs, stats)
+    plan = plan_scan(current, {p: (*st.identity, st.session_key) for p, st in states.items()})
+    keep = [states[p] for p in plan.unchanged] + _moved(states, plan)
+    fresh = _read_changed(reader, _jobs(plan, states), stats)
     stats.files_read = len(fresh)
     stats.bytes_read = sum(s.offset - _prior_offset(states, s) for s in fresh)
-    present = {p for p, _k, _i in current}
-    removed = [p for p in states if p not in present]
-    previous = memo.sessions if memo is not None and memo.signature else _previous(conn, reader, states)
+    removed = plan.removed + list(plan.renamed.values())
+    previous = memo.sessions if memo is not None and memo.signature else None
     try:
-        merged = _merge(reader, keep + fresh, [s.path for s in fresh] + removed, previous)
+        changed = [s.path for s in fresh] + removed + list(plan.renamed)
+        merged = _merge(reader, keep + fresh, changed, previous)
         sessions = _redact_titles(_drop_stale_series(merged))
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
-    if removed:
-        _archive_gone(conn, reader, states, removed, memo)
-    parse_cache.save_states(conn, agent, version, fresh, removed)
+    if plan.removed:
+        _archive_gone(conn, reader, states, plan.removed, memo)
+    parse_cache.save_states(conn, agent, version, fresh + _moved(states, plan), removed)
     if memo is not None:
         # A long-running caller scans often: it keeps the merged result in memory and leaves the
         # database's merged copy to be rebuilt by the next one-shot command.
@@ -170,7 +288,124 @@ def scan_agent(
         memo.states = {s.path: s for s in keep + fresh}
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
+        keys_of = getattr(reader, "shared_keys", None)
+        if keys_of is not None:
+            links = Links.of(keep + fresh, keys_of)
+            parse_cache.save_links(conn, agent, signature, version, links.encode())
     return ScanResult(sessions if history else _without_history(sessions, memo), stats)
+
+
+def _jobs(plan: Plan, states: dict[str, FileState]) -> list[Job]:
+    out: list[Job] = []
+    for path, key, cached_as, size in plan.jobs:
+        prior = states.get(cached_as) if cached_as is not None else None
+        out.append((path, key, prior, size - (prior.offset if prior else 0)))
+    return out
+
+
+def _moved(states: dict[str, FileState], plan: Plan) -> list[FileState]:
+    """The cached states of files listed under another name, unchanged, under their new name."""
+    read = {j[0] for j in plan.jobs}
+    return [
+        dataclasses.replace(states[old], path=new)
+        for new, old in plan.renamed.items()
+        if new not in read and old in states
+    ]
+
+
+def _scan_changes(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    current: list[tuple[str, str, Identity]],
+    signature: str,
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult | None:
+    """A one-shot scan after some files changed: from the merge of the files as last read and its
+    links, only the sessions the changed files can affect are loaded and merged again (their group:
+    the changed files' sessions and every session sharing a message with them). None when there is no
+    such merge (the caller merges everything).
+
+    The reader's ``shared_keys(state)`` names the messages a file holds, and its sessions' ``native_id``
+    is the files' session key."""
+    keys_of: Callable[[FileState], Iterable[str]] | None = getattr(reader, "shared_keys", None)
+    if keys_of is None:
+        return None
+    agent, version = reader.name, reader.parser_version
+    known = parse_cache.load_identities(conn, agent, version)
+    if not known:
+        return None
+    prior_signature = _signature([(p, v[4], tuple(v[:4])) for p, v in known.items()])
+    blob = parse_cache.load_links(conn, agent, prior_signature, version)
+    links = Links.decode(blob) if blob is not None else None
+    previous = parse_cache.load_merged(conn, agent, prior_signature, version) if links else None
+    if links is None or not isinstance(previous, list):
+        return None
+    plan = plan_scan(current, known)
+    touched = plan.touched()
+    start = {j[1] for j in plan.jobs} | {known[p][4] for p in plan.removed}
+    start |= {
+        str(d.get("native_id"))
+        for d in previous
+        if isinstance(d, dict) and touched.intersection(d.get("transcript_paths") or ())
+    }
+    group = links.closure(start)
+    states = parse_cache.load_states_of(conn, agent, version, group)
+    jobs = _jobs(plan, states)
+    before = {path: set(keys_of(prior)) for path, _k, prior, _n in jobs if prior is not None}
+    fresh = _read_changed(reader, jobs, stats)  # may continue (and change) the prior states in place
+    stats.files_read = len(fresh)
+    stats.bytes_read = sum(n for _p, _k, _prior, n in jobs)
+    gone = {j[0] for j in plan.jobs} | set(plan.removed) | set(plan.renamed.values())
+    kept = {p: st for p, st in states.items() if p not in gone}
+    kept.update((s.path, s) for s in _moved(states, plan))
+    if _shares_outside(fresh, kept, before, links, keys_of):
+        # A message new to a changed file was seen before outside the group: merge everything.
+        everything = parse_cache.load_states(conn, agent, version)
+        kept.update((p, st) for p, st in everything.items() if p not in gone and p not in kept)
+        group = {st.session_key for st in kept.values()} | group
+    members = list(kept.values()) + fresh
+    try:
+        again = _redact_titles(_drop_stale_series(reader.sessions(members)))
+    except Exception as exc:  # never let one agent's new format take the whole listing down
+        stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
+        return ScanResult([], stats)
+    if plan.removed:
+        _archive_gone(conn, reader, states, plan.removed, None)
+    parse_cache.save_states(
+        conn, agent, version, fresh + _moved(states, plan), plan.removed + list(plan.renamed.values())
+    )
+    others = [d for d in previous if d.get("native_id") not in group]
+    if not stats.errors:  # a file we could not read must be tried again next time
+        parse_cache.save_merged(conn, agent, signature, version, others + [session_to_dict(s) for s in again])
+        joined = links.replace(group, Links.of(members, keys_of))
+        parse_cache.save_links(conn, agent, signature, version, joined.encode())
+    sessions = [session_from_dict(d, history=history) for d in others] + again
+    return ScanResult(sessions if history else _without_history(sessions, None), stats)
+
+
+def _shares_outside(
+    fresh: list[FileState],
+    kept: dict[str, FileState],
+    before: dict[str, set[str]],
+    links: Links,
+    keys_of: Callable[[FileState], Iterable[str]],
+) -> bool:
+    """Whether a message new to one of the ``fresh`` files may be held by a session outside the group:
+    its hash was seen before, and no file of the group held it."""
+    inside: set[str] | None = None
+    for state in fresh:
+        had = before.get(state.path, set())
+        for key in keys_of(state):
+            if key in had or not links.seen(key):
+                continue
+            if inside is None:
+                inside = set().union(*before.values())
+                for st in kept.values():
+                    inside.update(keys_of(st))
+            if key not in inside:
+                return True
+    return False
 
 
 def _without_history(sessions: list[Session], memo: ScanMemo | None) -> list[Session]:
@@ -242,28 +477,9 @@ def _merge(
 ) -> list[Session]:
     """The reader's sessions: only those the ``changed`` files can affect are merged again when the
     reader can (``rebuild``) and the sessions merged from the previous states are at hand."""
-    rebuild = getattr(reader, "rebuild", None)
-    if rebuild is not None and previous is not None:
-        return list(rebuild(states, changed, previous))
+    if isinstance(reader, RebuildingReader) and previous is not None:
+        return list(reader.rebuild(states, changed, previous))
     return reader.sessions(states)
-
-
-def _previous(
-    conn: sqlite3.Connection, reader: AgentReader, states: dict[str, FileState]
-) -> list[Session] | None:
-    """The sessions merged from exactly the files as they were last read (a one-shot command after an
-    agent appended a line re-merges only the sessions that line can change). None when the cached merge
-    is of other files (a scan whose reads failed saves states but no merge) or the reader cannot rebuild."""
-    if not states or getattr(reader, "rebuild", None) is None:
-        return None
-    prior = _signature([(path, st.session_key, st.identity) for path, st in states.items()])
-    cached = parse_cache.load_merged(conn, reader.name, prior, reader.parser_version)
-    if cached is None:
-        return None
-    try:
-        return [session_from_dict(d, history=True) for d in cached]
-    except (TypeError, KeyError, ValueError):
-        return None
 
 
 def _prior_offset(states: dict[str, FileState], fresh: FileState) -> int:

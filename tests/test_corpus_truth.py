@@ -17,7 +17,7 @@ from conftest import FakeHome
 from llm_session_manager.agents.claude_code import ClaudeCodeReader
 from llm_session_manager.models import Session
 from llm_session_manager.scan import scan_agent
-from llm_session_manager.store import db
+from llm_session_manager.store import db, parse_cache
 from llm_session_manager.timefmt import iso, parse_ts
 
 
@@ -179,10 +179,14 @@ def test_one_shot_scan_after_an_append_rebuilds_only_what_changed_and_matches_a_
         data = path.read_bytes()
         with open(path, "ab") as fh:
             fh.write((b"" if data.endswith(b"\n") else b"\n") + json.dumps(line).encode() + b"\n")
-    with monkeypatch.context() as patch:  # a merge of everything is not what this scan may do
-        patch.setattr(ClaudeCodeReader, "sessions", lambda self, states: pytest.fail("merged everything"))
+    merged: list[int] = []
+    build = ClaudeCodeReader.sessions
+    with monkeypatch.context() as patch:  # neither loading nor merging every file is what it may do
+        patch.setattr(parse_cache, "load_states", lambda *a: pytest.fail("loaded every state"))
+        patch.setattr(ClaudeCodeReader, "sessions", lambda s, st: merged.append(len(st)) or build(s, st))
         again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
     assert not again.stats.errors
+    assert merged and sum(merged) < again.stats.files / 2
     assert again.stats.files_read <= len(targets) + 3
     cold = scan_agent(db.connect(tmp_path / "cold.db"), ClaudeCodeReader([root]), history=True)
     key = lambda s: s.native_id  # noqa: E731

@@ -10,13 +10,36 @@ import orjson
 
 from llm_session_manager.agents.base import FileState
 
+_STATE_COLUMNS = "SELECT path, session_key, dev, ino, size, mtime_ns, offset, head, state FROM parse_cache"
+LINKS = "\0links"  # merged_cache row of an agent's links (agent name + this suffix)
+
 
 def load_states(conn: sqlite3.Connection, agent: str, parser_version: int) -> dict[str, FileState]:
     rows = conn.execute(
-        "SELECT path, session_key, dev, ino, size, mtime_ns, offset, head, state FROM parse_cache"
-        " WHERE agent = ? AND parser_version = ?",
+        _STATE_COLUMNS + " WHERE agent = ? AND parser_version = ?",
         (agent, parser_version),
     )
+    return _states(rows)
+
+
+def load_states_of(
+    conn: sqlite3.Connection, agent: str, parser_version: int, session_keys: Iterable[str]
+) -> dict[str, FileState]:
+    """The states of the files of these sessions only (a scan after a change loads no other)."""
+    keys = sorted(set(session_keys))
+    out: dict[str, FileState] = {}
+    for start in range(0, len(keys), 500):  # below SQLite's limit on bound parameters
+        chunk = keys[start : start + 500]
+        rows = conn.execute(
+            _STATE_COLUMNS + " WHERE agent = ? AND parser_version = ? AND session_key IN"
+            f" ({','.join('?' * len(chunk))})",
+            (agent, parser_version, *chunk),
+        )
+        out.update(_states(rows))
+    return out
+
+
+def _states(rows: Iterable[tuple[Any, ...]]) -> dict[str, FileState]:
     out: dict[str, FileState] = {}
     for path, key, dev, ino, size, mtime, offset, head, state in rows:
         try:
@@ -104,4 +127,23 @@ def save_merged(
 
 
 def drop_merged(conn: sqlite3.Connection, agent: str) -> None:
-    conn.execute("DELETE FROM merged_cache WHERE agent = ?", (agent,))
+    conn.execute("DELETE FROM merged_cache WHERE agent IN (?, ?)", (agent, agent + LINKS))
+
+
+def load_links(conn: sqlite3.Connection, agent: str, signature: str, parser_version: int) -> bytes | None:
+    """The links saved with the merge of ``signature`` (see scan.Links), None when absent."""
+    row = conn.execute(
+        "SELECT sessions FROM merged_cache WHERE agent = ? AND signature = ? AND parser_version = ?",
+        (agent + LINKS, signature, parser_version),
+    ).fetchone()
+    return bytes(row[0]) if row is not None else None
+
+
+def save_links(
+    conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, value: bytes
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
+        " VALUES (?, ?, ?, ?)",
+        (agent + LINKS, signature, value, parser_version),
+    )

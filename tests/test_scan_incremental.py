@@ -1,0 +1,122 @@
+"""One-shot scans after a change: only the affected sessions are loaded and merged again, and the result
+equals a cold scan of the same files; a config dir spelled another way reuses the cached states."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from claude_corpus import SessionTruth, generate
+
+from llm_session_manager.agents.claude_code import ClaudeCodeReader
+from llm_session_manager.models import Session
+from llm_session_manager.scan import Links, plan_scan, scan_agent
+from llm_session_manager.store import db, parse_cache
+
+
+def by_id(sessions: list[Session]) -> list[Session]:
+    return sorted(sessions, key=lambda s: s.native_id)
+
+
+def cold(tmp_path: Path, root: Path, name: str = "cold.db") -> list[Session]:
+    return by_id(scan_agent(db.connect(tmp_path / name), ClaudeCodeReader([root]), history=True).sessions)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[Path, dict[str, SessionTruth]]:
+    truths = generate(tmp_path / "claude", sessions=30, seed=3)
+    return tmp_path / "claude" / "projects", truths
+
+
+def test_a_new_file_copying_another_sessions_messages_matches_a_cold_scan(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]]
+) -> None:
+    """A resumed session's new file repeats its predecessor's messages: which file owns them decides both
+    totals, so the predecessor is merged again with it (here in the same and in another project
+    folder, which no link recorded yet)."""
+    root, truths = corpus
+    conn = db.connect(tmp_path / "lsm.db")
+    scan_agent(conn, ClaudeCodeReader([root]))
+    source = max((t for t in truths.values() if not t.spaced), key=lambda t: t.bytes)
+    original = tmp_path / "claude" / source.files[0]
+    # "0000..." sorts first: the copy owns the repeated messages, and the original loses them.
+    same = original.parent / "00000000-0000-4000-8000-000000000001.jsonl"
+    shutil.copyfile(original, same)
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert again.stats.files_read == 1 and not again.stats.errors
+    assert by_id(again.sessions) == cold(tmp_path, root, "a.db")
+    other = root / "-elsewhere"
+    other.mkdir()
+    shutil.copyfile(original, other / "00000000-0000-4000-8000-000000000000.jsonl")
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert by_id(again.sessions) == cold(tmp_path, root, "b.db")
+
+
+def test_an_append_to_a_resumed_pair_and_a_removal_match_a_cold_scan(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]]
+) -> None:
+    root, truths = corpus
+    conn = db.connect(tmp_path / "lsm.db")
+    scan_agent(conn, ClaudeCodeReader([root]))
+    resumed = next(t for t in truths.values() if t.resumed_from)
+    path = tmp_path / "claude" / truths[resumed.resumed_from or ""].files[0]
+    # A continuation of a message both files hold: its larger line must count for its owner.
+    last = next(
+        json.loads(raw)
+        for raw in reversed(path.read_bytes().splitlines())
+        if b'"usage"' in raw and b'"isSidechain":true' not in raw and raw.startswith(b"{")
+    )
+    last["message"]["usage"]["output_tokens"] = 10**6
+    with open(path, "ab") as fh:
+        fh.write(json.dumps(last).encode() + b"\n")
+    pair = {resumed.session_id, resumed.resumed_from}
+    lone = next(t for t in truths.values() if t.session_id not in pair and not t.resumed_from)
+    gone = tmp_path / "claude" / lone.files[0]
+    gone.unlink()
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert again.stats.files_read == 1 and not again.stats.errors
+    assert by_id(again.sessions) == cold(tmp_path, root)
+    assert scan_agent(conn, ClaudeCodeReader([root])).stats.from_cache
+
+
+def test_the_config_dir_spelled_another_way_reads_nothing_again(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse cache finds a file by device and inode when its path is spelled differently (a relative
+    CLAUDE_CONFIG_DIR, a symlink): nothing is read again, and the sessions name the paths as listed."""
+    root, _truths = corpus
+    conn = db.connect(tmp_path / "lsm.db")
+    first = scan_agent(conn, ClaudeCodeReader([root]))
+    monkeypatch.chdir(tmp_path)
+    relative = Path("claude") / "projects"
+    again = scan_agent(conn, ClaudeCodeReader([relative]), history=True)
+    assert again.stats.files_read == 0 and not again.stats.errors
+    assert by_id(again.sessions) == cold(tmp_path, relative)
+    assert all(not p.startswith("/") for s in again.sessions for p in s.transcript_paths)
+    os.symlink(tmp_path / "claude", tmp_path / "link")
+    linked = scan_agent(conn, ClaudeCodeReader([tmp_path / "link" / "projects"]))
+    assert linked.stats.files_read == 0
+    assert [s.tokens for s in by_id(linked.sessions)] == [s.tokens for s in by_id(first.sessions)]
+    rows = conn.execute("SELECT count(*), min(path) FROM parse_cache").fetchone()
+    assert rows[0] == first.stats.files and rows[1].startswith(str(tmp_path / "link"))
+
+
+def test_plan_reuses_a_state_by_inode_only_for_the_same_session() -> None:
+    known = {"/a/p/s.jsonl": (1, 7, 10, 5, "s"), "/a/p/t.jsonl": (1, 8, 10, 5, "t")}
+    plan = plan_scan([("p/s.jsonl", "s", (1, 7, 10, 5)), ("p/x.jsonl", "x", (1, 8, 10, 5))], known)
+    assert plan.renamed == {"p/s.jsonl": "/a/p/s.jsonl"} and not plan.unchanged
+    assert [j[0] for j in plan.jobs] == ["p/x.jsonl"] and plan.jobs[0][2] is None
+    assert plan.removed == ["/a/p/t.jsonl"]
+    grown = plan_scan([("p/s.jsonl", "s", (1, 7, 20, 6))], known)
+    assert grown.jobs == [("p/s.jsonl", "s", "/a/p/s.jsonl", 20)]
+
+
+def test_links_round_trip_and_closure() -> None:
+    links = Links({"a": {"b"}, "b": {"a", "c"}, "c": {"b"}}, Links.of([], lambda s: ()).hashes)
+    again = Links.decode(links.encode())
+    assert again is not None and again.closure({"a"}) == {"a", "b", "c"} and again.closure({"d"}) == {"d"}
+    assert Links.decode(b"\xff" * 12) is None
+    assert not parse_cache.LINKS.isalnum()
