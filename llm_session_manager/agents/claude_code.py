@@ -594,6 +594,12 @@ class ClaudeCodeReader:
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         return build_sessions(states)
 
+    @staticmethod
+    def shared_keys(state: FileState) -> Iterable[str]:
+        """The messages a file holds (dedup keys): two sessions holding one share it, and which of them
+        owns it decides both totals (scan.Links)."""
+        return state.data["entries"].keys()  # type: ignore[no-any-return]
+
     def rebuild(
         self, states: Sequence[FileState], changed: Sequence[str], previous: Sequence[Session]
     ) -> list[Session]:
