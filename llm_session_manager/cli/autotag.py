@@ -327,48 +327,15 @@ def tag_stats_cmd(
     if not stats.rows:
         sys.stdout.write("No auto-tag suggestions recorded yet (run `lsm auto-tag <id>`).\n")
         return
-    from llm_session_manager.cli.render import console
+    from llm_session_manager.cli.render import console, table_width
+    from llm_session_manager.cli.render import tag_stats_table as table
 
     con = console()
-    con.print(_stats_table("Per tag and project type", stats.rows, with_tag=True, with_type=True))
-    con.print(_stats_table("Per project type", stats.by_project_type, with_tag=False, with_type=True))
+    width = table_width(con)
+    con.print(table("Per tag and project type", stats.rows, with_tag=True, with_type=True, width=width))
+    con.print(table("Per project type", stats.by_project_type, with_tag=False, with_type=True, width=width))
     if stats.by_source:
-        con.print(_stats_table("Per source", stats.by_source, with_tag=False, with_type=False))
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
-
-
-def _stats_table(title: str, rows: Sequence[tagging.StatRow], *, with_tag: bool, with_type: bool) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", header_style="bold")
-    if with_tag:
-        table.add_column("Tag", no_wrap=True)
-    if with_type:
-        table.add_column("Project type", no_wrap=True)
-    if not with_tag and not with_type:
-        table.add_column("Source", no_wrap=True)
-    for name in ("Suggested", "Accepted", "Rejected", "Applied", "Acceptance"):
-        table.add_column(name, justify="right")
-    for r in rows:
-        cells: list[str] = []
-        if with_tag:
-            cells.append(r.tag)
-        if with_type:
-            cells.append(r.project_type or "-")
-        if not with_tag and not with_type:
-            cells.append(r.source or "-")
-        cells += [
-            str(r.suggested),
-            str(r.accepted),
-            str(r.rejected),
-            str(r.applied),
-            _rate(r.acceptance_rate),
-        ]
-        table.add_row(*cells)
-    return table
+        con.print(table("Per source", stats.by_source, with_tag=False, with_type=False, width=width))
 
 
 def register(app: typer.Typer) -> None:

@@ -97,38 +97,14 @@ def _csv(doc: dict[str, Any], by: tuple[str, ...], kind: str) -> None:
 
 
 def _table(doc: dict[str, Any], by: tuple[str, ...], kind: str, chart: bool) -> None:
-    from rich.text import Text
-
-    from llm_session_manager.cli.render import SafeTable, console
+    from llm_session_manager.cli.render import console, report_table, table_width
     from llm_session_manager.present import human_tokens, money
 
     out = console()
     if not doc["rows"]:
         out.print("No usage in this range.")
         return
-    keys = ["session_id"] if kind == "session" else []
-    table = SafeTable(title=f"{kind} usage ({doc['timezone']})", title_justify="left")
-    for name in ("period", *keys, *by):
-        table.add_column(name)
-    for name in ("input", "output", "cache write", "cache read", "total", "cost", "sessions"):
-        table.add_column(name, justify="right")
-    if chart:
-        table.add_column("", no_wrap=True)
-    peak = max(r["tokens"]["total"] for r in doc["rows"]) or 1
-    for row in doc["rows"]:
-        t = row["tokens"]
-        cells: list[Any] = [row["period"], *(str(row.get(k) or "-") for k in (*keys, *by))]
-        cells += [human_tokens(t[k]) for k in ("input", "output", "cache_creation", "cache_read", "total")]
-        cells += [money(row["cost_usd"]), str(row["sessions"])]
-        if chart:
-            cells.append(Text("█" * max(1, round(20 * t["total"] / peak)), style="cyan"))
-        table.add_row(*cells)
-    total = doc["totals"]
-    out.print(table)
-    out.print(
-        f"total {human_tokens(total['tokens']['total'])} tokens, {money(total['cost_usd'])},"
-        f" {total['sessions']} session(s)"
-    )
+    out.print(report_table(doc, by, kind, chart, table_width(out)))
     for row in doc["rows"]:
         if kind == "blocks" and row.get("burn"):
             b = row["burn"]

@@ -75,14 +75,14 @@ def list_cmd(
     if fmt == "json":
         print_json([session_json(v, project_name(v)) for v in views])
         return
-    from llm_session_manager.cli.render import console, sessions_table
+    from llm_session_manager.cli.render import console, sessions_table, table_width
 
     out = console()
     if not views:
         hint = "" if all_ else " (try --all for older sessions)"
         out.print(f"No sessions found{hint}.")
         return
-    out.print(sessions_table(views, now, out.width))
+    out.print(sessions_table(views, now, table_width(out), known=result.views))
     running = sum(1 for v in views if v.session.process)
     out.print(
         f"[dim]{len(views)} session(s), {running} running. Tokens ≈ = not exact (counted with tiktoken,"
