@@ -15,7 +15,7 @@ import os
 import sqlite3
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -192,7 +192,17 @@ def _worker_init() -> None:
 
 
 def _workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Worker processes worth starting: the cores free now (a pool on a busy machine only adds the cost
+    of sending states back), at most 4."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        free = cores - os.getloadavg()[0]
+    except OSError:
+        free = float(cores)
+    return max(1, min(4, cores, int(free + 0.5)))
 
 
 def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> list[FileState]:
@@ -256,10 +266,15 @@ def scan_agent(
                 memo.states = parse_cache.load_states(conn, agent, version)
                 memo.signature, memo.sessions = signature, sessions
             return ScanResult(sessions, stats)
-    if memo is None:
-        incremental = _scan_changes(conn, reader, current, signature, stats, history)
-        if incremental is not None:
-            return incremental
+    if memo is None and getattr(reader, "shared_keys", None) is not None:
+        known = parse_cache.load_identities(conn, agent, version)
+        one_shot = (
+            _scan_changes(conn, reader, current, signature, stats, history, known)
+            if known
+            else _scan_cold(conn, reader, current, signature, stats, history)
+        )
+        if one_shot is not None:
+            return one_shot
     states = (
         memo.states if memo is not None and memo.signature else parse_cache.load_states(conn, agent, version)
     )
@@ -320,6 +335,7 @@ def _scan_changes(
     signature: str,
     stats: ScanStats,
     history: bool,
+    known: dict[str, tuple[Any, ...]],
 ) -> ScanResult | None:
     """A one-shot scan after some files changed: from the merge of the files as last read and its
     links, only the sessions the changed files can affect are loaded and merged again (their group:
@@ -332,9 +348,6 @@ def _scan_changes(
     if keys_of is None:
         return None
     agent, version = reader.name, reader.parser_version
-    known = parse_cache.load_identities(conn, agent, version)
-    if not known:
-        return None
     prior_signature = _signature([(p, v[4], tuple(v[:4])) for p, v in known.items()])
     blob = parse_cache.load_links(conn, agent, prior_signature, version)
     links = Links.decode(blob) if blob is not None else None
@@ -382,6 +395,133 @@ def _scan_changes(
         parse_cache.save_links(conn, agent, signature, version, joined.encode())
     sessions = [session_from_dict(d, history=history) for d in others] + again
     return ScanResult(sessions if history else _without_history(sessions, None), stats)
+
+
+Row = tuple[str, str, Identity, int, bytes, bytes, bytes]  # path, key, identity, offset, head, state, hashes
+FLUSH_BYTES = 8 * 1024 * 1024  # serialised states written per transaction
+MERGE_SESSIONS = 256  # sessions merged at a time
+
+
+def _scan_cold(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    current: list[tuple[str, str, Identity]],
+    signature: str,
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult:
+    """A scan with nothing cached, in flat memory: each file's state goes to the database as soon as it
+    is read (serialised where it was read, in a worker when there are any), with the hashes of its
+    messages; then the sessions are merged a few at a time, in groups that share no message with each
+    other, from their saved states."""
+    agent, version = reader.name, reader.parser_version
+    keys_of: Callable[[FileState], Iterable[str]] = reader.shared_keys  # type: ignore[attr-defined]
+    hashes: dict[str, list[bytes]] = {}
+    rows: list[Row] = []
+    pending = 0
+    for row in _read_rows(reader, [(path, key, None, ident[2]) for path, key, ident in current], stats):
+        rows.append(row)
+        hashes.setdefault(row[1], []).append(row[6])
+        stats.files_read += 1
+        stats.bytes_read += row[3]
+        pending += len(row[5])
+        if pending >= FLUSH_BYTES:
+            parse_cache.save_rows(conn, agent, version, rows)
+            rows, pending = [], 0
+    parse_cache.save_rows(conn, agent, version, rows)
+    del rows
+    groups, seen = _groups(hashes)
+    del hashes
+    sessions: list[Session] = []
+    saved: list[dict[str, Any]] = []
+    graph: dict[str, set[str]] = {}
+    try:
+        for chunk in _chunks(groups, MERGE_SESSIONS):
+            states = list(parse_cache.load_states_of(conn, agent, version, chunk).values())
+            built = _redact_titles(_drop_stale_series(reader.sessions(states)))
+            graph.update(Links.of(states, keys_of).graph)
+            saved.extend(session_to_dict(s) for s in built)
+            sessions.extend(built if history else _without_history(built, None))
+    except Exception as exc:  # never let one agent's new format take the whole listing down
+        stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
+        return ScanResult([], stats)
+    if not stats.errors:  # a file we could not read must be tried again next time
+        parse_cache.save_merged(conn, agent, signature, version, saved)
+        parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
+    return ScanResult(sessions, stats)
+
+
+def _read_rows(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> Iterator[Row]:
+    """Each file read and serialised, largest first, in worker processes when there is enough to read
+    and a core free; a file that cannot be read is an error in ``stats``."""
+    jobs = sorted(jobs, key=lambda j: -j[3])
+    args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
+    if sum(j[3] for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
+            for result in pool.map(_row_job, args, chunksize=4):
+                if isinstance(result, str):
+                    stats.errors.append(result)
+                else:
+                    yield result
+        return
+    for arg in args:
+        result = _row_job(arg)
+        if isinstance(result, str):
+            stats.errors.append(result)
+        else:
+            yield result
+
+
+def _row_job(args: tuple[AgentReader, str, str, FileState | None]) -> Row | str:
+    state = _read_job(args)
+    if isinstance(state, str):
+        return state
+    keys_of = args[0].shared_keys  # type: ignore[attr-defined]
+    crc = zlib.crc32
+    hashes = array("I", {crc(k.encode()) for k in keys_of(state)}).tobytes()
+    blob = orjson.dumps(state.data)
+    return (state.path, state.session_key, state.identity, state.offset, state.head, blob, hashes)
+
+
+def _groups(hashes: dict[str, list[bytes]]) -> tuple[list[list[str]], array[int]]:
+    """Session keys in groups that share no message hash with each other (a resumed session and its
+    predecessor go together), and every hash seen, sorted."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.get(key, key) != key:
+            key = parent[key]
+        return key
+
+    owner: dict[int, str] = {}
+    for key, blobs in hashes.items():
+        for blob in blobs:
+            values = array("I")
+            values.frombytes(blob)
+            for value in values:
+                other = owner.setdefault(value, key)
+                if other != key:
+                    a, b = root(other), root(key)
+                    if a != b:
+                        parent[a] = b
+    groups: dict[str, list[str]] = {}
+    for key in hashes:
+        groups.setdefault(root(key), []).append(key)
+    return list(groups.values()), array("I", sorted(owner))
+
+
+def _chunks(groups: list[list[str]], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for group in groups:
+        chunk.extend(group)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _shares_outside(

@@ -120,3 +120,22 @@ def test_links_round_trip_and_closure() -> None:
     assert again is not None and again.closure({"a"}) == {"a", "b", "c"} and again.closure({"d"}) == {"d"}
     assert Links.decode(b"\xff" * 12) is None
     assert not parse_cache.LINKS.isalnum()
+
+
+def test_a_cold_scan_in_worker_processes_equals_one_in_process(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers serialise each file's state where they read it; the sessions merged from the saved states
+    (a few groups at a time) are the same, and so is the next scan from the cache."""
+    from llm_session_manager import scan
+
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(scan, "MERGE_SESSIONS", 4)
+    monkeypatch.setattr(scan, "_workers", lambda: 2)
+    conn = db.connect(tmp_path / "pool.db")
+    pooled = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert pooled.stats.files_read == pooled.stats.files and not pooled.stats.errors
+    assert by_id(pooled.sessions) == serial
+    assert by_id(scan_agent(conn, ClaudeCodeReader([root]), history=True).sessions) == serial

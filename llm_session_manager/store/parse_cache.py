@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -84,6 +84,25 @@ def save_states(
             rows,
         )
         conn.executemany("DELETE FROM parse_cache WHERE path = ?", gone)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def save_rows(
+    conn: sqlite3.Connection, agent: str, parser_version: int, rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Save states already serialised: (path, session key, identity, offset, head, state JSON, ...)."""
+    if not rows:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(
+            "INSERT OR REPLACE INTO parse_cache (path, agent, session_key, dev, ino, size, mtime_ns, offset,"
+            " head, state, parser_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((r[0], agent, r[1], *r[2], r[3], r[4], r[5], parser_version) for r in rows),
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
