@@ -238,7 +238,10 @@ def collect(
     processes: bool = True,
     readers: list[AgentReader] | None = None,
     memo: CollectMemo | None = None,
+    history: bool = False,
 ) -> Collected:
+    """Every session with its derived view. ``history``: keep each session's per-minute usage history
+    (``Session.usage_history``, what usage reports count by reply time; the monitor's header needs it)."""
     now = now or datetime.now(timezone.utc)
     procs: list[Process] = []
     error = None
@@ -255,7 +258,7 @@ def collect(
     try:
         for reader in readers:
             scan_memo = memo.scans.setdefault(reader.name, ScanMemo()) if memo is not None else None
-            result = scan_agent(conn, reader, scan_memo)
+            result = scan_agent(conn, reader, scan_memo, history=history)
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
         sessions = _discover(sessions, procs)

@@ -15,10 +15,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from conftest import FakeHome
 from test_running_sessions import FAKE_AGENTS, SID, iso_now, write_status, write_transcript
@@ -117,28 +119,98 @@ def pane_factory(tmux_bin: str, fake_home: FakeHome) -> Iterator[Callable[..., P
         pane.close()
 
 
-@pytest.fixture
-def running_agent(fake_home: FakeHome, tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """A process named `claude` working in `dashboard_app`, linked to SID by its live status file."""
+# ------------------------------------------------------------------------------------------------------
+# A pane in a PID namespace of its own: process discovery sees only what the test started
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; the monitor's terminal tests need it", pytrace=False)
+    return found
+
+
+class NamespacePane(Pane):
+    """A Pane whose shell is PID 1's child in a new PID namespace with its own /proc."""
+
+    def start(self, width: int = 160, height: int = 40) -> None:
+        unshare = _tool("unshare")
+        probe = subprocess.run([unshare, "--pid", "--fork", "--mount-proc", "true"], capture_output=True)
+        if probe.returncode != 0:
+            pytest.fail(f"unshare cannot make a PID namespace here: {probe.stderr!r}", pytrace=False)
+        rc = self.cwd / ".lsm-test-bashrc"
+        rc.write_text(f"PS1={shlex.quote(PROMPT)}\n", encoding="utf-8")
+        shell = f"{unshare} --pid --fork --mount-proc bash --rcfile {shlex.quote(str(rc))} --noprofile -i"
+        self.cmd("new-session", "-d", "-s", "mon", "-x", str(width), "-y", str(height), shell)
+        self.cmd("set-option", "-g", "set-clipboard", "on")  # OSC 52 from the monitor fills a tmux buffer
+        self.wait_for(lambda t: PROMPT.strip() in t, what="the shell prompt")
+
+
+@dataclass
+class World:
+    pane: NamespacePane
+    fake_home: FakeHome
+    project: Path
+    agent: psutil.Process  # the fake agent, seen from outside the namespace
+    inner_pid: int  # its pid inside the namespace (what the monitor shows)
+    pager_log: Path
+    start_ticks: str  # /proc/<pid>/stat field 22: the same inside and outside the namespace
+
+    def status(self, state: str) -> None:
+        """The agent's live status file, as Claude Code writes it (pid as the namespace numbers it)."""
+        write_status(self.fake_home, self.inner_pid, self.project, state, proc_start=self.start_ticks)
+
+
+def _namespaced_pid(proc: psutil.Process) -> int:
+    """The process's pid in the innermost PID namespace (the last NSpid field)."""
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    raise AssertionError("no NSpid line")
+
+
+def _find_agent(pane: Pane, timeout: float = 20.0) -> psutil.Process:
+    root = psutil.Process(int(pane.cmd("display-message", "-p", "-t", "mon", "#{pane_pid}")))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in root.children(recursive=True):
+            try:
+                if any(arg.endswith("sleeper.py") for arg in p.cmdline()):
+                    return p
+            except psutil.NoSuchProcess:
+                continue
+        time.sleep(0.1)
+    raise AssertionError("the fake agent did not start")
+
+
+@pytest.fixture(name="world")
+def world_fixture(fake_home: FakeHome, tmp_path: Path) -> Iterator[World]:
+    """A fake agent in a pane of its own PID namespace; $PAGER records its arguments."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "claude").symlink_to(sys.executable)
     project = tmp_path / "work" / "dashboard_app"
     project.mkdir(parents=True)
-    proc = subprocess.Popen(
-        [str(bindir / "claude"), str(FAKE_AGENTS / "sleeper.py")],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "FAKE_AGENT_LIFETIME": "120"},
-    )
+    pager_log = tmp_path / "pager.log"
+    pager = tmp_path / "record-pager"
+    # A pager that records its arguments, one per line, and exits at once.
+    pager.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {shlex.quote(str(pager_log))}\n', encoding="utf-8")
+    pager.chmod(0o755)
+    env = fake_home.env(LSM_DISCOVERY="on", PAGER=str(pager), FAKE_AGENT_LIFETIME="300")
+    pane = NamespacePane(_tool("tmux"), env, fake_home.home)
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        pane.start()
+        agent_cmd = shlex.join([str(bindir / "claude"), str(FAKE_AGENTS / "sleeper.py")])
+        pane.type_line(f"(cd {shlex.quote(str(project))} && exec {agent_cmd} > /dev/null) &")
+        agent = _find_agent(pane)
         write_transcript(fake_home, project)
-        write_status(fake_home, proc.pid, project, "busy")
-        yield proc.pid, project
+        inner = _namespaced_pid(agent)
+        start_ticks = Path(f"/proc/{agent.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        world = World(pane, fake_home, project, agent, inner, pager_log, start_ticks)
+        world.status("busy")
+        yield world
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        pane.close()
 
 
 def monitor_line(fake_home: FakeHome, *args: str) -> str:
@@ -201,18 +273,15 @@ def add_reply(fake_home: FakeHome, project: Path, cache_read: int) -> None:
         fh.write(json.dumps(line) + "\n")
 
 
-def test_monitor_end_to_end(
-    fake_home: FakeHome, running_agent: tuple[int, Path], pane_factory: Callable[..., Pane]
-) -> None:
-    pid, project = running_agent
-    pane = pane_factory(LSM_DISCOVERY="on")
+def test_monitor_end_to_end(world: World) -> None:
+    fake_home, project, pid, pane = world.fake_home, world.project, world.inner_pid, world.pane
     pane.type_line(monitor_line(fake_home))
 
     # The running session, linked to its process: busy, 151,010 of 200,000 tokens of context.
     text = pane.wait_for(lambda t: SHORT in t and "active (busy)" in t, what="the running session")
     assert pane.alternate_screen()
     row = next(line for line in text.splitlines() if SHORT in line)
-    assert "dashboard_app" in row and "76%" in row and "151k" in row and "sonnet-4-5" in row
+    assert "add a login page" in row and "dashboard_app" in row and "76%" in row and "151k" in row
     assert " lsm monitor " in text and "Today:" in text and "Burn:" in text
     assert f"claude-code:{SID}" in text and f"pid {pid}" in text  # the detail pane of the selection
     assert "88a8d761" not in text  # ended fixture sessions: only with "a"
@@ -227,7 +296,7 @@ def test_monitor_end_to_end(
     # j / k / Down / Up move the selection; the detail pane follows it.
     pane.keys("j")
     text = pane.wait_for(lambda t: SHORT not in marked_row(t), what="the selection to move down")
-    second = marked_row(text).split()[2]
+    second = marked_row(text).split()[1]
     assert f"claude-code:{SID}" not in text
     pane.keys("k")
     pane.wait_for(lambda t: SHORT in marked_row(t), what="the selection to move back up")
@@ -262,8 +331,8 @@ def test_monitor_end_to_end(
     # Without a key, the next refresh shows what the agent did: a new reply, then waiting on the user.
     add_reply(fake_home, project, cache_read=171_000)  # +171,030 -> 322,060 tokens; context 171,010
     pane.wait_for(lambda t: "322k" in t, what="the new reply's tokens")
-    write_status(fake_home, pid, project, "waiting")
-    text = pane.wait_for(lambda t: "(waiting)" in t, what="the waiting state")
+    world.status("waiting")
+    text = pane.wait_for(lambda t: "(needs you)" in t, what="the waiting state")
     save_capture("waiting", text)
 
     # a again: running ones only.
@@ -302,16 +371,17 @@ def test_resize_lays_the_screen_out_again(fake_home: FakeHome, pane_factory: Cal
     pane.type_line(monitor_line(fake_home))
     pane.wait_for(lambda t: "No agent is running" in t, what="the dashboard")
     pane.keys("a")
-    text = pane.wait_for(lambda t: "88a8d761" in t, what="all sessions")
-    assert "Agent" in text and "Model" in text
+    text = pane.wait_for(lambda t: "88a8d761" in t and "Cost" in t, what="all sessions")
+    assert "Title" in text and "ID" in text
     pane.cmd("resize-window", "-t", "mon", "-x", "80", "-y", "24")
-    text = pane.wait_for(lambda t: "Agent" not in t and "88a8d761" in t, what="the narrow layout")
+    text = pane.wait_for(lambda t: "Cost" not in t and "Stage0 small" in t, what="the narrow layout")
     save_capture("narrow", text)
     lines = text.splitlines()
     assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
-    assert "Model" not in text and "Context" in text and "Health" in text
+    header = next(line for line in lines if "Title" in line)
+    assert "Project" in header and "Context" in header and "Status" in header and "ID" not in header
     pane.cmd("resize-window", "-t", "mon", "-x", "160", "-y", "40")
-    pane.wait_for(lambda t: "Agent" in t and "Model" in t, what="the wide layout again")
+    pane.wait_for(lambda t: "Cost" in t and "ID" in t, what="the wide layout again")
     pane.keys("q")
     assert_terminal_clean(pane, fake_home, 0)
 

@@ -133,6 +133,7 @@ def test_running_sessions_shown_with_every_column(fleet: Snapshot) -> None:
     for column in (
         "Agent",
         "ID",
+        "Title",
         "Project",
         "Model",
         "Status",
@@ -148,14 +149,16 @@ def test_running_sessions_shown_with_every_column(fleet: Snapshot) -> None:
     # 150,000 of sonnet 4.5's 200,000 window = 75%; 50,000 tokens; 12,345 tok/min -> "12k/min".
     assert "active (busy)" in row and "75%" in row and "50k" in row and "12k/m $3.20/h" in row
     assert "web-app" in row and "sonnet-4-5 " in row and "claude-code" in row
+    assert "work on aaaa1111-run" in row  # the title
     # Sonnet 4.5: 1,000 x $3 + 2,000 x $15 + 3,000 x $3.75 + 44,000 x $0.30 per million = $0.05745.
     assert "$0.06" in row
     wait_row = next(line for line in lines if "bbbb2222" in line)
-    assert "(waiting)" in wait_row and "3m ago" in wait_row
+    assert "(needs you)" in wait_row and "3m ago" in wait_row  # the agent waits for the user
     # Ended sessions only with "a".
     assert "cccc3333" not in text and "eeee5555" not in text
     # Footer with the keys, on the last line.
     assert lines[-1].lstrip().startswith("q") and "help" in lines[-1] and "running only" in lines[-1]
+    assert "/  filter" in lines[-1] and "S  reverse" in lines[-1]
 
 
 def test_selection_marker_and_detail_pane(fleet: Snapshot) -> None:
@@ -240,8 +243,9 @@ def test_narrow_terminal(fleet: Snapshot, width: int) -> None:
     lines = text.splitlines()
     assert len(lines) == 24 and all(len(line) <= width for line in lines)
     row = next(line for line in lines if line.startswith(">"))
-    assert "aaaa1111" in row and "75%" in row and "active" in row
-    assert "Model" not in lines[2]  # the first column to go
+    # The title, the project, the state and the context fill always stay; the id goes before them.
+    assert "work on aaaa1111" in row and "web-app" in row and "75%" in row and "busy" in row
+    assert "Title" in lines[2] and "Project" in lines[2] and "Model" not in lines[2]
     if width < 116:
         assert "Agent" not in lines[2]
     assert lines[-1].lstrip().startswith("q")
@@ -273,7 +277,7 @@ def test_today_totals_and_burn(fleet: Snapshot) -> None:
     assert fleet.burn_tokens_per_min == 12_345.0 and fleet.cost_per_hour_usd == 3.2
     assert fleet.running == 2 and fleet.total == 5
     text = screen(fleet, ViewState())
-    assert "Today: 3 sessions · 150k tokens" in text and "Burn: 12k tok/min · $3.20/h" in text
+    assert "Today: $0.17 · 150k tokens · 3 sessions" in text and "Burn: 12k tok/min · $3.20/h" in text
 
 
 def test_filters(fleet: Snapshot) -> None:

@@ -18,18 +18,28 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any, Protocol
 
 from rich.console import Console
 from rich.live import Live
 
+from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
-from llm_session_manager.tui.render import SCOPES, SORT_LABELS, ViewState, render, sort_cycle, visible_views
-from llm_session_manager.tui.snapshot import Refresher, Snapshot
+from llm_session_manager.tui.render import (
+    SCOPES,
+    SORT_LABELS,
+    Prompt,
+    ViewState,
+    render,
+    sort_cycle,
+    visible_views,
+)
+from llm_session_manager.tui.snapshot import Refresher, Snapshot, loading_snapshot, local_now
 
 QUIT, REFRESH = "quit", "refresh"
 RESIZE = "resize"
@@ -53,7 +63,7 @@ _SEQUENCES = {
 
 def decode_keys(data: bytes) -> list[str]:
     """Key names in a chunk read from the terminal: "up", "down", "pgup", "pgdn", "home", "end",
-    "enter", "esc", or the character typed. Unknown escape sequences are dropped whole."""
+    "enter", "esc", "backspace", or the character typed. Unknown escape sequences are dropped whole."""
     keys: list[str] = []
     i = 0
     while i < len(data):
@@ -68,6 +78,10 @@ def decode_keys(data: bytes) -> list[str]:
             continue
         if data[i] in (0x0D, 0x0A):
             keys.append("enter")
+            i += 1
+            continue
+        if data[i] in (0x7F, 0x08):
+            keys.append("backspace")
             i += 1
             continue
         end = i + 1
@@ -89,32 +103,74 @@ def _skip_escape(data: bytes, i: int, keys: list[str]) -> int:
     return j + 1
 
 
+@dataclass(frozen=True)
+class Command:
+    """An action key's request, carried out by the loop: "tag", "describe" (with the typed ``text``),
+    "export", "ask_close", "close", "copy", "copy_id", "pager" on the session ``target``."""
+
+    name: str
+    target: str
+    text: str = ""
+
+
+Action = str | Command | None
+# Keys that act on the selected session: the command each asks for.
+ROW_COMMANDS = {"e": "export", "c": "ask_close", "y": "copy", "Y": "copy_id", "o": "pager"}
+
+
 def apply_key(
     state: ViewState, key: str, ids: Sequence[str], *, page: int = 10, sorts: Sequence[str] = ()
-) -> tuple[ViewState, str | None]:
-    """The view state after ``key`` (``ids``: the table's rows in order), and "quit"/"refresh" or None."""
+) -> tuple[ViewState, Action]:
+    """The view state after ``key`` (``ids``: the table's rows in order), and what the loop must do:
+    "quit", "refresh", a :class:`Command`, or None."""
+    if state.prompt is not None:
+        return prompt_key(state, key)
     if key == "q":
         return state, QUIT
     if key == "r":
         return replace(state, message="refreshing…"), REFRESH
+    changed = view_key(state, key, sorts)
+    if changed is not None:
+        return changed, None
+    return row_key(state, key, ids, page)
+
+
+def view_key(state: ViewState, key: str, sorts: Sequence[str]) -> ViewState | None:
+    """Keys that change what is shown: help, details, filter, sort, scope; None for any other key."""
     if key in ("h", "?"):
-        return replace(state, help=not state.help, message=""), None
+        return replace(state, help=not state.help, message="")
     if key == "esc":
-        return replace(state, help=False, message=""), None
+        return replace(state, help=False, filter="", message="filter cleared" if state.filter else "")
     if key == "enter":
-        return replace(state, details=not state.details, message=""), None
+        return replace(state, details=not state.details, message="")
+    if key == "/":
+        return replace(state, help=False, prompt=Prompt("filter", state.filter), message="")
     if key == "s":
         cycle = tuple(sorts) or sort_cycle(state.sort)
         nxt = cycle[(cycle.index(state.sort) + 1) % len(cycle)] if state.sort in cycle else cycle[0]
-        return replace(state, sort=nxt, message=f"sorted by {SORT_LABELS.get(nxt, nxt)}"), None
+        return replace(state, sort=nxt, reverse=False, message=f"sorted by {SORT_LABELS.get(nxt, nxt)}")
+    if key == "S":
+        way = "reversed" if not state.reverse else "back in its usual order"
+        label = SORT_LABELS.get(state.sort, state.sort)
+        return replace(state, reverse=not state.reverse, message=f"sort by {label} {way}")
     if key == "a":
         scope = SCOPES[(SCOPES.index(state.scope) + 1) % len(SCOPES)]
         what = "all sessions" if scope == "all" else "running sessions only"
-        return replace(state, scope=scope, message=f"showing {what}"), None
-    moves = {"up": -1, "k": -1, "down": 1, "j": 1, "pgup": -page, "pgdn": page}
+        return replace(state, scope=scope, message=f"showing {what}")
+    return None
+
+
+def row_key(state: ViewState, key: str, ids: Sequence[str], page: int) -> tuple[ViewState, Action]:
+    """Keys on the rows: moving the selection, and the actions on the selected session."""
     if not ids:
         return state, None
     current = ids.index(state.selected) if state.selected in ids else 0
+    if key in ("t", "d"):
+        kind = "tag" if key == "t" else "describe"
+        return replace(state, prompt=Prompt(kind, "", ids[current]), message=""), None
+    if key in ROW_COMMANDS:
+        return state, Command(ROW_COMMANDS[key], ids[current])
+    moves = {"up": -1, "k": -1, "down": 1, "j": 1, "pgup": -page, "pgdn": page}
     if key in moves:
         target = current + moves[key]
     elif key in ("home", "g"):
@@ -124,6 +180,35 @@ def apply_key(
     else:
         return state, None
     return replace(state, selected=ids[max(0, min(len(ids) - 1, target))], message=""), None
+
+
+def prompt_key(state: ViewState, key: str) -> tuple[ViewState, Action]:
+    """A key while a prompt is open: typing, Backspace, Enter (keep / save), Esc (clear / cancel); for
+    the close question, y closes and any other key cancels. The filter applies as it is typed."""
+    prompt = state.prompt
+    assert prompt is not None
+    if prompt.kind == "close":
+        closed = replace(state, prompt=None)
+        if key in ("y", "Y") and prompt.target:
+            return closed, Command("close", prompt.target)
+        return replace(closed, message="close cancelled"), None
+    if key == "esc":
+        if prompt.kind == "filter":
+            return replace(state, prompt=None, filter="", message="filter cleared"), None
+        return replace(state, prompt=None, message=f"{prompt.kind} cancelled"), None
+    if key == "enter":
+        done = replace(state, prompt=None)
+        if prompt.kind == "filter":
+            return replace(done, filter=prompt.text.strip(), message=""), None
+        return done, Command(prompt.kind, prompt.target or "", prompt.text)
+    if key == "backspace":
+        text = prompt.text[:-1]
+    elif len(key) == 1 and key.isprintable():
+        text = prompt.text + key
+    else:
+        return state, None
+    typed = replace(state, prompt=replace(prompt, text=text))
+    return replace(typed, filter=text) if prompt.kind == "filter" else typed, None
 
 
 def settle(state: ViewState, ids: Sequence[str]) -> ViewState:
@@ -150,13 +235,9 @@ class Keyboard:
     def __enter__(self) -> Keyboard:
         if self.fd is not None:
             import termios
-            import tty
 
             self._saved = termios.tcgetattr(self.fd)
-            tty.setcbreak(self.fd, termios.TCSANOW)
-            attrs = termios.tcgetattr(self.fd)
-            attrs[6][termios.VSUSP] = bytes([_vdisable(self.fd)])  # Ctrl-Z: see the module docstring
-            termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
+        self.resume()
         r, w = os.pipe()
         os.set_blocking(r, False)
         os.set_blocking(w, False)
@@ -175,10 +256,32 @@ class Keyboard:
             for fd in self._pipe:
                 os.close(fd)
             self._pipe = None
+        self.suspend()
+
+    def suspend(self) -> None:
+        """The terminal's own settings again (for a pager, and on close)."""
         if self.fd is not None and self._saved is not None:
             import termios
 
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+
+    def resume(self) -> None:
+        """Cbreak mode, no echo, Ctrl-Z disabled."""
+        if self.fd is not None:
+            import termios
+            import tty
+
+            tty.setcbreak(self.fd, termios.TCSANOW)
+            attrs = termios.tcgetattr(self.fd)
+            attrs[6][termios.VSUSP] = bytes([_vdisable(self.fd)])  # Ctrl-Z: see the module docstring
+            termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
+
+    def wake(self) -> None:
+        """Ends a wait from another thread (a scan finished); safe to call at any time."""
+        pipe = self._pipe
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                os.write(pipe[1], b"w")
 
     def wait(self, timeout: float) -> list[str]:
         """Keys typed (and "resize") within ``timeout`` seconds; [] when the time is up first."""
@@ -225,6 +328,155 @@ class SnapshotSource(Protocol):
     def refresh(self, force: bool = False) -> Snapshot: ...
 
 
+class ScanWorker:
+    """Runs ``refresher.refresh`` on a thread of its own, so the screen is drawn at once and keys are
+    handled while a long scan runs. One request at a time; the loop takes each result when it is woken.
+    The refresher (and its database connection) is used and closed on this thread only."""
+
+    def __init__(self, refresher: SnapshotSource, wake: Callable[[], None]) -> None:
+        self.refresher, self._wake = refresher, wake
+        self._cond = threading.Condition()
+        self._request: bool | None = None  # the force flag of the pending request
+        self._result: tuple[Snapshot, bool] | None = None
+        self._error: BaseException | None = None
+        self._stop = False
+        self.busy = False
+        self._thread = threading.Thread(target=self._run, name="lsm-monitor-scan", daemon=True)
+        self._thread.start()
+
+    def request(self, force: bool = False) -> None:
+        with self._cond:
+            self._request = force or bool(self._request)
+            self.busy = True
+            self._cond.notify()
+
+    def take(self) -> tuple[Snapshot, bool] | None:
+        """The newest (snapshot, forced) not taken yet; a refresh's exception is raised here."""
+        with self._cond:
+            if self._error is not None:
+                raise self._error
+            result, self._result = self._result, None
+            return result
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self.busy and self._result is None
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while self._request is None and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                    force, self._request = self._request, None
+                try:
+                    snapshot = self.refresher.refresh(force=bool(force))
+                except BaseException as exc:  # handed to the loop, which ends with it
+                    with self._cond:
+                        self._error, self.busy = exc, False
+                    self._wake()
+                    return
+                with self._cond:
+                    self._result, self.busy = (snapshot, bool(force)), self._request is not None
+                self._wake()
+        finally:
+            close = getattr(self.refresher, "close", None)
+            if callable(close):
+                close()
+
+
+class Screen:
+    """The running dashboard: the worker, the screen, the keyboard, and what the action keys do."""
+
+    def __init__(
+        self,
+        worker: ScanWorker,
+        live: Live,
+        keyboard: Keyboard,
+        console: Console,
+        paths: Paths | None,
+    ) -> None:
+        self.worker, self.live, self.keyboard, self.console, self.paths = (
+            worker,
+            live,
+            keyboard,
+            console,
+            paths,
+        )
+
+    def carry_out(self, state: ViewState, command: Command, snapshot: Snapshot) -> ViewState:
+        """Do what ``command`` asks for the session it names; the message says how it went."""
+        from llm_session_manager.errors import LsmError
+
+        view = next((v for v in snapshot.views if v.session.id == command.target), None)
+        if view is None:
+            return replace(state, message="that session is gone")
+        try:
+            message, state = self._dispatch(state, command, view)
+        except (LsmError, OSError) as exc:
+            message = f"{command.name} failed: {exc}"
+        return replace(state, message=message)
+
+    def _dispatch(self, state: ViewState, command: Command, view: SessionView) -> tuple[str, ViewState]:
+        from llm_session_manager.tui import actions
+
+        name = command.name
+        if name in ("copy", "copy_id"):
+            text, what = (view.session.id, "id") if name == "copy_id" else actions.copy_text(view)
+            self.console.file.write(actions.osc52(text))
+            self.console.file.flush()
+            return f"copied the {what}: {text}", state
+        if name == "pager":
+            self.page(actions.pager_argv(view, os.environ))
+            return "", state
+        if self.paths is None:
+            return f"{name}: not available here", state
+        if name == "ask_close":
+            if view.status == "closed":
+                return f"{view.session.id} is already closed", state
+            detail = actions.close_preview(self.paths, view)
+            return "", replace(state, prompt=Prompt("close", "", view.session.id, detail))
+        if name == "close":
+            message = actions.close(self.paths, view)
+        elif name == "tag":
+            message = actions.add_tags(self.paths, view, command.text)
+        elif name == "describe":
+            message = actions.describe(self.paths, view, command.text)
+        elif name == "export":
+            message = f"hand-off written to {actions.export_handoff(self.paths, view)}"
+        else:
+            return f"unknown action {name}", state
+        self.worker.request(force=True)  # show the change at once
+        return message, state
+
+    def page(self, argv: list[str]) -> None:
+        """Run the pager on the real terminal: the screen and cbreak mode are given back, then taken
+        again when the pager ends (Ctrl-C in the pager is the pager's)."""
+        import subprocess
+
+        self.live.stop()
+        self.keyboard.suspend()
+        try:
+            proc = subprocess.Popen(argv)
+            while True:
+                try:
+                    proc.wait()
+                    break
+                except KeyboardInterrupt:
+                    continue
+        finally:
+            self.keyboard.resume()
+            self.live.start()
+
+
 def run(
     refresher: SnapshotSource,
     *,
@@ -234,36 +486,63 @@ def run(
     stdin_fd: int | None,
     sorts: Sequence[str] = (),
     clock: Callable[[], float] = time.monotonic,
+    paths: Paths | None = None,
 ) -> None:
     """Show the dashboard until "q" (or Ctrl-C, which raises KeyboardInterrupt after the terminal is
-    restored). ``refresher.refresh(force)`` gives each snapshot; the first one is taken before the
-    screen is switched, so an error there prints like any other."""
-    snapshot = refresher.refresh(force=True)
+    restored). The frame is drawn at once; ``refresher.refresh(force)`` runs on a worker thread and each
+    snapshot fills the screen when it is ready. An exception from a refresh ends the loop (the terminal
+    restored first) and is raised here. ``paths``: where the action keys write (None: read-only)."""
+    snapshot = loading_snapshot(local_now())
     with (
         Keyboard(stdin_fd) as keyboard,
         Live(
             console=console, screen=True, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
         ) as live,
     ):
-        due = clock() + interval
-        while True:
+        worker = ScanWorker(refresher, keyboard.wake)
+        session = Screen(worker, live, keyboard, console, paths)
+        try:
+            _loop(session, snapshot, state, interval, sorts, clock)
+        finally:
+            worker.stop()
+
+
+def _loop(
+    session: Screen,
+    snapshot: Snapshot,
+    state: ViewState,
+    interval: float,
+    sorts: Sequence[str],
+    clock: Callable[[], float],
+) -> None:
+    worker, console = session.worker, session.console
+    worker.request(force=True)
+    due = clock() + interval
+    while True:
+        taken = worker.take()
+        if taken is not None:
+            snapshot, forced = taken
+            if forced and state.message == "refreshing…":
+                state = replace(state, message=f"refreshed at {snapshot.time:%H:%M:%S}")
+        ids = [v.session.id for v in visible_views(snapshot, state)]
+        state = settle(state, ids)
+        session.live.update(render(snapshot, state), refresh=True)
+        for key in session.keyboard.wait(due - clock()):
+            if key == RESIZE:
+                continue
             ids = [v.session.id for v in visible_views(snapshot, state)]
-            state = settle(state, ids)
-            live.update(render(snapshot, state), refresh=True)
-            force = False
-            for key in keyboard.wait(due - clock()):
-                if key == RESIZE:
-                    continue
-                ids = [v.session.id for v in visible_views(snapshot, state)]
-                state, action = apply_key(state, key, ids, page=max(5, console.height // 2), sorts=sorts)
-                if action == QUIT:
-                    return
-                force = force or action == REFRESH
-            if force or clock() >= due:
-                snapshot = refresher.refresh(force=force)
-                due = clock() + interval
-                if force:
-                    state = replace(state, message=f"refreshed at {snapshot.time:%H:%M:%S}")
+            state, action = apply_key(state, key, ids, page=max(5, console.height // 2), sorts=sorts)
+            if action == QUIT:
+                return
+            if action == REFRESH:
+                worker.request(force=True)
+            elif isinstance(action, Command):
+                state = session.carry_out(state, action, snapshot)
+                session.live.update(render(snapshot, state), refresh=True)
+        if clock() >= due:
+            if worker.idle() and not snapshot.loading:
+                worker.request(force=False)
+            due = clock() + interval
 
 
 def run_monitor(
@@ -277,18 +556,16 @@ def run_monitor(
     """`lsm monitor` on this process's terminal."""
     sort = str(cfg.get("dashboard", {}).get("sort", "last_activity"))
     refresher = Refresher(paths, cfg, agent=agent, project=project)
-    try:
-        run(
-            refresher,
-            interval=interval,
-            # Without COLUMNS/LINES from the environment, Rich asks the terminal its size at every frame.
-            console=Console(highlight=False, _environ=_environ_without_size()),
-            state=ViewState(sort=sort),
-            stdin_fd=sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None,
-            sorts=sort_cycle(sort),
-        )
-    finally:
-        refresher.close()
+    run(
+        refresher,
+        interval=interval,
+        # Without COLUMNS/LINES from the environment, Rich asks the terminal its size at every frame.
+        console=Console(highlight=False, _environ=_environ_without_size()),
+        state=ViewState(sort=sort),
+        stdin_fd=sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None,
+        sorts=sort_cycle(sort),
+        paths=paths,
+    )
 
 
 def _environ_without_size() -> dict[str, str]:

@@ -18,8 +18,10 @@ markup, and an escape sequence in a prompt is shown (``␛[2J``), not run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich import box
 from rich.cells import cell_len
@@ -29,7 +31,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from llm_session_manager.limits import Limit
+from llm_session_manager.limits import Limit, countdown
 from llm_session_manager.listing import sort_views
 from llm_session_manager.models import SessionView
 from llm_session_manager.present import (
@@ -41,8 +43,10 @@ from llm_session_manager.present import (
     money,
     state_label,
 )
-from llm_session_manager.safetext import for_terminal
+from llm_session_manager.resume import resume_command
+from llm_session_manager.safetext import for_terminal, without_secrets
 from llm_session_manager.service import is_placeholder, project_name
+from llm_session_manager.tui.query import matches, parse_query
 from llm_session_manager.tui.snapshot import Snapshot
 
 
@@ -72,6 +76,9 @@ STATE_STYLE = {
     "working": "bold green",
     "compacting": "bold yellow",
 }
+NEEDS_YOU = frozenset({"waiting", "waiting_permission", "waiting_input"})
+SPARK = "▁▂▃▄▅▆▇█"
+SPARK_CHARS, SPARK_MINUTES = 15, 2  # the Activity column: 15 characters of 2 minutes = the last 30 min
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("q", "quit (Ctrl-C too)"),
@@ -80,24 +87,48 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓  j k", "select a session"),
     ("PgUp PgDn  g G", "a page up / down, first / last"),
     ("Enter", "show / hide the detail pane"),
+    ("/", "filter: words, agent:NAME status:STATUS project:NAME tag:TAG (Enter keeps it, Esc clears)"),
+    ("Esc", "clear the filter"),
     ("s", "cycle the sort: " + ", ".join(SORT_LABELS[s] for s in SORTS)),
+    ("S", "reverse the sort (the arrow in the sorted column turns)"),
     ("a", "show all sessions / running ones only"),
+    ("t", "tag the selected session (type tags, Enter)"),
+    ("d", "describe the selected session (type a description, Enter; empty clears it)"),
+    ("e", "export a Markdown hand-off of the selected session (the path is shown)"),
+    ("c", "close the selected session: mark it closed and end its process (asks y/N first)"),
+    ("y", "copy the resume command (or the id) to the clipboard (OSC 52) and show it"),
+    ("Y", "copy the session id"),
+    ("o", "open the transcript in $PAGER (default less); quit the pager to come back"),
 )
 LEGEND = (
     "Status: active = running and working or written to recently; idle = running, quiet for longer than"
     " idle_minutes; ended = no process. In brackets: what the agent says it does, through its hooks"
-    " (working, waiting_permission and the tool, waiting_input, compacting; `lsm hooks install`) or"
-    " Claude Code's status file (busy, idle, waiting = needs you).",
+    " (working, compacting, needs you: the tool waiting for approval or a question; `lsm hooks install`)"
+    " or Claude Code's status file (busy, idle, needs you).",
     "Tokens: ≈ counted with tiktoken (the agent logs none); ? unknown (no transcript yet).",
     "Health: green healthy, yellow warning, red critical; ~ estimated (context window or tokens guessed).",
-    "Today: sessions active since local midnight, with their whole totals. Burn: tokens per minute and"
-    " USD per hour over the recent window.",
+    "Today: tokens and cost of the replies since local midnight (as `lsm report daily`). Burn: tokens per"
+    " minute and USD per hour of the running sessions over the last 30 minutes; Activity: their tokens"
+    " per 2 minutes over the same window.",
+    "Limits: the agents' own 5 h / 7 d figures (`lsm budget`), the time to their reset after ↻.",
 )
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """A line being typed: a filter, tags, a description, or the y/N of a close (``detail`` says what
+    closing does). ``target`` is the session acted on, fixed when the prompt opened."""
+
+    kind: str  # "filter" | "tag" | "describe" | "close"
+    text: str = ""
+    target: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class ViewState:
-    """What the user chose: selected session (by id, so it survives re-sorting), panes, sort, scope."""
+    """What the user chose: selected session (by id, so it survives re-sorting), panes, sort and its
+    direction, scope, filter, and the prompt being typed."""
 
     selected: str | None = None
     details: bool = True
@@ -105,6 +136,9 @@ class ViewState:
     sort: str = "last_activity"
     scope: str = "running"
     message: str = ""
+    reverse: bool = False
+    filter: str = ""
+    prompt: Prompt | None = None
 
 
 def sort_cycle(first: str) -> tuple[str, ...]:
@@ -113,11 +147,23 @@ def sort_cycle(first: str) -> tuple[str, ...]:
 
 
 def visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
-    """The table's rows: the scope's sessions in the chosen order."""
-    views = [v for v in snapshot.views if state.scope == "all" or v.session.process is not None]
+    """The table's rows: the scope's sessions that pass the filter, in the chosen order."""
+    query = parse_query(state.filter)
+    views = [
+        v
+        for v in snapshot.views
+        if (state.scope == "all" or v.session.process is not None) and (not query or matches(v, query))
+    ]
     if state.sort == "burn_rate":
-        return sorted(views, key=lambda v: v.burn_rate_tokens_per_min or -1.0, reverse=True)
-    return sort_views(views, state.sort)
+        ordered = sorted(views, key=lambda v: _burn_of(v) or -1.0, reverse=True)
+    else:
+        ordered = sort_views(views, state.sort)
+    return ordered[::-1] if state.reverse else ordered
+
+
+def _burn_of(view: SessionView) -> float | None:
+    """The burn rate shown: a running session's only (an ended one is not spending)."""
+    return view.burn_rate_tokens_per_min if view.session.process is not None else None
 
 
 def selected_index(views: Sequence[SessionView], state: ViewState) -> int:
@@ -163,9 +209,11 @@ class Dashboard:
     def body(self, console: Console, options: ConsoleOptions, height: int) -> RenderableType:
         snap, state, width = self.snapshot, self.state, options.max_width
         top = header(snap, width)
-        room = height - 2
+        room = height - len(top.plain.split("\n"))
         if state.help:
             return Group(top, help_panel())
+        if snap.loading:
+            return Group(top, loading_panel(snap))
         views = visible_views(snap, state)
         if not views:
             return Group(top, empty_panel(snap, state))
@@ -205,45 +253,57 @@ class Lines:
 
 
 def header(snap: Snapshot, width: int) -> Text:
-    """Two lines: clock, sessions running, filters; today's totals and the summed burn rate."""
+    """Two lines, three with limit figures: clock, sessions running, filters; today's spend and the
+    running sessions' burn rate; each agent's official limits with their reset countdown."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" lsm monitor ", style="bold reverse")
     text.append(f"  {snap.time:%H:%M:%S}  ")
-    text.append(f"{snap.running} running", style="bold green" if snap.running else "dim")
-    text.append(f" of {snap.total} session{_s(snap.total)}")
+    if snap.loading:
+        text.append("reading the agents' logs…", style="bold yellow")
+    else:
+        text.append(f"{snap.running} running", style="bold green" if snap.running else "dim")
+        text.append(f" of {snap.total} session{_s(snap.total)}")
     if snap.filters:
         text.append(for_terminal("   " + "  ".join(snap.filters)), style="cyan")
     if snap.pending_for is not None:
         text.append(f"   newer data in {snap.pending_for:.0f}s (r: now)", style="yellow")
     t = snap.today
     text.append("\n Today: ", style="bold")
-    text.append(f"{t.sessions} session{_s(t.sessions)} · ")
-    text.append(("≈" if t.tokens_counted else "") + human_tokens(t.tokens) + " tokens · ")
-    text.append(money(t.cost_usd) + ("+?" if t.cost_unknown else ""))
+    text.append(money(t.cost_usd) + ("+?" if t.cost_unknown else ""), style="bold")
+    text.append(" · " + ("≈" if t.tokens_counted else "") + human_tokens(t.tokens) + " tokens")
+    text.append(f" · {t.sessions} session{_s(t.sessions)}")
+    if width >= 110:
+        text.append(" (by reply time)", style="dim")
     text.append("    Burn: ", style="bold")
     text.append(burn_text(snap.burn_tokens_per_min, snap.cost_per_hour_usd))
-    if t.began_earlier and width >= 110:
-        text.append("   (whole sessions; some began before midnight)", style="dim")
-    if snap.limits and width >= 100:
-        text.append("    Limits: ", style="bold")
-        text.append_text(limits_meters(snap.limits, snap.near_percent))
+    if width >= 110:
+        text.append(" (running)", style="dim")
+    if snap.limits:
+        text.append("\n Limits: ", style="bold")
+        text.append_text(limits_meters(snap.limits, snap.near_percent, snap.time, bars=width >= 140))
     return text
 
 
-def limits_meters(limits: Sequence[Limit], near: float) -> Text:
-    """ "claude 5h 42% 7d 17% · codex 5h 91%": each agent's current official limits, coloured."""
+def limits_meters(limits: Sequence[Limit], near: float, now: datetime, *, bars: bool = True) -> Text:
+    """ "claude 5h ████░░░░ 42% ↻2h 05m  7d 17% ↻3d 4h · codex 5h 91% ↻1h 10m": each agent's current
+    official limits, coloured by how full, with the time to their reset."""
     text = Text()
     agent = None
     for limit in limits:
         o = limit.observation
         if o.agent != agent:
-            text.append((" · " if agent else "") + o.agent.removesuffix("-code") + " ")
+            text.append((" · " if agent else "") + for_terminal(o.agent.removesuffix("-code")) + " ")
             agent = o.agent
         else:
-            text.append(" ")
+            text.append("  ")
         style = "red" if o.used_percent >= 100 else "yellow" if o.used_percent >= near else "green"
         text.append(f"{for_terminal(o.window)} ")
+        if bars:
+            filled = max(0, min(8, round(o.used_percent / 100 * 8)))
+            text.append("█" * filled + "░" * (8 - filled) + " ", style=style)
         text.append(f"{o.used_percent:.0f}%", style=style)
+        if o.resets_at is not None:
+            text.append(f" ↻{countdown(o.resets_at - now)}", style="dim")
     return text
 
 
@@ -258,29 +318,17 @@ def burn_text(tokens_per_min: float | None, cost_per_hour: float | None) -> str:
 
 
 SORT_SHORT = {"last_activity": "last", "burn_rate": "burn", "started_at": "start"}
+PROMPT_TITLES = {
+    "filter": "Filter",
+    "tag": "Tags for {id}",
+    "describe": "Description of {id}",
+}
 
 
 def footer(snap: Snapshot, state: ViewState, width: int) -> list[Text]:
-    """One line of keys (and the last message); one more for the first warning, if any."""
-    wide = width >= 110
-    sort = SORT_LABELS.get(state.sort, state.sort) if wide else SORT_SHORT.get(state.sort, state.sort)
-    scope = {"running": "running only", "all": "all sessions"}[state.scope]
-    hints = (
-        ("q", "quit"),
-        ("r", "refresh"),
-        ("↑↓/jk" if wide else "jk", "select"),
-        ("Enter" if wide else "⏎", "details"),
-        ("s", f"sort: {sort}"),
-        ("a", scope if wide else state.scope),
-        ("h", "help"),
-    )
-    keys = Text(no_wrap=True, overflow="ellipsis")
-    for key, what in hints:
-        keys.append(f" {key} ", style="bold reverse")
-        keys.append(f" {what} " if wide else f" {what}")
-    if state.message:
-        keys.append(f"  {state.message}", style="italic")
-    lines = [keys]
+    """The prompt being typed, or one line of keys (and the last message); one more for the first
+    warning, if any."""
+    lines = [prompt_line(state, snap, width) if state.prompt else keys_line(state, width)]
     if snap.warnings:
         more = f" (+{len(snap.warnings) - 1} more)" if len(snap.warnings) > 1 else ""
         lines.append(
@@ -294,6 +342,59 @@ def footer(snap: Snapshot, state: ViewState, width: int) -> list[Text]:
     return lines
 
 
+def keys_line(state: ViewState, width: int) -> Text:
+    """The last message first (what an action did), then as many key hints as fit, the most useful
+    first; ``?`` lists them all."""
+    wide = width >= 110
+    sort = SORT_LABELS.get(state.sort, state.sort) if wide else SORT_SHORT.get(state.sort, state.sort)
+    sort += " ↑" if state.reverse else ""
+    scope = {"running": "running only", "all": "all sessions"}[state.scope]
+    hints = [
+        ("q", "quit"),
+        ("?", "help"),
+        ("/", "filter" if not state.filter else f"filter: {state.filter}"),
+        ("s", f"sort: {sort}"),
+        ("a", scope if wide else state.scope),
+    ]
+    if wide:
+        hints += [("S", "reverse"), ("⏎", "details"), ("t", "tag"), ("d", "describe"), ("e", "export")]
+        hints += [("c", "close"), ("y", "copy"), ("o", "open"), ("r", "refresh")]
+    keys = Text(no_wrap=True, overflow="ellipsis")
+    if state.message:
+        keys.append(for_terminal(f" {state.message} "), style="bold italic")
+        keys.append(" ")
+    for key, what in hints:
+        piece = f" {for_terminal(what)} " if wide else f" {for_terminal(what)}"
+        if keys.cell_len + len(key) + 2 + cell_len(piece) > width and key not in ("q", "?"):
+            break
+        keys.append(f" {key} ", style="bold reverse")
+        keys.append(piece)
+    return keys
+
+
+def prompt_line(state: ViewState, snap: Snapshot, width: int) -> Text:
+    """ "Filter: agent:codex jwt▏  Enter keep · Esc clear" or "Close 5f0c2b1e (…)? y/N"."""
+    prompt = state.prompt
+    assert prompt is not None
+    shown = snap.short_ids.get(prompt.target or "", prompt.target or "")
+    line = Text(no_wrap=True, overflow="ellipsis")
+    if prompt.kind == "close":
+        line.append(for_terminal(f" Close {shown}? "), style="bold red")
+        line.append(for_terminal(f"{prompt.detail}  "), style="")
+        line.append(" y ", style="bold reverse")
+        line.append(" close ")
+        line.append(" any other key ", style="bold reverse")
+        line.append(" cancel")
+        return line
+    title = PROMPT_TITLES.get(prompt.kind, prompt.kind).format(id=shown)
+    line.append(for_terminal(f" {title}: "), style="bold")
+    line.append(for_terminal(prompt.text))
+    line.append("▏", style="blink")
+    help_text = "Enter keep · Esc clear" if prompt.kind == "filter" else "Enter save · Esc cancel"
+    line.append(f"   {help_text}", style="dim")
+    return line
+
+
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
@@ -301,24 +402,29 @@ def _s(n: int) -> str:
 # ------------------------------------------------------------------------------------------------------
 # The session table
 
-# Columns in the order shown, with the most a cell may take (its text is cut with "…" beyond).
+# Columns in the order shown, with the most a cell may take (its text is cut with "…" beyond). The
+# title takes what the others leave, from TITLE_MIN up to its cap.
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("", 1),
-    ("Agent", 12),
     ("ID", 14),
+    ("Title", 60),
     ("Project", 18),
+    ("Agent", 12),
     ("Model", 16),
-    ("Status", 17),
+    ("Status", 20),
     ("Context", 15),
     ("Tokens", 8),
     ("Cost", 9),
     ("Burn", 15),
+    ("Activity", SPARK_CHARS),
     ("Health", 6),
     ("Last", 9),
+    ("Started", 9),
 )
 RIGHT = frozenset({"Tokens", "Cost", "Burn", "Health"})
-# Left out, in this order, until the table fits the terminal; the rest always stays.
-DROP_ORDER = ("Model", "Agent", "Last", "Burn", "Project", "Cost")
+# Left out, in this order, until the table fits the terminal; the marker, Title, Project, Status and
+# Context always stay, and so does the sorted column.
+DROP_ORDER = ("Started", "Model", "Agent", "Activity", "ID", "Burn", "Last", "Cost", "Tokens", "Health")
 SORT_COLUMNS = {
     "last_activity": "Last",
     "context": "Context",
@@ -327,31 +433,43 @@ SORT_COLUMNS = {
     "cost": "Cost",
     "tokens": "Tokens",
     "project": "Project",
+    "started_at": "Started",
 }
+GAP = 2  # spaces between columns, at the least
+TITLE_MIN = 14
 TABLE_CHROME = 3  # the table's header and rule, and the "more rows" line
 MIN_TABLE_ROWS = 3
 DETAIL_MIN = 6
 
 
 def fitting_columns(
-    rows: Sequence[dict[str, Text | str]], headers: dict[str, str], width: int
+    rows: Sequence[dict[str, Text | str]], headers: dict[str, str], width: int, keep: str | None = None
 ) -> dict[str, int]:
-    """The columns to show and their widths: all of them when their widest cells fit ``width``, else
-    fewer (DROP_ORDER); when even the essential ones do not fit, the status column gives way."""
+    """The columns to show and their widths: all of them when they fit ``width`` with the title at its
+    least, else fewer (DROP_ORDER, never ``keep``); then the title grows into what is left. When even
+    the essential ones do not fit, the status and the project give way."""
     need = {}
     for name, cap in COLUMNS:
-        widest = max([cell_len(headers[name])] + [_cell_width(row[name]) for row in rows])
-        need[name] = min(cap, widest)
+        widest = max([0] + [_cell_width(row[name]) for row in rows])
+        need[name] = max(cell_len(headers[name]), min(cap, widest))  # a header (and its arrow) is never cut
+    title_want = need["Title"]
+    # The title's least share grows with the terminal: on a wide one it wins over the minor columns.
+    need["Title"] = min(title_want, max(TITLE_MIN, width // 5))
     names = [name for name, _cap in COLUMNS]
 
     def total() -> int:
-        return sum(need[n] for n in names) + 3 * (len(names) - 1)  # " │ " between columns
+        return sum(need[n] for n in names) + GAP * (len(names) - 1)
 
     for victim in DROP_ORDER:
         if total() <= width:
             break
-        names.remove(victim)
-    need["Status"] = max(6, need["Status"] - max(0, total() - width))
+        if victim != keep:
+            names.remove(victim)
+    need["Title"] = min(title_want, need["Title"] + max(0, width - total()))
+    for name, least in (("Status", 6), ("Project", 8), ("Title", 6)):
+        over = total() - width
+        if over > 0 and need[name] > least:
+            need[name] = max(least, need[name] - over)
     return {name: need[name] for name in names}
 
 
@@ -368,16 +486,18 @@ def session_table(
     building those directly costs a tenth of a Table's layout, which matters on every frame."""
     start = window(sel, len(views), rows)
     shown = views[start : start + rows]
-    bar = 10 if width >= 100 else 5
-    cells = [row_cells(view, snap, bar, selected=i == sel) for i, view in enumerate(shown, start)]
+    bar = 10 if width >= 120 else 5
+    compact = width < 120
+    cells = [row_cells(view, snap, bar, i == sel, compact) for i, view in enumerate(shown, start)]
     sorted_column = SORT_COLUMNS.get(state.sort)
-    headers = {name: name + (" ↓" if name == sorted_column else "") for name, _cap in COLUMNS}
-    widths = fitting_columns(cells, headers, width)
-    used = sum(widths.values()) + 3 * (len(widths) - 1)
-    gap = 3 + max(0, width - used) // max(1, len(widths) - 1)
+    arrow = " ↑" if state.reverse else " ↓"
+    headers = {name: name + (arrow if name == sorted_column else "") for name, _cap in COLUMNS}
+    widths = fitting_columns(cells, headers, width, keep=sorted_column)
+    used = sum(widths.values()) + GAP * (len(widths) - 1)
+    gap = GAP + min(2, max(0, width - used) // max(1, len(widths) - 1))
     head = table_line({n: Text(headers[n]) for n in widths}, widths, gap)
     head.stylize("bold")
-    lines = [head, Text("─" * min(width, used + (gap - 3) * (len(widths) - 1)))]
+    lines = [head, Text("─" * min(width, used + (gap - GAP) * (len(widths) - 1)))]
     for i, row in enumerate(cells, start):
         line = table_line(row, widths, gap)
         if i == sel:
@@ -389,6 +509,8 @@ def session_table(
         note.append(f" rows {start + 1}-{start + len(shown)} of {len(views)}")
         note.append(f"  ↑ {above} more" if above else "")
         note.append(f"  ↓ {below} more" if below else "")
+    if state.filter:
+        note.append(for_terminal(f"  filter: {state.filter}"), style="cyan")
     lines.append(note)
     return Group(*lines)
 
@@ -407,30 +529,76 @@ def table_line(cells: dict[str, Text | str], widths: dict[str, int], gap: int) -
     return line
 
 
-def row_cells(view: SessionView, snap: Snapshot, bar: int, selected: bool) -> dict[str, Text | str]:
-    s = view.session
-    label = state_label(view)
+def shown_state(view: SessionView, *, full: bool = False) -> tuple[str, str] | None:
+    """(text, style key) of the agent's own state as the monitor words it: every waiting state is
+    "needs you" (with the tool or question after a colon); nothing when it only repeats the status
+    (an idle session whose agent says idle)."""
+    label = state_label(view, full=full)
+    if label is None:
+        return None
+    text, key = label
+    if key in NEEDS_YOU:
+        rest = text[len(key) :].strip() if text.startswith(key) else ""
+        text = "needs you" + (f": {rest}" if rest else "")
+    if text == view.status:
+        return None
+    return text, key
+
+
+def status_cell(view: SessionView, compact: bool) -> Text:
+    """ "active (needs you)"; on a narrow terminal only the agent's state when it has one ("needs you")."""
+    label = shown_state(view)
+    if compact and label:
+        return Text(for_terminal(label[0]), style=STATE_STYLE.get(label[1], ""))
     status = Text(view.status, style=STATUS_STYLE.get(view.status, ""))
     if label:
         status.append(for_terminal(f" ({label[0]})"), style=STATE_STYLE.get(label[1], ""))
+    return status
+
+
+def row_cells(
+    view: SessionView, snap: Snapshot, bar: int, selected: bool, compact: bool = False
+) -> dict[str, Text | str]:
+    s = view.session
     cells: dict[str, Text | str] = {
         "": MARKER if selected else "",
-        "Agent": s.agent,
         "ID": snap.short_ids.get(s.id, s.native_id[:8]),
+        "Title": without_secrets(s.title) or "-",
         "Project": project_name(view) or "-",
+        "Agent": s.agent,
         "Model": short_model(s.model),
-        "Status": status,
+        "Status": status_cell(view, compact),
         "Context": _context_bar(view.context_pct, bar),
         "Tokens": tokens_text(view),
         "Cost": money(view.cost_usd) if not is_placeholder(s) else "?",
         "Burn": burn_cell(view),
+        "Activity": Text(sparkline(view, snap.time), style="cyan"),
         "Health": Text(
             f"{view.health.score:.0f}{'~' if view.health.estimated else ''}",
             style=HEALTH_STYLE.get(view.health.status, ""),
         ),
         "Last": ago(s.last_activity, snap.time),
+        "Started": ago(s.started_at, snap.time),
     }
     return {name: for_terminal(c) if isinstance(c, str) else c for name, c in cells.items()}
+
+
+def sparkline(view: SessionView, now: datetime, chars: int = SPARK_CHARS, step: int = SPARK_MINUTES) -> str:
+    """A running session's tokens per ``step`` minutes over the last ``chars * step`` minutes, as
+    block characters scaled to its own busiest step (a blank step: nothing billed). Empty for a session
+    that is not running, or that billed nothing in the window."""
+    if view.session.process is None:
+        return ""
+    end = int(now.timestamp() // 60) + 1
+    start = end - chars * step
+    sums = [0] * chars
+    for minute, _model, inp, out, cc, cr in view.session.usage_buckets:
+        if start <= minute < end:
+            sums[(minute - start) // step] += inp + out + cc + cr
+    top = max(sums)
+    if not top:
+        return ""
+    return "".join(" " if v == 0 else SPARK[min(7, max(0, math.ceil(v / top * 8) - 1))] for v in sums)
 
 
 def short_model(model: str | None) -> str:
@@ -451,6 +619,9 @@ def tokens_text(view: SessionView) -> str:
 
 
 def burn_cell(view: SessionView) -> str:
+    """A running session's burn rate; "-" for one that is not running (it spends nothing now)."""
+    if view.session.process is None:
+        return "-"
     parts = []
     if view.burn_rate_tokens_per_min is not None:
         parts.append(f"{human_tokens(round(view.burn_rate_tokens_per_min))}/m")
@@ -464,8 +635,8 @@ def burn_cell(view: SessionView) -> str:
 
 
 def details_panel(view: SessionView, snap: Snapshot, width: int) -> Panel:
-    """Everything about the selected session: two columns on a wide terminal; on a narrow one the
-    health summary and the advice come first, as the pane may be cut at the bottom."""
+    """Everything about the selected session, facts first: on a wide terminal the facts on the left and
+    health with the advice on the right; on a narrow one the facts, then health and advice."""
     head, factors = health_lines(view)
     advice = advice_lines(view, snap)
     if width >= 120:
@@ -473,14 +644,14 @@ def details_panel(view: SessionView, snap: Snapshot, width: int) -> Panel:
         grid.add_column(ratio=1, overflow="ellipsis")
         grid.add_column(ratio=1, overflow="fold")
         column = (width - 4 - 4) // 2  # the panel's border and padding, then the gap between columns
-        grid.add_row(Group(*session_lines(view, snap, column)), Group(*head, *factors, *advice))
+        grid.add_row(Group(*session_lines(view, snap, column)), Group(*head, *advice, *factors))
         body: RenderableType = grid
     else:
-        body = Group(*head, *advice, *session_lines(view, snap, width - 4), *factors)
+        body = Group(*session_lines(view, snap, width - 4), *head, *advice, *factors)
     s = view.session
     title = Text(for_terminal(f" {s.id} "), style="bold")
     if s.title:
-        title.append(for_terminal(f" {s.title[:60]} "))
+        title.append(for_terminal(f" {(without_secrets(s.title) or '')[:60]} "))
     return Panel(body, title=title, title_align="left", box=box.ROUNDED, padding=(0, 1))
 
 
@@ -505,7 +676,7 @@ def session_lines(view: SessionView, snap: Snapshot, width: int) -> list[Text]:
     """The session's facts, in lines of at most ``width`` cells (paths are cut at the front)."""
     s, now = view.session, snap.time
     proc = s.process
-    label = state_label(view, full=True)
+    label = shown_state(view, full=True)
     status = view.status + (f" ({label[0]})" if label else "")
     branch = f"  branch {s.git_branch}" if s.git_branch else ""
     lines = [
@@ -529,9 +700,12 @@ def session_lines(view: SessionView, snap: Snapshot, width: int) -> list[Text]:
         ),
         *tokens_lines(view),
         _line(("context ", "dim"), context_line(view)),
-        _line(("burn ", "dim"), burn_text(view.burn_rate_tokens_per_min, view.cost_per_hour_usd)),
+        _line(("burn ", "dim"), burn_text(_burn_of(view), view.cost_per_hour_usd if proc else None)),
         _line(("errors ", "dim"), errors_line(view)),
     ]
+    command = resume_command(s)
+    if command:
+        lines.append(_line(("resume ", "dim"), command))
     if view.tags or view.description:
         lines.append(_line(("tags ", "dim"), ", ".join(view.tags) or "-", ("  ", ""), view.description or ""))
     paths = s.transcript_paths
@@ -633,21 +807,36 @@ def health_lines(view: SessionView) -> tuple[list[Text], list[Text]]:
 
 
 def advice_lines(view: SessionView, snap: Snapshot) -> list[Text]:
-    """The recommendations naming this session (see ``recommend.py``)."""
+    """The recommendations naming this session (see ``recommend.py``), sessions named by short id."""
     out: list[Text] = []
     for rec in snap.recommendations:
-        if view.session.id not in tuple(getattr(rec, "session_ids", ())):
+        ids = tuple(getattr(rec, "session_ids", ()))
+        if view.session.id not in ids:
             continue
         severity = str(getattr(rec, "severity", ""))
         style = {"critical": "bold red", "warning": "yellow"}.get(severity, "cyan")
         text = Text(overflow="fold")
         text.append(for_terminal(f"{getattr(rec, 'kind', 'advice')}: "), style=style)
-        text.append(for_terminal(str(getattr(rec, "reason", ""))))
+        text.append(for_terminal(with_short_ids(str(getattr(rec, "reason", "")), ids, snap)))
         out.append(text)
-        action = str(getattr(rec, "action", ""))
+        action = with_short_ids(str(getattr(rec, "action", "")), ids, snap)
         if action:
             out.append(Text(for_terminal(f"  → {action}"), style="bold", overflow="fold"))
     return out
+
+
+def with_short_ids(text: str, ids: Sequence[str], snap: Snapshot) -> str:
+    """``text`` with each session id in ``ids`` (whole, or its native part) written as its short id:
+    every lsm command accepts it, and a screen of 36-character UUIDs says less."""
+    by_native = {sid.partition(":")[2]: snap.short_ids.get(sid) for sid in ids}
+    for sid in sorted(ids, key=len, reverse=True):
+        short = snap.short_ids.get(sid)
+        if short:
+            text = text.replace(sid, short)
+    for native, short in sorted(by_native.items(), key=lambda kv: len(kv[0]), reverse=True):
+        if native and short:
+            text = text.replace(native, short)
+    return text
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -670,7 +859,22 @@ def help_panel() -> Panel:
     )
 
 
+def loading_panel(snap: Snapshot) -> Panel:
+    body = Group(
+        Text("Reading the agents' logs…", style="bold"),
+        Text("The first scan of a long history takes a few seconds; the sessions appear here when it ends."),
+    )
+    return Panel(body, box=box.ROUNDED, padding=(1, 2))
+
+
 def empty_panel(snap: Snapshot, state: ViewState) -> Panel:
+    if state.filter:
+        where = "running sessions (a: all sessions)" if state.scope == "running" else "all sessions"
+        body = Group(
+            Text(for_terminal(f"No session matches the filter '{state.filter}' in {where}."), style="bold"),
+            Text("Esc clears the filter; / changes it."),
+        )
+        return Panel(body, box=box.ROUNDED, padding=(1, 2))
     if snap.total and state.scope == "running":
         past = f"{snap.total:,} past session{_s(snap.total)}"
         body = Group(

@@ -35,7 +35,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from llm_session_manager import hookspool
@@ -43,7 +43,16 @@ from llm_session_manager.limits import Limit
 from llm_session_manager.listing import ListFilter, keep
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
-from llm_session_manager.service import Collected, CollectMemo, collect, is_placeholder, open_db
+from llm_session_manager.pricing import ModelTable
+from llm_session_manager.service import (
+    Collected,
+    CollectMemo,
+    UsageSource,
+    collect,
+    is_placeholder,
+    open_db,
+    project_name,
+)
 
 COLLECT_SHARE = 0.10  # at most this share of one core goes to collect() (see the module docstring)
 HOT_HOURS = 2.0  # a session active this recently has its files watched on every tick
@@ -56,15 +65,15 @@ CollectFn = Callable[..., Collected]
 
 @dataclass(frozen=True)
 class Today:
-    """Sessions whose last activity is today (local calendar day). Their WHOLE totals count, so when some
-    began before midnight (``began_earlier``) the sums are an upper bound of today's use."""
+    """Today's use (local calendar day), counted at the time of each reply as `lsm report daily` counts
+    it: a session that began yesterday adds only what it did since midnight. A session whose agent does
+    not time its replies counts whole at its last activity (the report's rule)."""
 
     sessions: int = 0
     tokens: int = 0
     tokens_counted: bool = False  # some of the tokens were counted with tiktoken, not logged
     cost_usd: float = 0.0
-    cost_unknown: int = 0  # sessions with tokens but no price (unknown model): not in cost_usd
-    began_earlier: int = 0
+    cost_unknown: int = 0  # models with tokens today but no price: their cost is not in cost_usd
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class Snapshot:
     pending_for: float | None = None  # a change is known; the next collect comes in this many seconds
     limits: tuple[Limit, ...] = ()  # the official plan limits that are current
     near_percent: float = 80.0  # budget.near_percent: a limit this full is shown in yellow
+    loading: bool = False  # the first scan has not finished: the frame is drawn, the data comes next
 
     @property
     def total(self) -> int:
@@ -97,28 +107,38 @@ def local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-def today_totals(views: Iterable[SessionView], now: datetime) -> Today:
-    """Totals of the sessions active since local midnight (imported sessions and placeholders aside)."""
+def loading_snapshot(now: datetime) -> Snapshot:
+    """The frame drawn before the first scan ends: the screen's frame, no data yet."""
+    return Snapshot(now, (), 0, Today(), None, None, {}, loading=True)
+
+
+def today_totals(views: Iterable[SessionView], now: datetime, table: ModelTable | None = None) -> Today:
+    """Tokens and cost of the replies since local midnight (``reports.build``, daily, from midnight),
+    over the sessions active today (imported sessions and placeholders aside)."""
+    from llm_session_manager import reports
+
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    sessions = tokens = unknown = earlier = 0
-    cost = 0.0
-    counted = False
-    for v in views:
-        s = v.session
-        if s.origin == "imported" or s.last_activity is None or s.last_activity < midnight:
-            continue
-        sessions += 1
-        if is_placeholder(s):
-            continue
-        tokens += s.tokens.total
-        counted = counted or (s.tokens.source != "exact" and s.tokens.total > 0)
-        if v.cost_usd is not None:
-            cost += v.cost_usd
-        elif s.tokens.total:
-            unknown += 1
-        if s.started_at is None or s.started_at < midnight:
-            earlier += 1
-    return Today(sessions, tokens, counted, cost, unknown, earlier)
+    today = [
+        v
+        for v in views
+        if v.session.origin != "imported"
+        and not is_placeholder(v.session)
+        and v.session.last_activity is not None
+        and v.session.last_activity >= midnight
+    ]
+    sources = [UsageSource(v.session, project_name(v)) for v in today]
+    zone = now.tzinfo or timezone.utc
+    options = reports.Options("daily", zone, str(zone), since=midnight)
+    report = reports.build(sources, options, table or ModelTable(None))
+    sessions: set[str] = set()
+    tokens, cost = 0, 0.0
+    for row in report.rows:
+        sessions |= row.sessions
+        tokens += sum(row.tokens)
+        row_cost = report.cost(row)
+        cost += row_cost or 0.0
+    counted = any(v.session.tokens.source != "exact" for v in today if v.session.id in sessions)
+    return Today(len(sessions), tokens, counted, cost, len(report.unpriced))
 
 
 def summed(values: Iterable[float | None]) -> float | None:
@@ -160,13 +180,15 @@ def build_snapshot(
         recs = ()
         warnings.append(f"recommendations failed: {type(exc).__name__}: {exc}")
     shorts = short_ids([v.session.native_id for v in views])
+    running = [v for v in views if v.session.process is not None]
     return Snapshot(
         time=now,
         views=views,
-        running=sum(1 for v in views if v.session.process is not None),
-        today=today_totals(views, now),
-        burn_tokens_per_min=summed(v.burn_rate_tokens_per_min for v in views),
-        cost_per_hour_usd=summed(v.cost_per_hour_usd for v in views),
+        running=len(running),
+        today=today_totals(views, now, ModelTable(cfg.get("models"))),
+        # Only running sessions burn: an ended one's recent rate is history, not spend going on.
+        burn_tokens_per_min=summed(v.burn_rate_tokens_per_min for v in running),
+        cost_per_hour_usd=summed(v.cost_per_hour_usd for v in running),
         short_ids={v.session.id: shorts[v.session.native_id] for v in views},
         recommendations=recs,
         roots=tuple(roots),
@@ -368,7 +390,9 @@ class Refresher:
             self._conn = open_db(self.paths)
         cpu = self._cpu_clock()
         try:
-            collected = self._collect_fn(self.paths, self.cfg, conn=self._conn, now=now, memo=self._memo)
+            collected = self._collect_fn(
+                self.paths, self.cfg, conn=self._conn, now=now, memo=self._memo, history=True
+            )
         except Exception as exc:
             if self._snapshot is None:
                 raise
