@@ -3,9 +3,9 @@
 Three layers, each usable alone:
 
 * :func:`classify` is a pure function that recognises an agent from a process's name, executable
-  and argv by *exact* signature (never by substring), driven by the :data:`AGENT_SIGNATURES`
-  table: one :class:`AgentSignature` row per agent (Claude Code, Codex, Gemini CLI, Aider, the
-  Cursor Agent CLI, the Cursor IDE, the Copilot CLI and VS Code standing for GitHub Copilot).
+  and argv by *exact* signature (never by substring): the :class:`AgentSignature` each agent's
+  ``AgentInfo`` declares (Claude Code, Codex, Gemini CLI, Aider, the Cursor Agent CLI, the Cursor
+  IDE, the Copilot CLI and VS Code standing for GitHub Copilot), in registry order.
 * :func:`scan_processes` makes one :func:`psutil.process_iter` pass over the current user's
   processes, keeps those :func:`classify` recognises, drops our own process tree, wrapper parents
   and an editor's own descendants (one row per session, one row per editor app), and attaches a
@@ -45,18 +45,11 @@ from typing import Any
 
 import psutil
 
+from llm_session_manager.agents import agent_info, agent_signatures
+from llm_session_manager.agents.base import AgentSignature
 from llm_session_manager.models import Process
 
 __all__ = [
-    "AGENT_SIGNATURES",
-    "AIDER",
-    "CLAUDE_CODE",
-    "CODEX",
-    "COPILOT_CLI",
-    "CURSOR",
-    "CURSOR_AGENT",
-    "GEMINI",
-    "VSCODE",
     "AgentSignature",
     "Candidate",
     "StatusFile",
@@ -70,9 +63,6 @@ __all__ = [
     "scan_processes",
     "session_hint_from_argv",
 ]
-
-CLAUDE_AGENT = "claude-code"
-CODEX_AGENT = "codex"
 
 # A ctime-style procStart ("Thu Sep 10 08:31:58 2026", as `ps -o lstart` prints it on macOS) has
 # one-second resolution; allow a little more for rounding.
@@ -101,252 +91,13 @@ _PYTHON_INTERPRETER_RE = re.compile(r"(python|pypy)(\d+(\.\d+)*)?w?")
 
 
 # --------------------------------------------------------------------------------------------
-# Signatures
+# Signatures (each agent's AgentInfo declares its own)
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AgentSignature:
-    """How one agent's processes look. One row of :data:`AGENT_SIGNATURES`.
-
-    A process matches when either
-
-    * it runs under one of :attr:`interpreters` (by ``argv[0]``, or by its executable when a
-      launcher set ``argv[0]`` to something else with ``exec -a``) and runs a script whose path
-      ends with one of :attr:`script_suffixes` (whole path components; ``*`` stands for exactly
-      one component, e.g. a version directory), or whose basename is in :attr:`script_names` (the
-      first non-option argument, e.g. an npm ``bin`` symlink), or — for Python — a module
-      (``-m``) in :attr:`modules`; or
-    * the basename of ``argv[0]`` (``.exe`` stripped) is in :attr:`programs` or fully matches one
-      of :attr:`program_patterns` — or, when argv is unreadable, the process name is — and the
-      process name agrees (the same program, one of :attr:`interpreters`, or an executable with one
-      of :attr:`exe_markers`: ``exec -a claude sleep 60`` is ``sleep``); or ``argv[0]`` (or the
-      executable) ends with one of :attr:`program_paths`; or
-    * the executable path contains one of :attr:`exe_markers` and the process was started through
-      that executable itself (``argv[0]`` names the same file; macOS can report a version string
-      such as ``2.1.144`` as the *name* of a native Claude binary).
-
-    The agent's own arguments are those after the script (interpreted) or after ``argv[0]``. The
-    process is then rejected when the executable, ``argv[0]`` or the script path contains one of
-    :attr:`deny_markers`; when any of its arguments is one of :attr:`deny_flags` (also as
-    ``--flag=value``) or a path ending with one of :attr:`deny_arg_suffixes`; or when its
-    subcommand is one of :attr:`deny_subcommands`. The subcommand is the first argument, or —
-    with :attr:`options_before_subcommand` — the first argument that is not an option or the
-    value of one of :attr:`value_options` (``codex -c k=v app-server``).
-
-    The remaining fields steer :func:`scan_processes`, not :func:`classify`:
-
-    * :attr:`argv_hints`: take ``--resume``/``--session-id`` (and ``<resume_subcommand> <uuid>``)
-      from argv as the session hint (off for editors and agents whose ids are not UUIDs);
-    * :attr:`relaunches`: the agent runs as a launcher plus a worker child it may restart at any
-      time, so a same-agent parent that is not itself a same-agent child is always a launcher;
-    * :attr:`topmost_only`: an editor app — report its topmost process once, never a process that
-      has a same-agent ancestor (Electron helpers, extension servers run by the app's binary).
-    """
-
-    agent: str
-    programs: frozenset[str] = frozenset()
-    program_patterns: tuple[str, ...] = ()
-    program_paths: tuple[str, ...] = ()
-    exe_markers: tuple[str, ...] = ()
-    interpreters: frozenset[str] = frozenset()
-    script_suffixes: tuple[str, ...] = ()
-    script_names: frozenset[str] = frozenset()
-    modules: frozenset[str] = frozenset()
-    deny_markers: tuple[str, ...] = ()
-    deny_flags: frozenset[str] = frozenset()
-    deny_arg_suffixes: tuple[str, ...] = ()
-    deny_subcommands: frozenset[str] = frozenset()
-    options_before_subcommand: bool = False
-    value_options: frozenset[str] = frozenset()
-    resume_subcommand: str | None = None
-    argv_hints: bool = True
-    relaunches: bool = False
-    topmost_only: bool = False
-
-
-CLAUDE_CODE = AgentSignature(
-    agent=CLAUDE_AGENT,
-    # Native installer: ~/.local/bin/claude -> ~/.local/share/claude/versions/<ver> (claude.exe on
-    # Windows). Also what an npm install shows once it has set process.title = "claude".
-    programs=frozenset({"claude"}),
-    exe_markers=("/claude/versions/",),
-    # npm install: node …/@anthropic-ai/claude-code/cli.js (older ~/.claude/local/node_modules/…
-    # installs end the same way), or node …/bin/claude when started through the npm bin symlink.
-    interpreters=frozenset({"node", "nodejs", "bun"}),
-    script_suffixes=("@anthropic-ai/claude-code/cli.js",),
-    script_names=frozenset({"claude"}),
-    # The Claude desktop app (macOS bundle, Windows install dir), its helpers and MCP servers.
-    deny_markers=("/Claude.app/", "/AnthropicClaude/"),
-    # Background daemon helpers and the binary re-running itself as ripgrep: no transcript.
-    deny_flags=frozenset({"--bg-pty-host", "--bg-spare", "--ripgrep"}),
-    # Utility subcommands that never own a transcript (`claude daemon run`, `claude mcp serve`, …).
-    deny_subcommands=frozenset(
-        {"daemon", "mcp", "doctor", "update", "install", "setup-token", "plugin", "config"}
-        | {"migrate-installer"}
-    ),
-)
-
-CODEX = AgentSignature(
-    agent=CODEX_AGENT,
-    # The native binary: `codex` (Homebrew, the install script, npm's
-    # …/@openai/codex-<platform>/vendor/<triple>/codex/codex) or, in older npm packages,
-    # …/@openai/codex/bin/codex-<target triple>. Its own arg0 helpers (codex-linux-sandbox,
-    # apply_patch, codex-execve-wrapper) carry other names and so never match.
-    programs=frozenset({"codex"}),
-    program_patterns=(
-        r"codex-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin|pc-windows-msvc)",
-    ),
-    # The npm launcher `node …/@openai/codex/bin/codex.js` spawns the native child at once
-    # (CODEX_MANAGED_BY_NPM=1) and is then dropped as its wrapper; when there is no native child
-    # (the 2025 TypeScript CLI, dist/cli.js) the node process is the session.
-    interpreters=frozenset({"node", "nodejs", "bun"}),
-    script_suffixes=("@openai/codex/bin/codex.js", "@openai/codex/dist/cli.js"),
-    script_names=frozenset({"codex"}),
-    # The ChatGPT and Codex desktop apps bundle the binary for their own app-server.
-    deny_markers=("/ChatGPT.app/", "/Codex.app/"),
-    deny_flags=frozenset({"--orphaned-helper"}),
-    # Servers for other programs (IDE extension / desktop app, MCP clients) and utilities that
-    # write no rollout. `exec`, `review`, `resume` and `fork` are sessions.
-    deny_subcommands=frozenset(
-        {"app-server", "mcp-server", "mcp", "login", "logout", "completion", "sandbox", "debug"}
-        | {"apply", "a", "cloud", "responses-api-proxy", "stdio-to-uds", "features", "generate-ts"}
-        | {"help", "update"}
-        # 0.171: the app-server daemon's manager, a standalone exec server, and one-shot utilities.
-        | {"remote-control", "exec-server", "plugin", "doctor", "queue", "archive", "unarchive", "delete"}
-        | {"migrate-rollouts", "migrate-nfs-db"}
-    ),
-    options_before_subcommand=True,
-    value_options=frozenset(
-        {"-c", "--config", "-m", "--model", "-p", "--profile", "-s", "--sandbox", "-a"}
-        | {"--ask-for-approval", "-C", "--cd", "-i", "--image", "--enable", "--disable", "--add-dir"}
-        | {"--local-provider"}
-    ),
-    resume_subcommand="resume",
-)
-
-GEMINI = AgentSignature(
-    agent="gemini",
-    # npm: node …/bin/gemini (the bin symlink) or node …/@google/gemini-cli/dist/index.js; the
-    # repository's bundle is bundle/gemini.js. It always re-launches itself as a child
-    # (node --max-old-space-size=… …/bin/gemini, GEMINI_CLI_NO_RELAUNCH=true) that does the work
-    # and may be restarted later; the child is kept, the launcher dropped (see `relaunches`).
-    programs=frozenset({"gemini"}),
-    interpreters=frozenset({"node", "nodejs", "bun"}),
-    script_suffixes=("@google/gemini-cli/dist/index.js", "@google/gemini-cli/bundle/gemini.js"),
-    script_names=frozenset({"gemini"}),
-    deny_flags=frozenset({"--experimental-acp", "--acp"}),
-    deny_subcommands=frozenset({"mcp", "extensions", "extension", "hooks", "skills"}),
-    options_before_subcommand=True,
-    value_options=frozenset({"-m", "--model", "-p", "--prompt", "-i", "--prompt-interactive", "-r"})
-    | frozenset({"--resume", "--approval-mode", "-e", "--extensions", "--include-directories"}),
-    relaunches=True,
-)
-
-AIDER = AgentSignature(
-    agent="aider",
-    # pip/pipx/uv install a console script …/bin/aider whose shebang names the venv's Python, so the
-    # process is `python3 …/bin/aider`; also `python -m aider`. On Windows the aider.exe launcher
-    # runs python.exe with the launcher as its script; the launcher parent is dropped as a wrapper.
-    programs=frozenset({"aider"}),
-    interpreters=frozenset({"python", "pypy"}),
-    script_names=frozenset({"aider"}),
-    modules=frozenset({"aider", "aider.main"}),
-    # Aider's session ids are not UUIDs; it is linked by its cwd (the repository root).
-    argv_hints=False,
-)
-
-CURSOR_AGENT = AgentSignature(
-    agent="cursor-agent",
-    # ~/.local/bin/cursor-agent (or `agent`) -> ~/.local/share/cursor-agent/versions/<ver>/cursor-agent,
-    # a bash script that does `exec -a "$0" "$SCRIPT_DIR/node" [--use-system-ca] "$SCRIPT_DIR/index.js"`:
-    # argv[0] is the wrapper's path, the executable the bundled node.
-    programs=frozenset({"cursor-agent"}),
-    interpreters=frozenset({"node", "nodejs"}),
-    script_suffixes=("cursor-agent/versions/*/index.js", "cursor-agent/versions/*/dist-package/index.js"),
-    # `worker-server` is the session's own helper child; `worker` the long-lived host of agents
-    # dispatched from the IDE or cursor.com (it runs many chats; the IDE row stands for it);
-    # `acp` a server for editors; the rest are utilities.
-    deny_subcommands=frozenset(
-        {"worker", "worker-server", "acp", "mcp", "login", "logout", "status", "whoami", "update"}
-        | {"upgrade", "install-shell-integration", "uninstall-shell-integration", "ls", "about"}
-        | {"models", "create-chat", "plugin", "help"}
-    ),
-    options_before_subcommand=True,
-    value_options=frozenset(
-        {"--model", "-m", "--output-format", "--mode", "--api-key", "--workspace", "--worker-dir", "-H"}
-        | {"--header"}
-    ),
-    resume_subcommand="resume",
-)
-
-_ELECTRON_DENY_FLAGS = frozenset({"--type", "--ms-enable-electron-run-as-node"})
-# The editor's command-line launcher: `<app binary> …/resources/app/out/cli.js …` run as node.
-_ELECTRON_CLI_SUFFIXES = ("resources/app/out/cli.js",)
-
-CURSOR = AgentSignature(
-    agent="cursor",
-    # The Electron main process: /usr/share/cursor/cursor (deb), <AppImage mount>/cursor,
-    # /Applications/Cursor.app/Contents/MacOS/Cursor, Cursor.exe. Its `Cursor Helper (…)`
-    # processes have other names; its `--type=…` children are excluded by flag.
-    programs=frozenset({"cursor", "Cursor"}),
-    deny_flags=_ELECTRON_DENY_FLAGS,
-    deny_arg_suffixes=_ELECTRON_CLI_SUFFIXES,
-    argv_hints=False,
-    topmost_only=True,
-)
-
-COPILOT_CLI = AgentSignature(
-    agent="copilot-cli",
-    # npm: `node …/@github/copilot/npm-loader.js` (or the `copilot` bin symlink) spawnSync's the
-    # native …/@github/copilot-<platform>-<arch>/copilot, the agent; the loader is its wrapper.
-    programs=frozenset({"copilot"}),
-    interpreters=frozenset({"node", "nodejs"}),
-    script_suffixes=("@github/copilot/npm-loader.js", "@github/copilot/index.js"),
-    script_names=frozenset({"copilot"}),
-    deny_flags=frozenset({"--acp"}),
-    # Its utilities, and the subcommands of AWS's unrelated `copilot` CLI.
-    deny_subcommands=frozenset(
-        {"login", "logout", "help", "update", "version", "plugin", "mcp", "init"}
-        | {"app", "env", "svc", "job", "pipeline", "deploy", "task", "storage", "secret", "docs"}
-        | {"completion", "run"}
-    ),
-    options_before_subcommand=True,
-    value_options=frozenset({"--model", "-p", "--prompt", "--config-dir", "--log-dir", "--log-level"})
-    | frozenset({"--add-dir", "--agent", "--allow-tool", "--deny-tool"}),
-)
-
-VSCODE = AgentSignature(
-    agent="copilot",
-    # GitHub Copilot (and Cline, Roo…) run inside VS Code's extension host: VS Code's main process
-    # stands for them. Linux `code`/`code-insiders`/`codium`/`code-oss`, Windows `Code.exe`…,
-    # macOS `…/Visual Studio Code.app/Contents/MacOS/Electron` (newer builds: `…/MacOS/Code`).
-    programs=frozenset(
-        {"code", "code-insiders", "codium", "code-oss", "Code", "Code - Insiders", "VSCodium", "Code - OSS"}
-    ),
-    program_paths=(
-        "Visual Studio Code.app/Contents/MacOS/Electron",
-        "Visual Studio Code - Insiders.app/Contents/MacOS/Electron",
-        "VSCodium.app/Contents/MacOS/Electron",
-    ),
-    deny_flags=_ELECTRON_DENY_FLAGS,
-    deny_arg_suffixes=_ELECTRON_CLI_SUFFIXES,
-    argv_hints=False,
-    topmost_only=True,
-)
-
-#: Every agent :func:`classify` knows, tried in order. Add a row per new agent.
-AGENT_SIGNATURES: tuple[AgentSignature, ...] = (
-    CLAUDE_CODE,
-    CODEX,
-    GEMINI,
-    AIDER,
-    CURSOR_AGENT,
-    CURSOR,
-    COPILOT_CLI,
-    VSCODE,
-)
-_SIGNATURE_OF = {sig.agent: sig for sig in AGENT_SIGNATURES}
+def _signature_of(agent: str) -> AgentSignature | None:
+    info = agent_info(agent)
+    return info.signature if info is not None else None
 
 
 def _norm_path(path: str) -> str:
@@ -566,7 +317,7 @@ def classify(
     exe: str | None,
     cmdline: Sequence[str],
     *,
-    signatures: Sequence[AgentSignature] = AGENT_SIGNATURES,
+    signatures: Sequence[AgentSignature] | None = None,
 ) -> str | None:
     """Return the agent a process is (e.g. ``"claude-code"``, ``"codex"``), or ``None``.
 
@@ -574,9 +325,10 @@ def classify(
     its argv; any may be empty/``None`` when unreadable. Matching is by exact signature, so
     ``grep claude``, ``claude-squad``, ``ccusage``, a Playwright ``…/claude-tools/…/cli.js``,
     ``codex-linux-sandbox``, an ``aider.py`` or an Electron ``--type=renderer`` helper are not
-    agents. See :class:`AgentSignature` for the rules.
+    agents. See :class:`AgentSignature` for the rules. ``signatures``: the registered agents' unless
+    given.
     """
-    found = _classify(name, exe, cmdline, signatures)
+    found = _classify(name, exe, cmdline, agent_signatures() if signatures is None else signatures)
     return found[0].agent if found else None
 
 
@@ -961,6 +713,7 @@ def _with_status(process: Process, status: StatusFile | None) -> Process:
 def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None]) -> Iterable[_Seen]:
     """The single process_iter pass. Fills ``parent_of`` for every process as a side effect."""
     key, mine = _user_matcher()
+    sigs = agent_signatures()
     attrs = ["pid", "ppid", "name", "exe", "cmdline", "create_time", "status", key]
     for proc in psutil.process_iter(attrs=attrs, ad_value=None):
         info: dict[str, Any] = getattr(proc, "info", {})
@@ -973,7 +726,7 @@ def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None])
             continue
         raw_cmdline = info.get("cmdline")
         cmdline = tuple(str(a) for a in raw_cmdline) if isinstance(raw_cmdline, (list, tuple)) else ()
-        found = _classify(_as_str(info.get("name")), _as_str(info.get("exe")), cmdline, AGENT_SIGNATURES)
+        found = _classify(_as_str(info.get("name")), _as_str(info.get("exe")), cmdline, sigs)
         if found is None:
             continue
         probed = _probe(proc)
@@ -988,9 +741,7 @@ def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None])
             pid=pid, agent=sig.agent, cwd=cwd, started_at=started, cpu_pct=cpu, rss_bytes=rss, cmdline=cmdline
         )
         status = (
-            _live_status(config_dirs, pid, create_time, _linux_start_ticks(pid))
-            if sig.agent == CLAUDE_AGENT
-            else None
+            _live_status(config_dirs, pid, create_time, _linux_start_ticks(pid)) if sig.status_file else None
         )
         process = _with_status(process, status)
         if process.session_hint is None:
@@ -1013,7 +764,7 @@ def _is_wrapper(parent: _Seen, child: _Seen, by_pid: Mapping[int, _Seen]) -> boo
     """
     if parent.from_status_file:
         return False
-    sig = _SIGNATURE_OF.get(parent.process.agent)
+    sig = _signature_of(parent.process.agent)
     relaunches = sig is not None and sig.relaunches
     if relaunches and parent.ppid is not None and not _same_agent(by_pid.get(parent.ppid), parent):
         return True
@@ -1046,7 +797,7 @@ def _redundant(seen: Sequence[_Seen], parent_of: Mapping[int, int | None]) -> se
     by_pid = {s.pid: s for s in seen}
     out: set[int] = set()
     for item in seen:
-        sig = _SIGNATURE_OF.get(item.process.agent)
+        sig = _signature_of(item.process.agent)
         if sig is not None and sig.topmost_only:
             if _has_same_agent_ancestor(item, by_pid, parent_of):
                 out.add(item.pid)
@@ -1059,7 +810,8 @@ def _redundant(seen: Sequence[_Seen], parent_of: Mapping[int, int | None]) -> se
 
 def _with_open_file_hint(item: _Seen) -> Process:
     """Codex: the rollout the process holds open names its session (beats an argv hint)."""
-    if item.process.agent != CODEX_AGENT:
+    sig = _signature_of(item.process.agent)
+    if sig is None or not sig.open_rollout:
         return item.process
     hint = _open_rollout_hint(item.handle)
     if hint is None:

@@ -8,7 +8,6 @@ hand-off for a person or a fresh session. Secrets are redacted by default in eve
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -315,21 +314,14 @@ def content_hash(doc: dict[str, Any]) -> str:
 
 
 def conversation_for(session: Session) -> list[dict[str, Any]] | None:
-    """The session's conversation, when its agent's reader can give it (None = not available). A reader
-    whose files hold many sessions (Cursor's database, Aider's history) also takes ``native_id``."""
-    module_name = session.agent.replace("-", "_")
-    try:
-        module = importlib.import_module(f"llm_session_manager.agents.{module_name}")
-    except ModuleNotFoundError:
-        return None
-    reader = getattr(module, "read_conversation", None)
-    if reader is None or not session.transcript_paths:
-        return None
-    import inspect
+    """The session's conversation, when its agent's reader can give it (None = not available)."""
+    from llm_session_manager.agents import agent_info
 
-    kwargs = {"native_id": session.native_id} if "native_id" in inspect.signature(reader).parameters else {}
+    info = agent_info(session.agent)
+    if info is None or info.conversation is None or not session.transcript_paths:
+        return None
     try:
-        return list(reader(list(session.transcript_paths), **kwargs))
+        return list(info.conversation(list(session.transcript_paths), session.native_id))
     except OSError as exc:
         raise LsmError(f"cannot read the transcript of {session.id}: {exc.strerror or exc}") from None
 

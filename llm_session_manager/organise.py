@@ -14,13 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llm_session_manager.agents import editor_hosted
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.service import project_name
 
 TAG_RE = re.compile(r"^[a-z0-9._-]+$")
-# Sessions that live inside an editor: closing one must never end the whole editor.
-APP_AGENTS = frozenset({"cursor", "copilot", "cline"})
 TAG_MAX = 64
 
 
@@ -172,7 +171,7 @@ def close_sessions(
     if dry_run:
         for v in views:
             proc = v.session.process
-            signal = proc is not None and proc.agent not in APP_AGENTS
+            signal = proc is not None and not editor_hosted(proc.agent)
             what = (
                 f"would mark closed and send SIGTERM to pid {proc.pid}"
                 if signal and proc
@@ -187,7 +186,7 @@ def close_sessions(
         if proc is None:
             outcomes.append(CloseOutcome(v.session.id, None, "marked closed"))
             continue
-        if proc.agent in APP_AGENTS:
+        if editor_hosted(proc.agent):  # closing one session must never end the whole editor
             outcomes.append(
                 CloseOutcome(v.session.id, proc.pid, "marked closed", "the editor is left running")
             )

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llm_session_manager.compaction import COMPACT_SHARE as COMPACT_SHARE
 from llm_session_manager.compaction import auto_compact_point as auto_compact_point
 from llm_session_manager.models import ModelTokens
 
@@ -336,16 +335,22 @@ class ModelTable:
         return None
 
     def window(
-        self, model: str | None, *, one_m: bool = False, peak_context: int | None = None
+        self,
+        model: str | None,
+        *,
+        one_m: bool = False,
+        peak_context: int | None = None,
+        default: int = DEFAULT_WINDOW,
     ) -> tuple[int, str]:
-        """(context window, source). ``one_m``: the transcript's identity says ``[1m]``."""
+        """(context window, source). ``one_m``: the transcript's identity says ``[1m]``; ``default``: the
+        agent's window for a model the table does not know (its ``AgentInfo.default_window``)."""
         if one_m:
             return 1_000_000, "1m-identity"
         info = self.lookup(model)
         if info is not None:
             window, source = info.context_window, "table"
         else:
-            window, source = DEFAULT_WINDOW, "default"
+            window, source = default, "default"
             name = normalise(model or "")
             for pattern, size in WINDOW_ONLY:
                 if re.match(pattern, name):

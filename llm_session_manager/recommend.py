@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from itertools import combinations
 from typing import Any
 
+from llm_session_manager.agents import editor_hosted
 from llm_session_manager.config import DEFAULTS
 from llm_session_manager.models import SessionView
 
@@ -50,8 +51,6 @@ THRASH_SIGNALS = ("compaction_thrash", "prompt_too_long")
 COMPACT_COMMANDS = {"claude-code": "/compact", "codex": "/compact", "gemini": "/compress"}
 # Branch names every repository has: sharing one says nothing on its own.
 GENERIC_BRANCHES = frozenset({"main", "master", "trunk", "develop", "dev", "head"})
-# Editor-hosted sessions: the process is the editor, which is not "idle" in any useful sense.
-APP_AGENTS = frozenset({"cursor", "copilot", "cline"})
 SIMILAR_TAGS = 0.5  # Jaccard index of the two tag sets
 SIMILAR_WORDS = 0.5  # Jaccard index of the significant words of descriptions (or titles)
 MIN_SHARED_WORDS = 2
@@ -369,7 +368,8 @@ def close_idle(live: Sequence[SessionView], limit: float, now: datetime) -> Reco
     found: list[tuple[float, SessionView]] = []
     for v in live:
         proc = v.session.process
-        if proc is None or proc.agent in APP_AGENTS or v.session.agent in APP_AGENTS:
+        # Editor-hosted sessions: the process is the editor, which is not "idle" in any useful sense.
+        if proc is None or editor_hosted(proc.agent) or editor_hosted(v.session.agent):
             continue
         if proc.state in ("busy", "waiting"):
             continue

@@ -405,11 +405,11 @@ def _usage(message: str) -> Exception:
 
 def check_agent(value: str | None) -> str | None:
     """An agent name or a prefix of one, lower-cased (None: every agent)."""
-    from llm_session_manager.agents import REGISTRY
+    from llm_session_manager.agents import agent_names
 
     if value is None:
         return None
-    names = [module.replace("_", "-") for module, _cls in REGISTRY]
+    names = agent_names()
     name = value.strip().lower()
     if not name or not any(agent.startswith(name) for agent in names):
         raise _usage(f"--agent: unknown agent '{value}' (one of {', '.join(names)})")

@@ -16,7 +16,7 @@ from typing import Any
 
 from llm_session_manager import burn, hookstate
 from llm_session_manager import health as health_mod
-from llm_session_manager.agents import all_readers
+from llm_session_manager.agents import all_readers, default_window
 from llm_session_manager.agents.base import AgentReader
 from llm_session_manager.models import Process, Session, SessionView, TokenUsage
 from llm_session_manager.paths import Paths
@@ -157,6 +157,7 @@ def derive(
             session.model,
             one_m=session.context_window_source == "1m-identity",
             peak_context=max(session.peak_context_tokens or 0, session.context_tokens or 0) or None,
+            default=default_window(session.agent),
         )
     session = dataclasses.replace(session, context_window=window, context_window_source=source)
     compact_at = auto_compact_point(window, session.agent)

@@ -24,7 +24,7 @@ import unicodedata
 from string import Formatter
 from typing import TYPE_CHECKING, Any
 
-from llm_session_manager.compaction import auto_compact_point
+from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.hookspool import data_dir
 from llm_session_manager.safetext import for_terminal
 
@@ -201,7 +201,7 @@ def minutes_to_compact(points: list[tuple[float, int]], window: int | None) -> f
         if points[i][1] < points[i - 1][1]:
             start = i
     (t0, c0), (t1, c1) = points[start], points[-1]
-    left = auto_compact_point(window) - c1
+    left = CLAUDE_CODE_COMPACT.point(window) - c1
     if left <= 0:
         return 0.0
     if t1 - t0 < 1 or c1 <= c0:

@@ -639,10 +639,9 @@ def test_classify_rejects_other_agents_false_positives(
 
 
 def test_every_agent_of_the_registry_has_a_signature_or_a_reason() -> None:
-    from llm_session_manager.agents import REGISTRY
-    from llm_session_manager.discovery import AGENT_SIGNATURES
+    from llm_session_manager.agents import agent_names, agent_signatures
 
-    agents = {sig.agent for sig in AGENT_SIGNATURES}
+    agents = {sig.agent for sig in agent_signatures()}
     assert agents == {
         "claude-code",
         "codex",
@@ -654,7 +653,7 @@ def test_every_agent_of_the_registry_has_a_signature_or_a_reason() -> None:
         "copilot",
     }
     # Cline (and Roo) run inside VS Code: the "copilot" row stands for them, no process of their own.
-    assert {module.replace("_", "-") for module, _ in REGISTRY} - agents == {"cline"}
+    assert set(agent_names()) - agents == {"cline"}
 
 
 @pytest.mark.parametrize(
@@ -717,9 +716,11 @@ def test_pick_rollout(tmp_path: Path) -> None:
     ],
 )
 def test_codex_resume_subcommand_hint(cmdline: list[str], expected: str | None) -> None:
-    from llm_session_manager.discovery import CODEX, _resume_subcommand_hint
+    from llm_session_manager.agents.codex import INFO
+    from llm_session_manager.discovery import _resume_subcommand_hint
 
-    assert _resume_subcommand_hint(CODEX, cmdline[1:]) == expected
+    assert INFO.signature is not None
+    assert _resume_subcommand_hint(INFO.signature, cmdline[1:]) == expected
 
 
 # --------------------------------------------------------------------------------------------

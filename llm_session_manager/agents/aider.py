@@ -36,12 +36,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import amount, count, file_identity, open_regular, scandir
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.common import (
+    amount,
+    count,
+    file_identity,
+    open_regular,
+    scandir,
+    title_from,
+)
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
-from llm_session_manager.safetext import title_line
 
 AGENT = "aider"
 HISTORY_FILE = ".aider.chat.history.md"
@@ -51,7 +57,6 @@ DEFAULT_MAX_DEPTH = 3
 # At most this many directories are listed per scan (breadth first, so the deepest are cut first).
 MAX_DIRS = 5000
 HEAD_BYTES = 256
-TITLE_MAX = 80
 # Folders never searched for histories: hidden ones (".*") and these.
 SKIP_DIRS = frozenset(
     {
@@ -181,10 +186,6 @@ def new_session(key: str, start: str | None, line: int) -> dict[str, Any]:
     }
 
 
-def _title_from(text: str) -> str:
-    return title_line(text, TITLE_MAX)
-
-
 def _current(data: dict[str, Any]) -> dict[str, Any]:
     sessions = data["sessions"]
     if not sessions:
@@ -241,7 +242,7 @@ def _user_text(session: dict[str, Any], text: str) -> None:
     session["prompts"] += 1
     session["since_clear"] += 1
     if session["title"] is None:
-        session["title"] = _title_from(prompt)
+        session["title"] = title_from(prompt)
 
 
 def _usage_line(session: dict[str, Any], text: str) -> None:
@@ -692,3 +693,26 @@ def section_turns(lines: list[str]) -> list[dict[str, Any]]:
     turn = _assistant(reply, model)
     turns.extend([turn] if turn else [])
     return [t for t in turns if t["role"] == "assistant" or t["text"].strip()]  # empty inputs left out
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Aider
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Aider",
+    reader=lambda setup: AiderReader.from_config(setup.paths, setup.config, extra_dirs=setup.running_dirs),
+    signature=AgentSignature(
+        agent=AGENT,
+        # pip/pipx/uv install a console script …/bin/aider whose shebang names the venv's Python, so the
+        # process is `python3 …/bin/aider`; also `python -m aider`. On Windows the aider.exe launcher
+        # runs python.exe with the launcher as its script; the launcher parent is dropped as a wrapper.
+        programs=frozenset({"aider"}),
+        interpreters=frozenset({"python", "pypy"}),
+        script_names=frozenset({"aider"}),
+        modules=frozenset({"aider", "aider.main"}),
+        # Aider's session ids are not UUIDs; it is linked by its cwd (the repository root).
+        argv_hints=False,
+    ),
+    conversation=read_conversation,
+)

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     MAX_COUNT,
@@ -41,17 +41,17 @@ from llm_session_manager.agents.common import (
     open_regular,
     recent_rows,
     scandir,
+    title_from,
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
+from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
-from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 _loads = orjson.loads
 
 AGENT = "claude-code"
-TITLE_MAX = 80
 INTERRUPT_PREFIX = "[Request interrupted by user"
 SYNTHETIC = "<synthetic>"
 FATAL_PATTERNS = (
@@ -164,10 +164,6 @@ def _note_fatal(data: dict[str, Any], text: str) -> None:
             data["fatal"].append(kind)
 
 
-def _title_from(text: str) -> str:
-    return title_line(text, TITLE_MAX)
-
-
 def _user_blocks(data: dict[str, Any], content: list[Any], ts: str | None) -> str:
     """Fold a user line's blocks (tool results, text); return the prompt text, if any."""
     has_text = False
@@ -214,7 +210,7 @@ def _handle_user(data: dict[str, Any], obj: dict[str, Any], ts: str | None, side
     data["prompts"] += 1
     data["turns_since_compaction"] += 1
     if data["first_prompt"] is None:
-        data["first_prompt"] = _title_from(text)
+        data["first_prompt"] = title_from(text)
 
 
 def _fresh_context(data: dict[str, Any]) -> None:
@@ -384,15 +380,15 @@ def _handle_meta(data: dict[str, Any], obj: dict[str, Any], rtype: str) -> None:
     if rtype == "summary":
         value = obj.get("summary")
         if isinstance(value, str) and value.strip():
-            data["summary"] = _title_from(value)
+            data["summary"] = title_from(value)
     elif rtype == "custom-title":
         value = obj.get("customTitle")
         if isinstance(value, str) and value.strip():
-            data["custom_title"] = _title_from(value)
+            data["custom_title"] = title_from(value)
     elif rtype == "ai-title":
         value = obj.get("aiTitle")
         if isinstance(value, str) and value.strip():
-            data["ai_title"] = _title_from(value)
+            data["ai_title"] = title_from(value)
     elif rtype == "attachment":
         attachment = obj.get("attachment")
         identity = attachment.get("identity") if isinstance(attachment, dict) else None
@@ -974,7 +970,7 @@ def _turn_from_line(obj: dict[str, Any]) -> dict[str, Any] | None:
     return turn
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """The main-chain conversation of a session, in order: prompts, replies (a reply written over
     several lines is merged into one turn), tool calls and their results, compactions."""
     turns: list[dict[str, Any]] = []
@@ -1011,3 +1007,38 @@ def _merge_turn(into: dict[str, Any], more: dict[str, Any]) -> None:
     for key in ("tool_calls", "tool_results"):
         if more.get(key):
             into.setdefault(key, []).extend(more[key])
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Claude Code
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Claude Code",
+    reader=lambda setup: ClaudeCodeReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # Native installer: ~/.local/bin/claude -> ~/.local/share/claude/versions/<ver> (claude.exe on
+        # Windows). Also what an npm install shows once it has set process.title = "claude".
+        programs=frozenset({"claude"}),
+        exe_markers=("/claude/versions/",),
+        # npm install: node …/@anthropic-ai/claude-code/cli.js (older ~/.claude/local/node_modules/…
+        # installs end the same way), or node …/bin/claude when started through the npm bin symlink.
+        interpreters=frozenset({"node", "nodejs", "bun"}),
+        script_suffixes=("@anthropic-ai/claude-code/cli.js",),
+        script_names=frozenset({"claude"}),
+        # The Claude desktop app (macOS bundle, Windows install dir), its helpers and MCP servers.
+        deny_markers=("/Claude.app/", "/AnthropicClaude/"),
+        # Background daemon helpers and the binary re-running itself as ripgrep: no transcript.
+        deny_flags=frozenset({"--bg-pty-host", "--bg-spare", "--ripgrep"}),
+        # Utility subcommands that never own a transcript (`claude daemon run`, `claude mcp serve`, …).
+        deny_subcommands=frozenset(
+            {"daemon", "mcp", "doctor", "update", "install", "setup-token", "plugin", "config"}
+            | {"migrate-installer"}
+        ),
+        status_file=True,
+    ),
+    compact=CLAUDE_CODE_COMPACT,
+    resume=("claude", "--resume"),
+    conversation=read_conversation,
+)

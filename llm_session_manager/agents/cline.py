@@ -34,20 +34,20 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.base import AgentInfo, FileState
 from llm_session_manager.agents.common import (
     count_or,
     epoch_ms,
     file_identity,
     open_regular,
     scandir,
+    title_from,
     valid_or_none,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
-from llm_session_manager.safetext import title_line
 
 AGENT = "cline"
 UI_FILE = "ui_messages.json"
@@ -55,7 +55,6 @@ META_FILE = "task_metadata.json"
 API_FILE = "api_conversation_history.json"
 HEAD_BYTES = 256
 META_MAX = 16 * 1024 * 1024  # task_metadata.json: models and files of one task
-TITLE_MAX = 80
 RECENT_KEEP = 10
 RECENT_WINDOW = timedelta(minutes=30)
 BURN_HISTORY_MS = 60 * 60 * 1000  # usage kept per minute for burn rates, before the last activity
@@ -175,10 +174,6 @@ def _ts(value: Any) -> int | None:
     return None if value is None else epoch_ms(value)
 
 
-def _title_from(text: str) -> str:
-    return title_line(text, TITLE_MAX)
-
-
 def _push(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
     items.append(value)
     if len(items) > keep:
@@ -189,7 +184,7 @@ def _prompt(data: dict[str, Any], text: Any) -> None:
     data["prompts"] += 1
     data["since_compaction"] += 1
     if data["title"] is None and isinstance(text, str) and text.strip():
-        data["title"] = _title_from(text)
+        data["title"] = title_from(text)
 
 
 def _model_of(msg: dict[str, Any]) -> str | None:
@@ -730,7 +725,7 @@ def _read(path: str) -> bytes:
         return fh.read()
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """Prompts, replies, tool calls and tool outputs of a Cline / Roo Code / Kilo Code task, in order,
     from its ``ui_messages.json`` (models from ``task_metadata.json`` when the messages do not say)."""
     ui_path = next((p for p in paths if os.path.basename(p) == UI_FILE), None)
@@ -753,3 +748,16 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
         if isinstance(msg, dict):
             _ui_message(conv, msg, index == 0)
     return conv.turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Cline
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Cline",
+    reader=lambda setup: ClineReader.from_paths(setup.paths),
+    # No process of its own: it runs inside VS Code (and other editors), whose row stands for it.
+    editor_hosted=True,
+    conversation=read_conversation,
+)

@@ -37,46 +37,43 @@ the last response, against ``info.model_context_window`` (context window source 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
 from llm_session_manager.agents.common import (
-    HEAD_BYTES,
+    CTX_HISTORY,
     RECENT_KEEP,
+    UNKNOWN_MODEL,
     amount,
-    bad_line,
+    context_series,
     count_or,
     count_recent,
     file_identity,
     first_visit,
-    needs_full_read,
     note_ts,
     open_regular,
+    read_jsonl_file,
     recent_rows,
     scandir_sorted,
+    title_from,
+    usage_buckets,
+    usage_history,
 )
-from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.paths import Paths
-from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 _loads = orjson.loads
 
 AGENT = "codex"
 MAX_DEPTH = 4  # sessions/YYYY/MM/DD/<file>
-TITLE_MAX = 80
-BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
-CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
-UNKNOWN = "unknown"
 REVIEW_MODEL = "codex-auto-review"  # review turns; not the session's own model
 RATE_WINDOWS = {300: "5h", 10080: "weekly"}
 TOOL_CALL_TYPES = frozenset(
@@ -160,10 +157,6 @@ def _num(value: Any) -> float | None:
 
 def _str(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def title_from(text: str) -> str:
-    return title_line(text, TITLE_MAX)
 
 
 def push_recent(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
@@ -591,50 +584,6 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Incremental JSONL reading (shared with the Gemini CLI reader)
-
-
-def read_jsonl_lines(
-    fh: Any, offset: int, data: dict[str, Any], apply: Callable[[dict[str, Any], Any], None]
-) -> int:
-    """Fold every complete line from ``offset`` into ``data``; returns the offset after the last one.
-    A line that is not JSON is skipped and counted in ``data["skipped"]``."""
-
-    return fold_lines(fh, offset, data, apply, bad_line)
-
-
-def finish_tail(
-    fh: Any, offset: int, data: dict[str, Any], apply: Callable[[dict[str, Any], Any], None]
-) -> int:
-    """The half-written last line rule (see ``jsonl.read_tail``), flagged in ``data["tail_partial"]``."""
-    offset, data["tail_partial"] = read_tail(fh, offset, data, apply)
-    return offset
-
-
-def read_jsonl_file(
-    path: str | Path,
-    session_key: str,
-    prior: FileState | None,
-    fresh: Callable[[], dict[str, Any]],
-    apply: Callable[[dict[str, Any], Any], None],
-) -> FileState:
-    """Read an append-only JSONL file, continuing from ``prior`` when it is the same file that only grew
-    (same device and inode, not shorter than the offset, same first bytes)."""
-    with open_regular(path) as fh:
-        identity = file_identity(os.fstat(fh.fileno()))
-        head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
-        if prior is None or needs_full_read(prior, identity, head):
-            data = fresh()
-            offset = 0
-        else:
-            data = prior.data
-            offset = prior.offset
-        offset = read_jsonl_lines(fh, offset, data, apply)
-        offset = finish_tail(fh, offset, data, apply)
-    return FileState(str(path), session_key, identity, offset, head, data)
-
-
-# ---------------------------------------------------------------------------------------------------
 # Finding files
 
 
@@ -751,7 +700,7 @@ def _aggregate(
                 continue
             seen.add(key)
             owned.setdefault(owner, []).append(event)
-            row = out.setdefault(owner, {}).setdefault(event[U_MODEL] or UNKNOWN, [0, 0, 0, 0])
+            row = out.setdefault(owner, {}).setdefault(event[U_MODEL] or UNKNOWN_MODEL, [0, 0, 0, 0])
             for i, value in enumerate(normalised(event)):
                 row[i] += value
     return out, owned
@@ -764,53 +713,6 @@ def build_sessions(states: Sequence[FileState]) -> list[Session]:
         groups.setdefault(owners[_native(state)], []).append(state)
     usage, owned = _aggregate(states, owners)
     return [_build_one(key, files, usage.get(key, {}), owned.get(key, [])) for key, files in groups.items()]
-
-
-def usage_buckets(
-    rows: Iterable[tuple[str | None, str, int, int, int, int]], last_ts: str | None
-) -> tuple[tuple[int, str, int, int, int, int], ...]:
-    """Per (minute since the epoch, model): input, output, cache_creation, cache_read of the rows
-    (timestamp, model, the four counts) in the hour before the session's last activity (burn rates)."""
-    last = parse_ts(last_ts)
-    if last is None:
-        return ()
-    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
-    buckets: dict[tuple[int, str], list[int]] = {}
-    for ts, model, *counts in rows:
-        when = parse_ts(ts) if ts and ts >= start else None
-        if when is None:
-            continue
-        row = buckets.setdefault((int(when.timestamp() // 60), model), [0, 0, 0, 0])
-        for i, value in enumerate(counts):
-            row[i] += value
-    return tuple((m, model, row[0], row[1], row[2], row[3]) for (m, model), row in sorted(buckets.items()))
-
-
-def usage_history(
-    rows: Iterable[tuple[str | None, str, int, int, int, int]],
-) -> tuple[tuple[int, str, int, int, int, int, int], ...]:
-    """Per (minute since the epoch, model), the tokens of every row (timestamp, model, the four counts)
-    of the session, for usage reports (no one-hour cache writes here: the last figure is 0)."""
-    buckets: dict[tuple[int, str], list[int]] = {}
-    for ts, model, *counts in rows:
-        when = parse_ts(ts) if ts else None
-        if when is None:
-            continue
-        row = buckets.setdefault((int(when.timestamp() // 60), model), [0, 0, 0, 0])
-        for i, value in enumerate(counts):
-            row[i] += value
-    return tuple((m, model, row[0], row[1], row[2], row[3], 0) for (m, model), row in sorted(buckets.items()))
-
-
-def context_series(points: Iterable[Sequence[Any]]) -> tuple[tuple[int, int], ...]:
-    """(epoch seconds, context tokens) of the given [timestamp, context] points, oldest first, the
-    last CTX_HISTORY of them."""
-    out: list[tuple[int, int]] = []
-    for ts, ctx in points:
-        when = parse_ts(ts)
-        if when is not None:
-            out.append((int(when.timestamp()), int(ctx)))
-    return tuple(sorted(out)[-CTX_HISTORY:])
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -877,8 +779,8 @@ def _build_one(
         project_path=next((f.data["cwd"] for f in main if f.data.get("cwd")), None)
         or next((d["cwd"] for d in datas if d.get("cwd")), None),
         git_branch=newest.get("branch"),
-        model=model or next((m for m in models if m != UNKNOWN), None),
-        models=tuple(m for m in models if m != UNKNOWN),
+        model=model or next((m for m in models if m != UNKNOWN_MODEL), None),
+        models=tuple(m for m in models if m != UNKNOWN_MODEL),
         started_at=_ts(min(firsts)) if firsts else None,
         last_activity=_ts(last_ts),
         tokens=TokenUsage(
@@ -912,9 +814,9 @@ def _build_one(
         peak_context_tokens=max((event_total(e) for e in main_events), default=0) or None,
         rate_limits=_latest_rate(datas),
         usage_buckets=usage_buckets(
-            ((e[U_TS], e[U_MODEL] or UNKNOWN, *normalised(e)) for e in owned), last_ts
+            ((e[U_TS], e[U_MODEL] or UNKNOWN_MODEL, *normalised(e)) for e in owned), last_ts
         ),
-        usage_history=usage_history((e[U_TS], e[U_MODEL] or UNKNOWN, *normalised(e)) for e in owned),
+        usage_history=usage_history((e[U_TS], e[U_MODEL] or UNKNOWN_MODEL, *normalised(e)) for e in owned),
         context_series=context_series(main[-1].data.get("ctx_hist") or []),
     )
 
@@ -963,7 +865,7 @@ def _conversation_turn(payload: dict[str, Any], ts: str | None) -> dict[str, Any
     return None
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """Prompts, replies, tool calls and their outputs of a Codex session, in order, from its rollout's
     ``response_item`` lines (the model's own view of the conversation); compactions are marked."""
     turns: list[dict[str, Any]] = []
@@ -985,3 +887,53 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
                     if turn is not None:
                         turns.append(turn)
     return turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Codex
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Codex",
+    reader=lambda setup: CodexReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # The native binary: `codex` (Homebrew, the install script, npm's
+        # …/@openai/codex-<platform>/vendor/<triple>/codex/codex) or, in older npm packages,
+        # …/@openai/codex/bin/codex-<target triple>. Its own arg0 helpers (codex-linux-sandbox,
+        # apply_patch, codex-execve-wrapper) carry other names and so never match.
+        programs=frozenset({"codex"}),
+        program_patterns=(
+            r"codex-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin|pc-windows-msvc)",
+        ),
+        # The npm launcher `node …/@openai/codex/bin/codex.js` spawns the native child at once
+        # (CODEX_MANAGED_BY_NPM=1) and is then dropped as its wrapper; when there is no native child
+        # (the 2025 TypeScript CLI, dist/cli.js) the node process is the session.
+        interpreters=frozenset({"node", "nodejs", "bun"}),
+        script_suffixes=("@openai/codex/bin/codex.js", "@openai/codex/dist/cli.js"),
+        script_names=frozenset({"codex"}),
+        # The ChatGPT and Codex desktop apps bundle the binary for their own app-server.
+        deny_markers=("/ChatGPT.app/", "/Codex.app/"),
+        deny_flags=frozenset({"--orphaned-helper"}),
+        # Servers for other programs (IDE extension / desktop app, MCP clients) and utilities that
+        # write no rollout. `exec`, `review`, `resume` and `fork` are sessions.
+        deny_subcommands=frozenset(
+            {"app-server", "mcp-server", "mcp", "login", "logout", "completion", "sandbox", "debug"}
+            | {"apply", "a", "cloud", "responses-api-proxy", "stdio-to-uds", "features", "generate-ts"}
+            | {"help", "update"}
+            # 0.171: the app-server daemon's manager, a standalone exec server, and one-shot utilities.
+            | {"remote-control", "exec-server", "plugin", "doctor", "queue", "archive", "unarchive", "delete"}
+            | {"migrate-rollouts", "migrate-nfs-db"}
+        ),
+        options_before_subcommand=True,
+        value_options=frozenset(
+            {"-c", "--config", "-m", "--model", "-p", "--profile", "-s", "--sandbox", "-a"}
+            | {"--ask-for-approval", "-C", "--cd", "-i", "--image", "--enable", "--disable", "--add-dir"}
+            | {"--local-provider"}
+        ),
+        resume_subcommand="resume",
+        open_rollout=True,
+    ),
+    resume=("codex", "resume"),
+    conversation=read_conversation,
+)

@@ -1,4 +1,5 @@
-"""Small helpers every reader shares: file identity and rewrites, skipped lines, the recent window."""
+"""Helpers and constants every reader shares: titles, numbers from the logs, file identity and rewrites,
+skipped lines, incremental JSONL files, the recent window, usage per minute and the context series."""
 
 from __future__ import annotations
 
@@ -6,15 +7,21 @@ import hashlib
 import math
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.fileio import UnreadableFile
+from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
+TITLE_MAX = 80  # a session title: one line of at most this many characters
+UNKNOWN_MODEL = "unknown"  # the model of usage whose record names none
+BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
+CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
 HEAD_BYTES = 256  # how much of a file's start fingerprints it (a rewritten file is read again)
 RECENT_KEEP = 20  # tool results kept for the error-rate part of health
 RECENT_WINDOW = timedelta(minutes=30)  # "recent" = this long before the session's last activity
@@ -22,6 +29,11 @@ RECENT_WINDOW = timedelta(minutes=30)  # "recent" = this long before the session
 # JavaScript wrote), sums of millions of them stay far inside SQLite's and orjson's 64 bits.
 MAX_COUNT = 2**53
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant datetime can hold
+
+
+def title_from(text: str) -> str:
+    """A session title from a prompt or a name: one line, secrets redacted, at most TITLE_MAX characters."""
+    return title_line(text, TITLE_MAX)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -185,3 +197,88 @@ def note_ts(data: dict[str, Any], raw: Any) -> str | None:
         if data["last_ts"] is None or ts > data["last_ts"]:
             data["last_ts"] = ts
     return ts
+
+
+def total(datas: Iterable[Mapping[str, Any]], name: str) -> int:
+    """The sum of the counter ``name`` over the partial aggregates of a session's files (absent = 0)."""
+    return sum(int(d.get(name) or 0) for d in datas)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Incremental JSONL files (Codex rollouts, Gemini CLI chats)
+
+
+def read_jsonl_file(
+    path: str | Path,
+    session_key: str,
+    prior: FileState | None,
+    fresh: Callable[[], dict[str, Any]],
+    apply: Callable[[dict[str, Any], Any], None],
+) -> FileState:
+    """Read an append-only JSONL file, continuing from ``prior`` when it is the same file that only grew
+    (same device and inode, not shorter than the offset, same first bytes). A line that is not JSON is
+    counted in ``data["skipped"]``; a half-written last line is flagged in ``data["tail_partial"]`` (see
+    ``jsonl.read_tail``)."""
+    with open_regular(path) as fh:
+        identity = file_identity(os.fstat(fh.fileno()))
+        head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+        if prior is None or needs_full_read(prior, identity, head):
+            data = fresh()
+            offset = 0
+        else:
+            data = prior.data
+            offset = prior.offset
+        offset = fold_lines(fh, offset, data, apply, bad_line)
+        offset, data["tail_partial"] = read_tail(fh, offset, data, apply)
+    return FileState(str(path), session_key, identity, offset, head, data)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Usage per minute and the context series (burn rates, usage reports, time to compaction)
+
+UsageRow = tuple[str | None, str, int, int, int, int]  # timestamp, model, input, output, cache writes, reads
+
+
+def usage_buckets(
+    rows: Iterable[UsageRow], last_ts: str | None
+) -> tuple[tuple[int, str, int, int, int, int], ...]:
+    """Per (minute since the epoch, model): input, output, cache_creation, cache_read of the rows
+    (timestamp, model, the four counts) in the hour before the session's last activity (burn rates)."""
+    last = parse_ts(last_ts)
+    if last is None:
+        return ()
+    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for ts, model, *counts in rows:
+        when = parse_ts(ts) if ts and ts >= start else None
+        if when is None:
+            continue
+        row = buckets.setdefault((int(when.timestamp() // 60), model), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            row[i] += value
+    return tuple((m, model, row[0], row[1], row[2], row[3]) for (m, model), row in sorted(buckets.items()))
+
+
+def usage_history(rows: Iterable[UsageRow]) -> tuple[tuple[int, str, int, int, int, int, int], ...]:
+    """Per (minute since the epoch, model), the tokens of every row (timestamp, model, the four counts)
+    of the session, for usage reports (no one-hour cache writes here: the last figure is 0)."""
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for ts, model, *counts in rows:
+        when = parse_ts(ts) if ts else None
+        if when is None:
+            continue
+        row = buckets.setdefault((int(when.timestamp() // 60), model), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            row[i] += value
+    return tuple((m, model, row[0], row[1], row[2], row[3], 0) for (m, model), row in sorted(buckets.items()))
+
+
+def context_series(points: Iterable[Sequence[Any]]) -> tuple[tuple[int, int], ...]:
+    """(epoch seconds, context tokens) of the given [timestamp, context] points, oldest first, the
+    last CTX_HISTORY of them."""
+    out: list[tuple[int, int]] = []
+    for ts, ctx in points:
+        when = parse_ts(ts)
+        if when is not None:
+            out.append((int(when.timestamp()), int(ctx)))
+    return tuple(sorted(out)[-CTX_HISTORY:])

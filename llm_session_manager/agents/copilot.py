@@ -39,18 +39,29 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import count, file_identity, open_regular, scandir, valid_or_none
+from llm_session_manager.agents.base import (
+    ELECTRON_CLI_SUFFIXES,
+    ELECTRON_DENY_FLAGS,
+    AgentInfo,
+    AgentSignature,
+    FileState,
+)
+from llm_session_manager.agents.common import (
+    UNKNOWN_MODEL,
+    count,
+    file_identity,
+    open_regular,
+    scandir,
+    title_from,
+    valid_or_none,
+)
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
-from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "copilot"
-TITLE_MAX = 80
-UNKNOWN = "unknown"
 VARIANTS = ("Code", "Code - Insiders", "VSCodium", "Code - OSS")
 SERVER_DIRS = (".vscode-server", ".vscode-server-insiders")
 GLOBAL_CHAT_DIRS = ("emptyWindowChatSessions", "transferredChatSessions")
@@ -393,17 +404,17 @@ def _window(doc: dict[str, Any]) -> list[Any] | None:
     return [limit, model_name(ident)]
 
 
-def title_from(text: Any) -> str | None:
-    """One line of at most TITLE_MAX characters, or None for an empty text."""
+def title_or_none(text: Any) -> str | None:
+    """A title (``common.title_from``), or None for an empty text or one that is not a string."""
     if not isinstance(text, str) or not text.strip():
         return None
-    return title_line(text, TITLE_MAX)
+    return title_from(text)
 
 
 def _first_prompt(requests: list[Any]) -> str | None:
     for request in requests:
         message = request.get("message") if isinstance(request, dict) else None
-        title = title_from(message.get("text") if isinstance(message, dict) else None)
+        title = title_or_none(message.get("text") if isinstance(message, dict) else None)
         if title:
             return title
     return None
@@ -425,7 +436,7 @@ def summarise(doc: dict[str, Any], prior: FileState | None) -> dict[str, Any]:
         "sid": sid if isinstance(sid, str) and sid else None,
         "created": ms_to_ts(doc.get("creationDate")),
         "last_msg": ms_to_ts(doc.get("lastMessageDate")),
-        "title": title_from(doc.get("customTitle")),
+        "title": title_or_none(doc.get("customTitle")),
         "first_prompt": _first_prompt(requests),
         "window": _window(doc),
         "reqs": rows,
@@ -547,7 +558,7 @@ def _mtime_ts(state: FileState) -> str | None:
 def _per_model(reqs: list[list[Any]]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for r in reqs:
-        row = out.setdefault(r[R_MODEL] or UNKNOWN, [0, 0])
+        row = out.setdefault(r[R_MODEL] or UNKNOWN_MODEL, [0, 0])
         row[0] += r[R_IN]
         row[1] += r[R_OUT]
     return {m: v for m, v in out.items() if any(v)}
@@ -591,7 +602,7 @@ def build_session(native: str, files: list[FileState]) -> Session | None:
         project_path=data.get("project"),
         git_branch=None,
         model=latest,
-        models=tuple(m for m in sorted(per_model, key=lambda m: -sum(per_model[m])) if m != UNKNOWN),
+        models=tuple(m for m in sorted(per_model, key=lambda m: -sum(per_model[m])) if m != UNKNOWN_MODEL),
         started_at=parse_ts(first) if first else None,
         last_activity=parse_ts(last) if last else None,
         tokens=TokenUsage(
@@ -797,7 +808,7 @@ def _conversation_document(paths: Sequence[str]) -> dict[str, Any] | None:
     return chosen
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """Prompts, replies and tool calls (with their results) of a VS Code Copilot chat, as it stands now
     (a ``.jsonl`` mutation log is replayed into the document first)."""
     doc = _conversation_document(paths)
@@ -807,3 +818,34 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
         if isinstance(request, dict):
             turns.extend(_request_turns(request))
     return turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about GitHub Copilot (VS Code)
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="GitHub Copilot (VS Code)",
+    reader=lambda setup: CopilotReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # GitHub Copilot (and Cline, Roo…) run inside VS Code's extension host: VS Code's main process
+        # stands for them. Linux `code`/`code-insiders`/`codium`/`code-oss`, Windows `Code.exe`…,
+        # macOS `…/Visual Studio Code.app/Contents/MacOS/Electron` (newer builds: `…/MacOS/Code`).
+        programs=frozenset(
+            {"code", "code-insiders", "codium", "code-oss", "Code", "Code - Insiders", "VSCodium"}
+            | {"Code - OSS"}
+        ),
+        program_paths=(
+            "Visual Studio Code.app/Contents/MacOS/Electron",
+            "Visual Studio Code - Insiders.app/Contents/MacOS/Electron",
+            "VSCodium.app/Contents/MacOS/Electron",
+        ),
+        deny_flags=ELECTRON_DENY_FLAGS,
+        deny_arg_suffixes=ELECTRON_CLI_SUFFIXES,
+        argv_hints=False,
+        topmost_only=True,
+    ),
+    editor_hosted=True,
+    conversation=read_conversation,
+)

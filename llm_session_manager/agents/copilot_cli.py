@@ -44,29 +44,28 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
+    UNKNOWN_MODEL,
     count_or,
     file_identity,
     needs_full_read,
     note_ts,
     open_regular,
     scandir,
+    title_from,
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
-from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "copilot-cli"
-TITLE_MAX = 80
 RECENT_KEEP = 20
 RECENT_WINDOW = timedelta(minutes=30)
 STATE_DIRS = ("session-state", "history-session-state")  # in order of preference
-UNKNOWN = "unknown"
 
 # Per-model rows. Closed (from shutdown metrics): [input (uncached), output, cache_write, cache_read].
 # Open (after the last shutdown): [counted input, exact output, counted output].
@@ -103,10 +102,6 @@ def _check_counts(etype: str, ev: dict[str, Any]) -> None:
                 _usage_row(entry["usage"])
     _int(ev.get("tokenLimit"))
     _int(ev.get("currentTokens"))
-
-
-def _title_from(text: str) -> str:
-    return title_line(text, TITLE_MAX)
 
 
 def new_data() -> dict[str, Any]:
@@ -157,7 +152,7 @@ class _Reading:
 
     def add_text(self, slot: int, text: str) -> None:
         if text.strip():
-            self.pending.append((self.data["model"] or UNKNOWN, slot, text))
+            self.pending.append((self.data["model"] or UNKNOWN_MODEL, slot, text))
             self.data["open_activity"] += 1
 
     def close_segment(self) -> None:
@@ -219,7 +214,7 @@ def _on_user(reading: _Reading, ev: dict[str, Any]) -> None:
     data["prompts"] += 1
     data["turns_since_compaction"] += 1
     if data["first_prompt"] is None:
-        data["first_prompt"] = _title_from(content)
+        data["first_prompt"] = title_from(content)
     sent = ev.get("transformedContent")
     reading.add_text(O_IN, sent if isinstance(sent, str) and sent.strip() else content)
 
@@ -230,7 +225,7 @@ def _on_reply(reading: _Reading, ev: dict[str, Any]) -> None:
     _set_model(data, ev.get("model"))
     exact = ev.get("outputTokens")
     if exact is not None:
-        row = data["open"].setdefault(data["model"] or UNKNOWN, [0, 0, 0])
+        row = data["open"].setdefault(data["model"] or UNKNOWN_MODEL, [0, 0, 0])
         row[O_OUT_EXACT] += _int(exact)
         data["open_activity"] += 1
         return
@@ -251,7 +246,7 @@ def _on_tool_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
         args = ev.get("arguments")
         title = args.get("title") if isinstance(args, dict) else None
         if isinstance(title, str) and title.strip():
-            data["title"] = _title_from(title)
+            data["title"] = title_from(title)
 
 
 def _tool_failed(ev: dict[str, Any]) -> bool:
@@ -297,7 +292,9 @@ def _on_usage_record(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -
         data["call_ids"][call_id] = 1
     _set_model(data, usage.get("model"))
     row = _usage_row(usage)
-    total = data["calls"].setdefault(model_name(usage.get("model")) or data["model"] or UNKNOWN, [0, 0, 0, 0])
+    total = data["calls"].setdefault(
+        model_name(usage.get("model")) or data["model"] or UNKNOWN_MODEL, [0, 0, 0, 0]
+    )
     for i, value in enumerate(row):
         total[i] += value
     if _int(usage.get("inputTokens")):
@@ -315,7 +312,7 @@ def _on_shutdown(reading: _Reading, ev: dict[str, Any], ts: str | None) -> None:
         for raw_model, entry in metrics.items():
             usage = entry.get("usage") if isinstance(entry, dict) else None
             if isinstance(usage, dict):
-                rows[model_name(raw_model) or UNKNOWN] = _usage_row(usage)
+                rows[model_name(raw_model) or UNKNOWN_MODEL] = _usage_row(usage)
     if rows:  # the session's exact totals so far replace the last shutdown's and what was counted since
         data["closed"] = rows
         reading.close_segment()
@@ -440,7 +437,7 @@ def given_name(workspace: Path) -> str | None:
         if sep and key in ("name", "user_named") and not key.startswith(" "):
             fields[key] = _yaml_scalar(value)
     name = " ".join(fields.get("name", "").split())
-    return _title_from(name) if name and fields.get("user_named") == "true" else None
+    return title_from(name) if name and fields.get("user_named") == "true" else None
 
 
 def _read_lines(fh: Any, offset: int, reading: _Reading) -> int:
@@ -587,8 +584,8 @@ def build_session(key: str, state: FileState) -> Session:
         title=data.get("given_name") or data["title"] or data["first_prompt"],
         project_path=data["cwd"],
         git_branch=data["branch"],
-        model=data["model"] or (models[0] if models and models[0] != UNKNOWN else None),
-        models=tuple(m for m in models if m != UNKNOWN),
+        model=data["model"] or (models[0] if models and models[0] != UNKNOWN_MODEL else None),
+        models=tuple(m for m in models if m != UNKNOWN_MODEL),
         started_at=_ts(data["first_ts"]),
         last_activity=_ts(data["last_ts"]),
         tokens=TokenUsage(
@@ -742,7 +739,7 @@ def _conv_event(conv: _Conversation, obj: dict[str, Any]) -> None:
         conv.system(ts, "[interrupted by the user]")
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """Prompts, replies, tool calls and their results of a Copilot CLI session, in order."""
     conv = _Conversation()
     for path in paths:
@@ -755,3 +752,34 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
                 if isinstance(obj, dict):
                     _conv_event(conv, obj)
     return conv.turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Copilot CLI
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Copilot CLI",
+    reader=lambda setup: CopilotCliReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # npm: `node …/@github/copilot/npm-loader.js` (or the `copilot` bin symlink) spawnSync's the
+        # native …/@github/copilot-<platform>-<arch>/copilot, the agent; the loader is its wrapper.
+        programs=frozenset({"copilot"}),
+        interpreters=frozenset({"node", "nodejs"}),
+        script_suffixes=("@github/copilot/npm-loader.js", "@github/copilot/index.js"),
+        script_names=frozenset({"copilot"}),
+        deny_flags=frozenset({"--acp"}),
+        # Its utilities, and the subcommands of AWS's unrelated `copilot` CLI.
+        deny_subcommands=frozenset(
+            {"login", "logout", "help", "update", "version", "plugin", "mcp", "init"}
+            | {"app", "env", "svc", "job", "pipeline", "deploy", "task", "storage", "secret", "docs"}
+            | {"completion", "run"}
+        ),
+        options_before_subcommand=True,
+        value_options=frozenset({"--model", "-p", "--prompt", "--config-dir", "--log-dir", "--log-level"})
+        | frozenset({"--add-dir", "--agent", "--allow-tool", "--deny-tool"}),
+    ),
+    resume=("copilot", "--resume"),
+    conversation=read_conversation,
+)

@@ -45,23 +45,31 @@ from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.common import count_or, open_regular
+from llm_session_manager.agents.base import (
+    ELECTRON_CLI_SUFFIXES,
+    ELECTRON_DENY_FLAGS,
+    AgentInfo,
+    AgentSignature,
+    FileState,
+)
+from llm_session_manager.agents.common import (
+    UNKNOWN_MODEL,
+    count_or,
+    open_regular,
+    title_from,
+)
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import UnreadableFile, read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
-from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "cursor"
-TITLE_MAX = 80
 RECENT_KEEP = 20
 RECENT_WINDOW = timedelta(minutes=30)
 WORKSPACE_JSON_MAX = 1024 * 1024  # workspaceStorage/<id>/workspace.json: a folder URI or two
 ALWAYS_REREAD = 3  # the chats written last are read again even when their key index did not change
 USER, ASSISTANT = 1, 2
-UNKNOWN_MODEL = "unknown"
 _KV = "cursorDiskKV"
 
 
@@ -188,10 +196,6 @@ def _ts(value: Any) -> str | None:
     if isinstance(value, str):
         return canonical_ts(value)
     return ms_iso(value)
-
-
-def _title(text: str) -> str:
-    return title_line(text, TITLE_MAX)
 
 
 def _max_ts(*values: str | None) -> str | None:
@@ -539,7 +543,7 @@ def _fold_message(chat: dict[str, Any], bubble: dict[str, Any], ts: str | None) 
         if text.strip():
             chat["prompts"] += 1
             if chat["first_prompt"] is None:
-                chat["first_prompt"] = _title(text)
+                chat["first_prompt"] = title_from(text)
         return
     tool = _tool(bubble)
     if text.strip() or _thinking(bubble) or tool is not None or _code_blocks(bubble):
@@ -875,7 +879,7 @@ def _session(path: str, cid: str, chat: dict[str, Any], head: dict[str, Any]) ->
         id=f"{AGENT}:{cid}",
         agent=AGENT,
         native_id=cid,
-        title=_title(title) if title else None,
+        title=title_from(title) if title else None,
         project_path=chat.get("project"),
         git_branch=chat.get("branch"),
         model=chat["last_model"] or chat.get("model_cfg") or (known[0] if known else None),
@@ -1039,3 +1043,26 @@ def bubble_turns(bubbles: list[dict[str, Any]], default_model: str | None = None
         else:
             turns.append(turn)
     return turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Cursor
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Cursor",
+    reader=lambda setup: CursorReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # The Electron main process: /usr/share/cursor/cursor (deb), <AppImage mount>/cursor,
+        # /Applications/Cursor.app/Contents/MacOS/Cursor, Cursor.exe. Its `Cursor Helper (…)`
+        # processes have other names; its `--type=…` children are excluded by flag.
+        programs=frozenset({"cursor", "Cursor"}),
+        deny_flags=ELECTRON_DENY_FLAGS,
+        deny_arg_suffixes=ELECTRON_CLI_SUFFIXES,
+        argv_hints=False,
+        topmost_only=True,
+    ),
+    editor_hosted=True,
+    conversation=read_conversation,
+)

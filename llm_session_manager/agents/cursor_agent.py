@@ -38,27 +38,26 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
+    UNKNOWN_MODEL,
     file_identity,
     first_visit,
     needs_full_read,
     open_regular,
     scandir_sorted,
+    title_from,
 )
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
-from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "cursor-agent"
-TITLE_MAX = 80
 RECENT_KEEP = 20
 DEFAULT_NAME = "New Agent"  # the name a chat has before Cursor titles it
-UNKNOWN_MODEL = "unknown"
 MAX_DIR_LISTINGS = 400  # bound on the folder walk that decodes a project slug
 
 _loads = orjson.loads
@@ -190,10 +189,6 @@ def new_data(path: str) -> dict[str, Any]:
     }
 
 
-def _title(text: str) -> str:
-    return title_line(text, TITLE_MAX)
-
-
 def prompt_of(text: str) -> str:
     """What the user typed: the ``<user_query>`` blocks, else the text without Cursor's context blocks
     (``<user_info>``, ``<system_reminder>``, ``<timestamp>``, …)."""
@@ -280,7 +275,7 @@ def _user_line(data: dict[str, Any], blocks: list[Any], texts: list[list[str]]) 
     if prompt:
         data["prompts"] += 1
         if data["first_prompt"] is None:
-            data["first_prompt"] = _title(prompt)
+            data["first_prompt"] = title_from(prompt)
 
 
 def _assistant_line(data: dict[str, Any], blocks: list[Any], texts: list[list[str]]) -> None:
@@ -610,7 +605,7 @@ def build_session(key: str, files: list[FileState]) -> Session:
         (d["first_ts"] for d in datas if d.get("first_ts")), default=None
     )
     name = _first(m.get("name") for m in metas)
-    title = _title(name) if name else _first(d.get("first_prompt") for d in main)
+    title = title_from(name) if name else _first(d.get("first_prompt") for d in main)
     project = _first(d.get("cwd") for d in main) or _first(d.get("cwd") for d in datas)
     return Session(
         id=f"{AGENT}:{key}",
@@ -787,7 +782,7 @@ def _text_section(turns: list[dict[str, Any]], role: str, section: str, name: st
         _add_turn(turns, turn)
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """The main conversation of a Cursor Agent session, in order: prompts, replies, tool calls and their
     results. ``paths`` are the session's ``transcript_paths``: the transcript (``.jsonl`` or ``.txt``),
     its sub-agents' transcripts and the CLI store; only the main transcript holds the conversation."""
@@ -800,3 +795,38 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
         elif path.endswith(".txt"):
             turns.extend(_text_turns(path))
     return turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Cursor Agent
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Cursor Agent",
+    reader=lambda setup: CursorAgentReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # ~/.local/bin/cursor-agent (or `agent`) -> ~/.local/share/cursor-agent/versions/<ver>/cursor-agent,
+        # a bash script that does `exec -a "$0" "$SCRIPT_DIR/node" [--use-system-ca] "$SCRIPT_DIR/index.js"`:
+        # argv[0] is the wrapper's path, the executable the bundled node.
+        programs=frozenset({"cursor-agent"}),
+        interpreters=frozenset({"node", "nodejs"}),
+        script_suffixes=("cursor-agent/versions/*/index.js", "cursor-agent/versions/*/dist-package/index.js"),
+        # `worker-server` is the session's own helper child; `worker` the long-lived host of agents
+        # dispatched from the IDE or cursor.com (it runs many chats; the IDE row stands for it);
+        # `acp` a server for editors; the rest are utilities.
+        deny_subcommands=frozenset(
+            {"worker", "worker-server", "acp", "mcp", "login", "logout", "status", "whoami", "update"}
+            | {"upgrade", "install-shell-integration", "uninstall-shell-integration", "ls", "about"}
+            | {"models", "create-chat", "plugin", "help"}
+        ),
+        options_before_subcommand=True,
+        value_options=frozenset(
+            {"--model", "-m", "--output-format", "--mode", "--api-key", "--workspace", "--worker-dir", "-H"}
+            | {"--header"}
+        ),
+        resume_subcommand="resume",
+    ),
+    resume=("cursor-agent", "--resume"),
+    conversation=read_conversation,
+)

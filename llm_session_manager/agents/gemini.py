@@ -43,26 +43,26 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import FileState
-from llm_session_manager.agents.codex import (
-    context_series,
-    read_jsonl_file,
-    title_from,
-    usage_buckets,
-    usage_history,
-)
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
+    UNKNOWN_MODEL,
+    context_series,
     count_or,
     count_recent,
     file_identity,
     first_visit,
     note_ts,
     open_regular,
+    read_jsonl_file,
     recent_rows,
     scandir_sorted,
+    title_from,
+    usage_buckets,
+    usage_history,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.compaction import CompactRule
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
@@ -70,7 +70,6 @@ from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 AGENT = "gemini"
-UNKNOWN = "unknown"
 RESULTS_KEEP = 20
 CONVERSATION_TYPES = ("user", "gemini")
 # A ``user`` line whose parts are all ``functionResponse``: tool results sent back to the model, no prompt.
@@ -576,7 +575,7 @@ def _usage(msgs: dict[str, list[Any]]) -> dict[str, list[int]]:
         if not tokens:
             continue
         inp, out_tokens, cached, prompt = split_tokens(tokens)
-        row = out.setdefault(rec[M_MODEL] or UNKNOWN, [0] * 6)
+        row = out.setdefault(rec[M_MODEL] or UNKNOWN_MODEL, [0] * 6)
         base = 3 if prompt > LONG_CONTEXT_THRESHOLD else 0
         row[0] += inp
         row[1] += out_tokens
@@ -614,7 +613,7 @@ def _rows(msgs: dict[str, list[Any]]) -> Iterator[tuple[str | None, str, int, in
     for rec in msgs.values():
         if rec[M_TOKENS]:
             inp, out, cached, _prompt = split_tokens(rec[M_TOKENS])
-            yield rec[M_TS], rec[M_MODEL] or UNKNOWN, inp, out, 0, cached
+            yield rec[M_TS], rec[M_MODEL] or UNKNOWN_MODEL, inp, out, 0, cached
 
 
 def _project_path(files: Sequence[FileState], registry: dict[str, str]) -> str | None:
@@ -652,7 +651,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
     model = (last[M_MODEL] if last else None) or next(
         (f.data["last_model"] for f in reversed(main) if f.data.get("last_model")), None
     )
-    model = model or next((m for m in models if m != UNKNOWN), None)
+    model = model or next((m for m in models if m != UNKNOWN_MODEL), None)
     peaks = [context_of(r[M_TOKENS]) for r in main_msgs.values() if r[M_TYPE] == "gemini" and r[M_TOKENS]]
     return Session(
         id=f"{AGENT}:{key}",
@@ -662,7 +661,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
         project_path=_project_path(main, registry) or _project_path(files, registry),
         git_branch=None,
         model=model,
-        models=tuple(m for m in models if m != UNKNOWN),
+        models=tuple(m for m in models if m != UNKNOWN_MODEL),
         started_at=_ts(min(firsts)) if firsts else None,
         last_activity=_ts(last_ts),
         tokens=TokenUsage(
@@ -778,7 +777,7 @@ def _turn(message: dict[str, Any]) -> dict[str, Any] | None:
     return turn
 
 
-def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
     """Prompts, replies and tool calls (with their results) of a Gemini CLI chat, as it stands now."""
     turns: list[dict[str, Any]] = []
     for path in paths:
@@ -787,3 +786,33 @@ def read_conversation(paths: Sequence[str]) -> list[dict[str, Any]]:
             if turn is not None:
                 turns.append(turn)
     return turns
+
+
+# ---------------------------------------------------------------------------------------------------
+# What lsm knows about Gemini CLI
+
+INFO = AgentInfo(
+    name=AGENT,
+    display_name="Gemini CLI",
+    reader=lambda setup: GeminiReader.from_paths(setup.paths),
+    signature=AgentSignature(
+        agent=AGENT,
+        # npm: node …/bin/gemini (the bin symlink) or node …/@google/gemini-cli/dist/index.js; the
+        # repository's bundle is bundle/gemini.js. It always re-launches itself as a child
+        # (node --max-old-space-size=… …/bin/gemini, GEMINI_CLI_NO_RELAUNCH=true) that does the work
+        # and may be restarted later; the child is kept, the launcher dropped (see `relaunches`).
+        programs=frozenset({"gemini"}),
+        interpreters=frozenset({"node", "nodejs", "bun"}),
+        script_suffixes=("@google/gemini-cli/dist/index.js", "@google/gemini-cli/bundle/gemini.js"),
+        script_names=frozenset({"gemini"}),
+        deny_flags=frozenset({"--experimental-acp", "--acp"}),
+        deny_subcommands=frozenset({"mcp", "extensions", "extension", "hooks", "skills"}),
+        options_before_subcommand=True,
+        value_options=frozenset({"-m", "--model", "-p", "--prompt", "-i", "--prompt-interactive", "-r"})
+        | frozenset({"--resume", "--approval-mode", "-e", "--extensions", "--include-directories"}),
+        relaunches=True,
+    ),
+    compact=CompactRule(share=0.5),
+    resume=("gemini", "--resume"),
+    conversation=read_conversation,
+)

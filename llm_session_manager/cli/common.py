@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_session_manager import config as config_mod
-from llm_session_manager.agents import REGISTRY
+from llm_session_manager.agents import agent_names
 from llm_session_manager.errors import UsageError
 from llm_session_manager.paths import Paths, resolve
 from llm_session_manager.safetext import for_terminal, json_for_terminal
@@ -15,7 +15,7 @@ from llm_session_manager.safetext import for_terminal, json_for_terminal
 FORMATS = ("table", "json")
 FORMAT_HELP = "Output format: table or json."
 # Every agent lsm reads, named as in session ids (the registry's module names, '_' -> '-').
-AGENT_NAMES = tuple(module.replace("_", "-") for module, _cls in REGISTRY)
+AGENT_NAMES = agent_names()
 AGENT_HELP = f"Only this agent: {', '.join(AGENT_NAMES)} (or a prefix: claude)."
 
 
