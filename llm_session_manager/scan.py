@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentReader, FileState, Identity, RebuildingReader
+from llm_session_manager.agents.base import AgentReader, FileState, Identity, RebuildingReader, SharingReader
 from llm_session_manager.codec import session_from_dict, session_to_dict
 from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
@@ -266,7 +266,7 @@ def scan_agent(
                 memo.states = parse_cache.load_states(conn, agent, version)
                 memo.signature, memo.sessions = signature, sessions
             return ScanResult(sessions, stats)
-    if memo is None and getattr(reader, "shared_keys", None) is not None:
+    if memo is None and isinstance(reader, SharingReader):
         known = parse_cache.load_identities(conn, agent, version)
         one_shot = (
             _scan_changes(conn, reader, current, signature, stats, history, known)
@@ -303,9 +303,8 @@ def scan_agent(
         memo.states = {s.path: s for s in keep + fresh}
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
-        keys_of = getattr(reader, "shared_keys", None)
-        if keys_of is not None:
-            links = Links.of(keep + fresh, keys_of)
+        if isinstance(reader, SharingReader):
+            links = Links.of(keep + fresh, reader.shared_keys)
             parse_cache.save_links(conn, agent, signature, version, links.encode())
     return ScanResult(sessions if history else _without_history(sessions, memo), stats)
 
@@ -344,9 +343,9 @@ def _scan_changes(
 
     The reader's ``shared_keys(state)`` names the messages a file holds, and its sessions' ``native_id``
     is the files' session key."""
-    keys_of: Callable[[FileState], Iterable[str]] | None = getattr(reader, "shared_keys", None)
-    if keys_of is None:
+    if not isinstance(reader, SharingReader):
         return None
+    keys_of = reader.shared_keys
     agent, version = reader.name, reader.parser_version
     prior_signature = _signature([(p, v[4], tuple(v[:4])) for p, v in known.items()])
     blob = parse_cache.load_links(conn, agent, prior_signature, version)
@@ -415,7 +414,8 @@ def _scan_cold(
     messages; then the sessions are merged a few at a time, in groups that share no message with each
     other, from their saved states."""
     agent, version = reader.name, reader.parser_version
-    keys_of: Callable[[FileState], Iterable[str]] = reader.shared_keys  # type: ignore[attr-defined]
+    assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
+    keys_of = reader.shared_keys
     hashes: dict[str, list[bytes]] = {}
     rows: list[Row] = []
     pending = 0
@@ -479,7 +479,9 @@ def _row_job(args: tuple[AgentReader, str, str, FileState | None]) -> Row | str:
     state = _read_job(args)
     if isinstance(state, str):
         return state
-    keys_of = args[0].shared_keys  # type: ignore[attr-defined]
+    reader = args[0]
+    assert isinstance(reader, SharingReader)
+    keys_of = reader.shared_keys
     crc = zlib.crc32
     hashes = array("I", {crc(k.encode()) for k in keys_of(state)}).tobytes()
     blob = orjson.dumps(state.data)

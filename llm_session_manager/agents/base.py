@@ -103,6 +103,17 @@ class RebuildingReader(AgentReader, Protocol):
         ...
 
 
+@runtime_checkable
+class SharingReader(AgentReader, Protocol):
+    """A reader whose sessions can share messages (a resumed or forked Claude Code session copies its
+    parent's): it names the messages each file holds, so a scan can tell which sessions one changed file
+    can affect."""
+
+    def shared_keys(self, state: FileState) -> Iterable[str]:
+        """The messages ``state``'s file holds (two sessions holding one share it)."""
+        ...
+
+
 class ConversationReader(Protocol):
     """Reads a session's conversation from its transcript files. ``native_id`` picks the session in a
     file that holds many (Cursor's database, Aider's history); one-session files ignore it."""
