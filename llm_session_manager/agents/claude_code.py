@@ -592,9 +592,10 @@ class ClaudeCodeReader:
 
     @staticmethod
     def shared_keys(state: FileState) -> Iterable[str]:
-        """The messages a file holds (dedup keys): two sessions holding one share it, and which of them
-        owns it decides both totals (scan.Links)."""
-        return state.data["entries"].keys()  # type: ignore[no-any-return]
+        """The messages a file holds: two sessions holding one share it, and which of them owns it decides
+        both totals (scan.Links). By message id, not dedup key: a sidechain replay of a message under
+        another request id is dropped only when merged with it."""
+        return {key.partition("|")[0] for key in state.data["entries"]}
 
     def rebuild(
         self, states: Sequence[FileState], changed: Sequence[str], previous: Sequence[Session]
