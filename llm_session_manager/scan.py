@@ -451,7 +451,7 @@ def _scan_cold(
     return ScanResult(sessions, stats)
 
 
-def _read_rows(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> Iterator[Row]:
+def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iterator[Row]:
     """Each file read and serialised, largest first, in worker processes when there is enough to read
     and a core free; a file that cannot be read is an error in ``stats``."""
     jobs = sorted(jobs, key=lambda j: -j[3])
@@ -475,13 +475,12 @@ def _read_rows(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> Iterat
             yield result
 
 
-def _row_job(args: tuple[AgentReader, str, str, FileState | None]) -> Row | str:
+def _row_job(args: tuple[SharingReader, str, str, FileState | None]) -> Row | str:
+    # No isinstance(reader, SharingReader) here: a runtime protocol check per file costs 55 us.
     state = _read_job(args)
     if isinstance(state, str):
         return state
-    reader = args[0]
-    assert isinstance(reader, SharingReader)
-    keys_of = reader.shared_keys
+    keys_of = args[0].shared_keys
     crc = zlib.crc32
     hashes = array("I", {crc(k.encode()) for k in keys_of(state)}).tobytes()
     blob = orjson.dumps(state.data)
