@@ -327,7 +327,13 @@ def conversation_for(session: Session) -> list[dict[str, Any]] | None:
 
 
 def document_for(
-    view: SessionView, stored: dict[str, Any] | None, *, full: bool, transcript: bool, redact: bool
+    view: SessionView,
+    stored: dict[str, Any] | None,
+    *,
+    full: bool,
+    transcript: bool,
+    redact: bool,
+    memories: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The export document: built from the live session, or — for an imported one — the stored
     document with its current tags, project and description, redacted again unless ``redact`` is False
@@ -340,7 +346,6 @@ def document_for(
         doc["description"] = view.description
         return redacted_document(doc) if redact else doc
     turns = conversation_for(view.session) if transcript else []
-    from llm_session_manager.memory import memories_for_export
-
-    memories = memories_for_export(view.session.id)
-    return build_document(view, turns, full=full, transcript=transcript, redact=redact, memories=memories)
+    return build_document(
+        view, turns, full=full, transcript=transcript, redact=redact, memories=list(memories)
+    )

@@ -415,8 +415,10 @@ async def test_memory_add_search_stats(fake_home: FakeHome) -> None:
 
 
 async def test_memory_missing_is_a_reported_gap(fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_session_manager.api import memory as memory_api
     from llm_session_manager.mcp import server as mcp_server
 
+    monkeypatch.setattr(memory_api, "memory_module", lambda: None)
     monkeypatch.setattr(mcp_server, "memory_module", lambda: None)
     async with connect() as c:
         gap = "cross-session memory is not available in this lsm installation"

@@ -442,7 +442,9 @@ def test_mcp_memory_search_redacts_a_memory_saved_with_allow_secret(monkeypatch:
         def search(self, query: str, filters: Any, limit: int) -> list[memory.Hit]:
             return [memory.Hit(memory=saved, score=1.0, similarity=1.0)]
 
-    monkeypatch.setattr(mcp_server, "memory_store", lambda svc, create=True: Store())
+    from llm_session_manager.api import memory as memory_api
+
+    monkeypatch.setattr(memory_api, "open_memory", lambda ctx, create=True: Store())
     svc = SimpleNamespace(lock=threading.RLock(), views=lambda: [])
     found = mcp_server.memory_search_payload(svc, "deploy keys")  # type: ignore[arg-type]
     assert found and found[0]["id"] == "mem-1" and "[REDACTED:" in found[0]["text"]

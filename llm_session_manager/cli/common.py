@@ -1,15 +1,14 @@
-"""What every command needs: the environment (paths + config), output format checks, JSON printing."""
+"""What every command needs: its context (paths + config, from the environment), output format checks,
+JSON printing, warnings."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Any
 
-from llm_session_manager import config as config_mod
 from llm_session_manager.agents import agent_names
+from llm_session_manager.api.context import Context
 from llm_session_manager.errors import UsageError
-from llm_session_manager.paths import Paths, resolve
 from llm_session_manager.safetext import for_terminal, json_for_terminal
 
 FORMATS = ("table", "json")
@@ -19,15 +18,12 @@ AGENT_NAMES = agent_names()
 AGENT_HELP = f"Only this agent: {', '.join(AGENT_NAMES)} (or a prefix: claude)."
 
 
-@dataclass(frozen=True)
-class Env:
-    paths: Paths
-    config: dict[str, Any]
+# A command's context: paths and configuration from the environment, read here at the CLI's edge.
+Env = Context
 
 
-def load_env() -> Env:
-    paths = resolve()
-    return Env(paths, config_mod.load(paths.config_file))
+def load_env() -> Context:
+    return Context.from_environment()
 
 
 def check_format(value: str, allowed: tuple[str, ...] = FORMATS, option: str = "--format") -> str:

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from llm_session_manager import config as config_mod
-from llm_session_manager.cli.common import check_format, print_json
+from llm_session_manager.cli.common import check_format, load_env, print_json
 from llm_session_manager.errors import UsageError
 from llm_session_manager.paths import resolve
 
@@ -24,13 +24,14 @@ def init_config(force: bool = typer.Option(False, "--force", help="Overwrite an 
 
 
 def show_config(fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json.")) -> None:
-    """Print the effective configuration (defaults merged with your file)."""
+    """Print the effective configuration (defaults merged with your file; secrets masked)."""
     fmt = check_format(fmt, ("yaml", "json"))
-    paths = resolve()
-    cfg = config_mod.load(paths.config_file)
-    source = str(paths.config_file) if paths.config_file.exists() else "defaults (no config file)"
+    from llm_session_manager.api.settings import config_document
+
+    doc = config_document(load_env())
+    source, cfg = doc["source"], doc["config"]
     if fmt == "json":
-        print_json({"source": source, "config": cfg})
+        print_json(doc)
         return
     import yaml
 

@@ -12,9 +12,9 @@ from typing import Any
 import typer
 
 from llm_session_manager import exporting
+from llm_session_manager.api.exports import export_document
 from llm_session_manager.cli.common import FORMAT_HELP, check_format, load_env, print_json, warn
 from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError, UsageError
-from llm_session_manager.exporting import document_for
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, json_for_terminal
 from llm_session_manager.service import collect, open_db, resolve_id
@@ -46,11 +46,7 @@ def export_cmd(
     view = resolve_id(views, session_id)
     if no_redact:
         warn("secrets are NOT redacted in this export; do not share it")
-    with closing(open_db(env.paths)) as conn:
-        stored = imports.load_all(conn).get(view.session.id)
-    doc = document_for(
-        view, stored[0] if stored else None, full=full, transcript=not no_transcript, redact=not no_redact
-    )
+    doc = export_document(env, view, full=full, transcript=not no_transcript, redact=not no_redact, warn=warn)
     text = exporting.render(doc, kind)
     if output == "-" and kind == "markdown":  # read on a screen: an escape sequence is shown, not run
         text = for_terminal(text, multiline=True)
@@ -215,8 +211,6 @@ def batch_export_cmd(
     folder = output_dir.expanduser()
     _folder_for(folder, parents or folder.parent.is_dir(), "--output-dir")  # the named folder: made, and said
     console(stderr=True).print(preview_table(views, f"Exporting {len(views)} session(s) to {output_dir}/"))
-    with closing(open_db(env.paths)) as conn:
-        stored = imports.load_all(conn)
     written = skipped = 0
     for view in views:
         target = output_dir / _file_name(view, kind)
@@ -224,10 +218,7 @@ def batch_export_cmd(
             warn(f"{target} exists; skipped (add --force to overwrite)")
             skipped += 1
             continue
-        entry = stored.get(view.session.id)
-        doc = document_for(
-            view, entry[0] if entry else None, full=False, transcript=not no_transcript, redact=True
-        )
+        doc = export_document(env, view, full=False, transcript=not no_transcript, warn=warn)
         exporting.write_output(exporting.render(doc, kind), str(target), force=True)
         written += 1
     sys.stderr.write(

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from llm_session_manager.cli.common import AGENT_NAMES, check_agent, check_format, load_env, print_json
+from llm_session_manager.cli.common import AGENT_NAMES, Env, check_agent, check_format, load_env, print_json
 from llm_session_manager.errors import UsageError
 from llm_session_manager.limits import Budget, Limit
 
@@ -87,13 +87,12 @@ def _agents(agent: str | None) -> list[str] | None:
     return found
 
 
-def _gather(agent: str | None) -> tuple[list[Limit], dict[str, Any], datetime, list[str] | None]:
-    from llm_session_manager.limits import current_limits, observe
+def _gather(agent: str | None) -> tuple[list[Limit], Env, list[str] | None]:
+    from llm_session_manager.api.advice import official_limits
 
     agents = _agents(agent)
-    env = load_env()
-    now = datetime.now(timezone.utc)
-    return current_limits(observe(env.paths, env.config, agents), now), env.config, now, agents
+    ctx = load_env()
+    return official_limits(ctx, agents), ctx, agents
 
 
 def limits_cmd(
@@ -103,7 +102,8 @@ def limits_cmd(
     """Official plan limits every agent reported (Claude Code through `lsm statusline`, Codex in its logs):
     used share of the 5 h and 7 d windows, reset, staleness and the projected time to 100%."""
     fmt = check_format(fmt)
-    limits, _cfg, now, _ = _gather(agent)
+    limits, ctx, _ = _gather(agent)
+    now = ctx.now()
     if fmt == "json":
         print_json([limit.as_json() for limit in limits])
         return
@@ -159,17 +159,16 @@ def budget_cmd(
 ) -> None:
     """Can I start a big task now? Per agent: limit left, reset countdown, run-out time at the current
     pace and one suggestion. Exit 0 ok, 10 near a limit (budget.near_percent), 11 a limit reached."""
-    from llm_session_manager.limits import budget_document, budgets, exit_code
+    from llm_session_manager.api.advice import budget
 
     fmt = check_format(fmt)
-    limits, cfg, now, agents = _gather(agent)
-    near = float(cfg["budget"]["near_percent"])
-    items = budgets(limits, near, now, agents)
-    code = exit_code(items)
+    agents = _agents(agent)
+    answer = budget(load_env(), agents)
+    code = answer.exit_code
     if fmt == "json":
-        print_json(budget_document(items, near, now))
+        print_json(answer.document())
     else:
-        _print_budgets(items, now)
+        _print_budgets(answer.items, answer.now)
     if code:
         raise typer.Exit(code)
 

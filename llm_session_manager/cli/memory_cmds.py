@@ -27,48 +27,24 @@ from llm_session_manager.errors import UsageError
 from llm_session_manager.safetext import for_terminal
 
 if TYPE_CHECKING:
-    from llm_session_manager.memory import Filters, Hit, Memory, MemoryStore
+    from llm_session_manager.api.memory import MemoryQuery
+    from llm_session_manager.memory import Hit, Memory
 
 TAG_HELP = "Only memories with this tag (repeatable: all must match)."
 SESSION_HELP = "Only memories of this session (id, native id or unique prefix)."
 
 
-def _store(env: Env) -> MemoryStore:
-    from llm_session_manager import memory
+def _warn_store(ctx: Env) -> None:
+    from llm_session_manager.api import memory as memory_api
 
-    store = memory.open_store(env.paths, env.config)
-    for message in store.warnings:
+    for message in memory_api.warnings(ctx):
         warn(message)
-    return store
 
 
-def _tags(raw: Sequence[str], at_least_one: bool = False) -> tuple[str, ...]:
-    from llm_session_manager import organise
+def _query(session: str | None, tags: Sequence[str], project: str | None, agent: str | None) -> MemoryQuery:
+    from llm_session_manager.api.memory import MemoryQuery
 
-    if not raw and not at_least_one:
-        return ()
-    return tuple(organise.normalise_tags(raw))
-
-
-def _filters(
-    env: Env,
-    store: MemoryStore,
-    session: str | None,
-    tags: Sequence[str],
-    project: str | None = None,
-    agent: str | None = None,
-) -> Filters:
-    from llm_session_manager import memory
-    from llm_session_manager.service import collect
-
-    sessions: tuple[str, ...] = ()
-    if session is not None:
-        views = collect(env.paths, env.config, processes=False).views
-        sessions = (memory.resolve_session(views, store.session_ids(), session),)
-    project = project.strip() if project else None
-    return memory.Filters(
-        sessions=sessions, tags=_tags(tags), project=project or None, agent=one_agent(agent)
-    )
+    return MemoryQuery(session, tuple(tags), project, one_agent(agent))
 
 
 def _when(created_at: str, now: datetime) -> str:
@@ -94,16 +70,13 @@ def add_cmd(
 ) -> None:
     """Save a memory from a session; prints its id (the same text for the same session is saved once)."""
     from llm_session_manager import memory
-    from llm_session_manager.service import collect, resolve_id
+    from llm_session_manager.api import memory as memory_api
 
     fmt = check_format(fmt)
-    clean = memory.normalise_text(text)
-    memory.check_secret(clean, allow_secret)
-    clean_tags = _tags(tags)
-    env = load_env()
-    view = resolve_id(collect(env.paths, env.config, processes=False).views, session_id)
-    store = _store(env)
-    saved, created = store.add(memory.new_memory_for(view, clean, clean_tags))
+    memory.check_secret(memory.normalise_text(text), allow_secret)  # refused before any scan
+    ctx = load_env()
+    saved, created = memory_api.add(ctx, session_id, text, tags, allow_secret=allow_secret)
+    _warn_store(ctx)
     if fmt == "json":
         print_json({**saved.as_json(), "created": created})
         return
@@ -126,9 +99,11 @@ def search_cmd(
     agent = one_agent(agent)
     if not query.strip():
         raise UsageError("the search query is empty")
-    env = load_env()
-    store = _store(env)
-    hits = store.search(query, _filters(env, store, session, tags, project, agent), limit)
+    from llm_session_manager.api import memory as memory_api
+
+    ctx = load_env()
+    hits = memory_api.search(ctx, query, _query(session, tags, project, agent), limit)
+    _warn_store(ctx)
     if fmt == "json":
         print_json([h.as_json() for h in hits])
         return
@@ -177,9 +152,11 @@ def list_cmd(
     """List saved memories, newest first."""
     fmt = check_format(fmt)
     agent = one_agent(agent)
-    env = load_env()
-    store = _store(env)
-    memories = store.find(_filters(env, store, session, tags, project, agent), limit)
+    from llm_session_manager.api import memory as memory_api
+
+    ctx = load_env()
+    memories = memory_api.list_memories(ctx, _query(session, tags, project, agent), limit)
+    _warn_store(ctx)
     if fmt == "json":
         print_json([m.as_json() for m in memories])
         return
@@ -215,9 +192,11 @@ def _print_memories(memories: Sequence[Memory]) -> None:
 def stats_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
     """Memory counts by session, tag, project and agent; the store's size and embedding model."""
     fmt = check_format(fmt)
-    env = load_env()
-    stats = _store(env).stats()
-    data = stats.as_json()
+    from llm_session_manager.api import memory as memory_api
+
+    ctx = load_env()
+    data = memory_api.stats(ctx)
+    _warn_store(ctx)
     if fmt == "json":
         print_json(data)
         return
@@ -263,8 +242,10 @@ def delete_cmd(
 ) -> None:
     """Delete one memory, by its full id. Nothing else is ever removed."""
     fmt = check_format(fmt)
-    env = load_env()
-    gone = _store(env).delete(memory_id)
+    from llm_session_manager.api import memory as memory_api
+
+    ctx = load_env()
+    gone = memory_api.delete(ctx, memory_id)
     if fmt == "json":
         print_json({**gone.as_json(), "deleted": True})
         return

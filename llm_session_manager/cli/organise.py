@@ -10,12 +10,12 @@ from typing import Any
 import typer
 
 from llm_session_manager import organise
+from llm_session_manager.api import sessions as sessions_api
 from llm_session_manager.cli.common import Env, check_format, load_env, print_json
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
 from llm_session_manager.models import SessionView
-from llm_session_manager.safetext import for_terminal, storable, without_secrets
-from llm_session_manager.serialize import session_json
+from llm_session_manager.safetext import for_terminal, without_secrets
 from llm_session_manager.service import collect, open_db, project_name, resolve_id
 from llm_session_manager.store import meta
 
@@ -35,15 +35,6 @@ def _say(message: str) -> None:
     sys.stderr.write(for_terminal(message) + "\n")
 
 
-def _summary(view: SessionView) -> dict[str, Any]:
-    return {
-        "id": view.session.id,
-        "tags": view.tags,
-        "project": project_name(view),
-        "description": view.description,
-    }
-
-
 def _reload(env: Env, session_id: str) -> SessionView:
     return resolve_id(collect(env.paths, env.config).views, session_id)
 
@@ -55,20 +46,14 @@ def tag_cmd(
 ) -> None:
     """Add tags to a session."""
     fmt = check_format(fmt)
-    clean = organise.normalise_tags(tags)
-    env = load_env()
-    view = _one(env, session_id)
-    already = [t for t in clean if t in view.tags]
-    added = [t for t in clean if t not in already]
-    with closing(open_db(env.paths)) as conn:
-        meta.add_tags(conn, [view.session.id], added)
-    sid = view.session.id
+    change = sessions_api.tag(load_env(), session_id, tags)
+    sid, added, already = change.view.session.id, change.changed, change.unchanged
     if added:
         message = f"tagged {sid}: {', '.join(added)}"
         message += f" (already tagged: {', '.join(already)})" if already else ""
     else:
         message = f"{sid} is already tagged {', '.join(already)}; nothing changed"
-    _report(env, sid, fmt, message, {"added": added, "already_tagged": already})
+    _report(change.view, fmt, message, {"added": added, "already_tagged": already})
 
 
 def untag_cmd(
@@ -78,15 +63,11 @@ def untag_cmd(
 ) -> None:
     """Remove tags from a session."""
     fmt = check_format(fmt)
-    clean = organise.normalise_tags(tags)
-    env = load_env()
-    view = _one(env, session_id)
-    missing = [t for t in clean if t not in view.tags]
-    with closing(open_db(env.paths)) as conn:
-        meta.remove_tags(conn, [view.session.id], clean)
-    if missing:
-        _say(f"lsm: note: {view.session.id} had no tag {', '.join(missing)}")
-    _report(env, view.session.id, fmt, f"untagged {view.session.id}")
+    change = sessions_api.untag(load_env(), session_id, tags)
+    sid = change.view.session.id
+    if change.unchanged:
+        _say(f"lsm: note: {sid} had no tag {', '.join(change.unchanged)}")
+    _report(change.view, fmt, f"untagged {sid}")
 
 
 def set_project_cmd(
@@ -96,15 +77,10 @@ def set_project_cmd(
 ) -> None:
     """Give a session a project name (shown and filtered on instead of its folder name)."""
     fmt = check_format(fmt)
-    value = " ".join(storable(name).split()) or None
-    if value is not None and len(value) > 200:
-        raise UsageError("project name is longer than 200 characters")
-    env = load_env()
-    view = _one(env, session_id)
-    with closing(open_db(env.paths)) as conn:
-        meta.set_field(conn, [view.session.id], "project", value)
-    shown = without_secrets(value) or "(cleared)"
-    _report(env, view.session.id, fmt, f"project of {view.session.id}: {shown}")
+    sessions_api.clean_project(name)  # a bad name is refused before any scan
+    view = sessions_api.set_project(load_env(), session_id, name)
+    shown = without_secrets(view.project) or "(cleared)"
+    _report(view, fmt, f"project of {view.session.id}: {shown}")
 
 
 def describe_cmd(
@@ -122,7 +98,7 @@ def describe_cmd(
     view = _one(env, session_id)
     if show:
         if fmt == "json":
-            print_json(_summary(view))
+            print_json(sessions_api.meta_document(view))
         else:
             sys.stdout.write(for_terminal(view.description or "(no description)", multiline=True) + "\n")
         return
@@ -130,18 +106,15 @@ def describe_cmd(
         from llm_session_manager.cli.autotag import ai_description
 
         text = ai_description(env, view)  # one paragraph from Claude; an AIError changes nothing
-    value = storable(text or "").strip()
-    if len(value) > 4000:
-        raise UsageError("description is longer than 4000 characters")
-    with closing(open_db(env.paths)) as conn:
-        meta.set_field(conn, [view.session.id], "description", value or None)
-    _report(env, view.session.id, fmt, f"described {view.session.id}")
+    else:
+        sessions_api.clean_description(text or "")  # too long: refused before anything is written
+    after = sessions_api.describe(env, view, text or "")
+    _report(after, fmt, f"described {after.session.id}")
 
 
-def _report(env: Env, session_id: str, fmt: str, message: str, extra: dict[str, Any] | None = None) -> None:
-    view = _reload(env, session_id)
+def _report(view: SessionView, fmt: str, message: str, extra: dict[str, Any] | None = None) -> None:
     if fmt == "json":
-        print_json({**_summary(view), **(extra or {})})
+        print_json({**sessions_api.meta_document(view), **(extra or {})})
         return
     _say(message)
     line = f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}"
@@ -156,17 +129,16 @@ def search_cmd(
 ) -> None:
     """Find sessions by description, title, tags and project."""
     fmt = check_format(fmt)
-    env = load_env()
-    hits = organise.search(_views(env), text, limit)
+    listing = sessions_api.list_sessions(load_env(), sessions_api.ListQuery(text=text, limit=limit))
     if fmt == "json":
-        print_json([{**session_json(h.view, project_name(h.view)), "score": h.score} for h in hits])
+        print_json(listing.documents())
         return
-    if not hits:
+    if not listing.views:
         sys.stdout.write(for_terminal(f"No session matches '{text}'.") + "\n")
         return
     from llm_session_manager.cli.render import console, search_table
 
-    console().print(search_table([h.view for h in hits], details))
+    console().print(search_table(listing.views, details))
 
 
 def _preview(views: Sequence[SessionView], title: str) -> None:

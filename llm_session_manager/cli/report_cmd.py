@@ -38,8 +38,9 @@ def _run(
     request = reports.Request(
         kind, tuple(by), since, until, check_agent(agent), project, tz, start_of_week, last
     )
-    env = load_env()
-    doc, errors = reports.usage_report(env.paths, env.config, request)
+    from llm_session_manager.api.advice import usage_report
+
+    doc, errors = usage_report(load_env(), request)
     for err in errors:
         warn(f"skipped {err}")
     for model in doc["unpriced_models"]:

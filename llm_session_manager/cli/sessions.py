@@ -2,37 +2,38 @@
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timezone
 from typing import Any
 
 import typer
 
-from llm_session_manager import __version__
-from llm_session_manager.agents.base import AgentReader
+from llm_session_manager.api.context import Context
+from llm_session_manager.api.sessions import ListQuery, health_document, list_sessions
+from llm_session_manager.api.status import info_document
 from llm_session_manager.cli.common import (
     AGENT_HELP,
     FORMAT_HELP,
-    Env,
     check_agent,
     check_format,
     load_env,
     print_json,
     warn,
 )
-from llm_session_manager.listing import ListFilter, check_statuses, keep, sort_views
-from llm_session_manager.serialize import health_json, session_json
-from llm_session_manager.service import Collected, collect, project_name, resolve_id
-from llm_session_manager.timefmt import SINCE_FORMS, parse_since
+from llm_session_manager.service import Collected, resolve_id
+from llm_session_manager.timefmt import SINCE_FORMS
 
 
-def _collect(env: Env) -> Collected:
-    result = collect(env.paths, env.config)
+def _warn_scan(result: Collected) -> None:
+    """What the scan could not do, on stderr: discovery failures, the first unreadable files."""
     if result.discovery_error:
         warn(result.discovery_error)
     for stats in result.stats.values():
         for err in stats.errors[:5]:
             warn(f"skipped {err}")
+
+
+def _collect(ctx: Context) -> Collected:
+    result = ctx.collect()
+    _warn_scan(result)
     return result
 
 
@@ -56,24 +57,23 @@ def list_cmd(
 ) -> None:
     """List sessions: running ones and those active recently (--all for every session)."""
     fmt = check_format(fmt)
-    env = load_env()
-    now = datetime.now(timezone.utc)
-    flt = ListFilter(
-        all=all_,
-        statuses=check_statuses(status),
-        tags=tuple(t.strip().lower() for t in tag),
-        project=project,
+    ctx = load_env()
+    query = ListQuery(
+        statuses=tuple(status),
         agent=check_agent(agent),
-        since=parse_since(since, now, utc=utc) if since else None,
-        recent_hours=float(env.config["recent_hours"]),
+        tags=tuple(tag),
+        project=project,
+        all_sessions=all_,
+        since=since,
+        utc=utc,
+        sort=sort,
+        limit=limit,
     )
-    sort_key = sort or env.config["list"]["sort"]
-    result = _collect(env)
-    views = sort_views([v for v in result.views if keep(v, flt, now)], sort_key)
-    if limit:
-        views = views[:limit]
+    listing = list_sessions(ctx, query)
+    _warn_scan(listing.collected)
+    views, now = listing.views, ctx.now()
     if fmt == "json":
-        print_json([session_json(v, project_name(v)) for v in views])
+        print_json(listing.documents())
         return
     from llm_session_manager.cli.render import console, sessions_table, table_width
 
@@ -82,7 +82,7 @@ def list_cmd(
         hint = "" if all_ else " (try --all for older sessions)"
         out.print(f"No sessions found{hint}.")
         return
-    out.print(sessions_table(views, now, table_width(out), known=result.views))
+    out.print(sessions_table(views, now, table_width(out), known=listing.collected.views))
     running = sum(1 for v in views if v.session.process)
     out.print(
         f"[dim]{len(views)} session(s), {running} running. Tokens ≈ = not exact (counted with tiktoken,"
@@ -99,9 +99,7 @@ def health_cmd(
     env = load_env()
     view = resolve_id(_collect(env).views, session_id)
     if fmt == "json":
-        print_json(
-            {"id": view.session.id, "context_pct": view.context_pct, **health_json(view.health, detail=True)}
-        )
+        print_json(health_document(view))
         return
     from llm_session_manager.cli.render import console, health_table, markup_safe
 
@@ -118,57 +116,11 @@ def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP
     fmt = check_format(fmt)
     env = load_env()
     result = _collect(env)
-    info = {
-        "version": __version__,
-        "paths": _paths_info(env),
-        "agents": {reader.name: _agent_info(reader, result) for reader in result.readers},
-        "unknown_models": result.unknown_models,
-        "models_not_recorded": result.models_not_recorded,
-        "cache": _cache_info(result),
-        "unreadable": [err for stats in result.stats.values() for err in stats.errors],
-        "discovery": result.discovery_error or "ok",
-        "pid": os.getpid(),
-    }
+    info = info_document(env, result)
     if fmt == "json":
         print_json(info)
         return
     _print_info(info)
-
-
-def _paths_info(env: Env) -> dict[str, object]:
-    roots = [{"path": str(p), "exists": p.is_dir()} for p in env.paths.claude_project_roots]
-    return {
-        **env.paths.as_dict(),
-        "config_file_exists": env.paths.config_file.exists(),
-        "claude_project_roots": roots,  # kept from 0.3.0 (Claude Code only; see agents.*.roots)
-    }
-
-
-def _cache_info(result: Collected) -> dict[str, object]:
-    """The parse cache over every agent: a hit when no agent had to read a changed file."""
-    stats = list(result.stats.values())
-    return {
-        "hit": bool(stats) and all(s.from_cache for s in stats),
-        "files_read": sum(s.files_read for s in stats),
-        "bytes_read": sum(s.bytes_read for s in stats),
-    }
-
-
-def _agent_info(reader: AgentReader, result: Collected) -> dict[str, object]:
-    sessions = [v.session for v in result.views if v.session.agent == reader.name]
-    stats = result.stats.get(reader.name)
-    files = stats.files if stats else 0
-    return {
-        "roots": [{"path": path, "exists": exists} for path, exists in reader.roots()],
-        "sessions": len(sessions),
-        "running": sum(1 for s in sessions if s.process),
-        "source_files": files,
-        "transcript_files": files,  # the 0.3.0 name of source_files, kept for scripts
-        "skipped_lines": sum(s.skipped_lines for s in sessions),
-        "cache_hit": bool(stats and stats.from_cache),
-        "files_read": stats.files_read if stats else 0,
-        "bytes_read": stats.bytes_read if stats else 0,
-    }
 
 
 def _print_info(info: dict[str, Any]) -> None:

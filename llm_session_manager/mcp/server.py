@@ -23,12 +23,9 @@ descriptor, and lsm's own warnings go to stderr.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, closing, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 from mcp.server.mcpserver import MCPServer
@@ -43,13 +40,18 @@ from pydantic import Field
 
 from llm_session_manager import __version__
 from llm_session_manager import config as config_mod
+from llm_session_manager.api import Context, advice
+from llm_session_manager.api import exports as exports_api
+from llm_session_manager.api import memory as memory_api
+from llm_session_manager.api import sessions as sessions_api
+from llm_session_manager.api import settings as settings_api
 from llm_session_manager.errors import LsmError, NotFoundError
 from llm_session_manager.paths import Paths, resolve
 from llm_session_manager.safetext import without_secrets
 
 if TYPE_CHECKING:
+    from llm_session_manager.config import Config
     from llm_session_manager.models import SessionView
-    from llm_session_manager.service import Collected
 
 SERVER_NAME = "llm-session-manager"
 # A prompt embeds at most this much of a hand-off document; the export_session tool gives the rest.
@@ -129,38 +131,9 @@ class MemoryList(TypedDict):
 # Services
 
 
-@dataclass
-class Services:
-    """What every handler needs, built once per server: paths, configuration, and a lock so that scans
-    and writes from concurrent requests (sync handlers run in worker threads) do not interleave."""
-
-    paths: Paths
-    config: dict[str, Any]
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    # The cross-session memory store, opened on first use and kept for the server's life.
-    memory: Any = field(default=None, repr=False)
-
-    @property
-    def read_only(self) -> bool:
-        return bool(self.config.get("mcp", {}).get("read_only", False))
-
-    def collect(self, *, readers: list[Any] | None = None) -> Collected:
-        from llm_session_manager.service import collect
-
-        with self.lock:
-            return collect(self.paths, self.config, readers=readers)
-
-    def views(self) -> list[SessionView]:
-        return self.collect().views
-
-    def one(self, session_id: str) -> SessionView:
-        from llm_session_manager.service import resolve_id
-
-        return resolve_id(self.views(), session_id)
-
-    def check_writable(self) -> None:
-        if self.read_only:
-            raise ToolError("lsm's MCP server is read-only (mcp.read_only: true in the lsm config)")
+# One application context per server (api.Context): paths, configuration, the lock that keeps
+# concurrent requests' scans and writes apart, the memory store once opened.
+Services = Context
 
 
 class _Holder:
@@ -224,91 +197,32 @@ def to_json(value: Any) -> str:
 
 
 def session_payload(view: SessionView) -> dict[str, Any]:
-    from llm_session_manager.serialize import session_json
-    from llm_session_manager.service import project_name
-
-    return session_json(view, project_name(view))
+    return sessions_api.session_document(view)
 
 
 def health_payload(view: SessionView) -> dict[str, Any]:
     """`lsm health <id> --format json`."""
-    from llm_session_manager.serialize import health_json
-
-    return {"id": view.session.id, "context_pct": view.context_pct, **health_json(view.health, detail=True)}
+    return sessions_api.health_document(view)
 
 
 def meta_payload(view: SessionView) -> SessionMeta:
-    from llm_session_manager.service import project_name
-
-    return {
-        "id": view.session.id,
-        "tags": list(view.tags),
-        "project": project_name(view),
-        "description": view.description,
-    }
+    return sessions_api.meta_document(view)
 
 
-@dataclass(frozen=True)
-class ListQuery:
-    """The filters of `lsm list` plus the words of `lsm search` (``text``)."""
-
-    statuses: tuple[str, ...] = ()
-    agent: str | None = None
-    tags: tuple[str, ...] = ()
-    project: str | None = None
-    text: str | None = None
-    all_sessions: bool = False
-    since: str | None = None
-    sort: str | None = None
-    limit: int | None = None
+ListQuery = sessions_api.ListQuery
 
 
-def list_payload(svc: Services, query: ListQuery, now: datetime | None = None) -> list[dict[str, Any]]:
+def list_payload(svc: Services, query: ListQuery) -> list[dict[str, Any]]:
     """Without ``text``: `lsm list [--all] [filters] --format json`. With ``text``: `lsm search TEXT
     --format json` (every session, best match first, each with its ``score``) narrowed by the filters."""
-    from llm_session_manager import organise
-    from llm_session_manager.listing import ListFilter, check_statuses, keep, parse_since, sort_views
-
-    now = now or datetime.now(timezone.utc)
-    text = (query.text or "").strip()
-    flt = ListFilter(
-        all=query.all_sessions or bool(text),
-        statuses=check_statuses(query.statuses),
-        tags=tuple(t.strip().lower() for t in query.tags),
-        project=query.project,
-        agent=query.agent,
-        since=parse_since(query.since, now) if query.since else None,
-        recent_hours=float(svc.config["recent_hours"]),
-    )
-    views = [v for v in svc.views() if keep(v, flt, now)]
-    if text:
-        hits = organise.search(views, text)
-        scores = {id(h.view): h.score for h in hits}
-        ordered = [h.view for h in hits]
-        if query.sort:
-            ordered = sort_views(ordered, query.sort)
-        items = [{**session_payload(v), "score": scores[id(v)]} for v in ordered]
-    else:
-        ordered = sort_views(views, query.sort or svc.config["list"]["sort"])
-        items = [session_payload(v) for v in ordered]
-    return items[: query.limit] if query.limit else items
+    return sessions_api.list_sessions(svc, query).documents()
 
 
 def recommend_payload(
     svc: Services, agent: str | None = None, project: str | None = None
 ) -> list[dict[str, Any]]:
     """`lsm recommend [--agent A] [--project P] --format json`."""
-    from llm_session_manager.listing import ListFilter, keep
-    from llm_session_manager.recommend import recommend
-
-    views = svc.views()
-    now = datetime.now().astimezone()  # local time: "today" for the daily cost is the local calendar day
-    recs = recommend(views, svc.config, now)
-    if agent or project:
-        flt = ListFilter(all=True, agent=agent, project=project)
-        wanted = {v.session.id for v in views if keep(v, flt, now)}
-        recs = [r for r in recs if wanted.intersection(r.session_ids)]
-    return [r.as_json() for r in recs]
+    return advice.recommendations(svc, agent, project).documents()
 
 
 LimitAgent = Literal["claude-code", "codex"]
@@ -316,15 +230,7 @@ LimitAgent = Literal["claude-code", "codex"]
 
 def budget_payload(svc: Services, agent: str | None = None) -> dict[str, Any]:
     """`lsm budget [--agent A] --format json` (its exit code is the document's ``exit_code``)."""
-    from llm_session_manager import limits
-
-    agents = [agent] if agent else None
-    near = float(svc.config.get("budget", {}).get("near_percent", limits.DEFAULT_NEAR_PERCENT))
-    with svc.lock:
-        found = limits.observe(svc.paths, svc.config, agents)
-    now = datetime.now(timezone.utc)
-    items = limits.budgets(limits.current_limits(found, now), near, now, agents)
-    return limits.budget_document(items, near, now)
+    return advice.budget(svc, [agent] if agent else None).document()
 
 
 ReportKind = Literal["daily", "weekly", "monthly", "blocks", "session"]
@@ -333,96 +239,42 @@ ReportDimension = Literal["agent", "model", "project", "branch"]
 
 def usage_report_payload(svc: Services, request: Any) -> dict[str, Any]:
     """`lsm report <kind> … --format json` (``request``: a reports.Request)."""
-    from llm_session_manager import reports
-
-    with svc.lock:
-        doc, _errors = reports.usage_report(svc.paths, svc.config, request)
+    doc, _errors = advice.usage_report(svc, request)
     return doc
 
 
 def export_text(svc: Services, view: SessionView, fmt: str, *, transcript: bool, full: bool) -> str:
-    """`lsm export <id> -o - --format <fmt>` (redacted): the stored document for an imported session."""
-    from llm_session_manager import exporting
-    from llm_session_manager.exporting import document_for
-    from llm_session_manager.service import open_db
-    from llm_session_manager.store import imports
-
-    with svc.lock, closing(open_db(svc.paths)) as conn:
-        stored = imports.load_all(conn).get(view.session.id)
-    doc = document_for(view, stored[0] if stored else None, full=full, transcript=transcript, redact=True)
-    return exporting.render(doc, fmt)
+    """`lsm export <id> -o - --format <fmt>` (redacted)."""
+    return exports_api.export_text(svc, view, fmt, transcript=transcript, full=full)
 
 
-_SECRET_KEY = re.compile(r"(?i)(?:^|[_\-.])(?:api_?key|secret|password|passwd|token|credentials?|auth)$")
-
-
-def mask_secrets(value: Any, key: str = "") -> Any:
-    """The configuration with secrets masked: values under secret-looking keys (``api_key``,
-    ``password``, ``token``, but not ``tokens``) become ``"***"``, and secret-looking text anywhere (a
-    password in a URL, a vendor key) is redacted as in exports."""
-    from llm_session_manager.redact import redact_value
-
-    if isinstance(value, dict):
-        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, key) for v in value]
-    if key and _SECRET_KEY.search(key) and value not in (None, ""):
-        return "***"
-    return redact_value(value) if isinstance(value, str) else value
+mask_secrets = settings_api.mask_secrets
 
 
 def config_payload(svc: Services) -> dict[str, Any]:
     """`lsm show-config --format json`, secrets masked."""
-    file = svc.paths.config_file
-    source = str(file) if file.exists() else "defaults (no config file)"
-    return {"source": source, "config": mask_secrets(svc.config)}
+    return settings_api.config_document(svc)
 
 
-def write_meta(svc: Services, session_id: str, change: Callable[[Any, str], object]) -> SessionMeta:
-    """Resolve a session, apply one metadata change in one transaction, and report the new state
-    (exactly what the CLI prints with --format json)."""
-    from llm_session_manager.service import open_db
-
-    svc.check_writable()
+def write_meta(svc: Services, change: Callable[[], SessionView]) -> SessionMeta:
+    """Apply one metadata change (one transaction) under the server's lock; the new state is exactly
+    what the CLI prints with --format json."""
     with svc.lock:
-        view = svc.one(session_id)
-        with closing(open_db(svc.paths)) as conn:
-            change(conn, view.session.id)
-        return meta_payload(svc.one(view.session.id))
+        return meta_payload(change())
 
 
 # ---------------------------------------------------------------------------------------------------
-# Memory (llm_session_manager.memory, cross-session memory on ChromaDB).
+# Memory (api.memory over llm_session_manager.memory, cross-session memory on ChromaDB).
 
 
-MEMORY_MISSING = "cross-session memory is not available in this lsm installation"
-
-
-def memory_module() -> ModuleType | None:
-    """The cross-session memory module, or None when this installation has none."""
-    import importlib
-
-    try:
-        return importlib.import_module("llm_session_manager.memory")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("llm_session_manager.memory", "chromadb"):
-            return None
-        raise
+MEMORY_MISSING = memory_api.MEMORY_MISSING
+memory_module = memory_api.memory_module
 
 
 def memory_store(svc: Services, *, create: bool = True) -> Any:
-    """The open memory store (opened once, on first use). With ``create`` False, None while nothing
-    has ever been saved on this machine (so that reading never creates an empty store)."""
-    module = memory_module()
-    if module is None:
-        raise ToolError(MEMORY_MISSING)
-    with svc.lock:
-        if svc.memory is None:
-            local = not module.settings(svc.config).get("server")
-            if not create and local and not module.store_dir(svc.paths).is_dir():
-                return None
-            svc.memory = module.open_store(svc.paths, svc.config)
-        return svc.memory
+    """The open memory store (opened once, on first use); None with ``create`` False while nothing has
+    ever been saved on this machine."""
+    return memory_api.open_memory(svc, create=create)
 
 
 def memory_search_payload(
@@ -438,33 +290,15 @@ def memory_search_payload(
 ) -> list[dict[str, Any]] | None:
     """`lsm memory-search QUERY [filters] --format json`: memories best first, each with its ``score``.
     ``soft``: None instead of an error when memory is not available (for prompts)."""
-    from llm_session_manager.organise import normalise_tags
+    from llm_session_manager.redact import redact_value
 
+    wanted = memory_api.MemoryQuery(session_id, tuple(tags), project, agent)
     try:
-        if not query.strip():
-            raise ToolError("the search query is empty")
-        with svc.lock:  # one store, shared by the worker threads that run handlers
-            store = memory_store(svc, create=False)
-            if store is None:
-                return []
-            module = memory_module()
-            assert module is not None  # memory_store() said so
-            sessions: tuple[str, ...] = ()
-            if session_id:
-                sessions = (module.resolve_session(svc.views(), store.session_ids(), session_id),)
-            filters = module.Filters(
-                sessions=sessions,
-                tags=tuple(normalise_tags(tags)) if tags else (),
-                project=(project or "").strip() or None,
-                agent=(agent or "").strip().lower() or None,
-            )
-            hits = store.search(query, filters, limit)
-    except (LsmError, ToolError):
+        hits = memory_api.search(svc, query, wanted, limit)
+    except LsmError:
         if soft:
             return None
         raise
-    from llm_session_manager.redact import redact_value
-
     # A memory saved with `memory-add --allow-secret` stays on this machine; an MCP client gets it redacted.
     return [redact_value(h.as_json()) for h in hits]
 
@@ -473,32 +307,23 @@ def memory_add_payload(svc: Services, session_id: str, text: str, tags: Sequence
     """`lsm memory-add <id> TEXT --format json`: the memory, and ``created`` false when the same text was
     already saved for that session. A text that looks like a secret is refused (there is no
     --allow-secret over MCP): memories are shared with every later session."""
-    from llm_session_manager.organise import normalise_tags
-
     svc.check_writable()
     module = memory_module()
     if module is None:
         raise ToolError(MEMORY_MISSING)
-    clean = module.normalise_text(text)
-    kinds = module.secret_kinds(clean)
+    kinds = module.secret_kinds(module.normalise_text(text))
     if kinds:
         raise ToolError(
             f"the text looks like it holds a secret ({', '.join(kinds)}); memories are shared with later"
             " sessions, so it was not saved (save it without the secret)"
         )
-    view = svc.one(session_id)
-    item = module.new_memory_for(view, clean, tuple(normalise_tags(tags)) if tags else ())
-    store = memory_store(svc)
-    with svc.lock:
-        memory, created = store.add(item)
+    memory, created = memory_api.add(svc, session_id, text, tags)
     return {**memory.as_json(), "created": created}
 
 
 def memory_stats_payload(svc: Services) -> dict[str, Any]:
     """`lsm memory-stats --format json`: counts by session, tag, project and agent; store; model."""
-    store = memory_store(svc)
-    with svc.lock:
-        return dict(store.stats().as_json())
+    return memory_api.stats(svc)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -661,19 +486,19 @@ def find_past_work_text(svc: Services, topic: str) -> str:
 
 
 def build_server(
-    paths: Paths | None = None, config: Mapping[str, Any] | None = None, *, name: str = SERVER_NAME
+    paths: Paths | None = None, config: Config | None = None, *, name: str = SERVER_NAME
 ) -> MCPServer[Services]:
     """The server object (what `lsm mcp-server` runs and tests connect to in-process).
 
     ``paths`` and ``config`` default to the environment's (``LSM_HOME``, ``LSM_CONFIG``…); the config
     decides at build time whether write tools exist (``mcp.read_only``)."""
     paths = paths or resolve()
-    cfg = dict(config) if config is not None else config_mod.load(paths.config_file)
+    cfg = config.copy() if config is not None else config_mod.load(paths.config_file)
     holder = _Holder()
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Services]) -> AsyncIterator[Services]:
-        holder.services = Services(paths, cfg)
+        holder.services = Context(paths, cfg, read_only=bool(cfg.get("mcp", {}).get("read_only", False)))
         try:
             yield holder.services
         finally:
@@ -780,7 +605,15 @@ def _add_read_tools(server: MCPServer[Services], holder: _Holder) -> None:
         """List or find sessions with exact tokens, context fill, cost, health and status. Without
         `text` it is `lsm list`; with `text` it is `lsm search` (best match first, with a `score`)."""
         query = ListQuery(
-            tuple(status or ()), agent, tuple(tag or ()), project, text, all_sessions, since, sort, limit
+            statuses=tuple(status or ()),
+            agent=agent,
+            tags=tuple(tag or ()),
+            project=project,
+            text=text,
+            all_sessions=all_sessions,
+            since=since,
+            sort=sort,
+            limit=limit,
         )
         with tool_errors():
             items = list_payload(holder.get(), query)
@@ -890,30 +723,21 @@ def _add_read_tools(server: MCPServer[Services], holder: _Holder) -> None:
 
 
 def _add_write_tools(server: MCPServer[Services], holder: _Holder) -> None:
-    from llm_session_manager.store import meta
-
     @server.tool(annotations=WRITE)
     def tag_session(session_id: SessionId, tags: Tags) -> TagResult:
         """Add tags to a session (lsm's own metadata; the agent's files are never touched)."""
-        from llm_session_manager.organise import normalise_tags
-
         with tool_errors():
-            clean = normalise_tags(tags)
             svc = holder.get()
             with svc.lock:
-                had = set(svc.one(session_id).tags)
-                done = write_meta(svc, session_id, lambda c, sid: meta.add_tags(c, [sid], clean))
-        added = [t for t in clean if t not in had]
-        return {**done, "added": added, "already_tagged": [t for t in clean if t in had]}
+                change = sessions_api.tag(svc, session_id, tags)
+        return {**meta_payload(change.view), "added": change.changed, "already_tagged": change.unchanged}
 
     @server.tool(annotations=WRITE)
     def untag_session(session_id: SessionId, tags: Tags) -> SessionMeta:
         """Remove tags from a session."""
-        from llm_session_manager.organise import normalise_tags
-
         with tool_errors():
-            clean = normalise_tags(tags)
-            return write_meta(holder.get(), session_id, lambda c, sid: meta.remove_tags(c, [sid], clean))
+            svc = holder.get()
+            return write_meta(svc, lambda: sessions_api.untag(svc, session_id, tags).view)
 
     @server.tool(annotations=WRITE)
     def describe_session(
@@ -927,9 +751,8 @@ def _add_write_tools(server: MCPServer[Services], holder: _Holder) -> None:
         if not value:
             raise ToolError("the description is empty")
         with tool_errors():
-            return write_meta(
-                holder.get(), session_id, lambda c, sid: meta.set_field(c, [sid], "description", value)
-            )
+            svc = holder.get()
+            return write_meta(svc, lambda: sessions_api.describe(svc, session_id, value))
 
     @server.tool(annotations=WRITE)
     def set_project(
@@ -937,11 +760,9 @@ def _add_write_tools(server: MCPServer[Services], holder: _Holder) -> None:
         name: Annotated[str, Field(max_length=200, description="Project name; an empty string clears it.")],
     ) -> SessionMeta:
         """Give a session a project name (shown and filtered on instead of its folder name)."""
-        value = " ".join(name.split()) or None
         with tool_errors():
-            return write_meta(
-                holder.get(), session_id, lambda c, sid: meta.set_field(c, [sid], "project", value)
-            )
+            svc = holder.get()
+            return write_meta(svc, lambda: sessions_api.set_project(svc, session_id, name))
 
     @server.tool(annotations=ADD)
     def add_memory(

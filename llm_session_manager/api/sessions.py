@@ -1,0 +1,210 @@
+"""Session use cases: list and find, one session, its health, and our metadata on it (tags, project,
+description). Documents are exactly what `lsm … --format json` prints."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from llm_session_manager.api.context import Context
+from llm_session_manager.errors import UsageError
+from llm_session_manager.models import SessionView
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from llm_session_manager.service import Collected
+
+DESCRIPTION_MAX = 4000
+PROJECT_MAX = 200
+
+
+class MetaDocument(TypedDict):
+    id: str
+    tags: list[str]
+    project: str | None
+    description: str | None
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The filters of `lsm list` plus the words of `lsm search` (``text``). ``since`` is as typed
+    (``2h``, ``3d``, a date), read in UTC when ``utc`` else local time."""
+
+    statuses: tuple[str, ...] = ()
+    agent: str | None = None
+    tags: tuple[str, ...] = ()
+    project: str | None = None
+    text: str | None = None
+    all_sessions: bool = False
+    since: str | None = None
+    utc: bool = False
+    sort: str | None = None
+    limit: int | None = None
+
+
+@dataclass
+class Listing:
+    """Sessions in display order; ``scores`` (session id → score) when the query had words."""
+
+    views: list[SessionView]
+    collected: Collected
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def documents(self) -> list[dict[str, Any]]:
+        if not self.scores:
+            return [session_document(v) for v in self.views]
+        return [{**session_document(v), "score": self.scores[v.session.id]} for v in self.views]
+
+
+def list_sessions(ctx: Context, query: ListQuery) -> Listing:
+    """Without ``text``: running and recent sessions (every one with ``all_sessions``), filtered and
+    sorted. With ``text``: every session matching the words, best first, then narrowed by the filters."""
+    from llm_session_manager import organise
+    from llm_session_manager.listing import ListFilter, check_statuses, keep, sort_views
+    from llm_session_manager.timefmt import parse_since
+
+    now = ctx.now()
+    text = (query.text or "").strip()
+    flt = ListFilter(
+        all=query.all_sessions or bool(text),
+        statuses=check_statuses(query.statuses),
+        tags=tuple(t.strip().lower() for t in query.tags),
+        project=query.project,
+        agent=query.agent,
+        since=parse_since(query.since, now, utc=query.utc) if query.since else None,
+        recent_hours=float(ctx.config["recent_hours"]),
+    )
+    collected = ctx.collect()
+    views = [v for v in collected.views if keep(v, flt, now)]
+    scores: dict[str, float] = {}
+    if text:
+        hits = organise.search(views, text)
+        scores = {h.view.session.id: h.score for h in hits}
+        ordered = [h.view for h in hits]
+        if query.sort:
+            ordered = sort_views(ordered, query.sort)
+    else:
+        ordered = sort_views(views, query.sort or ctx.config["list"]["sort"])
+    if query.limit:
+        ordered = ordered[: query.limit]
+    return Listing(ordered, collected, scores)
+
+
+def session_document(view: SessionView) -> dict[str, Any]:
+    """One session as `lsm list --format json` prints it."""
+    from llm_session_manager.serialize import session_json
+    from llm_session_manager.service import project_name
+
+    return session_json(view, project_name(view))
+
+
+def health_document(view: SessionView) -> dict[str, Any]:
+    """`lsm health <id> --format json`: the score with every factor's value, weight and reason."""
+    from llm_session_manager.serialize import health_json
+
+    return {"id": view.session.id, "context_pct": view.context_pct, **health_json(view.health, detail=True)}
+
+
+def meta_document(view: SessionView) -> MetaDocument:
+    from llm_session_manager.service import project_name
+
+    return {
+        "id": view.session.id,
+        "tags": list(view.tags),
+        "project": project_name(view),
+        "description": view.description,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Metadata changes: one transaction each; the answer is the session's metadata after the change, read
+# back from the store (no second scan).
+
+
+@dataclass(frozen=True)
+class TagChange:
+    view: SessionView  # the session after the change
+    changed: list[str]  # tags added (tag) or removed (untag)
+    unchanged: list[str]  # already there (tag) or not there (untag)
+
+
+def _write(
+    ctx: Context, view: SessionView, change: Callable[[sqlite3.Connection, str], object]
+) -> SessionView:
+    from llm_session_manager.service import apply_meta, open_db
+    from llm_session_manager.store import meta
+
+    ctx.check_writable()
+    sid = view.session.id
+    with ctx.lock, closing(open_db(ctx.paths)) as conn:
+        change(conn, sid)
+        stored = meta.load_all(conn).get(sid) or meta.SessionMeta(sid)
+    after = dataclasses.replace(view)
+    apply_meta(after, stored)
+    return after
+
+
+def _resolve(ctx: Context, target: str | SessionView) -> SessionView:
+    return target if isinstance(target, SessionView) else ctx.one(target)
+
+
+def tag(ctx: Context, session_id: str | SessionView, tags: Sequence[str]) -> TagChange:
+    from llm_session_manager.organise import normalise_tags
+    from llm_session_manager.store import meta
+
+    clean = normalise_tags(tags)
+    view = _resolve(ctx, session_id)
+    had = [t for t in clean if t in view.tags]
+    added = [t for t in clean if t not in had]
+    after = _write(ctx, view, lambda conn, sid: meta.add_tags(conn, [sid], added))
+    return TagChange(after, added, had)
+
+
+def untag(ctx: Context, session_id: str | SessionView, tags: Sequence[str]) -> TagChange:
+    from llm_session_manager.organise import normalise_tags
+    from llm_session_manager.store import meta
+
+    clean = normalise_tags(tags)
+    view = _resolve(ctx, session_id)
+    missing = [t for t in clean if t not in view.tags]
+    after = _write(ctx, view, lambda conn, sid: meta.remove_tags(conn, [sid], clean))
+    return TagChange(after, [t for t in clean if t not in missing], missing)
+
+
+def clean_project(name: str) -> str | None:
+    """A project name as stored: one line, spaces collapsed; empty clears it."""
+    from llm_session_manager.safetext import storable
+
+    value = " ".join(storable(name).split()) or None
+    if value is not None and len(value) > PROJECT_MAX:
+        raise UsageError(f"project name is longer than {PROJECT_MAX} characters")
+    return value
+
+
+def clean_description(text: str) -> str | None:
+    from llm_session_manager.safetext import storable
+
+    value = storable(text).strip()
+    if len(value) > DESCRIPTION_MAX:
+        raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+    return value or None
+
+
+def set_project(ctx: Context, session_id: str | SessionView, name: str) -> SessionView:
+    from llm_session_manager.store import meta
+
+    value = clean_project(name)
+    view = _resolve(ctx, session_id)
+    return _write(ctx, view, lambda conn, sid: meta.set_field(conn, [sid], "project", value))
+
+
+def describe(ctx: Context, session_id: str | SessionView, text: str) -> SessionView:
+    from llm_session_manager.store import meta
+
+    value = clean_description(text)
+    view = _resolve(ctx, session_id)
+    return _write(ctx, view, lambda conn, sid: meta.set_field(conn, [sid], "description", value))
