@@ -64,6 +64,17 @@ def test_tag_and_describe_prompts_end_in_a_command() -> None:
     assert action is None and s.message == "describe cancelled"
 
 
+def test_describe_opens_on_the_current_description() -> None:
+    from llm_session_manager.tui.loop import with_description
+
+    view = make_view(make_session("a"))
+    view.description = "half\ndone"
+    snap = snapshot_of([view])
+    state, _ = apply_key(ViewState(selected=view.session.id), "d", [view.session.id])
+    state = with_description(state, snap)
+    assert state.prompt == Prompt("describe", "half done", view.session.id)
+
+
 def test_close_asks_and_only_y_closes() -> None:
     s = ViewState(selected=IDS[0])
     assert apply_key(s, "c", IDS)[1] == Command("ask_close", IDS[0])

@@ -116,6 +116,8 @@ class Command:
 Action = str | Command | None
 # Keys that act on the selected session: the command each asks for.
 ROW_COMMANDS = {"e": "export", "c": "ask_close", "y": "copy", "Y": "copy_id", "o": "pager"}
+# Commands that can take a while (reading a whole transcript, waiting for a process to exit).
+SLOW_COMMANDS = {"export": "writing the hand-off…", "close": "closing…"}
 
 
 def apply_key(
@@ -515,7 +517,7 @@ def _loop(
     sorts: Sequence[str],
     clock: Callable[[], float],
 ) -> None:
-    worker, console = session.worker, session.console
+    worker = session.worker
     worker.request(force=True)
     due = clock() + interval
     while True:
@@ -524,25 +526,51 @@ def _loop(
             snapshot, forced = taken
             if forced and state.message == "refreshing…":
                 state = replace(state, message=f"refreshed at {snapshot.time:%H:%M:%S}")
+        elif snapshot.loading:
+            snapshot = replace(snapshot, time=local_now())  # the clock runs while the first scan does
         ids = [v.session.id for v in visible_views(snapshot, state)]
         state = settle(state, ids)
         session.live.update(render(snapshot, state), refresh=True)
         for key in session.keyboard.wait(due - clock()):
             if key == RESIZE:
                 continue
-            ids = [v.session.id for v in visible_views(snapshot, state)]
-            state, action = apply_key(state, key, ids, page=max(5, console.height // 2), sorts=sorts)
+            state, action = _key(session, snapshot, state, key, sorts)
             if action == QUIT:
                 return
-            if action == REFRESH:
-                worker.request(force=True)
-            elif isinstance(action, Command):
-                state = session.carry_out(state, action, snapshot)
-                session.live.update(render(snapshot, state), refresh=True)
         if clock() >= due:
             if worker.idle() and not snapshot.loading:
                 worker.request(force=False)
             due = clock() + interval
+
+
+def _key(
+    session: Screen, snapshot: Snapshot, state: ViewState, key: str, sorts: Sequence[str]
+) -> tuple[ViewState, Action]:
+    """One key: the new view state, and the action carried out (a refresh asked of the worker, a
+    command done here); "quit" is left to the caller."""
+    ids = [v.session.id for v in visible_views(snapshot, state)]
+    opened = state.prompt is None
+    state, action = apply_key(state, key, ids, page=max(5, session.console.height // 2), sorts=sorts)
+    if opened and state.prompt is not None and state.prompt.kind == "describe":
+        state = with_description(state, snapshot)
+    if action == REFRESH:
+        session.worker.request(force=True)
+    elif isinstance(action, Command):
+        if action.name in SLOW_COMMANDS:  # say so before the screen waits for it
+            busy = replace(state, message=SLOW_COMMANDS[action.name])
+            session.live.update(render(snapshot, busy), refresh=True)
+        state = session.carry_out(state, action, snapshot)
+        session.live.update(render(snapshot, state), refresh=True)
+    return state, action
+
+
+def with_description(state: ViewState, snapshot: Snapshot) -> ViewState:
+    """The describe prompt opens on the current description: Enter alone keeps it."""
+    prompt = state.prompt
+    assert prompt is not None
+    view = next((v for v in snapshot.views if v.session.id == prompt.target), None)
+    text = " ".join((view.description or "").split()) if view else ""
+    return replace(state, prompt=replace(prompt, text=text))
 
 
 def run_monitor(

@@ -93,7 +93,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("S", "reverse the sort (the arrow in the sorted column turns)"),
     ("a", "show all sessions / running ones only"),
     ("t", "tag the selected session (type tags, Enter)"),
-    ("d", "describe the selected session (type a description, Enter; empty clears it)"),
+    ("d", "describe the selected session (opens on the current description; Enter saves, empty clears)"),
     ("e", "export a Markdown hand-off of the selected session (the path is shown)"),
     ("c", "close the selected session: mark it closed and end its process (asks y/N first)"),
     ("y", "copy the resume command (or the id) to the clipboard (OSC 52) and show it"),
