@@ -8,14 +8,18 @@ session (docs/HEALTH.md has the formulas and sources):
 - activity: stuck signals (busy with no transcript write, waiting on a prompt) — idleness is fine;
 - errors:   recent tool-error rate, API errors, one command failing again and again, interruptions.
 
-Severe signals cap the score, since a weighted average would hide them.
+Severe signals cap the score, since a weighted average would hide them. An ended session is scored
+as it ended (its recent window is the half hour before its last line); the caps its agent's error
+signals set (auth error, prompt too long, compaction thrash) lapse CAP_DECAY_HOURS after that, so a
+session that ended on a failed sign-in last week is not critical today. Context caps stay: they say
+what resuming it would start from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -28,6 +32,8 @@ COMPACTION_SCORES = (100.0, 85.0, 70.0, 50.0, 50.0)  # 0..4 compactions; 5+ -> 2
 DEFAULT_WEIGHTS = {"tokens": 0.4, "duration": 0.2, "activity": 0.2, "errors": 0.2}
 CAP_WARNING = 69.0
 CAP_CRITICAL = 39.0
+# An ended session's error-signal caps lapse this long after its last activity.
+CAP_DECAY_HOURS = 24.0
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,11 @@ def activity_factor(
     shown = round(quiet_min, 1) if quiet_min is not None and inputs.running else None
     raw: dict[str, object] = {"running": inputs.running, "state": state, "minutes_since_write": shown}
     if not inputs.running:
-        return HealthFactor("activity", raw, 100.0, weight, "not running; idleness is not a health problem")
+        reason = "not running; idleness is not a health problem"
+        if signals_lapsed(session, inputs) and session.fatal_signals:
+            signals = ", ".join(f.replace("_", " ") for f in session.fatal_signals)
+            reason += f"; it ended with: {signals} (over {CAP_DECAY_HOURS:g} h ago, no longer caps the score)"
+        return HealthFactor("activity", raw, 100.0, weight, reason)
     busy_limit = float(cfg.get("stuck_busy_minutes", 10))
     wait_limit = float(cfg.get("stuck_waiting_minutes", 15))
     if state == "busy" and quiet_min is not None and quiet_min > busy_limit:
@@ -152,7 +162,17 @@ def errors_factor(session: Session, weight: float) -> HealthFactor:
     return HealthFactor("errors", raw, round(score, 1), weight, "; ".join(parts))
 
 
-def caps_for(session: Session, compact_at: int | None) -> list[tuple[float, str]]:
+def signals_lapsed(session: Session, inputs: HealthInputs) -> bool:
+    """Whether an ended session's error signals are too old to cap its score: it is not running and
+    its last activity is more than CAP_DECAY_HOURS before ``inputs.now``."""
+    last = session.last_activity
+    return not inputs.running and last is not None and inputs.now - last > timedelta(hours=CAP_DECAY_HOURS)
+
+
+def caps_for(
+    session: Session, compact_at: int | None, inputs: HealthInputs | None = None
+) -> list[tuple[float, str]]:
+    """The caps on a score: context fill, and the agent's error signals (unless they lapsed)."""
     caps: list[tuple[float, str]] = []
     ctx = session.context_tokens
     rel = ctx / compact_at if ctx is not None and compact_at else 0.0
@@ -160,6 +180,8 @@ def caps_for(session: Session, compact_at: int | None) -> list[tuple[float, str]
         caps.append((CAP_CRITICAL, "context at 95%+ of the auto-compact point"))
     elif rel >= 0.8 or (ctx or 0) >= 200_000:
         caps.append((CAP_WARNING, "context at 80%+ of the auto-compact point or over 200k tokens"))
+    if inputs is not None and signals_lapsed(session, inputs):
+        return caps
     for signal in session.fatal_signals:
         caps.append((CAP_CRITICAL, signal.replace("_", " ")))
     return caps
@@ -188,7 +210,7 @@ def score_session(session: Session, inputs: HealthInputs, cfg: Mapping[str, Any]
         errors_factor(session, w("errors")),
     )
     score = sum(f.score * f.weight for f in factors)
-    caps = caps_for(session, inputs.compact_at)
+    caps = caps_for(session, inputs.compact_at, inputs)
     for limit, _why in caps:
         score = min(score, limit)
     score = round(score, 1)

@@ -84,3 +84,25 @@ def short_ids(natives: Sequence[str], minimum: int = 8) -> dict[str, str]:
             need = max(need, common + 1)
         out[native] = native[:need]
     return out
+
+
+def pasteable_ids(
+    sessions: Sequence[tuple[str, str]], minimum: int = 6, whole_under: int = 8
+) -> dict[str, str]:
+    """``agent:native`` -> the id to show for each (agent, native id): the shortest prefix of the native
+    id (at least ``minimum`` characters; the whole id when it is at most ``whole_under`` long) that names
+    it alone among ``sessions``, so that any command taking an id accepts it. A native id that two agents
+    share is shown with its agent (``codex:abc123``); a prefix that would also start an ``agent:`` id
+    is lengthened."""
+    shorts = short_ids([native for _agent, native in sessions], minimum)
+    agents: dict[str, set[str]] = {}
+    for agent, native in sessions:
+        agents.setdefault(native, set()).add(agent)
+    heads = {f"{agent}:" for agent, _native in sessions}
+    out: dict[str, str] = {}
+    for agent, native in sessions:
+        short = native if len(native) <= whole_under else shorts[native]
+        while short != native and any(head.startswith(short) for head in heads):
+            short = native[: len(short) + 1]
+        out[f"{agent}:{native}"] = f"{agent}:{short}" if len(agents[native]) > 1 else short
+    return out

@@ -9,21 +9,27 @@ Four kinds, each naming its sessions, the reason in numbers and the exact next s
   (``lsm export <id> --format markdown -o handoff-….md``) when compacting will not help.
 - ``close_idle``: running sessions with no activity for ``recommend.idle_close_minutes``;
   the step is ``lsm batch-close '<id>'`` for each.
-- ``merge``: two or more running sessions that look like the same work (same project folder or
-  project name, same feature branch, mostly the same tags, or descriptions/titles sharing most words).
+- ``merge``: two or more running sessions of the same repository (the same git repository, found from
+  their folders, or the same folder; the same project name only when a folder is unknown) that look
+  like the same work: that alone, or also a shared branch, mostly the same tags, or descriptions/titles
+  sharing most words. A shared branch name alone is never enough: every repository has a ``main``.
 - ``usage_warning``: a running session whose context is over ``recommend.context_warning_pct`` of
   its window, or whose burn rate or cost per hour is over its limit; and today's cost over
   ``recommend.daily_cost_limit_usd``.
 
 "Running" means a process lsm found and tied to the session (status active or idle); ended, closed
-and imported sessions get no per-session advice. docs/CLI_GUIDE.md (`lsm recommend`) documents every
-rule and threshold.
+and imported sessions get no per-session advice. Reasons and commands name sessions by their shortest
+unique id prefix (``present.pasteable_ids``); ``session_ids`` keeps the full ids. The only look outside
+the views is for each running session's git repository (``repository_of``, replaceable).
+docs/CLI_GUIDE.md (`lsm recommend`) documents every rule and threshold.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import combinations
@@ -32,6 +38,7 @@ from typing import Any
 from llm_session_manager.agents import editor_hosted
 from llm_session_manager.config import DEFAULTS
 from llm_session_manager.models import SessionView
+from llm_session_manager.present import pasteable_ids
 
 KINDS = ("restart", "usage_warning", "close_idle", "merge")  # also the tie-break order
 SEVERITIES = ("critical", "warning", "info")
@@ -78,6 +85,11 @@ class Recommendation:
     reason: str
     action: str
     magnitude: float = field(default=0.0, compare=False)
+    # The sessions as the text names them (shortest unique id prefixes), for text front ends.
+    short_ids: tuple[str, ...] = field(default=(), compare=False)
+
+    def labels(self) -> tuple[str, ...]:
+        return self.short_ids or self.session_ids
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,32 +107,54 @@ def settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS["recommend"], **section}
 
 
-def recommend(views: Sequence[SessionView], cfg: Mapping[str, Any], now: datetime) -> list[Recommendation]:
+def recommend(
+    views: Sequence[SessionView],
+    cfg: Mapping[str, Any],
+    now: datetime,
+    repo_of: Callable[[str | None], str | None] | None = None,
+) -> list[Recommendation]:
     """Every recommendation for ``views``, most urgent first.
 
     ``cfg`` is the whole configuration (``config.load``); its ``recommend`` section holds the
     thresholds. ``now`` should be aware and in the user's local timezone: its calendar day is "today"
-    for the daily cost (a naive ``now`` is taken as UTC).
+    for the daily cost (a naive ``now`` is taken as UTC). ``views`` should be every session known, so
+    that each short id in the text names one session. ``repo_of`` maps a project folder to its
+    repository (default ``repository_of``: its git repository on disk, else the folder itself).
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     st = settings(cfg)
+    names = Names(views)
     live = [v for v in views if is_live(v)]
-    restarts = [r for r in (restart_for(v) for v in live) if r is not None]
+    restarts = [r for r in (restart_for(v, names) for v in live) if r is not None]
     restarted = {r.session_ids[0] for r in restarts}
     out: list[Recommendation] = list(restarts)
     for v in live:
-        warning = usage_for(v, st, skip_context=v.session.id in restarted)
+        warning = usage_for(v, st, skip_context=v.session.id in restarted, names=names)
         if warning is not None:
             out.append(warning)
-    daily = daily_cost(views, st.get("daily_cost_limit_usd"), now)
+    daily = daily_cost(views, st.get("daily_cost_limit_usd"), now, names)
     if daily is not None:
         out.append(daily)
-    idle = close_idle(live, float(st["idle_close_minutes"]), now)
+    idle = close_idle(live, float(st["idle_close_minutes"]), now, names)
     if idle is not None:
         out.append(idle)
-    out.extend(merges(live))
+    out.extend(merges(live, names, repo_of or repository_of))
     return rank(out)
+
+
+class Names:
+    """Each session's shortest unique id prefix among every session known (``present.pasteable_ids``);
+    a session not among them is named by its full id."""
+
+    def __init__(self, views: Sequence[SessionView] = ()) -> None:
+        self._ids = pasteable_ids([(v.session.agent, v.session.native_id) for v in views])
+
+    def __call__(self, view: SessionView) -> str:
+        return self._ids.get(view.session.id, view.session.id)
+
+    def of(self, views: Sequence[SessionView]) -> tuple[str, ...]:
+        return tuple(self(v) for v in views)
 
 
 def rank(recs: Sequence[Recommendation]) -> list[Recommendation]:
@@ -146,15 +180,19 @@ def is_live(view: SessionView) -> bool:
 # restart / compact
 
 
-def restart_for(view: SessionView) -> Recommendation | None:
+def restart_for(view: SessionView, names: Names | None = None) -> Recommendation | None:
     """Restart or compact advice for one running session, or None when it needs none."""
     s = view.session
+    names = names or Names([view])
     fatal = [f for f in s.fatal_signals if f in THRASH_SIGNALS]
     rel = _compact_share(view)
     near = rel is not None and rel >= NEAR_COMPACT
-    soon = view.minutes_to_compact is not None and view.minutes_to_compact <= SOON_COMPACT_MINUTES
+    past = is_past_compact(view)
+    soon = (
+        not past and view.minutes_to_compact is not None and view.minutes_to_compact <= SOON_COMPACT_MINUTES
+    )
     critical = view.health.status == "critical"
-    if not (fatal or near or soon or critical):
+    if not (fatal or near or soon or past or critical):
         return None
     parts = [f"health {view.health.score:.0f}/100 ({view.health.status})"]
     parts += [f"the agent reported {f.replace('_', ' ')}" for f in fatal]
@@ -164,7 +202,7 @@ def restart_for(view: SessionView) -> Recommendation | None:
     if soon and view.minutes_to_compact is not None:
         rate = view.burn_rate_tokens_per_min
         at = f" at {rate:,.0f} tokens/min" if rate else ""
-        parts.append(f"it reaches the auto-compact point in ~{view.minutes_to_compact:.0f} min{at}")
+        parts.append(f"it reaches the auto-compact point in {_minutes(view.minutes_to_compact)}{at}")
     if s.compactions:
         parts.append(f"{s.compactions} compaction{'s' if s.compactions != 1 else ''} so far")
     if critical:
@@ -180,14 +218,15 @@ def restart_for(view: SessionView) -> Recommendation | None:
         severity,
         (s.id,),
         "; ".join(_dedupe(parts)),
-        _restart_action(view, fatal, near or soon),
+        _restart_action(view, fatal, near or soon or past, names(view)),
         magnitude,
+        (names(view),),
     )
 
 
-def _restart_action(view: SessionView, fatal: list[str], context_bound: bool) -> str:
+def _restart_action(view: SessionView, fatal: list[str], context_bound: bool, name: str) -> str:
     s = view.session
-    handoff = export_command(s.id, s.native_id)
+    handoff = export_command(name, s.native_id)
     fresh = f"start a fresh session from a hand-off: {handoff}, then give the file to a new session"
     fresh_step = "S" + fresh[1:]
     tokens_low = any(f.name == "tokens" and f.score < 50 for f in view.health.factors)
@@ -201,6 +240,17 @@ def _restart_action(view: SessionView, fatal: list[str], context_bound: bool) ->
     return fresh_step
 
 
+def is_past_compact(view: SessionView) -> bool:
+    """The context has reached the auto-compact point (the agent compacts on its next turn): there is no
+    "minutes to compaction" left to give."""
+    rel = _compact_share(view)
+    return (rel is not None and rel >= 1.0) or view.minutes_to_compact == 0
+
+
+def _minutes(minutes: float) -> str:
+    return "under a minute" if minutes < 1 else f"~{minutes:.0f} min"
+
+
 def _compact_share(view: SessionView) -> float | None:
     ctx = view.session.context_tokens
     if ctx is None or not view.compact_at:
@@ -212,6 +262,9 @@ def _context_reason(view: SessionView, rel: float | None) -> str | None:
     ctx = view.session.context_tokens
     if rel is None or ctx is None or view.compact_at is None:
         return None
+    if rel >= 1.0:
+        at = f"{view.compact_at:,}"
+        return f"context {ctx:,} tokens is past the auto-compact point ({at}), at {rel:.0%} of it"
     return f"context {ctx:,} tokens = {rel:.0%} of the auto-compact point ({view.compact_at:,})"
 
 
@@ -219,7 +272,9 @@ def _context_reason(view: SessionView, rel: float | None) -> str | None:
 # usage warnings
 
 
-def usage_for(view: SessionView, st: Mapping[str, Any], *, skip_context: bool) -> Recommendation | None:
+def usage_for(
+    view: SessionView, st: Mapping[str, Any], *, skip_context: bool, names: Names | None = None
+) -> Recommendation | None:
     """Context, burn-rate and cost-per-hour warnings for one running session, as one recommendation.
 
     The context part is left out when the session already has restart advice (``skip_context``). A rate
@@ -227,6 +282,7 @@ def usage_for(view: SessionView, st: Mapping[str, Any], *, skip_context: bool) -
     point it becomes restart advice instead).
     """
     s = view.session
+    name = (names or Names([view]))(view)
     parts: list[str] = []
     steps: list[str] = []
     ratios: list[float] = []
@@ -237,20 +293,22 @@ def usage_for(view: SessionView, st: Mapping[str, Any], *, skip_context: bool) -
         text = (
             f"context {ctx}{window} tokens ({view.context_pct:.1f}%) is over the {pct_limit:g}% warning level"
         )
-        if view.minutes_to_compact is not None:
-            text += f"; ~{view.minutes_to_compact:.0f} min to the auto-compact point at the current rate"
+        if is_past_compact(view):
+            text += "; past the auto-compact point"
+        elif view.minutes_to_compact is not None:
+            text += f"; {_minutes(view.minutes_to_compact)} to the auto-compact point at the current rate"
         parts.append(text)
         ratios.append(view.context_pct / pct_limit)
         command = COMPACT_COMMANDS.get(s.agent)
         how = f"run {command} in that session" if command else "start a fresh session"
-        steps.append(f"Finish the current step, then {how} (hand-off: {export_command(s.id, s.native_id)})")
+        steps.append(f"Finish the current step, then {how} (hand-off: {export_command(name, s.native_id)})")
     over = _rate_findings(view, st)
     for text, _ratio in over:
         parts.append(text)
     if over:
         ratios += [ratio for _text, ratio in over]
         steps.append(
-            f"Check the session is not looping ({health_command(s.id)}), and pause or end it if the spend"
+            f"Check the session is not looping ({health_command(name)}), and pause or end it if the spend"
             " is not expected (or raise the limit under 'recommend:' in the config)"
         )
     if not parts:
@@ -263,6 +321,7 @@ def usage_for(view: SessionView, st: Mapping[str, Any], *, skip_context: bool) -
         "; ".join(parts),
         "; ".join(steps),
         max(ratios),
+        (name,),
     )
 
 
@@ -285,7 +344,9 @@ def _rate_findings(view: SessionView, st: Mapping[str, Any]) -> list[tuple[str, 
     return out
 
 
-def daily_cost(views: Sequence[SessionView], limit: float | None, now: datetime) -> Recommendation | None:
+def daily_cost(
+    views: Sequence[SessionView], limit: float | None, now: datetime, names: Names | None = None
+) -> Recommendation | None:
     """Today's cost over the daily limit. "Today" is the calendar day of ``now`` in ``now``'s timezone
     (the CLI passes local time). A session counts when its last activity is today; its whole cost counts,
     so a session that began before midnight makes the sum an upper bound (the reason says so)."""
@@ -308,7 +369,8 @@ def daily_cost(views: Sequence[SessionView], limit: float | None, now: datetime)
         f"{usd(total)} spent today (since {midnight:%Y-%m-%d} 00:00 {offset}) across"
         f" {len(priced)} session(s) is over the daily limit of {usd(limit)}"
     )
-    top = ", ".join(f"{v.session.id} {usd(v.cost_usd or 0.0)}" for v in priced[:3])
+    names = names or Names(views)
+    top = ", ".join(f"{names(v)} {usd(v.cost_usd or 0.0)}" for v in priced[:3])
     reason += f"; most: {top}"
     earlier = sum(1 for v in priced if v.session.started_at is None or v.session.started_at < midnight)
     if earlier:
@@ -325,7 +387,13 @@ def daily_cost(views: Sequence[SessionView], limit: float | None, now: datetime)
     ratio = total / limit if limit else float("inf")
     severity = "critical" if ratio >= CRITICAL_OVER else "warning"
     return Recommendation(
-        "usage_warning", severity, tuple(v.session.id for v in priced), reason, action, ratio
+        "usage_warning",
+        severity,
+        tuple(v.session.id for v in priced),
+        reason,
+        action,
+        ratio,
+        names.of(priced),
     )
 
 
@@ -357,7 +425,9 @@ def idle_minutes(view: SessionView, now: datetime) -> float | None:
     return (now - max(stamps)).total_seconds() / 60
 
 
-def close_idle(live: Sequence[SessionView], limit: float, now: datetime) -> Recommendation | None:
+def close_idle(
+    live: Sequence[SessionView], limit: float, now: datetime, names: Names | None = None
+) -> Recommendation | None:
     """Running sessions quiet for ``limit`` minutes or more: one recommendation naming them all.
 
     A busy process (working on a long step) and one waiting on the user's answer are left alone (the
@@ -381,11 +451,12 @@ def close_idle(live: Sequence[SessionView], limit: float, now: datetime) -> Reco
     if not found:
         return None
     found.sort(key=lambda item: (-item[0], item[1].session.id))
+    names = names or Names(live)
     listed = ", ".join(
-        f"{v.session.id} ({_duration(q)}, pid {v.session.process.pid})" for q, v in found if v.session.process
+        f"{names(v)} ({_duration(q)}, pid {v.session.process.pid})" for q, v in found if v.session.process
     )
     reason = f"{len(found)} running session(s) with no activity for {limit:g}+ min: {listed}"
-    action = " && ".join(close_command(v.session.id) for _q, v in found)
+    action = " && ".join(close_command(v.session.id, names(v)) for _q, v in found)
     return Recommendation(
         "close_idle",
         "info",
@@ -393,6 +464,7 @@ def close_idle(live: Sequence[SessionView], limit: float, now: datetime) -> Reco
         reason,
         action,
         found[0][0] / limit if limit else 0.0,
+        tuple(names(v) for _q, v in found),
     )
 
 
@@ -412,23 +484,19 @@ def _duration(minutes: float) -> str:
 # merge
 
 
-def similarity(a: SessionView, b: SessionView) -> list[str]:
-    """Why two running sessions look like the same work (empty: they do not)."""
-    why: list[str] = []
-    same_project = False
-    pa, pb = _norm_path(a.session.project_path), _norm_path(b.session.project_path)
-    if pa and pa == pb:
-        why.append(f"same project folder {a.session.project_path}")
-        same_project = True
-    elif a.project and b.project and a.project.strip().lower() == b.project.strip().lower():
-        why.append(f"same project '{a.project}'")
-        same_project = True
+def similarity(
+    a: SessionView, b: SessionView, repo_of: Callable[[str | None], str | None] | None = None
+) -> list[str]:
+    """Why two running sessions look like the same work (empty: they do not). They must be in the same
+    repository (``same_repository``); a shared branch, tags or wording then add to the evidence."""
+    repo = same_repository(a, b, repo_of or repository_of)
+    if repo is None:
+        return []
+    why = [repo]
     ba, bb = a.session.git_branch, b.session.git_branch
-    if ba and ba == bb and (same_project or ba.lower() not in GENERIC_BRANCHES):
-        if ba.lower() in GENERIC_BRANCHES:
-            why.append(f"both on branch {ba}")  # supporting evidence only
-        else:
-            why.append(f"same branch {ba}")
+    if ba and ba == bb:
+        # A generic branch (main) is only supporting evidence; a feature branch says more.
+        why.append(f"both on branch {ba}" if ba.lower() in GENERIC_BRANCHES else f"same branch {ba}")
     ta, tb = set(a.tags), set(b.tags)
     if ta and tb and len(ta & tb) / len(ta | tb) >= SIMILAR_TAGS:
         why.append("shared tags " + ", ".join(sorted(ta & tb)))
@@ -437,17 +505,76 @@ def similarity(a: SessionView, b: SessionView) -> list[str]:
     if len(shared) >= MIN_SHARED_WORDS and len(shared) / len(wa | wb) >= SIMILAR_WORDS:
         what = "descriptions" if a.description and b.description else "titles"
         why.append(f"similar {what} (shared words: {', '.join(sorted(shared)[:6])})")
-    if why and all(w.startswith("both on branch") for w in why):
-        return []
     return why
 
 
-def merges(live: Sequence[SessionView]) -> list[Recommendation]:
+def same_repository(
+    a: SessionView, b: SessionView, repo_of: Callable[[str | None], str | None]
+) -> str | None:
+    """How two sessions share a repository ("same project folder /w/app", "same repository /w/app"), or
+    None. With both folders known it is their repository (``repo_of``), whatever names the user gave;
+    with a folder unknown, the project names the user set must match."""
+    pa, pb = _norm_path(a.session.project_path), _norm_path(b.session.project_path)
+    if pa and pb:
+        if pa == pb:
+            return f"same project folder {a.session.project_path}"
+        ra, rb = repo_of(pa), repo_of(pb)
+        return f"same repository {ra}" if ra is not None and ra == rb else None
+    if a.project and b.project and a.project.strip().lower() == b.project.strip().lower():
+        return f"same project '{a.project}'"
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def repository_of(path: str | None) -> str | None:
+    """The git repository a folder belongs to: the repository's shared git directory, so that two
+    worktrees of one repository and its subfolders all give the same answer; None when the folder is
+    in no repository (or is not on this machine)."""
+    if not path:
+        return None
+    current = os.path.abspath(path)
+    while True:
+        dot_git = os.path.join(current, ".git")
+        if os.path.isdir(dot_git):
+            return os.path.realpath(dot_git)
+        if os.path.isfile(dot_git):
+            return _common_dir(dot_git, current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def _common_dir(dot_git_file: str, folder: str) -> str | None:
+    """The shared git directory of a worktree, from its ``.git`` file (``gitdir: …``) and that
+    directory's ``commondir``."""
+    try:
+        with open(dot_git_file, encoding="utf-8") as fh:
+            head = fh.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not head.startswith("gitdir:"):
+        return None
+    gitdir = os.path.join(folder, head.split(":", 1)[1].strip())
+    try:
+        with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as fh:
+            common = os.path.join(gitdir, fh.readline().strip())
+    except (OSError, UnicodeDecodeError):
+        common = gitdir  # a submodule's git dir: a repository of its own
+    return os.path.realpath(common)
+
+
+def merges(
+    live: Sequence[SessionView],
+    names: Names | None = None,
+    repo_of: Callable[[str | None], str | None] | None = None,
+) -> list[Recommendation]:
     """Groups of running sessions that look alike (linked pair by pair), one recommendation per group.
 
     The most recently active session of a group is the one to keep; each other one is handed off to it
     and closed. A running process with no readable transcript takes no part (its work is unknown).
     """
+    names = names or Names(live)
     ordered = sorted((v for v in live if not is_placeholder(v)), key=lambda v: v.session.id)
     parent = list(range(len(ordered)))
 
@@ -459,7 +586,7 @@ def merges(live: Sequence[SessionView]) -> list[Recommendation]:
 
     pairs: dict[tuple[int, int], list[str]] = {}
     for i, j in combinations(range(len(ordered)), 2):
-        why = similarity(ordered[i], ordered[j])
+        why = similarity(ordered[i], ordered[j], repo_of)
         if why:
             pairs[(i, j)] = why
             parent[find(j)] = find(i)
@@ -471,36 +598,42 @@ def merges(live: Sequence[SessionView]) -> list[Recommendation]:
         if len(members) < 2:
             continue
         views = [ordered[i] for i in members]
-        keep = max(views, key=lambda v: (_stamp(v), v.session.id))
-        others = [v for v in views if v is not keep]
-        evidence = [
-            f"{ordered[i].session.id} and {ordered[j].session.id}: {'; '.join(why)}"
-            for (i, j), why in pairs.items()
-            if i in members
-        ]
-        reason = f"{len(views)} running sessions look like the same work — " + " | ".join(evidence)
-        steps = [
-            f"{export_command(v.session.id, v.session.native_id)} && {close_command(v.session.id)}"
-            for v in others
-        ]
-        files = ", ".join(handoff_file(v.session.native_id) for v in others)
-        action = (
-            f"Keep {keep.session.id} (most recent); "
-            + "; ".join(steps)
-            + f"; then give {files} to {keep.session.id}"
-        )
-        strength = sum(len(why) for (i, _j), why in pairs.items() if i in members)
-        out.append(
-            Recommendation(
-                "merge",
-                "info",
-                tuple(v.session.id for v in views),
-                reason,
-                action,
-                len(views) + strength / 10,
-            )
-        )
+        out.append(_merge_advice(views, ordered, pairs, members, names))
     return out
+
+
+def _merge_advice(
+    views: list[SessionView],
+    ordered: list[SessionView],
+    pairs: dict[tuple[int, int], list[str]],
+    members: list[int],
+    names: Names,
+) -> Recommendation:
+    keep = max(views, key=lambda v: (_stamp(v), v.session.id))
+    others = [v for v in views if v is not keep]
+    evidence = [
+        f"{names(ordered[i])} and {names(ordered[j])}: {'; '.join(why)}"
+        for (i, j), why in pairs.items()
+        if i in members
+    ]
+    reason = f"{len(views)} running sessions look like the same work — " + " | ".join(evidence)
+    steps = [
+        f"{export_command(names(v), v.session.native_id)} && {close_command(v.session.id, names(v))}"
+        for v in others
+    ]
+    files = ", ".join(handoff_file(v.session.native_id) for v in others)
+    kept = names(keep)
+    action = f"Keep {kept} (most recent); " + "; ".join(steps) + f"; then give {files} to {kept}"
+    strength = sum(len(why) for (i, _j), why in pairs.items() if i in members)
+    return Recommendation(
+        "merge",
+        "info",
+        tuple(v.session.id for v in views),
+        reason,
+        action,
+        len(views) + strength / 10,
+        names.of(views),
+    )
 
 
 def _stamp(view: SessionView) -> datetime:
@@ -535,8 +668,14 @@ def _glob_literal(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
-def close_command(session_id: str) -> str:
-    return f"lsm batch-close {_quote(_glob_literal(session_id))}"
+def close_command(session_id: str, short: str | None = None) -> str:
+    """`lsm batch-close` of exactly one session: the pattern is its full id, or ``agent:prefix*`` for a
+    short id (a prefix that no other session's id starts with)."""
+    agent, _, native = session_id.partition(":")
+    if short is None or short in (native, session_id):
+        return f"lsm batch-close {_quote(_glob_literal(session_id))}"
+    prefix = short if short.startswith(f"{agent}:") else f"{agent}:{short}"
+    return f"lsm batch-close {_quote(_glob_literal(prefix) + '*')}"
 
 
 def handoff_file(native_id: str) -> str:

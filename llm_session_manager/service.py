@@ -279,14 +279,20 @@ def collect(
     for s in sessions:
         m = metadata.get(s.id)
         hook = hooks.match(s)
-        key = (m.project, m.description, m.closed_at, tuple(m.tags), hook) if m is not None else (hook,)
+        key: tuple[Any, ...] = (hook,)
+        if m is not None:
+            key = (m.project, m.description, m.closed_at, tuple(m.tags), hook)
+        lapse_at = s.last_activity + timedelta(hours=health_mod.CAP_DECAY_HOURS) if s.last_activity else None
+        key += (lapse_at is not None and now > lapse_at,)  # the health caps of ended sessions lapse
         cached = memo.views.get(s.id) if memo is not None else None
         if cached is not None and cached[0] is s and cached[1] == key:
             view = cached[2]
         else:
             view = derive(s, table, cfg, now, closed=bool(m and m.closed_at), hook=hook)
             if m is not None:
-                apply_meta(view, m)
+                # Our own metadata can quote a transcript (describe --ai) or a pasted key: redacted.
+                view.tags = list(m.tags)
+                view.project, view.description = without_secrets(m.project), without_secrets(m.description)
             quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
             if memo is not None and quiet:
                 memo.views[s.id] = (s, key, view)
@@ -297,12 +303,6 @@ def collect(
                 unknown[model] = unknown.get(model, 0) + 1
         views.append(view)
     return Collected(views, stats, procs, unknown, error, readers, unrecorded)
-
-
-def apply_meta(view: SessionView, m: meta.SessionMeta) -> None:
-    """Our own metadata onto a view. It can quote a transcript (describe --ai) or a pasted key: redacted."""
-    view.tags = list(m.tags)
-    view.project, view.description = without_secrets(m.project), without_secrets(m.description)
 
 
 def hook_states(conn: sqlite3.Connection, paths: Paths) -> dict[tuple[str, str], hookstate.HookState]:

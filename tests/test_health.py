@@ -657,3 +657,36 @@ def test_score_session_without_weights_falls_back_to_default_weights() -> None:
     result = h.score_session(make_session(), make_inputs(), {})
     assert result.score == 100.0
     assert result.status == "healthy"
+
+
+# --------------------------------------------------------------------------------------------------
+# an ended session is scored as it ended; its error-signal caps lapse
+
+
+@pytest.mark.parametrize("signal", ["compaction_thrash", "prompt_too_long", "auth_error"])
+def test_an_ended_sessions_error_caps_lapse_after_a_day(signal: str) -> None:
+    def ended(hours_ago: float) -> Health:
+        s = make_session(fatal_signals=(signal,), last_activity=NOW - timedelta(hours=hours_ago))
+        return score(s, make_inputs(running=False))
+
+    fresh = ended(h.CAP_DECAY_HOURS - 1)  # it ended on the failure today: that is how it ended
+    assert (fresh.score, fresh.status) == (39.0, "critical")
+    old = ended(24 * 3)  # the reported case: an auth error days ago
+    assert old.caps == () and old.status != "critical"
+    assert old.score == (100.0 if signal == "auth_error" else 80.0)  # the duration factor still says it
+    why = factor(old, "activity").reason
+    assert f"it ended with: {signal.replace('_', ' ')}" in why and "no longer caps the score" in why
+
+
+def test_a_running_sessions_error_caps_never_lapse() -> None:
+    s = make_session(fatal_signals=("auth_error",), last_activity=NOW - timedelta(days=3))
+    result = score(s, make_inputs(running=True))
+    assert (result.score, result.status) == (39.0, "critical")
+
+
+def test_an_ended_sessions_context_caps_stay() -> None:
+    # Resuming it starts from that context: the cap says so however old the session is.
+    s = make_session(context_tokens=160_000, last_activity=NOW - timedelta(days=30))
+    result = score(s, make_inputs(running=False))
+    assert result.caps == ("context at 95%+ of the auto-compact point",)
+    assert result.status == "critical"

@@ -197,7 +197,7 @@ def test_context_at_96_percent_of_the_compact_point_is_critical() -> None:
     assert "context 160,000 tokens = 96% of the auto-compact point (167,000)" in rec.reason
     assert rec.reason.startswith(f"health {view.health.score:.0f}/100 (critical)")
     assert rec.action.startswith("Run /compact in that session")
-    assert "lsm export 'claude-code:abc123' --format markdown -o handoff-abc123.md" in rec.action
+    assert "lsm export 'abc123' --format markdown -o handoff-abc123.md" in rec.action
 
 
 def test_context_at_91_percent_is_a_warning() -> None:
@@ -225,6 +225,44 @@ def test_compact_point_minutes_away_is_a_restart_warning() -> None:
     assert rec.action.startswith("Run /compact")
 
 
+def test_past_the_compact_point_says_so_never_0_min() -> None:
+    # The reported case: 119% of the compact point, where the projection has no minutes left.
+    view = make_view(live(context_tokens=198_730), burn=9_000.0, minutes_to_compact=0.0)
+    (rec,) = [r for r in recommend([view], cfg(), NOW) if r.kind == "restart"]
+    assert rec.severity == "critical"
+    assert "context 198,730 tokens is past the auto-compact point (167,000), at 119% of it" in rec.reason
+    assert "min" not in rec.reason and "reaches" not in rec.reason
+    assert rec.action.startswith("Run /compact")
+
+
+def test_compact_point_under_a_minute_away() -> None:
+    view = make_view(live(context_tokens=150_000), burn=40_000.0, minutes_to_compact=0.4)
+    (rec,) = [r for r in recommend([view], cfg(), NOW) if r.kind == "restart"]
+    assert "it reaches the auto-compact point in under a minute at 40,000 tokens/min" in rec.reason
+
+
+def test_advice_names_sessions_by_their_shortest_unique_prefix() -> None:
+    a = "8b705c1a-0000-4000-8000-000000000001"
+    b = "8b705c9f-0000-4000-8000-000000000002"
+    idle = NOW - timedelta(hours=2)
+    views = [
+        make_view(live(a, 101, project_path="/w/app", last_activity=idle)),
+        make_view(live(b, 102, project_path="/w/app", last_activity=NOW - timedelta(minutes=1))),
+        make_view(make_session("ffff0000-0000-4000-8000-000000000003")),  # ended, but known
+    ]
+    recs = recommend(views, cfg(), NOW)
+    assert {r.kind for r in recs} == {"close_idle", "merge"}
+    for rec in recs:
+        text = rec.reason + rec.action
+        assert a not in text and b not in text  # never the whole UUID
+        assert set(rec.short_ids) <= {"8b705c1", "8b705c9"}
+    (merge,) = [r for r in recs if r.kind == "merge"]
+    assert merge.short_ids == ("8b705c1", "8b705c9") and merge.labels() == merge.short_ids
+    assert merge.action.startswith("Keep 8b705c9 (most recent); lsm export '8b705c1' --format markdown")
+    assert "lsm batch-close 'claude-code:8b705c1*'" in merge.action
+    assert merge.session_ids == (f"claude-code:{a}", f"claude-code:{b}")  # JSON keeps full ids
+
+
 def test_compaction_thrash_means_start_fresh() -> None:
     view = make_view(live(fatal_signals=("compaction_thrash",), compactions=4, context_tokens=90_000))
     (rec,) = recommend([view], cfg(), NOW)
@@ -232,7 +270,7 @@ def test_compaction_thrash_means_start_fresh() -> None:
     assert "the agent reported compaction thrash" in rec.reason
     assert "4 compactions so far" in rec.reason
     assert rec.action == (
-        "Start a fresh session from a hand-off: lsm export 'claude-code:abc123' --format markdown"
+        "Start a fresh session from a hand-off: lsm export 'abc123' --format markdown"
         " -o handoff-abc123.md, then give the file to a new session"
     )
 
@@ -303,7 +341,7 @@ def test_idle_session_gets_batch_close() -> None:
     (rec,) = recommend([view], cfg(), NOW)
     assert (rec.kind, rec.severity, rec.session_ids) == ("close_idle", "info", ("claude-code:abc123",))
     assert rec.reason == (
-        "1 running session(s) with no activity for 60+ min: claude-code:abc123 (idle 1 h 30 min, pid 4242)"
+        "1 running session(s) with no activity for 60+ min: abc123 (idle 1 h 30 min, pid 4242)"
     )
     assert rec.action == "lsm batch-close 'claude-code:abc123'"
 
@@ -377,21 +415,58 @@ def test_two_sessions_in_the_same_folder_are_merge_candidates() -> None:
     assert (rec.kind, rec.severity) == ("merge", "info")
     assert rec.session_ids == ("claude-code:aaa111", "claude-code:bbb222")
     assert rec.reason == (
-        "2 running sessions look like the same work — claude-code:aaa111 and claude-code:bbb222:"
+        "2 running sessions look like the same work — aaa111 and bbb222:"
         " same project folder /work/app; both on branch main"
     )
     assert rec.action == (
-        "Keep claude-code:bbb222 (most recent); lsm export 'claude-code:aaa111' --format markdown"
+        "Keep bbb222 (most recent); lsm export 'aaa111' --format markdown"
         " -o handoff-aaa111.md && lsm batch-close 'claude-code:aaa111'; then give handoff-aaa111.md to"
-        " claude-code:bbb222"
+        " bbb222"
     )
 
 
-def test_same_feature_branch_in_two_worktrees() -> None:
-    a = make_view(live("aaa111", 101, project_path="/work/app", git_branch="feat/login"))
-    b = make_view(live("bbb222", 102, project_path="/work/app-wt", git_branch="feat/login"))
-    assert similarity(a, b) == ["same branch feat/login"]
+def git_worktrees(root: Path) -> tuple[str, str, str]:
+    """A repository with a second worktree and a subfolder, laid out as git does (no git needed)."""
+    main, other = root / "app", root / "app-wt"
+    (main / ".git" / "worktrees" / "app-wt").mkdir(parents=True)
+    (main / ".git" / "worktrees" / "app-wt" / "commondir").write_text("../..\n", encoding="utf-8")
+    other.mkdir()
+    (other / ".git").write_text(f"gitdir: {main / '.git' / 'worktrees' / 'app-wt'}\n", encoding="utf-8")
+    (main / "src").mkdir()
+    return str(main), str(other), str(main / "src")
+
+
+def test_same_feature_branch_in_two_worktrees(tmp_path: Path) -> None:
+    main, other, sub = git_worktrees(tmp_path)
+    a = make_view(live("aaa111", 101, project_path=main, git_branch="feat/login"))
+    b = make_view(live("bbb222", 102, project_path=other, git_branch="feat/login"))
+    repo = os.path.realpath(Path(main) / ".git")
+    assert similarity(a, b) == [f"same repository {repo}", "same branch feat/login"]
     assert [r.kind for r in recommend([a, b], cfg(), NOW)] == ["merge"]
+    c = make_view(live("ccc333", 103, project_path=sub, git_branch="main"))
+    assert similarity(a, c) == [f"same repository {repo}"]  # a subfolder is the same repository
+
+
+def test_same_branch_in_different_repositories_is_not_a_merge(tmp_path: Path) -> None:
+    # The reported case: two repositories with a feature branch of the same name.
+    for name in ("shop", "blog"):
+        (tmp_path / name / ".git").mkdir(parents=True)
+    a = make_view(live("aaa111", 101, project_path=str(tmp_path / "shop"), git_branch="feat/login"))
+    b = make_view(live("bbb222", 102, project_path=str(tmp_path / "blog"), git_branch="feat/login"))
+    assert similarity(a, b) == []
+    assert recommend([a, b], cfg(), NOW) == []
+    # Nor does a project name the user gave both, nor the same tags and wording, join two repositories.
+    c = make_view(
+        live("ccc333", 103, project_path=str(tmp_path / "shop"), title="oauth login redirect"),
+        project="web",
+        tags=("auth",),
+    )
+    d = make_view(
+        live("ddd444", 104, project_path=str(tmp_path / "blog"), title="oauth login redirect"),
+        project="web",
+        tags=("auth",),
+    )
+    assert similarity(c, d) == []
 
 
 def test_generic_branch_alone_is_not_similar() -> None:
@@ -400,29 +475,37 @@ def test_generic_branch_alone_is_not_similar() -> None:
     assert similarity(a, b) == []
 
 
-def test_same_project_name_set_by_the_user() -> None:
-    a = make_view(live("aaa111", 101, git_branch=None), project="Billing")
-    b = make_view(live("bbb222", 102, git_branch=None), project="billing ")
+def test_same_project_name_set_by_the_user_when_a_folder_is_unknown() -> None:
+    a = make_view(live("aaa111", 101, git_branch=None, project_path=None), project="Billing")
+    b = make_view(live("bbb222", 102, git_branch=None, project_path=None), project="billing ")
     assert similarity(a, b) == ["same project 'Billing'"]
 
 
 def test_overlapping_tags() -> None:
-    a = make_view(live("aaa111", 101, git_branch=None), tags=("auth", "backend"))
-    b = make_view(live("bbb222", 102, git_branch=None), tags=("auth", "backend", "urgent"))
-    assert similarity(a, b) == ["shared tags auth, backend"]  # 2 of 3 in common
-    c = make_view(live("ccc333", 103, git_branch=None), tags=("auth", "frontend", "urgent"))
-    assert similarity(a, c) == []  # 1 of 4 in common
+    a = make_view(live("aaa111", 101, git_branch=None, project_path="/w/app"), tags=("auth", "backend"))
+    b = make_view(
+        live("bbb222", 102, git_branch=None, project_path="/w/app"), tags=("auth", "backend", "urgent")
+    )
+    assert similarity(a, b) == ["same project folder /w/app", "shared tags auth, backend"]  # 2 of 3
+    c = make_view(
+        live("ccc333", 103, git_branch=None, project_path="/w/app"), tags=("auth", "frontend", "urgent")
+    )
+    assert similarity(a, c) == ["same project folder /w/app"]  # 1 of 4 in common
 
 
 def test_similar_descriptions_and_titles() -> None:
-    a = make_view(live("aaa111", 101, git_branch=None), description="Fix the OAuth login redirect loop")
-    b = make_view(live("bbb222", 102, git_branch=None), description="oauth login redirect loop on Safari")
-    assert similarity(a, b) == ["similar descriptions (shared words: login, loop, oauth, redirect)"]
-    c = make_view(live("ccc333", 103, git_branch=None, title="add pagination to the users table"))
-    d = make_view(live("ddd444", 104, git_branch=None, title="users table pagination"))
-    assert similarity(c, d) == ["similar titles (shared words: pagination, table, users)"]
-    e = make_view(live("eee555", 105, git_branch=None, title="write the users guide"))
-    assert similarity(c, e) == []  # only "users" in common
+    def at(native: str, pid: int, **changes: Any) -> Session:
+        return live(native, pid, git_branch=None, project_path="/w/app", **changes)
+
+    folder = "same project folder /w/app"
+    a = make_view(at("aaa111", 101), description="Fix the OAuth login redirect loop")
+    b = make_view(at("bbb222", 102), description="oauth login redirect loop on Safari")
+    assert similarity(a, b) == [folder, "similar descriptions (shared words: login, loop, oauth, redirect)"]
+    c = make_view(at("ccc333", 103, title="add pagination to the users table"))
+    d = make_view(at("ddd444", 104, title="users table pagination"))
+    assert similarity(c, d) == [folder, "similar titles (shared words: pagination, table, users)"]
+    e = make_view(at("eee555", 105, title="write the users guide"))
+    assert similarity(c, e) == [folder]  # only "users" in common
 
 
 def test_placeholder_titles_are_not_compared() -> None:
@@ -446,10 +529,10 @@ def test_three_look_alikes_are_one_group() -> None:
     ]
     (rec,) = recommend(views, cfg(), NOW)
     assert rec.kind == "merge" and len(rec.session_ids) == 3
-    assert rec.action.startswith("Keep claude-code:bbb222 (most recent); ")
+    assert rec.action.startswith("Keep bbb222 (most recent); ")
     assert "lsm batch-close 'claude-code:aaa111'" in rec.action
     assert "lsm batch-close 'claude-code:ccc333'" in rec.action
-    assert rec.action.endswith("then give handoff-aaa111.md, handoff-ccc333.md to claude-code:bbb222")
+    assert rec.action.endswith("then give handoff-aaa111.md, handoff-ccc333.md to bbb222")
 
 
 def test_ended_sessions_are_not_merge_candidates() -> None:
@@ -473,7 +556,7 @@ def test_context_over_the_warning_level() -> None:
     )
     assert rec.action == (
         "Finish the current step, then run /compact in that session (hand-off: lsm export"
-        " 'claude-code:abc123' --format markdown -o handoff-abc123.md)"
+        " 'abc123' --format markdown -o handoff-abc123.md)"
     )
 
 
@@ -495,7 +578,7 @@ def test_burn_rate_over_the_limit() -> None:
     (rec,) = recommend([view], cfg(burn_rate_tokens_per_min_limit=50_000), NOW)
     assert (rec.kind, rec.severity) == ("usage_warning", "warning")
     assert rec.reason == "burn rate 60,000 tokens/min is over the limit of 50,000 tokens/min"
-    assert rec.action.startswith("Check the session is not looping (lsm health 'claude-code:abc123')")
+    assert rec.action.startswith("Check the session is not looping (lsm health 'abc123')")
 
 
 def test_cost_per_hour_twice_the_limit_is_critical() -> None:
@@ -541,7 +624,7 @@ def test_daily_cost_over_the_limit_in_local_time() -> None:
     assert rec.session_ids == ("claude-code:aaa111", "claude-code:bbb222")  # costliest first
     assert rec.reason == (
         "$11.00 spent today (since 2026-03-01 00:00 UTC+02:00) across 2 session(s) is over the daily"
-        " limit of $10.00; most: claude-code:aaa111 $6.00, claude-code:bbb222 $5.00"
+        " limit of $10.00; most: aaa111 $6.00, bbb222 $5.00"
     )
     assert rec.action == (
         "See where it went: lsm list --since '2026-03-01T00:00:00+02:00' --sort cost; pause the costliest"
@@ -717,7 +800,7 @@ def test_cli_daily_cost_warning_from_the_config(fake_home: FakeHome, tmp_path: P
     table = fake_home.run("recommend", LSM_CONFIG=str(config))
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0] == f"1. CRITICAL usage warning  claude-code:{sid}"
+    assert lines[0] == f"1. CRITICAL usage warning  {sid[:6]}"  # the shortest unique prefix
     assert lines[1].startswith("   why: $") and lines[2].startswith(
         "   do:  See where it went: lsm list --since"
     )
@@ -781,10 +864,10 @@ def test_running_idle_agent_gets_close_idle_and_the_action_works(
     assert [rec["kind"] for rec in mine] == ["close_idle"]
     (rec,) = mine
     assert rec["severity"] == "info"
-    assert re.search(rf"claude-code:{sid} \(idle \d+ s, pid {proc.pid}\)", rec["reason"]), rec["reason"]
-    assert f"lsm batch-close 'claude-code:{sid}'" in rec["action"]
+    assert re.search(rf"{sid[:6]} \(idle \d+ s, pid {proc.pid}\)", rec["reason"]), rec["reason"]
+    assert f"lsm batch-close 'claude-code:{sid[:6]}*'" in rec["action"]  # a prefix only it has
     # The advice is a real command: run it (with --force, as there is no terminal) and the agent ends.
-    (command,) = [c for c in rec["action"].split(" && ") if sid in c]
+    (command,) = [c for c in rec["action"].split(" && ") if sid[:6] in c]
     argv = shlex.split(command)
     assert argv[:2] == ["lsm", "batch-close"]
     done = fake_home.run(*argv[1:], "--force", LSM_DISCOVERY="on", LSM_CONFIG=str(config))

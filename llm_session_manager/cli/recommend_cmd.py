@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 
 import typer
 
@@ -27,7 +28,8 @@ def recommend_cmd(
     ),
 ) -> None:
     """Recommend what to do: restart or compact, close idle sessions, merge look-alikes, usage warnings."""
-    from llm_session_manager.api.advice import recommendations
+    from llm_session_manager.listing import ListFilter, keep
+    from llm_session_manager.service import collect
 
     fmt = check_format(fmt)
     agent = check_agent(agent)
@@ -40,15 +42,20 @@ def recommend_cmd(
             "process discovery is off (LSM_DISCOVERY): no session counts as running,"
             " so only today's cost is checked"
         )
-    recs = advice.recommendations
+    now = datetime.now().astimezone()  # local time: "today" for the daily cost is the local calendar day
+    recs = recommend(result.views, env.config, now)
+    if agent or project:
+        flt = ListFilter(all=True, agent=agent, project=project)
+        wanted = {v.session.id for v in result.views if keep(v, flt, now)}
+        recs = [r for r in recs if wanted.intersection(r.session_ids)]
     if fmt == "json":
-        print_json(advice.documents())
+        print_json([r.as_json() for r in recs])
         return
     from llm_session_manager.cli.render import console
 
     out = console()
     if not recs:
-        running = sum(1 for v in advice.views if v.session.process is not None)
+        running = sum(1 for v in result.views if v.session.process is not None)
         out.print(f"No recommendations: {running} running session(s), nothing needs attention.")
         return
     for line in render_lines(recs):
@@ -67,7 +74,7 @@ def render_lines(recs: Sequence[Recommendation]) -> list[object]:
         head = Text(f"{number}. ")
         head.append(f"{rec.severity.upper():8}", style=SEVERITY_STYLE.get(rec.severity, ""))
         head.append(f" {KIND_LABEL.get(rec.kind, rec.kind)}", style="bold")
-        head.append_text(cell(f"  {', '.join(rec.session_ids)}"))
+        head.append_text(cell(f"  {', '.join(rec.labels())}"))
         lines.append(head)
         lines.append(Text("   why: ", style="dim") + cell(rec.reason))
         lines.append(Text("   do:  ", style="dim") + cell(rec.action, style="bold"))

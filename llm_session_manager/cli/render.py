@@ -34,6 +34,7 @@ from llm_session_manager.present import (
     context_fill,
     human_tokens,
     money,
+    pasteable_ids,
     short_ids,
     state_label,
 )
@@ -248,25 +249,11 @@ def display_ids(
 ) -> dict[str, str]:
     """Session id -> the id a table shows: the shortest prefix (at least 6 characters) of its native id
     that no other ``known`` session shares, so it can be pasted into any command that takes an id (the
-    whole native id when ``whole``). A native id that two agents share is shown with its agent
-    (``codex:abc123``)."""
-    pool = list(known) if known is not None else list(views)
-    natives = [v.session.native_id for v in pool]
-    shorts = short_ids(natives, minimum=ID_MIN)
-    agents: dict[str, set[str]] = {}
-    for v in pool:
-        agents.setdefault(v.session.native_id, set()).add(v.session.agent)
-    prefixes = tuple(f"{v.session.agent}:" for v in pool)
-    out: dict[str, str] = {}
-    for v in views:
-        native = v.session.native_id
-        short = native if whole or len(native) <= ID_MIN + 2 else shorts.get(native, native)
-        # A prefix that starts a full id ("claude" of "claude-code:…") would match that agent's sessions.
-        while short != native and any(p.startswith(short) for p in prefixes):
-            short = native[: len(short) + 1]
-        shared = len(agents.get(native, ())) > 1
-        out[v.session.id] = f"{v.session.agent}:{short}" if shared else short
-    return out
+    whole native id when ``whole``). See ``present.pasteable_ids``."""
+    pool = [(v.session.agent, v.session.native_id) for v in (known if known is not None else views)]
+    pool += [(v.session.agent, v.session.native_id) for v in views]
+    ids = pasteable_ids(pool, ID_MIN, 10**6 if whole else ID_MIN + 2)
+    return {v.session.id: ids.get(v.session.id, v.session.native_id) for v in views}
 
 
 def sessions_table(
@@ -289,7 +276,6 @@ def sessions_table(
         Col(
             "Model",
             [(v.session.model or "-").replace("claude-", "") for v in views],
-            shrink=10,
             cap=24,
             drop=4,
         ),
