@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime
 
 import typer
 
 from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
-from llm_session_manager.recommend import Recommendation, recommend
+from llm_session_manager.recommend import Recommendation
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 KIND_LABEL = {
@@ -28,34 +27,27 @@ def recommend_cmd(
     ),
 ) -> None:
     """Recommend what to do: restart or compact, close idle sessions, merge look-alikes, usage warnings."""
-    from llm_session_manager.listing import ListFilter, keep
-    from llm_session_manager.service import collect
+    from llm_session_manager.api.advice import recommendations
 
     fmt = check_format(fmt)
     agent = check_agent(agent)
-    env = load_env()
-    result = collect(env.paths, env.config)
-    if result.discovery_error:
-        warn(result.discovery_error)
+    advice = recommendations(load_env(), agent, project)
+    if advice.discovery_error:
+        warn(advice.discovery_error)
     elif os.environ.get("LSM_DISCOVERY", "on").lower() in ("off", "0", "no", "false"):
         warn(
             "process discovery is off (LSM_DISCOVERY): no session counts as running,"
             " so only today's cost is checked"
         )
-    now = datetime.now().astimezone()  # local time: "today" for the daily cost is the local calendar day
-    recs = recommend(result.views, env.config, now)
-    if agent or project:
-        flt = ListFilter(all=True, agent=agent, project=project)
-        wanted = {v.session.id for v in result.views if keep(v, flt, now)}
-        recs = [r for r in recs if wanted.intersection(r.session_ids)]
+    recs = advice.recommendations
     if fmt == "json":
-        print_json([r.as_json() for r in recs])
+        print_json(advice.documents())
         return
     from llm_session_manager.cli.render import console
 
     out = console()
     if not recs:
-        running = sum(1 for v in result.views if v.session.process is not None)
+        running = sum(1 for v in advice.views if v.session.process is not None)
         out.print(f"No recommendations: {running} running session(s), nothing needs attention.")
         return
     for line in render_lines(recs):
