@@ -321,7 +321,8 @@ def conversation_for(session: Session) -> list[dict[str, Any]] | None:
     if info is None or info.conversation is None or not session.transcript_paths:
         return None
     try:
-        return list(info.conversation(list(session.transcript_paths), session.native_id))
+        turns = info.conversation(list(session.transcript_paths), session.native_id)
+        return [dict(turn) for turn in turns]  # the document's plain JSON objects
     except OSError as exc:
         raise LsmError(f"cannot read the transcript of {session.id}: {exc.strerror or exc}") from None
 

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, Turn
 from llm_session_manager.agents.common import (
     amount,
     count,
@@ -605,7 +605,7 @@ def _continues(fh: Any, prior: FileState, identity: tuple[int, int, int, int]) -
 # The conversation, for export
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """One session's conversation, in order. ``paths`` is the session's ``transcript_paths`` (its
     history file, which holds many sessions) and ``native_id`` names the session's section: the
     ``# aider chat started at`` section whose ``session_native_id(path, key)`` it is (text before the
@@ -656,16 +656,16 @@ def _find_section(path: str, lines: list[str], native_id: str) -> list[str] | No
     return None
 
 
-def _assistant(lines: list[str], model: str | None) -> dict[str, Any] | None:
+def _assistant(lines: list[str], model: str | None) -> Turn | None:
     text = "\n".join(lines).strip("\n")
     if not text.strip():
         return None
     return {"role": "assistant", "timestamp": None, "text": text, "model": model}
 
 
-def section_turns(lines: list[str]) -> list[dict[str, Any]]:
+def section_turns(lines: list[str]) -> list[Turn]:
     """Export turns from one section's lines (see ``read_conversation``)."""
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     user: list[str] | None = None
     reply: list[str] = []
     model: str | None = None
@@ -692,7 +692,7 @@ def section_turns(lines: list[str]) -> list[dict[str, Any]]:
         reply.append(line)
     turn = _assistant(reply, model)
     turns.extend([turn] if turn else [])
-    return [t for t in turns if t["role"] == "assistant" or t["text"].strip()]  # empty inputs left out
+    return [t for t in turns if t["role"] == "assistant" or (t.get("text") or "").strip()]  # no empty inputs
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ class ToolResult(TypedDict, total=False):
 
 class Turn(TypedDict, total=False):
     """One turn of a conversation (``lsm export`` writes these, in order): ``role`` is "user",
-    "assistant" or "system"; the rest is there when the agent's log has it."""
+    "assistant" or "system"; the rest is there when the agent's log has it. ``id`` is the agent's
+    message id, kept only while a reader merges a reply written over several lines."""
 
     role: str
     timestamp: str | None
@@ -63,6 +64,7 @@ class Turn(TypedDict, total=False):
     model: str | None
     tool_calls: list[ToolCall]
     tool_results: list[ToolResult]
+    id: str | None
 
 
 class AgentReader(Protocol):
@@ -118,7 +120,7 @@ class ConversationReader(Protocol):
     """Reads a session's conversation from its transcript files. ``native_id`` picks the session in a
     file that holds many (Cursor's database, Aider's history); one-session files ignore it."""
 
-    def __call__(self, paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]: ...
+    def __call__(self, paths: Sequence[str], native_id: str | None = None) -> list[Turn]: ...
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolCall, ToolResult, Turn
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     MAX_COUNT,
@@ -37,6 +37,7 @@ from llm_session_manager.agents.common import (
     count_recent,
     file_identity,
     first_visit,
+    merge_tools,
     needs_full_read,
     open_regular,
     recent_rows,
@@ -929,7 +930,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
-def _turn_from_line(obj: dict[str, Any]) -> dict[str, Any] | None:
+def _turn_from_line(obj: dict[str, Any]) -> Turn | None:
     """One transcript line as a conversation turn, or None when it is not part of the conversation."""
     rtype = obj.get("type")
     ts = canonical_ts(obj.get("timestamp"))
@@ -941,8 +942,8 @@ def _turn_from_line(obj: dict[str, Any]) -> dict[str, Any] | None:
     if obj.get("isMeta") or (obj.get("isCompactSummary") and rtype == "user"):
         return None
     texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    results: list[ToolResult] = []
     for block in _blocks(message.get("content")):
         btype = block.get("type")
         if btype == "text" and isinstance(block.get("text"), str):
@@ -960,7 +961,7 @@ def _turn_from_line(obj: dict[str, Any]) -> dict[str, Any] | None:
     text = "\n".join(texts)
     if rtype == "user" and not results and (not text.strip() or _is_command_noise(text)):
         return None
-    turn: dict[str, Any] = {"role": rtype, "timestamp": ts, "text": text}
+    turn: Turn = {"role": rtype, "timestamp": ts, "text": text}
     if rtype == "assistant":
         turn["model"] = message.get("model")
         turn["id"] = message.get("id")
@@ -971,11 +972,11 @@ def _turn_from_line(obj: dict[str, Any]) -> dict[str, Any] | None:
     return turn
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """The main-chain conversation of a session, in order: prompts, replies (a reply written over
     several lines is merged into one turn), tool calls and their results, compactions."""
-    turns: list[dict[str, Any]] = []
-    by_message: dict[str, dict[str, Any]] = {}
+    turns: list[Turn] = []
+    by_message: dict[str, Turn] = {}
     for path in paths:
         if "subagents" in Path(path).parts:
             continue
@@ -1002,12 +1003,10 @@ def read_conversation(paths: Sequence[str], native_id: str | None = None) -> lis
     return turns
 
 
-def _merge_turn(into: dict[str, Any], more: dict[str, Any]) -> None:
+def _merge_turn(into: Turn, more: Turn) -> None:
     if more.get("text"):
         into["text"] = "\n".join(t for t in (into.get("text"), more["text"]) if t)
-    for key in ("tool_calls", "tool_results"):
-        if more.get(key):
-            into.setdefault(key, []).extend(more[key])
+    merge_tools(into, more)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentInfo, FileState
+from llm_session_manager.agents.base import AgentInfo, FileState, Turn
 from llm_session_manager.agents.common import (
     count_or,
     epoch_ms,
@@ -628,8 +628,8 @@ class _UiConversation:
     """Turns built from the ui messages: the open reply collects texts, tool calls and results."""
 
     def __init__(self, models: Sequence[Sequence[Any]], fallback: str | None, ext: str) -> None:
-        self.turns: list[dict[str, Any]] = []
-        self.reply: dict[str, Any] | None = None
+        self.turns: list[Turn] = []
+        self.reply: Turn | None = None
         self.models, self.fallback, self.ext = models, fallback, ext
         self.model: str | None = None  # the last model a message named (``modelInfo``) or a request's tag
         self.request_model: str | None = None
@@ -656,7 +656,7 @@ class _UiConversation:
             or self.fallback
         )
 
-    def open_reply(self, ts: str | None, ts_ms: int | None) -> dict[str, Any]:
+    def open_reply(self, ts: str | None, ts_ms: int | None) -> Turn:
         if self.reply is None:
             model = self.request_model or self.model or model_at(self.models, ts_ms) or self.fallback
             self.reply = {"role": "assistant", "timestamp": ts, "text": "", "model": model}
@@ -725,7 +725,7 @@ def _read(path: str) -> bytes:
         return fh.read()
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """Prompts, replies, tool calls and tool outputs of a Cline / Roo Code / Kilo Code task, in order,
     from its ``ui_messages.json`` (models from ``task_metadata.json`` when the messages do not say)."""
     ui_path = next((p for p in paths if os.path.basename(p) == UI_FILE), None)

@@ -46,7 +46,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolCall, ToolResult, Turn
 from llm_session_manager.agents.common import (
     CTX_HISTORY,
     RECENT_KEEP,
@@ -842,7 +842,7 @@ def _call_input(payload: dict[str, Any]) -> Any:
     return raw
 
 
-def _conversation_turn(payload: dict[str, Any], ts: str | None) -> dict[str, Any] | None:
+def _conversation_turn(payload: dict[str, Any], ts: str | None) -> Turn | None:
     """One ``response_item`` as a conversation turn (None when it is not part of the conversation)."""
     kind = payload.get("type")
     if kind == "message" and payload.get("role") in ("user", "assistant"):
@@ -851,7 +851,7 @@ def _conversation_turn(payload: dict[str, Any], ts: str | None) -> dict[str, Any
             return None
         return {"role": payload["role"], "timestamp": ts, "text": text}
     if kind in ("function_call", "custom_tool_call", "local_shell_call"):
-        call = {
+        call: ToolCall = {
             "id": payload.get("call_id"),
             "name": payload.get("name") or kind,
             "input": _call_input(payload),
@@ -860,15 +860,15 @@ def _conversation_turn(payload: dict[str, Any], ts: str | None) -> dict[str, Any
     if kind in ("function_call_output", "custom_tool_call_output"):
         output = payload.get("output")
         text = _item_text(output) if not isinstance(output, str) else output
-        result = {"tool_use_id": payload.get("call_id"), "is_error": False, "content": text}
+        result: ToolResult = {"tool_use_id": payload.get("call_id"), "is_error": False, "content": text}
         return {"role": "user", "timestamp": ts, "text": "", "tool_results": [result]}
     return None
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """Prompts, replies, tool calls and their outputs of a Codex session, in order, from its rollout's
     ``response_item`` lines (the model's own view of the conversation); compactions are marked."""
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     for path in paths:
         with open_regular(path) as fh:
             for raw in fh:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from llm_session_manager.agents.base import FileState
+from llm_session_manager.agents.base import FileState, Turn
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.fileio import UnreadableFile
 from llm_session_manager.safetext import title_line
@@ -282,3 +282,15 @@ def context_series(points: Iterable[Sequence[Any]]) -> tuple[tuple[int, int], ..
         if when is not None:
             out.append((int(when.timestamp()), int(ctx)))
     return tuple(sorted(out)[-CTX_HISTORY:])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversation turns (export)
+
+
+def merge_tools(into: Turn, more: Turn) -> None:
+    """Append ``more``'s tool calls and results to ``into``'s: one reply written over several records."""
+    if more.get("tool_calls"):
+        into.setdefault("tool_calls", []).extend(more["tool_calls"])
+    if more.get("tool_results"):
+        into.setdefault("tool_results", []).extend(more["tool_results"])

@@ -45,6 +45,9 @@ from llm_session_manager.agents.base import (
     AgentInfo,
     AgentSignature,
     FileState,
+    ToolCall,
+    ToolResult,
+    Turn,
 )
 from llm_session_manager.agents.common import (
     UNKNOWN_MODEL,
@@ -694,7 +697,7 @@ def _result_content(value: Any) -> str:
     return orjson.dumps(value).decode() if value is not None else ""
 
 
-def _tool_result(part: dict[str, Any], results: dict[str, Any]) -> dict[str, Any] | None:
+def _tool_result(part: dict[str, Any], results: dict[str, Any]) -> ToolResult | None:
     call_id = part.get("toolCallId")
     details = part.get("resultDetails")
     error = isinstance(details, dict) and details.get("isError") is True
@@ -721,7 +724,7 @@ def _reference_name(part: dict[str, Any]) -> str:
     return f"`{name}`" if name else ""
 
 
-def _reply(request: dict[str, Any]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+def _reply(request: dict[str, Any]) -> tuple[str, list[ToolCall], list[ToolResult]]:
     """(text, tool calls, tool results) of one request's ``response[]``."""
     result = request.get("result")
     metadata = result.get("metadata") if isinstance(result, dict) else None
@@ -729,8 +732,8 @@ def _reply(request: dict[str, Any]) -> tuple[str, list[dict[str, Any]], list[dic
     results = raw_results if isinstance(raw_results, dict) else {}
     model_calls = _model_calls(request)
     texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    outputs: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    outputs: list[ToolResult] = []
     response = request.get("response")
     for part in response if isinstance(response, list) else ():
         kind = part.get("kind") if isinstance(part, dict) else None
@@ -761,18 +764,18 @@ def _outcome_note(request: dict[str, Any]) -> str | None:
     return f"{note} {reason}" if isinstance(reason, str) and reason else note
 
 
-def _request_turns(request: dict[str, Any]) -> list[dict[str, Any]]:
+def _request_turns(request: dict[str, Any]) -> list[Turn]:
     """One request as turns: the prompt, the reply (with its tools), and a note when it did not complete."""
     message = request.get("message")
     prompt = message.get("text") if isinstance(message, dict) else None
     started = ms_to_ts(request.get("timestamp"))
     ended = _request_time(request) or started
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     if isinstance(prompt, str) and prompt.strip():
         turns.append({"role": "user", "timestamp": started, "text": prompt})
     text, calls, outputs = _reply(request)
     if text or calls:
-        turn: dict[str, Any] = {
+        turn: Turn = {
             "role": "assistant",
             "timestamp": ended,
             "text": text,
@@ -808,12 +811,12 @@ def _conversation_document(paths: Sequence[str]) -> dict[str, Any] | None:
     return chosen
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """Prompts, replies and tool calls (with their results) of a VS Code Copilot chat, as it stands now
     (a ``.jsonl`` mutation log is replayed into the document first)."""
     doc = _conversation_document(paths)
     requests = doc.get("requests") if doc is not None else None
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     for request in requests if isinstance(requests, list) else ():
         if isinstance(request, dict):
             turns.extend(_request_turns(request))

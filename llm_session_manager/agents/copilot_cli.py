@@ -44,7 +44,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolResult, Turn
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     UNKNOWN_MODEL,
@@ -633,22 +633,22 @@ class _Conversation:
     """The turns built so far, the model in use, and which turn holds each tool call."""
 
     def __init__(self) -> None:
-        self.turns: list[dict[str, Any]] = []
+        self.turns: list[Turn] = []
         self.model: str | None = None
-        self.owner: dict[str, dict[str, Any]] = {}
+        self.owner: dict[str, Turn] = {}
 
     def system(self, ts: str | None, text: str) -> None:
         self.turns.append({"role": "system", "timestamp": ts, "text": text})
 
-    def reply_turn(self, ts: str | None) -> dict[str, Any]:
+    def reply_turn(self, ts: str | None) -> Turn:
         """The latest turn when it is a reply, else a new empty reply (for a tool with no reply seen)."""
         if self.turns and self.turns[-1]["role"] == "assistant":
             return self.turns[-1]
-        turn: dict[str, Any] = {"role": "assistant", "timestamp": ts, "text": "", "model": self.model}
+        turn: Turn = {"role": "assistant", "timestamp": ts, "text": "", "model": self.model}
         self.turns.append(turn)
         return turn
 
-    def add_call(self, turn: dict[str, Any], call_id: Any, name: Any, args: Any) -> None:
+    def add_call(self, turn: Turn, call_id: Any, name: Any, args: Any) -> None:
         turn.setdefault("tool_calls", []).append({"id": call_id, "name": name, "input": args})
         if isinstance(call_id, str):
             self.owner[call_id] = turn
@@ -672,7 +672,7 @@ def _tool_output(ev: dict[str, Any]) -> str:
 def _conv_reply(conv: _Conversation, ev: dict[str, Any], ts: str | None) -> None:
     conv.model = model_name(ev.get("model")) or conv.model
     content = ev.get("content")
-    turn: dict[str, Any] = {
+    turn: Turn = {
         "role": "assistant",
         "timestamp": ts,
         "text": content if isinstance(content, str) else "",
@@ -700,7 +700,11 @@ def _conv_tool_done(conv: _Conversation, ev: dict[str, Any], ts: str | None) -> 
     turn = conv.owner.get(call_id) if isinstance(call_id, str) else None
     if turn is None:
         turn = conv.reply_turn(ts)
-    result = {"tool_use_id": call_id, "is_error": ev.get("success") is False, "content": _tool_output(ev)}
+    result: ToolResult = {
+        "tool_use_id": call_id,
+        "is_error": ev.get("success") is False,
+        "content": _tool_output(ev),
+    }
     turn.setdefault("tool_results", []).append(result)
 
 
@@ -739,7 +743,7 @@ def _conv_event(conv: _Conversation, obj: dict[str, Any]) -> None:
         conv.system(ts, "[interrupted by the user]")
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """Prompts, replies, tool calls and their results of a Copilot CLI session, in order."""
     conv = _Conversation()
     for path in paths:

@@ -51,13 +51,11 @@ from llm_session_manager.agents.base import (
     AgentInfo,
     AgentSignature,
     FileState,
+    ToolCall,
+    ToolResult,
+    Turn,
 )
-from llm_session_manager.agents.common import (
-    UNKNOWN_MODEL,
-    count_or,
-    open_regular,
-    title_from,
-)
+from llm_session_manager.agents.common import UNKNOWN_MODEL, count_or, merge_tools, open_regular, title_from
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import UnreadableFile, read_regular
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
@@ -910,7 +908,7 @@ def _session(path: str, cid: str, chat: dict[str, Any], head: dict[str, Any]) ->
 # The conversation, for export
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """One chat's conversation, in order. ``paths`` is the session's ``transcript_paths`` (the shared
     ``state.vscdb``, which holds every chat) and ``native_id`` the composer id that names the chat.
 
@@ -923,7 +921,7 @@ def read_conversation(paths: Sequence[str], native_id: str | None = None) -> lis
     """
     if not native_id:
         return []
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     for path in paths:
         composer, bubbles = read_chat(path, native_id)
         default_model = bubble_model({"modelInfo": (composer or {}).get("modelConfig")})
@@ -979,11 +977,11 @@ def _tool_input(tool: dict[str, Any]) -> Any:
     return None
 
 
-def _tool_parts(tool: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _tool_parts(tool: dict[str, Any]) -> tuple[ToolCall, ToolResult | None]:
     """(tool call, tool result or None) of one ``toolFormerData``."""
     call_id = tool.get("toolCallId")
     call_id = call_id if isinstance(call_id, str) and call_id else None
-    call = {"id": call_id, "name": _str(tool.get("name")) or None, "input": _tool_input(tool)}
+    call: ToolCall = {"id": call_id, "name": _str(tool.get("name")) or None, "input": _tool_input(tool)}
     result = tool.get("result")
     is_error = tool_status(tool) == "error"
     if result is None and not is_error:
@@ -992,11 +990,11 @@ def _tool_parts(tool: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | 
     return call, {"tool_use_id": call_id, "is_error": is_error, "content": content}
 
 
-def _assistant_turn(bubble: dict[str, Any], model: str | None) -> dict[str, Any] | None:
+def _assistant_turn(bubble: dict[str, Any], model: str | None) -> Turn | None:
     """One assistant bubble as a turn; None when it has nothing to show (thinking or an error only)."""
     text = _str(bubble.get("text"))
     text = text if text.strip() else _code_blocks(bubble)
-    turn: dict[str, Any] = {
+    turn: Turn = {
         "role": "assistant",
         "timestamp": _ts(bubble.get("createdAt")),
         "text": text,
@@ -1011,20 +1009,18 @@ def _assistant_turn(bubble: dict[str, Any], model: str | None) -> dict[str, Any]
     return turn if text.strip() or tool is not None else None
 
 
-def _merge_assistant(into: dict[str, Any], more: dict[str, Any]) -> None:
+def _merge_assistant(into: Turn, more: Turn) -> None:
     """A reply Cursor wrote over several bubbles is one turn."""
-    into["text"] = "\n".join(t for t in (into["text"], more["text"]) if t.strip())
-    into["timestamp"] = into["timestamp"] or more["timestamp"]
-    into["model"] = more["model"] or into["model"]
-    for key in ("tool_calls", "tool_results"):
-        if more.get(key):
-            into.setdefault(key, []).extend(more[key])
+    into["text"] = "\n".join(t for t in (into.get("text"), more.get("text")) if t and t.strip())
+    into["timestamp"] = into.get("timestamp") or more.get("timestamp")
+    into["model"] = more.get("model") or into.get("model")
+    merge_tools(into, more)
 
 
-def bubble_turns(bubbles: list[dict[str, Any]], default_model: str | None = None) -> list[dict[str, Any]]:
+def bubble_turns(bubbles: list[dict[str, Any]], default_model: str | None = None) -> list[Turn]:
     """Export turns from a chat's ordered bubbles (see ``read_conversation``); an assistant turn's model
     is the last one a bubble named, else the chat's configured model."""
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     model = default_model
     for bubble in bubbles:
         model = bubble_model(bubble) or model

@@ -38,12 +38,13 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolCall, ToolResult, Turn
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     UNKNOWN_MODEL,
     file_identity,
     first_visit,
+    merge_tools,
     needs_full_read,
     open_regular,
     scandir_sorted,
@@ -649,7 +650,7 @@ def build_session(key: str, files: list[FileState]) -> Session:
 # user lines that only return tool results. Sub-agent transcripts and the CLI store are not read.
 
 
-def _call_of(block: dict[str, Any]) -> dict[str, Any]:
+def _call_of(block: dict[str, Any]) -> ToolCall:
     call_id = block.get("id", block.get("toolCallId", block.get("tool_use_id")))
     return {
         "id": call_id,
@@ -658,7 +659,7 @@ def _call_of(block: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _result_of(block: dict[str, Any]) -> dict[str, Any]:
+def _result_of(block: dict[str, Any]) -> ToolResult:
     content = block.get("content", block.get("result"))
     return {
         "tool_use_id": block.get("tool_use_id", block.get("toolCallId", block.get("id"))),
@@ -667,14 +668,14 @@ def _result_of(block: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _line_turn(obj: dict[str, Any]) -> dict[str, Any] | None:
+def _line_turn(obj: dict[str, Any]) -> Turn | None:
     """One JSONL line as a turn, or None when it holds nothing of the conversation."""
     role = obj.get("role")
     if role not in ("user", "assistant"):
         return None
     texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
+    results: list[ToolResult] = []
     for block in _blocks(obj):
         if not isinstance(block, dict):
             continue
@@ -689,7 +690,7 @@ def _line_turn(obj: dict[str, Any]) -> dict[str, Any] | None:
     text = prompt_of(raw) if role == "user" else raw
     if not text.strip() and not calls and not results:
         return None
-    turn: dict[str, Any] = {
+    turn: Turn = {
         "role": role,
         "timestamp": stamp_of(raw) if role == "user" else None,
         "text": text,
@@ -703,29 +704,28 @@ def _line_turn(obj: dict[str, Any]) -> dict[str, Any] | None:
     return turn
 
 
-def _joins(prev: dict[str, Any], turn: dict[str, Any]) -> bool:
+def _joins(prev: Turn, turn: Turn) -> bool:
     """Whether ``turn`` continues ``prev``: more of the same reply, or more tool results."""
     if prev["role"] != turn["role"]:
         return False
     if turn["role"] == "assistant":
         return True
-    return not prev["text"] and not turn["text"] and "tool_results" in prev and "tool_results" in turn
+    texts = prev.get("text") or turn.get("text")
+    return not texts and "tool_results" in prev and "tool_results" in turn
 
 
-def _add_turn(turns: list[dict[str, Any]], turn: dict[str, Any]) -> None:
+def _add_turn(turns: list[Turn], turn: Turn) -> None:
     if not turns or not _joins(turns[-1], turn):
         turns.append(turn)
         return
     into = turns[-1]
-    into["text"] = "\n".join(t for t in (into["text"], turn["text"]) if t)
-    for key in ("tool_calls", "tool_results"):
-        if turn.get(key):
-            into.setdefault(key, []).extend(turn[key])
+    into["text"] = "\n".join(t for t in (into.get("text"), turn.get("text")) if t)
+    merge_tools(into, turn)
 
 
-def _jsonl_turns(path: str) -> list[dict[str, Any]]:
+def _jsonl_turns(path: str) -> list[Turn]:
     """Turns of a ``.jsonl`` transcript; garbage and half-written lines are skipped."""
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     with open_regular(path) as fh:
         for raw in fh:
             try:
@@ -738,14 +738,14 @@ def _jsonl_turns(path: str) -> list[dict[str, Any]]:
     return turns
 
 
-def _text_turns(path: str) -> list[dict[str, Any]]:
+def _text_turns(path: str) -> list[Turn]:
     """Turns of an older ``.txt`` transcript (``user:`` / ``assistant:`` messages; in a reply,
     ``[Thinking]``, ``[Tool call] <name>`` and ``[Tool result]`` sections, as ``read_text`` reads them).
     A tool call's input is its section text (the arguments as Cursor printed them); calls and results
     carry no ids."""
     with open_regular(path) as fh:
         lines = fh.read().decode("utf-8", "replace").split("\n")
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     role, section, name = "", "text", ""
     buf: list[str] = []
     for line in [*lines, "user:"]:  # a sentinel closes the last message
@@ -765,28 +765,28 @@ def _text_turns(path: str) -> list[dict[str, Any]]:
     return turns
 
 
-def _text_section(turns: list[dict[str, Any]], role: str, section: str, name: str, text: str) -> None:
-    turn: dict[str, Any] | None = None
+def _text_section(turns: list[Turn], role: str, section: str, name: str, text: str) -> None:
+    turn: Turn | None = None
     if role == "user":
         prompt = prompt_of(text)
         turn = {"role": "user", "timestamp": stamp_of(text), "text": prompt} if prompt else None
     elif role == "assistant" and section == "text" and text.strip():
         turn = {"role": "assistant", "timestamp": None, "text": text.strip(), "model": None}
     elif role == "assistant" and section == "Tool call":
-        call = {"id": None, "name": name or None, "input": text.strip()}
+        call: ToolCall = {"id": None, "name": name or None, "input": text.strip()}
         turn = {"role": "assistant", "timestamp": None, "text": "", "model": None, "tool_calls": [call]}
     elif role == "assistant" and section == "Tool result":
-        result = {"tool_use_id": None, "is_error": False, "content": text.strip()}
+        result: ToolResult = {"tool_use_id": None, "is_error": False, "content": text.strip()}
         turn = {"role": "assistant", "timestamp": None, "text": "", "model": None, "tool_results": [result]}
     if turn is not None:
         _add_turn(turns, turn)
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """The main conversation of a Cursor Agent session, in order: prompts, replies, tool calls and their
     results. ``paths`` are the session's ``transcript_paths``: the transcript (``.jsonl`` or ``.txt``),
     its sub-agents' transcripts and the CLI store; only the main transcript holds the conversation."""
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     for path in paths:
         if "subagents" in Path(path).parts:
             continue

@@ -43,7 +43,7 @@ from typing import Any
 
 import orjson
 
-from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState
+from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolCall, ToolResult, Turn
 from llm_session_manager.agents.common import (
     HEAD_BYTES,
     UNKNOWN_MODEL,
@@ -742,19 +742,20 @@ def _replay(path: str) -> list[dict[str, Any]]:
     return list(live.values())
 
 
-def _turn(message: dict[str, Any]) -> dict[str, Any] | None:
+def _turn(message: dict[str, Any]) -> Turn | None:
     kind = message.get("type")
     role = {"user": "user", "gemini": "assistant"}.get(str(kind))
     if role is None:
         return None
-    turn: dict[str, Any] = {
+    turn: Turn = {
         "role": role,
         "timestamp": canonical_ts(message.get("timestamp")),
         "text": _text(message.get("content")),
     }
     if role == "assistant":
         turn["model"] = message.get("model")
-    calls, results = [], []
+    calls: list[ToolCall] = []
+    results: list[ToolResult] = []
     for call in message.get("toolCalls") or []:
         if not isinstance(call, dict):
             continue
@@ -777,9 +778,9 @@ def _turn(message: dict[str, Any]) -> dict[str, Any] | None:
     return turn
 
 
-def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[dict[str, Any]]:
+def read_conversation(paths: Sequence[str], native_id: str | None = None) -> list[Turn]:
     """Prompts, replies and tool calls (with their results) of a Gemini CLI chat, as it stands now."""
-    turns: list[dict[str, Any]] = []
+    turns: list[Turn] = []
     for path in paths:
         for message in _replay(path):
             turn = _turn(message)
