@@ -146,8 +146,30 @@ def sort_cycle(first: str) -> tuple[str, ...]:
     return SORTS if first in SORTS else (first, *SORTS)
 
 
+class _LastRows:
+    """The rows of the last (snapshot, scope, filter, sort) asked for: the loop and the render ask for
+    the same rows several times a frame, and filtering and sorting thousands of sessions is not free.
+    The snapshot is held, so an ``is`` test is enough to know it is the same one."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.key: tuple[str, str, str, bool] = ("", "", "", False)
+        self.rows: list[SessionView] = []
+
+
+_LAST_ROWS = _LastRows()
+
+
 def visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
     """The table's rows: the scope's sessions that pass the filter, in the chosen order."""
+    key = (state.scope, state.filter, state.sort, state.reverse)
+    last = _LAST_ROWS
+    if last.snapshot is not snapshot or last.key != key:
+        last.snapshot, last.key, last.rows = snapshot, key, _visible_views(snapshot, state)
+    return list(last.rows)
+
+
+def _visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
     query = parse_query(state.filter)
     views = [
         v
