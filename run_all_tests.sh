@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: creates or reuses .venv, installs the project with its dev extras,
-# then runs ruff (lint + format check), mypy and pytest. Extra arguments go to pytest.
+# then runs ruff (lint + format check), mypy, the layers contract (import-linter) and pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,5 +18,7 @@ echo "== ruff format --check"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== layers contract"
+.venv/bin/lint-imports --no-logo --no-cache
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
