@@ -12,14 +12,114 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from llm_session_manager.errors import ConfigError
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.statusline import DEFAULT_FORMAT as STATUSLINE_FORMAT
 from llm_session_manager.statusline import FIELDS as STATUSLINE_FIELDS
 
-DEFAULTS: dict[str, Any] = {
+# The shape of the effective configuration (``load`` checks every key and type before it returns one).
+
+
+class HealthWeights(TypedDict):
+    tokens: float
+    duration: float
+    activity: float
+    errors: float
+
+
+class HealthThresholds(TypedDict):
+    healthy: float
+    warning: float
+
+
+class HealthConfig(TypedDict):
+    weights: HealthWeights
+    thresholds: HealthThresholds
+    stuck_busy_minutes: float
+    stuck_waiting_minutes: float
+
+
+class DashboardConfig(TypedDict):
+    refresh_interval: float
+    sort: str
+
+
+class ListConfig(TypedDict):
+    sort: str
+
+
+class AiderConfig(TypedDict):
+    search_roots: list[str]
+    max_depth: int
+
+
+class AiConfig(TypedDict):
+    model: str
+    timeout_seconds: float
+
+
+class RecommendConfig(TypedDict):
+    idle_close_minutes: float
+    context_warning_pct: float
+    burn_rate_tokens_per_min_limit: float | None
+    cost_per_hour_limit_usd: float | None
+    daily_cost_limit_usd: float | None
+
+
+class McpConfig(TypedDict):
+    read_only: bool
+
+
+class NotifyEvents(TypedDict):
+    waiting_permission: bool
+    waiting_input: bool
+    finished: bool
+    failed: bool
+    compacting: bool
+
+
+class NotifyConfig(TypedDict):
+    events: NotifyEvents
+    min_interval_seconds: float
+    method: str
+    poll_seconds: float
+
+
+class MemoryConfig(TypedDict):
+    server: str | None
+    collection: str
+    model: str
+    model_dir: str | None
+
+
+class StatuslineConfig(TypedDict):
+    format: str
+
+
+class BudgetConfig(TypedDict):
+    near_percent: float
+
+
+class Config(TypedDict):
+    idle_minutes: float
+    recent_hours: float
+    health: HealthConfig
+    dashboard: DashboardConfig
+    list: ListConfig
+    aider: AiderConfig
+    ai: AiConfig
+    recommend: RecommendConfig
+    mcp: McpConfig
+    notify: NotifyConfig
+    memory: MemoryConfig
+    statusline: StatuslineConfig
+    budget: BudgetConfig
+    models: dict[str, dict[str, float]]  # model id -> MODEL_KEYS
+
+
+DEFAULTS: Config = {
     "idle_minutes": 10,
     "recent_hours": 24,
     "health": {
@@ -268,9 +368,15 @@ def _validate_models(file: Path, value: Any) -> dict[str, Any]:
     return out
 
 
+def _default_section(name: str) -> dict[str, Any]:
+    """A fresh copy of the defaults of section ``name``, to merge the file's values into."""
+    section: dict[str, Any] = copy.deepcopy(cast(dict[str, Any], DEFAULTS)[name])
+    return section
+
+
 def _validate_recommend(file: Path, value: Any) -> dict[str, Any]:
     """The ``recommend`` section: positive numbers; each limit may also be null (no limit)."""
-    merged: dict[str, Any] = copy.deepcopy(DEFAULTS["recommend"])
+    merged = _default_section("recommend")
     if value is None:  # an empty section means "all defaults"
         return merged
     _check_type(file, "recommend", value, (dict,))
@@ -297,7 +403,7 @@ def _validate_recommend(file: Path, value: Any) -> dict[str, Any]:
 
 def _validate_mcp(file: Path, value: Any) -> dict[str, Any]:
     """The ``mcp`` section: ``read_only`` is a YAML boolean (true/false), never a number or a string."""
-    merged: dict[str, Any] = copy.deepcopy(DEFAULTS["mcp"])
+    merged = _default_section("mcp")
     if value is None:  # an empty section means "all defaults"
         return merged
     _check_type(file, "mcp", value, (dict,))
@@ -316,7 +422,7 @@ _COLLECTION_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$"
 def _validate_memory(file: Path, value: Any) -> dict[str, Any]:
     """The ``memory`` section: ``server`` null or http(s)://host[:port]; ``collection`` a Chroma
     collection name; ``model`` one of MEMORY_MODELS; ``model_dir`` null or a folder path."""
-    merged: dict[str, Any] = copy.deepcopy(DEFAULTS["memory"])
+    merged = _default_section("memory")
     if value is None:  # an empty section means "all defaults"
         return merged
     _check_type(file, "memory", value, (dict,))
@@ -467,7 +573,7 @@ def _check_statusline(file: Path, fmt: str) -> None:
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KB; more is a mistake or an attack
 
 
-def load(file: Path) -> dict[str, Any]:
+def load(file: Path) -> Config:
     """The effective configuration: defaults overlaid with ``file`` when it exists."""
     import yaml
 
@@ -486,9 +592,9 @@ def load(file: Path) -> dict[str, Any]:
         return copy.deepcopy(DEFAULTS)
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: the top level must be a mapping of keys")
-    cfg = _merge(file, "", DEFAULTS, data)
+    cfg = _merge(file, "", cast(dict[str, Any], DEFAULTS), data)
     _check_values(file, cfg)
-    return cfg
+    return cast(Config, cfg)  # every key and type checked above
 
 
 def write_default(file: Path, *, force: bool = False) -> bool:

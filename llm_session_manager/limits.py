@@ -21,12 +21,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_session_manager.burn import BURN_WINDOW_MINUTES
 from llm_session_manager.models import Session
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import iso
+
+if TYPE_CHECKING:
+    from llm_session_manager.config import Config
 
 WINDOW_MINUTES = {"5h": 300, "7d": 10_080}
 # Codex names its 10080-minute window "weekly" (agents/codex.py); the same window is "7d" here.
@@ -324,7 +327,7 @@ def recorded(conn: sqlite3.Connection, data_dir: Path) -> list[Observation]:
     return observations.observations(conn)
 
 
-def observe(paths: Paths, cfg: dict[str, Any], agents: Sequence[str] | None = None) -> list[Observation]:
+def observe(paths: Paths, cfg: Config, agents: Sequence[str] | None = None) -> list[Observation]:
     """Every observation lsm has: the statusline's (spool moved into the store first) and Codex's."""
     from llm_session_manager.service import collect, open_db
 

@@ -29,7 +29,7 @@ import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -159,7 +159,7 @@ class Stats:
 # Pure helpers
 
 
-def settings(cfg: dict[str, Any]) -> dict[str, Any]:
+def settings(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The ``memory`` config section with defaults for any key missing."""
     merged = copy.deepcopy(DEFAULT_SETTINGS)
     merged.update(cfg.get("memory") or {})
@@ -637,7 +637,7 @@ def _record_model(collection: Any, variant: str) -> None:
     collection.modify(metadata=metadata)
 
 
-def open_store(paths: Paths, cfg: dict[str, Any]) -> MemoryStore:
+def open_store(paths: Paths, cfg: Mapping[str, Any]) -> MemoryStore:
     """Open (creating if needed) the memory collection, with the embedding function passed explicitly."""
     from llm_session_manager import embedding
 

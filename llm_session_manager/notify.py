@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_session_manager.hookstate import HookEvent, tool_detail
 from llm_session_manager.paths import Paths
 from llm_session_manager.safetext import for_terminal, title_line, without_secrets
+
+if TYPE_CHECKING:
+    from llm_session_manager.config import Config
 
 KINDS = ("waiting_permission", "waiting_input", "finished", "failed", "compacting")
 
@@ -121,7 +124,7 @@ class RateLimit:
 
 def select(
     events: list[HookEvent],
-    enabled: Mapping[str, bool],
+    enabled: Mapping[str, object],
     limit: RateLimit,
     name_of: Callable[[str, str], SessionName | None],
 ) -> list[Alert]:
@@ -141,7 +144,7 @@ class Watcher:
     """New alerts from the store's hook events since the watcher started, one ``poll`` at a time.
     Session names come from lsm's own listing (cached; read again for a session it does not know)."""
 
-    def __init__(self, paths: Paths, cfg: Mapping[str, Any]) -> None:
+    def __init__(self, paths: Paths, cfg: Config) -> None:
         from llm_session_manager import service
         from llm_session_manager.store import hook_events
 
@@ -167,9 +170,7 @@ class Watcher:
 
         if self.memo is None:
             self.memo = service.CollectMemo()
-        collected = service.collect(
-            self.paths, dict(self.cfg), conn=self.conn, processes=False, memo=self.memo
-        )
+        collected = service.collect(self.paths, self.cfg, conn=self.conn, processes=False, memo=self.memo)
         for view in collected.views:
             s = view.session
             self.names[(s.agent, s.native_id)] = SessionName(s.title, service.project_name(view))

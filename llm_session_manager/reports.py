@@ -27,6 +27,7 @@ from llm_session_manager.models import ModelTokens
 from llm_session_manager.pricing import ModelTable, model_cost
 
 if TYPE_CHECKING:
+    from llm_session_manager.config import Config
     from llm_session_manager.paths import Paths
     from llm_session_manager.service import UsageSource
 from llm_session_manager.timefmt import iso
@@ -367,7 +368,7 @@ class Request:
 
 
 def usage_report(
-    paths: Paths, cfg: dict[str, Any], req: Request, now: datetime | None = None
+    paths: Paths, cfg: Config, req: Request, now: datetime | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """The report's JSON document, and the scan's errors (files that could not be read)."""
     from llm_session_manager.service import usage_sessions

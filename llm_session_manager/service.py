@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_session_manager import burn, hookstate
 from llm_session_manager import health as health_mod
@@ -24,6 +24,9 @@ from llm_session_manager.pricing import ModelTable, auto_compact_point
 from llm_session_manager.safetext import without_secrets
 from llm_session_manager.scan import ScanMemo, ScanStats, scan_agent
 from llm_session_manager.store import db, hook_events, meta
+
+if TYPE_CHECKING:
+    from llm_session_manager.config import Config
 
 STATUSES = ("active", "idle", "ended", "closed", "imported", "archived")
 
@@ -143,7 +146,7 @@ def status_of(session: Session, closed: bool, now: datetime, idle_minutes: float
 def derive(
     session: Session,
     table: ModelTable,
-    cfg: dict[str, Any],
+    cfg: Config,
     now: datetime,
     closed: bool = False,
     hook: hookstate.HookState | None = None,
@@ -232,7 +235,7 @@ class CollectMemo:
 
 def collect(
     paths: Paths,
-    cfg: dict[str, Any],
+    cfg: Config,
     *,
     conn: sqlite3.Connection | None = None,
     now: datetime | None = None,
@@ -416,7 +419,7 @@ class UsageSource:
 
 
 def usage_sessions(
-    paths: Paths, cfg: dict[str, Any], *, conn: sqlite3.Connection | None = None
+    paths: Paths, cfg: Config, *, conn: sqlite3.Connection | None = None
 ) -> tuple[list[UsageSource], dict[str, ScanStats]]:
     """Every session of this machine's agents, and the archived ones: what usage reports need, without
     the processes, health and cost ``collect`` derives (a report over years of history stays fast)."""

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,6 +18,9 @@ from llm_session_manager.errors import ConfigError, UsageError
 from llm_session_manager.notify import Alert
 from llm_session_manager.paths import Paths
 from llm_session_manager.safetext import for_terminal
+
+if TYPE_CHECKING:
+    from llm_session_manager.config import Config
 
 hooks_app = typer.Typer(
     help="Let Claude Code, Codex and Gemini CLI push their live state to lsm through their hooks.",
@@ -160,7 +163,7 @@ def deliver(alert: Alert, method: str, *, in_monitor: bool = False) -> str:
     return "terminal"
 
 
-def _watch(paths: Paths, cfg: dict[str, Any], stop: threading.Event, *, in_monitor: bool) -> None:
+def _watch(paths: Paths, cfg: Config, stop: threading.Event, *, in_monitor: bool) -> None:
     from llm_session_manager.notify import Watcher
 
     watcher = Watcher(paths, cfg)
@@ -177,7 +180,7 @@ def _watch(paths: Paths, cfg: dict[str, Any], stop: threading.Event, *, in_monit
         watcher.close()
 
 
-def start_notifier(paths: Paths, cfg: dict[str, Any]) -> threading.Event:
+def start_notifier(paths: Paths, cfg: Config) -> threading.Event:
     """`lsm monitor --notify`: alerts from a background thread; set the event returned to stop it."""
     stop = threading.Event()
 

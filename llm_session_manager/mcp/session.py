@@ -50,6 +50,7 @@ from llm_session_manager.mcp.server import (
 from llm_session_manager.paths import Paths, resolve
 
 if TYPE_CHECKING:
+    from llm_session_manager.config import Config
     from llm_session_manager.models import Session, SessionView
 
 # The session_json keys that make up the live metrics.
@@ -396,7 +397,7 @@ class _SessionHolder:
 
 
 def build_session_server(
-    session_id: str, paths: Paths | None = None, config: dict[str, Any] | None = None
+    session_id: str, paths: Paths | None = None, config: Config | None = None
 ) -> MCPServer[Services]:
     """The server for one session; ``session_id`` must be a full id (resolve a prefix first)."""
     paths = paths or resolve()
