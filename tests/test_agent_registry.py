@@ -20,6 +20,7 @@ from llm_session_manager.agents.base import AgentInfo, ReaderSetup
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT, auto_compact_point
 from llm_session_manager.exporting import conversation_for
 from llm_session_manager.paths import resolve
+from llm_session_manager.resume import resume_command
 
 TOY = {
     "model": "toy-model-1",
@@ -58,6 +59,7 @@ def test_a_registered_agent_is_read_listed_windowed_and_exported(toy: Path) -> N
         {"role": "user", "timestamp": TOY["started"], "text": TOY["prompt"]},
         {"role": "assistant", "timestamp": TOY["ended"], "text": TOY["reply"], "model": TOY["model"]},
     ]
+    assert resume_command(session) == "toy --resume t-1"
     assert not editor_hosted("toy")
 
 
