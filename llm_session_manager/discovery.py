@@ -61,6 +61,7 @@ __all__ = [
     "proc_start_matches",
     "rollout_session_id",
     "scan_processes",
+    "scope",
     "session_hint_from_argv",
 ]
 
@@ -819,9 +820,11 @@ def _with_open_file_hint(item: _Seen) -> Process:
     return replace(item.process, session_hint=hint, hint_source="open-file")
 
 
-def scan_processes(claude_config_dirs: Sequence[Path], *, self_pid: int | None = None) -> list[Process]:
+def scan_processes(
+    claude_config_dirs: Sequence[Path], *, self_pid: int | None = None, within: Path | None = None
+) -> list[Process]:
     """Running agent processes of the current user, one per session (one per editor app), oldest
-    first.
+    first; with ``within``, only those working in that folder or below it (see :func:`scope`).
 
     Makes one :func:`psutil.process_iter` pass; processes that vanish or deny access are skipped
     or get ``None`` fields, never an exception. Excluded: processes :func:`classify` rejects,
@@ -852,9 +855,25 @@ def scan_processes(claude_config_dirs: Sequence[Path], *, self_pid: int | None =
     parent_of: dict[int, int | None] = {}
     seen = list(_iter_matched(claude_config_dirs, parent_of))
     excluded = _family(me, parent_of) | _redundant(seen, parent_of)
-    kept = [s for s in seen if s.pid not in excluded]
+    kept = [s for s in seen if s.pid not in excluded and _works_within(s.process, within)]
     kept.sort(key=lambda s: (s.create_time if s.create_time is not None else float("inf"), s.pid))
     return [_with_open_file_hint(s) for s in kept]
+
+
+def scope(env: Mapping[str, str]) -> Path | None:
+    """``LSM_DISCOVERY_UNDER``: the folder whose agents alone are looked at (None: every folder). A test
+    suite sets it to each test's own folder, so that agents running on the machine, or started by a
+    test running alongside, are never in a test's world."""
+    value = env.get("LSM_DISCOVERY_UNDER", "").strip()
+    return Path(os.path.realpath(os.path.expanduser(value))) if value else None
+
+
+def _works_within(process: Process, folder: Path | None) -> bool:
+    if folder is None:
+        return True
+    if not process.cwd:  # unknown (access denied): cannot be shown to be inside
+        return False
+    return Path(os.path.realpath(process.cwd)).is_relative_to(folder)
 
 
 # --------------------------------------------------------------------------------------------

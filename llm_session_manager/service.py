@@ -53,7 +53,8 @@ def _scan_processes(paths: Paths) -> tuple[list[Process], str | None]:
     except ImportError as exc:  # pragma: no cover - psutil missing
         return [], f"process discovery unavailable: {exc}"
     try:
-        return discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid()), None
+        within = discovery.scope(paths.env)
+        return discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within), None
     except Exception as exc:  # discovery must never take the listing down with it
         return [], f"process discovery failed: {exc}"
 

@@ -365,7 +365,8 @@ class Refresher:
         try:
             from llm_session_manager import discovery
 
-            procs = discovery.scan_processes(self.paths.claude_config_dirs, self_pid=os.getpid())
+            dirs, within = self.paths.claude_config_dirs, discovery.scope(self.paths.env)
+            procs = discovery.scan_processes(dirs, self_pid=os.getpid(), within=within)
         except Exception:
             return None
         return tuple((p.pid, p.agent, p.cwd, p.state, p.state_updated_at, p.session_hint) for p in procs)
