@@ -18,6 +18,7 @@ from typing import Any
 from llm_session_manager import __version__
 from llm_session_manager.errors import LsmError, UsageError
 from llm_session_manager.models import Session, SessionView
+from llm_session_manager.project import git_state
 from llm_session_manager.serialize import health_json
 from llm_session_manager.service import project_name
 from llm_session_manager.timefmt import iso
@@ -73,36 +74,6 @@ def _trim_turns(turns: list[dict[str, Any]], full: bool) -> tuple[list[dict[str,
             turn["tool_results"] = results
         out.append(turn)
     return out, total
-
-
-def git_state(path: str | None) -> dict[str, Any]:
-    """Branch, HEAD and dirty files of the session's project when it is a git repo (read-only)."""
-    if not path or not os.path.isdir(path):
-        return {"repo": False}
-    try:
-        import git
-
-        repo = git.Repo(path, search_parent_directories=True)
-    except Exception:
-        return {"repo": False}
-    try:
-        head = repo.head.commit.hexsha if repo.head.is_valid() else None
-        branch = None if repo.head.is_detached else repo.active_branch.name
-        changes = [*repo.index.diff(None), *(repo.index.diff("HEAD") if head else [])]
-        dirty = sorted({str(d.a_path or d.b_path) for d in changes})
-        untracked = sorted(repo.untracked_files)[:200]
-    except Exception as exc:
-        return {"repo": True, "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        repo.close()
-    return {
-        "repo": True,
-        "root": repo.working_tree_dir,
-        "branch": branch,
-        "head": head,
-        "dirty_files": dirty,
-        "untracked_files": untracked,
-    }
 
 
 def build_document(

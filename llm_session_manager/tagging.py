@@ -25,7 +25,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,14 +34,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from llm_session_manager.errors import UsageError
+from llm_session_manager.project import SKIP_DIRS, git_files, walk_files
 
 # ---------------------------------------------------------------------------------------------------
 # Limits: looking at a project must stay fast and bounded whatever folder a session ran in.
 
 MAX_FILES = 5000  # files listed from a project
 MAX_DEPTH = 6  # folder depth of the walk when the project is not a git work tree
-GIT_TIMEOUT = 10.0  # seconds for `git ls-files`
-GIT_MAX_BYTES = 4 * 1024 * 1024  # of `git ls-files -z` output read
 MANIFEST_MAX_BYTES = 64 * 1024
 README_MAX_BYTES = 16 * 1024
 IMPORT_SCAN_FILES = 200  # source files sampled for imports
@@ -62,14 +60,6 @@ PRIOR_WEIGHT = 2.0
 SUPPRESS_MIN_REJECTS = 3
 SUPPRESS_BELOW = 0.25
 
-IGNORED_DIRS = frozenset(
-    {
-        ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", "__pycache__", ".mypy_cache",
-        ".pytest_cache", ".ruff_cache", ".tox", ".nox", "dist", "build", "target", ".next", ".nuxt",
-        ".cache", ".gradle", ".idea", ".vscode", "vendor", "coverage", ".terraform", "site-packages",
-        ".eggs", "bower_components", ".svelte-kit", "out", "bin", "obj",
-    }
-)  # fmt: skip
 
 # Extension -> language tag, for code files only (docs and data do not make a language).
 EXT_LANG: dict[str, str] = {
@@ -277,100 +267,6 @@ class ProjectProfile:
 # Looking at the project (read-only)
 
 
-def git_files(root: str, max_files: int = MAX_FILES, timeout: float = GIT_TIMEOUT) -> list[str] | None:
-    """The git-tracked files of ``root`` (at most ``max_files``), or None when it is not a work tree or
-    git is missing/slow. ``GIT_OPTIONAL_LOCKS=0``: git takes no lock and refreshes no index."""
-    if not (os.path.isdir(os.path.join(root, ".git")) or os.path.isfile(os.path.join(root, ".git"))):
-        return None
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        proc = subprocess.Popen(
-            ["git", "-C", root, "ls-files", "-z", "--cached"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    except OSError:
-        return None
-    try:
-        out, _ = _read_bounded(proc, timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    if out is None:
-        return None
-    names = [n for n in out.decode("utf-8", "replace").split("\0") if n]
-    if len(out) >= GIT_MAX_BYTES and names:
-        names.pop()  # the last name may be cut
-    return names[:max_files]
-
-
-def _read_bounded(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes | None, bool]:
-    """Read a process's stdout up to GIT_MAX_BYTES within ``timeout``; (None, False) on failure."""
-    import selectors
-    import time
-
-    assert proc.stdout is not None
-    chunks: list[bytes] = []
-    size = 0
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while size < GIT_MAX_BYTES:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                return None, False
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    if size < GIT_MAX_BYTES:
-        try:
-            if proc.wait(timeout=max(0.1, deadline - time.monotonic())) != 0:
-                return None, False
-        except subprocess.TimeoutExpired:
-            return None, False
-    return b"".join(chunks)[:GIT_MAX_BYTES], size >= GIT_MAX_BYTES
-
-
-def walk_files(root: str, max_files: int = MAX_FILES, max_depth: int = MAX_DEPTH) -> list[str]:
-    """Files under ``root``, breadth first, skipping dependency/build/hidden folders and symlinks."""
-    out: list[str] = []
-    queue: list[tuple[str, str, int]] = [(root, "", 0)]
-    while queue and len(out) < max_files:
-        path, rel, depth = queue.pop(0)
-        try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            child = f"{rel}/{name}" if rel else name
-            try:
-                if entry.is_symlink():
-                    continue
-                if entry.is_dir():
-                    if depth + 1 < max_depth and _descend(name):
-                        queue.append((entry.path, child, depth + 1))
-                elif entry.is_file():
-                    out.append(child)
-            except OSError:
-                continue
-            if len(out) >= max_files:
-                break
-    return out
-
-
-def _descend(name: str) -> bool:
-    """Walk into a folder unless it holds dependencies, build output or is hidden (CI config is kept)."""
-    if name in (".github", ".circleci", ".gitlab"):
-        return True
-    return name not in IGNORED_DIRS and not name.startswith(".")
-
-
 def _read_head(path: str, limit: int) -> str | None:
     try:
         with open(path, "rb") as fh:
@@ -381,7 +277,7 @@ def _read_head(path: str, limit: int) -> str | None:
 
 def _is_manifest(rel: str) -> bool:
     parts = rel.split("/")
-    return len(parts) <= 3 and parts[-1] in MANIFESTS and not any(p in IGNORED_DIRS for p in parts)
+    return len(parts) <= 3 and parts[-1] in MANIFESTS and not any(p in SKIP_DIRS for p in parts)
 
 
 def scan_project(root: str | None, *, max_files: int = MAX_FILES) -> ProjectProfile:
@@ -391,12 +287,12 @@ def scan_project(root: str | None, *, max_files: int = MAX_FILES) -> ProjectProf
         profile.type_reason = "the project folder is not on this machine" if root else "no project folder"
         return profile
     profile.exists = True
-    tracked = git_files(root, max_files + 1)
+    tracked = git_files(root, max_files=max_files + 1)
     if tracked is not None:
         profile.git = True
         files = tracked  # the project's own choice of files: no folder is skipped
     else:
-        files = walk_files(root, max_files + 1)
+        files = walk_files(root, max_files=max_files + 1, max_depth=MAX_DEPTH, keep_ci=True)
     profile.truncated = len(files) > max_files
     profile.files = files[:max_files]
     manifests = sorted((f for f in profile.files if _is_manifest(f)), key=lambda f: (f.count("/"), f))

@@ -248,10 +248,6 @@ def _reset_for_tests() -> None:
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192
-# Directories never walked outside git (hidden ones, whose names start with ".", are skipped too).
-SKIP_DIRS = frozenset(
-    {"node_modules", "venv", "__pycache__", "build", "dist", "target", "site-packages", "htmlcov"}
-)
 # A file modified this recently is counted but not cached: a same-size rewrite within the file system's
 # mtime granularity would otherwise look unchanged (git's "racily clean" problem).
 RACY_NS = 2_000_000_000
@@ -395,43 +391,18 @@ def _is_regular(mode: int) -> bool:
 
 def _git_files(directory: str) -> list[str]:
     """Tracked files below ``directory`` relative to it; empty when it is not in a git work tree."""
-    import subprocess
+    from llm_session_manager.project import git_files
 
-    try:
-        proc = subprocess.run(
-            ["git", "-c", "core.quotepath=off", "ls-files", "-z", "--cached"],
-            cwd=directory,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []  # no git, or it hung: walk the directory instead
-    if proc.returncode != 0:
-        return []
-    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+    return git_files(directory, timeout=60) or []  # no git, or it hung: walk the directory instead
 
 
 def _walk(directory: str) -> list[str]:
-    """Relative paths of the files below ``directory``, skipping hidden entries and SKIP_DIRS."""
-    out: list[str] = []
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        try:
-            entries = list(os.scandir(os.path.join(directory, rel) if rel else directory))
-        except OSError:
-            continue
-        for entry in sorted(entries, key=lambda e: e.name):
-            if entry.name.startswith("."):
-                continue
-            child = os.path.join(rel, entry.name) if rel else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIP_DIRS and not entry.name.endswith(".egg-info"):
-                    stack.append(child)
-            else:
-                out.append(child)
-    return sorted(out)
+    """Files below ``directory`` (project.walk_files: hidden and dependency/build folders skipped), with
+    symlinks listed so that they are reported as skipped; hidden files are not counted."""
+    from llm_session_manager.project import walk_files
+
+    rels = walk_files(directory, symlinks=True)
+    return sorted(r for r in rels if not r.rsplit("/", 1)[-1].startswith("."))
 
 
 def _read_text(path: str) -> str | None:

@@ -171,12 +171,16 @@ def test_missing_project_folder_gives_an_empty_profile(tmp_path: Path) -> None:
 
 
 def test_walk_skips_dependencies_hidden_folders_and_is_bounded(tmp_path: Path) -> None:
+    from llm_session_manager.project import walk_files
+
     root = python_project(tmp_path)
-    files = tagging.walk_files(str(root))
+    files = walk_files(str(root), keep_ci=True)
     assert "src/shop/main.py" in files and ".github/workflows/ci.yml" in files
+    assert ".github/workflows/ci.yml" not in walk_files(str(root))  # CI folders only when asked for
     assert not any(f.startswith(("node_modules/", ".venv/")) for f in files)
-    assert len(tagging.walk_files(str(root), max_files=3)) == 3
-    assert tagging.walk_files(str(root), max_depth=1) == sorted(["Dockerfile", "README.md", "pyproject.toml"])
+    assert len(walk_files(str(root), max_files=3)) == 3
+    assert walk_files(str(root), max_depth=1) == sorted(["Dockerfile", "README.md", "pyproject.toml"])
+    assert set(tagging.scan_project(str(root)).files) == set(files)
 
 
 def test_git_work_tree_uses_tracked_files_only(tmp_path: Path) -> None:
@@ -195,7 +199,10 @@ def test_git_work_tree_uses_tracked_files_only(tmp_path: Path) -> None:
         "tests/test_main.py",
     ]
     assert "rust" not in by_tag(tagging.language_suggestions(profile))
-    assert tagging.git_files(str(tmp_path)) is None  # not a work tree
+    from llm_session_manager.project import git_files
+
+    assert git_files(str(tmp_path)) is None  # not a work tree
+    assert git_files(str(root / "src")) == ["shop/__init__.py", "shop/main.py", "shop/models.py"]
 
 
 def test_manifest_dependencies() -> None:

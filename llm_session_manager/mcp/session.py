@@ -77,9 +77,6 @@ METRIC_KEYS = (
 MAX_FILES = 200  # entries listed per file list; the counts are always complete
 MAX_SCAN = 50_000  # files looked at on disk at most
 WALK_DEPTH = 8
-SKIP_DIRS = frozenset(
-    {"node_modules", "__pycache__", "venv", ".venv", "env", "dist", "build", "target", ".tox", ".mypy_cache"}
-)
 EDIT_WORDS = ("edit", "write", "patch", "replace", "create", "insert", "delete", "move", "rename")
 READ_WORDS = ("read", "view", "open")
 # git's empty tree: the base of a diff when no commit is older than the session.
@@ -272,37 +269,14 @@ def touched_files(turns: list[dict[str, Any]], root: str | None) -> list[dict[st
     return out
 
 
-def _walk(root: str) -> Iterator[str]:
-    """Files under ``root`` (relative paths), skipping hidden folders and build/dependency folders."""
-    base_depth = root.rstrip(os.sep).count(os.sep)
-    for dirpath, dirnames, filenames in os.walk(root):
-        depth = dirpath.rstrip(os.sep).count(os.sep) - base_depth
-        dirnames[:] = (
-            []
-            if depth >= WALK_DEPTH
-            else [d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS]
-        )
-        for name in filenames:
-            yield os.path.relpath(os.path.join(dirpath, name), root)
-
-
 def _candidates(root: str) -> tuple[list[str], str]:
     """The files to look at: git's tracked and untracked-but-not-ignored files, or a bounded walk."""
-    try:
-        import git
+    from llm_session_manager.project import git_files, walk_files
 
-        repo = git.Repo(root, search_parent_directories=True)
-    except Exception:
-        return list(_limit(_walk(root))), "walk"
-    try:
-        top = str(repo.working_tree_dir)
-        listed = repo.git.ls_files("-z", "--cached", "--others", "--exclude-standard", root).split("\0")
-        rels = [os.path.relpath(os.path.join(top, p), root) for p in listed if p]
-        return list(_limit(iter(sorted(set(rels))))), "git"
-    except Exception:
-        return list(_limit(_walk(root))), "walk"
-    finally:
-        repo.close()
+    listed = git_files(root, untracked=True)
+    if listed is not None:
+        return list(_limit(iter(sorted(set(listed))))), "git"
+    return walk_files(root, max_files=MAX_SCAN, max_depth=WALK_DEPTH, symlinks=True), "walk"
 
 
 def _limit(items: Iterator[str]) -> Iterator[str]:
