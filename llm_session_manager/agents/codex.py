@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
@@ -102,7 +102,51 @@ _UUID_TAIL = re.compile(r"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 U_TS, U_MODEL, U_IN, U_CACHED, U_CW, U_OUT, U_REASON, U_TOTAL = range(8)
 
 
-def new_data() -> dict[str, Any]:
+class CodexData(TypedDict):
+    """What is kept of one rollout file between reads (``FileState.data``); see ``new_data``."""
+
+    meta_id: str | None
+    cwd: str | None
+    branch: str | None
+    parent: str | None
+    subagent: bool
+    model: str | None
+    main_model: str | None
+    events: list[list[Any]]
+    prev_total: list[int] | None
+    records: bool
+    lead: list[Any] | None
+    window: int | None
+    ctx_hist: list[list[Any]]
+    rate: list[Any] | None
+    first_ts: str | None
+    last_ts: str | None
+    prompts: int
+    prompts_item: int
+    prompts_ri: int
+    first_prompt: str | None
+    first_prompt_item: str | None
+    first_prompt_ri: str | None
+    turns: list[int]
+    thread_name: str | None
+    tool_calls: int
+    tool_errors: int
+    api_errors: int
+    interruptions: int
+    compactions: int
+    last_compaction_ts: str | None
+    recent: list[list[Any]]
+    recent_api: list[str | None]
+    recent_int: list[str | None]
+    fails: dict[str, int]
+    fatal: list[str]
+    auth_error_ts: str | None
+    skipped: int
+    tail_partial: bool
+    lines: int
+
+
+def new_data() -> CodexData:
     return {
         "meta_id": None,
         "cwd": None,
@@ -218,7 +262,7 @@ def normalised(event: Sequence[Any]) -> tuple[int, int, int, int]:
     return inp - cached - write, int(event[U_OUT]), write, cached
 
 
-def _turn_usage(data: dict[str, Any], info: dict[str, Any]) -> list[int] | None:
+def _turn_usage(data: CodexData, info: dict[str, Any]) -> list[int] | None:
     """One response's counts: ``last_token_usage``, else the growth of the cumulative total. An event
     whose cumulative total equals the previous one restates it (Codex re-emits the last event on
     resume and on rate-limit refreshes) and adds nothing. Both objects are checked before anything is
@@ -239,7 +283,7 @@ def _turn_usage(data: dict[str, Any], info: dict[str, Any]) -> list[int] | None:
     return None
 
 
-def _token_count(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+def _token_count(data: CodexData, payload: dict[str, Any], ts: str | None) -> None:
     limits = payload.get("rate_limits")
     slots = parse_rate_limits(limits, ts) if isinstance(limits, dict) else []
     info = payload.get("info")
@@ -268,7 +312,7 @@ def _token_count(data: dict[str, Any], payload: dict[str, Any], ts: str | None) 
         _commit(data, event)
 
 
-def _usage_record(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+def _usage_record(data: CodexData, payload: dict[str, Any], ts: str | None) -> None:
     """``token_usage_record`` (Codex 0.171+): one model response's ``usage``, written as soon as the
     response completes — before the tool it asked for runs, so a session killed mid-tool still has
     it, while the matching ``token_count`` never comes. Once a file has one, ``token_count`` events
@@ -282,16 +326,18 @@ def _usage_record(data: dict[str, Any], payload: dict[str, Any], ts: str | None)
         _commit(data, [ts, data["model"], *usage])
 
 
-def _commit(data: dict[str, Any], event: list[Any]) -> None:
+def _commit(data: CodexData, event: list[Any]) -> None:
     data["events"].append(event)
     push_recent(data["ctx_hist"], [event[U_TS], event_total(event)], CTX_HISTORY)
 
 
-def _in_replay(data: dict[str, Any], event: list[Any] | int, ts: str | None) -> bool:
+def _in_replay(data: CodexData, event: list[Any] | int, ts: str | None) -> bool:
     """Sub-agent replay detection (ccusage's rule): token events are held while they share the second of
     the first one. A second event in that second proves a replay and all of them are dropped; a lone
     first event is the sub-agent's own and is kept. True when ``event`` was held."""
     lead = data["lead"]
+    if lead is None:
+        return False
     second = (ts or "")[:19]
     if not lead[1] or lead[0] == second:
         lead[0] = second
@@ -304,7 +350,12 @@ def _in_replay(data: dict[str, Any], event: list[Any] | int, ts: str | None) -> 
     return False
 
 
-def committed_events(data: dict[str, Any]) -> list[list[Any]]:
+def _data(state: FileState) -> CodexData:
+    """A rollout's state as ``read`` left it (``new_data``'s shape; the parse cache keeps it as JSON)."""
+    return cast(CodexData, state.data)
+
+
+def committed_events(data: CodexData) -> list[list[Any]]:
     """The file's usage events, including a lone first event still held by the replay detection."""
     events: list[list[Any]] = data["events"]
     lead = data.get("lead")
@@ -356,7 +407,7 @@ def _reset_time(resets_at: float | None, resets_in: float | None, ts: str | None
 # Other records
 
 
-def _session_meta(data: dict[str, Any], payload: dict[str, Any]) -> None:
+def _session_meta(data: CodexData, payload: dict[str, Any]) -> None:
     """Only the first ``session_meta`` describes this file; later ones are copied from a parent."""
     if data["meta_id"] is not None:
         return
@@ -377,7 +428,7 @@ def _session_meta(data: dict[str, Any], payload: dict[str, Any]) -> None:
         data["lead"] = ["", []]
 
 
-def _turn_context(data: dict[str, Any], payload: dict[str, Any]) -> None:
+def _turn_context(data: CodexData, payload: dict[str, Any]) -> None:
     model = _model_of(payload)
     if model:
         data["model"] = model
@@ -391,7 +442,7 @@ def _is_injected(text: str) -> bool:
     return text.lstrip().startswith(INJECTED_PREFIXES)
 
 
-def _prompt(data: dict[str, Any], text: Any, kind: int) -> None:
+def _prompt(data: CodexData, text: Any, kind: int) -> None:
     """A user prompt of one of the three kinds (0 user_message, 1 item_completed, 2 response_item)."""
     if not isinstance(text, str) or not text.strip() or _is_injected(text):
         return
@@ -400,10 +451,11 @@ def _prompt(data: dict[str, Any], text: Any, kind: int) -> None:
         ("prompts_item", "first_prompt_item"),
         ("prompts_ri", "first_prompt_ri"),
     )[kind]
-    data[counter] += 1
+    kinds = cast(dict[str, Any], data)  # three parallel counters, one per kind of prompt record
+    kinds[counter] += 1
     data["turns"][kind] += 1
-    if data[first] is None:
-        data[first] = title_from(text)
+    if kinds[first] is None:
+        kinds[first] = title_from(text)
 
 
 def _text_parts(content: Any) -> str:
@@ -414,7 +466,7 @@ def _text_parts(content: Any) -> str:
     return "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
 
 
-def _tool_result(data: dict[str, Any], ts: str | None, is_error: bool, command: str | None = None) -> None:
+def _tool_result(data: CodexData, ts: str | None, is_error: bool, command: str | None = None) -> None:
     if is_error:
         data["tool_errors"] += 1
         if command:
@@ -443,7 +495,7 @@ def _error_kind(info: Any) -> str | None:
     return None
 
 
-def _error(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+def _error(data: CodexData, payload: dict[str, Any], ts: str | None) -> None:
     data["api_errors"] += 1
     push_recent(data["recent_api"], ts, 10)
     kind = _error_kind(payload.get("codex_error_info"))
@@ -453,7 +505,7 @@ def _error(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> Non
         data["auth_error_ts"] = ts or data["last_ts"]
 
 
-def _compacted(data: dict[str, Any], ts: str | None) -> None:
+def _compacted(data: CodexData, ts: str | None) -> None:
     """A compaction starts the context afresh: turn counts, repeated failures and a past "prompt too
     long" no longer describe it."""
     data["compactions"] += 1
@@ -471,7 +523,7 @@ USER_SHELL = "user_shell"  # a command the user ran with `!`, not the model
 FAILED_STATUSES = frozenset({"failed", "declined"})
 
 
-def _command_end(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+def _command_end(data: CodexData, payload: dict[str, Any], ts: str | None) -> None:
     """A shell command finished (``exec_command_end``, or Codex 0.171's ``item_completed``
     ``CommandExecution`` item): failed when its ``status`` says so (``failed``, ``declined``) or its
     ``exit_code`` is not 0. A command the user ran with ``!`` (``source: "user_shell"``) is no tool
@@ -485,7 +537,7 @@ def _command_end(data: dict[str, Any], payload: dict[str, Any], ts: str | None) 
     _tool_result(data, ts, failed, text)
 
 
-def _tool_end(data: dict[str, Any], ptype: str, payload: dict[str, Any], ts: str | None) -> None:
+def _tool_end(data: CodexData, ptype: str, payload: dict[str, Any], ts: str | None) -> None:
     """A tool finished: a command with a non-zero exit code, a patch or dynamic tool that did not
     succeed, an MCP call that returned ``Err`` or ``isError`` is a failure."""
     if ptype == "exec_command_end":
@@ -496,14 +548,14 @@ def _tool_end(data: dict[str, Any], ptype: str, payload: dict[str, Any], ts: str
         _tool_result(data, ts, payload.get("success") is False)
 
 
-def _thread_name(data: dict[str, Any], payload: dict[str, Any]) -> None:
+def _thread_name(data: CodexData, payload: dict[str, Any]) -> None:
     thread = payload.get("thread_id")
     name = _str(payload.get("thread_name"))
     if name and (thread is None or thread == data["meta_id"]):
         data["thread_name"] = title_from(name)
 
 
-def _event_msg(data: dict[str, Any], payload: dict[str, Any], ts: str | None) -> None:
+def _event_msg(data: CodexData, payload: dict[str, Any], ts: str | None) -> None:
     ptype = payload.get("type")
     if ptype == "token_count":
         _token_count(data, payload, ts)
@@ -527,7 +579,7 @@ def _event_msg(data: dict[str, Any], payload: dict[str, Any], ts: str | None) ->
             data["window"] = window
 
 
-def _item_completed(data: dict[str, Any], item: Any, ts: str | None) -> None:
+def _item_completed(data: CodexData, item: Any, ts: str | None) -> None:
     """Codex 0.171's item events: a prompt (``UserMessage``) or a command's result
     (``CommandExecution``, which replaced ``exec_command_end``)."""
     if not isinstance(item, dict):
@@ -539,7 +591,7 @@ def _item_completed(data: dict[str, Any], item: Any, ts: str | None) -> None:
         _command_end(data, item, ts)
 
 
-def _response_item(data: dict[str, Any], payload: dict[str, Any]) -> None:
+def _response_item(data: CodexData, payload: dict[str, Any]) -> None:
     ptype = payload.get("type")
     if ptype in TOOL_CALL_TYPES:
         data["tool_calls"] += 1
@@ -547,7 +599,7 @@ def _response_item(data: dict[str, Any], payload: dict[str, Any]) -> None:
         _prompt(data, _text_parts(payload.get("content")), 2)
 
 
-def _legacy_line(data: dict[str, Any], obj: dict[str, Any]) -> None:
+def _legacy_line(data: CodexData, obj: dict[str, Any]) -> None:
     """Rollouts written before the ``{type, payload}`` envelope: a first ``{id, timestamp, instructions}``
     line, then bare response items (no token counts)."""
     if "type" not in obj and isinstance(obj.get("id"), str) and data["meta_id"] is None:
@@ -556,7 +608,7 @@ def _legacy_line(data: dict[str, Any], obj: dict[str, Any]) -> None:
     _response_item(data, obj)
 
 
-def apply_line(data: dict[str, Any], obj: Any) -> None:
+def apply_line(data: CodexData, obj: Any) -> None:
     """Fold one parsed rollout line into ``data``."""
     if not isinstance(obj, dict):
         data["skipped"] += 1
@@ -694,7 +746,7 @@ def _aggregate(
     owned: dict[str, list[list[Any]]] = {}
     for state in sorted(states, key=_path_order):
         owner = owners[_native(state)]
-        for event in committed_events(state.data):
+        for event in committed_events(_data(state)):
             key = tuple(event)
             if key in seen:
                 continue
@@ -719,7 +771,7 @@ def _ts(value: str | None) -> datetime | None:
     return parse_ts(value) if value else None
 
 
-def _prompts(data: dict[str, Any]) -> tuple[int, str | None, int]:
+def _prompts(data: CodexData) -> tuple[int, str | None, int]:
     """(prompt count, first prompt, prompts since compaction) from the best kind the file has."""
     for kind, (counter, first) in enumerate(
         (
@@ -728,8 +780,9 @@ def _prompts(data: dict[str, Any]) -> tuple[int, str | None, int]:
             ("prompts_ri", "first_prompt_ri"),
         )
     ):
-        if data.get(counter):
-            return int(data[counter]), data.get(first), int(data["turns"][kind])
+        kinds = cast(dict[str, Any], data)  # see _prompt
+        if kinds.get(counter):
+            return int(kinds[counter]), kinds.get(first), int(data["turns"][kind])
     return 0, None, 0
 
 
@@ -754,9 +807,9 @@ def _build_one(
     )
     newest = main[-1].data
     models = tuple(sorted(per_model, key=lambda m: -sum(per_model[m])))
-    main_events = [e for f in main for e in committed_events(f.data)]
-    last_events = next((committed_events(f.data) for f in reversed(main) if committed_events(f.data)), [])
-    prompts = [_prompts(f.data) for f in main]
+    main_events = [e for f in main for e in committed_events(_data(f))]
+    last_events = next((committed_events(_data(f)) for f in reversed(main) if committed_events(_data(f))), [])
+    prompts = [_prompts(_data(f)) for f in main]
     firsts = [d["first_ts"] for d in datas if d.get("first_ts")]
     lasts = [d["last_ts"] for d in datas if d.get("last_ts")]
     last_ts = max(lasts) if lasts else None
@@ -764,7 +817,7 @@ def _build_one(
     fatal = tuple(sorted({k for d in datas for k in d.get("fatal", [])}))
     if count_recent([d.get("auth_error_ts") for d in datas], last_ts):
         fatal = (*fatal, "auth_error")
-    distinct = {tuple(e) for d in datas for e in committed_events(d)}
+    distinct = {tuple(e) for f in files for e in committed_events(_data(f))}
     window = next((int(f.data["window"]) for f in reversed(main) if f.data.get("window")), None)
     title = next((f.data["thread_name"] for f in reversed(main) if f.data.get("thread_name")), None)
     title = title or next((p[1] for p in reversed(prompts) if p[1]), None)

@@ -10,13 +10,31 @@ import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypedDict, TypeVar, cast
 
 from llm_session_manager.agents.base import FileState, Turn
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.fileio import UnreadableFile
 from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+
+class Counted(TypedDict):
+    """The part of a reader's state (``FileState.data``) every JSONL reader keeps: lines that were not
+    JSON, and whether the last line is still being written."""
+
+    skipped: int
+    tail_partial: bool
+
+
+class Timed(TypedDict):
+    """The part of a reader's state that spans the file's timestamps (canonical ISO strings)."""
+
+    first_ts: str | None
+    last_ts: str | None
+
+
+D = TypeVar("D", bound=Counted)  # a reader's own state TypedDict
 
 TITLE_MAX = 80  # a session title: one line of at most this many characters
 UNKNOWN_MODEL = "unknown"  # the model of usage whose record names none
@@ -146,7 +164,7 @@ def needs_full_read(prior: FileState | None, identity: tuple[int, int, int, int]
     return size == psize and mtime != pmtime
 
 
-def bad_line(data: dict[str, Any]) -> None:
+def bad_line(data: dict[str, Any] | Counted) -> None:
     """Count a line that is not JSON."""
     data["skipped"] += 1
 
@@ -186,7 +204,7 @@ def scandir_sorted(path: str | Path) -> list[os.DirEntry[str]]:
     return sorted(scandir(path), key=lambda e: e.name)
 
 
-def note_ts(data: dict[str, Any], raw: Any) -> str | None:
+def note_ts(data: dict[str, Any] | Timed, raw: Any) -> str | None:
     """The canonical form of a line's timestamp, widening ``data``'s first_ts/last_ts to include it."""
     if raw is None:
         return None
@@ -212,8 +230,8 @@ def read_jsonl_file(
     path: str | Path,
     session_key: str,
     prior: FileState | None,
-    fresh: Callable[[], dict[str, Any]],
-    apply: Callable[[dict[str, Any], Any], None],
+    fresh: Callable[[], D],
+    apply: Callable[[D, Any], None],
 ) -> FileState:
     """Read an append-only JSONL file, continuing from ``prior`` when it is the same file that only grew
     (same device and inode, not shorter than the offset, same first bytes). A line that is not JSON is
@@ -226,11 +244,11 @@ def read_jsonl_file(
             data = fresh()
             offset = 0
         else:
-            data = prior.data
+            data = cast(D, prior.data)  # written by ``fresh`` and ``apply`` before
             offset = prior.offset
         offset = fold_lines(fh, offset, data, apply, bad_line)
         offset, data["tail_partial"] = read_tail(fh, offset, data, apply)
-    return FileState(str(path), session_key, identity, offset, head, data)
+    return FileState(str(path), session_key, identity, offset, head, cast(dict[str, Any], data))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
@@ -97,7 +97,33 @@ M_TYPE, M_TS, M_MODEL, M_TOKENS, M_CALLS, M_ERRORS, M_CANCELLED, M_DIRECT, M_RES
 T_IN, T_CACHED, T_OUT, T_THOUGHTS, T_TOOL, T_TOTAL = range(6)
 
 
-def new_data() -> dict[str, Any]:
+class GeminiData(TypedDict):
+    """What is kept of one chat file between reads (``FileState.data``); see ``new_data``."""
+
+    sid: str | None
+    project_hash: str | None
+    kind: str | None
+    summary: str | None
+    dirs: list[str] | None
+    parent_dir: str | None
+    project_dir: str | None
+    project_root: str | None
+    msgs: dict[str, list[Any]]
+    live: dict[str, int]
+    last_model: str | None
+    first_prompt: str | None
+    turns: int
+    compactions: int
+    last_compaction_ts: str | None
+    first_ts: str | None
+    last_ts: str | None
+    skipped: int
+    tail_partial: bool
+    lines: int
+    loading: bool
+
+
+def new_data() -> GeminiData:
     return {
         "sid": None,
         "project_hash": None,
@@ -231,7 +257,7 @@ def _tool_calls(calls: Any, ts: str | None) -> tuple[int, int, int, list[list[An
     return count, errors, cancelled, results[-RESULTS_KEEP:]
 
 
-def _message(data: dict[str, Any], rec: dict[str, Any], direct: bool) -> None:
+def _message(data: GeminiData, rec: dict[str, Any], direct: bool) -> None:
     """Insert or replace message ``rec["id"]`` (the last version wins); ``direct`` is False for a copy
     inside a ``$set`` conversation rewrite. Such a copy of a message already written as such restates
     it in a reduced form (on resume: no tokens, tool calls or model, the load time as its timestamp):
@@ -276,7 +302,7 @@ def _message(data: dict[str, Any], rec: dict[str, Any], direct: bool) -> None:
     data["live"].setdefault(mid, 1)
 
 
-def _rewind(data: dict[str, Any], target: str) -> None:
+def _rewind(data: GeminiData, target: str) -> None:
     """The conversation goes back to just before ``target``; an unknown id empties it (as Gemini does)."""
     live: dict[str, int] = data["live"]
     if target not in live:
@@ -287,7 +313,7 @@ def _rewind(data: dict[str, Any], target: str) -> None:
         del live[mid]
 
 
-def _replace_conversation(data: dict[str, Any], items: list[Any], ts: str | None) -> None:
+def _replace_conversation(data: GeminiData, items: list[Any], ts: str | None) -> None:
     """``{"$set": {"messages": [...]}}``: the conversation is now exactly these messages. When user or
     model turns that were in it are gone, Gemini compressed its history: a compaction, unless the
     session is being loaded (a resume first sets the conversation to its opening context, then restates
@@ -316,12 +342,11 @@ def _checked(items: list[Any]) -> list[dict[str, Any]]:
     return valid
 
 
-def _metadata(data: dict[str, Any], meta: dict[str, Any]) -> None:
+def _metadata(data: GeminiData, meta: dict[str, Any]) -> None:
     """Header or ``$set`` fields: session id, project hash, times, summary (the title), kind, folders."""
-    for key, field in (("sessionId", "sid"), ("projectHash", "project_hash"), ("kind", "kind")):
-        value = _str(meta.get(key))
-        if value:
-            data[field] = value
+    data["sid"] = _str(meta.get("sessionId")) or data["sid"]
+    data["project_hash"] = _str(meta.get("projectHash")) or data["project_hash"]
+    data["kind"] = _str(meta.get("kind")) or data["kind"]
     summary = _str(meta.get("summary"))
     if summary:
         data["summary"] = title_from(summary)
@@ -332,7 +357,7 @@ def _metadata(data: dict[str, Any], meta: dict[str, Any]) -> None:
     note_ts(data, meta.get("lastUpdated"))
 
 
-def apply_record(data: dict[str, Any], obj: Any) -> None:
+def apply_record(data: GeminiData, obj: Any) -> None:
     """Fold one JSONL record into ``data``, tested in Gemini CLI's order: rewind, message, ``$set``,
     header."""
     if not isinstance(obj, dict):
@@ -360,7 +385,7 @@ def apply_record(data: dict[str, Any], obj: Any) -> None:
             _message(data, rec, direct=True)
 
 
-def apply_document(data: dict[str, Any], doc: Any) -> None:
+def apply_document(data: GeminiData, doc: Any) -> None:
     """A legacy whole-JSON chat: its metadata, then each message in order."""
     if not isinstance(doc, dict):
         data["skipped"] += 1
@@ -390,7 +415,7 @@ def read_document(path: str | Path, session_key: str) -> FileState:
     except ValueError:
         data["skipped"] += 1 if raw.strip() else 0
     head = hashlib.blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
-    return FileState(str(path), session_key, identity, len(raw), head, data)
+    return FileState(str(path), session_key, identity, len(raw), head, cast(dict[str, Any], data))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -438,7 +463,7 @@ def _chat_files(chats: str) -> Iterator[tuple[str, str, os.stat_result]]:
             continue
 
 
-def _place(data: dict[str, Any], path: Path) -> None:
+def _place(data: GeminiData, path: Path) -> None:
     """Facts that come from where the file is: sub-agent parent, project folder and its ``.project_root``."""
     chats = path.parent
     if chats.name != "chats" and chats.parent.name == "chats":
@@ -502,7 +527,7 @@ class GeminiReader:
             state = read_document(path, session_key)
         else:
             state = read_jsonl_file(path, session_key, prior, new_data, apply_record)
-        _place(state.data, Path(path))
+        _place(_data(state), Path(path))
         return state
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
@@ -587,7 +612,12 @@ def _usage(msgs: dict[str, list[Any]]) -> dict[str, list[int]]:
     return out
 
 
-def _last_live(data: dict[str, Any]) -> list[Any] | None:
+def _data(state: FileState) -> GeminiData:
+    """A chat's state as ``read`` left it (``new_data``'s shape; the parse cache keeps it as JSON)."""
+    return cast(GeminiData, state.data)
+
+
+def _last_live(data: GeminiData) -> list[Any] | None:
     """The newest model message with tokens that is still in the conversation."""
     msgs = data["msgs"]
     for mid in reversed(list(data["live"])):
@@ -597,7 +627,7 @@ def _last_live(data: dict[str, Any]) -> list[Any] | None:
     return None
 
 
-def _series(data: dict[str, Any]) -> list[list[Any]]:
+def _series(data: GeminiData) -> list[list[Any]]:
     """[timestamp, context] of the model messages still in the conversation since its last compaction."""
     msgs, since = data["msgs"], data.get("last_compaction_ts") or ""
     recs = (msgs.get(mid) for mid in data["live"])
@@ -639,7 +669,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
     main_msgs = _merged(main)
     per_model = _usage(msgs)
     models = tuple(sorted(per_model, key=lambda m: -sum(per_model[m][:3])))
-    last = next((rec for f in reversed(main) if (rec := _last_live(f.data)) is not None), None)
+    last = next((rec for f in reversed(main) if (rec := _last_live(_data(f))) is not None), None)
     firsts = [d["first_ts"] for d in datas if d.get("first_ts")]
     lasts = [d["last_ts"] for d in datas if d.get("last_ts")]
     last_ts = max(lasts) if lasts else None
@@ -695,7 +725,7 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
         peak_context_tokens=max(peaks, default=0) or None,
         usage_buckets=usage_buckets(_rows(msgs), last_ts),
         usage_history=usage_history(_rows(msgs)),
-        context_series=context_series(_series(main[-1].data)),
+        context_series=context_series(_series(_data(main[-1]))),
     )
 
 
