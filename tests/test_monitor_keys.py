@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from test_tui_render import NOW, make_session, make_view, snapshot_of
 
-from llm_session_manager.errors import UsageError
+from llm_session_manager.errors import LsmError, UsageError
 from llm_session_manager.paths import resolve
 from llm_session_manager.resume import resume_command
 from llm_session_manager.tui import actions
@@ -161,21 +161,25 @@ def test_resume_command_quotes_and_refuses() -> None:
 def test_tag_and_describe_write_the_store() -> None:
     from contextlib import closing
 
+    from llm_session_manager.api import Context
     from llm_session_manager.service import open_db
     from llm_session_manager.store import meta
 
-    paths = resolve()
+    ctx = Context.from_environment()
     view = make_view(make_session("t-1"))
-    assert actions.add_tags(paths, view, "Auth  ui") == "tagged claude-code:t-1: auth, ui"
+    assert actions.add_tags(ctx, view, "Auth  ui") == "tagged claude-code:t-1: auth, ui"
     with pytest.raises(UsageError):
-        actions.add_tags(paths, view, "bad/tag")
+        actions.add_tags(ctx, view, "bad/tag")
     with pytest.raises(UsageError):
-        actions.add_tags(paths, view, "   ")
-    assert actions.describe(paths, view, "[b]x[/b]\x1b[2J") == "described claude-code:t-1"
-    with closing(open_db(paths)) as conn:
+        actions.add_tags(ctx, view, "   ")
+    assert actions.describe(ctx, view, "[b]x[/b]\x1b[2J") == "described claude-code:t-1"
+    with closing(open_db(ctx.paths)) as conn:
         m = meta.load_all(conn)["claude-code:t-1"]
     assert sorted(m.tags) == ["auth", "ui"] and m.description == "[b]x[/b]\x1b[2J"  # stored as typed
-    assert actions.describe(paths, view, "  ") == "cleared the description of claude-code:t-1"
+    assert actions.describe(ctx, view, "  ") == "cleared the description of claude-code:t-1"
+    read_only = Context.from_environment(read_only=True)
+    with pytest.raises(LsmError, match="read-only"):
+        actions.add_tags(read_only, view, "x")
 
 
 def test_handoff_never_overwrites(tmp_path: Path) -> None:

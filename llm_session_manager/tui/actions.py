@@ -1,7 +1,8 @@
-"""What the monitor's action keys do to the selected session. Each function calls the service that the
-matching `lsm` command uses (tagging and descriptions in ``store.meta``, the hand-off in ``exporting``,
-closing in ``organise.close_sessions``) and returns the line the status bar shows; nothing here draws.
-A refused input (a bad tag) raises ``LsmError``, whose message the monitor shows instead."""
+"""What the monitor's action keys do to the selected session. Each function calls the use case the
+matching `lsm` command calls (``api.sessions.tag`` and ``describe``, ``api.exports.export_document``;
+closing has no use case yet, so ``organise.close_sessions``, as `lsm batch-close`) and returns the line
+the status bar shows; nothing here draws. A refused input (a bad tag) raises ``LsmError``, whose message
+the monitor shows instead."""
 
 from __future__ import annotations
 
@@ -15,41 +16,38 @@ from contextlib import closing
 from pathlib import Path
 
 from llm_session_manager import exporting, organise
+from llm_session_manager.api.context import Context
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
 from llm_session_manager.resume import resume_command
-from llm_session_manager.safetext import storable
 from llm_session_manager.service import open_db
-from llm_session_manager.store import imports, meta
 
-MAX_DESCRIPTION = 4000  # as `lsm describe`
 HANDOFF_DIR = "handoffs"
 # Transcripts that are databases (Cursor's state.vscdb, Copilot's) are no text for a pager.
 NOT_TEXT = (".vscdb", ".db", ".sqlite", ".sqlite3")
 
 
-def add_tags(paths: Paths, view: SessionView, text: str) -> str:
+def add_tags(ctx: Context, view: SessionView, text: str) -> str:
     """`lsm tag ID TAG…`: the words of ``text`` as tags (the same rules: letters, digits, . _ -)."""
-    tags = organise.normalise_tags(text.split())
-    if not tags:
+    from llm_session_manager.api import sessions
+
+    words = text.split()
+    if not words:
         raise UsageError("no tag given")
-    added = [t for t in tags if t not in view.tags]
-    with closing(open_db(paths)) as conn:
-        meta.add_tags(conn, [view.session.id], added)
-    if not added:
-        return f"{view.session.id} is already tagged {', '.join(tags)}"
-    return f"tagged {view.session.id}: {', '.join(added)}"
+    change = sessions.tag(ctx, view, words)
+    if not change.changed:
+        return f"{view.session.id} is already tagged {', '.join(change.unchanged)}"
+    return f"tagged {view.session.id}: {', '.join(change.changed)}"
 
 
-def describe(paths: Paths, view: SessionView, text: str) -> str:
+def describe(ctx: Context, view: SessionView, text: str) -> str:
     """`lsm describe ID TEXT`; an empty text clears the description."""
-    value = storable(text).strip()
-    if len(value) > MAX_DESCRIPTION:
-        raise UsageError(f"description is longer than {MAX_DESCRIPTION} characters")
-    with closing(open_db(paths)) as conn:
-        meta.set_field(conn, [view.session.id], "description", value or None)
-    return f"described {view.session.id}" if value else f"cleared the description of {view.session.id}"
+    from llm_session_manager.api import sessions
+
+    after = sessions.describe(ctx, view, text)
+    sid = view.session.id
+    return f"described {sid}" if after.description else f"cleared the description of {sid}"
 
 
 def handoff_path(paths: Paths, view: SessionView) -> Path:
@@ -65,31 +63,30 @@ def handoff_path(paths: Paths, view: SessionView) -> Path:
     return candidate
 
 
-def export_handoff(paths: Paths, view: SessionView) -> Path:
+def export_handoff(ctx: Context, view: SessionView) -> Path:
     """`lsm export ID -o FILE --format markdown`: the redacted Markdown hand-off; returns its path."""
-    with closing(open_db(paths)) as conn:
-        stored = imports.load_all(conn).get(view.session.id)
-    doc = exporting.document_for(
-        view, stored[0] if stored else None, full=False, transcript=True, redact=True
-    )
-    target = handoff_path(paths, view)
+    from llm_session_manager.api import exports
+
+    doc = exports.export_document(ctx, view, full=False, transcript=True)
+    target = handoff_path(ctx.paths, view)
     exporting.write_output(exporting.render(doc, "markdown"), str(target), force=False)
     return target
 
 
-def close_preview(paths: Paths, view: SessionView) -> str:
+def close_preview(ctx: Context, view: SessionView) -> str:
     """What closing would do (`lsm batch-close --dry-run`), for the confirmation prompt."""
-    with closing(open_db(paths)) as conn:
+    with closing(open_db(ctx.paths)) as conn:
         outcome = organise.close_sessions(conn, [view], dry_run=True)[0]
     return outcome.detail or outcome.action
 
 
-def close(paths: Paths, view: SessionView, timeout: float = 5.0) -> str:
+def close(ctx: Context, view: SessionView, timeout: float = 5.0) -> str:
     """`lsm batch-close ID --force`: mark closed, end the agent's process with SIGTERM (never a reused
     pid, never an editor)."""
     if view.status == "closed":
         return f"{view.session.id} is already closed"
-    with closing(open_db(paths)) as conn:
+    ctx.check_writable()
+    with ctx.lock, closing(open_db(ctx.paths)) as conn:
         o = organise.close_sessions(conn, [view], dry_run=False, timeout=timeout)[0]
     pid = f" (pid {o.pid})" if o.pid else ""
     return f"{o.session_id}{pid}: {o.action}{': ' + o.detail if o.detail else ''}"

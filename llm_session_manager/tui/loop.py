@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.live import Live
 
+from llm_session_manager.api.context import Context
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
 from llm_session_manager.tui.render import (
@@ -404,14 +405,14 @@ class Screen:
         live: Live,
         keyboard: Keyboard,
         console: Console,
-        paths: Paths | None,
+        ctx: Context | None,
     ) -> None:
-        self.worker, self.live, self.keyboard, self.console, self.paths = (
+        self.worker, self.live, self.keyboard, self.console, self.ctx = (
             worker,
             live,
             keyboard,
             console,
-            paths,
+            ctx,
         )
 
     def carry_out(self, state: ViewState, command: Command, snapshot: Snapshot) -> ViewState:
@@ -439,21 +440,22 @@ class Screen:
         if name == "pager":
             self.page(actions.pager_argv(view, os.environ))
             return "", state
-        if self.paths is None:
+        ctx = self.ctx
+        if ctx is None:
             return f"{name}: not available here", state
         if name == "ask_close":
             if view.status == "closed":
                 return f"{view.session.id} is already closed", state
-            detail = actions.close_preview(self.paths, view)
+            detail = actions.close_preview(ctx, view)
             return "", replace(state, prompt=Prompt("close", "", view.session.id, detail))
         if name == "close":
-            message = actions.close(self.paths, view)
+            message = actions.close(ctx, view)
         elif name == "tag":
-            message = actions.add_tags(self.paths, view, command.text)
+            message = actions.add_tags(ctx, view, command.text)
         elif name == "describe":
-            message = actions.describe(self.paths, view, command.text)
+            message = actions.describe(ctx, view, command.text)
         elif name == "export":
-            message = f"hand-off written to {actions.export_handoff(self.paths, view)}"
+            message = f"hand-off written to {actions.export_handoff(ctx, view)}"
         else:
             return f"unknown action {name}", state
         self.worker.request(force=True)  # show the change at once
@@ -488,12 +490,13 @@ def run(
     stdin_fd: int | None,
     sorts: Sequence[str] = (),
     clock: Callable[[], float] = time.monotonic,
-    paths: Paths | None = None,
+    ctx: Context | None = None,
 ) -> None:
     """Show the dashboard until "q" (or Ctrl-C, which raises KeyboardInterrupt after the terminal is
     restored). The frame is drawn at once; ``refresher.refresh(force)`` runs on a worker thread and each
     snapshot fills the screen when it is ready. An exception from a refresh ends the loop (the terminal
-    restored first) and is raised here. ``paths``: where the action keys write (None: read-only)."""
+    restored first) and is raised here. ``ctx``: the use cases' context the action keys call (None: the
+    actions that write say they are not available)."""
     snapshot = loading_snapshot(local_now())
     with (
         Keyboard(stdin_fd) as keyboard,
@@ -502,7 +505,7 @@ def run(
         ) as live,
     ):
         worker = ScanWorker(refresher, keyboard.wake)
-        session = Screen(worker, live, keyboard, console, paths)
+        session = Screen(worker, live, keyboard, console, ctx)
         try:
             _loop(session, snapshot, state, interval, sorts, clock)
         finally:
@@ -592,7 +595,7 @@ def run_monitor(
         state=ViewState(sort=sort),
         stdin_fd=sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None,
         sorts=sort_cycle(sort),
-        paths=paths,
+        ctx=Context.for_paths(paths),
     )
 
 
