@@ -5,6 +5,7 @@ Errors raised as ``LsmError`` become one line on stderr and the error's exit cod
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -17,7 +18,7 @@ _app = typer.Typer(
     name="lsm",
     help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -106,6 +107,19 @@ def _app_for(args: list[str]) -> typer.Typer:
     return _register((module,) if module else MODULES)
 
 
+# The environment variable a shell sets to ask for completions (typer's protocol, see cli/completion.py).
+COMPLETE_VAR = "_LSM_COMPLETE"
+
+
+def _words_being_completed() -> list[str] | None:
+    """The words typed after `lsm` when a shell asks for completions (bash passes COMP_WORDS, zsh and
+    fish _TYPER_COMPLETE_ARGS), so that only the command's own module is loaded; None otherwise."""
+    if not os.environ.get(COMPLETE_VAR):
+        return None
+    line = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+    return line.split()[1:]
+
+
 def _usage_error(exc: Exception) -> int:
     """Print a click/typer usage error as one line; returns its exit status."""
     ctx = getattr(exc, "ctx", None)
@@ -123,8 +137,10 @@ def _usage_error(exc: Exception) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Entry point. Every failure ends as one line on stderr and a documented exit status."""
     args = sys.argv[1:] if argv is None else argv
+    typed = _words_being_completed()
     try:
-        code = _app_for(args)(args=args, prog_name="lsm", standalone_mode=False)
+        app = _app_for(typed if typed is not None and not args else args)
+        code = app(args=args, prog_name="lsm", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except LsmError as exc:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from llm_session_manager.cli import completion
 from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
@@ -123,7 +124,9 @@ def _ask(shown: Sequence[tagging.Suggestion]) -> list[tagging.Decision]:
 
 
 def auto_tag_cmd(
-    session_id: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    session_id: str = typer.Argument(
+        ..., help="Session id or a unique prefix of it.", autocompletion=completion.session_ids
+    ),
     use_ai: bool = typer.Option(
         False, "--ai", help="Ask Claude too (needs ANTHROPIC_API_KEY; see ai: in the config)."
     ),
@@ -301,7 +304,9 @@ def ai_description(env: Env, view: SessionView) -> str:
 
 
 def tag_stats_cmd(
-    tag: str | None = typer.Option(None, "--tag", "-t", help="Only this tag."),
+    tag: str | None = typer.Option(
+        None, "--tag", "-t", help="Only this tag.", autocompletion=completion.tags
+    ),
     project_type: str | None = typer.Option(None, "--project-type", help="Only this project type."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:

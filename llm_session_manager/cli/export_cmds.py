@@ -13,6 +13,7 @@ import typer
 
 from llm_session_manager import exporting
 from llm_session_manager.api.exports import export_document
+from llm_session_manager.cli import completion
 from llm_session_manager.cli.common import FORMAT_HELP, check_format, load_env, print_json, warn
 from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError, UsageError
 from llm_session_manager.models import SessionView
@@ -24,7 +25,7 @@ ID_HELP = "Session id or a unique prefix of it."
 
 
 def export_cmd(
-    session_id: str = typer.Argument(..., help=ID_HELP),
+    session_id: str = typer.Argument(..., help=ID_HELP, autocompletion=completion.session_ids),
     output: str = typer.Option(..., "--output", "-o", help="File to write, or - for stdout."),
     fmt: str | None = typer.Option(
         None, "--format", "-f", help="json, yaml or markdown (default: from the extension)."

@@ -11,6 +11,7 @@ import typer
 
 from llm_session_manager import organise
 from llm_session_manager.api import sessions as sessions_api
+from llm_session_manager.cli import completion
 from llm_session_manager.cli.common import Env, check_format, load_env, print_json
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
@@ -40,7 +41,7 @@ def _reload(env: Env, session_id: str) -> SessionView:
 
 
 def tag_cmd(
-    session_id: str = typer.Argument(..., help=ID_HELP),
+    session_id: str = typer.Argument(..., help=ID_HELP, autocompletion=completion.session_ids),
     tags: list[str] = typer.Argument(..., help="Tags to add: letters, digits, '.', '_', '-'."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
@@ -57,8 +58,8 @@ def tag_cmd(
 
 
 def untag_cmd(
-    session_id: str = typer.Argument(..., help=ID_HELP),
-    tags: list[str] = typer.Argument(..., help="Tags to remove."),
+    session_id: str = typer.Argument(..., help=ID_HELP, autocompletion=completion.session_ids),
+    tags: list[str] = typer.Argument(..., help="Tags to remove.", autocompletion=completion.tags),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Remove tags from a session."""
@@ -71,7 +72,7 @@ def untag_cmd(
 
 
 def set_project_cmd(
-    session_id: str = typer.Argument(..., help=ID_HELP),
+    session_id: str = typer.Argument(..., help=ID_HELP, autocompletion=completion.session_ids),
     name: str = typer.Argument(..., help="Project name; an empty string clears it."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
@@ -84,7 +85,7 @@ def set_project_cmd(
 
 
 def describe_cmd(
-    session_id: str = typer.Argument(..., help=ID_HELP),
+    session_id: str = typer.Argument(..., help=ID_HELP, autocompletion=completion.session_ids),
     text: str | None = typer.Argument(None, help="The description; omit with --show or --ai."),
     show: bool = typer.Option(False, "--show", help="Print the current description."),
     ai: bool = typer.Option(False, "--ai", help="Write one with Claude (needs ANTHROPIC_API_KEY)."),
@@ -228,7 +229,7 @@ def batch_close_cmd(
 
 
 def reopen_cmd(
-    session_id: str = typer.Argument(..., help=ID_HELP),
+    session_id: str = typer.Argument(..., help=ID_HELP, autocompletion=completion.session_ids),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Reopen a session closed through lsm."""

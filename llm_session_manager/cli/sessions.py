@@ -9,6 +9,7 @@ import typer
 from llm_session_manager.api.context import Context
 from llm_session_manager.api.sessions import ListQuery, health_document, list_sessions
 from llm_session_manager.api.status import info_document
+from llm_session_manager.cli import completion
 from llm_session_manager.cli.common import (
     AGENT_HELP,
     FORMAT_HELP,
@@ -42,7 +43,9 @@ def list_cmd(
     status: list[str] = typer.Option(
         [], "--status", "-s", help="active, idle, ended or closed (repeatable)."
     ),
-    tag: list[str] = typer.Option([], "--tag", "-t", help="Only sessions with this tag (repeatable)."),
+    tag: list[str] = typer.Option(
+        [], "--tag", "-t", help="Only sessions with this tag (repeatable).", autocompletion=completion.tags
+    ),
     project: str | None = typer.Option(None, "--project", "-p", help="Project name or part of its path."),
     agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     since: str | None = typer.Option(
@@ -91,7 +94,9 @@ def list_cmd(
 
 
 def health_cmd(
-    session_id: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    session_id: str = typer.Argument(
+        ..., help="Session id or a unique prefix of it.", autocompletion=completion.session_ids
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Show a session's health: every factor's raw value, score, weight and reason."""
