@@ -40,7 +40,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 import orjson
 
@@ -104,7 +104,46 @@ def _check_counts(etype: str, ev: dict[str, Any]) -> None:
     _int(ev.get("currentTokens"))
 
 
-def new_data() -> dict[str, Any]:
+class CopilotCliData(TypedDict):
+    """What is kept of one session's ``events.jsonl`` between reads (``FileState.data``); see
+    ``new_data``."""
+
+    sid: str | None
+    cwd: str | None
+    branch: str | None
+    first_ts: str | None
+    last_ts: str | None
+    title: str | None
+    given_name: str | None
+    first_prompt: str | None
+    prompts: int
+    replies: int
+    tool_calls: int
+    tool_errors: int
+    api_errors: int
+    interruptions: int
+    compactions: int
+    last_compaction_ts: str | None
+    turns_since_compaction: int
+    model: str | None
+    calls: dict[str, list[int]]
+    call_ids: dict[str, int]
+    call_ctx: list[Any] | None
+    closed: dict[str, list[int]]
+    open: dict[str, list[int]]
+    open_activity: int
+    shutdowns: int
+    ctx: list[Any] | None
+    window: int | None
+    recent: list[list[Any]]
+    recent_api: list[Any]
+    recent_int: list[Any]
+    skipped: int
+    tail_partial: bool
+    lines: int
+
+
+def new_data() -> CopilotCliData:
     return {
         "sid": None,
         "cwd": None,
@@ -146,7 +185,7 @@ class _Reading:
     """One ``read`` call: texts to count are held here and counted once at the end, so that the texts
     of a segment a later shutdown covers exactly are never counted."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: CopilotCliData) -> None:
         self.data = data
         self.pending: list[tuple[str, int, str]] = []  # (model, O_IN or O_OUT_COUNTED, text)
 
@@ -180,13 +219,13 @@ def _push_recent(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
         del items[: len(items) - keep]
 
 
-def _set_model(data: dict[str, Any], raw: Any) -> None:
+def _set_model(data: CopilotCliData, raw: Any) -> None:
     name = model_name(raw)
     if name:
         data["model"] = name
 
 
-def _on_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
+def _on_start(data: CopilotCliData, ev: dict[str, Any]) -> None:
     sid = ev.get("sessionId")
     if isinstance(sid, str) and sid and data["sid"] is None:
         data["sid"] = sid
@@ -197,7 +236,7 @@ def _on_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
     _set_model(data, ev.get("selectedModel"))
 
 
-def _on_context(data: dict[str, Any], context: dict[str, Any]) -> None:
+def _on_context(data: CopilotCliData, context: dict[str, Any]) -> None:
     cwd = context.get("cwd") or context.get("gitRoot")
     if isinstance(cwd, str) and cwd and data["cwd"] is None:
         data["cwd"] = cwd
@@ -240,7 +279,7 @@ def _on_reply(reading: _Reading, ev: dict[str, Any]) -> None:
         data["open_activity"] += 1  # a reply whose size we cannot know
 
 
-def _on_tool_start(data: dict[str, Any], ev: dict[str, Any]) -> None:
+def _on_tool_start(data: CopilotCliData, ev: dict[str, Any]) -> None:
     data["tool_calls"] += 1
     if ev.get("toolName") == "rename_session":
         args = ev.get("arguments")
@@ -280,7 +319,7 @@ def _usage_row(usage: dict[str, Any]) -> list[int]:
     return [uncached, _int(usage.get("outputTokens")), cache_write, cache_read]
 
 
-def _on_usage_record(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -> None:
+def _on_usage_record(data: CopilotCliData, ev: dict[str, Any], ts: str | None) -> None:
     """One model call's exact usage, once per ``apiCallId`` (a record without an id always counts)."""
     usage = ev.get("usage")
     if not isinstance(usage, dict):
@@ -345,7 +384,7 @@ def _on_session_event(reading: _Reading, etype: str, ev: dict[str, Any], ts: str
         data["ctx"] = data["call_ctx"] = None  # the context was just rebuilt; its new size is not logged here
 
 
-def _note_limits(data: dict[str, Any], ev: dict[str, Any], ts: str | None) -> None:
+def _note_limits(data: CopilotCliData, ev: dict[str, Any], ts: str | None) -> None:
     """``tokenLimit`` (the window Copilot works with) and ``currentTokens`` (its fill), wherever given:
     ``session.truncation``, ``session.compaction_start``, ``session.shutdown``…"""
     if _int(ev.get("tokenLimit")):
@@ -522,14 +561,14 @@ class CopilotCliReader:
             if prior is None or needs_full_read(prior, identity, head):
                 data, offset = new_data(), 0
             else:
-                data, offset = prior.data, prior.offset
+                data, offset = cast(CopilotCliData, prior.data), prior.offset
             reading = _Reading(data)
             offset = _read_lines(fh, offset, reading)
             offset = _finish_tail(fh, offset, reading)
             reading.finish()
         if os.path.basename(path) == "events.jsonl":
             data["given_name"] = given_name(Path(path).parent / "workspace.yaml")
-        return FileState(str(path), session_key, identity, offset, head, data)
+        return FileState(str(path), session_key, identity, offset, head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         chosen: dict[str, FileState] = {}
@@ -544,7 +583,7 @@ class CopilotCliReader:
 # Building a session
 
 
-def _per_model(data: dict[str, Any]) -> dict[str, list[int]]:
+def _per_model(data: CopilotCliData) -> dict[str, list[int]]:
     """[input, output, cache_write, cache_read] per model: the usage records when the log has them, else
     the last shutdown's metrics plus the open segment after it."""
     if data["calls"]:
@@ -561,7 +600,7 @@ def _ts(value: str | None) -> datetime | None:
     return parse_ts(value) if value else None
 
 
-def _recent(data: dict[str, Any], key: str) -> list[Any]:
+def _recent(data: CopilotCliData, key: Literal["recent", "recent_api", "recent_int"]) -> list[Any]:
     last = _ts(data["last_ts"])
     if last is None:
         return []
@@ -571,7 +610,7 @@ def _recent(data: dict[str, Any], key: str) -> list[Any]:
 
 
 def build_session(key: str, state: FileState) -> Session:
-    data = state.data
+    data = cast(CopilotCliData, state.data)
     per_model = _per_model(data)
     totals = [sum(r[i] for r in per_model.values()) for i in range(4)]
     models = tuple(sorted(per_model, key=lambda m: -sum(per_model[m])))
