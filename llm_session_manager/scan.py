@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -36,6 +36,15 @@ PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 SERIES_KEEP = timedelta(minutes=90)  # the Claude reader skips building them with the same horizon
 
 
+class ScanProgress(Protocol):
+    """Told how a scan's reading goes, for a front end to draw: ``planned`` when a reader knows which
+    files it will read, ``advanced`` as each is read, ``finished`` once the whole scan is over."""
+
+    def planned(self, files: int, nbytes: int) -> None: ...
+    def advanced(self, files: int, nbytes: int) -> None: ...
+    def finished(self) -> None: ...
+
+
 @dataclass
 class ScanStats:
     files: int = 0
@@ -43,6 +52,7 @@ class ScanStats:
     bytes_read: int = 0
     from_cache: bool = False
     errors: list[str] = field(default_factory=list)
+    progress: ScanProgress | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -210,14 +220,15 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
     jobs = sorted(jobs, key=lambda j: -j[3])
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     pending = sum(j[3] for j in jobs)
+    _planned(stats, jobs)
     if pending >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
-            results = list(pool.map(_read_job, args, chunksize=4))
+            results = list(_advancing(pool.map(_read_job, args, chunksize=4), jobs, stats))
     else:
-        results = [_read_job(a) for a in args]
+        results = list(_advancing(map(_read_job, args), jobs, stats))
     states: list[FileState] = []
     for result in results:
         if isinstance(result, str):
@@ -238,7 +249,12 @@ class ScanMemo:
 
 
 def scan_agent(
-    conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | None = None, *, history: bool = False
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    memo: ScanMemo | None = None,
+    *,
+    history: bool = False,
+    progress: ScanProgress | None = None,
 ) -> ScanResult:
     """The reader's sessions, reading only what changed since the last scan.
 
@@ -247,10 +263,10 @@ def scan_agent(
     reader that names the messages its sessions can share (``shared_keys``) re-merges only the sessions
     the changed files can affect, from their own cached states. Each session's per-minute usage history
     (``Session.usage_history``, for the usage reports) is cached but left out of the result unless
-    ``history``: a listing never holds it in memory.
+    ``history``: a listing never holds it in memory. ``progress`` is told of each file read.
     """
     agent, version = reader.name, reader.parser_version
-    stats = ScanStats()
+    stats = ScanStats(progress=progress)
     current = list(reader.sources())
     stats.files = len(current)
     signature = _signature(current)
@@ -397,8 +413,13 @@ def _scan_changes(
 
 
 Row = tuple[str, str, Identity, int, bytes, bytes, bytes]  # path, key, identity, offset, head, state, hashes
-FLUSH_BYTES = 8 * 1024 * 1024  # serialised states written per transaction
-MERGE_SESSIONS = 256  # sessions merged at a time
+# Serialised states written per transaction. Small batches keep memory flat: each held state's bytes
+# keep the allocator from reusing the room orjson reserved while writing it.
+FLUSH_BYTES = 1024 * 1024
+FLUSH_ROWS = 200
+# Sessions are merged a group at a time, as many groups as fit in this much saved state (its objects
+# take about ten times the room).
+MERGE_BYTES = 1024 * 1024
 
 
 def _scan_cold(
@@ -417,15 +438,17 @@ def _scan_cold(
     assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
     keys_of = reader.shared_keys
     hashes: dict[str, list[bytes]] = {}
+    sizes: dict[str, int] = {}  # bytes of saved state per session
     rows: list[Row] = []
     pending = 0
     for row in _read_rows(reader, [(path, key, None, ident[2]) for path, key, ident in current], stats):
         rows.append(row)
         hashes.setdefault(row[1], []).append(row[6])
+        sizes[row[1]] = sizes.get(row[1], 0) + len(row[5])
         stats.files_read += 1
         stats.bytes_read += row[3]
         pending += len(row[5])
-        if pending >= FLUSH_BYTES:
+        if pending >= FLUSH_BYTES or len(rows) >= FLUSH_ROWS:
             parse_cache.save_rows(conn, agent, version, rows)
             rows, pending = [], 0
     parse_cache.save_rows(conn, agent, version, rows)
@@ -433,20 +456,24 @@ def _scan_cold(
     groups, seen = _groups(hashes)
     del hashes
     sessions: list[Session] = []
-    saved: list[dict[str, Any]] = []
+    saved: list[bytes] = []  # each group's sessions as JSON (dicts would take ten times the room)
     graph: dict[str, set[str]] = {}
     try:
-        for chunk in _chunks(groups, MERGE_SESSIONS):
+        for chunk in _chunks(groups, sizes, MERGE_BYTES):
             states = list(parse_cache.load_states_of(conn, agent, version, chunk).values())
             built = _redact_titles(_drop_stale_series(reader.sessions(states)))
             graph.update(Links.of(states, keys_of).graph)
-            saved.extend(session_to_dict(s) for s in built)
+            if built:
+                saved.append(orjson.dumps([session_to_dict(s) for s in built])[1:-1])
             sessions.extend(built if history else _without_history(built, None))
+            del states, built
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
     if not stats.errors:  # a file we could not read must be tried again next time
-        parse_cache.save_merged(conn, agent, signature, version, saved)
+        merged = b"[" + b",".join(saved) + b"]"
+        del saved
+        parse_cache.save_merged_json(conn, agent, signature, version, merged)
         parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)
 
@@ -456,23 +483,37 @@ def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iter
     and a core free; a file that cannot be read is an error in ``stats``."""
     jobs = sorted(jobs, key=lambda j: -j[3])
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
+    _planned(stats, jobs)
     if sum(j[3] for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
-            for result in pool.map(_row_job, args, chunksize=4):
+            for result in _advancing(pool.map(_row_job, args, chunksize=4), jobs, stats):
                 if isinstance(result, str):
                     stats.errors.append(result)
                 else:
                     yield result
         return
-    for arg in args:
-        result = _row_job(arg)
+    for result in _advancing(map(_row_job, args), jobs, stats):
         if isinstance(result, str):
             stats.errors.append(result)
         else:
             yield result
+
+
+def _planned(stats: ScanStats, jobs: list[Job]) -> None:
+    if stats.progress is not None and jobs:
+        stats.progress.planned(len(jobs), sum(j[3] for j in jobs))
+
+
+def _advancing(results: Iterable[Any], jobs: list[Job], stats: ScanStats) -> Iterator[Any]:
+    """``results`` (one per job, in order) as they come, telling ``stats.progress`` of each."""
+    progress = stats.progress
+    for job, result in zip(jobs, results, strict=True):
+        if progress is not None:
+            progress.advanced(1, job[3])
+        yield result
 
 
 def _row_job(args: tuple[SharingReader, str, str, FileState | None]) -> Row | str:
@@ -514,13 +555,16 @@ def _groups(hashes: dict[str, list[bytes]]) -> tuple[list[list[str]], array[int]
     return list(groups.values()), array("I", sorted(owner))
 
 
-def _chunks(groups: list[list[str]], size: int) -> Iterator[list[str]]:
+def _chunks(groups: list[list[str]], sizes: dict[str, int], budget: int) -> Iterator[list[str]]:
+    """Groups of sessions batched so that each batch's saved state is about ``budget`` bytes."""
     chunk: list[str] = []
+    held = 0
     for group in groups:
         chunk.extend(group)
-        if len(chunk) >= size:
+        held += sum(sizes.get(key, 0) for key in group)
+        if held >= budget:
             yield chunk
-            chunk = []
+            chunk, held = [], 0
     if chunk:
         yield chunk
 

@@ -132,7 +132,7 @@ def test_a_cold_scan_in_worker_processes_equals_one_in_process(
     root, _truths = corpus
     serial = cold(tmp_path, root, "serial.db")
     monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(scan, "MERGE_SESSIONS", 4)
+    monkeypatch.setattr(scan, "MERGE_BYTES", 20_000)
     monkeypatch.setattr(scan, "_workers", lambda: 2)
     conn = db.connect(tmp_path / "pool.db")
     pooled = scan_agent(conn, ClaudeCodeReader([root]), history=True)

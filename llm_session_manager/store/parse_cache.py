@@ -138,10 +138,17 @@ def _decoded(row: tuple[bytes] | None) -> Any | None:
 def save_merged(
     conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, value: Any
 ) -> None:
+    save_merged_json(conn, agent, signature, parser_version, orjson.dumps(value))
+
+
+def save_merged_json(
+    conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, blob: bytes
+) -> None:
+    """Save merged sessions already serialised (a JSON array)."""
     conn.execute(
         "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
         " VALUES (?, ?, ?, ?)",
-        (agent, signature, orjson.dumps(value), parser_version),
+        (agent, signature, blob, parser_version),
     )
 
 
