@@ -34,7 +34,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
@@ -49,6 +49,7 @@ from llm_session_manager.agents.common import (
     open_regular,
     scandir_sorted,
     title_from,
+    total,
 )
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
@@ -164,7 +165,39 @@ def chat_stores(root: Path, ids: set[str]) -> Iterator[tuple[str, str]]:
 # Reading a JSONL transcript
 
 
-def new_data(path: str) -> dict[str, Any]:
+# What is kept of one transcript between reads (``FileState.data``; see ``new_data``). Functional form:
+# ``in`` is a keyword. in/out: counted tokens of what was sent to the model and of what it wrote.
+_TranscriptData = TypedDict(
+    "_TranscriptData",
+    {
+        "kind": str,  # "jsonl" or "txt" (a store.db's metadata is a plain dict of kind "meta")
+        "side": bool,
+        "slug": str | None,
+        "in": int,
+        "out": int,
+        "lines": int,
+        "skipped": int,
+        "tail_partial": bool,
+        "prompts": int,
+        "first_prompt": str | None,
+        "assistant": int,
+        "tools": int,
+        "tool_errors": int,
+        "api_errors": int,
+        "interruptions": int,
+        "recent": list[bool],
+        "cwd": str | None,
+        "first_ts": str | None,
+        "last_ts": str | None,
+    },
+)
+
+
+class CursorAgentData(_TranscriptData, total=False):
+    slug_path: str | None  # the project folder the slug names, resolved once by the first read
+
+
+def new_data(path: str) -> CursorAgentData:
     parts = Path(path).parts
     at = parts.index("agent-transcripts") if "agent-transcripts" in parts else -1
     return {
@@ -244,13 +277,13 @@ def _blocks(obj: dict[str, Any]) -> list[Any]:
     return content if isinstance(content, list) else []
 
 
-def _push_recent(data: dict[str, Any], is_error: bool) -> None:
+def _push_recent(data: CursorAgentData, is_error: bool) -> None:
     data["recent"].append(is_error)
     if len(data["recent"]) > RECENT_KEEP:
         del data["recent"][0]
 
 
-def _user_line(data: dict[str, Any], blocks: list[Any], texts: list[list[str]]) -> None:
+def _user_line(data: CursorAgentData, blocks: list[Any], texts: list[list[str]]) -> None:
     parts: list[str] = []
     for block in blocks:
         if not isinstance(block, dict):
@@ -279,7 +312,7 @@ def _user_line(data: dict[str, Any], blocks: list[Any], texts: list[list[str]]) 
             data["first_prompt"] = title_from(prompt)
 
 
-def _assistant_line(data: dict[str, Any], blocks: list[Any], texts: list[list[str]]) -> None:
+def _assistant_line(data: CursorAgentData, blocks: list[Any], texts: list[list[str]]) -> None:
     wrote = False
     for block in blocks:
         if not isinstance(block, dict):
@@ -300,7 +333,7 @@ def _assistant_line(data: dict[str, Any], blocks: list[Any], texts: list[list[st
     data["assistant"] += wrote
 
 
-def apply_line(data: dict[str, Any], obj: Any, texts: list[list[str]]) -> None:
+def apply_line(data: CursorAgentData, obj: Any, texts: list[list[str]]) -> None:
     """Fold one parsed line into ``data``; texts to count go to ``texts`` ([input, output])."""
     if not isinstance(obj, dict):
         data["skipped"] += 1
@@ -321,7 +354,7 @@ def apply_line(data: dict[str, Any], obj: Any, texts: list[list[str]]) -> None:
             data["interruptions"] += 1
 
 
-def add_counts(data: dict[str, Any], texts: list[list[str]]) -> None:
+def add_counts(data: CursorAgentData, texts: list[list[str]]) -> None:
     """Count the collected texts with tiktoken (o200k_base) and add them to the totals."""
     if not any(t for side in texts for t in side):
         return
@@ -331,21 +364,21 @@ def add_counts(data: dict[str, Any], texts: list[list[str]]) -> None:
     data["out"] += sum(count_tokens(t) for t in texts[1] if t)
 
 
-def _read_lines(fh: Any, offset: int, data: dict[str, Any], texts: list[list[str]]) -> int:
+def _read_lines(fh: Any, offset: int, data: CursorAgentData, texts: list[list[str]]) -> int:
     """Fold every complete line from ``offset``; returns the offset after the last one."""
 
     return fold_lines(fh, offset, (data, texts), _apply_pair, _bad_pair)
 
 
-def _apply_pair(state: tuple[dict[str, Any], list[list[str]]], obj: Any) -> None:
+def _apply_pair(state: tuple[CursorAgentData, list[list[str]]], obj: Any) -> None:
     apply_line(state[0], obj, state[1])
 
 
-def _bad_pair(state: tuple[dict[str, Any], list[list[str]]]) -> None:
+def _bad_pair(state: tuple[CursorAgentData, list[list[str]]]) -> None:
     state[0]["skipped"] += 1
 
 
-def _finish_tail(fh: Any, offset: int, data: dict[str, Any], texts: list[list[str]]) -> int:
+def _finish_tail(fh: Any, offset: int, data: CursorAgentData, texts: list[list[str]]) -> int:
     """The half-written last line rule (see ``jsonl.read_tail``)."""
     offset, data["tail_partial"] = read_tail(fh, offset, (data, texts), _apply_pair)
     return offset
@@ -353,14 +386,14 @@ def _finish_tail(fh: Any, offset: int, data: dict[str, Any], texts: list[list[st
 
 def read_jsonl(
     path: str, prior: FileState | None
-) -> tuple[tuple[int, int, int, int], int, bytes, dict[str, Any]]:
+) -> tuple[tuple[int, int, int, int], int, bytes, CursorAgentData]:
     with open_regular(path) as fh:
         identity = file_identity(os.fstat(fh.fileno()))
         head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
         if prior is None or prior.data.get("kind") != "jsonl" or needs_full_read(prior, identity, head):
             data, offset = new_data(path), 0
         else:
-            data, offset = prior.data, prior.offset
+            data, offset = cast(CursorAgentData, prior.data), prior.offset
         texts: list[list[str]] = [[], []]
         offset = _read_lines(fh, offset, data, texts)
         offset = _finish_tail(fh, offset, data, texts)
@@ -374,7 +407,7 @@ def read_jsonl(
 # The older plain-text transcripts
 
 
-def read_text(path: str) -> dict[str, Any]:
+def read_text(path: str) -> CursorAgentData:
     """``<id>.txt``: ``user:`` / ``assistant:`` lines start messages; in an assistant message,
     ``[Thinking]``, ``[Tool call] <name>`` and ``[Tool result]`` lines start sections."""
     data = new_data(path)
@@ -404,7 +437,7 @@ def read_text(path: str) -> dict[str, Any]:
     return data
 
 
-def _close_section(data: dict[str, Any], role: str, section: str, text: str, texts: list[list[str]]) -> None:
+def _close_section(data: CursorAgentData, role: str, section: str, text: str, texts: list[list[str]]) -> None:
     if role == "user":
         _user_line(data, [{"type": "text", "text": text}], texts)
     elif role == "assistant":
@@ -427,9 +460,23 @@ def _meta_json(value: Any) -> Any:
     return _loads(raw)
 
 
-def read_store(path: str) -> dict[str, Any]:
+class _StoreBase(TypedDict):
+    kind: str  # "meta"
+    hash: str
+    skipped: int
+
+
+class StoreData(_StoreBase, total=False):
+    """What is kept of one CLI ``store.db`` (its chat's name, model and start), when its meta says."""
+
+    name: str | None
+    model: str | None
+    created: str | None
+
+
+def read_store(path: str) -> StoreData:
     """``chats/<hash>/<id>/store.db``: name, start and model from ``meta['0']`` (hex-encoded JSON)."""
-    data: dict[str, Any] = {"kind": "meta", "hash": Path(path).parent.parent.name, "skipped": 0}
+    data: StoreData = {"kind": "meta", "hash": Path(path).parent.parent.name, "skipped": 0}
     try:
         conn, _mode = open_readonly(path)
     except sqlite3.Error:
@@ -557,12 +604,12 @@ class CursorAgentReader:
         path = str(path)
         if path.endswith("store.db"):
             ident = db_identity(path)
-            return FileState(path, session_key, ident, ident[2], b"", read_store(path))
+            return FileState(path, session_key, ident, ident[2], b"", cast(dict[str, Any], read_store(path)))
         if path.endswith(".txt"):
             ident = file_identity(os.stat(path))
-            return FileState(path, session_key, ident, ident[2], b"", read_text(path))
+            return FileState(path, session_key, ident, ident[2], b"", cast(dict[str, Any], read_text(path)))
         ident, offset, head, data = read_jsonl(path, prior)
-        return FileState(path, session_key, ident, offset, head, data)
+        return FileState(path, session_key, ident, offset, head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         by_key: dict[str, list[FileState]] = {}
@@ -594,10 +641,7 @@ def build_session(key: str, files: list[FileState]) -> Session:
     datas = [f.data for f in texts]
     main = [d for d in datas if not d.get("side")] or datas
 
-    def total(name: str) -> int:
-        return sum(int(d.get(name) or 0) for d in datas)
-
-    tin, tout = total("in"), total("out")
+    tin, tout = total(datas, "in"), total(datas, "out")
     model = _first(m.get("model") for m in metas)
     ctx = sum(int(d["in"]) + int(d["out"]) for d in main)
     stamps = [_mtime_iso(f.identity[3]) for f in texts] + [d.get("last_ts") for d in datas]
@@ -625,12 +669,12 @@ def build_session(key: str, files: list[FileState]) -> Session:
         context_window_source="",
         messages_user=sum(int(d["prompts"]) for d in main),
         messages_assistant=sum(int(d["assistant"]) for d in main),
-        tool_calls=total("tools"),
-        tool_errors=total("tool_errors"),
-        api_errors=total("api_errors"),
-        interruptions=total("interruptions"),
+        tool_calls=total(datas, "tools"),
+        tool_errors=total(datas, "tool_errors"),
+        api_errors=total(datas, "api_errors"),
+        interruptions=total(datas, "interruptions"),
         compactions=0,
-        skipped_lines=total("skipped")
+        skipped_lines=total(datas, "skipped")
         + sum(1 for d in datas if d.get("tail_partial"))
         + sum(int(m.get("skipped") or 0) for m in metas),
         transcript_paths=tuple(f.path for f in files),

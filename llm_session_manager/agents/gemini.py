@@ -58,6 +58,7 @@ from llm_session_manager.agents.common import (
     recent_rows,
     scandir_sorted,
     title_from,
+    total,
     usage_buckets,
     usage_history,
 )
@@ -710,9 +711,8 @@ def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Se
         tool_errors=sum(int(r[M_ERRORS]) for r in msgs.values()),
         api_errors=sum(1 for r in direct if r[M_TYPE] == "error"),
         interruptions=sum(int(r[M_CANCELLED]) for r in msgs.values()),
-        compactions=sum(int(f.data.get("compactions") or 0) for f in main),
-        skipped_lines=sum(int(d.get("skipped") or 0) for d in datas)
-        + sum(1 for d in datas if d.get("tail_partial")),
+        compactions=total([f.data for f in main], "compactions"),
+        skipped_lines=total(datas, "skipped") + sum(1 for d in datas if d.get("tail_partial")),
         transcript_paths=tuple(sorted(f.path for f in files)),
         recent_tool_results=tuple(bool(r[1]) for r in recent_rows(results, last_ts)),
         recent_api_errors=count_recent([r[M_TS] for r in direct if r[M_TYPE] == "error"], last_ts),
