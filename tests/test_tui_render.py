@@ -243,8 +243,10 @@ def test_narrow_terminal(fleet: Snapshot, width: int) -> None:
     lines = text.splitlines()
     assert len(lines) == 24 and all(len(line) <= width for line in lines)
     row = next(line for line in lines if line.startswith(">"))
-    # The title, the project, the state and the context fill always stay; the id goes before them.
+    # The title, the project, the state and the context fill always stay; the id too when it fits.
     assert "work on aaaa1111" in row and "web-app" in row and "75%" in row and "busy" in row
+    if width >= 80:
+        assert "aaaa1111 " in row  # whole: the id column is kept, or left out, never cut
     assert "Title" in lines[2] and "Project" in lines[2] and "Model" not in lines[2]
     if width < 116:
         assert "Agent" not in lines[2]

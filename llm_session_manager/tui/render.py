@@ -428,16 +428,16 @@ def _s(n: int) -> str:
 # title takes what the others leave, from TITLE_MIN up to its cap.
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("", 1),
-    ("ID", 14),
+    ("ID", 40),
     ("Title", 60),
     ("Project", 18),
     ("Agent", 12),
     ("Model", 16),
     ("Status", 20),
-    ("Context", 15),
+    ("Context", 16),
     ("Tokens", 8),
-    ("Cost", 9),
-    ("Burn", 15),
+    ("Cost", 12),
+    ("Burn", 20),
     ("Activity", SPARK_CHARS),
     ("Health", 6),
     ("Last", 9),
@@ -445,8 +445,9 @@ COLUMNS: tuple[tuple[str, int], ...] = (
 )
 RIGHT = frozenset({"Tokens", "Cost", "Burn", "Health"})
 # Left out, in this order, until the table fits the terminal; the marker, Title, Project, Status and
-# Context always stay, and so does the sorted column.
-DROP_ORDER = ("Started", "Model", "Agent", "Activity", "ID", "Burn", "Last", "Cost", "Tokens", "Health")
+# Context always stay, and so does the sorted column. The caps above are wider than any figure (an id
+# prefix, a cost, a rate), so a number is shown whole or its column is left out, never cut.
+DROP_ORDER = ("Started", "Model", "Agent", "Activity", "Burn", "Last", "Cost", "Tokens", "Health", "ID")
 SORT_COLUMNS = {
     "last_activity": "Last",
     "context": "Context",
