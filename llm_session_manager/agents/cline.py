@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 
@@ -141,7 +141,55 @@ def extension_of(path: str) -> str:
 # ui_messages.json
 
 
-def new_ui(ext: str) -> dict[str, Any]:
+class UiData(TypedDict):
+    """What is kept of a task's ``ui_messages.json`` (``FileState.data``); see ``new_ui``. Times are
+    epoch milliseconds, as Cline writes them."""
+
+    kind: str  # "ui"
+    ext: str
+    reqs: list[list[Any]]
+    first_ts: int | None
+    last_ts: int | None
+    title: str | None
+    prompts: int
+    since_compaction: int
+    assistant: int
+    tool_calls: int
+    tool_errors: int
+    api_errors: int
+    interruptions: int
+    compactions: int
+    cwd: str | None
+    ctx: int | None
+    peak: int
+    ctx_hist: list[list[Any]]
+    last_compaction_ts: int | None
+    recent_api: list[int | None]
+    recent_int: list[int | None]
+    skipped: int
+    broken: bool
+
+
+class MetaData(TypedDict):
+    """``task_metadata.json``: the models the task used, ``[[ts, model_id], …]`` by time."""
+
+    kind: str  # "meta"
+    models: list[list[Any]]
+    skipped: int
+    broken: bool
+
+
+class ApiData(TypedDict):
+    """``api_conversation_history.json``: the last model tag and the first working directory."""
+
+    kind: str  # "api"
+    model: str | None
+    cwd: str | None
+    skipped: int
+    broken: bool
+
+
+def new_ui(ext: str) -> UiData:
     return {
         "kind": "ui",
         "ext": ext,
@@ -180,7 +228,7 @@ def _push(items: list[Any], value: Any, keep: int = RECENT_KEEP) -> None:
         del items[: len(items) - keep]
 
 
-def _prompt(data: dict[str, Any], text: Any) -> None:
+def _prompt(data: UiData, text: Any) -> None:
     data["prompts"] += 1
     data["since_compaction"] += 1
     if data["title"] is None and isinstance(text, str) and text.strip():
@@ -193,7 +241,7 @@ def _model_of(msg: dict[str, Any]) -> str | None:
     return model if isinstance(model, str) and model else None
 
 
-def _request(data: dict[str, Any], msg: dict[str, Any], ts: int | None, model: str | None) -> None:
+def _request(data: UiData, msg: dict[str, Any], ts: int | None, model: str | None) -> None:
     """One ``api_req_started`` (or old ``api_req_finished``) entry: its text is a JSON object."""
     text = msg.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -236,14 +284,14 @@ def _request(data: dict[str, Any], msg: dict[str, Any], ts: int | None, model: s
         _push(data["ctx_hist"], [ts, ctx], CTX_HISTORY)
 
 
-def _note_request_text(data: dict[str, Any], request: str) -> None:
+def _note_request_text(data: UiData, request: str) -> None:
     if data["cwd"] is None and "Directory (" in request:
         match = _CWD.search(request)
         if match and match.group(1).strip():
             data["cwd"] = match.group(1).strip()
 
 
-def _say(data: dict[str, Any], msg: dict[str, Any], say: Any, ts: int | None, first: bool) -> None:
+def _say(data: UiData, msg: dict[str, Any], say: Any, ts: int | None, first: bool) -> None:
     # Roo Code opens a task with a "text" message; Cline with "task".
     if say in ("task", "user_feedback") or (first and say == "text"):
         _prompt(data, msg.get("text"))
@@ -262,7 +310,7 @@ def _say(data: dict[str, Any], msg: dict[str, Any], say: Any, ts: int | None, fi
             data["ctx"] = new_ctx
 
 
-def _ask(data: dict[str, Any], ask: Any, ts: int | None) -> None:
+def _ask(data: UiData, ask: Any, ts: int | None) -> None:
     if ask in TOOL_ASKS:
         data["tool_calls"] += 1
     elif ask == "api_req_failed":
@@ -270,7 +318,7 @@ def _ask(data: dict[str, Any], ask: Any, ts: int | None) -> None:
         _push(data["recent_api"], ts)
 
 
-def fold_ui(data: dict[str, Any], messages: Any) -> None:
+def fold_ui(data: UiData, messages: Any) -> None:
     """Fold the message array of ``ui_messages.json`` into ``data``."""
     if not isinstance(messages, list):
         data["broken"] = True
@@ -287,7 +335,7 @@ def fold_ui(data: dict[str, Any], messages: Any) -> None:
             data["skipped"] += 1  # a message with a figure out of range costs that message only
 
 
-def _fold_message(data: dict[str, Any], msg: dict[str, Any], index: int, model: str | None) -> None:
+def _fold_message(data: UiData, msg: dict[str, Any], index: int, model: str | None) -> None:
     ts = _ts(msg.get("ts"))
     if ts is not None:
         data["first_ts"] = ts if data["first_ts"] is None else min(data["first_ts"], ts)
@@ -307,9 +355,9 @@ def _fold_message(data: dict[str, Any], msg: dict[str, Any], index: int, model: 
 # task_metadata.json and api_conversation_history.json
 
 
-def fold_meta(raw: bytes) -> dict[str, Any]:
+def fold_meta(raw: bytes) -> MetaData:
     """``model_usage`` as ``[[ts, model_id], …]`` ordered by time."""
-    data: dict[str, Any] = {"kind": "meta", "models": [], "skipped": 0, "broken": False}
+    data: MetaData = {"kind": "meta", "models": [], "skipped": 0, "broken": False}
     try:
         obj = orjson.loads(raw)
     except ValueError:
@@ -326,10 +374,10 @@ def fold_meta(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def fold_api(raw: bytes) -> dict[str, Any]:
+def fold_api(raw: bytes) -> ApiData:
     """The last ``<model>`` tag and the first working directory in the conversation's environment
     details, found by byte search (the file is the whole conversation and is not parsed)."""
-    data: dict[str, Any] = {"kind": "api", "model": None, "cwd": None, "skipped": 0, "broken": False}
+    data: ApiData = {"kind": "api", "model": None, "cwd": None, "skipped": 0, "broken": False}
     start = raw.rfind(b"<model>")
     if start >= 0:
         end = raw.find(b"</model>", start, start + 260)
@@ -345,7 +393,7 @@ def fold_api(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def read_task_file(path: str, raw: bytes, prior: FileState | None) -> dict[str, Any]:
+def read_task_file(path: str, raw: bytes, prior: FileState | None) -> UiData | MetaData | ApiData:
     """The state of one task file from its bytes. A ``ui_messages.json`` that is not valid JSON (caught
     while being rewritten) keeps what was read before, marked broken (one skipped entry)."""
     name = os.path.basename(path)
@@ -358,7 +406,7 @@ def read_task_file(path: str, raw: bytes, prior: FileState | None) -> dict[str, 
         messages = orjson.loads(raw)
     except ValueError:
         if prior is not None and prior.data.get("kind") == "ui":
-            data = dict(prior.data)
+            data = cast(UiData, dict(prior.data))
         data["broken"] = True
         return data
     fold_ui(data, messages)
@@ -409,7 +457,7 @@ def build_session(key: str, files: Sequence[FileState]) -> Session | None:
     ui_state = next((f for f in files if f.data.get("kind") == "ui"), None)
     if ui_state is None:
         return None  # metadata without messages: nothing to show
-    ui = ui_state.data
+    ui = cast(UiData, ui_state.data)
     meta: list[list[Any]] = next((f.data["models"] for f in files if f.data.get("kind") == "meta"), [])
     api = next((f.data for f in files if f.data.get("kind") == "api"), {})
     fallback = api.get("model") if isinstance(api.get("model"), str) else None
@@ -548,7 +596,7 @@ class ClineReader:
         raw = raw or b""
         data = read_task_file(str(path), raw, prior)
         head = hashlib.blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
-        return FileState(str(path), session_key, identity, len(raw), head, data)
+        return FileState(str(path), session_key, identity, len(raw), head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         by_task: dict[str, list[FileState]] = {}
