@@ -191,3 +191,16 @@ def test_loading_frame() -> None:
     text = screen(loading_snapshot(NOW), ViewState(), 80, 24)
     assert "reading the agents' logs" in text and "Reading the agents' logs…" in text
     assert text.splitlines()[-1].startswith(" q ")
+
+
+def test_hook_states_that_wait_read_needs_you(snap: Snapshot) -> None:
+    codex = next(v for v in snap.views if v.session.id == CODEX)
+    asking = dataclasses.replace(
+        codex, state="waiting_permission", state_detail="Bash: rm -rf build", state_source="hooks"
+    )
+    assert shown_state(asking) == ("needs you: Bash", "waiting_permission")
+    assert shown_state(asking, full=True) == ("needs you: Bash: rm -rf build", "waiting_permission")
+    question = dataclasses.replace(asking, state="waiting_input", state_detail=None)
+    assert shown_state(question) == ("needs you", "waiting_input")
+    working = dataclasses.replace(asking, state="working", state_detail=None)
+    assert shown_state(working) == ("working", "working")
