@@ -34,7 +34,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, Turn
 from llm_session_manager.agents.common import (
@@ -147,7 +147,46 @@ def parse_usage(text: str) -> tuple[list[int], bool] | None:
 # Folding lines into sessions
 
 
-def new_data() -> dict[str, Any]:
+class AiderSession(TypedDict):
+    """One ``# aider chat started at`` section of a history file; see ``new_session``."""
+
+    key: str
+    start: str | None
+    line: int
+    model: str | None
+    usage: dict[str, list[int]]
+    replies: int
+    rounded: bool
+    blocks: int
+    prompts: int
+    since_clear: int
+    title: str | None
+    block_open: bool
+    ctx: int | None
+    peak: int
+    tool_calls: int
+    tool_errors: int
+    api_errors: int
+    interruptions: int
+    skipped: int
+    agent_cost: float | None
+    echo: str | None
+
+
+class AiderData(TypedDict):
+    """What is kept of one history file between reads (``FileState.data``); see ``new_data``."""
+
+    sessions: list[AiderSession]
+    seen: dict[str, int]
+    lines: int
+    in_user: bool
+    skipped: int
+    tail_partial: bool
+    mtime_ns: int
+    usage_head: str | None
+
+
+def new_data() -> AiderData:
     return {
         "sessions": [],
         "seen": {},  # header timestamp -> how many sessions started at that second so far
@@ -160,7 +199,7 @@ def new_data() -> dict[str, Any]:
     }
 
 
-def new_session(key: str, start: str | None, line: int) -> dict[str, Any]:
+def new_session(key: str, start: str | None, line: int) -> AiderSession:
     return {
         "key": key,  # header timestamp (+ "#n" for a repeated second); "" for text before any header
         "start": start,  # local time as written, "YYYY-MM-DD HH:MM:SS"
@@ -186,22 +225,21 @@ def new_session(key: str, start: str | None, line: int) -> dict[str, Any]:
     }
 
 
-def _current(data: dict[str, Any]) -> dict[str, Any]:
+def _current(data: AiderData) -> AiderSession:
     sessions = data["sessions"]
     if not sessions:
         sessions.append(new_session("", None, data["lines"]))
-    session: dict[str, Any] = sessions[-1]
-    return session
+    return sessions[-1]
 
 
-def is_listed(session: dict[str, Any]) -> bool:
+def is_listed(session: AiderSession) -> bool:
     """Whether a session is shown: it has a usage line, or input after a header. aider started and left
     (``--commit`` runs, ^C at the prompt, bare headers) or text before the first header (a history cut
     by hand) without any usage line has nothing to show."""
     return bool(session["replies"] or (session["blocks"] and session["start"] is not None))
 
 
-def _start_session(data: dict[str, Any], stamp: str) -> None:
+def _start_session(data: AiderData, stamp: str) -> None:
     sessions = data["sessions"]
     if sessions and not is_listed(sessions[-1]):
         sessions.pop()  # closed and empty: keep the cached state small
@@ -221,7 +259,7 @@ def session_native_id(path: str, key: str) -> str:
     return hashlib.blake2b(f"{path}\0{key}".encode(), digest_size=8).hexdigest()
 
 
-def _user_text(session: dict[str, Any], text: str) -> None:
+def _user_text(session: AiderSession, text: str) -> None:
     """The first non-empty line of an input block decides whether it is a prompt or a command."""
     if not session["block_open"] or not text.strip():
         return
@@ -245,7 +283,7 @@ def _user_text(session: dict[str, Any], text: str) -> None:
         session["title"] = title_from(prompt)
 
 
-def _usage_line(session: dict[str, Any], text: str) -> None:
+def _usage_line(session: AiderSession, text: str) -> None:
     parsed = parse_usage(text)
     if parsed is None:
         session["skipped"] += 1
@@ -266,7 +304,7 @@ def _usage_line(session: dict[str, Any], text: str) -> None:
     session["peak"] = max(session["peak"], ctx)
 
 
-def _tool_line(session: dict[str, Any], line: str) -> None:
+def _tool_line(session: AiderSession, line: str) -> None:
     """One line of aider's own output (``> …``)."""
     if line.startswith("> Tokens: "):
         _usage_line(session, line[len("> Tokens: ") :])
@@ -284,7 +322,7 @@ def _tool_line(session: dict[str, Any], line: str) -> None:
         session["tool_errors"] += 1
 
 
-def apply_line(data: dict[str, Any], raw: str) -> None:
+def apply_line(data: AiderData, raw: str) -> None:
     """Fold one line (without its newline) into ``data``."""
     data["lines"] += 1
     line = raw.rstrip("\r")
@@ -317,7 +355,7 @@ def apply_line(data: dict[str, Any], raw: str) -> None:
         _tool_line(_current(data), line.rstrip())
 
 
-def _read_lines(buf: bytes, data: dict[str, Any]) -> int:
+def _read_lines(buf: bytes, data: AiderData) -> int:
     """Fold every complete line of ``buf``; returns the number of bytes consumed."""
     end = buf.rfind(b"\n")
     if end < 0:
@@ -518,7 +556,7 @@ class AiderReader:
             identity = file_identity(st)
             data, offset = new_data(), 0
             if prior is not None and _continues(fh, prior, identity):
-                data, offset = prior.data, prior.offset
+                data, offset = cast(AiderData, prior.data), prior.offset
             fh.seek(offset)
             buf = fh.read()
             used = _read_lines(buf, data)
@@ -526,12 +564,12 @@ class AiderReader:
             data["tail_partial"] = bool(buf[used:].strip())
             data["mtime_ns"] = st.st_mtime_ns
             head = _head(fh, offset)
-        return FileState(str(path), session_key, identity, offset, head, data)
+        return FileState(str(path), session_key, identity, offset, head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         out: list[Session] = []
         for state in states:
-            sessions = state.data.get("sessions") or []
+            sessions = cast(AiderData, state.data).get("sessions") or []
             for i, session in enumerate(sessions):
                 if not is_listed(session):
                     continue
@@ -539,7 +577,7 @@ class AiderReader:
                 out.append(self._build(state, session, last))
         return out
 
-    def _build(self, state: FileState, s: dict[str, Any], last: bool) -> Session:
+    def _build(self, state: FileState, s: AiderSession, last: bool) -> Session:
         native = session_native_id(state.path, s["key"])
         started = local_to_utc(s["start"], self.tz) if s["start"] else None
         mtime = datetime.fromtimestamp(state.data.get("mtime_ns", 0) / 1e9, timezone.utc)
