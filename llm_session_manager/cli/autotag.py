@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -19,78 +17,12 @@ from llm_session_manager.cli.common import Env, check_format, load_env, print_js
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal
-from llm_session_manager.service import collect, open_db, resolve_id
 
 if TYPE_CHECKING:  # imported inside the commands: `lsm list` does not pay for it
     from llm_session_manager import tagging
+    from llm_session_manager.api.autotag import Plan
 
 FORMAT_HELP = "Output format: table or json."
-
-
-@dataclass
-class Plan:
-    """What auto-tag found for one session, before learning re-ranks it."""
-
-    view: SessionView
-    profile: tagging.ProjectProfile
-    prompts: list[str]
-    suggestions: list[tagging.Suggestion]
-    ai: str = "off"  # off | used | no-key
-    redacted: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def _view(env: Env, session_id: str) -> SessionView:
-    return resolve_id(collect(env.paths, env.config).views, session_id)
-
-
-def _look(view: SessionView) -> tuple[tagging.ProjectProfile, list[str]]:
-    from llm_session_manager import tagging
-
-    s = view.session
-    return tagging.scan_project(s.project_path), tagging.first_prompts(s.transcript_paths)
-
-
-def _ai_suggestions(env: Env, plan: Plan) -> None:
-    """Ask Claude; on success its tags lead and the heuristics fill in. Without a key: a warning."""
-    from llm_session_manager import ai, tagging
-
-    try:
-        settings = ai.settings_from(env.paths.env, env.config)
-    except ai.NoKeyError:
-        warn(f"{ai.KEY_VARIABLE} is not set; suggesting tags from heuristics only")
-        plan.ai = "no-key"
-        return
-    s = plan.view.session
-    context = tagging.ai_context(plan.profile, s.title, plan.prompts, plan.view.tags, plan.suggestions)
-    tags, plan.redacted = ai.suggest_tags(settings, context)
-    have = set(plan.view.tags)
-    found = [
-        tagging.Suggestion(tag, t.confidence, t.reason, "ai", t.confidence)
-        for t in tags
-        if (tag := tagging.clean_ai_tag(t.tag)) is not None and tag not in have
-    ]
-    plan.suggestions = tagging.combine(tagging.merge(found), plan.suggestions)
-    plan.ai = "used"
-
-
-def build_plan(env: Env, view: SessionView, use_ai: bool) -> Plan:
-    """Look at the session's project and prompts and suggest tags (heuristics, then Claude if asked).
-    Raises ``AIError`` before anything is written when Claude was asked and failed."""
-    from llm_session_manager import tagging
-
-    profile, prompts = _look(view)
-    suggestions = tagging.heuristic_suggestions(profile, view.session.title, prompts, view.tags)
-    plan = Plan(view, profile, prompts, suggestions)
-    if not profile.exists:
-        plan.notes.append(
-            f"project folder {view.session.project_path} is not here; suggestions come from the prompts only"
-            if view.session.project_path
-            else "the session has no project folder; suggestions come from the prompts only"
-        )
-    if use_ai:
-        _ai_suggestions(env, plan)
-    return plan
 
 
 def _confirm(question: str) -> bool:
@@ -147,6 +79,7 @@ def auto_tag_cmd(
 ) -> None:
     """Suggest tags for a session from its project and prompts; --apply or --interactive add them."""
     from llm_session_manager import tagging
+    from llm_session_manager.api import autotag
 
     fmt = check_format(fmt)
     if apply and interactive:
@@ -155,27 +88,19 @@ def auto_tag_cmd(
         raise UsageError(
             "--interactive asks about each tag and needs a terminal; use --apply (with --threshold) instead"
         )
-    env = load_env()
-    view = _view(env, session_id)
-    plan = build_plan(env, view, use_ai)  # an AI failure ends here: nothing stored, nothing applied
-    sid, ptype = view.session.id, plan.profile.project_type
-    with closing(open_db(env.paths)) as conn:
-        ranked = tagging.rerank(
-            plan.suggestions,
-            tagging.feedback_counts(conn, ptype),
-            ptype,
-            tagging.rejected_for_session(conn, sid),
-        )
-        shown = [s for s in ranked.kept if s.confidence >= min_confidence][:limit]
-        tagging.record_suggested(conn, sid, ptype, shown)
-        if apply:
-            decisions = [tagging.Decision(s, "applied") for s in shown if s.confidence >= threshold]
-        elif interactive:
-            _header(plan)
-            decisions = _ask(shown)
-        else:
-            decisions = []
-        added = tagging.apply_decisions(conn, sid, ptype, decisions) if decisions else []
+    ctx = load_env()
+    found = autotag.suggest(
+        ctx, session_id, use_ai=use_ai, min_confidence=min_confidence, limit=limit, warn=warn
+    )
+    plan, ranked, shown = found.plan, found.ranked, found.shown
+    if apply:
+        decisions = [tagging.Decision(s, "applied") for s in shown if s.confidence >= threshold]
+    elif interactive:
+        _header(plan)
+        decisions = _ask(shown)
+    else:
+        decisions = []
+    added = autotag.decide(ctx, found, decisions)
     mode = "apply" if apply else "interactive" if interactive else "suggest"
     report = _report(plan, shown, ranked, decisions, added, mode, threshold)
     if fmt == "json":
@@ -280,23 +205,15 @@ def _print_outcome(
     sys.stdout.write(f"{sid}  tags: {', '.join(sorted({*plan.view.tags, *added})) or '-'}\n")
 
 
-def ai_description(env: Env, view: SessionView) -> str:
+def ai_description(ctx: Env, view: SessionView) -> str:
     """`describe --ai`: a one-paragraph description from Claude (raises ``AIError`` on any failure)."""
-    from llm_session_manager import ai, tagging
+    from llm_session_manager.api import autotag
 
-    try:
-        settings = ai.settings_from(env.paths.env, env.config)
-    except ai.NoKeyError:
-        raise ai.NoKeyError(
-            f"{ai.KEY_VARIABLE} is not set: describe --ai needs it (or give the description yourself)"
-        ) from None
-    profile, prompts = _look(view)
-    hints = tagging.heuristic_suggestions(profile, view.session.title, prompts, view.tags)
-    context = tagging.ai_context(profile, view.session.title, prompts, view.tags, hints)
-    text, redacted = ai.describe(settings, context)
-    if redacted:
-        sys.stderr.write(f"lsm: note: {redacted} secret(s) were redacted before asking Claude\n")
-    return text
+    return autotag.ai_description(ctx, view, _note)
+
+
+def _note(line: str) -> None:
+    sys.stderr.write(line + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -311,14 +228,10 @@ def tag_stats_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """How auto-tag's suggestions fared: per tag and project type, suggested/accepted/rejected counts."""
-    from llm_session_manager import tagging
+    from llm_session_manager.api import autotag
 
     fmt = check_format(fmt)
-    env = load_env()
-    with closing(open_db(env.paths)) as conn:
-        stats = tagging.tag_stats(
-            conn, tag.strip().lower() if tag else None, project_type.strip().lower() if project_type else None
-        )
+    stats = autotag.tag_stats(load_env(), tag, project_type)
     if fmt == "json":
         print_json(
             {
