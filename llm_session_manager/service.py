@@ -22,7 +22,7 @@ from llm_session_manager.models import Process, Session, SessionView, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import ModelTable, auto_compact_point
 from llm_session_manager.safetext import without_secrets
-from llm_session_manager.scan import ScanMemo, ScanStats, scan_agent
+from llm_session_manager.scan import ScanMemo, ScanProgress, ScanStats, scan_agent
 from llm_session_manager.store import db, hook_events, meta
 
 if TYPE_CHECKING:
@@ -244,9 +244,11 @@ def collect(
     readers: list[AgentReader] | None = None,
     memo: CollectMemo | None = None,
     history: bool = False,
+    progress: ScanProgress | None = None,
 ) -> Collected:
     """Every session with its derived view. ``history``: keep each session's per-minute usage history
-    (``Session.usage_history``, what usage reports count by reply time; the monitor's header needs it)."""
+    (``Session.usage_history``, what usage reports count by reply time; the monitor's header needs it).
+    ``progress`` is told of each file the scan reads (its ``finished`` is the caller's to call)."""
     now = now or datetime.now(timezone.utc)
     procs: list[Process] = []
     error = None
@@ -263,7 +265,7 @@ def collect(
     try:
         for reader in readers:
             scan_memo = memo.scans.setdefault(reader.name, ScanMemo()) if memo is not None else None
-            result = scan_agent(conn, reader, scan_memo, history=history)
+            result = scan_agent(conn, reader, scan_memo, history=history, progress=progress)
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
         sessions = _discover(sessions, procs)

@@ -15,6 +15,7 @@ from llm_session_manager.paths import Paths, resolve
 if TYPE_CHECKING:
     from llm_session_manager.agents.base import AgentReader
     from llm_session_manager.models import SessionView
+    from llm_session_manager.scan import ScanProgress
     from llm_session_manager.service import Collected
 
 
@@ -42,6 +43,8 @@ class Context:
     read_only: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     memory: Any = field(default=None, repr=False)
+    # Told how a scan's reading goes (a front end's progress bar), and when each scan is over.
+    progress: ScanProgress | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls, *, read_only: bool = False) -> Context:
@@ -60,7 +63,11 @@ class Context:
         from llm_session_manager.service import collect
 
         with self.lock:
-            return collect(self.paths, self.config, readers=readers)
+            try:
+                return collect(self.paths, self.config, readers=readers, progress=self.progress)
+            finally:
+                if self.progress is not None:
+                    self.progress.finished()
 
     def views(self) -> list[SessionView]:
         return self.collect().views

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
+from llm_session_manager.cli.progress import with_progress
 from llm_session_manager.recommend import Recommendation
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -31,7 +32,7 @@ def recommend_cmd(
 
     fmt = check_format(fmt)
     agent = check_agent(agent)
-    advice = recommendations(load_env(), agent, project)
+    advice = recommendations(with_progress(load_env()), agent, project)
     if advice.discovery_error:
         warn(advice.discovery_error)
     elif os.environ.get("LSM_DISCOVERY", "on").lower() in ("off", "0", "no", "false"):

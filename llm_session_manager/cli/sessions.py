@@ -10,6 +10,7 @@ from llm_session_manager.api.context import Context
 from llm_session_manager.api.sessions import ListQuery, health_document, list_sessions
 from llm_session_manager.api.status import info_document
 from llm_session_manager.cli import completion
+from llm_session_manager.cli.progress import with_progress
 from llm_session_manager.cli.common import (
     AGENT_HELP,
     FORMAT_HELP,
@@ -60,7 +61,7 @@ def list_cmd(
 ) -> None:
     """List sessions: running ones and those active recently (--all for every session)."""
     fmt = check_format(fmt)
-    ctx = load_env()
+    ctx = with_progress(load_env())
     query = ListQuery(
         statuses=tuple(status),
         agent=check_agent(agent),
@@ -101,7 +102,7 @@ def health_cmd(
 ) -> None:
     """Show a session's health: every factor's raw value, score, weight and reason."""
     fmt = check_format(fmt)
-    env = load_env()
+    env = with_progress(load_env())
     view = resolve_id(_collect(env).views, session_id)
     if fmt == "json":
         print_json(health_document(view))
@@ -119,7 +120,7 @@ def health_cmd(
 def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
     """Version, every path lsm uses, agents found and their session counts, skipped lines."""
     fmt = check_format(fmt)
-    env = load_env()
+    env = with_progress(load_env())
     result = _collect(env)
     info = info_document(env, result)
     if fmt == "json":
