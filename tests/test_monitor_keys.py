@@ -287,3 +287,68 @@ def test_frame_is_drawn_before_the_first_scan_ends() -> None:
         out.close()
         os.close(slave)
         os.close(master)
+
+
+def test_first_frame_counts_the_files_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first collect is told of each file it reads; the frame shows the count before the data."""
+    import pty
+
+    from rich.console import Console
+
+    from llm_session_manager.config import DEFAULTS
+    from llm_session_manager.service import Collected
+    from llm_session_manager.tui.loop import run
+    from llm_session_manager.tui.snapshot import Refresher
+
+    monkeypatch.setenv("LSM_DISCOVERY", "off")
+    release = threading.Event()
+    seen: list[object] = []
+
+    def collect(paths: Any, cfg: Any, **kw: Any) -> Collected:
+        seen.append(kw.get("progress"))
+        progress = kw.get("progress")
+        if progress is not None:
+            progress.planned(10, 50_000_000)
+            progress.advanced(4, 20_000_000)
+            release.wait(10)
+        return Collected([make_view(make_session("aaaa1111-run", running="busy"))], {})
+
+    master, slave = pty.openpty()
+    out = os.fdopen(os.dup(slave), "w", encoding="utf-8")
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    def script() -> None:
+        deadline = time.monotonic() + 10
+        while b"4 of 10 files" not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        release.set()
+        while b"aaaa1111" not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.write(master, b"q")
+
+    threading.Thread(target=drain, daemon=True).start()
+    threading.Thread(target=script, daemon=True).start()
+    refresher = Refresher(resolve(), DEFAULTS, collect_fn=collect)
+    console = Console(file=out, force_terminal=True, width=100, height=24, color_system=None)
+    try:
+        run(refresher, interval=30.0, console=console, state=ViewState(), stdin_fd=slave)
+        out.flush()
+        time.sleep(0.1)
+        data = bytes(received)
+        assert b"4 of 10 files \xc2\xb7 20.0 of 50.0 MB" in data and b"40%" in data
+        assert data.index(b"4 of 10 files") < data.index(b"aaaa1111")
+        assert seen[0] is refresher.progress and all(p is None for p in seen[1:])  # the first collect only
+    finally:
+        out.close()
+        os.close(slave)
+        os.close(master)

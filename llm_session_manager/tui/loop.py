@@ -43,6 +43,7 @@ from llm_session_manager.tui.render import (
 from llm_session_manager.tui.snapshot import Refresher, Snapshot, loading_snapshot, local_now
 
 QUIT, REFRESH = "quit", "refresh"
+LOADING_TICK = 0.25  # seconds between frames while the first scan runs (its count of files moves)
 RESIZE = "resize"
 
 # Escape sequences of the keys we use (xterm, VT100 application mode, Linux console).
@@ -529,12 +530,15 @@ def _loop(
             snapshot, forced = taken
             if forced and state.message == "refreshing…":
                 state = replace(state, message=f"refreshed at {snapshot.time:%H:%M:%S}")
-        elif snapshot.loading:
-            snapshot = replace(snapshot, time=local_now())  # the clock runs while the first scan does
+        elif snapshot.loading:  # the clock runs while the first scan does, and the count of files read
+            counter = getattr(worker.refresher, "progress", None)
+            count = counter.count() if counter is not None else None
+            snapshot = replace(snapshot, time=local_now(), progress=count)
         ids = [v.session.id for v in visible_views(snapshot, state)]
         state = settle(state, ids)
         session.live.update(render(snapshot, state), refresh=True)
-        for key in session.keyboard.wait(due - clock()):
+        wait = due - clock()
+        for key in session.keyboard.wait(min(wait, LOADING_TICK) if snapshot.loading else wait):
             if key == RESIZE:
                 continue
             state, action = _key(session, snapshot, state, key, sorts)

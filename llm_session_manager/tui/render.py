@@ -282,6 +282,9 @@ def header(snap: Snapshot, width: int) -> Text:
     text.append(f"  {snap.time:%H:%M:%S}  ")
     if snap.loading:
         text.append("reading the agents' logs…", style="bold yellow")
+        if snap.progress is not None and snap.progress.bytes:
+            p = snap.progress
+            text.append(f" {min(100, 100 * p.bytes_done // p.bytes)}%", style="bold yellow")
     else:
         text.append(f"{snap.running} running", style="bold green" if snap.running else "dim")
         text.append(f" of {snap.total} session{_s(snap.total)}")
@@ -883,11 +886,23 @@ def help_panel() -> Panel:
 
 
 def loading_panel(snap: Snapshot) -> Panel:
-    body = Group(
+    lines = [
         Text("Reading the agents' logs…", style="bold"),
         Text("The first scan of a long history takes a few seconds; the sessions appear here when it ends."),
-    )
-    return Panel(body, box=box.ROUNDED, padding=(1, 2))
+    ]
+    p = snap.progress
+    if p is not None and p.files:
+        done = p.bytes_done / p.bytes if p.bytes else p.files_done / p.files
+        filled = max(0, min(30, round(done * 30)))
+        line = Text("\n")
+        line.append("█" * filled + "░" * (30 - filled), style="yellow")
+        line.append(f"  {p.files_done:,} of {p.files:,} files · {_mb(p.bytes_done)} of {_mb(p.bytes)} MB")
+        lines.append(line)
+    return Panel(Group(*lines), box=box.ROUNDED, padding=(1, 2))
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1_000_000:,.1f}"
 
 
 def empty_panel(snap: Snapshot, state: ViewState) -> Panel:

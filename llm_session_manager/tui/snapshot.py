@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ class Snapshot:
     limits: tuple[Limit, ...] = ()  # the official plan limits that are current
     near_percent: float = 80.0  # budget.near_percent: a limit this full is shown in yellow
     loading: bool = False  # the first scan has not finished: the frame is drawn, the data comes next
+    progress: ScanCount | None = None  # while loading: how far the scan's reading has come
 
     @property
     def total(self) -> int:
@@ -107,9 +109,48 @@ def local_now() -> datetime:
     return datetime.now().astimezone()
 
 
-def loading_snapshot(now: datetime) -> Snapshot:
-    """The frame drawn before the first scan ends: the screen's frame, no data yet."""
-    return Snapshot(now, (), 0, Today(), None, None, {}, loading=True)
+@dataclass(frozen=True)
+class ScanCount:
+    """Files and bytes the first scan plans to read, and has read so far."""
+
+    files_done: int = 0
+    files: int = 0
+    bytes_done: int = 0
+    bytes: int = 0
+
+
+class ScanCounter:
+    """A ``scan.ScanProgress`` that only counts, for the monitor's first frame to show. The scan tells
+    it from its own thread (and from worker results); the screen thread reads :meth:`count`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = ScanCount()
+
+    def planned(self, files: int, nbytes: int) -> None:
+        with self._lock:
+            c = self._count
+            self._count = dataclasses.replace(c, files=c.files + files, bytes=c.bytes + nbytes)
+
+    def advanced(self, files: int, nbytes: int) -> None:
+        with self._lock:
+            c = self._count
+            self._count = dataclasses.replace(
+                c, files_done=c.files_done + files, bytes_done=c.bytes_done + nbytes
+            )
+
+    def finished(self) -> None:
+        """Nothing to erase: the first snapshot replaces the frame that shows the count."""
+
+    def count(self) -> ScanCount:
+        with self._lock:
+            return self._count
+
+
+def loading_snapshot(now: datetime, progress: ScanCount | None = None) -> Snapshot:
+    """The frame drawn before the first scan ends: the screen's frame, no data yet (how far the
+    scan's reading has come, when it tells)."""
+    return Snapshot(now, (), 0, Today(), None, None, {}, loading=True, progress=progress)
 
 
 def today_totals(views: Iterable[SessionView], now: datetime, table: ModelTable | None = None) -> Today:
@@ -283,6 +324,17 @@ def next_deadline(views: Iterable[SessionView], cfg: Mapping[str, Any], now: dat
     return min(future) if future else None
 
 
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` takes the keyword ``name`` (a stand-in collect in a test may not)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def discovery_enabled(env: Mapping[str, str]) -> bool:
     return env.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false")
 
@@ -323,6 +375,8 @@ class Refresher:
         # Kept across collects: only changed files are re-read and only their sessions rebuilt.
         self._memo = CollectMemo()
         self.stats = RefreshStats()
+        # The first collect tells it of every file it reads (a cold scan of a long history takes seconds).
+        self.progress = ScanCounter() if _accepts(collect_fn, "progress") else None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -391,8 +445,9 @@ class Refresher:
             self._conn = open_db(self.paths)
         cpu = self._cpu_clock()
         try:
+            first = {"progress": self.progress} if self._snapshot is None and self.progress else {}
             collected = self._collect_fn(
-                self.paths, self.cfg, conn=self._conn, now=now, memo=self._memo, history=True
+                self.paths, self.cfg, conn=self._conn, now=now, memo=self._memo, history=True, **first
             )
         except Exception as exc:
             if self._snapshot is None:
