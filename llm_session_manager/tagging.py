@@ -29,7 +29,6 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -743,48 +742,28 @@ def rerank(
 # Storage: suggestions shown and decisions taken (our own database; table created by migration 5)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def feedback_counts(conn: sqlite3.Connection, project_type: str) -> dict[str, Counts]:
     """Accepted/rejected counts per tag for one project type (``applied`` is not a human judgement)."""
-    out: dict[str, Counts] = {}
-    for tag, accepted, rejected in conn.execute(
-        "SELECT tag, SUM(decision = 'accepted'), SUM(decision = 'rejected') FROM tag_feedback"
-        " WHERE project_type = ? GROUP BY tag",
-        (project_type,),
-    ):
-        out[tag] = Counts(int(accepted or 0), int(rejected or 0))
-    return out
+    from llm_session_manager.store import tag_feedback
+
+    return {tag: Counts(a, r) for tag, (a, r) in tag_feedback.decision_counts(conn, project_type).items()}
 
 
 def rejected_for_session(conn: sqlite3.Connection, session_id: str) -> set[str]:
     """Tags whose latest decision for this session was a rejection."""
-    rows = conn.execute(
-        "SELECT tag, decision FROM tag_feedback WHERE session_id = ? ORDER BY id", (session_id,)
-    ).fetchall()
-    latest = {tag: decision for tag, decision in rows}
-    return {tag for tag, decision in latest.items() if decision == "rejected"}
+    from llm_session_manager.store import tag_feedback
+
+    return tag_feedback.rejected_tags(conn, session_id)
 
 
 def record_suggested(
     conn: sqlite3.Connection, session_id: str, project_type: str, suggestions: Sequence[Suggestion]
 ) -> None:
     """Note that these tags were suggested for this session (counted once per session, tag and source)."""
-    from llm_session_manager.store.meta import transaction
+    from llm_session_manager.store import tag_feedback
 
-    now = _now()
-    with transaction(conn):
-        for s in suggestions:
-            conn.execute(
-                "INSERT INTO tag_suggestions"
-                " (session_id, tag, source, project_type, confidence, first_at, last_at, times)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
-                " ON CONFLICT (session_id, tag, source) DO UPDATE SET project_type = excluded.project_type,"
-                " confidence = excluded.confidence, last_at = excluded.last_at, times = times + 1",
-                (session_id, s.tag, s.source, project_type, s.confidence, now, now),
-            )
+    rows = [(s.tag, s.source, s.confidence) for s in suggestions]
+    tag_feedback.record_suggested(conn, session_id, project_type, rows)
 
 
 @dataclass(frozen=True)
@@ -798,29 +777,13 @@ def apply_decisions(
 ) -> list[str]:
     """In ONE transaction: add the accepted/applied tags to the session and record every decision.
     Returns the tags newly added."""
-    from llm_session_manager.store.meta import transaction
+    from llm_session_manager.store import tag_feedback
 
-    now = _now()
-    added: list[str] = []
-    with transaction(conn):
-        for d in decisions:
-            if d.decision not in DECISIONS:
-                raise ValueError(d.decision)
-            s = d.suggestion
-            conn.execute(
-                "INSERT INTO tag_feedback (session_id, tag, project_type, source, decision, confidence,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_id, s.tag, project_type, s.source, d.decision, s.confidence, now),
-            )
-            if d.decision == "rejected":
-                continue
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO session_tags (session_id, tag, created_at) VALUES (?, ?, ?)",
-                (session_id, s.tag, now),
-            )
-            if cur.rowcount:
-                added.append(s.tag)
-    return added
+    for d in decisions:
+        if d.decision not in DECISIONS:
+            raise ValueError(d.decision)
+    rows = [(d.suggestion.tag, d.suggestion.source, d.decision, d.suggestion.confidence) for d in decisions]
+    return tag_feedback.record_decisions(conn, session_id, project_type, rows)
 
 
 @dataclass(frozen=True)
@@ -886,20 +849,14 @@ def tag_stats(conn: sqlite3.Connection, tag: str | None = None, project_type: st
     """Per tag and project type: sessions it was suggested for, and the decisions taken on it."""
     cells: dict[tuple[str, str], StatRow] = {}
     sources: dict[str, StatRow] = {}
-    for t, ptype, src, n in conn.execute(
-        "SELECT tag, project_type, source, COUNT(DISTINCT session_id) FROM tag_suggestions"
-        " GROUP BY tag, project_type, source"
-    ):
-        cell = StatRow(t, ptype, suggested=int(n))
+    from llm_session_manager.store import tag_feedback
+
+    for t, ptype, src, n in tag_feedback.suggestion_counts(conn):
+        cell = StatRow(t, ptype, suggested=n)
         cells[(t, ptype)] = _add(cells.get((t, ptype), StatRow(t, ptype)), cell)
-        sources[src] = _add(
-            sources.get(src, StatRow("", None, src)), StatRow("", None, src, suggested=int(n))
-        )
-    for t, ptype, src, decision, n in conn.execute(
-        "SELECT tag, project_type, source, decision, COUNT(*) FROM tag_feedback"
-        " GROUP BY tag, project_type, source, decision"
-    ):
-        extra = _decision_row(t, ptype, str(decision), int(n))
+        sources[src] = _add(sources.get(src, StatRow("", None, src)), StatRow("", None, src, suggested=n))
+    for t, ptype, src, decision, n in tag_feedback.decision_totals(conn):
+        extra = _decision_row(t, ptype, decision, n)
         cells[(t, ptype)] = _add(cells.get((t, ptype), StatRow(t, ptype)), extra)
         sources[src] = _add(
             sources.get(src, StatRow("", None, src)), replace(extra, tag="", project_type=None)
