@@ -352,3 +352,24 @@ def test_first_frame_counts_the_files_read(monkeypatch: pytest.MonkeyPatch) -> N
         out.close()
         os.close(slave)
         os.close(master)
+
+
+def test_a_failing_action_is_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An action that raises (a refused tag, or a bug) leaves a message; the dashboard goes on."""
+    from llm_session_manager.api import Context
+    from llm_session_manager.tui.loop import Screen
+
+    view = make_view(make_session("f-1"))
+    snap = snapshot_of([view])
+    screen = Screen(None, None, None, None, Context.from_environment())  # type: ignore[arg-type]
+    state = screen.carry_out(ViewState(), Command("tag", view.session.id, "bad/tag"), snap)
+    assert state.message.startswith("tag failed: ") and "bad/tag" in state.message
+
+    def broken(*a: Any) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(actions, "export_handoff", broken)
+    state = screen.carry_out(ViewState(), Command("export", view.session.id), snap)
+    assert state.message == "export failed: RuntimeError: boom"
+    gone = screen.carry_out(ViewState(), Command("tag", "gone:1", "x"), snap)
+    assert gone.message == "that session is gone"

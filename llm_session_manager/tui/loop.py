@@ -427,6 +427,8 @@ class Screen:
             message, state = self._dispatch(state, command, view)
         except (LsmError, OSError) as exc:
             message = f"{command.name} failed: {exc}"
+        except Exception as exc:  # an action must never take the dashboard down
+            message = f"{command.name} failed: {type(exc).__name__}: {exc}"
         return replace(state, message=message)
 
     def _dispatch(self, state: ViewState, command: Command, view: SessionView) -> tuple[str, ViewState]:
