@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from itertools import combinations
 from typing import Any
 
-from llm_session_manager.agents import editor_hosted
+from llm_session_manager.agents import compact_command, editor_hosted
 from llm_session_manager.config import DEFAULTS
 from llm_session_manager.models import SessionView
 from llm_session_manager.present import pasteable_ids
@@ -54,8 +54,6 @@ FRESH_AFTER_COMPACTIONS = 3
 CRITICAL_OVER = 2.0
 # Signals that compacting cannot fix.
 THRASH_SIGNALS = ("compaction_thrash", "prompt_too_long")
-# The agent's own command that compacts its context in place (others: start fresh).
-COMPACT_COMMANDS = {"claude-code": "/compact", "codex": "/compact", "gemini": "/compress"}
 # Branch names every repository has: sharing one says nothing on its own.
 GENERIC_BRANCHES = frozenset({"main", "master", "trunk", "develop", "dev", "head"})
 SIMILAR_TAGS = 0.5  # Jaccard index of the two tag sets
@@ -230,7 +228,7 @@ def _restart_action(view: SessionView, fatal: list[str], context_bound: bool, na
     fresh = f"start a fresh session from a hand-off: {handoff}, then give the file to a new session"
     fresh_step = "S" + fresh[1:]
     tokens_low = any(f.name == "tokens" and f.score < 50 for f in view.health.factors)
-    command = COMPACT_COMMANDS.get(s.agent)
+    command = compact_command(s.agent)  # the agent's own (others: start fresh)
     if fatal or s.compactions >= FRESH_AFTER_COMPACTIONS:
         return fresh_step
     if "auth_error" in s.fatal_signals and not (context_bound or tokens_low):
@@ -299,7 +297,7 @@ def usage_for(
             text += f"; {_minutes(view.minutes_to_compact)} to the auto-compact point at the current rate"
         parts.append(text)
         ratios.append(view.context_pct / pct_limit)
-        command = COMPACT_COMMANDS.get(s.agent)
+        command = compact_command(s.agent)
         how = f"run {command} in that session" if command else "start a fresh session"
         steps.append(f"Finish the current step, then {how} (hand-off: {export_command(name, s.native_id)})")
     over = _rate_findings(view, st)

@@ -120,6 +120,8 @@ def test_agent_facts_that_were_tables_elsewhere() -> None:
     assert hosted == {"cursor", "copilot", "cline"}
     compact = {n: auto_compact_point(200_000, n) for n in agent_names()}
     assert compact["claude-code"] == 167_000 and compact["gemini"] == 100_000 and compact["codex"] == 180_000
+    commands = {n: i.compact_command for n in agent_names() if (i := agent_info(n)) and i.compact_command}
+    assert commands == {"claude-code": "/compact", "codex": "/compact", "gemini": "/compress"}
     claude = agent_info("claude-code")
     assert claude is not None and claude.compact is CLAUDE_CODE_COMPACT  # the statusline's rule
     resume = {n: i.resume for n in agent_names() if (i := agent_info(n)) is not None and i.resume}

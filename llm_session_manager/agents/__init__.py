@@ -64,6 +64,12 @@ def editor_hosted(name: str) -> bool:
     return info is not None and info.editor_hosted
 
 
+def compact_command(name: str) -> str | None:
+    """The command that compacts agent ``name``'s context in place (``/compact``), if it has one."""
+    info = agent_info(name)
+    return info.compact_command if info is not None else None
+
+
 def default_window(name: str) -> int:
     """The context window assumed for agent ``name``'s sessions when neither its log nor the price table
     knows the model."""

@@ -214,7 +214,8 @@ class AgentInfo:
     the context window assumed when the model is unknown; ``editor_hosted``: its sessions live inside an
     editor, so closing one must never end the editor and an idle editor is not an idle session;
     ``resume`` the words before the session id that reopen a session (``claude --resume``), when it has
-    such a command; ``conversation`` reads a session's turns, when lsm can.
+    such a command; ``compact_command`` the command that compacts its context in place (``/compact``),
+    when it has one; ``conversation`` reads a session's turns, when lsm can.
     """
 
     name: str
@@ -225,6 +226,7 @@ class AgentInfo:
     default_window: int = DEFAULT_WINDOW
     editor_hosted: bool = False
     resume: tuple[str, ...] | None = None
+    compact_command: str | None = None
     conversation: ConversationReader | None = None
 
     def __post_init__(self) -> None:

@@ -988,5 +988,6 @@ INFO = AgentInfo(
         open_rollout=True,
     ),
     resume=("codex", "resume"),
+    compact_command="/compact",
     conversation=read_conversation,
 )

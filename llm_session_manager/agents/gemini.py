@@ -845,5 +845,6 @@ INFO = AgentInfo(
     ),
     compact=CompactRule(share=0.5),
     resume=("gemini", "--resume"),
+    compact_command="/compress",
     conversation=read_conversation,
 )
