@@ -4,40 +4,27 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from contextlib import closing
 from typing import Any
 
 import typer
 
 from llm_session_manager import organise
+from llm_session_manager.api import organise as organise_api
 from llm_session_manager.api import sessions as sessions_api
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import Env, check_format, load_env, print_json
+from llm_session_manager.cli.common import check_format, load_env, print_json
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, without_secrets
-from llm_session_manager.service import collect, open_db, project_name, resolve_id
-from llm_session_manager.store import meta
+from llm_session_manager.service import project_name
 
 FORMAT_HELP = "Output format: table or json."
 ID_HELP = "Session id or a unique prefix of it."
 
 
-def _views(env: Env) -> list[SessionView]:
-    return collect(env.paths, env.config).views
-
-
-def _one(env: Env, session_id: str) -> SessionView:
-    return resolve_id(_views(env), session_id)
-
-
 def _say(message: str) -> None:
     sys.stderr.write(for_terminal(message) + "\n")
-
-
-def _reload(env: Env, session_id: str) -> SessionView:
-    return resolve_id(collect(env.paths, env.config).views, session_id)
 
 
 def tag_cmd(
@@ -96,7 +83,7 @@ def describe_cmd(
     if sum([bool(text), show, ai]) != 1:
         raise UsageError("give a description, or --show, or --ai (exactly one)")
     env = load_env()
-    view = _one(env, session_id)
+    view = env.one(session_id)
     if show:
         if fmt == "json":
             print_json(sessions_api.meta_document(view))
@@ -161,32 +148,18 @@ def batch_tag_cmd(
     """Add tags to every session matching a pattern."""
     fmt = check_format(fmt)
     clean = organise.normalise_tags(tags)
-    env = load_env()
-    views = organise.select(_recent(env, all_), pattern)
+    ctx = load_env()
+    views = organise_api.select(ctx, pattern, recent_only=not all_)
     if not views:
         _nothing(fmt, f"no session matches '{pattern}'", {"sessions": [], "tags": clean, "added": 0})
         return
     if fmt == "table":
         _preview(views, f"Tagging {len(views)} session(s) with {', '.join(clean)}")
-    with closing(open_db(env.paths)) as conn:
-        added = meta.add_tags(conn, [v.session.id for v in views], clean)
+    added = organise_api.batch_tag(ctx, views, clean)
     if fmt == "json":
         print_json({"sessions": [v.session.id for v in views], "tags": clean, "added": added})
     else:
         _say(f"added {added} tag(s) to {len(views)} session(s)")
-
-
-def _recent(env: Env, all_: bool) -> list[SessionView]:
-    views = _views(env)
-    if all_:
-        return views
-    from datetime import datetime, timezone
-
-    from llm_session_manager.listing import ListFilter, keep
-
-    now = datetime.now(timezone.utc)
-    flt = ListFilter(recent_hours=float(env.config["recent_hours"]))
-    return [v for v in views if keep(v, flt, now)]
 
 
 def batch_close_cmd(
@@ -202,8 +175,8 @@ def batch_close_cmd(
     """Close every session matching a pattern: mark it closed and end its agent process (SIGTERM)."""
     fmt = check_format(fmt)
     statuses = check_statuses(status)
-    env = load_env()
-    views = [v for v in organise.select(_views(env), pattern, statuses) if v.status != "closed"]
+    ctx = load_env()
+    views = organise_api.select(ctx, pattern, statuses=statuses, open_only=True)
     if not views:
         with_status = f" with status {', '.join(statuses)}" if statuses else ""
         _nothing(fmt, f"no open session matches '{pattern}'{with_status}", [])
@@ -215,8 +188,7 @@ def batch_close_cmd(
     if asked and not typer.confirm(f"Close {len(views)} session(s)?", default=False, err=True):
         _nothing(fmt, "cancelled", [])
         return
-    with closing(open_db(env.paths)) as conn:
-        outcomes = organise.close_sessions(conn, views, dry_run=dry_run, timeout=timeout)
+    outcomes = organise_api.close(ctx, views, dry_run=dry_run, timeout=timeout)
     if fmt == "json":
         print_json(
             [{"id": o.session_id, "pid": o.pid, "action": o.action, "detail": o.detail} for o in outcomes]
@@ -234,14 +206,11 @@ def reopen_cmd(
 ) -> None:
     """Reopen a session closed through lsm."""
     fmt = check_format(fmt)
-    env = load_env()
-    view = _one(env, session_id)
-    if view.status != "closed":
+    done = organise_api.reopen(load_env(), session_id)
+    view = done.view
+    if not done.changed:
         _nothing(fmt, f"{view.session.id} is not closed (it is {view.status})", _status(view))
         return
-    with closing(open_db(env.paths)) as conn:
-        meta.set_field(conn, [view.session.id], "closed_at", None)
-    view = _reload(env, session_id)
     if fmt == "json":
         print_json(_status(view))
     else:
