@@ -147,12 +147,13 @@ def sort_cycle(first: str) -> tuple[str, ...]:
 
 
 class _LastRows:
-    """The rows of the last (snapshot, scope, filter, sort) asked for: the loop and the render ask for
-    the same rows several times a frame, and filtering and sorting thousands of sessions is not free.
-    The snapshot is held, so an ``is`` test is enough to know it is the same one."""
+    """The rows of the last (sessions, scope, filter, sort) asked for: the loop and the render ask for
+    the same rows several times a frame, and a quiet tick's snapshot keeps the same sessions (only its
+    clock moves), so filtering and sorting thousands of sessions is done once per collect and view. The
+    sessions are held, so an ``is`` test is enough to know they are the same."""
 
     def __init__(self) -> None:
-        self.snapshot: Snapshot | None = None
+        self.views: tuple[SessionView, ...] | None = None
         self.key: tuple[str, str, str, bool] = ("", "", "", False)
         self.rows: list[SessionView] = []
 
@@ -164,8 +165,8 @@ def visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
     """The table's rows: the scope's sessions that pass the filter, in the chosen order."""
     key = (state.scope, state.filter, state.sort, state.reverse)
     last = _LAST_ROWS
-    if last.snapshot is not snapshot or last.key != key:
-        last.snapshot, last.key, last.rows = snapshot, key, _visible_views(snapshot, state)
+    if last.views is not snapshot.views or last.key != key:
+        last.views, last.key, last.rows = snapshot.views, key, _visible_views(snapshot, state)
     return list(last.rows)
 
 
