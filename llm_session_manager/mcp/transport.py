@@ -22,8 +22,6 @@ SDK's ``TransportSecuritySettings`` only covers the MCP route, matches exact str
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -35,9 +33,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from llm_session_manager.errors import ConfigError, LsmError
+
+# Host, Origin and token checks are shared with the web dashboard (is_loopback re-exported for the CLI).
+from llm_session_manager.httpguard import HostRule, request_headers, token_matches, url_host
+from llm_session_manager.httpguard import is_loopback as is_loopback
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -352,71 +353,8 @@ def tty_notice() -> str:
 # HTTP: addresses
 
 
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8, ``::1`` in any spelling, and IPv4-mapped loopback."""
-    if host.strip().lower().rstrip(".") == "localhost":
-        return True
-    address = _ip(host)
-    return address is not None and address.is_loopback
-
-
-def url_host(host: str) -> str:
-    """``host`` as it goes in a URL (IPv6 in brackets, compressed)."""
-    address = _ip(host)
-    if address is None:
-        return host
-    return f"[{address.compressed}]" if address.version == 6 else address.compressed
-
-
 def server_url(host: str, port: int) -> str:
     return f"http://{url_host(host)}:{port}/mcp"
-
-
-@dataclass(frozen=True)
-class HostRule:
-    """Which Host and Origin headers a server bound to ``host``:``port`` accepts."""
-
-    host: str
-    port: int
-
-    def host_ok(self, header: str | None) -> bool:
-        if not header:
-            return False
-        parts = urlsplit(f"//{header}")
-        try:
-            port = parts.port or 80
-        except ValueError:
-            return False
-        name = (parts.hostname or "").rstrip(".")
-        if port != self.port or not name:
-            return False
-        if name == "localhost":
-            return True
-        bound, given = _ip(self.host), _ip(name)
-        if given is None:
-            return False  # a DNS name other than localhost: what a rebinding attack sends
-        if bound is None:
-            return self.host.lower().rstrip(".") == "localhost" and given.is_loopback
-        if bound.is_unspecified:
-            return True  # 0.0.0.0 / ::: any address of this machine, by number
-        return given == bound
-
-    @staticmethod
-    def origin_ok(header: str | None) -> bool:
-        if header is None:
-            return True  # MCP clients that are not browsers send none
-        parts = urlsplit(header)
-        return parts.scheme in ("http", "https") and is_loopback(parts.hostname or "")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -498,16 +436,6 @@ def http_token(config_file: Path) -> tuple[str, bool]:
     return again, False
 
 
-def token_matches(header: str | None, token: str) -> bool:
-    """``Authorization: Bearer <token>``, compared in constant time."""
-    if not header:
-        return False
-    scheme, _, given = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(given.strip().encode("utf-8", "replace"), token.encode("ascii"))
-
-
 # ---------------------------------------------------------------------------------------------------
 # HTTP: the guard and the server
 
@@ -541,17 +469,7 @@ class Guard:
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    """The request's headers, lower-case names; a header sent twice counts as missing (ambiguous)."""
-    out: dict[str, str] = {}
-    seen: set[str] = set()
-    for raw_name, raw_value in scope.get("headers") or []:
-        name = raw_name.decode("latin-1").lower()
-        if name in seen:
-            out[name] = ""
-            continue
-        seen.add(name)
-        out[name] = raw_value.decode("latin-1")
-    return out
+    return request_headers(scope.get("headers") or [])
 
 
 async def _refuse(scope: Scope, send: Send, status: int, text: str) -> None:

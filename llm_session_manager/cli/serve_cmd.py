@@ -1,0 +1,57 @@
+"""`lsm serve`: the web dashboard (llm_session_manager/web/, docs/WEB.md).
+
+Starlette and uvicorn are imported only when the server starts.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from llm_session_manager.cli.common import load_env
+from llm_session_manager.errors import UsageError
+
+
+def _token(given: str | None, configured: str) -> str | None:
+    token = (given if given is not None else configured or "").strip()
+    if given is not None and not token:
+        raise UsageError("--token: the token is empty")
+    return token or None
+
+
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on (loopback by default)."),
+    port: int = typer.Option(
+        8765, "--port", min=0, max=65535, help="The port to listen on (0: any free port)."
+    ),
+    open_: bool = typer.Option(False, "--open", help="Open the dashboard in the default web browser."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="Ask browsers and scripts for this token (default: web.token from the config). Required"
+        " for a --host that is not loopback.",
+    ),
+) -> None:
+    """Serve the web dashboard: live sessions, session pages, reports, limits, and /api JSON."""
+    from llm_session_manager.httpguard import is_loopback
+
+    ctx = load_env()
+    secret = _token(token, str(ctx.config["web"]["token"]))
+    if not is_loopback(host) and secret is None:
+        raise UsageError(
+            f"--host {host} is not a loopback address: set a token (--token or web.token in the config)"
+            " so that only its holders can use the dashboard"
+        )
+    from llm_session_manager.web.app import serve
+
+    def announce(url: str) -> None:
+        auth = " (token required)" if secret else ""
+        sys.stderr.write(f"lsm: dashboard at {url}{auth}; press Ctrl-C to stop\n")
+        sys.stderr.flush()
+
+    serve(ctx, host, port, secret, announce=announce, open_browser=open_)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)

@@ -1,0 +1,325 @@
+"""`lsm serve` without a browser: every /api document equals the CLI's JSON for the same fake HOME, the
+guard (Host, Origin, token, CSRF), the pages' escaping of hostile text, /metrics, the static files, and
+the refusal to bind a non-loopback address without a token."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FakeHome
+from starlette.testclient import TestClient
+
+from llm_session_manager.api.context import Context
+from llm_session_manager.web.app import build_app
+from llm_session_manager.web.security import COOKIE
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+HOSTILE = f"<script>alert(1)</script> [bold red]boom[/] \x1b]52;c;ZXZpbA==\x07 \x1b[2J key {GITHUB}"
+TOKEN = "t0ken-" + "x" * 40
+
+
+def hostile_session(fake: FakeHome, sid: str = "web-hostile") -> None:
+    """A Claude Code transcript whose first prompt (its title) is hostile."""
+    folder = fake.projects / "-work-hostile"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = {"isSidechain": False, "sessionId": sid, "cwd": "/work/hostile"}
+    lines = [
+        {**base, "type": "user", "timestamp": "2026-12-01T09:59:00.000Z", "uuid": "u1",
+         "message": {"role": "user", "content": HOSTILE}},
+        {**base, "type": "assistant", "timestamp": "2026-12-01T10:00:00.000Z", "uuid": "a1",
+         "requestId": "r1",
+         "message": {"id": "m1", "model": "claude-sonnet-4-5-20250929", "role": "assistant",
+                     "content": [{"type": "text", "text": "ok"}],
+                     "usage": {"input_tokens": 10, "output_tokens": 20, "cache_creation_input_tokens": 0,
+                               "cache_read_input_tokens": 0}}},
+    ]  # fmt: skip
+    (folder / f"{sid}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+
+
+@pytest.fixture
+def home(fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch) -> FakeHome:
+    """The fixture sessions plus a hostile one; this process sees the same world as `lsm` runs."""
+    for key, value in fake_home.env().items():
+        if key in ("LSM_DISCOVERY", "LSM_DISCOVERY_UNDER", "NO_COLOR"):
+            monkeypatch.setenv(key, value)
+    hostile_session(fake_home)
+    return fake_home
+
+
+def client(token: str | None = None, **kwargs: Any) -> TestClient:
+    app = build_app(Context.from_environment(), token, host="127.0.0.1", port=PORT)
+    return TestClient(app, base_url=BASE, **kwargs)
+
+
+@pytest.fixture
+def web(home: FakeHome) -> Iterator[TestClient]:
+    with client() as c:
+        yield c
+
+
+def cli_json(home: FakeHome, *args: str) -> Any:
+    result = home.run(*args, "--format", "json")
+    assert result.returncode in (0, 10, 11), result.stderr
+    return json.loads(result.stdout)
+
+
+def without_clock(doc: Any) -> Any:
+    """A document without the figures that move with the wall clock between two reads."""
+    if isinstance(doc, dict):
+        return {k: without_clock(v) for k, v in doc.items() if k not in ("resets_in_seconds",)}
+    if isinstance(doc, list):
+        return [without_clock(v) for v in doc]
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------------
+# /api == the CLI's JSON
+
+
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [
+        ("/api/sessions", ("list", "--all")),
+        ("/api/sessions/ses_stage0", ("list", "--all")),  # compared with the one entry below
+        ("/api/sessions/claude-code:representative/health", ("health", "representative")),
+        ("/api/sessions/web-hostile/health", ("health", "web-hostile")),
+        ("/api/recommend", ("recommend",)),
+        ("/api/report/daily", ("report", "daily")),
+        ("/api/report/monthly?by=agent&by=model", ("report", "monthly", "--by", "agent", "--by", "model")),
+        ("/api/report/session", ("report", "session")),
+        ("/api/limits", ("limits",)),
+        ("/api/budget", ("budget",)),
+    ],
+)
+def test_api_documents_equal_the_cli_json(
+    web: TestClient, home: FakeHome, path: str, args: tuple[str, ...]
+) -> None:
+    answer = web.get(path)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    expected = cli_json(home, *args)
+    if path == "/api/sessions/ses_stage0":
+        expected = next(d for d in expected if d["native_id"] == "ses_stage0_small")
+    assert without_clock(answer.json()) == without_clock(expected)
+
+
+def test_api_sessions_lists_every_fixture_session(web: TestClient) -> None:
+    ids = {d["native_id"] for d in web.get("/api/sessions").json()}
+    assert {"ses_stage0_small", "session-alpha", "representative", "web-hostile"} <= ids
+
+
+def test_api_errors_are_json_with_the_status_they_mean(web: TestClient) -> None:
+    missing = web.get("/api/sessions/no-such-session")
+    assert missing.status_code == 404 and "no session matches" in missing.json()["error"]
+    assert web.get("/api/report/yearly").status_code == 404
+    bad = web.get("/api/report/daily?last=many")
+    assert bad.status_code == 400 and "whole number" in bad.json()["error"]
+    assert web.get("/api/report/daily?since=notadate").status_code == 400
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pages
+
+
+def test_sessions_page_lists_sessions_with_the_list_columns(web: TestClient) -> None:
+    page = web.get("/")
+    assert page.status_code == 200
+    columns = ("ID", "Agent", "Project", "Title", "Model", "Status", "Context", "Tokens", "Cost", "Health")
+    for column in columns:
+        assert f">{column}</button>" in page.text
+    assert 'data-id="claude-code:session-alpha"' in page.text
+    assert 'href="/sessions/claude-code:ses_stage0_small"' in page.text
+
+
+def test_every_page_renders(web: TestClient) -> None:
+    for path in ("/", "/sessions/ses_stage0", "/reports", "/reports?kind=monthly&by=model&last=3", "/limits"):
+        page = web.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert page.text.startswith("<!doctype html>")
+    chart = web.get("/reports?kind=daily&by=agent&last=400").text
+    assert '<svg class="chart"' in chart and "<rect" in chart
+
+
+def test_session_page_shows_health_factors_advice_and_exports(web: TestClient) -> None:
+    page = web.get("/sessions/representative").text
+    assert "<h2>Health</h2>" in page and "Factor</th>" in page
+    for fmt in ("json", "yaml", "markdown"):
+        assert f'/sessions/claude-code:representative/export/{fmt}"' in page
+    exported = web.get("/sessions/representative/export/json")
+    assert exported.status_code == 200
+    assert json.loads(exported.text)["session"]["id"] == "claude-code:representative"
+    assert 'filename="lsm-representative.json"' in exported.headers["content-disposition"]
+    assert web.get("/sessions/representative/export/exe").status_code == 404
+
+
+def test_hostile_title_is_inert_text_and_redacted(web: TestClient) -> None:
+    for path in ("/", "/sessions/web-hostile"):
+        page = web.get(path).text
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "[bold red]boom[/]" in page  # Rich markup is just text in a page
+        assert "\x1b" not in page and "\x07" not in page
+        assert GITHUB not in page and GITHUB[:16] not in page
+        assert "[REDACTED" in page  # the title is cut after the marker's start
+    # The page's only scripts are ours.
+    assert re.findall(r"<script[^>]*>", web.get("/").text) == ['<script src="/static/app.js" defer>']
+
+
+def test_security_headers_on_every_answer(web: TestClient) -> None:
+    for path in ("/", "/api/sessions", "/static/app.css", "/nope"):
+        headers = web.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_static_files_by_name_only(web: TestClient) -> None:
+    assert web.get("/static/app.js").status_code == 200
+    assert web.get("/static/app.css").headers["content-type"].startswith("text/css")
+    for path in ("/static/app.py", "/static/..%2Fapp.py", "/static/../app.py", "/static/%2e%2e/pages.py"):
+        assert web.get(path).status_code == 404, path
+
+
+# ---------------------------------------------------------------------------------------------------
+# The guard
+
+
+def test_host_header_must_be_ours(web: TestClient) -> None:
+    for host in (f"localhost:{PORT}", f"127.0.0.1:{PORT}", f"[::1]:{PORT}"):
+        assert web.get("/api/limits", headers={"host": host}).status_code == 200, host
+    for host in (f"evil.example:{PORT}", "127.0.0.1:9999", f"127.0.0.1.nip.io:{PORT}", ""):
+        assert web.get("/api/limits", headers={"host": host}).status_code == 421, host
+
+
+def test_another_origin_is_refused(web: TestClient) -> None:
+    assert web.get("/api/sessions", headers={"origin": "http://evil.example"}).status_code == 403
+    assert web.get("/api/limits", headers={"origin": BASE}).status_code == 200
+
+
+def test_writes_need_post_and_the_csrf_token(web: TestClient, home: FakeHome) -> None:
+    page = web.get("/sessions/ses_stage0").text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert csrf is not None
+    url = "/sessions/claude-code:ses_stage0_small/tags"
+    assert web.post(url, data={"add": "nope"}).status_code == 403
+    assert web.post(url, data={"add": "nope", "csrf": "0" * 64}).status_code == 403
+    assert web.get(url).status_code == 404  # a GET never writes: it names no page
+    cross = web.post(url, data={"add": "nope", "csrf": csrf[1]}, headers={"origin": "http://evil.example"})
+    assert cross.status_code == 403
+    done = web.post(url, data={"add": "web-tag, second", "csrf": csrf[1]}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/sessions/claude-code:ses_stage0_small"
+    described = web.post(
+        "/sessions/ses_stage0/describe", data={"description": "from the web", "csrf": csrf[1]}
+    )
+    assert described.status_code == 200
+    listed = {d["native_id"]: d for d in cli_json(home, "list", "--all")}
+    assert listed["ses_stage0_small"]["tags"] == ["second", "web-tag"]
+    assert listed["ses_stage0_small"]["description"] == "from the web"
+    removed = web.post(url, data={"remove": "second", "csrf": csrf[1]})
+    assert removed.status_code == 200 and "web-tag" in removed.text
+    listed = {d["native_id"]: d for d in cli_json(home, "list", "--all")}
+    assert listed["ses_stage0_small"]["tags"] == ["web-tag"]
+
+
+def test_token_bearer_or_login_cookie(home: FakeHome) -> None:
+    with client(TOKEN) as web:
+        assert web.get("/api/sessions").status_code == 401
+        assert web.get("/api/sessions", headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert web.get("/api/sessions", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+        page = web.get("/", headers={"accept": "text/html"}, follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login"
+        assert web.get("/static/app.css").status_code == 200  # the login form's look
+        login = web.get("/login").text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', login)
+        assert csrf is not None
+        wrong = web.post("/login", data={"token": "nope", "csrf": csrf[1]}, follow_redirects=False)
+        assert wrong.status_code == 401 and COOKIE not in wrong.headers.get("set-cookie", "")
+        right = web.post("/login", data={"token": TOKEN, "csrf": csrf[1]}, follow_redirects=False)
+        assert right.status_code == 303
+        cookie = right.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+        assert web.get("/api/sessions").status_code == 200  # the client keeps the cookie
+        assert web.get("/metrics").status_code == 404
+    with client(TOKEN) as fresh:
+        assert fresh.get("/metrics").status_code == 401
+
+
+def test_metrics_served_from_the_metrics_module_when_there_is_one(
+    web: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert web.get("/metrics").status_code in (200, 404)  # the real module, when it has landed
+    fake = types.ModuleType("llm_session_manager.metrics")
+    seen: list[Context] = []
+
+    def exposition(ctx: Context) -> tuple[bytes, str]:
+        seen.append(ctx)
+        return b"lsm_sessions 4\n", "text/plain; version=0.0.4; charset=utf-8"
+
+    fake.exposition = exposition  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "llm_session_manager.metrics", fake)
+    answer = web.get("/metrics")
+    assert answer.status_code == 200 and answer.text == "lsm_sessions 4\n"
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert len(seen) == 1
+
+
+def test_metrics_404_without_the_module(web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "llm_session_manager.metrics", None)  # import fails: not there
+    answer = web.get("/metrics")
+    assert answer.status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------------
+# `lsm serve`
+
+
+def serve(home: FakeHome, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "llm_session_manager", "serve", *args],
+        env=home.env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(home.home),
+    )
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "example.org"])
+def test_non_loopback_bind_needs_a_token(home: FakeHome, host: str) -> None:
+    result = serve(home, "--host", host, "--port", "0")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "not a loopback address" in lines[0] and "--token" in lines[0]
+    assert result.stdout == ""
+
+
+def test_empty_token_is_a_usage_error(home: FakeHome) -> None:
+    result = serve(home, "--host", "0.0.0.0", "--token", " ")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_busy_port_is_one_line(home: FakeHome) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        result = serve(home, "--port", str(busy.getsockname()[1]))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "cannot listen" in result.stderr
+
+
+def test_serve_is_documented_in_the_cli_guide() -> None:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "CLI_GUIDE.md").read_text()
+    assert "lsm serve" in guide
