@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolCall, ToolResult, Turn
@@ -229,10 +230,13 @@ def _interrupt(data: dict[str, Any], ts: str | None) -> None:
 
 
 def _handle_tool_result(data: dict[str, Any], block: dict[str, Any], ts: str | None) -> None:
-    is_error = block.get("is_error") is True
+    _tool_result(data, block.get("is_error") is True, block.get("tool_use_id"), ts)
+
+
+def _tool_result(data: dict[str, Any], is_error: bool, tool_use_id: Any, ts: str | None) -> None:
     if is_error:
         data["tool_errors"] += 1
-        command = data["cmds"].get(block.get("tool_use_id"))
+        command = data["cmds"].get(tool_use_id)
         if command:
             fails = data["fails"]
             fails[command] = fails.get(command, 0) + 1
@@ -244,12 +248,15 @@ def _handle_tool_result(data: dict[str, Any], block: dict[str, Any], ts: str | N
 def _handle_tool_use(data: dict[str, Any], block: dict[str, Any]) -> None:
     data["tool_calls"] += 1
     tool_input = block.get("input")
-    if not isinstance(tool_input, dict):
-        return
-    command = tool_input.get("command")
-    if isinstance(command, str) and block.get("id"):
+    if isinstance(tool_input, dict):
+        _tool_command(data, tool_input.get("command"), block.get("id"))
+
+
+def _tool_command(data: dict[str, Any], command: Any, call_id: Any) -> None:
+    """Remember a shell command by its call id (a failed result names the call)."""
+    if isinstance(command, str) and call_id:
         cmds = data["cmds"]
-        cmds[str(block["id"])] = command[:200]
+        cmds[str(call_id)] = command[:200]
         if len(cmds) > 200:
             cmds.pop(next(iter(cmds)))
 
@@ -279,7 +286,14 @@ def _handle_assistant(
     if entry is None:
         return
     _keep_usage(data, obj, message, entry, cost, ts)
-    if side or api_error or model == SYNTHETIC:
+    _note_reply(data, entry, ts, model, side or api_error)
+
+
+def _note_reply(
+    data: dict[str, Any], entry: list[Any], ts: str | None, model: str | None, aside: bool
+) -> None:
+    """A main-chain reply's context: the latest, its history and peak, and the model."""
+    if aside or model == SYNTHETIC:
         return
     ctx = entry[E_IN] + entry[E_CC] + entry[E_CR]
     data["ctx"] = [ctx, ts, model]
@@ -301,7 +315,10 @@ def _keep_usage(
 ) -> None:
     """Record a reply's usage entry under its dedup key (the better line wins), and its logged cost."""
     entry.append(ts)
-    key = _dedup_key(obj, message)
+    _keep_entry(data, _dedup_key(obj, message), entry, cost)
+
+
+def _keep_entry(data: dict[str, Any], key: str, entry: list[Any], cost: float | None) -> None:
     entries = data["entries"]
     old = entries.get(key)
     if old is None or _better(entry, old):
@@ -400,10 +417,12 @@ def _handle_meta(data: dict[str, Any], obj: dict[str, Any], rtype: str) -> None:
 
 def _note_place(data: dict[str, Any], obj: dict[str, Any], side: bool) -> None:
     """The session's cwd (first seen) and git branch (latest, main chain)."""
-    cwd = obj.get("cwd")
+    _place(data, obj.get("cwd"), obj.get("gitBranch"), side)
+
+
+def _place(data: dict[str, Any], cwd: Any, branch: Any, side: bool) -> None:
     if data["cwd"] is None and isinstance(cwd, str) and cwd:
         data["cwd"] = cwd
-    branch = obj.get("gitBranch")
     if not side and isinstance(branch, str) and branch:
         data["branch"] = None if branch == NO_BRANCH else branch
 
@@ -461,6 +480,9 @@ def _note_ts(data: dict[str, Any], ts: str) -> None:
 
 def apply_line(data: dict[str, Any], obj: Any) -> None:
     """Fold one parsed transcript line into ``data``."""
+    if type(obj) is _Line:
+        _apply_typed(data, obj)
+        return
     if not isinstance(obj, dict):
         data["skipped"] += 1
         return
@@ -485,6 +507,167 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
         _handle_system(data, obj, ts)
     elif isinstance(rtype, str):
         _handle_meta(data, obj, rtype)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Typed decoding: user and assistant lines (nearly all of a transcript) are decoded into these structs,
+# which name only the fields read above. Tool results' bodies, thinking, tool inputs other than a
+# command, and ``toolUseResult`` are skipped by the decoder without being built. Any other line, or one
+# of an unexpected shape, is decoded as a plain dict and folded by ``apply_line`` as before.
+
+
+class _Input(msgspec.Struct):
+    command: Any = None
+
+
+class _Block(msgspec.Struct):
+    type: Any = None
+    text: Any = None
+    id: Any = None
+    is_error: Any = None
+    tool_use_id: Any = None
+    input: _Input | None = None
+
+
+class _Message(msgspec.Struct):
+    id: Any = None
+    model: Any = None
+    usage: Any = None
+    content: str | list[_Block] | None = None
+
+
+class _Line(msgspec.Struct):
+    type: Any = None
+    timestamp: Any = None
+    isSidechain: Any = None  # the transcript's own names
+    cwd: Any = None
+    gitBranch: Any = None
+    message: _Message | None = None
+    isMeta: Any = None
+    isCompactSummary: Any = None
+    costUSD: Any = None
+    isApiErrorMessage: Any = None
+    error: Any = None
+    requestId: Any = None
+    uuid: Any = None
+
+
+_decode_typed = msgspec.json.Decoder(_Line).decode
+
+
+def decode_line(data: dict[str, Any], raw: Any) -> Any:
+    """One line: a ``_Line`` when the typed fold can take it, else the plain dict (or ValueError)."""
+    try:
+        line = _decode_typed(raw)
+    except msgspec.DecodeError:
+        return _loads(raw)
+    rtype = line.type
+    message = line.message
+    if (rtype != "user" and rtype != "assistant") or message is None or data["fork"]:
+        return _loads(raw)
+    if rtype == "assistant" and type(message.usage) is dict:
+        msg_id = message.id
+        if not (isinstance(msg_id, str) and msg_id) and not isinstance(line.uuid, str):
+            return _loads(raw)  # its dedup key is a hash of the whole line
+    return line
+
+
+def _apply_typed(data: dict[str, Any], line: _Line) -> None:
+    """``apply_line`` for a typed user or assistant line (``decode_line`` says which lines those are)."""
+    data["lines"] += 1
+    ts = _line_ts(line.timestamp)
+    if ts is not None:
+        _note_ts(data, ts)
+    side = line.isSidechain is True
+    if data["cwd"] is None or not side:
+        _place(data, line.cwd, line.gitBranch, side)
+    message = line.message
+    assert message is not None  # decode_line
+    if line.type == "user":
+        _user_typed(data, line, message, ts, side)
+    else:
+        _assistant_typed(data, line, message, ts, side)
+
+
+def _user_typed(data: dict[str, Any], line: _Line, message: _Message, ts: str | None, side: bool) -> None:
+    content = message.content
+    if isinstance(content, list):
+        text = _user_blocks_typed(data, content, ts)
+    elif isinstance(content, str):
+        text = _user_text(data, content, ts)
+    else:
+        return
+    if not text or side or line.isMeta or line.isCompactSummary:
+        return
+    data["prompts"] += 1
+    data["turns_since_compaction"] += 1
+    if data["first_prompt"] is None:
+        data["first_prompt"] = title_from(text)
+
+
+def _user_blocks_typed(data: dict[str, Any], content: list[_Block], ts: str | None) -> str:
+    has_text = False
+    for block in content:
+        btype = block.type
+        if btype == "tool_result":
+            _tool_result(data, block.is_error is True, block.tool_use_id, ts)
+        elif btype == "text":
+            text = block.text
+            if not isinstance(text, str):
+                continue
+            if text.startswith(INTERRUPT_PREFIX):
+                _interrupt(data, ts)
+            elif text.strip() and not _is_command_noise(text):
+                has_text = True
+    return _text_typed(content) if has_text else ""
+
+
+def _text_typed(content: str | list[_Block] | None) -> str:
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    return "\n".join(b.text for b in content if b.type == "text" and isinstance(b.text, str))
+
+
+def _assistant_typed(
+    data: dict[str, Any], line: _Line, message: _Message, ts: str | None, side: bool
+) -> None:
+    usage = message.usage
+    model = message.model
+    # The figures first: one out of range costs the whole line before it has changed anything.
+    entry = (
+        _usage_entry(usage, sys.intern(model) if isinstance(model, str) and model else None, side)
+        if isinstance(usage, dict)
+        else None
+    )
+    cost = _cost(line.costUSD)
+    model = model if isinstance(model, str) else None
+    api_error = line.isApiErrorMessage is True
+    content = message.content
+    if isinstance(content, list):
+        for block in content:
+            if block.type == "tool_use":
+                data["tool_calls"] += 1
+                if block.input is not None:
+                    _tool_command(data, block.input.command, block.id)
+    if api_error:
+        data["api_errors"] += 1
+        _push_recent(data["recent_api"], ts, 10)
+        text = _text_typed(content)
+        _note_fatal(data, text)
+        if line.error in ("authentication_failed", "billing_error") or "401" in text[:60]:
+            data["auth_error_ts"] = ts or data["last_ts"]
+    if entry is None:
+        return
+    entry.append(ts)
+    msg_id, req_id = message.id, line.requestId
+    if isinstance(msg_id, str) and msg_id:
+        key = f"{msg_id}|{req_id}" if isinstance(req_id, str) else msg_id
+    else:
+        key = f"uuid:{line.uuid}"  # decode_line: a line without either is folded as a dict
+    _keep_entry(data, key, entry, cost)
+    _note_reply(data, entry, ts, model, side or api_error)
 
 
 def _forget_old_times(data: dict[str, Any]) -> None:
@@ -583,7 +766,7 @@ class ClaudeCodeReader:
             else:
                 data = prior.data
                 offset = prior.offset
-            offset = fold_lines(fh, offset, data, apply_line, bad_line)
+            offset = fold_lines(fh, offset, data, apply_line, bad_line, decode_line)
             offset, data["tail_partial"] = read_tail(fh, offset, data, apply_line)
         _forget_old_times(data)
         return FileState(str(path), session_key, identity, offset, head, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -16,11 +17,18 @@ S = TypeVar("S")
 
 
 def fold_lines(
-    fh: Any, offset: int, state: S, apply: Callable[[S, Any], None], bad: Callable[[S], None]
+    fh: Any,
+    offset: int,
+    state: S,
+    apply: Callable[[S, Any], None],
+    bad: Callable[[S], None],
+    decode: Callable[[S, memoryview], Any] | None = None,
 ) -> int:
     """Call ``apply(state, obj)`` for every complete JSON line from byte ``offset`` of the open binary
     file ``fh`` (``bad(state)`` for a line that is not JSON; blank lines are ignored). Returns the offset
     after the last complete line: a final line without its newline is left for the next read.
+    ``decode(state, line)`` replaces ``orjson.loads`` (a reader's typed decoder; ValueError for a line
+    that is not JSON).
 
     One buffer is reused for the whole file and each line is decoded from a view of it: no copy of
     the file's lines, and no fresh memory to fault in for every chunk."""
@@ -28,7 +36,7 @@ def fold_lines(
     buf = bytearray(_buffer_size(fh, offset))
     view = memoryview(buf)
     filled = 0  # bytes of an unfinished line at the start of buf
-    loads = orjson.loads
+    loads: Callable[[memoryview], Any] = orjson.loads if decode is None else partial(decode, state)
     find = buf.find
     while True:
         if filled == len(buf):  # one line longer than the buffer: a larger one
