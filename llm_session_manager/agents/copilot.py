@@ -34,7 +34,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -423,8 +423,24 @@ def _first_prompt(requests: list[Any]) -> str | None:
     return None
 
 
-def summarise(doc: dict[str, Any], prior: FileState | None) -> dict[str, Any]:
-    """The compact data kept for one chat document."""
+class CopilotData(TypedDict):
+    """What is kept of one chat document (``FileState.data``): its request rows (see R_*) and times
+    (canonical ISO), the window row (``_window``), the workspace folder, and skipped requests and lines."""
+
+    sid: str | None
+    created: str | None
+    last_msg: str | None
+    title: str | None
+    first_prompt: str | None
+    window: list[Any] | None
+    reqs: list[list[Any]]
+    project: str | None
+    skipped: int
+
+
+def summarise(doc: dict[str, Any], prior: FileState | None) -> CopilotData:
+    """The compact data kept for one chat document (``project`` is filled in by the reader; ``skipped``
+    counts the requests left out so far)."""
     requests = doc.get("requests")
     requests = [r for r in requests if isinstance(r, dict)] if isinstance(requests, list) else []
     old_rows = {r[R_ID]: r for r in prior.data.get("reqs", [])} if prior is not None else {}
@@ -443,7 +459,8 @@ def summarise(doc: dict[str, Any], prior: FileState | None) -> dict[str, Any]:
         "first_prompt": _first_prompt(requests),
         "window": _window(doc),
         "reqs": rows,
-        "bad_requests": len(requests) - len(rows),
+        "project": None,
+        "skipped": len(requests) - len(rows),
     }
 
 
@@ -526,9 +543,9 @@ class CopilotReader:
         doc, skipped, partial = load_document(str(path), raw)
         data = summarise(doc, prior)
         data["project"] = workspace_folder(str(path))
-        data["skipped"] = data.pop("bad_requests") + skipped + (1 if partial else 0)
+        data["skipped"] += skipped + (1 if partial else 0)
         head = hashlib.blake2b(raw[:256], digest_size=16).digest()
-        return FileState(str(path), session_key, identity, len(raw), head, data)
+        return FileState(str(path), session_key, identity, len(raw), head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         groups: dict[str, list[FileState]] = {}
