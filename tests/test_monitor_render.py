@@ -204,3 +204,13 @@ def test_hook_states_that_wait_read_needs_you(snap: Snapshot) -> None:
     assert shown_state(question) == ("needs you", "waiting_input")
     working = dataclasses.replace(asking, state="working", state_detail=None)
     assert shown_state(working) == ("working", "working")
+
+
+def test_close_question_fits_80_columns(snap: Snapshot) -> None:
+    from llm_session_manager.tui.render import Prompt
+
+    asking = ViewState(
+        scope="all", prompt=Prompt("close", "", CLAUDE, "would mark closed and send SIGTERM to pid 4242")
+    )
+    last = screen(snap, asking, 80, 24).splitlines()[-1]
+    assert last.startswith(" Close 5f0c2b1e?  y  closes, any other key cancels: would") and len(last) <= 80

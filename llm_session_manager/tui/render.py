@@ -399,18 +399,16 @@ def keys_line(state: ViewState, width: int) -> Text:
 
 
 def prompt_line(state: ViewState, snap: Snapshot, width: int) -> Text:
-    """ "Filter: agent:codex jwt▏  Enter keep · Esc clear" or "Close 5f0c2b1e (…)? y/N"."""
+    """ "Filter: agent:codex jwt▏  Enter keep · Esc clear", or "Close 5f0c2b1e?  y  closes, …"."""
     prompt = state.prompt
     assert prompt is not None
     shown = snap.short_ids.get(prompt.target or "", prompt.target or "")
     line = Text(no_wrap=True, overflow="ellipsis")
-    if prompt.kind == "close":
+    if prompt.kind == "close":  # the answer first: on a narrow terminal the detail is what gets cut
         line.append(for_terminal(f" Close {shown}? "), style="bold red")
-        line.append(for_terminal(f"{prompt.detail}  "), style="")
         line.append(" y ", style="bold reverse")
-        line.append(" close ")
-        line.append(" any other key ", style="bold reverse")
-        line.append(" cancel")
+        line.append(" closes, any other key cancels: ")
+        line.append(for_terminal(prompt.detail))
         return line
     title = PROMPT_TITLES.get(prompt.kind, prompt.kind).format(id=shown)
     line.append(for_terminal(f" {title}: "), style="bold")
