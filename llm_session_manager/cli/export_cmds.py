@@ -5,21 +5,19 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from llm_session_manager import exporting
+from llm_session_manager.api import exports as exports_api
 from llm_session_manager.api.exports import export_document
 from llm_session_manager.cli import completion
 from llm_session_manager.cli.common import FORMAT_HELP, check_format, load_env, print_json, warn
-from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError, UsageError
+from llm_session_manager.errors import LsmError, NotFoundError, UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, json_for_terminal
-from llm_session_manager.service import collect, open_db, resolve_id
-from llm_session_manager.store import imports
+from llm_session_manager.service import collect, resolve_id
 
 ID_HELP = "Session id or a unique prefix of it."
 
@@ -73,35 +71,10 @@ def import_cmd(
     fmt = None if in_fmt is None else check_format(in_fmt, ("json", "yaml"), "--input-format")
     text = _read_text(file)
     doc = exporting.parse_document(text, str(file), fmt)
-    digest = exporting.content_hash(doc)
-    new_id = _target_id(doc, session_id)
-    env = load_env()
-    live = {
-        v.session.id
-        for v in collect(env.paths, env.config, processes=False).views
-        if v.session.origin == "live"
-    }
-    with closing(open_db(env.paths)) as conn:
-        existing = imports.load_all(conn)
-        if new_id in existing and existing[new_id][1] == digest:
-            _done(out_fmt, new_id, "already imported; nothing changed")
-            return
-        if new_id in existing or new_id in live:
-            raise UsageError(
-                f"session id {new_id} is already taken on this machine; import with --session-id NEW_ID"
-            )
-        stored = _with_id(doc, new_id)
-        imports.save(
-            conn,
-            new_id,
-            stored,
-            digest,
-            str(file),
-            _clean_tags(doc["tags"]),
-            doc.get("project"),
-            doc.get("description"),
-        )
-    _done(out_fmt, new_id, "imported")
+    imported = exports_api.import_document(load_env(), doc, str(file), session_id)
+    _done(
+        out_fmt, imported.session_id, "imported" if imported.created else "already imported; nothing changed"
+    )
 
 
 def _read_text(file: Path) -> str:
@@ -136,39 +109,6 @@ def _folder_for(folder: Path, parents: bool, option: str) -> bool:
         raise LsmError(f"cannot create {folder}: {exc.strerror or exc}") from None
     sys.stderr.write(f"lsm: created folder {folder}\n")
     return True
-
-
-def _target_id(doc: dict[str, Any], wanted: str | None) -> str:
-    agent = doc["session"]["agent"]
-    if wanted is None:
-        return str(doc["session"]["id"])
-    wanted = wanted.strip()
-    if not re.fullmatch(r"[A-Za-z0-9._:\-]{1,128}", wanted):
-        raise UsageError("--session-id: use letters, digits, '.', '_', '-' (at most 128)")
-    return wanted if wanted.startswith(f"{agent}:") else f"{agent}:{wanted}"
-
-
-def _with_id(doc: dict[str, Any], new_id: str) -> dict[str, Any]:
-    if doc["session"]["id"] == new_id:
-        return doc
-    session = dict(doc["session"])
-    session["id"] = new_id
-    session["native_id"] = new_id.partition(":")[2]
-    return {**doc, "session": session}
-
-
-def _clean_tags(tags: list[str]) -> list[str]:
-    from llm_session_manager.organise import normalise_tag
-
-    out: list[str] = []
-    for tag in tags:
-        try:
-            clean = normalise_tag(tag)
-        except UsageError:
-            continue
-        if clean not in out:
-            out.append(clean)
-    return out
 
 
 def _done(out_fmt: str, session_id: str, what: str) -> None:
@@ -234,24 +174,8 @@ def forget_cmd(
     """Remove an imported session: its document, tags, project and description. Sessions read from an
     agent's own files are never deleted by lsm."""
     out_fmt = check_format(out_fmt)
-    env = load_env()
-    with closing(open_db(env.paths)) as conn:
-        target = _imported_id(imports.ids(conn), session_id)
-        imports.forget(conn, target)
+    target = exports_api.forget(load_env(), session_id)
     _done(out_fmt, target, "forgotten")
-
-
-def _imported_id(known: list[str], query: str) -> str:
-    """The imported session ``query`` names (full id, native id, or a unique prefix of either). Read
-    from the table of imports alone, so a document that no longer loads can still be removed."""
-    q = query.strip()
-    exact = [i for i in known if q in (i, i.partition(":")[2])]
-    matches = exact or [i for i in known if q and (i.startswith(q) or i.partition(":")[2].startswith(q))]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no imported session matches '{q}' (only imported sessions can be forgotten)")
-    raise AmbiguousIdError(f"'{q}' matches {len(matches)} imported sessions: {', '.join(matches[:8])}")
 
 
 def register(app: typer.Typer) -> None:
