@@ -40,7 +40,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
@@ -489,7 +489,51 @@ def count_rows(rows: list[list[Any]]) -> list[tuple[int, int]]:
     return [(count_tokens(r[3]) if r[3] else 0, count_tokens(r[4]) if r[4] else 0) for r in rows]
 
 
-def new_chat() -> dict[str, Any]:
+class _ChatCounts(TypedDict):
+    models: dict[str, list[int]]  # model -> [input, output]
+    metered: int
+    counted: int
+    ctx: int | None
+    peak: int
+    last_model: str | None
+    first_ts: str | None
+    last_ts: str | None
+    prompts: int
+    first_prompt: str | None
+    assistant: int
+    tools: int
+    tool_errors: int
+    api_errors: int
+    recent: list[list[Any]]
+    recent_api: list[str | None]
+    skipped: int
+
+
+class CursorChat(_ChatCounts, total=False):
+    """One chat's aggregate (see ``new_chat`` and ``fold_chat``), kept in ``FileState.data["chats"]``.
+    ``fp`` fingerprints its rows (an unchanged chat is not read again); ``project`` is set once resolved."""
+
+    name: str | None
+    created: str | None
+    updated: str | None
+    model_cfg: str | None
+    branch: str | None
+    subs: list[str]
+    empty: bool
+    fp: str
+    project: str | None
+
+
+class CursorData(TypedDict):
+    """What is kept of one ``state.vscdb`` (``FileState.data``): every chat's aggregate, the composer
+    headers, and how the database was opened."""
+
+    chats: dict[str, CursorChat]
+    headers: dict[str, dict[str, Any]]
+    mode: str
+
+
+def new_chat() -> CursorChat:
     return {
         "models": {},  # model -> [input, output]
         "metered": 0,  # bubbles Cursor metered
@@ -517,7 +561,7 @@ def _push(items: list[Any], value: Any, keep: int) -> None:
         del items[: len(items) - keep]
 
 
-def _fold_tokens(chat: dict[str, Any], row: list[Any], counted: tuple[int, int]) -> None:
+def _fold_tokens(chat: CursorChat, row: list[Any], counted: tuple[int, int]) -> None:
     model = row[0] or UNKNOWN_MODEL
     inp, out = row[1] + counted[0], row[2] + counted[1]
     if row[1] or row[2]:
@@ -535,7 +579,7 @@ def _fold_tokens(chat: dict[str, Any], row: list[Any], counted: tuple[int, int])
             chat["last_model"] = row[0]
 
 
-def _fold_message(chat: dict[str, Any], bubble: dict[str, Any], ts: str | None) -> None:
+def _fold_message(chat: CursorChat, bubble: dict[str, Any], ts: str | None) -> None:
     text = _str(bubble.get("text"))
     if bubble.get("type") == USER:
         if text.strip():
@@ -569,7 +613,7 @@ def sound_bubbles(bubbles: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     return good, len(bubbles) - len(good)
 
 
-def fold_chat(composer: dict[str, Any] | None, bubbles: list[dict[str, Any]], skipped: int) -> dict[str, Any]:
+def fold_chat(composer: dict[str, Any] | None, bubbles: list[dict[str, Any]], skipped: int) -> CursorChat:
     """A chat's aggregate (plain JSON) from its composerData and its ordered bubbles."""
     chat = new_chat()
     bubbles, bad = sound_bubbles(bubbles)
@@ -674,7 +718,7 @@ def _workspace_composers(db: str) -> list[str]:
     return [c["composerId"] for c in items if isinstance(c, dict) and isinstance(c.get("composerId"), str)]
 
 
-def resolve_projects(user_dir: Path, chats: dict[str, dict[str, Any]], headers: dict[str, Any]) -> None:
+def resolve_projects(user_dir: Path, chats: dict[str, CursorChat], headers: dict[str, Any]) -> None:
     """Set each chat's ``project``: the header's folder, else its workspace's ``workspace.json``, else
     (no header) the workspace whose own database lists the chat. Chats that kept an earlier aggregate
     keep the project found then."""
@@ -700,7 +744,7 @@ def resolve_projects(user_dir: Path, chats: dict[str, dict[str, Any]], headers: 
 # Reading the database
 
 
-def read_database(path: str, prior: dict[str, Any] | None) -> dict[str, Any]:
+def read_database(path: str, prior: CursorData | None) -> CursorData:
     """Every chat's aggregate, re-using ``prior`` chats whose rows did not change. A lock taken by a
     writer between two of our statements (rollback-journal databases) restarts the read immutable."""
     conn, mode = open_readonly(path)
@@ -718,7 +762,7 @@ def read_database(path: str, prior: dict[str, Any] | None) -> dict[str, Any]:
         conn.close()
 
 
-def _read_all(conn: sqlite3.Connection, path: str, prior: dict[str, Any] | None, mode: str) -> dict[str, Any]:
+def _read_all(conn: sqlite3.Connection, path: str, prior: CursorData | None, mode: str) -> CursorData:
     wal = mode == "ro" and _is_wal_file(path)
     if wal:
         conn.execute("BEGIN")  # one snapshot for the whole read; WAL readers never block the writer
@@ -729,7 +773,7 @@ def _read_all(conn: sqlite3.Connection, path: str, prior: dict[str, Any] | None,
         index = key_index(conn)
         old = prior.get("chats", {}) if prior else {}
         recent = _recent_cids(index, ALWAYS_REREAD)
-        chats: dict[str, dict[str, Any]] = {}
+        chats: dict[str, CursorChat] = {}
         for cid in sorted(index):
             fp = f"{fingerprint(index[cid])}/{headers.get(cid, {}).get('updated')}"
             kept = old.get(cid)
@@ -792,13 +836,13 @@ class CursorReader:
 
     def read(self, path: str, session_key: str, prior: FileState | None) -> FileState:
         ident = db_identity(path)
-        data = read_database(str(path), prior.data if prior is not None else None)
-        return FileState(str(path), session_key, ident, ident[2], b"", data)
+        data = read_database(str(path), cast(CursorData, prior.data) if prior is not None else None)
+        return FileState(str(path), session_key, ident, ident[2], b"", cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         out: list[Session] = []
         for state in sorted(states, key=lambda s: s.path):
-            out.extend(build_sessions(state.path, state.data))
+            out.extend(build_sessions(state.path, cast(CursorData, state.data)))
         return out
 
 
@@ -806,20 +850,25 @@ class CursorReader:
 # Sessions
 
 
-def _merge_into(parent: dict[str, Any], child: dict[str, Any]) -> None:
+def _merge_into(parent: CursorChat, child: CursorChat) -> None:
     """A sub-agent chat's tokens and tool activity count in its parent's session."""
     for model, (inp, out) in child["models"].items():
         pair = parent["models"].setdefault(model, [0, 0])
         pair[0] += inp
         pair[1] += out
-    for name in ("metered", "counted", "tools", "tool_errors", "api_errors", "skipped"):
-        parent[name] += child[name]
+    parent["metered"] += child["metered"]
+    parent["counted"] += child["counted"]
+    parent["tools"] += child["tools"]
+    parent["tool_errors"] += child["tool_errors"]
+    parent["api_errors"] += child["api_errors"]
+    parent["skipped"] += child["skipped"]
     parent["recent"] = sorted(parent["recent"] + child["recent"], key=lambda r: r[0] or "")[-RECENT_KEEP:]
-    parent["recent_api"] = sorted(t for t in parent["recent_api"] + child["recent_api"] if t)[-10:]
+    recent_api = sorted(t for t in parent["recent_api"] + child["recent_api"] if t)
+    parent["recent_api"] = list[str | None](recent_api[-10:])
     parent["last_ts"] = _max_ts(parent["last_ts"], child["last_ts"])
 
 
-def _sub_agents(chats: dict[str, Any], headers: dict[str, Any]) -> dict[str, str]:
+def _sub_agents(chats: dict[str, CursorChat], headers: dict[str, Any]) -> dict[str, str]:
     """Sub-agent chat -> the top chat it belongs to: a chat whose header says ``isSubagent`` and that
     another chat lists in ``subComposerIds`` (a sub-agent whose parent is not found stays a session)."""
     parents: dict[str, str] = {}
@@ -838,9 +887,9 @@ def _sub_agents(chats: dict[str, Any], headers: dict[str, Any]) -> dict[str, str
     return top
 
 
-def build_sessions(path: str, data: dict[str, Any]) -> list[Session]:
+def build_sessions(path: str, data: CursorData) -> list[Session]:
     """One session per non-empty chat; a sub-agent's chat is folded into its parent's session."""
-    chats: dict[str, dict[str, Any]] = {
+    chats: dict[str, CursorChat] = {
         cid: {**c, "models": {m: list(v) for m, v in c["models"].items()}, "recent": list(c["recent"])}
         for cid, c in data.get("chats", {}).items()
         if not c.get("empty")
@@ -862,7 +911,7 @@ def _window_start(last: str | None) -> str:
     return (canonical_ts((dt - RECENT_WINDOW).isoformat()) or "") if dt else ""
 
 
-def _session(path: str, cid: str, chat: dict[str, Any], head: dict[str, Any]) -> Session:
+def _session(path: str, cid: str, chat: CursorChat, head: dict[str, Any]) -> Session:
     models = chat["models"]
     tin = sum(v[0] for v in models.values())
     tout = sum(v[1] for v in models.values())
