@@ -97,7 +97,7 @@ def test_real_captures_decode_the_same(tmp_path: Path, monkeypatch: pytest.Monke
 def test_which_lines_are_typed() -> None:
     fork = {"fork": True}
     plain = {"fork": False}
-    assert type(decode_line(plain, b'{"type":"assistant","message":{"id":"x"}}')).__name__ == "_Line"
+    assert type(decode_line(plain, b'{"type":"assistant","message":{"id":"x"}}')).__name__ == "Line"
     assert isinstance(decode_line(fork, b'{"type":"assistant","message":{"id":"x"}}'), dict)
     assert isinstance(decode_line(plain, b'{"type":"summary","summary":"s"}'), dict)
     assert isinstance(decode_line(plain, b'{"type":"user","message":"s"}'), dict)

@@ -22,9 +22,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
 import orjson
 
 from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, ToolCall, ToolResult, Turn
@@ -50,6 +49,9 @@ from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.agents.claude_lines import Block, Line, Message
 
 _loads = orjson.loads
 
@@ -480,8 +482,8 @@ def _note_ts(data: dict[str, Any], ts: str) -> None:
 
 def apply_line(data: dict[str, Any], obj: Any) -> None:
     """Fold one parsed transcript line into ``data``."""
-    if type(obj) is _Line:
-        _apply_typed(data, obj)
+    if type(obj) is _LINE:
+        _apply_typed(data, obj)  # type: ignore[arg-type]
         return
     if not isinstance(obj, dict):
         data["skipped"] += 1
@@ -510,56 +512,38 @@ def apply_line(data: dict[str, Any], obj: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Typed decoding: user and assistant lines (nearly all of a transcript) are decoded into these structs,
-# which name only the fields read above. Tool results' bodies, thinking, tool inputs other than a
-# command, and ``toolUseResult`` are skipped by the decoder without being built. Any other line, or one
-# of an unexpected shape, is decoded as a plain dict and folded by ``apply_line`` as before.
+# Typed decoding: user and assistant lines (nearly all of a transcript) are decoded into the structs
+# of claude_lines.py, which name only the fields read above: tool results' bodies, thinking, tool inputs
+# other than a command, and ``toolUseResult`` are skipped by the decoder without being built. Any other
+# line, or one of an unexpected shape, is decoded as a plain dict and folded by ``apply_line`` as before.
 
 
-class _Input(msgspec.Struct):
-    command: Any = None
+_lines: Any = None  # agents/claude_lines.py, imported by the first read (msgspec takes ~10 ms to import)
 
 
-class _Block(msgspec.Struct):
-    type: Any = None
-    text: Any = None
-    id: Any = None
-    is_error: Any = None
-    tool_use_id: Any = None
-    input: _Input | None = None
+class _Unread:
+    """Stands for claude_lines.Line until that module is imported: no object is of this type."""
 
 
-class _Message(msgspec.Struct):
-    id: Any = None
-    model: Any = None
-    usage: Any = None
-    content: str | list[_Block] | None = None
+_LINE: type = _Unread
 
 
-class _Line(msgspec.Struct):
-    type: Any = None
-    timestamp: Any = None
-    isSidechain: Any = None  # the transcript's own names
-    cwd: Any = None
-    gitBranch: Any = None
-    message: _Message | None = None
-    isMeta: Any = None
-    isCompactSummary: Any = None
-    costUSD: Any = None
-    isApiErrorMessage: Any = None
-    error: Any = None
-    requestId: Any = None
-    uuid: Any = None
+def _typed_lines() -> Any:
+    global _lines, _LINE  # a lazy import, once per process
+    if _lines is None:
+        from llm_session_manager.agents import claude_lines
 
-
-_decode_typed = msgspec.json.Decoder(_Line).decode
+        _lines, _LINE = claude_lines, claude_lines.Line
+    return _lines
 
 
 def decode_line(data: dict[str, Any], raw: Any) -> Any:
-    """One line: a ``_Line`` when the typed fold can take it, else the plain dict (or ValueError)."""
+    """One line: a ``claude_lines.Line`` when the typed fold can take it, else the plain dict (or
+    ValueError)."""
+    typed = _lines or _typed_lines()
     try:
-        line = _decode_typed(raw)
-    except msgspec.DecodeError:
+        line = typed.decode(raw)
+    except typed.DecodeError:
         return _loads(raw)
     rtype = line.type
     message = line.message
@@ -572,7 +556,7 @@ def decode_line(data: dict[str, Any], raw: Any) -> Any:
     return line
 
 
-def _apply_typed(data: dict[str, Any], line: _Line) -> None:
+def _apply_typed(data: dict[str, Any], line: Line) -> None:
     """``apply_line`` for a typed user or assistant line (``decode_line`` says which lines those are)."""
     data["lines"] += 1
     ts = _line_ts(line.timestamp)
@@ -589,7 +573,7 @@ def _apply_typed(data: dict[str, Any], line: _Line) -> None:
         _assistant_typed(data, line, message, ts, side)
 
 
-def _user_typed(data: dict[str, Any], line: _Line, message: _Message, ts: str | None, side: bool) -> None:
+def _user_typed(data: dict[str, Any], line: Line, message: Message, ts: str | None, side: bool) -> None:
     content = message.content
     if isinstance(content, list):
         text = _user_blocks_typed(data, content, ts)
@@ -605,7 +589,7 @@ def _user_typed(data: dict[str, Any], line: _Line, message: _Message, ts: str | 
         data["first_prompt"] = title_from(text)
 
 
-def _user_blocks_typed(data: dict[str, Any], content: list[_Block], ts: str | None) -> str:
+def _user_blocks_typed(data: dict[str, Any], content: list[Block], ts: str | None) -> str:
     has_text = False
     for block in content:
         btype = block.type
@@ -622,7 +606,7 @@ def _user_blocks_typed(data: dict[str, Any], content: list[_Block], ts: str | No
     return _text_typed(content) if has_text else ""
 
 
-def _text_typed(content: str | list[_Block] | None) -> str:
+def _text_typed(content: str | list[Block] | None) -> str:
     if isinstance(content, str):
         return content
     if content is None:
@@ -630,9 +614,7 @@ def _text_typed(content: str | list[_Block] | None) -> str:
     return "\n".join(b.text for b in content if b.type == "text" and isinstance(b.text, str))
 
 
-def _assistant_typed(
-    data: dict[str, Any], line: _Line, message: _Message, ts: str | None, side: bool
-) -> None:
+def _assistant_typed(data: dict[str, Any], line: Line, message: Message, ts: str | None, side: bool) -> None:
     usage = message.usage
     model = message.model
     # The figures first: one out of range costs the whole line before it has changed anything.
