@@ -130,17 +130,32 @@ def _tool(name: str) -> str:
     return found
 
 
+# A new PID namespace with its own /proc: as root, or as anyone where user namespaces are allowed.
+UNSHARE_VARIANTS = (
+    ("--pid", "--fork", "--mount-proc"),
+    ("--user", "--map-root-user", "--pid", "--fork", "--mount-proc"),
+)
+
+
+def unshare_argv() -> list[str]:
+    """The first unshare command line that makes a PID namespace here; the test fails without one."""
+    unshare = _tool("unshare")
+    errors = []
+    for flags in UNSHARE_VARIANTS:
+        probe = subprocess.run([unshare, *flags, "true"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return [unshare, *flags]
+        errors.append(probe.stderr.strip())
+    pytest.fail(f"unshare cannot make a PID namespace here: {errors}", pytrace=False)
+
+
 class NamespacePane(Pane):
     """A Pane whose shell is PID 1's child in a new PID namespace with its own /proc."""
 
     def start(self, width: int = 160, height: int = 40) -> None:
-        unshare = _tool("unshare")
-        probe = subprocess.run([unshare, "--pid", "--fork", "--mount-proc", "true"], capture_output=True)
-        if probe.returncode != 0:
-            pytest.fail(f"unshare cannot make a PID namespace here: {probe.stderr!r}", pytrace=False)
         rc = self.cwd / ".lsm-test-bashrc"
         rc.write_text(f"PS1={shlex.quote(PROMPT)}\n", encoding="utf-8")
-        shell = f"{unshare} --pid --fork --mount-proc bash --rcfile {shlex.quote(str(rc))} --noprofile -i"
+        shell = shlex.join([*unshare_argv(), "bash", "--rcfile", str(rc), "--noprofile", "-i"])
         self.cmd("new-session", "-d", "-s", "mon", "-x", str(width), "-y", str(height), shell)
         self.cmd("set-option", "-g", "set-clipboard", "on")  # OSC 52 from the monitor fills a tmux buffer
         self.wait_for(lambda t: PROMPT.strip() in t, what="the shell prompt")
