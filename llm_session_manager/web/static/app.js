@@ -28,7 +28,8 @@
 
   function visible(tr) {
     var text = (filter.value || "").trim().toLowerCase();
-    if (text && tr.textContent.toLowerCase().indexOf(text) < 0) return false;
+    var haystack = (tr.getAttribute("data-id") + " " + tr.textContent).toLowerCase();
+    if (text && haystack.indexOf(text) < 0) return false;
     return facets.every(function (sel) {
       return !sel.value || tr.getAttribute("data-" + sel.getAttribute("data-facet")) === sel.value;
     });
