@@ -47,6 +47,8 @@ def test_a_registered_agent_is_read_listed_windowed_and_exported(toy: Path) -> N
     paths = resolve()
     assert "toy" in agent_names()
     assert [r.roots() for r in all_readers(paths) if r.name == "toy"] == [[(str(toy), True)]]
+    info = agent_info("toy")
+    assert info is not None and info.roots(paths) == [(str(toy), True)]
     collected = service.collect(paths, config.load(paths.config_file), processes=False)
     (view,) = [v for v in collected.views if v.session.agent == "toy"]
     session = view.session

@@ -232,3 +232,8 @@ class AgentInfo:
     def __post_init__(self) -> None:
         if self.signature is not None and self.signature.agent != self.name:
             raise ValueError(f"{self.name}: its signature is for {self.signature.agent}")
+
+    def roots(self, paths: Paths, config: Mapping[str, Any] | None = None) -> list[tuple[str, bool]]:
+        """Where the agent's logs are looked for under ``paths`` (its environment overrides included)
+        and ``config``, and whether each place exists: the roots its reader is made with."""
+        return self.reader(ReaderSetup(paths, config or {})).roots()
