@@ -102,6 +102,10 @@ class BudgetConfig(TypedDict):
     near_percent: float
 
 
+class WebConfig(TypedDict):
+    token: str
+
+
 class Config(TypedDict):
     idle_minutes: float
     recent_hours: float
@@ -116,6 +120,7 @@ class Config(TypedDict):
     memory: MemoryConfig
     statusline: StatuslineConfig
     budget: BudgetConfig
+    web: WebConfig
     models: dict[str, dict[str, float]]  # model id -> MODEL_KEYS
 
 
@@ -145,6 +150,9 @@ DEFAULTS: Config = {
     # `lsm mcp-server` / `lsm mcp-session-server`: read_only switches every write tool off (tag, describe,
     # set project, add memory); nothing destructive is ever exposed.
     "mcp": {"read_only": False},
+    # `lsm serve`: the token a browser or script must show (bearer header or the login form). Required
+    # to bind any address other than loopback; empty means none (`--token` overrides it).
+    "web": {"token": ""},
     # `lsm notify` / `lsm monitor --notify`: which hook events alert you, at most one alert per session
     # and kind every min_interval_seconds, by "desktop" (notify-send), "terminal" (bell, OSC 9) or "auto".
     "notify": {
