@@ -478,9 +478,7 @@ def _scan_cold(
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
         return ScanResult([], stats)
     if not stats.errors:  # a file we could not read must be tried again next time
-        merged = b"[" + b",".join(saved) + b"]"
-        del saved
-        parse_cache.save_merged_json(conn, agent, signature, version, merged)
+        parse_cache.save_merged_parts(conn, agent, signature, version, saved)
         parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)
 

@@ -139,3 +139,12 @@ def test_a_cold_scan_in_worker_processes_equals_one_in_process(
     assert pooled.stats.files_read == pooled.stats.files and not pooled.stats.errors
     assert by_id(pooled.sessions) == serial
     assert by_id(scan_agent(conn, ClaudeCodeReader([root]), history=True).sessions) == serial
+
+
+def test_merged_parts_are_one_json_array(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "m.db")
+    parse_cache.save_merged_parts(conn, "a", "sig", 1, [b'1,{"x":2}', b"", b'"three"'])
+    assert parse_cache.load_merged(conn, "a", "sig", 1) == [1, {"x": 2}, "three"]
+    parse_cache.save_merged_parts(conn, "a", "sig", 1, [])
+    assert parse_cache.load_merged(conn, "a", "sig", 1) == []
+    assert conn.execute("SELECT count(*) FROM merged_cache").fetchone()[0] == 1

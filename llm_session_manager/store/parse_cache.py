@@ -152,6 +152,34 @@ def save_merged_json(
     )
 
 
+def save_merged_parts(
+    conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, parts: list[bytes]
+) -> None:
+    """Save merged sessions serialised in parts (each the inside of a JSON array, without brackets),
+    written into the row one part at a time: the whole array is never one more copy in memory."""
+    body = [p for p in parts if p]
+    size = 2 + sum(map(len, body)) + max(len(body) - 1, 0)
+    if not hasattr(conn, "blobopen"):  # Python 3.10
+        save_merged_json(conn, agent, signature, parser_version, b"[" + b",".join(body) + b"]")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = conn.execute(
+            "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
+            " VALUES (?, ?, zeroblob(?), ?)",
+            (agent, signature, size, parser_version),
+        )
+        with conn.blobopen("merged_cache", "sessions", cursor.lastrowid or 0) as blob:
+            blob.write(b"[")
+            for i, part in enumerate(body):
+                blob.write(b"," + part if i else part)
+            blob.write(b"]")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def drop_merged(conn: sqlite3.Connection, agent: str) -> None:
     conn.execute("DELETE FROM merged_cache WHERE agent IN (?, ?)", (agent, agent + LINKS))
 
