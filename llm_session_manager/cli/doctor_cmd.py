@@ -7,10 +7,8 @@ from typing import Any
 
 import typer
 
-from llm_session_manager.cli.common import check_format, print_json
+from llm_session_manager.cli.common import check_format, load_env, print_json
 from llm_session_manager.errors import EXIT_ERROR
-from llm_session_manager.paths import resolve
-from llm_session_manager.store import doctor
 
 
 def doctor_cmd(
@@ -24,27 +22,14 @@ def doctor_cmd(
     Exit status: 0 when the database is sound (or was repaired), 1 when a problem was found and not
     repaired."""
     fmt = check_format(fmt)
-    path = resolve().db_file
-    diag = doctor.diagnose(path)
-    fixed: doctor.Repair | None = None
-    if repair and not diag.ok:
-        fixed = doctor.repair(path)
-    report: dict[str, Any] = {
-        "database": diag.path,
-        "exists": diag.exists,
-        "schema_version": diag.schema_version,
-        "ok": diag.ok,
-        "problems": diag.problems,
-        "repaired": fixed is not None,
-        "backup": fixed.backup if fixed else None,
-        "kept_rows": fixed.kept if fixed else {},
-        "lost": fixed.lost if fixed else {},
-    }
+    from llm_session_manager.api.maintenance import doctor
+
+    report = doctor(load_env(), repair=repair)
     if fmt == "json":
         print_json(report)
     else:
         _print(report)
-    if not diag.ok and fixed is None:
+    if not report["ok"] and not report["repaired"]:
         raise typer.Exit(EXIT_ERROR)
 
 

@@ -109,20 +109,12 @@ def status_cmd(
 ) -> None:
     """What is installed where, and when each agent last sent an event."""
     fmt = check_format(fmt)
-    from llm_session_manager import service
-    from llm_session_manager.store import hook_events
+    from llm_session_manager.api.maintenance import hooks_status
 
-    paths = load_env().paths
-    conn = service.open_db(paths)
-    try:
-        service.hook_states(conn, paths)  # read what the spool gained first
-        seen = hook_events.last_seen_by_agent(conn)
-        spool = hook_events.totals(conn)
-    finally:
-        conn.close()
-    rows = [hook_install.status(name, paths, seen) for name in _agents(agent)]
+    status = hooks_status(load_env(), _agents(agent))
+    rows, spool = status["agents"], status["spool"]
     if fmt == "json":
-        print_json({"agents": rows, "spool": {"lines": spool.lines, "corrupt_lines": spool.corrupt_lines}})
+        print_json(status)
         return
     for row in rows:
         when = (
@@ -136,8 +128,9 @@ def status_cmd(
             sys.stdout.write(for_terminal(f"  error: {row['error']}") + "\n")
         if row["missing_events"]:
             sys.stdout.write(for_terminal(f"  missing: {', '.join(row['missing_events'])}") + "\n")
-    if spool.corrupt_lines:
-        sys.stdout.write(f"spool: {spool.lines} events read, {spool.corrupt_lines} malformed lines skipped\n")
+    if spool["corrupt_lines"]:
+        read, bad = spool["lines"], spool["corrupt_lines"]
+        sys.stdout.write(f"spool: {read} events read, {bad} malformed lines skipped\n")
 
 
 def deliver(alert: Alert, method: str, *, in_monitor: bool = False) -> str:

@@ -159,24 +159,17 @@ def prune_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
 ) -> None:
     """Forget archived sessions (those whose transcripts the agent deleted) last active before a date."""
+    from llm_session_manager.api.maintenance import prune_archived
     from llm_session_manager.reports import moment as parse_moment
-    from llm_session_manager.service import open_db
-    from llm_session_manager.store import archive
 
     fmt = check_format(fmt)
     local = datetime.now().astimezone().tzinfo or timezone.utc
     moment = parse_moment("--before", before, datetime.now(timezone.utc), local)
     assert moment is not None  # --before is required
-    env = load_env()
-    conn = open_db(env.paths)
-    try:
-        ids = archive.prune(conn, moment, dry_run=dry_run)
-    finally:
-        conn.close()
+    pruned = prune_archived(load_env(), moment, dry_run=dry_run)
+    ids = pruned.forgotten
     if fmt == "json":
-        print_json(
-            {"before": moment.isoformat().replace("+00:00", "Z"), "dry_run": dry_run, "forgotten": ids}
-        )
+        print_json(pruned.document())
         return
     from llm_session_manager.safetext import for_terminal
 
