@@ -296,9 +296,7 @@ def collect(
         else:
             view = derive(s, table, cfg, now, closed=bool(m and m.closed_at), hook=hook)
             if m is not None:
-                # Our own metadata can quote a transcript (describe --ai) or a pasted key: redacted.
-                view.tags = list(m.tags)
-                view.project, view.description = without_secrets(m.project), without_secrets(m.description)
+                apply_meta(view, m)
             quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
             if memo is not None and quiet:
                 memo.views[s.id] = (s, key, view)
@@ -309,6 +307,12 @@ def collect(
                 unknown[model] = unknown.get(model, 0) + 1
         views.append(view)
     return Collected(views, stats, procs, unknown, error, readers, unrecorded)
+
+
+def apply_meta(view: SessionView, m: meta.SessionMeta) -> None:
+    """Our own metadata onto a view. It can quote a transcript (describe --ai) or a pasted key: redacted."""
+    view.tags = list(m.tags)
+    view.project, view.description = without_secrets(m.project), without_secrets(m.description)
 
 
 def hook_states(conn: sqlite3.Connection, paths: Paths) -> dict[tuple[str, str], hookstate.HookState]:
