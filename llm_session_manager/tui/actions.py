@@ -1,8 +1,7 @@
 """What the monitor's action keys do to the selected session. Each function calls the use case the
-matching `lsm` command calls (``api.sessions.tag`` and ``describe``, ``api.exports.export_document``;
-closing has no use case yet, so ``organise.close_sessions``, as `lsm batch-close`) and returns the line
-the status bar shows; nothing here draws. A refused input (a bad tag) raises ``LsmError``, whose message
-the monitor shows instead."""
+matching `lsm` command calls (``api.sessions.tag`` and ``describe``, ``api.exports.export_document``,
+``api.organise.close`` as `lsm batch-close`) and returns the line the status bar shows; nothing here
+draws. A refused input (a bad tag) raises ``LsmError``, whose message the monitor shows instead."""
 
 from __future__ import annotations
 
@@ -12,16 +11,14 @@ import re
 import shlex
 import shutil
 from collections.abc import Mapping
-from contextlib import closing
 from pathlib import Path
 
-from llm_session_manager import exporting, organise
+from llm_session_manager import exporting
 from llm_session_manager.api.context import Context
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.paths import Paths
 from llm_session_manager.resume import resume_command
-from llm_session_manager.service import open_db
 
 HANDOFF_DIR = "handoffs"
 # Transcripts that are databases (Cursor's state.vscdb, Copilot's) are no text for a pager.
@@ -75,8 +72,9 @@ def export_handoff(ctx: Context, view: SessionView) -> Path:
 
 def close_preview(ctx: Context, view: SessionView) -> str:
     """What closing would do (`lsm batch-close --dry-run`), for the confirmation prompt."""
-    with closing(open_db(ctx.paths)) as conn:
-        outcome = organise.close_sessions(conn, [view], dry_run=True)[0]
+    from llm_session_manager.api import organise
+
+    outcome = organise.close(ctx, [view], dry_run=True)[0]
     return outcome.detail or outcome.action
 
 
@@ -85,9 +83,9 @@ def close(ctx: Context, view: SessionView, timeout: float = 5.0) -> str:
     pid, never an editor)."""
     if view.status == "closed":
         return f"{view.session.id} is already closed"
-    ctx.check_writable()
-    with ctx.lock, closing(open_db(ctx.paths)) as conn:
-        o = organise.close_sessions(conn, [view], dry_run=False, timeout=timeout)[0]
+    from llm_session_manager.api import organise
+
+    o = organise.close(ctx, [view], dry_run=False, timeout=timeout)[0]
     pid = f" (pid {o.pid})" if o.pid else ""
     return f"{o.session_id}{pid}: {o.action}{': ' + o.detail if o.detail else ''}"
 
