@@ -102,6 +102,15 @@ class BudgetConfig(TypedDict):
     near_percent: float
 
 
+class SearchConfig(TypedDict):
+    index_tool_output: bool
+    max_message_chars: int
+
+
+class ArchiveConfig(TypedDict):
+    enabled: bool
+
+
 class WebConfig(TypedDict):
     token: str
 
@@ -120,6 +129,8 @@ class Config(TypedDict):
     memory: MemoryConfig
     statusline: StatuslineConfig
     budget: BudgetConfig
+    search: SearchConfig
+    archive: ArchiveConfig
     web: WebConfig
     models: dict[str, dict[str, float]]  # model id -> MODEL_KEYS
 
@@ -175,6 +186,11 @@ DEFAULTS: Config = {
     "statusline": {"format": STATUSLINE_FORMAT},
     # `lsm budget` / `lsm statusline`: a limit used this much (percent) or more is "near" (exit 10).
     "budget": {"near_percent": 80},
+    # `lsm search --content` (content_index.py): tool outputs and file contents are indexed only when
+    # asked (they are large and full of secrets); one message is indexed up to max_message_chars.
+    "search": {"index_tool_output": False, "max_message_chars": 20_000},
+    # The opt-in transcript archive (transcript_archive.py): compressed copies of indexed transcripts.
+    "archive": {"enabled": False},
     # Per-model overrides or additions, keyed by model id; see MODEL_KEYS.
     "models": {},
 }
@@ -302,6 +318,19 @@ budget:
   # `lsm budget` exits 10 ("near") when an official limit is used this much (percent) or more; the
   # statusline shows such a limit in yellow.
   near_percent: 80
+
+search:
+  # `lsm search --content` / `lsm grep` index prompts, replies, tool names and commands, file paths and
+  # error messages (secrets redacted first). true also indexes tool outputs and file contents.
+  index_tool_output: false
+  # At most this many characters of one message are indexed.
+  max_message_chars: 20000
+
+archive:
+  # true keeps a gzip copy of every transcript the content index reads, in lsm's data folder
+  # (transcripts/), so its session stays searchable and exportable after the agent deletes it.
+  # `lsm archive status` shows it; `lsm archive prune --before DATE` removes copies (docs/SEARCH.md).
+  enabled: false
 
 # Add or override models: context window (tokens) and USD per million tokens.
 # models:
@@ -490,6 +519,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "notify.min_interval_seconds": (0, 86_400),
     "notify.poll_seconds": (0.2, 60),
     "budget.near_percent": (1, 100),
+    "search.max_message_chars": (100, 10_000_000),
 }
 
 

@@ -124,6 +124,9 @@ DOCS: dict[str, Doc] = {
     "report blocks": Doc((("report", "blocks", "--by", "model", "-f", "json"),)),
     "report session": Doc((("report", "session", "--by", "branch", "-f", "json"),)),
     "prune": Doc((("prune", "--before", "2000-01-01", "-f", "json"),)),
+    "grep": Doc((("grep", "the", "-f", "json"),)),
+    "archive status": Doc((("archive", "status", "-f", "json"),)),
+    "archive prune": Doc((("archive", "prune", "--before", "2000-01-01", "-f", "json"),)),
 }
 # The order the documents are produced in (tags before search, a memory before export, …).
 ORDER = (
@@ -163,6 +166,9 @@ ORDER = (
     "report blocks",
     "report session",
     "prune",
+    "grep",
+    "archive status",
+    "archive prune",
 )
 
 

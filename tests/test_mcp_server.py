@@ -33,6 +33,7 @@ TOOLS = [
     "get_budget",
     "get_usage_report",
     "export_session",
+    "search_conversations",
     "search_memory",
     "tag_session",
     "untag_session",

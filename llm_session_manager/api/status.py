@@ -22,6 +22,7 @@ def info_document(ctx: Context, result: Collected) -> dict[str, Any]:
         "cache": _cache_info(result),
         "unreadable": [err for stats in result.stats.values() for err in stats.errors],
         "discovery": result.discovery_error or "ok",
+        "content_index": _content_index_info(ctx),
         "pid": os.getpid(),
     }
 
@@ -43,6 +44,17 @@ def _cache_info(result: Collected) -> dict[str, object]:
         "files_read": sum(s.files_read for s in stats),
         "bytes_read": sum(s.bytes_read for s in stats),
     }
+
+
+def _content_index_info(ctx: Context) -> dict[str, object]:
+    """The content index (`lsm search --content`): messages and sessions indexed, and its bytes."""
+    from contextlib import closing
+
+    from llm_session_manager.api.search import index_size
+    from llm_session_manager.service import open_db
+
+    with ctx.lock, closing(open_db(ctx.paths)) as conn:
+        return {**index_size(conn)}
 
 
 def _agent_info(reader: AgentReader, result: Collected) -> dict[str, object]:

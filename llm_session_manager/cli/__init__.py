@@ -43,6 +43,7 @@ def _root(
 MODULES = (
     "sessions",
     "organise",
+    "search_cmds",
     "export_cmds",
     "autotag",
     "memory_cmds",
@@ -53,6 +54,7 @@ MODULES = (
     "tokens_cmd",
     "limits_cmds",
     "report_cmd",
+    "team_cmd",
     "hooks_cmd",
     "config_cmds",
     "doctor_cmd",
@@ -66,6 +68,7 @@ COMMAND_MODULES = {
         ("tag", "untag", "set-project", "describe", "search", "batch-tag", "batch-close", "reopen"),
         "organise",
     ),
+    **dict.fromkeys(("grep", "archive"), "search_cmds"),
     **dict.fromkeys(("export", "import-context", "batch-export", "forget"), "export_cmds"),
     **dict.fromkeys(("auto-tag", "tag-stats"), "autotag"),
     **dict.fromkeys(
@@ -78,6 +81,7 @@ COMMAND_MODULES = {
     "tokens": "tokens_cmd",
     **dict.fromkeys(("limits", "budget", "statusline"), "limits_cmds"),
     **dict.fromkeys(("report", "prune"), "report_cmd"),
+    "team": "team_cmd",
     **dict.fromkeys(("hook", "hooks", "notify"), "hooks_cmd"),
     **dict.fromkeys(("init-config", "show-config"), "config_cmds"),
     "doctor": "doctor_cmd",

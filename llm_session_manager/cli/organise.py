@@ -114,8 +114,24 @@ def search_cmd(
     details: bool = typer.Option(False, "--details", "-d", help="Show description, tags, tokens and health."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="At most N results."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+    content: bool = typer.Option(
+        False, "--content", "-c", help="Search what was said in the sessions instead (see `lsm grep`)."
+    ),
+    agent: str | None = typer.Option(None, "--agent", "-a", help="With --content: only this agent."),
+    project: str | None = typer.Option(None, "--project", "-p", help="With --content: only this project."),
+    since: str | None = typer.Option(None, "--since", "-s", help="With --content: only messages since then."),
+    role: list[str] | None = typer.Option(
+        None, "--role", "-r", help="With --content: only user, assistant or tool messages."
+    ),
 ) -> None:
-    """Find sessions by description, title, tags and project."""
+    """Find sessions by description, title, tags and project (--content: by what was said)."""
+    if content:
+        from llm_session_manager.cli.search_cmds import run_content_search
+
+        run_content_search(text, agent=agent, project=project, since=since, roles=role, limit=limit, fmt=fmt)
+        return
+    if agent or project or since or role:
+        raise UsageError("--agent, --project, --since and --role need --content")
     fmt = check_format(fmt)
     listing = sessions_api.list_sessions(load_env(), sessions_api.ListQuery(text=text, limit=limit))
     if fmt == "json":

@@ -127,6 +127,13 @@ class MemoryList(TypedDict):
     count: int
 
 
+class ConversationHits(TypedDict):
+    """Messages where the query was said, best session first: what `lsm grep --format json` prints."""
+
+    hits: list[dict[str, Any]]
+    count: int
+
+
 # ---------------------------------------------------------------------------------------------------
 # Services
 
@@ -697,6 +704,34 @@ def _add_read_tools(server: MCPServer[Services], holder: _Holder) -> None:
             view = svc.one(session_id)
             text = export_text(svc, view, format, transcript=include_transcript, full=full)
         return {"session_id": view.session.id, "format": format, "redacted": True, "content": text}
+
+    @server.tool(annotations=READ)
+    def search_conversations(
+        query: Annotated[
+            str,
+            Field(
+                description='What was said. FTS5 syntax: words (all must appear), "a phrase", prefix*,'
+                " NEAR(a b, 5), a OR b, a NOT b."
+            ),
+        ],
+        agent: Annotated[str | None, Field(description="Only this agent, e.g. claude-code, codex.")] = None,
+        project: Annotated[str | None, Field(description="Project name or part of its path.")] = None,
+        since: Annotated[str | None, Field(description="Only messages since: 2h, 3d, 1w or a date.")] = None,
+        role: Annotated[
+            list[Literal["user", "assistant", "tool"]] | None, Field(description="Only these roles.")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="At most this many sessions.")] = 20,
+    ) -> ConversationHits:
+        """Full-text search of what was said in every session (prompts, replies, commands, files,
+        errors; secrets redacted): the best matching messages with a snippet, the session id and the
+        command that resumes it (= `lsm grep --format json`)."""
+        from llm_session_manager.api.search import SearchFilters, search_conversations
+
+        roles = tuple(role or ())
+        filters = SearchFilters(agent=agent, project=project, since=since, roles=roles, limit=limit)
+        with tool_errors():
+            hits = search_conversations(holder.get(), query, filters).documents()
+        return {"hits": hits, "count": len(hits)}
 
     @server.tool(annotations=READ)
     def search_memory(

@@ -183,6 +183,48 @@ MIGRATIONS: tuple[str, ...] = (
         doc BLOB NOT NULL
     );
     """,
+    # 10: the content index (store/content.py; its FTS5 table is made on first use), how far each
+    # source was indexed, and the opt-in archive's compressed transcript copies.
+    """
+    CREATE TABLE content_messages (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        role TEXT NOT NULL,
+        at TEXT,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX content_messages_source ON content_messages(session_id, path);
+    CREATE TABLE content_progress (
+        session_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        head BLOB NOT NULL,
+        signature TEXT NOT NULL,
+        indexed_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, path)
+    );
+    CREATE TABLE transcript_copies (
+        path TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        head BLOB NOT NULL,
+        copied INTEGER NOT NULL,
+        stored INTEGER NOT NULL,
+        last_activity TEXT,
+        archived_at TEXT NOT NULL
+    );
+    CREATE INDEX transcript_copies_session ON transcript_copies(session_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
