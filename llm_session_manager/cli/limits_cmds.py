@@ -98,10 +98,16 @@ def _gather(agent: str | None) -> tuple[list[Limit], Env, list[str] | None]:
 def limits_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
     agent: str | None = typer.Option(None, "--agent", help=LIMIT_AGENT_HELP),
+    team: bool = typer.Option(False, "--team", help="Everyone's limits from the team store, per user."),
 ) -> None:
     """Official plan limits every agent reported (Claude Code through `lsm statusline`, Codex in its logs):
     used share of the 5 h and 7 d windows, reset, staleness and the projected time to 100%."""
     fmt = check_format(fmt)
+    if team:
+        from llm_session_manager.cli.team_cmd import limits_team
+
+        limits_team(_agents(agent), fmt)
+        return
     limits, ctx, _ = _gather(agent)
     now = ctx.now()
     if fmt == "json":

@@ -31,6 +31,7 @@ def _run(
     last: int | None,
     fmt: str,
     chart: bool,
+    team: bool = False,
 ) -> None:
     from llm_session_manager import reports
 
@@ -40,7 +41,14 @@ def _run(
     )
     from llm_session_manager.api.advice import usage_report
 
-    doc, errors = usage_report(load_env(), request)
+    if team:
+        from llm_session_manager.cli.team_cmd import team_report_doc
+
+        doc, shown_by = team_report_doc(request)
+        errors: list[str] = []
+    else:
+        doc, errors = usage_report(load_env(), request)
+        shown_by = reports.check_by(by)
     for err in errors:
         warn(f"skipped {err}")
     for model in doc["unpriced_models"]:
@@ -51,9 +59,9 @@ def _run(
     if fmt == "json":
         print_json(doc)
     elif fmt == "csv":
-        _csv(doc, reports.check_by(by), kind)
+        _csv(doc, shown_by, kind)
     else:
-        _table(doc, reports.check_by(by), kind, chart)
+        _table(doc, shown_by, kind, chart)
 
 
 def _csv(doc: dict[str, Any], by: tuple[str, ...], kind: str) -> None:
@@ -137,8 +145,11 @@ def _command(kind: str, doc: str) -> None:
         last: int | None = typer.Option(None, "--last", min=0, help="Only the last N periods."),
         fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
         chart: bool = typer.Option(False, "--chart", help="A bar per row (total tokens), in the table."),
+        team: bool = typer.Option(
+            False, "--team", help="Everyone's usage from the team store; --by also takes user and machine."
+        ),
     ) -> None:
-        _run(kind, by, since, until, agent, project, tz, start_of_week, last, fmt, chart)
+        _run(kind, by, since, until, agent, project, tz, start_of_week, last, fmt, chart, team)
 
     command.__doc__ = doc
     report_app.command(kind)(command)

@@ -57,6 +57,9 @@ def list_cmd(
         None, "--sort", help="last_activity, started_at, tokens, cost, health, context, project."
     ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N sessions."),
+    team: bool = typer.Option(
+        False, "--team", help="Everyone's sessions from the team store, with user and machine (docs/TEAM.md)."
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """List sessions: running ones and those active recently (--all for every session)."""
@@ -73,6 +76,11 @@ def list_cmd(
         sort=sort,
         limit=limit,
     )
+    if team:
+        from llm_session_manager.cli.team_cmd import list_team
+
+        list_team(query, fmt)
+        return
     listing = list_sessions(ctx, query)
     _warn_scan(listing.collected)
     views, now = listing.views, ctx.now()
