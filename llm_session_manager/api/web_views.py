@@ -19,6 +19,8 @@ class SessionPage:
     document: dict[str, Any]  # `lsm list --format json`'s object for it
     health: dict[str, Any]  # `lsm health <id> --format json`
     advice: list[Recommendation]  # `lsm recommend` entries naming this session
+    context: list[tuple[int, float]]  # (epoch seconds, % of the window) since the last compaction
+    tokens: list[tuple[int, int]]  # (minute since the epoch, tokens of every kind), replies' minutes only
 
 
 def session_page(ctx: Context, session_id: str) -> SessionPage:
@@ -26,10 +28,29 @@ def session_page(ctx: Context, session_id: str) -> SessionPage:
     as `lsm recommend` does, and keep those that name this one)."""
     from llm_session_manager.api.sessions import health_document, session_document
     from llm_session_manager.recommend import recommend
-    from llm_session_manager.service import resolve_id
+    from llm_session_manager.service import collect, resolve_id
 
-    views = ctx.collect().views
+    with ctx.lock:  # with each session's per-minute history, for the tokens-per-minute chart
+        views = collect(ctx.paths, ctx.config, now=ctx.now(), history=True).views
     view = resolve_id(views, session_id)
     recs = recommend(views, ctx.config, ctx.now().astimezone())
     mine = [r for r in recs if view.session.id in r.session_ids]
-    return SessionPage(view, session_document(view), health_document(view), mine)
+    return SessionPage(
+        view, session_document(view), health_document(view), mine, context_fill(view), tokens_per_minute(view)
+    )
+
+
+def context_fill(view: SessionView) -> list[tuple[int, float]]:
+    """The context's fill over time, as a share of the window, from the agent's own usage records."""
+    window = view.session.context_window
+    if not window:
+        return []
+    return [(at, tokens / window * 100) for at, tokens in view.session.context_series]
+
+
+def tokens_per_minute(view: SessionView) -> list[tuple[int, int]]:
+    """Tokens per minute (input, output and cache, every model) over the whole session."""
+    minutes: dict[int, int] = {}
+    for minute, _model, i, o, cw, cr, _cw1h in view.session.usage_history:
+        minutes[minute] = minutes.get(minute, 0) + i + o + cw + cr
+    return sorted(minutes.items())

@@ -86,7 +86,9 @@ class Dashboard:
         from llm_session_manager.api.web_views import session_page
 
         sp = await run_in_threadpool(session_page, self.ctx, request.path_params["sid"])
-        return _html(pages.session_page(sp.document, sp.health, sp.advice, self.access.csrf_token()))
+        series = pages.Series(sp.context, sp.tokens)
+        csrf = self.access.csrf_token()
+        return _html(pages.session_page(sp.document, sp.health, sp.advice, csrf, series, self.now()))
 
     async def reports(self, request: Request) -> Response:
         from llm_session_manager.reports import Request as ReportRequest
@@ -100,7 +102,7 @@ class Dashboard:
 
     async def limits(self, request: Request) -> Response:
         lim, bud = await run_in_threadpool(self._limits)
-        return _html(pages.limits_page(lim, bud))
+        return _html(pages.limits_page(lim, bud, self.now()))
 
     # -- writes ----------------------------------------------------------------------------------
 

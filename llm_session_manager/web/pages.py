@@ -10,9 +10,10 @@ presentation attributes.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -241,11 +242,31 @@ def _tokens_table(doc: dict[str, Any]) -> str:
     )
 
 
+def _raw(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", ": "))
+
+
+def when(iso: str | None, now: datetime) -> str:
+    """An ISO time as local "Fri 14:05 (in 2h 05m)" or "(3m ago)"; "-" for none."""
+    from llm_session_manager.limits import countdown
+
+    if not iso:
+        return "-"
+    try:
+        then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    local = then.astimezone().strftime("%a %d %b %H:%M")
+    return f"{local} (in {countdown(then - now)})" if then > now else f"{local} ({ago(then, now)})"
+
+
 def _health_html(health: dict[str, Any]) -> str:
     caps = "".join(f'<li class="cap">capped: {t(c)}</li>' for c in health.get("caps", []))
     rows = "".join(
         f"<tr><td>{t(f['name'])}</td><td class=num>{f['score']:.0f}</td><td class=num>{f['weight']:.2f}</td>"
-        f"<td>{t(f['reason'])}</td><td><code>{t(f['raw'])}</code></td></tr>"
+        f"<td>{t(f['reason'])}</td><td><code>{t(_raw(f['raw']))}</code></td></tr>"
         for f in health.get("factors", [])
     )
     head = (
@@ -297,9 +318,93 @@ def _advice_html(advice: Sequence[Any]) -> str:
     return f'<ol class="advice">{items}</ol>'
 
 
-def session_page(doc: dict[str, Any], health: dict[str, Any], advice: Sequence[Any], csrf: str) -> str:
+@dataclass(frozen=True)
+class Series:
+    """What a session's charts draw: context fill (epoch seconds, %) and tokens per minute."""
+
+    context: Sequence[tuple[int, float]] = ()
+    tokens: Sequence[tuple[int, int]] = ()
+
+
+def _axis_time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone().strftime("%d %b %H:%M")
+
+
+def _label(x: float, y: float, text: str, anchor: str = "start") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" class="axis" text-anchor="{anchor}">{t(text)}</text>'
+
+
+def context_svg(points: Sequence[tuple[int, float]], width: int = 600, height: int = 180) -> str:
+    """Context fill over time since the last compaction: a line on a 0-100 % scale."""
+    if len(points) < 2:
+        return (
+            "<p class=muted>No context series: lsm keeps one for recently active sessions, from the"
+            " replies since the last compaction.</p>"
+        )
+    pad, top = 30, 10
+    x0, x1 = points[0][0], points[-1][0]
+    span = max(1, x1 - x0)
+    xs = [pad + (at - x0) / span * (width - pad - 10) for at, _ in points]
+    ys = [top + (1 - min(pct, 100) / 100) * (height - top - 20) for _, pct in points]
+    coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    grid = "".join(
+        f'<line x1="{pad}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+        f'<text x="2" y="{y + 4:.1f}" class="axis">{pct}%</text>'
+        for pct in (0, 50, 100)
+        for y in (top + (1 - pct / 100) * (height - top - 20),)
+    )
+    label = f"Context fill from {points[0][1]:.0f}% to {points[-1][1]:.0f}% of the window"
+    return (
+        f'<svg class="chart small" viewBox="0 0 {width} {height}" role="img" aria-label="{t(label)}">{grid}'
+        f'<polyline points="{coords}" fill="none" stroke="#0072b2" stroke-width="2"/>'
+        f"{_label(pad, height - 4, _axis_time(x0))}"
+        f"{_label(width - 10, height - 4, _axis_time(x1), 'end')}</svg>"
+    )
+
+
+def minutes_svg(
+    minutes: Sequence[tuple[int, int]], width: int = 600, height: int = 180, bins: int = 60
+) -> str:
+    """Tokens per minute over the session, in at most ``bins`` bars (each the busiest minute of its
+    stretch, so a burst is not averaged away)."""
+    if not minutes:
+        return "<p class=muted>The agent's log does not time this session's replies.</p>"
+    first, last = minutes[0][0], minutes[-1][0]
+    size = max(1, -(-(last - first + 1) // bins))
+    peaks: dict[int, int] = {}
+    for minute, tokens in minutes:
+        slot = (minute - first) // size
+        peaks[slot] = max(peaks.get(slot, 0), tokens)
+    top = max(peaks.values()) or 1
+    count = (last - first) // size + 1
+    step = (width - 10) / count
+    tall = height - 30
+    bar = max(1.0, step * 0.8)
+    bars = "".join(
+        f'<rect x="{5 + slot * step:.1f}" y="{10 + (1 - v / top) * tall:.1f}" width="{bar:.1f}"'
+        f' height="{v / top * tall:.1f}" fill="#009e73"><title>{v:,} tokens</title></rect>'
+        for slot, v in sorted(peaks.items())
+    )
+    label = f"Tokens per minute; the busiest minute {human_tokens(top)}"
+    return (
+        f'<svg class="chart small" viewBox="0 0 {width} {height}" role="img" aria-label="{t(label)}">{bars}'
+        f"{_label(5, height - 4, _axis_time(first * 60))}"
+        f"{_label(width - 5, height - 4, _axis_time(last * 60), 'end')}"
+        f"{_label(5, 10, human_tokens(top) + '/min')}</svg>"
+    )
+
+
+def session_page(
+    doc: dict[str, Any],
+    health: dict[str, Any],
+    advice: Sequence[Any],
+    csrf: str,
+    series: Series = Series(),
+    now: datetime | None = None,
+) -> str:
     sid = str(doc["id"])
     href = session_href(sid)
+    now = now or datetime.now(timezone.utc)
     exports = " ".join(
         f'<a class="button" href="{t(href)}/export/{fmt}" download>{name}</a>' for fmt, name in EXPORT_FORMATS
     )
@@ -315,8 +420,8 @@ def session_page(doc: dict[str, Any], health: dict[str, Any], advice: Sequence[A
             ("Model", t(", ".join(doc.get("models") or []) or doc.get("model") or "-")),
             ("Status", f'<span class="st-{t(doc["status"])}">{t(doc["status"])}</span>'),
             ("State", state),
-            ("Started", t(doc.get("started_at") or "-")),
-            ("Last activity", t(doc.get("last_activity") or "-")),
+            ("Started", t(when(doc.get("started_at"), now))),
+            ("Last activity", t(when(doc.get("last_activity"), now))),
             ("Messages", f"{doc['messages']['user']} user, {doc['messages']['assistant']} assistant"),
             ("Tool calls", f"{doc.get('tool_calls', 0)} ({doc.get('tool_errors', 0)} failed)"),
         )
@@ -328,13 +433,18 @@ def session_page(doc: dict[str, Any], health: dict[str, Any], advice: Sequence[A
                 "In context",
                 f"{human_tokens(doc.get('context_tokens'))} of {human_tokens(doc.get('context_window'))}",
             ),
-            ("Compacts at", "-" if doc.get("compact_at") is None else f"{doc['compact_at']:.0f}%"),
+            (
+                "Compacts at",
+                "-" if doc.get("compact_at") is None else f"{human_tokens(doc['compact_at'])} tokens",
+            ),
         )
     )
     body = (
         f'<h1 id="title">{t(doc.get("title") or sid)}</h1>'
         f'<section class="cols"><div><h2>Session</h2>{facts}</div>'
         f"<div><h2>Tokens and cost</h2>{_tokens_table(doc)}<h2>Context</h2>{context}</div></section>"
+        f'<section class="cols"><div><h2>Context fill</h2>{context_svg(series.context)}</div>'
+        f"<div><h2>Tokens per minute</h2>{minutes_svg(series.tokens)}</div></section>"
         f"<section><h2>Health</h2>{_health_html(health)}</section>"
         f"<section><h2>Recommendations</h2>{_advice_html(advice)}</section>"
         f"<section><h2>Tags</h2>{_tags_html(sid, doc.get('tags') or [], csrf)}"
@@ -431,13 +541,21 @@ def reports_page(doc: dict[str, Any], kind: str, by: str, last: int) -> str:
 # Limits and budget
 
 
-def limits_page(limits: Sequence[dict[str, Any]], budget: dict[str, Any]) -> str:
+def _resets(iso: str | None, now: datetime) -> str:
+    return f", resets {t(when(iso, now))}" if iso else ""
+
+
+def _used(left: float | None) -> str:
+    return "no current figure" if left is None else f"{_meter(100 - left)} used"
+
+
+def limits_page(limits: Sequence[dict[str, Any]], budget: dict[str, Any], now: datetime) -> str:
     if limits:
         rows = "".join(
             f"<tr><td>{t(x['agent'])}</td><td>{t(x['window'])}</td>"
             f"<td>{'stale' if x['stale'] else _meter(x['used_percent'])}</td>"
-            f"<td>{t(x['resets_at'] or '-')}</td><td>{t(x['observed_at'])}</td><td>{t(x['source'])}</td>"
-            f"<td>{t(x['projected_full_at'] or '-')}</td></tr>"
+            f"<td>{t(when(x['resets_at'], now))}</td><td>{t(when(x['observed_at'], now))}</td>"
+            f"<td>{t(x['source'])}</td><td>{t(when(x['projected_full_at'], now))}</td></tr>"
             for x in limits
         )
         table = (
@@ -452,8 +570,7 @@ def limits_page(limits: Sequence[dict[str, Any]], budget: dict[str, Any]) -> str
         )
     agents = "".join(
         f'<li class="budget-{t(b["status"])}"><strong>{t(b["agent"])}</strong>: {t(b["status"])}, '
-        f"{_meter(None if b['left_percent'] is None else 100 - b['left_percent'])} used"
-        f"{', resets ' + t(b['resets_at']) if b.get('resets_at') else ''}<br>{t(b['suggestion'])}</li>"
+        f"{_used(b['left_percent'])}{_resets(b.get('resets_at'), now)}<br>{t(b['suggestion'])}</li>"
         for b in budget.get("agents", [])
     )
     body = (
