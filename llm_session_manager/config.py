@@ -102,6 +102,14 @@ class BudgetConfig(TypedDict):
     near_percent: float
 
 
+class TeamConfig(TypedDict):
+    database_url: str | None
+    machine: str | None
+    user: str | None
+    share_titles: bool
+    push_interval_seconds: float
+
+
 class SearchConfig(TypedDict):
     index_tool_output: bool
     max_message_chars: int
@@ -129,6 +137,7 @@ class Config(TypedDict):
     memory: MemoryConfig
     statusline: StatuslineConfig
     budget: BudgetConfig
+    team: TeamConfig
     search: SearchConfig
     archive: ArchiveConfig
     web: WebConfig
@@ -186,6 +195,16 @@ DEFAULTS: Config = {
     "statusline": {"format": STATUSLINE_FORMAT},
     # `lsm budget` / `lsm statusline`: a limit used this much (percent) or more is "near" (exit 10).
     "budget": {"near_percent": 80},
+    # Team mode (team/, docs/TEAM.md): the shared PostgreSQL (LSM_TEAM_DATABASE_URL wins), this machine's
+    # and this person's names in it (None: the host name and the login name), whether session titles and
+    # descriptions leave the machine, and how often `lsm team push --watch` pushes.
+    "team": {
+        "database_url": None,
+        "machine": None,
+        "user": None,
+        "share_titles": False,
+        "push_interval_seconds": 60,
+    },
     # `lsm search --content` (content_index.py): tool outputs and file contents are indexed only when
     # asked (they are large and full of secrets); one message is indexed up to max_message_chars.
     "search": {"index_tool_output": False, "max_message_chars": 20_000},
@@ -319,6 +338,22 @@ budget:
   # statusline shows such a limit in yellow.
   near_percent: 80
 
+team:
+  # Team mode (docs/TEAM.md): `lsm team push` sends this machine's numbers to a shared PostgreSQL and
+  # `lsm list --team`, `lsm report ... --team`, `lsm limits --team` read everyone's. The database URL,
+  # e.g. postgresql://lsm:PASSWORD@db.internal:5432/lsm_team (LSM_TEAM_DATABASE_URL wins over it; lsm
+  # never prints the password). null: team mode is off.
+  database_url: null
+  # Names in the team store; null = this computer's host name and your login name. Give the same user
+  # on every computer you use, so logs synced between them count once.
+  machine: null
+  user: null
+  # Session titles, descriptions, tags and branch names stay on this machine unless true (then they
+  # leave redacted). Numbers, agent, model, status and project name are always shared.
+  share_titles: false
+  # Seconds between two pushes of `lsm team push --watch`.
+  push_interval_seconds: 60
+
 search:
   # `lsm search --content` / `lsm grep` index prompts, replies, tool names and commands, file paths and
   # error messages (secrets redacted first). true also indexes tool outputs and file contents.
@@ -372,6 +407,8 @@ def _merge(file: Path, prefix: str, defaults: dict[str, Any], given: dict[str, A
             merged[key] = _validate_memory(file, value)
         elif key == "mcp" and not prefix:
             merged[key] = _validate_mcp(file, value)
+        elif key == "team" and not prefix:
+            merged[key] = _validate_team(file, value)
         elif isinstance(default, dict):
             if value is None:  # an empty section means "all defaults"
                 continue
@@ -453,6 +490,40 @@ def _validate_mcp(file: Path, value: Any) -> dict[str, Any]:
     return merged
 
 
+
+_TEAM_TEXT_KEYS = ("database_url", "machine", "user")
+_TEAM_NAME_MAX = 200
+
+
+def _validate_team(file: Path, value: Any) -> dict[str, Any]:
+    """The ``team`` section: the URL, machine and user are null or non-empty one-line strings (the URL a
+    postgres:// or postgresql:// URL); ``share_titles`` true or false; the interval a number."""
+    merged = _default_section("team")
+    if value is None:  # an empty section means "all defaults"
+        return merged
+    _check_type(file, "team", value, (dict,))
+    for key, item in value.items():
+        path = f"team.{key}"
+        if not isinstance(key, str) or key not in merged:
+            raise ConfigError(f"{file}: unknown key '{path}'")
+        if key in _TEAM_TEXT_KEYS:
+            if item is not None and (not isinstance(item, str) or not item.strip() or "\n" in item):
+                raise ConfigError(f"{file}: '{path}' must be null or one line of text")
+            if key != "database_url" and item is not None and len(item) > _TEAM_NAME_MAX:
+                raise ConfigError(f"{file}: '{path}' must be at most {_TEAM_NAME_MAX} characters")
+        elif key == "share_titles":
+            if not isinstance(item, bool):
+                raise ConfigError(f"{file}: 'team.share_titles' must be true or false, got {item!r}")
+        else:
+            _check_type(file, path, item, (int, float))
+        merged[key] = item.strip() if isinstance(item, str) else item
+    url = merged["database_url"]
+    if url is not None and not url.startswith(("postgres://", "postgresql://")):
+        # The value itself is not echoed: it may hold a password.
+        raise ConfigError(f"{file}: 'team.database_url' must be a postgresql:// URL")
+    return merged
+
+
 _COLLECTION_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
 
 
@@ -519,6 +590,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "notify.min_interval_seconds": (0, 86_400),
     "notify.poll_seconds": (0.2, 60),
     "budget.near_percent": (1, 100),
+    "team.push_interval_seconds": (5, 86_400),
     "search.max_message_chars": (100, 10_000_000),
 }
 
