@@ -103,6 +103,11 @@ def _positions(data: bytes, leads: tuple[bytes, ...]) -> Iterator[int]:
             pos = data.find(lead, pos + 1)
 
 
+def has_unsafe(text: str) -> bool:
+    """Whether ``text`` holds a character a terminal would act on (other than newline and tab)."""
+    return _UNSAFE_MULTILINE.search(text) is not None
+
+
 def storable(text: str) -> str:
     """Text that can be encoded as UTF-8 (stored, hashed): an argument's bytes that are not UTF-8, which
     Python keeps as lone surrogates, become U+FFFD."""

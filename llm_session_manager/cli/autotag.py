@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import FORMAT_HELP, Env, check_format, emit, load_env, warn
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal
@@ -21,8 +21,6 @@ from llm_session_manager.safetext import for_terminal
 if TYPE_CHECKING:  # imported inside the commands: `lsm list` does not pay for it
     from llm_session_manager import tagging
     from llm_session_manager.api.autotag import Plan
-
-FORMAT_HELP = "Output format: table or json."
 
 
 def _confirm(question: str) -> bool:
@@ -103,8 +101,8 @@ def auto_tag_cmd(
     added = autotag.decide(ctx, found, decisions)
     mode = "apply" if apply else "interactive" if interactive else "suggest"
     report = _report(plan, shown, ranked, decisions, added, mode, threshold)
-    if fmt == "json":
-        print_json(report)
+    if fmt != "table":
+        emit(fmt, report)
         return
     if not interactive:
         _header(plan)
@@ -232,14 +230,15 @@ def tag_stats_cmd(
 
     fmt = check_format(fmt)
     stats = autotag.tag_stats(load_env(), tag, project_type)
-    if fmt == "json":
-        print_json(
+    if fmt != "table":
+        emit(
+            fmt,
             {
                 "rows": [r.as_json() for r in stats.rows],
                 "by_tag": [r.as_json() for r in stats.by_tag],
                 "by_project_type": [r.as_json() for r in stats.by_project_type],
                 "by_source": [r.as_json() for r in stats.by_source],
-            }
+            },
         )
         return
     if not stats.rows:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from llm_session_manager.cli.common import check_format, load_env, print_json
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env
 from llm_session_manager.errors import EXIT_ERROR
 
 
@@ -15,7 +15,7 @@ def doctor_cmd(
     repair: bool = typer.Option(
         False, "--repair", help="Rebuild a damaged database (the old file is kept beside it)."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Check lsm's database; with --repair, rebuild it keeping tags, projects, descriptions and imports.
 
@@ -25,8 +25,8 @@ def doctor_cmd(
     from llm_session_manager.api.maintenance import doctor
 
     report = doctor(load_env(), repair=repair)
-    if fmt == "json":
-        print_json(report)
+    if fmt != "table":
+        emit(fmt, report)
     else:
         _print(report)
     if not report["ok"] and not report["repaired"]:

@@ -13,12 +13,13 @@ from llm_session_manager import exporting
 from llm_session_manager.api import exports as exports_api
 from llm_session_manager.api.exports import export_document
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import FORMAT_HELP, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import TABLE_OR_JSON, check_format, load_env, print_json, warn
 from llm_session_manager.errors import LsmError, NotFoundError, UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, json_for_terminal
 from llm_session_manager.service import collect, resolve_id
 
+OUT_HELP = "Output format: table or json."
 ID_HELP = "Session id or a unique prefix of it."
 
 
@@ -62,12 +63,12 @@ def import_cmd(
     in_fmt: str | None = typer.Option(
         None, "--input-format", help="The file's format, json or yaml (default: extension or content)."
     ),
-    out_fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+    out_fmt: str = typer.Option("table", "--format", "-f", help=OUT_HELP),
 ) -> None:
     """Import an exported session; it is listed with status 'imported'."""
     if out_fmt.strip().lower() in ("yaml", "yml"):
         raise UsageError("--format is the output format (table or json); the file's format is --input-format")
-    out_fmt = check_format(out_fmt)
+    out_fmt = check_format(out_fmt, TABLE_OR_JSON)
     fmt = None if in_fmt is None else check_format(in_fmt, ("json", "yaml"), "--input-format")
     text = _read_text(file)
     doc = exporting.parse_document(text, str(file), fmt)
@@ -169,11 +170,11 @@ def batch_export_cmd(
 
 def forget_cmd(
     session_id: str = typer.Argument(..., help="An imported session's id, or a unique prefix of it."),
-    out_fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+    out_fmt: str = typer.Option("table", "--format", "-f", help=OUT_HELP),
 ) -> None:
     """Remove an imported session: its document, tags, project and description. Sessions read from an
     agent's own files are never deleted by lsm."""
-    out_fmt = check_format(out_fmt)
+    out_fmt = check_format(out_fmt, TABLE_OR_JSON)
     target = exports_api.forget(load_env(), session_id)
     _done(out_fmt, target, "forgotten")
 

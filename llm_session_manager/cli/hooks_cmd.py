@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from llm_session_manager import hook_install
-from llm_session_manager.cli.common import check_format, load_env, print_json
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env
 from llm_session_manager.errors import ConfigError, UsageError
 from llm_session_manager.notify import Alert
 from llm_session_manager.paths import Paths
@@ -105,7 +105,7 @@ def uninstall_cmd(agent: str | None = typer.Option(None, "--agent", help=AGENT_O
 
 def status_cmd(
     agent: str | None = typer.Option(None, "--agent", help=AGENT_OPTION_HELP),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """What is installed where, and when each agent last sent an event."""
     fmt = check_format(fmt)
@@ -113,8 +113,8 @@ def status_cmd(
 
     status = hooks_status(load_env(), _agents(agent))
     rows, spool = status["agents"], status["spool"]
-    if fmt == "json":
-        print_json(status)
+    if fmt != "table":
+        emit(fmt, status)
         return
     for row in rows:
         when = (

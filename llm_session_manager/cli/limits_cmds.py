@@ -9,7 +9,15 @@ from typing import Any
 
 import typer
 
-from llm_session_manager.cli.common import AGENT_NAMES, Env, check_agent, check_format, load_env, print_json
+from llm_session_manager.cli.common import (
+    AGENT_NAMES,
+    FORMAT_HELP,
+    Env,
+    check_agent,
+    check_format,
+    emit,
+    load_env,
+)
 from llm_session_manager.errors import UsageError
 from llm_session_manager.limits import Budget, Limit
 
@@ -96,7 +104,7 @@ def _gather(agent: str | None) -> tuple[list[Limit], Env, list[str] | None]:
 
 
 def limits_cmd(
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     agent: str | None = typer.Option(None, "--agent", help=LIMIT_AGENT_HELP),
     team: bool = typer.Option(False, "--team", help="Everyone's limits from the team store, per user."),
 ) -> None:
@@ -110,8 +118,8 @@ def limits_cmd(
         return
     limits, ctx, _ = _gather(agent)
     now = ctx.now()
-    if fmt == "json":
-        print_json([limit.as_json() for limit in limits])
+    if fmt != "table":
+        emit(fmt, [limit.as_json() for limit in limits])
         return
     from llm_session_manager.cli.render import console
 
@@ -160,7 +168,7 @@ def limits_table(limits: Sequence[Limit], now: datetime) -> Any:
 
 
 def budget_cmd(
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     agent: str | None = typer.Option(None, "--agent", help=LIMIT_AGENT_HELP),
 ) -> None:
     """Can I start a big task now? Per agent: limit left, reset countdown, run-out time at the current
@@ -171,8 +179,8 @@ def budget_cmd(
     agents = _agents(agent)
     answer = budget(load_env(), agents)
     code = answer.exit_code
-    if fmt == "json":
-        print_json(answer.document())
+    if fmt != "table":
+        emit(fmt, answer.document())
     else:
         _print_budgets(answer.items, answer.now)
     if code:

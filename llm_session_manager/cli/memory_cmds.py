@@ -18,9 +18,9 @@ from llm_session_manager.cli.common import (
     FORMAT_HELP,
     Env,
     check_format,
+    emit,
     load_env,
     one_agent,
-    print_json,
     warn,
 )
 from llm_session_manager.errors import UsageError
@@ -77,8 +77,8 @@ def add_cmd(
     ctx = load_env()
     saved, created = memory_api.add(ctx, session_id, text, tags, allow_secret=allow_secret)
     _warn_store(ctx)
-    if fmt == "json":
-        print_json({**saved.as_json(), "created": created})
+    if fmt != "table":
+        emit(fmt, {**saved.as_json(), "created": created})
         return
     what = "saved memory" if created else "already saved as"
     sys.stderr.write(f"{what} {saved.id} (session {saved.session_id})\n")
@@ -104,8 +104,8 @@ def search_cmd(
     ctx = load_env()
     hits = memory_api.search(ctx, query, _query(session, tags, project, agent), limit)
     _warn_store(ctx)
-    if fmt == "json":
-        print_json([h.as_json() for h in hits])
+    if fmt != "table":
+        emit(fmt, [h.as_json() for h in hits])
         return
     if not hits:
         sys.stdout.write(for_terminal(f"No memory matches '{query}'.") + "\n")
@@ -157,8 +157,8 @@ def list_cmd(
     ctx = load_env()
     memories = memory_api.list_memories(ctx, _query(session, tags, project, agent), limit)
     _warn_store(ctx)
-    if fmt == "json":
-        print_json([m.as_json() for m in memories])
+    if fmt != "table":
+        emit(fmt, [m.as_json() for m in memories])
         return
     if not memories:
         sys.stdout.write("No memories.\n")
@@ -197,8 +197,8 @@ def stats_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HEL
     ctx = load_env()
     data = memory_api.stats(ctx)
     _warn_store(ctx)
-    if fmt == "json":
-        print_json(data)
+    if fmt != "table":
+        emit(fmt, data)
         return
     out = sys.stdout
     store = data["store"]
@@ -246,8 +246,8 @@ def delete_cmd(
 
     ctx = load_env()
     gone = memory_api.delete(ctx, memory_id)
-    if fmt == "json":
-        print_json({**gone.as_json(), "deleted": True})
+    if fmt != "table":
+        emit(fmt, {**gone.as_json(), "deleted": True})
         return
     sys.stderr.write(for_terminal(f"deleted {gone.id}: {_one_line(gone.text, 80)}") + "\n")
 

@@ -12,14 +12,13 @@ from llm_session_manager import organise
 from llm_session_manager.api import organise as organise_api
 from llm_session_manager.api import sessions as sessions_api
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import check_format, load_env, print_json
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, without_secrets
 from llm_session_manager.service import project_name
 
-FORMAT_HELP = "Output format: table or json."
 ID_HELP = "Session id or a unique prefix of it."
 
 
@@ -85,8 +84,8 @@ def describe_cmd(
     env = load_env()
     view = env.one(session_id)
     if show:
-        if fmt == "json":
-            print_json(sessions_api.meta_document(view))
+        if fmt != "table":
+            emit(fmt, sessions_api.meta_document(view))
         else:
             sys.stdout.write(for_terminal(view.description or "(no description)", multiline=True) + "\n")
         return
@@ -101,8 +100,8 @@ def describe_cmd(
 
 
 def _report(view: SessionView, fmt: str, message: str, extra: dict[str, Any] | None = None) -> None:
-    if fmt == "json":
-        print_json({**sessions_api.meta_document(view), **(extra or {})})
+    if fmt != "table":
+        emit(fmt, {**sessions_api.meta_document(view), **(extra or {})})
         return
     _say(message)
     line = f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}"
@@ -134,8 +133,8 @@ def search_cmd(
         raise UsageError("--agent, --project, --since and --role need --content")
     fmt = check_format(fmt)
     listing = sessions_api.list_sessions(load_env(), sessions_api.ListQuery(text=text, limit=limit))
-    if fmt == "json":
-        print_json(listing.documents())
+    if fmt != "table":
+        emit(fmt, listing.documents())
         return
     if not listing.views:
         sys.stdout.write(for_terminal(f"No session matches '{text}'.") + "\n")
@@ -172,8 +171,8 @@ def batch_tag_cmd(
     if fmt == "table":
         _preview(views, f"Tagging {len(views)} session(s) with {', '.join(clean)}")
     added = organise_api.batch_tag(ctx, views, clean)
-    if fmt == "json":
-        print_json({"sessions": [v.session.id for v in views], "tags": clean, "added": added})
+    if fmt != "table":
+        emit(fmt, {"sessions": [v.session.id for v in views], "tags": clean, "added": added})
     else:
         _say(f"added {added} tag(s) to {len(views)} session(s)")
 
@@ -205,9 +204,10 @@ def batch_close_cmd(
         _nothing(fmt, "cancelled", [])
         return
     outcomes = organise_api.close(ctx, views, dry_run=dry_run, timeout=timeout)
-    if fmt == "json":
-        print_json(
-            [{"id": o.session_id, "pid": o.pid, "action": o.action, "detail": o.detail} for o in outcomes]
+    if fmt != "table":
+        emit(
+            fmt,
+            [{"id": o.session_id, "pid": o.pid, "action": o.action, "detail": o.detail} for o in outcomes],
         )
         return
     for o in outcomes:
@@ -227,8 +227,8 @@ def reopen_cmd(
     if not done.changed:
         _nothing(fmt, f"{view.session.id} is not closed (it is {view.status})", _status(view))
         return
-    if fmt == "json":
-        print_json(_status(view))
+    if fmt != "table":
+        emit(fmt, _status(view))
     else:
         _say(f"reopened {view.session.id} (now {view.status})")
 
@@ -240,8 +240,8 @@ def _status(view: SessionView) -> dict[str, Any]:
 def _nothing(fmt: str, why: str, empty: Any) -> None:
     """Nothing to do is a success (exit 0): the reason on stderr, and the empty result in JSON."""
     _say(f"lsm: {why}; nothing to do")
-    if fmt == "json":
-        print_json(empty)
+    if fmt != "table":
+        emit(fmt, empty)
 
 
 def register(app: typer.Typer) -> None:

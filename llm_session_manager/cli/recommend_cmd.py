@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 import typer
 
-from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import (
+    AGENT_HELP,
+    FORMAT_HELP,
+    check_agent,
+    check_format,
+    emit,
+    load_env,
+    warn,
+)
 from llm_session_manager.cli.progress import with_progress
 from llm_session_manager.recommend import Recommendation
 
@@ -21,7 +29,7 @@ KIND_LABEL = {
 
 
 def recommend_cmd(
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     agent: str | None = typer.Option(None, "--agent", help=f"Advice about these sessions only. {AGENT_HELP}"),
     project: str | None = typer.Option(
         None, "--project", "-p", help="Only advice about this project's sessions (name or part of its path)."
@@ -41,8 +49,8 @@ def recommend_cmd(
             " so only today's cost is checked"
         )
     recs = advice.recommendations
-    if fmt == "json":
-        print_json(advice.documents())
+    if fmt != "table":
+        emit(fmt, advice.documents())
         return
     from llm_session_manager.cli.render import console
 

@@ -7,10 +7,18 @@ from typing import Any
 
 import typer
 
-from llm_session_manager.cli.common import AGENT_HELP, check_agent, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import (
+    AGENT_HELP,
+    FORMAT_HELP,
+    check_agent,
+    check_format,
+    emit,
+    load_env,
+    warn,
+)
 from llm_session_manager.timefmt import SINCE_FORMS
 
-REPORT_FORMATS = ("table", "json", "csv")
+REPORT_FORMATS = ("table", "json", "yaml", "csv")
 
 report_app = typer.Typer(
     help="Tokens and cost per day, week, month, Claude 5-hour block or session, counted when each reply"
@@ -56,8 +64,8 @@ def _run(
             f"no price for model '{model}': the cost of its rows is unknown"
             " (add it under 'models:' in the config)"
         )
-    if fmt == "json":
-        print_json(doc)
+    if fmt in ("json", "yaml"):
+        emit(fmt, doc)
     elif fmt == "csv":
         _csv(doc, shown_by, kind)
     else:
@@ -143,7 +151,7 @@ def _command(kind: str, doc: str) -> None:
         ),
         start_of_week: str = typer.Option("monday", "--start-of-week", help="First day of a week (weekly)."),
         last: int | None = typer.Option(None, "--last", min=0, help="Only the last N periods."),
-        fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
+        fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
         chart: bool = typer.Option(False, "--chart", help="A bar per row (total tokens), in the table."),
         team: bool = typer.Option(
             False, "--team", help="Everyone's usage from the team store; --by also takes user and machine."
@@ -167,7 +175,7 @@ def prune_cmd(
         ..., "--before", help=f"Forget archived sessions last active before: {SINCE_FORMS}."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be forgotten."),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Forget archived sessions (those whose transcripts the agent deleted) last active before a date."""
     from llm_session_manager.api.maintenance import prune_archived
@@ -179,8 +187,8 @@ def prune_cmd(
     assert moment is not None  # --before is required
     pruned = prune_archived(load_env(), moment, dry_run=dry_run)
     ids = pruned.forgotten
-    if fmt == "json":
-        print_json(pruned.document())
+    if fmt != "table":
+        emit(fmt, pruned.document())
         return
     from llm_session_manager.safetext import for_terminal
 

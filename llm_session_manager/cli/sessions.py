@@ -10,16 +10,16 @@ from llm_session_manager.api.context import Context
 from llm_session_manager.api.sessions import ListQuery, health_document, list_sessions
 from llm_session_manager.api.status import info_document
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.progress import with_progress
 from llm_session_manager.cli.common import (
     AGENT_HELP,
     FORMAT_HELP,
     check_agent,
     check_format,
+    emit,
     load_env,
-    print_json,
     warn,
 )
+from llm_session_manager.cli.progress import with_progress
 from llm_session_manager.service import Collected, resolve_id
 from llm_session_manager.timefmt import SINCE_FORMS
 
@@ -84,8 +84,8 @@ def list_cmd(
     listing = list_sessions(ctx, query)
     _warn_scan(listing.collected)
     views, now = listing.views, ctx.now()
-    if fmt == "json":
-        print_json(listing.documents())
+    if fmt != "table":
+        emit(fmt, listing.documents())
         return
     from llm_session_manager.cli.render import console, sessions_table, table_width
 
@@ -112,8 +112,8 @@ def health_cmd(
     fmt = check_format(fmt)
     env = with_progress(load_env())
     view = resolve_id(_collect(env).views, session_id)
-    if fmt == "json":
-        print_json(health_document(view))
+    if fmt != "table":
+        emit(fmt, health_document(view))
         return
     from llm_session_manager.cli.render import console, health_table, markup_safe
 
@@ -131,8 +131,8 @@ def info_cmd(fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP
     env = with_progress(load_env())
     result = _collect(env)
     info = info_document(env, result)
-    if fmt == "json":
-        print_json(info)
+    if fmt != "table":
+        emit(fmt, info)
         return
     _print_info(info)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from llm_session_manager.cli.common import Env, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import FORMAT_HELP, Env, check_format, emit, load_env, warn
 from llm_session_manager.errors import StoreError, UsageError
 
 DEFAULT_MODEL = "claude-sonnet-4-5"
@@ -20,7 +20,7 @@ def tokens_cmd(
     ),
     by_file: bool = typer.Option(False, "--by-file", help="One row per file, not per top-level directory."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recount every file; the cache is not used."),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Count tokens of files or a project (git-tracked files in a repository), with the input cost."""
     from llm_session_manager.tokens import ENCODINGS, count_paths
@@ -37,8 +37,8 @@ def tokens_cmd(
         if conn is not None:
             conn.close()
     report = tokens_json(result, model, price)
-    if fmt == "json":
-        print_json(report)
+    if fmt != "table":
+        emit(fmt, report)
         return
     _print_table(report, by_file)
 
