@@ -4,6 +4,7 @@ projections, from Claude Code's statusline input and Codex's logs."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
@@ -316,7 +317,8 @@ def test_monitor_header_shows_the_limits_and_a_new_sample_refreshes(
         ]
         out = StringIO()
         Console(file=out, width=160, height=30, color_system=None).print(render(snap, ViewState()))
-        assert "Limits: claude 5h 85% 7d 17%" in out.getvalue()
+        # The meters: each window's bar, share and time to its reset (the monitor's header layout).
+        assert re.search(r"Limits: claude 5h [█░]{8} 85% ↻\d+h \d+m +7d [█░]{8} 17% ↻\d+d", out.getvalue())
         assert refresher.reason(snap.time) is None
         run_statusline(fake_home, fresh(payloads()[2], five=86))
         assert refresher.reason(snap.time) == "changed"
