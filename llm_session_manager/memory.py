@@ -27,7 +27,6 @@ import copy
 import hashlib
 import os
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -668,25 +667,6 @@ def open_store(paths: Paths, cfg: Mapping[str, Any]) -> MemoryStore:
             f"{files.variant} one; rankings may be slightly off (set memory.model: auto)"
         )
     return store
-
-
-def memories_for_export(session_id: str) -> list[dict[str, Any]]:
-    """The memories of one session for `lsm export` (oldest first); [] when there is no store yet.
-    A store that cannot be read gives a warning on stderr, never a failed export."""
-    from llm_session_manager import config as config_mod
-    from llm_session_manager.errors import LsmError
-    from llm_session_manager.paths import resolve
-
-    paths = resolve()
-    try:
-        cfg = config_mod.load(paths.config_file)
-        if not settings(cfg).get("server") and not store_dir(paths).is_dir():
-            return []
-        memories = open_store(paths, cfg).find(Filters(sessions=(session_id,)))
-    except LsmError as exc:
-        sys.stderr.write(f"lsm: warning: memories not exported: {exc}\n")
-        return []
-    return [m.as_json() for m in reversed(memories)]
 
 
 # ---------------------------------------------------------------------------------------------------
