@@ -364,3 +364,25 @@ def test_cli_lists_cline_and_roo_sessions(tmp_path: Path) -> None:
     assert (s["tokens"]["total"], s["model"], s["project_path"]) == (15450, "gpt-4.1", "/home/dev/parser")
     assert rows[ROO_API_TASK]["model"] == "claude-sonnet-4-20250514"
     assert rows[CLINE_TASK]["cost_usd"] is not None  # claude-3-7-sonnet is priced
+
+
+def test_every_request_counts_at_its_own_minute_for_reports(tmp_path: Path) -> None:
+    """A task that ran over two days is reported on both: usage_history holds each request's tokens at
+    the minute Cline timed it, and sums to the task's totals."""
+    from datetime import datetime, timezone
+
+    home = tmp_path / "home"
+    day1 = 1_764_806_400_000  # 2025-12-04 00:00 UTC, in ms
+    day2 = day1 + 86_400_000 + 3_600_000
+    task = {"ts": day1, "type": "say", "say": "task", "text": "long task"}
+    early = request(ts=day1 + 60_000, tokensIn=100, tokensOut=10, cacheWrites=5, cacheReads=7)
+    late = request(ts=day2, tokensIn=200, tokensOut=20, cacheWrites=0, cacheReads=3)
+    write_task(storage(home, CLINE_EXT) / "3", [task, early, late])
+    s = read_all(reader_for(home))["3"]
+    assert [(row[0], row[2], row[3], row[4], row[5]) for row in s.usage_history] == [
+        ((day1 + 60_000) // 60_000, 100, 10, 5, 7),
+        (day2 // 60_000, 200, 20, 0, 3),
+    ]
+    assert sum(row[2] for row in s.usage_history) == s.tokens.input
+    days = {datetime.fromtimestamp(row[0] * 60, timezone.utc).date().isoformat() for row in s.usage_history}
+    assert days == {"2025-12-04", "2025-12-05"}

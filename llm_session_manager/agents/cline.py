@@ -463,11 +463,17 @@ def build_session(key: str, files: Sequence[FileState]) -> Session | None:
     fallback = api.get("model") if isinstance(api.get("model"), str) else None
     per_model: dict[str, list[int]] = {}
     buckets: dict[tuple[int, str], list[int]] = {}
+    # Every request's tokens at the minute Cline timed it (a request without a time: at the last
+    # activity), for usage reports; the hour before the last activity again for burn rates.
+    history: dict[tuple[int, str], list[int]] = {}
     burn_start = (ui["last_ts"] or 0) - BURN_HISTORY_MS
     latest: str | None = None
     for ts, tin, tout, cw, cr, model in ui["reqs"]:
         name = model or model_at(meta, ts) or fallback or "unknown"
         rows = [per_model.setdefault(name, [0, 0, 0, 0])]
+        when = ts if ts is not None else ui["last_ts"]
+        if when is not None:
+            rows.append(history.setdefault((when // 60_000, name), [0, 0, 0, 0]))
         if ts is not None and ts >= burn_start:
             rows.append(buckets.setdefault((ts // 60_000, name), [0, 0, 0, 0]))
         for row in rows:
@@ -516,6 +522,9 @@ def build_session(key: str, files: Sequence[FileState]) -> Session | None:
         usage_buckets=tuple(
             (minute, m, r[0], r[1], r[2], r[3]) for (minute, m), r in sorted(buckets.items())
         ),
+        usage_history=tuple(
+            (minute, m, r[0], r[1], r[2], r[3], 0) for (minute, m), r in sorted(history.items())
+        ),
         context_series=tuple((t // 1000, int(c)) for t, c in ui.get("ctx_hist") or [] if t is not None),
     )
 
@@ -537,7 +546,7 @@ class ClineReader:
     "[Kilo Code]"."""
 
     name = AGENT
-    parser_version = 2
+    parser_version = 3  # 3: usage_history (every request at its own minute, for reports)
 
     def __init__(self, roots: Sequence[tuple[str | Path, str]]) -> None:
         self.task_roots = tuple((str(p), ext) for p, ext in roots)
