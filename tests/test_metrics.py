@@ -206,9 +206,41 @@ def test_prometheus_scrapes_lsm_serve(served: tuple[Machine, int], tmp_path: Pat
         assert up and up[0]["value"][1] == "1"
         models = {r["metric"]["model"] for r in query(port, "lsm_output_tokens_total")}
         assert models >= {MODELS[0], MODELS[1]}
+        for title, expr in dashboard_queries():  # every panel of the Grafana dashboard is valid PromQL
+            assert isinstance(query(port, expr), list), title
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "docs" / "grafana" / "lsm.json"
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """Each panel's PromQL with Grafana's variables filled in as "All" and a one-hour range."""
+    doc = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    out = []
+    for panel in doc["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$user", ".*").replace("$machine", ".*").replace("$__range", "1h")
+            out.append((panel["title"], expr))
+    return out
+
+
+def test_the_grafana_dashboard_uses_only_our_metrics(tmp_path: Path) -> None:
+    import re
+
+    a = alice_laptop(tmp_path, "postgresql://unused@127.0.0.1:1/unused")
+    body = exposition(context_of(a))[0].decode()
+    declared = re.findall(r"^# TYPE (\S+) (\S+)$", body, re.MULTILINE)  # every family, even when empty
+    exposed = {
+        name + "_total" if kind == "counter" and not name.endswith("_total") else name
+        for name, kind in declared
+    }
+    named = {name for _title, expr in dashboard_queries() for name in re.findall(r"\blsm_[a-z0-9_]+", expr)}
+    assert named and named <= exposed, named - exposed
+    text = DASHBOARD.read_text(encoding="utf-8")
+    assert "session_id" not in text and "native_id" not in text
 
 
 def test_metrics_follow_new_replies(tmp_path: Path) -> None:
