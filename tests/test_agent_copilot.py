@@ -428,3 +428,34 @@ def test_end_to_end_list_json(tmp_path: Path) -> None:
     assert row["model"] == "gpt-4o"
     assert row["project_path"] == "/home/u/my proj"
     assert "broken.json: cannot parse (ChatLogError: not a JSON chat session" in proc.stderr
+
+
+def test_every_request_counts_at_its_own_minute_for_reports(tmp_path: Path) -> None:
+    """A chat used on two days is reported on both: usage_history holds each request's tokens at the
+    minute VS Code timed it, summing to the session's totals."""
+    from datetime import datetime, timezone
+
+    user = user_dir(tmp_path / "home")
+    day1 = 1_764_806_400_000  # 2025-12-04 00:00 UTC, in ms
+    day2 = day1 + 86_400_000 + 3_600_000
+    reqs = [
+        request(
+            "a",
+            "one",
+            [{"value": "x"}],
+            timestamp=day1 + 60_000,
+            result={"promptTokens": 100, "outputTokens": 10},
+        ),
+        request(
+            "b", "two", [{"value": "y"}], timestamp=day2, result={"promptTokens": 200, "outputTokens": 20}
+        ),
+    ]
+    write_json(chat_dir(user, "ws9") / "s-days.json", {"sessionId": "s-days", "requests": reqs})
+    s = read_all(user)["s-days"]
+    assert [(row[0], row[2], row[3]) for row in s.usage_history] == [
+        ((day1 + 60_000) // 60_000, 100, 10),
+        (day2 // 60_000, 200, 20),
+    ]
+    assert sum(row[2] for row in s.usage_history) == s.tokens.input
+    days = {datetime.fromtimestamp(row[0] * 60, timezone.utc).date().isoformat() for row in s.usage_history}
+    assert days == {"2025-12-04", "2025-12-05"}

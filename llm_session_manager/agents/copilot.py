@@ -56,6 +56,7 @@ from llm_session_manager.agents.common import (
     open_regular,
     scandir,
     title_from,
+    usage_history,
     valid_or_none,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
@@ -512,7 +513,7 @@ def default_user_dirs(paths: Paths) -> list[Path]:
 
 class CopilotReader:
     name = AGENT
-    parser_version = 2
+    parser_version = 3  # 3: usage_history (each request at its own minute, for reports)
 
     def __init__(self, user_dirs: Sequence[Path]) -> None:
         self.user_dirs = tuple(user_dirs)
@@ -646,6 +647,10 @@ def build_session(native: str, files: list[FileState]) -> Session | None:
         transcript_paths=tuple(sorted(f.path for f in files)),
         recent_tool_results=(),
         model_usage=tuple(ModelTokens(m, v[0], v[1]) for m, v in per_model.items()),
+        # Each request at the minute VS Code timed it (one without a time: at the last activity).
+        usage_history=usage_history(
+            (r[R_TS] or last, r[R_MODEL] or UNKNOWN_MODEL, r[R_IN], r[R_OUT], 0, 0) for r in reqs
+        ),
     )
 
 
