@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from llm_session_manager.agents.base import Turn
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import Session
@@ -45,23 +43,6 @@ FORMAT_VERSION = 1  # bump when what is indexed from a message changes: everythi
 ROLES = ("user", "assistant", "tool")
 SNIPPET_TOKENS = 16
 
-# Tool input keys whose (short) values say what a tool did: a command, a file, a search.
-_INPUT_KEYS = (
-    "command",
-    "cmd",
-    "file_path",
-    "path",
-    "paths",
-    "notebook_path",
-    "filename",
-    "pattern",
-    "glob",
-    "query",
-    "url",
-    "description",
-    "workdir",
-    "cwd",
-)
 _INPUT_VALUE_MAX = 2000
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", re.MULTILINE)
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # what no indexed text holds (snippet markers among them)
@@ -95,22 +76,65 @@ class RefreshStats:
 # Messages: turns as rows to index
 
 
-def clean(text: str, max_chars: int) -> str:
-    """``text`` as indexed: redacted (a secret longer than the cut is still seen whole), cut to
-    ``max_chars``, without control characters."""
+@dataclass(frozen=True)
+class Draft:
+    """A message before it is cleaned (redacted, cut)."""
+
+    role: str
+    at: str | None
+    text: str
+
+
+def clean_all(drafts: Sequence[Draft], max_chars: int) -> list[content.Row]:
+    """``drafts`` as indexed: redacted (a secret longer than the cut is still seen whole), cut to
+    ``max_chars``, without control characters; empty ones dropped."""
+    cuts = [d.text[: max_chars + SECRET_SPAN] for d in drafts]
+    rows = []
+    for draft, cut, redacted in zip(drafts, cuts, redact_many(cuts), strict=True):
+        if len(cut) < len(draft.text):
+            # A secret cut in two at the end may escape its rule; redaction shortened what came before
+            # it, so the cut moves left by as much.
+            redacted = redacted[: max(0, max_chars - (len(cut) - len(redacted)))]
+        text = _CONTROL.sub(" ", redacted[:max_chars]).strip()
+        if text:
+            rows.append(content.Row(draft.role, draft.at, text))
+    return rows
+
+
+_SEPARATOR = "\n\n\x1e\x1f\x1e\n\n"  # between texts redacted together (control characters: no text holds it)
+_BATCH_CHARS = 64 * 1024
+
+
+def redact_many(texts: Sequence[str]) -> list[str]:
+    """Each text redacted. Short texts are redacted together, joined by a separator no rule can cross
+    unnoticed: when the separators do not come back as they went, each text is redacted alone."""
+    out: list[str] = []
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= _BATCH_CHARS:
+            out.extend(_redact_batch(batch))
+            batch, size = [], 0
+    out.extend(_redact_batch(batch))
+    return out
+
+
+def _redact_batch(batch: list[str]) -> list[str]:
     from llm_session_manager.redact import redact_text
 
-    cut = text[: max_chars + SECRET_SPAN]
-    redacted = redact_text(cut)[0]
-    if len(cut) < len(text):
-        # A secret cut in two at the end may escape its rule; redaction shortened what came before it,
-        # so the cut moves left by as much.
-        redacted = redacted[: max(0, max_chars - (len(cut) - len(redacted)))]
-    return _CONTROL.sub(" ", redacted[:max_chars]).strip()
+    if len(batch) > 1 and not any(_SEPARATOR in text for text in batch):
+        parts = redact_text(_SEPARATOR.join(batch))[0].split(_SEPARATOR)
+        if len(parts) == len(batch):
+            return parts
+    return [redact_text(text)[0] for text in batch]
 
 
 def _input_words(value: Any, tool_output: bool) -> list[str]:
     """What a tool call's input says: its commands, paths, patterns (all of it with tool output on)."""
+    from llm_session_manager.content_lines import INPUT_KEYS
+
     if isinstance(value, str):
         files = _PATCH_FILE.findall(value)  # apply_patch: the files it touches
         if tool_output:
@@ -123,17 +147,16 @@ def _input_words(value: Any, tool_output: bool) -> list[str]:
 
         # Redacted as a structure first (a value is a secret by its key's name), then its strings.
         return list(_strings(redact_value(value)))
-    words: list[str] = []  # whole values: clean() cuts them after redaction, never a secret in two
-    for key in _INPUT_KEYS:
+    words: list[str] = []  # whole values: clean_all cuts them after redaction, never a secret in two
+    for key in INPUT_KEYS:
         item = value.get(key)
+        if key in ("input", "patch"):  # a patch given as a tool argument: the files it touches
+            words.extend(_PATCH_FILE.findall(item) if isinstance(item, str) else ())
+            continue
         if isinstance(item, list):
             item = " ".join(str(x) for x in item if isinstance(x, (str, int)))
         if isinstance(item, str) and len(item) <= _INPUT_VALUE_MAX:
             words.append(item)
-    for key in ("input", "patch"):  # a patch given as a tool argument
-        item = value.get(key)
-        if isinstance(item, str):
-            words.extend(_PATCH_FILE.findall(item))
     return words
 
 
@@ -148,7 +171,7 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def rows_of_turn(turn: Turn, settings: Settings) -> Iterator[content.Row]:
+def drafts_of_turn(turn: Turn, tool_output: bool) -> Iterator[Draft]:
     """The messages of one conversation turn: its text, each tool call, each error (or each result
     with tool output on)."""
     role, at = turn.get("role"), canonical_ts(turn.get("timestamp"))
@@ -156,51 +179,19 @@ def rows_of_turn(turn: Turn, settings: Settings) -> Iterator[content.Row]:
         return
     text = turn.get("text")
     if isinstance(text, str) and text.strip():
-        yield from _row(role, at, text, settings)
+        yield Draft(role, at, text)
     for call in turn.get("tool_calls") or ():
-        name = call.get("name") or ""
-        words = [str(name), *_input_words(call.get("input"), settings.tool_output)]
-        yield from _row("tool", at, "\n".join(w for w in words if w), settings)
+        words = [str(call.get("name") or ""), *_input_words(call.get("input"), tool_output)]
+        yield Draft("tool", at, "\n".join(w for w in words if w))
     for result in turn.get("tool_results") or ():
         body = result.get("content")
-        if isinstance(body, str) and body.strip() and (result.get("is_error") or settings.tool_output):
-            yield from _row("tool", at, body, settings)
+        if isinstance(body, str) and body.strip() and (result.get("is_error") or tool_output):
+            yield Draft("tool", at, body)
 
 
-def _row(role: str, at: str | None, text: str, settings: Settings) -> Iterator[content.Row]:
-    cleaned = clean(text, settings.max_chars)
-    if cleaned:
-        yield content.Row(role, at, cleaned)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Agents whose transcripts are append-only JSONL: one line -> its turns
-
-
-def _claude_line(obj: dict[str, Any]) -> list[Turn]:
-    from llm_session_manager.agents.claude_code import _turn_from_line
-
-    if obj.get("isSidechain") is True:
-        return []
-    turn = _turn_from_line(obj)
-    return [turn] if turn is not None else []
-
-
-def _codex_line(obj: dict[str, Any]) -> list[Turn]:
-    from llm_session_manager.agents.codex import _conversation_turn
-
-    payload = obj.get("payload")
-    if obj.get("type") != "response_item" or not isinstance(payload, dict):
-        return []
-    turn = _conversation_turn(payload, canonical_ts(obj.get("timestamp")))
-    return [turn] if turn is not None else []
-
-
-# Agent -> what one line of its transcript says (the same functions its conversation reader uses).
-LINE_READERS: dict[str, Callable[[dict[str, Any]], list[Turn]]] = {
-    "claude-code": _claude_line,
-    "codex": _codex_line,
-}
+def rows_of_turns(turns: Iterable[Turn], settings: Settings) -> list[content.Row]:
+    drafts = [d for turn in turns for d in drafts_of_turn(turn, settings.tool_output)]
+    return clean_all(drafts, settings.max_chars)
 
 
 def _skipped_file(agent: str, path: str) -> bool:
@@ -212,38 +203,149 @@ def _skipped_file(agent: str, path: str) -> bool:
 # Refresh
 
 
+@dataclass(frozen=True)
+class FileJob:
+    """One append-only transcript to index from ``prior``'s offset (or from the start)."""
+
+    agent: str
+    session_id: str
+    path: str
+    prior: content.Progress | None
+    digest: str
+    settings: Settings
+    pending: int  # bytes to read, about
+
+
+@dataclass
+class FileResult:
+    job: FileJob
+    identity: tuple[int, int, int, int] = (0, 0, 0, 0)
+    head: bytes = b""
+    start: int = 0
+    end: int = 0
+    rows: list[content.Row] = field(default_factory=list)
+    error: str | None = None
+
+
+FLUSH_ROWS = 20_000  # rows written per transaction
+NOTICE_BYTES = 64 * 1024 * 1024
+
+
 def refresh(
     conn: sqlite3.Connection,
     sessions: Iterable[Session],
     settings: Settings,
     archiver: Archiver | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RefreshStats:
-    """Index what is new in ``sessions`` (only live ones: an archived session's files are gone)."""
+    """Index what is new in ``sessions`` (only live ones: an archived session's files are gone).
+    ``notice`` is told when there is much to read (a first search over a long history)."""
+    from llm_session_manager.content_lines import LINE_TURNS
+
     content.ensure_fts(conn)
     started = time.perf_counter()
     stats = RefreshStats()
     progress = content.load_progress(conn)
     digest = settings.digest()
+    by_id: dict[str, Session] = {}
+    jobs: list[FileJob] = []
     for session in sessions:
         if session.origin != "live" or not session.transcript_paths:
             continue
-        if session.agent in LINE_READERS:
-            for path in session.transcript_paths:
-                if not _skipped_file(session.agent, path):
-                    _refresh_file(
-                        conn,
-                        session,
-                        path,
-                        progress.get((session.id, path)),
-                        digest,
-                        settings,
-                        stats,
-                        archiver,
-                    )
-        else:
+        by_id[session.id] = session
+        if session.agent not in LINE_TURNS:
             _refresh_session(conn, session, progress.get((session.id, "")), digest, settings, stats, archiver)
+            continue
+        for path in session.transcript_paths:
+            if _skipped_file(session.agent, path):
+                continue
+            job = _file_job(session, path, progress.get((session.id, path)), digest, settings)
+            if job is not None:
+                jobs.append(job)
+            elif archiver is not None:
+                prior = progress[(session.id, path)]
+                archiver.keep_lines(session, path, prior.identity, prior.head, prior.offset, prior.offset)
+    total = sum(j.pending for j in jobs)
+    if notice is not None and total >= NOTICE_BYTES:
+        mb = total / 1e6
+        notice(
+            f"indexing {mb:.0f} MB of transcripts for content search (later searches read only what is new)"
+        )
+    pending: list[FileResult] = []
+    for result in _read_files(jobs):
+        if result.error is not None:
+            stats.errors.append(result.error)
+            continue
+        pending.append(result)
+        if sum(len(r.rows) for r in pending) >= FLUSH_ROWS:
+            _flush(conn, pending, by_id, stats, archiver)
+            pending = []
+    _flush(conn, pending, by_id, stats, archiver)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _file_job(
+    session: Session, path: str, prior: content.Progress | None, digest: str, settings: Settings
+) -> FileJob | None:
+    """The job of reading ``path``; None when it has not changed since it was indexed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # gone since the scan listed it: the next scan archives its session
+    identity = _identity(st)
+    if prior is not None and prior.identity == identity and prior.signature == digest:
+        return None
+    start = prior.offset if _continues(prior, identity, digest) and prior is not None else 0
+    return FileJob(session.agent, session.id, path, prior, digest, settings, max(0, st.st_size - start))
+
+
+def _read_files(jobs: list[FileJob]) -> Iterator[FileResult]:
+    """Each job's rows, largest first, in worker processes when there is much to read and a core free
+    (as the scan reads)."""
+    from llm_session_manager.scan import PARALLEL_MIN_BYTES, _worker_init, _workers
+
+    jobs = sorted(jobs, key=lambda j: -j.pending)
+    if sum(j.pending for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
+            yield from pool.map(read_file, jobs, chunksize=4)
+        return
+    for job in jobs:
+        yield read_file(job)
+
+
+def read_file(job: FileJob) -> FileResult:
+    """The rows of the complete lines ``job``'s file holds past its prior offset (all of them when the
+    file was rewritten: another inode, shorter, or another head)."""
+    from llm_session_manager.agents.common import HEAD_BYTES, open_regular
+    from llm_session_manager.content_lines import LINE_TURNS
+
+    result = FileResult(job)
+    try:
+        with open_regular(job.path) as fh:
+            result.identity = _identity(os.fstat(fh.fileno()))
+            result.head = _head(fh.read(HEAD_BYTES))
+            prior = job.prior
+            go_on = prior is not None and prior.head == result.head
+            result.start = (
+                prior.offset if go_on and prior and _continues(prior, result.identity, job.digest) else 0
+            )
+            fh.seek(result.start)
+            data = fh.read(max(0, result.identity[2] - result.start))
+    except OSError as exc:
+        result.error = f"{job.path}: {exc.strerror or exc}"
+        return result
+    end = data.rfind(b"\n") + 1  # a half-written last line waits for the next refresh
+    result.end = result.start + end
+    line_turns = LINE_TURNS[job.agent]
+    bodies = job.settings.tool_output
+    turns = [t for raw in data[:end].split(b"\n") if raw.strip() for t in line_turns(raw, bodies)]
+    result.rows = rows_of_turns(turns, job.settings)
+    return result
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -266,88 +368,58 @@ def _continues(prior: content.Progress | None, identity: tuple[int, int, int, in
     return not (size == prior.identity[2] and mtime != prior.identity[3])
 
 
-def _refresh_file(
+def _flush(
     conn: sqlite3.Connection,
-    session: Session,
-    path: str,
-    prior: content.Progress | None,
-    digest: str,
-    settings: Settings,
+    results: list[FileResult],
+    sessions: dict[str, Session],
     stats: RefreshStats,
     archiver: Archiver | None,
 ) -> None:
-    from llm_session_manager.agents.common import HEAD_BYTES, open_regular
-
-    try:
-        with open_regular(path) as fh:
-            identity = _identity(os.fstat(fh.fileno()))
-            if prior is not None and prior.identity == identity and prior.signature == digest:
-                if archiver is not None:
-                    archiver.keep_lines(session, path, identity, prior.head, prior.offset, None)
-                return
-            head_bytes = fh.read(HEAD_BYTES)
-            head = _head(head_bytes)
-            start = (
-                prior.offset if _continues(prior, identity, digest) and prior and prior.head == head else 0
-            )
-            fh.seek(start)
-            data = fh.read(max(0, identity[2] - start))
-    except OSError as exc:
-        stats.errors.append(f"{path}: {exc.strerror or exc}")
+    """Save files' new rows and progress in one transaction. A file another lsm indexed meanwhile (its
+    progress is no longer the one this read continued) is left as that one left it."""
+    if not results:
         return
-    end = data.rfind(b"\n") + 1  # a half-written last line waits for the next refresh
-    data = data[:end]
-    rows = list(_rows_of_lines(LINE_READERS[session.agent], data, settings))
-    done = content.Progress(session.id, path, session.agent, identity, start + end, head, digest)
-    if _write(conn, session.id, path, prior if start else None, start == 0, rows, done):
-        stats.sources_read += 1
-        stats.bytes_read += end
-        stats.messages += len(rows)
-        if archiver is not None:
-            archiver.keep_lines(session, path, identity, head, start, data)
-
-
-def _rows_of_lines(
-    line_turns: Callable[[dict[str, Any]], list[Turn]], data: bytes, settings: Settings
-) -> Iterator[content.Row]:
-    for raw in data.split(b"\n"):
-        if not raw.strip():
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            for turn in line_turns(obj):
-                yield from rows_of_turn(turn, settings)
-
-
-def _write(
-    conn: sqlite3.Connection,
-    session_id: str,
-    path: str,
-    expected: content.Progress | None,
-    replace: bool,
-    rows: Sequence[content.Row],
-    done: content.Progress,
-) -> bool:
-    """Save one source's new rows and its progress in one transaction, unless another lsm got there
-    first (its progress is no longer ``expected``): False then."""
+    now = iso(datetime.now(timezone.utc)) or ""
+    written: list[FileResult] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        now = content.load_progress_of(conn, session_id, path)
-        if expected is not None and now != expected:
-            conn.execute("ROLLBACK")
-            return False
-        if replace:
-            content.forget_source(conn, session_id, path)
-        content.add(conn, session_id, path, rows)
+        for r in results:
+            job = r.job
+            if r.start and content.load_progress_of(conn, job.session_id, job.path) != job.prior:
+                continue
+            if r.start == 0:
+                content.forget_source(conn, job.session_id, job.path)
+            content.add(conn, job.session_id, job.path, r.rows)
+            done = content.Progress(
+                job.session_id, job.path, job.agent, r.identity, r.end, r.head, job.digest
+            )
+            content.save_progress(conn, done, now)
+            written.append(r)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    for r in written:
+        stats.sources_read += 1
+        stats.bytes_read += r.end - r.start
+        stats.messages += len(r.rows)
+        if archiver is not None:
+            archiver.keep_lines(sessions[r.job.session_id], r.job.path, r.identity, r.head, r.start, r.end)
+
+
+def _write_session(
+    conn: sqlite3.Connection, session_id: str, rows: Sequence[content.Row], done: content.Progress
+) -> None:
+    """Replace a session's rows and save its progress, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        content.forget_source(conn, session_id, "")
+        content.add(conn, session_id, "", rows)
         content.save_progress(conn, done, iso(datetime.now(timezone.utc)) or "")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return True
 
 
 def _session_signature(session: Session, digest: str) -> str:
@@ -390,13 +462,17 @@ def _refresh_session(
     except Exception as exc:  # a format we do not understand must not stop the other sessions
         stats.errors.append(f"{session.id}: cannot read the conversation ({type(exc).__name__}: {exc})")
         return
-    rows = [row for turn in turns for row in rows_of_turn(turn, settings)]
-    done = content.Progress(session.id, "", session.agent, (0, 0, 0, 0), 0, b"", signature)
-    if _write(conn, session.id, "", None, True, rows, done):
-        stats.sources_read += 1
-        stats.messages += len(rows)
-        if archiver is not None:
-            archiver.keep_whole(session)
+    rows = rows_of_turns(turns, settings)
+    _write_session(
+        conn,
+        session.id,
+        rows,
+        content.Progress(session.id, "", session.agent, (0, 0, 0, 0), 0, b"", signature),
+    )
+    stats.sources_read += 1
+    stats.messages += len(rows)
+    if archiver is not None:
+        archiver.keep_whole(session)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -62,26 +62,24 @@ class Archiver:
         identity: tuple[int, int, int, int],
         head: bytes,
         start: int,
-        data: bytes | None,
+        end: int,
     ) -> None:
-        """An append-only file whose bytes up to ``start`` were indexed before and ``data`` now (None:
-        nothing new): the copy grows by ``data``, or is made whole from the file when it lags behind."""
+        """An append-only file indexed up to ``end`` (from ``start`` this time): its copy grows by the
+        new bytes, or is made again from the file when it is not the copy of the first ``start``."""
         old = self.copies.get(path)
-        end = start + (len(data) if data else 0)
         if old is not None and old.copied == end and old.head == head:
             return
         target = copy_path(self.root, path)
         try:
             if (
-                data
-                and start
+                start
+                and start < end
                 and old is not None
                 and old.copied == start
                 and old.head == head
                 and target.exists()
             ):
-                with gzip.open(target, "ab", compresslevel=6) as out:
-                    out.write(data)
+                _append(path, target, start, end)
             else:
                 _copy_prefix(path, target, end)
         except OSError as exc:
@@ -133,6 +131,17 @@ class Archiver:
         )
         content.save_copy(self.conn, copy, self.at)
         self.copies[path] = copy
+
+
+def _append(path: str, target: Path, start: int, end: int) -> None:
+    """Bytes ``start``..``end`` of ``path`` added to its copy as one more gzip member."""
+    from llm_session_manager.agents.common import open_regular
+
+    with open_regular(path) as src:
+        src.seek(start)
+        data = src.read(end - start)
+    with gzip.open(target, "ab", compresslevel=6) as out:
+        out.write(data)
 
 
 def _copy_prefix(path: str, target: Path, size: int) -> None:

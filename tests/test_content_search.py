@@ -379,3 +379,39 @@ def test_archive_is_off_by_default(fake_home: FakeHome) -> None:
     assert not (fake_home.lsm_home / "transcripts").exists()
     status = json.loads(fake_home.run("archive", "status", "--format", "json").stdout)
     assert status["enabled"] is False and status["files"] == 0
+
+
+def test_texts_redacted_together_are_redacted_as_alone() -> None:
+    from llm_session_manager.redact import redact_text
+
+    texts = [t for s in SECRETS for t in (s.context, f"benign line {s.n}: config = value", s.secret)]
+    assert content_index.redact_many(texts) == [redact_text(t)[0] for t in texts]
+    # A text holding the separator is redacted alone, and still comes back whole.
+    odd = ["a" + content_index._SEPARATOR + "b", SECRETS[0].context]
+    assert content_index.redact_many(odd) == [redact_text(t)[0] for t in odd]
+
+
+def test_claude_lines_give_the_turns_export_gives() -> None:
+    """The index's quick decoding of Claude Code lines keeps what the conversation reader keeps (tool
+    result bodies aside, unless they are errors)."""
+    from llm_session_manager.agents.claude_code import _turn_from_line
+    from llm_session_manager.content_lines import claude_turns
+
+    lines = [
+        raw
+        for path in sorted((REAL / "claude-code-2.1.197" / "home").rglob("*.jsonl"))
+        for raw in path.read_bytes().split(b"\n")
+        if raw.strip()
+    ]
+    assert len(lines) > 50
+    for raw in lines:
+        obj = json.loads(raw)
+        whole = _turn_from_line(obj) if obj.get("isSidechain") is not True else None
+        assert claude_turns(raw, True) == ([whole] if whole else [])
+        quick = claude_turns(raw, False)
+        assert [t.get("text") for t in quick] == ([whole.get("text")] if whole else [])
+        for got, want in zip(quick, [whole] if whole else [], strict=True):
+            errors = [r for r in want.get("tool_results", []) if r["is_error"]]
+            assert [r for r in got.get("tool_results", []) if r["is_error"]] == errors
+            names = [c["name"] for c in want.get("tool_calls", [])]
+            assert [c["name"] for c in got.get("tool_calls", [])] == names

@@ -83,7 +83,9 @@ class SearchResult:
         return [hit.document() for hit in self.hits()]
 
 
-def refresh_index(ctx: Context, collected: Collected | None = None) -> RefreshStats:
+def refresh_index(
+    ctx: Context, collected: Collected | None = None, notice: Callable[[str], None] | None = None
+) -> RefreshStats:
     """Index what is new in every session's transcripts (and copy them when the archive is on)."""
     from llm_session_manager import content_index
     from llm_session_manager.service import open_db
@@ -93,7 +95,7 @@ def refresh_index(ctx: Context, collected: Collected | None = None) -> RefreshSt
     settings = content_index.Settings.of(ctx.config)
     with ctx.lock, closing(open_db(ctx.paths)) as conn:
         archiver = Archiver(conn, folder(ctx.paths.data_dir), ctx.now()) if archive_enabled(ctx) else None
-        stats = content_index.refresh(conn, (v.session for v in collected.views), settings, archiver)
+        stats = content_index.refresh(conn, (v.session for v in collected.views), settings, archiver, notice)
     if archiver is not None:
         stats.errors.extend(archiver.errors)
     return stats
@@ -104,7 +106,9 @@ def archive_enabled(ctx: Context) -> bool:
     return bool(section.get("enabled", False))
 
 
-def search_conversations(ctx: Context, query: str, filters: SearchFilters) -> SearchResult:
+def search_conversations(
+    ctx: Context, query: str, filters: SearchFilters, notice: Callable[[str], None] | None = None
+) -> SearchResult:
     """The sessions where ``query`` (FTS5 syntax: words, "phrases", prefix*, NEAR, AND/OR/NOT) was
     said, best first, each with its best matching messages; the index is brought up to date first."""
     from llm_session_manager import content_index
@@ -113,7 +117,7 @@ def search_conversations(ctx: Context, query: str, filters: SearchFilters) -> Se
     _check(filters)
     since = _since(ctx, filters)
     collected = ctx.collect()
-    refreshed = refresh_index(ctx, collected)
+    refreshed = refresh_index(ctx, collected, notice)
     views = {v.session.id: v for v in collected.views}
     keep = _keeper(views, filters)
     with ctx.lock, closing(open_db(ctx.paths)) as conn:

@@ -44,7 +44,7 @@ def run_content_search(
         roles=tuple(r.strip().lower() for r in roles or ()),
         limit=limit or 20,
     )
-    result = search_api.search_conversations(load_env(), text, filters)
+    result = search_api.search_conversations(load_env(), text, filters, notice=_note)
     for problem in result.warnings[:5]:
         warn(problem)
     if fmt == "json":
@@ -58,6 +58,11 @@ def run_content_search(
     out = console()
     for line in hit_lines(result.sessions):
         out.print(line)
+
+
+def _note(message: str) -> None:
+    sys.stderr.write(for_terminal(f"lsm: {message}") + "\n")
+    sys.stderr.flush()
 
 
 def hit_lines(sessions: list[list[search_api.Hit]]) -> list[Text]:

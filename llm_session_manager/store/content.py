@@ -118,17 +118,19 @@ def save_progress(conn: sqlite3.Connection, progress: Progress, at: str) -> None
     )
 
 
-def add(conn: sqlite3.Connection, session_id: str, path: str, rows: Iterable[Row]) -> int:
-    """Index ``rows`` of one source; returns how many."""
-    count = 0
-    for row in rows:
-        cur = conn.execute(
-            "INSERT INTO content_messages (session_id, path, role, at, text) VALUES (?, ?, ?, ?, ?)",
-            (session_id, path, row.role, row.at, row.text),
-        )
-        conn.execute("INSERT INTO content_fts (rowid, text) VALUES (?, ?)", (cur.lastrowid, row.text))
-        count += 1
-    return count
+def add(conn: sqlite3.Connection, session_id: str, path: str, rows: Sequence[Row]) -> int:
+    """Index ``rows`` of one source (inside the caller's transaction); returns how many."""
+    if not rows:
+        return 0
+    last = conn.execute("SELECT COALESCE(MAX(id), 0) FROM content_messages").fetchone()[0]
+    conn.executemany(
+        "INSERT INTO content_messages (session_id, path, role, at, text) VALUES (?, ?, ?, ?, ?)",
+        ((session_id, path, row.role, row.at, row.text) for row in rows),
+    )
+    conn.execute(
+        "INSERT INTO content_fts (rowid, text) SELECT id, text FROM content_messages WHERE id > ?", (last,)
+    )
+    return len(rows)
 
 
 def forget_source(conn: sqlite3.Connection, session_id: str, path: str) -> None:
