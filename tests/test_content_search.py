@@ -415,3 +415,18 @@ def test_claude_lines_give_the_turns_export_gives() -> None:
             assert [r for r in got.get("tool_results", []) if r["is_error"]] == errors
             names = [c["name"] for c in want.get("tool_calls", [])]
             assert [c["name"] for c in got.get("tool_calls", [])] == names
+
+
+def test_doctor_repair_keeps_what_was_said_of_deleted_sessions(fake_home: FakeHome) -> None:
+    path = write_claude(fake_home, "repaired", ["the osprey nest survives a repair"])
+    assert grep(fake_home, "osprey")
+    path.unlink()
+    db = fake_home.lsm_home / "lsm.db"
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE merged_cache")  # damage: doctor rebuilds the database
+    conn.commit()
+    conn.close()
+    assert fake_home.run("doctor", "--repair").returncode == 0
+    # The FTS5 index is made again from the kept messages on the next search.
+    assert [h["session_id"] for h in grep(fake_home, "osprey")] == ["claude-code:repaired"]
+    assert grep(fake_home, "nothingofthesort") == []

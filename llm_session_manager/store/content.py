@@ -72,8 +72,16 @@ _PROGRESS_COLUMNS = (
 
 
 def ensure_fts(conn: sqlite3.Connection) -> None:
+    """Create the FTS5 table when missing; rows already in content_messages (kept by `lsm doctor
+    --repair`) are indexed then, so that the index and its content never disagree."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content_fts'"
+    ).fetchone()
+    if exists:
+        return
     try:
         conn.execute(FTS_TABLE)
+        conn.execute("INSERT INTO content_fts (content_fts) VALUES ('rebuild')")
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc).lower():
             raise NoFts5Error(

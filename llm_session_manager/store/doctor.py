@@ -30,6 +30,11 @@ USER_TABLES = (
     "limit_observations",
     "statusline_samples",
     "archived_sessions",  # their transcripts are gone
+    # What was said in sessions whose transcripts may be gone, and the archive's copies (its FTS5 index
+    # is rebuilt from content_messages on first use).
+    "content_messages",
+    "content_progress",
+    "transcript_copies",
 )
 CACHE_TABLES = ("parse_cache", "merged_cache", "token_cache")
 
