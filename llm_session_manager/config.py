@@ -329,9 +329,9 @@ memory:
 
 statusline:
   # `lsm statusline` (Claude Code's statusLine command): the line it prints. Fields: {model} {context}
-  # {compact} {cost} {five_hour} {seven_day} {session} {dir}; " | " separates segments, and a segment
-  # whose fields are all empty (no rate limits with an API key, say) is left out.
-  format: "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day}"
+  # {compact} {cost} {five_hour} {seven_day} {health} {session} {dir}; " | " separates segments, and a
+  # segment whose fields are all empty (no rate limits with an API key, say) is left out.
+  format: "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day} | {health}"
 
 budget:
   # `lsm budget` exits 10 ("near") when an official limit is used this much (percent) or more; the

@@ -306,7 +306,26 @@ def collect(
             else:
                 unknown[model] = unknown.get(model, 0) + 1
         views.append(view)
+    publish_health(paths, views, now)
     return Collected(views, stats, procs, unknown, error, readers, unrecorded)
+
+
+def publish_health(paths: Paths, views: Sequence[SessionView], now: datetime) -> None:
+    """Leave the health of recently active Claude Code sessions where `lsm statusline` reads it
+    (healthboard.py); nothing is written while no such session exists and no board does."""
+    from llm_session_manager import healthboard
+
+    since = now - timedelta(seconds=healthboard.KEEP_SECONDS)
+    entries = {
+        v.session.native_id: (v.health.score, v.health.status, v.health.estimated)
+        for v in views
+        if v.session.agent == "claude-code"
+        and v.session.origin == "live"
+        and (v.session.process is not None or (v.session.last_activity or since) > since)
+    }
+    folder = str(paths.data_dir)
+    if entries or (paths.data_dir / healthboard.FILE_NAME).exists():
+        healthboard.write(folder, entries, now.timestamp())
 
 
 def apply_meta(view: SessionView, m: meta.SessionMeta) -> None:

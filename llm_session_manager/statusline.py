@@ -10,8 +10,9 @@ Spool line keys: ``t`` (Unix seconds), ``sid`` (session id), ``model`` (model id
 (input + cache tokens of the last reply), ``ctx_window``, ``ctx_pct`` (Claude Code's used_percentage),
 ``cost`` (its total_cost_usd), ``limits`` ([[window, used_percentage, resets_at], ...]).
 
-Health is not shown: lsm's health score needs the whole transcript (errors, activity), which this path
-cannot afford to read.
+Health: lsm's score needs the whole transcript (errors, activity), which this path cannot afford to
+read; the line shows the score the last full computation left (healthboard.py), and only while it is
+under ten minutes old.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import unicodedata
 from string import Formatter
 from typing import TYPE_CHECKING, Any
 
+from llm_session_manager import healthboard
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.hookspool import data_dir
 from llm_session_manager.safetext import for_terminal
@@ -41,10 +43,10 @@ SPOOL_NAME = "statusline.jsonl"  # = store.observations.SPOOL_NAME
 RECENT_NAME = "statusline.recent.jsonl"  # = store.observations.RECENT_NAME: the last half hour, compacted
 LIMIT_KEYS = (("five_hour", "5h"), ("seven_day", "7d"))
 
-DEFAULT_FORMAT = "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day}"
+DEFAULT_FORMAT = "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day} | {health}"
 SEGMENT_SEP = " | "  # splits a format into segments; a segment whose fields are all empty is left out
 JOIN = " │ "
-FIELDS = ("model", "context", "compact", "cost", "five_hour", "seven_day", "session", "dir")
+FIELDS = ("model", "context", "compact", "cost", "five_hour", "seven_day", "health", "session", "dir")
 DEFAULT_NEAR_PERCENT = 80.0  # = limits.DEFAULT_NEAR_PERCENT, budget.near_percent in the config
 CONTEXT_WARN_PERCENT = 70.0  # = recommend.context_warning_pct's default
 
@@ -229,8 +231,15 @@ def _level(value: float, warn: float, bad: float) -> str:
     return RED if value >= bad else YELLOW if value >= warn else GREEN
 
 
+HEALTH_COLOUR = {"healthy": GREEN, "warning": YELLOW, "critical": RED}
+
+
 def fields(
-    sample: Mapping[str, Any], points: list[tuple[float, int]], now: float, near: float
+    sample: Mapping[str, Any],
+    points: list[tuple[float, int]],
+    now: float,
+    near: float,
+    health: tuple[int, str, bool] | None = None,
 ) -> dict[str, tuple[str, str | None]]:
     """Each template field as (text, ANSI colour or None); untrusted text made safe here."""
     out: dict[str, tuple[str, str | None]] = {name: ("", None) for name in FIELDS}
@@ -257,6 +266,9 @@ def fields(
             continue
         clock = _reset_clock(resets, window_name, now)
         out[name] = (_percent(used) + (f" ↺{clock}" if clock else ""), _level(used, near, 100))
+    if health is not None:
+        score, status, estimated = health
+        out["health"] = (f"health {'~' if estimated else ''}{score}", HEALTH_COLOUR[status])
     if sample["session"]:
         out["session"] = (for_terminal(sample["session"])[:40], None)
     if sample["dir"]:
@@ -395,11 +407,13 @@ def status_line(raw: bytes, env: Mapping[str, str], now: float) -> str:
         raise ValueError("not a JSON object")
     sample = read_payload(payload)
     fmt, near = settings(config_file(env))
+    folder = data_dir(dict(env))
     try:
-        points = record(data_dir(dict(env)), sample, now)
+        points = record(folder, sample, now)
     except Exception:  # a full disk or a read-only data folder: show the line, record nothing
         points = [(now, sample["ctx_tokens"])] if sample["ctx_tokens"] is not None else []
-    parts = segments(fmt, fields(sample, points, now, near))
+    health = healthboard.read(folder, sample["sid"], now) if sample["sid"] else None
+    parts = segments(fmt, fields(sample, points, now, near, health))
     return compose(parts, _width(env), colour=not env.get("NO_COLOR"))
 
 

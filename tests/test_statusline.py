@@ -398,3 +398,52 @@ def test_concurrent_refreshes_lose_no_sample(fake_home: FakeHome) -> None:
 def test_unknown_arguments_get_the_usage_line(fake_home: FakeHome) -> None:
     r = run_statusline(fake_home, fresh(payloads()[2]), "--bogus")
     assert r.returncode == 2 and b"usage: lsm statusline" in r.stderr and r.stdout == b""
+
+
+def _recent_transcript(fh: FakeHome, sid: str) -> None:
+    """A Claude Code session of one exchange, a minute old."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 60))
+    folder = fh.projects / "-home-dev-src-app"
+    folder.mkdir(parents=True, exist_ok=True)
+    common = {"sessionId": sid, "cwd": "/home/dev/src/app", "timestamp": stamp, "version": "2.1.197"}
+    user = {**common, "type": "user", "uuid": "u1", "message": {"role": "user", "content": "hello"}}
+    usage = {
+        "input_tokens": 1200,
+        "output_tokens": 80,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+    reply = {
+        **common,
+        "type": "assistant",
+        "uuid": "a1",
+        "parentUuid": "u1",
+        "requestId": "req_1",
+        "message": {
+            "id": "msg_1",
+            "role": "assistant",
+            "model": "claude-opus-4-8",
+            "content": [{"type": "text", "text": "hi"}],
+            "usage": usage,
+        },
+    }
+    (folder / f"{sid}.jsonl").write_text(json.dumps(user) + "\n" + json.dumps(reply) + "\n")
+
+
+def test_health_from_the_last_full_computation_while_it_is_recent(fake_home: FakeHome) -> None:
+    from llm_session_manager import healthboard
+
+    payload = payloads()[0]
+    sid = payload["session_id"]
+    _recent_transcript(fake_home, sid)
+    data = fresh(payload)
+    before = run_statusline(fake_home, data, NO_COLOR="1")
+    assert b"health" not in before.stdout  # nothing computed yet: the part is left out
+    view = next(s for s in lsm_json(fake_home, "list") if s["native_id"] == sid)
+    shown = run_statusline(fake_home, data, NO_COLOR="1").stdout.decode()
+    assert f"health {round(view['health']['score'])}" in shown
+    board = Path(data_dir(fake_home.env())) / healthboard.FILE_NAME
+    doc = json.loads(board.read_text())
+    doc["t"] -= healthboard.MAX_AGE_SECONDS + 1  # ten minutes later, nothing has recomputed it
+    board.write_text(json.dumps(doc))
+    assert b"health" not in run_statusline(fake_home, data, NO_COLOR="1").stdout
