@@ -533,7 +533,9 @@ def find(
         if not _is_query_error(exc):
             raise
         if _OPERATORS.search(text):
-            raise UsageError(f"search: cannot read the query ({exc}); see `lsm search --help`") from None
+            raise UsageError(
+                f"search: cannot read the query ({exc}); FTS5 query syntax: `lsm grep --help`"
+            ) from None
         text = as_words(text)
         found = _best(conn, text, roles, since, keep, sessions, per_session)
     return [
