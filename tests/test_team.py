@@ -374,6 +374,50 @@ def test_a_push_killed_midway_leaves_whole_sessions_and_the_next_push_completes(
     assert_team_equals_machines(a, a, b)
 
 
+KILL_INSIDE_A_TRANSACTION = """
+import os, signal
+import psycopg
+from llm_session_manager.api.context import Context
+from llm_session_manager.api import team
+
+calls = 0
+real = psycopg.Cursor.executemany
+
+def dying(self, *args, **kwargs):
+    global calls
+    calls += 1
+    if calls == 2:  # the second session's buckets: its row and the first session are written, uncommitted
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, *args, **kwargs)
+
+psycopg.Cursor.executemany = dying
+team.push(Context.from_environment(), batch_size=50)
+"""
+
+
+def test_a_push_killed_inside_a_transaction_changes_nothing(machines: tuple[Machine, Machine]) -> None:
+    a, b = machines
+    push_all(a, b)
+    before = list_figures(team_list(a))
+    before_report = a.json("report", "daily", "--timezone", "UTC", "--team")
+    for i in range(3):
+        sid = f"a1000000-0000-4000-8000-00000000000{i}"
+        write_session(a.home.projects, f"shop-{i}", sid, [reply(sid, 85, 13, 8, i, MODELS[0], 5151)])
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_INSIDE_A_TRANSACTION],
+        env=a.home.env(),
+        cwd=a.home.home,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert list_figures(team_list(a)) == before  # the server rolled the whole batch back
+    assert a.json("report", "daily", "--timezone", "UTC", "--team") == before_report
+    assert push_all(a)[0]["sent"] == 3
+    assert_team_equals_machines(a, a, b)
+
+
 def test_the_same_logs_on_two_computers_of_one_person_count_once(
     machines: tuple[Machine, Machine], tmp_path: Path, team_db: str
 ) -> None:
