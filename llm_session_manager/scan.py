@@ -412,7 +412,10 @@ def _scan_changes(
     )
     others = [d for d in previous if d.get("native_id") not in group]
     if not stats.errors:  # a file we could not read must be tried again next time
-        parse_cache.save_merged(conn, agent, signature, version, others + [session_to_dict(s) for s in again])
+        merged = [*others, *(session_to_dict(s) for s in again)]
+        parts = [orjson.dumps(merged[i : i + 500])[1:-1] for i in range(0, len(merged), 500)]
+        parse_cache.save_merged_parts(conn, agent, signature, version, parts)  # no one copy of it all
+        del merged, parts
         joined = links.replace(group, Links.of(members, keys_of))
         parse_cache.save_links(conn, agent, signature, version, joined.encode())
     sessions = [session_from_dict(d, history=history) for d in others] + again
