@@ -57,7 +57,8 @@ def home(fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch) -> FakeHome:
 
 
 def client(token: str | None = None, **kwargs: Any) -> TestClient:
-    app = build_app(Context.from_environment(), token, host="127.0.0.1", port=PORT)
+    # The sessions page waits for the first scan here (a real server waits 0.5 s, then shows progress).
+    app = build_app(Context.from_environment(), token, host="127.0.0.1", port=PORT, first_paint=60)
     return TestClient(app, base_url=BASE, **kwargs)
 
 
@@ -369,3 +370,57 @@ def test_times_are_local_with_a_countdown_or_an_age() -> None:
     assert when("2026-12-04T14:05:00Z", now).endswith("(in 2h 05m)")
     assert when("2026-12-04T11:57:00+00:00", now).endswith("(3m ago)")
     assert when(None, now) == "-" and when("not a time", now) == "not a time"
+
+
+def test_first_scan_still_reading_shows_progress_not_rows() -> None:
+    from datetime import datetime, timezone
+
+    from llm_session_manager.web.pages import sessions_page
+
+    page = sessions_page(None, datetime.now(timezone.utc))
+    assert "Reading the agents&#x27; logs for the first time" in page or "Reading the agents' logs" in page
+    assert "<tbody></tbody>" in page and '<span id="count">0</span>' in page
+
+
+def test_many_sessions_draw_one_page_of_rows(web: TestClient, home: FakeHome) -> None:
+    from datetime import datetime, timezone
+
+    from llm_session_manager.web.pages import Cell, Row, sessions_page
+
+    rows = [
+        Row(
+            f"claude-code:s{n}",
+            f"/sessions/claude-code:s{n}",
+            "claude-code",
+            "ended",
+            "p",
+            (Cell("id", f"s{n}", f"s{n}"),),
+        )
+        for n in range(5000)
+    ]
+    page = sessions_page(rows, datetime.now(timezone.utc))
+    assert page.count("<tr data-id=") == 200
+    assert '<span id="count">5000</span>' in page and 'id="more" data-page="200"' in page
+    assert '<span id="shown">200</span>' in page
+
+
+def test_stream_sends_every_row_first_then_what_changed() -> None:
+    import orjson
+
+    from llm_session_manager.web.live import _diff
+    from llm_session_manager.web.pages import Cell, Row
+
+    def row(sid: str, tokens: str) -> Row:
+        return Row(sid, f"/sessions/{sid}", "claude-code", "active", "p", (Cell("tokens", tokens, 1.0),))
+
+    first = [row("a", "1"), row("b", "2")]
+    known = {r.id: orjson.dumps(r.as_json()) for r in first}
+    snapshot = _diff({}, known, first)
+    assert snapshot.startswith(b"event: rows\ndata: [") and snapshot.count(b'"id"') == 2
+    later = [row("a", "1"), row("c", "3"), row("b", "5")]
+    after = {r.id: orjson.dumps(r.as_json()) for r in later}
+    update = _diff(known, after, later).decode()
+    assert update.count("event: row\n") == 2 and '"id":"b"' in update and '"id":"c"' in update
+    assert '"id":"a"' not in update
+    gone = _diff(after, {"a": after["a"]}, [later[0]]).decode()
+    assert gone.count("event: gone\n") == 2 and _diff(known, known, first) == b""

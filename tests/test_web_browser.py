@@ -160,6 +160,13 @@ def wait(driver: Any, condition: Any, seconds: float = 20) -> Any:
     return WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
 
 
+def loaded(driver: Any, url: str, rows: int = 7) -> None:
+    """Open the sessions page and wait for its rows and its live stream."""
+    driver.get(url)
+    wait(driver, lambda d: len(d.find_elements("css selector", "#sessions tbody tr[data-id]")) >= rows)
+    wait(driver, lambda d: d.find_element("id", "live").get_attribute("class") == "live on")
+
+
 def cell(driver: Any, session_id: str, key: str) -> Any:
     from selenium.webdriver.common.by import By
 
@@ -179,7 +186,7 @@ def test_chromium_is_installed() -> None:
 def test_sessions_page_lists_fixture_sessions(server: Server, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(server.url)
+    loaded(browser, server.url)
     ids = {tr.get_attribute("data-id") for tr in browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")}
     expected = {
         "claude-code:ses_stage0_small",
@@ -198,7 +205,7 @@ def test_sort_filter_and_facets(server: Server, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    browser.get(server.url)
+    loaded(browser, server.url)
     rows = "#sessions tbody tr"
 
     def visible() -> list[str]:
@@ -226,12 +233,11 @@ def test_sort_filter_and_facets(server: Server, browser: Any) -> None:
 def test_appended_transcript_line_updates_the_row_without_reload(
     home: FakeHome, server: Server, browser: Any
 ) -> None:
-    browser.get(server.url)
+    loaded(browser, server.url)
     browser.execute_script("window.__sameDocument = 'yes';")
     sid = f"claude-code:{LIVE}"
     before = cell(browser, sid, "tokens").text
     assert before == "150"  # one reply: 100 in, 50 out
-    wait(browser, lambda d: d.find_element("id", "live").get_attribute("class") == "live on")
     path = home.projects / "-work-live" / f"{LIVE}.jsonl"
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(live_line(2, 4900)) + "\n")
@@ -277,15 +283,21 @@ def test_every_page_without_console_errors(server: Server, browser: Any) -> None
         browser.get(server.url + path)
         assert browser.find_element("css selector", "main h1").text
         assert console_errors(browser) == [], path
-    # The CSP is in force: an inline script the page might have carried would not run.
     browser.get(server.url)
-    assert browser.execute_script("return document.scripts.length;") == 1
+    assert browser.execute_script("return document.scripts.length;") == 1  # ours, app.js
+    # The Content-Security-Policy is in force: an inline script injected into the page does not run.
+    browser.execute_script(
+        "var s = document.createElement('script'); s.textContent = 'window.__inline = 1;';"
+        " document.body.appendChild(s);"
+    )
+    assert browser.execute_script("return window.__inline === undefined;") is True
+    assert any("Content Security Policy" in e["message"] for e in console_errors(browser))
 
 
 def test_hostile_title_renders_as_inert_redacted_text(server: Server, browser: Any) -> None:
     from selenium.common.exceptions import NoAlertPresentException
 
-    browser.get(server.url)
+    loaded(browser, server.url)
     title = cell(browser, "claude-code:web-hostile", "title").text
     assert title.startswith("<script>alert(1)</script> [bold red]boom[/] ␛]52;c;ZXZpbA==␇ ␛[2J key [REDACTED")
     with pytest.raises(NoAlertPresentException):

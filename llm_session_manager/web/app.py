@@ -59,10 +59,13 @@ def _html(text: str, status: int = 200) -> HTMLResponse:
 class Dashboard:
     """The handlers, over one ``Context`` and one ``Access``."""
 
-    def __init__(self, ctx: Context, access: Access, interval: float) -> None:
+    def __init__(self, ctx: Context, access: Access, interval: float, first_paint: float) -> None:
         self.ctx = ctx
         self.access = access
         self.live = LiveRows(self.rows, interval)
+        self.first_paint = first_paint  # how long the sessions page waits for the first scan
+        if ctx.progress is None:
+            ctx.progress = self.live.progress  # the first scan's progress, shown on the page
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -78,8 +81,7 @@ class Dashboard:
     # -- pages -----------------------------------------------------------------------------------
 
     async def sessions(self, request: Request) -> Response:
-        rows = await run_in_threadpool(self.rows)
-        self.live.shown(rows)
+        rows = await self.live.first_rows(self.first_paint)
         return _html(pages.sessions_page(rows, self.now()))
 
     async def session(self, request: Request) -> Response:
@@ -312,11 +314,14 @@ def build_app(
     host: str = "127.0.0.1",
     port: int = 8765,
     interval: float = 2.0,
+    first_paint: float = 0.5,
 ) -> ASGIApp:
     """The dashboard for a server bound to ``host``:``port``, behind the guard (``token``: None asks for
-    none; ``lsm serve`` refuses a non-loopback bind without one)."""
+    none; ``lsm serve`` refuses a non-loopback bind without one). The sessions table is listed again every
+    ``interval`` seconds while a browser shows it; its page waits at most ``first_paint`` seconds for the
+    first scan, then shows the scan's progress instead."""
     access = Access(host, port, token)
-    d = Dashboard(ctx, access, interval)
+    d = Dashboard(ctx, access, interval, first_paint)
     sid = "{sid:path}"
     routes = [
         Route("/", d.sessions),
@@ -343,6 +348,7 @@ def build_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         import asyncio
 
+        d.live.start()
         task = asyncio.create_task(d.live.poll())
         try:
             yield

@@ -21,6 +21,8 @@ from llm_session_manager.models import SessionView
 from llm_session_manager.present import ago, human_tokens, money, pasteable_ids, state_label
 from llm_session_manager.safetext import for_terminal, without_secrets
 
+# Rows drawn at a time: the first page's paint and the DOM stay small with thousands of sessions.
+PAGE_ROWS = 200
 NAV = (("/", "Sessions"), ("/reports", "Reports"), ("/limits", "Limits"))
 EXPORT_FORMATS = (("json", "JSON"), ("yaml", "YAML"), ("markdown", "Markdown"))
 REPORT_KINDS = ("daily", "weekly", "monthly")
@@ -179,28 +181,39 @@ def _facet(name: str, label: str, values: Iterable[str]) -> str:
     )
 
 
-def sessions_page(rows: Sequence[Row], now: datetime) -> str:
+def sessions_page(rows: Sequence[Row] | None, now: datetime, first: int = PAGE_ROWS) -> str:
+    """The table with its first ``first`` rows (the script shows the rest, ``first`` at a time, from the
+    live stream); ``rows`` None: the first scan is still reading, and the page says how far it is."""
     head = "".join(
         f'<th data-key="{key}" data-type="{kind}" scope="col"><button type="button">{name}</button></th>'
         for key, name, kind in COLUMNS
     )
-    body = "".join(row_html(r, now) for r in rows)
-    running = sum(1 for r in rows if r.status == "active")
+    every = rows or []
+    body = "".join(row_html(r, now) for r in every[:first])
+    running = sum(1 for r in every if r.status == "active")
     tools = (
         '<div class="tools"><label>Filter <input id="filter" type="search" placeholder="any text"'
         ' autocomplete="off"></label>'
-        + _facet("agent", "Agent", (r.agent for r in rows))
-        + _facet("status", "Status", (r.status for r in rows))
-        + _facet("project", "Project", (r.project for r in rows))
+        + _facet("agent", "Agent", (r.agent for r in every))
+        + _facet("status", "Status", (r.status for r in every))
+        + _facet("project", "Project", (r.project for r in every))
         + '<span id="live" class="live" title="live updates">●</span></div>'
     )
-    summary = (
-        f'<p class="summary"><span id="count">{len(rows)}</span> session(s), {running} active. '
-        "Tokens ≈ = not exact (counted, or rounded in the agent's log); ? = unknown."
-        " Health ~ = estimated.</p>"
+    progress = (
+        '<p id="scan-progress" class="progress">Reading the agents\' logs for the first time…</p>'
+        if rows is None
+        else '<p id="scan-progress" class="progress" hidden></p>'
     )
+    shown = min(first, len(every))
+    summary = (
+        f'<p class="summary"><span id="count">{len(every)}</span> session(s), <span id="running">{running}'
+        f'</span> active<span id="paged"{"" if shown < len(every) else " hidden"}>; showing the first'
+        f' <span id="shown">{shown}</span></span>. Tokens ≈ = not exact (counted, or rounded in the agent\'s'
+        " log); ? = unknown. Health ~ = estimated.</p>"
+    )
+    more = f'<p><button type="button" id="more" data-page="{first}" hidden>Show more</button></p>'
     table = f'<table id="sessions" class="grid"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    return page("Sessions", f"<h1>Sessions</h1>{tools}{table}{summary}", active="/")
+    return page("Sessions", f"<h1>Sessions</h1>{tools}{progress}{table}{more}{summary}", active="/")
 
 
 # ---------------------------------------------------------------------------------------------------
