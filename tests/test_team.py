@@ -602,3 +602,27 @@ def test_watch_pushes_again(machines: tuple[Machine, Machine]) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_watch_goes_on_when_the_database_is_away(machines: tuple[Machine, Machine]) -> None:
+    """`--watch` under a service manager: a failed push is one warning line (no password), then it
+    tries again; a single push exits 1."""
+    a, _b = machines
+    away = f"postgresql://lsm:{DB_PASSWORD}@127.0.0.1:{free_port()}/x"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llm_session_manager", "team", "push", "--watch", "--interval", "5"],
+        env=a.home.env(LSM_TEAM_DATABASE_URL=away),
+        cwd=a.home.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "push failed, trying again in 5 s" in line and DB_PASSWORD not in line
+        time.sleep(1)
+        assert proc.poll() is None  # still watching
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -13,6 +13,7 @@ import typer
 
 from llm_session_manager.api.context import Context
 from llm_session_manager.cli.common import check_format, load_env, print_json, warn
+from llm_session_manager.errors import StoreError
 
 if TYPE_CHECKING:
     from llm_session_manager.api.sessions import ListQuery
@@ -69,10 +70,14 @@ def push_cmd(
     fmt = check_format(fmt)
     ctx = team_context()
     pause = float(interval or ctx.config["team"]["push_interval_seconds"])
-    while True:
+    if not watch:
         _push_once(ctx, fmt)
-        if not watch:
-            return
+        return
+    while True:
+        try:
+            _push_once(ctx, fmt)
+        except StoreError as exc:  # the database away for a while: say so, try again next time
+            warn(f"push failed, trying again in {pause:g} s: {exc}")
         time.sleep(pause)
 
 
