@@ -329,7 +329,10 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def print_table(table: Table, infos: list[dict[str, Any]], trees: list[tuple[str, str]]) -> None:
-    print("\n| scale | tool | case | wall | CPU | tree peak RSS | wall ÷ ccusage | CPU ÷ ccusage | ÷ warm |")
+    print(
+        "\n| scale | tool | case | wall | CPU | tree peak RSS | wall ÷ ccusage | CPU ÷ ccusage"
+        " | ÷ warm (wall / CPU) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for info in infos:
         n = info["scale"]
@@ -344,9 +347,10 @@ def print_table(table: Table, infos: list[dict[str, Any]], trees: list[tuple[str
             )
         for label, _tree in trees:
             warm_wall = table.med(n, label, "warm", "wall")
+            warm_cpu = table.med(n, label, "warm", "cpu")
             for case in ("cold", "warm", "after-append"):
                 w, c, r = (table.med(n, label, case, a) for a in ("wall", "cpu", "rss_mb"))
-                vs_warm = ratio(w, warm_wall) if case == "after-append" else ""
+                vs_warm = f"{ratio(w, warm_wall)} / {ratio(c, warm_cpu)}" if case == "after-append" else ""
                 print(
                     f"| {scale} | lsm {label} | {case} | {fmt(w, 's')} | {fmt(c, 's')} | {fmt(r, 'm')} |"
                     f" {ratio(w, cc_wall)} | {ratio(c, cc_cpu)} | {vs_warm} |"
@@ -365,12 +369,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ccusage", default=CCUSAGE_DEFAULT)
     p.add_argument("--corpus-prefix", default="/tmp/lsm-speed")
     p.add_argument("--python", default=str(REPO / ".venv" / "bin" / "python"))
-    p.add_argument("--json-report", type=Path)
+    p.add_argument("--json-report", type=Path, help="also write every sample here")
+    p.add_argument("--print-report", type=Path, help="print the table of a saved --json-report, run nothing")
     return p.parse_args(argv)
+
+
+def from_report(path: Path) -> tuple[Table, list[dict[str, Any]], list[tuple[str, str]]]:
+    """The table of a ``--json-report`` file (to print it again)."""
+    doc = json.loads(path.read_text())
+    table = Table()
+    labels: list[str] = []
+    for row in doc["rows"]:
+        for sample in row["samples"]:
+            table.add(row["scale"], row["tool"], row["case"], Sample(**sample))
+        if row["tool"] not in ("cat", "orjson loop", "ccusage") and row["tool"] not in labels:
+            labels.append(row["tool"])
+    return table, doc["corpora"], [(label, "") for label in labels]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.print_report:
+        print_table(*from_report(args.print_report))
+        return 0
     if Path.cwd().resolve() == REPO or REPO in Path.cwd().resolve().parents:
         print("run from outside the repo (e.g. cd /tmp): the current folder shadows PYTHONPATH")
         return 2
