@@ -113,15 +113,26 @@ def test_the_bar_waits_for_the_delay_then_shows_files_megabytes_and_time_left() 
     bar.finished()
 
 
-def test_the_bar_is_not_drawn_for_a_scan_already_done() -> None:
-    now = [0.0]
+def test_the_bar_is_not_drawn_for_a_scan_already_over() -> None:
     console, buf = forced_console()
-    bar = ScanBar(console, delay=5.0, clock=lambda: now[0])
+    bar = ScanBar(console, delay=5.0)
     bar.planned(1, 100)
     bar.advanced(1, 100)
-    now[0] = 6.0
-    bar.show()  # the timer firing late, after the last file was read
+    bar.finished()
+    bar.show()  # the timer firing late, after the scan was over
     assert not bar.shown and buf.getvalue() == ""
+
+
+def test_after_the_last_file_the_bar_says_merging() -> None:
+    now = [0.0]
+    console, buf = forced_console()
+    bar = ScanBar(console, delay=1.0, clock=lambda: now[0])
+    bar.planned(2, 2_000_000)
+    bar.advanced(1, 1_000_000)
+    bar.advanced(1, 1_000_000)
+    now[0] = 1.5
+    bar.show()  # reading took under a second, merging goes on: the bar still shows
+    assert bar.shown and "merging sessions" in ANSI.sub("", buf.getvalue())
     bar.finished()
 
 
@@ -139,12 +150,13 @@ RUN = (
 )
 
 
-def test_lsm_list_draws_the_bar_on_a_terminal_stderr_and_erases_it(fake_home: FakeHome) -> None:
+def test_lsm_list_draws_the_bar_on_a_terminal_stderr(fake_home: FakeHome, tmp_path: Path) -> None:
     master, slave = os.openpty()
     env = fake_home.env(TERM="xterm-256color")
+    stdout = (tmp_path / "stdout.txt").open("w+", encoding="utf-8")  # a file: a pipe could fill up
     proc = subprocess.Popen(
         [sys.executable, "-c", RUN],
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=slave,
         env=env,
         cwd=str(fake_home.home),
@@ -160,8 +172,9 @@ def test_lsm_list_draws_the_bar_on_a_terminal_stderr_and_erases_it(fake_home: Fa
             break
         chunks.append(data)
     os.close(master)
-    out = proc.stdout.read().decode() if proc.stdout else ""
     assert proc.wait(timeout=120) == 0
+    stdout.seek(0)
+    out = stdout.read()
     screen = b"".join(chunks).decode(errors="replace")
     assert "scanning agent logs" in ANSI.sub("", screen) and "files" in screen
     assert "\x1b[2K" in screen or "\x1b[1A" in screen  # transient: the bar's lines are cleared at the end

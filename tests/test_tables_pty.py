@@ -11,7 +11,9 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,34 +26,36 @@ WIDTHS = (80, 100, 120, 140, 160, 200)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
-def in_pty(fh: FakeHome, cols: int, *args: str, rows: int = 60) -> str:
+def in_pty(fh: FakeHome, cols: int, *args: str, rows: int = 60, **extra: str) -> str:
     """What `lsm ARGS` prints on a terminal ``cols`` wide (winsize and COLUMNS both set); its stderr
-    warnings (plain lines, not tables) go to a pipe."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = fh.env(COLUMNS=str(cols), LINES=str(rows), TERM="xterm-256color")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llm_session_manager", *args],
-        stdin=slave,
-        stdout=slave,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=str(fh.home),
-        close_fds=True,
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    err = proc.stderr.read() if proc.stderr else b""
-    assert proc.wait(timeout=120) == 0, (b"".join(chunks) + err).decode(errors="replace")
+    warnings (plain lines, not tables) go to a file (a pipe could fill up and stall the child)."""
+    env = fh.env(COLUMNS=str(cols), LINES=str(rows), TERM="xterm-256color", **extra)
+    with tempfile.TemporaryFile() as errors:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llm_session_manager", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=errors,
+            env=env,
+            cwd=str(fh.home),
+            close_fds=True,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+        code = proc.wait(timeout=120)
+        errors.seek(0)
+        assert code == 0, (b"".join(chunks) + errors.read()).decode(errors="replace")
     return ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
 
 
@@ -131,6 +135,31 @@ def test_health_keeps_numbers_whole(everything: FakeHome, cols: int) -> None:  #
     for figure in ("context_tokens=144,227", "compact_at=167,000", "relative=0.8636"):
         assert figure in screen, screen
     assert re.search(r"^tokens\s+context_tokens=144,227\s+42\s+40%\s+16\.7\s", screen, re.M), screen
+
+
+@pytest.mark.parametrize("cols", (80, 120, 200))
+def test_recommend_names_sessions_by_pasteable_short_ids(
+    everything: FakeHome,  # noqa: F811
+    cols: int,
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "lsm.yaml"
+    config.write_text("recommend:\n  daily_cost_limit_usd: 0.0001\n", encoding="utf-8")
+    rows = listed(everything)
+    r = everything.run("recommend", "--format", "json", LSM_CONFIG=str(config))
+    (rec,) = json.loads(r.stdout)
+    screen = in_pty(everything, cols, "recommend", LSM_CONFIG=str(config))
+    head = next(x for x in screen.splitlines() if x.startswith("1. "))
+    shorts = head.split("usage warning", 1)[1].replace(",", " ").split()
+    assert len(shorts) == len(rec["session_ids"])
+    for short, full in zip(shorts, rec["session_ids"], strict=True):
+        assert [o["id"] for o in matching(short, rows)] == [full]  # pasteable: names that session only
+        assert full not in screen or len(full.split(":", 1)[1]) <= 8  # a long id is never spelt out
+    by_id = {o["id"]: o for o in rows}
+    for short, full in zip(shorts, rec["session_ids"], strict=True):
+        cost = by_id[full]["cost_usd"]
+        if f"{short} $" in rec["reason"] and cost is not None:
+            assert f"{short} $" in screen.replace("\n", "")
 
 
 @pytest.mark.parametrize("cols", (80, 120, 200))

@@ -2,8 +2,9 @@
 
 ``scan_progress()`` gives the service a plain ``ScanProgress`` (scan.py) to tell, or None when stderr
 is not a terminal: piped or redirected, nothing is drawn. The bar appears only once the scan has taken
-``DELAY`` seconds (a warm scan never shows it), shows files, megabytes and the time left, and is erased
-when the scan is over, before the command prints its table.
+``DELAY`` seconds (a warm scan never shows it), shows files, megabytes and the time left (then
+"merging sessions" once every file is read), and is erased when the scan is over, before the command
+prints its table.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class ScanBar:
             self._show()
 
     def _show(self) -> None:
-        if self._progress is not None or self._over or self.bytes_done >= self.bytes:
+        if self._progress is not None or self._over:
             return
         from rich.console import Console
         from rich.progress import (
@@ -104,7 +105,7 @@ class ScanBar:
 
         console = self._console or Console(stderr=True)
         self._progress = Progress(
-            TextColumn("scanning agent logs"),
+            TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[files]}"),
             DownloadColumn(binary_units=False),
@@ -112,7 +113,7 @@ class ScanBar:
             console=console,
             transient=True,
         )
-        self._task = self._progress.add_task("scan", total=self.bytes, completed=self.bytes_done, files="")
+        self._task = self._progress.add_task("", total=self.bytes, completed=self.bytes_done, files="")
         self._refresh()
         self._progress.start()
 
@@ -120,7 +121,11 @@ class ScanBar:
         if self._progress is None:
             return
         files = f"{self.files_done:,}/{self.files:,} files"
-        self._progress.update(self._task, total=self.bytes, completed=self.bytes_done, files=files)
+        # Once every file is read the sessions are merged, which takes a while on a large history too.
+        what = "merging sessions" if self.bytes_done >= self.bytes else "scanning agent logs"
+        self._progress.update(
+            self._task, description=what, total=self.bytes, completed=self.bytes_done, files=files
+        )
 
 
 def with_progress(ctx: Context) -> Context:
