@@ -174,5 +174,5 @@ def _store_failure(exc: Exception) -> None:
         from llm_session_manager.paths import resolve
         from llm_session_manager.store.db import explain
 
-        sys.stderr.write(f"lsm: error: {explain(exc, resolve().db_file)}\n")
+        sys.stderr.write(for_terminal(f"lsm: error: {explain(exc, resolve().db_file)}") + "\n")
         sys.exit(1)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import FORMAT_HELP, Env, check_format, emit, load_env, warn
+from llm_session_manager.cli.common import FORMAT_HELP, Env, check_format, emit, load_env, say, warn
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal
@@ -37,7 +37,7 @@ def _confirm(question: str) -> bool:
             return True
         if answer in ("n", "no"):
             return False
-        sys.stderr.write("Please answer y or n.\n")
+        say("Please answer y or n.")
 
 
 def _ask(shown: Sequence[tagging.Suggestion]) -> list[tagging.Decision]:
@@ -47,7 +47,7 @@ def _ask(shown: Sequence[tagging.Suggestion]) -> list[tagging.Decision]:
     decisions: list[tagging.Decision] = []
     for i, s in enumerate(shown, 1):
         line = f"[{i}/{len(shown)}] {s.tag}  {s.confidence:.0%}  {s.source}: {s.reason}"
-        sys.stderr.write(for_terminal(line) + "\n")
+        say(line)
         yes = _confirm(f"Add tag '{s.tag}'?")
         decisions.append(tagging.Decision(s, "accepted" if yes else "rejected"))
     return decisions
@@ -149,11 +149,11 @@ def _header(plan: Plan) -> None:
         else ""
     )
     where = f"; {where}" if where else ""
-    sys.stderr.write(f"{plan.view.session.id}: project type {p.project_type} ({p.type_reason}){where}\n")
+    say(f"{plan.view.session.id}: project type {p.project_type} ({p.type_reason}){where}")
     for note in plan.notes:
-        sys.stderr.write(f"lsm: note: {note}\n")
+        say(f"lsm: note: {note}")
     if plan.redacted:
-        sys.stderr.write(f"lsm: note: {plan.redacted} secret(s) were redacted before asking Claude\n")
+        say(f"lsm: note: {plan.redacted} secret(s) were redacted before asking Claude")
 
 
 def _print_suggestions(shown: Sequence[tagging.Suggestion]) -> None:
@@ -183,35 +183,32 @@ def _print_outcome(
 ) -> None:
     if ranked.suppressed:
         names = ", ".join(f"{s.tag} ({why})" for s, why in ranked.suppressed)
-        sys.stderr.write(f"lsm: note: not suggested again: {names}\n")
+        say(f"lsm: note: not suggested again: {names}")
     sid = plan.view.session.id
     if mode == "suggest":
         if shown:
-            sys.stderr.write(
+            say(
                 f"Add those at {threshold:.0%} or more with `lsm auto-tag {sid} --apply`,"
-                " or choose with --interactive\n"
+                " or choose with --interactive"
             )
         return
     if mode == "apply" and not decisions:
-        sys.stderr.write(f"no suggestion reaches the threshold ({threshold:.0%}); nothing added\n")
+        say(f"no suggestion reaches the threshold ({threshold:.0%}); nothing added")
     rejected = [d.suggestion.tag for d in decisions if d.decision == "rejected"]
-    sys.stderr.write(
+    say(
         f"added {len(added)} tag(s) to {sid}: {', '.join(added) or '-'}"
         + (f"; rejected: {', '.join(rejected)}" if rejected else "")
-        + "\n"
     )
-    sys.stdout.write(f"{sid}  tags: {', '.join(sorted({*plan.view.tags, *added})) or '-'}\n")
+    sys.stdout.write(
+        for_terminal(f"{sid}  tags: {', '.join(sorted({*plan.view.tags, *added})) or '-'}") + "\n"
+    )
 
 
 def ai_description(ctx: Env, view: SessionView) -> str:
     """`describe --ai`: a one-paragraph description from Claude (raises ``AIError`` on any failure)."""
     from llm_session_manager.api import autotag
 
-    return autotag.ai_description(ctx, view, _note)
-
-
-def _note(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    return autotag.ai_description(ctx, view, say)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -145,5 +145,11 @@ def _print_csv(value: Any) -> None:
     sys.stdout.flush()
 
 
+def say(message: str) -> None:
+    """One line for the person at the terminal, on stderr (what was done, a note, progress): stdout
+    stays the command's output. Text from logs or arguments in it has its control characters shown."""
+    sys.stderr.write(for_terminal(message) + "\n")
+
+
 def warn(message: str) -> None:
     sys.stderr.write(for_terminal(f"lsm: warning: {message}") + "\n")

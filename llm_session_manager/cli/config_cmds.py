@@ -7,7 +7,7 @@ import sys
 import typer
 
 from llm_session_manager import config as config_mod
-from llm_session_manager.cli.common import check_format, load_env, print_json
+from llm_session_manager.cli.common import check_format, load_env, print_json, say
 from llm_session_manager.errors import UsageError
 from llm_session_manager.paths import resolve
 
@@ -20,7 +20,7 @@ def init_config(force: bool = typer.Option(False, "--force", help="Overwrite an 
         config_mod.load(paths.config_file)
         raise UsageError(f"{paths.config_file} already exists; use --force to replace it")
     config_mod.write_default(paths.config_file, force=force)
-    sys.stderr.write(f"wrote {paths.config_file}\n")
+    say(f"wrote {paths.config_file}")
 
 
 def show_config(fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json.")) -> None:

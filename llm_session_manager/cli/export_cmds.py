@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from pathlib import Path
 
 import typer
@@ -13,7 +12,7 @@ from llm_session_manager import exporting
 from llm_session_manager.api import exports as exports_api
 from llm_session_manager.api.exports import export_document
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import TABLE_OR_JSON, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import TABLE_OR_JSON, check_format, load_env, print_json, say, warn
 from llm_session_manager.errors import LsmError, NotFoundError, UsageError
 from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import for_terminal, json_for_terminal
@@ -54,7 +53,7 @@ def export_cmd(
         text = json_for_terminal(text.encode()).decode()
     exporting.write_output(text, output, force=force)
     if output != "-":
-        sys.stderr.write(for_terminal(f"exported {view.session.id} to {output} ({kind})") + "\n")
+        say(f"exported {view.session.id} to {output} ({kind})")
 
 
 def import_cmd(
@@ -108,7 +107,7 @@ def _folder_for(folder: Path, parents: bool, option: str) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LsmError(f"cannot create {folder}: {exc.strerror or exc}") from None
-    sys.stderr.write(f"lsm: created folder {folder}\n")
+    say(f"lsm: created folder {folder}")
     return True
 
 
@@ -116,7 +115,7 @@ def _done(out_fmt: str, session_id: str, what: str) -> None:
     if out_fmt == "json":
         print_json({"id": session_id, "result": what})
     else:
-        sys.stderr.write(f"{session_id}: {what}\n")
+        say(f"{session_id}: {what}")
 
 
 def _file_name(view: SessionView, kind: str) -> str:
@@ -148,7 +147,7 @@ def batch_export_cmd(
     env = load_env()
     views = organise.select(collect(env.paths, env.config).views, pattern)
     if not views:
-        sys.stderr.write(f"lsm: no session matches '{pattern}'; nothing to do\n")
+        say(f"lsm: no session matches '{pattern}'; nothing to do")
         return
     folder = output_dir.expanduser()
     _folder_for(folder, parents or folder.parent.is_dir(), "--output-dir")  # the named folder: made, and said
@@ -163,9 +162,7 @@ def batch_export_cmd(
         doc = export_document(env, view, full=False, transcript=not no_transcript, warn=warn)
         exporting.write_output(exporting.render(doc, kind), str(target), force=True)
         written += 1
-    sys.stderr.write(
-        f"wrote {written} file(s) to {output_dir}" + (f", skipped {skipped}" if skipped else "") + "\n"
-    )
+    say(f"wrote {written} file(s) to {output_dir}" + (f", skipped {skipped}" if skipped else ""))
 
 
 def forget_cmd(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from llm_session_manager import hook_install
-from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env, say
 from llm_session_manager.errors import ConfigError, UsageError
 from llm_session_manager.notify import Alert
 from llm_session_manager.paths import Paths
@@ -50,10 +50,6 @@ def hook_cmd(
         raise typer.Exit(code)
 
 
-def _say(line: str) -> None:
-    sys.stderr.write(for_terminal(line) + "\n")
-
-
 def install_cmd(agent: str | None = typer.Option(None, "--agent", help=AGENT_OPTION_HELP)) -> None:
     """Add lsm's hook entries to each agent's config (backup first; every setting of yours kept)."""
     paths = load_env().paths
@@ -62,22 +58,22 @@ def install_cmd(agent: str | None = typer.Option(None, "--agent", help=AGENT_OPT
     for name in _agents(agent):
         folder = hook_install.config_path(name, paths).parent
         if agent is None and not folder.is_dir():
-            _say(f"{name}: skipped: {folder} does not exist (--agent {name} installs anyway)")
+            say(f"{name}: skipped: {folder} does not exist (--agent {name} installs anyway)")
             continue
         try:
             outcome = hook_install.install(name, paths, now)
         except ConfigError as exc:
-            _say(f"{name}: error: {exc}")
+            say(f"{name}: error: {exc}")
             failed += 1
             continue
         backup = f" (backup: {outcome.backup})" if outcome.backup else ""
-        _say(f"{name}: {outcome.message}: {outcome.path}{backup}")
+        say(f"{name}: {outcome.message}: {outcome.path}{backup}")
         note = hook_install.AGENT_HOOKS[name].note
         if note and outcome.changed:
-            _say(f"  {note}")
+            say(f"  {note}")
         inline = hook_install.codex_inline_hooks(paths) if name == "codex" else None
         if inline is not None:
-            _say(
+            say(
                 f"  {inline} has [hooks] tables too: Codex runs both and warns at start; keeping your"
                 " hooks in one of the two files stops the warning"
             )
@@ -94,11 +90,11 @@ def uninstall_cmd(agent: str | None = typer.Option(None, "--agent", help=AGENT_O
         try:
             outcome = hook_install.uninstall(name, paths, now)
         except ConfigError as exc:
-            _say(f"{name}: error: {exc}")
+            say(f"{name}: error: {exc}")
             failed += 1
             continue
         backup = f" (backup: {outcome.backup})" if outcome.backup and outcome.changed else ""
-        _say(f"{name}: {outcome.message}: {outcome.path}{backup}")
+        say(f"{name}: {outcome.message}: {outcome.path}{backup}")
     if failed:
         raise typer.Exit(1)
 
@@ -197,7 +193,7 @@ def notify_cmd() -> None:
     """Alert me when a session waits for my permission or input, finishes, fails, or is about to
     auto-compact (needs `lsm hooks install`; which alerts and how: `notify` in the config). Ctrl-C stops."""
     env = load_env()
-    _say(f"lsm notify: watching the hook events in {env.paths.data_dir}; Ctrl-C stops")
+    say(f"lsm notify: watching the hook events in {env.paths.data_dir}; Ctrl-C stops")
     _watch(env.paths, env.config, threading.Event(), in_monitor=False)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from llm_session_manager.cli.common import check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import check_format, load_env, print_json, say, warn
 from llm_session_manager.errors import UsageError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def mcp_server_cmd(
         )
     from llm_session_manager.mcp.transport import server_url
 
-    sys.stderr.write(f"lsm: MCP server at {server_url(host, port)} (Ctrl-C to stop)\n")
+    say(f"lsm: MCP server at {server_url(host, port)} (Ctrl-C to stop)")
     mcp_server.run_http(host, port, token)
 
 
@@ -168,7 +168,7 @@ def mcp_config_cmd(
     if not write:
         print_json(mcp_config.document(kind, spec, name))
         again = f"--client {kind}" + (" --transport http" if isinstance(spec, mcp_config.Remote) else "")
-        sys.stderr.write(f"lsm: merge this into {target} (or run: lsm mcp-config {again} --write)\n")
+        say(f"lsm: merge this into {target} (or run: lsm mcp-config {again} --write)")
         return
     result = mcp_config.write_config(kind, spec, target, name)
     print_json(mcp_config.document(kind, spec, name))
@@ -185,19 +185,19 @@ def _client_spec(kind: str, host: str, port: int) -> Launch | Remote:
 
     token, made = http_token(load_env().paths.config_file)
     if made:
-        sys.stderr.write("lsm: made the MCP HTTP token; `lsm mcp-server --transport http` will use it\n")
+        say("lsm: made the MCP HTTP token; `lsm mcp-server --transport http` will use it")
     return mcp_config.Remote(server_url(host, port), token)
 
 
 def _report(result: WriteResult, name: str, client: str) -> None:
     if result.action == "unchanged":
-        sys.stderr.write(f"lsm: {result.file} already has this '{name}' entry; nothing was changed\n")
+        say(f"lsm: {result.file} already has this '{name}' entry; nothing was changed")
         return
     backup = f" (the old file is in {result.backup})" if result.backup else ""
-    sys.stderr.write(f"lsm: {result.action} '{name}' in {result.file}{backup}\n")
+    say(f"lsm: {result.action} '{name}' in {result.file}{backup}")
     restart = {"claude-desktop": "Quit and restart Claude Desktop", "cursor": "Restart Cursor"}
     step = restart.get(client, "Reload VS Code (or run 'MCP: List Servers')")
-    sys.stderr.write(f"lsm: {step} to load it.\n")
+    say(f"lsm: {step} to load it.")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from llm_session_manager.cli.common import (
     emit,
     load_env,
     one_agent,
+    say,
     warn,
 )
 from llm_session_manager.errors import UsageError
@@ -81,7 +82,7 @@ def add_cmd(
         emit(fmt, {**saved.as_json(), "created": created})
         return
     what = "saved memory" if created else "already saved as"
-    sys.stderr.write(f"{what} {saved.id} (session {saved.session_id})\n")
+    say(f"{what} {saved.id} (session {saved.session_id})")
     sys.stdout.write(saved.id + "\n")
 
 
@@ -138,7 +139,7 @@ def _print_hits(hits: Sequence[Hit]) -> None:
         )
     console().print(table)
     if any(h.matched for h in hits):
-        sys.stderr.write("= the query, or a path, symbol or error in it, occurs verbatim in that memory\n")
+        say("= the query, or a path, symbol or error in it, occurs verbatim in that memory")
 
 
 def list_cmd(
@@ -249,7 +250,7 @@ def delete_cmd(
     if fmt != "table":
         emit(fmt, {**gone.as_json(), "deleted": True})
         return
-    sys.stderr.write(for_terminal(f"deleted {gone.id}: {_one_line(gone.text, 80)}") + "\n")
+    say(f"deleted {gone.id}: {_one_line(gone.text, 80)}")
 
 
 def _register_all(app: typer.Typer, commands: dict[str, Any]) -> None:

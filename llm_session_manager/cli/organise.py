@@ -12,7 +12,7 @@ from llm_session_manager import organise
 from llm_session_manager.api import organise as organise_api
 from llm_session_manager.api import sessions as sessions_api
 from llm_session_manager.cli import completion
-from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env, say
 from llm_session_manager.errors import UsageError
 from llm_session_manager.listing import check_statuses
 from llm_session_manager.models import SessionView
@@ -20,10 +20,6 @@ from llm_session_manager.safetext import for_terminal, without_secrets
 from llm_session_manager.service import project_name
 
 ID_HELP = "Session id or a unique prefix of it."
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(for_terminal(message) + "\n")
 
 
 def tag_cmd(
@@ -53,7 +49,7 @@ def untag_cmd(
     change = sessions_api.untag(load_env(), session_id, tags)
     sid = change.view.session.id
     if change.unchanged:
-        _say(f"lsm: note: {sid} had no tag {', '.join(change.unchanged)}")
+        say(f"lsm: note: {sid} had no tag {', '.join(change.unchanged)}")
     _report(change.view, fmt, f"untagged {sid}")
 
 
@@ -103,7 +99,7 @@ def _report(view: SessionView, fmt: str, message: str, extra: dict[str, Any] | N
     if fmt != "table":
         emit(fmt, {**sessions_api.meta_document(view), **(extra or {})})
         return
-    _say(message)
+    say(message)
     line = f"{view.session.id}  project: {project_name(view) or '-'}  tags: {', '.join(view.tags) or '-'}"
     sys.stdout.write(for_terminal(line) + "\n")
 
@@ -174,7 +170,7 @@ def batch_tag_cmd(
     if fmt != "table":
         emit(fmt, {"sessions": [v.session.id for v in views], "tags": clean, "added": added})
     else:
-        _say(f"added {added} tag(s) to {len(views)} session(s)")
+        say(f"added {added} tag(s) to {len(views)} session(s)")
 
 
 def batch_close_cmd(
@@ -230,7 +226,7 @@ def reopen_cmd(
     if fmt != "table":
         emit(fmt, _status(view))
     else:
-        _say(f"reopened {view.session.id} (now {view.status})")
+        say(f"reopened {view.session.id} (now {view.status})")
 
 
 def _status(view: SessionView) -> dict[str, Any]:
@@ -239,7 +235,7 @@ def _status(view: SessionView) -> dict[str, Any]:
 
 def _nothing(fmt: str, why: str, empty: Any) -> None:
     """Nothing to do is a success (exit 0): the reason on stderr, and the empty result in JSON."""
-    _say(f"lsm: {why}; nothing to do")
+    say(f"lsm: {why}; nothing to do")
     if fmt != "table":
         emit(fmt, empty)
 
