@@ -148,8 +148,9 @@ def _input_words(value: Any, tool_output: bool) -> list[str]:
         # Redacted as a structure first (a value is a secret by its key's name), then its strings.
         return list(_strings(redact_value(value)))
     words: list[str] = []  # whole values: clean_all cuts them after redaction, never a secret in two
-    for key in INPUT_KEYS:
-        item = value.get(key)
+    for key, item in value.items():
+        if key not in INPUT_KEYS:
+            continue
         if key in ("input", "patch"):  # a patch given as a tool argument: the files it touches
             words.extend(_PATCH_FILE.findall(item) if isinstance(item, str) else ())
             continue
@@ -262,8 +263,7 @@ def refresh(
             job = _file_job(session, path, progress.get((session.id, path)), digest, settings)
             if job is not None:
                 jobs.append(job)
-            elif archiver is not None:
-                prior = progress[(session.id, path)]
+            elif archiver is not None and (prior := progress.get((session.id, path))) is not None:
                 archiver.keep_lines(session, path, prior.identity, prior.head, prior.offset, prior.offset)
     total = sum(j.pending for j in jobs)
     if notice is not None and total >= NOTICE_BYTES:

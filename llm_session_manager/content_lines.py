@@ -124,6 +124,8 @@ def claude_turns(raw: bytes, bodies: bool) -> list[Turn]:
     """The turns of one Claude Code line (``bodies``: keep tool inputs and results whole)."""
     from llm_session_manager.agents.claude_code import _turn_from_line
 
+    if not bodies and _only_results(raw):
+        return []
     try:
         line = _decode_line(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -146,6 +148,17 @@ def claude_turns(raw: bytes, bodies: bool) -> list[Turn]:
         return []
     turn = _turn_from_line(obj)
     return [turn] if turn is not None else []
+
+
+def _only_results(raw: bytes) -> bool:
+    """A line of tool results only, none an error (no text block, no ``true`` after ``is_error``): it
+    says nothing the index keeps without tool outputs. A third of a transcript's bytes, often."""
+    return (
+        b'"tool_result"' in raw
+        and b'"text"' not in raw
+        and b'"is_error":true' not in raw
+        and b'"is_error": true' not in raw
+    )
 
 
 def _claude_turns_slow(raw: bytes) -> list[Turn]:

@@ -392,8 +392,8 @@ def test_texts_redacted_together_are_redacted_as_alone() -> None:
 
 
 def test_claude_lines_give_the_turns_export_gives() -> None:
-    """The index's quick decoding of Claude Code lines keeps what the conversation reader keeps (tool
-    result bodies aside, unless they are errors)."""
+    """The index's quick decoding of Claude Code lines keeps what the conversation reader keeps: the
+    same turns with tool bodies, and the same messages to index without them."""
     from llm_session_manager.agents.claude_code import _turn_from_line
     from llm_session_manager.content_lines import claude_turns
 
@@ -404,17 +404,16 @@ def test_claude_lines_give_the_turns_export_gives() -> None:
         if raw.strip()
     ]
     assert len(lines) > 50
+    kinds = set()
     for raw in lines:
         obj = json.loads(raw)
         whole = _turn_from_line(obj) if obj.get("isSidechain") is not True else None
         assert claude_turns(raw, True) == ([whole] if whole else [])
-        quick = claude_turns(raw, False)
-        assert [t.get("text") for t in quick] == ([whole.get("text")] if whole else [])
-        for got, want in zip(quick, [whole] if whole else [], strict=True):
-            errors = [r for r in want.get("tool_results", []) if r["is_error"]]
-            assert [r for r in got.get("tool_results", []) if r["is_error"]] == errors
-            names = [c["name"] for c in want.get("tool_calls", [])]
-            assert [c["name"] for c in got.get("tool_calls", [])] == names
+        want = [d for t in ([whole] if whole else []) for d in content_index.drafts_of_turn(t, False)]
+        got = [d for t in claude_turns(raw, False) for d in content_index.drafts_of_turn(t, False)]
+        assert got == want
+        kinds.update(d.role for d in got)
+    assert kinds == {"user", "assistant", "tool"}
 
 
 def test_doctor_repair_keeps_what_was_said_of_deleted_sessions(fake_home: FakeHome) -> None:
@@ -430,3 +429,15 @@ def test_doctor_repair_keeps_what_was_said_of_deleted_sessions(fake_home: FakeHo
     # The FTS5 index is made again from the kept messages on the next search.
     assert [h["session_id"] for h in grep(fake_home, "osprey")] == ["claude-code:repaired"]
     assert grep(fake_home, "nothingofthesort") == []
+
+
+def test_archive_turned_on_later_copies_what_was_indexed(fake_home: FakeHome) -> None:
+    path = write_claude(fake_home, "later", ["the heron count"])
+    assert grep(fake_home, "heron")  # indexed with the archive off: nothing copied
+    assert not (fake_home.lsm_home / "transcripts").exists()
+    write_config(fake_home, "archive:\n  enabled: true\n")
+    assert grep(fake_home, "heron")  # nothing new to index, but the copy is made
+    copy = Path(str(fake_home.lsm_home / "transcripts" / str(path).lstrip("/")) + ".gz")
+    import gzip
+
+    assert gzip.decompress(copy.read_bytes()) == path.read_bytes()
