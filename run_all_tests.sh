@@ -21,4 +21,6 @@ echo "== mypy"
 echo "== layers contract"
 .venv/bin/lint-imports --no-logo --no-cache
 echo "== pytest"
-.venv/bin/python -m pytest "$@"
+# Every test, spread over up to 4 worker processes (one per core; TEST_WORKERS=0 runs them in this one).
+# Each test has its own HOME, data dir and discovery folder (tests/conftest.py), so the order never matters.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --maxprocesses 4 "$@"

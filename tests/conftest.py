@@ -59,6 +59,34 @@ def pytest_configure(config: pytest.Config) -> None:
     CLI_IN_CHILD_PROCESS = bool(config.getoption("--cli-process"))
 
 
+# The markers of pyproject.toml by test file: (markers, only tests whose name holds this word or None).
+# Kept here, in one table, so that `-m "not slow"`, `-m tmux` or `-m chroma` picks the same tests
+# whoever edits the files. tests/test_markers.py checks that every file named still exists.
+MARKED_FILES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "test_monitor_tmux.py": (("tmux", "slow"), None),
+    "test_monitor_actions_tmux.py": (("tmux", "slow"), None),
+    "test_hooks_live.py": (("tmux", "slow"), None),
+    "test_memory.py": (("chroma",), None),
+    "test_memory_server.py": (("chroma", "slow"), None),
+    "test_memory_state.py": (("chroma", "slow"), None),
+    "test_json_contract.py": (("chroma",), "memory"),
+    "test_mcp_server.py": (("chroma",), "memory"),
+    "test_mcp_stdio.py": (("slow",), None),
+    "test_mcp_stdio_errors.py": (("slow",), None),
+    "test_mcp_http_auth.py": (("slow",), None),
+    "test_tables_pty.py": (("slow",), None),
+    "test_fuzz_readers.py": (("slow",), None),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        markers, word = MARKED_FILES.get(item.path.name, ((), None))
+        if word is None or word in item.name:
+            for name in markers:
+                item.add_marker(name)
+
+
 @dataclass
 class FakeHome:
     home: Path
