@@ -2,11 +2,12 @@
 
     .venv/bin/python manual_tests/web_screenshots.py [--out docs/images]
 
-A made-up fleet is written as Claude Code and Codex would write it (transcripts with replies spread over
-the last twelve days, one hostile title, a tag and a description, official limits reported through
-`lsm statusline`) into a temporary HOME; `lsm serve` runs there on a free loopback port and Chromium
-(Debian's chromium + chromium-driver, driven by Selenium) saves web-sessions.png, web-session.png,
-web-reports.png and web-limits.png. Nothing on this machine outside the temporary HOME is read.
+A made-up fleet is written as Claude Code writes it (transcripts with replies spread over the last
+twelve days, one hostile title, tags and a description, official limits reported through
+`lsm statusline`, two memories) into a temporary HOME; `lsm serve` runs there on a free loopback port
+and Chromium (Debian's chromium + chromium-driver, driven by Selenium) saves web-sessions.png,
+web-session.png, web-reports.png, web-limits.png and web-memory.png. Nothing outside the temporary
+HOME is read.
 """
 
 from __future__ import annotations
@@ -102,6 +103,22 @@ def organise(env: dict[str, str]) -> None:
         },
     }
     lsm(env, "statusline", stdin=json.dumps(payload))
+    lsm(
+        env,
+        "memory-add",
+        "2a3b4c5d",
+        "The new region's load balancer needs the health check on /healthz",
+        "-t",
+        "infra",
+    )
+    lsm(
+        env,
+        "memory-add",
+        "7f3a9c10",
+        "Rate limits: token bucket per API key, refilled every second",
+        "-t",
+        "api",
+    )
 
 
 def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -168,6 +185,7 @@ def main() -> None:
             shoot(driver, url + "sessions/2a3b4c5d", args.out / "web-session.png")
             shoot(driver, url + "reports?kind=daily&by=model&last=14", args.out / "web-reports.png")
             shoot(driver, url + "limits", args.out / "web-limits.png")
+            shoot(driver, url + "memory?q=load+balancer+health+check", args.out / "web-memory.png")
         finally:
             driver.quit()
             proc.terminate()

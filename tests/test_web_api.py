@@ -424,3 +424,18 @@ def test_stream_sends_every_row_first_then_what_changed() -> None:
     assert '"id":"a"' not in update
     gone = _diff(after, {"a": after["a"]}, [later[0]]).decode()
     assert gone.count("event: gone\n") == 2 and _diff(known, known, first) == b""
+
+
+def test_memory_search_page_and_api_equal_the_cli(web: TestClient, home: FakeHome) -> None:
+    assert web.get("/memory").status_code == 200
+    added = home.run("memory-add", "88a8", "The <b>flaky</b> upload test needed a longer timeout")
+    assert added.returncode == 0, added.stderr
+    answer = web.get("/api/memory/search?q=flaky%20upload%20test")
+    assert answer.status_code == 200
+    expected = cli_json(home, "memory-search", "flaky upload test")
+    assert answer.json() == expected and len(expected) == 1
+    page = web.get("/memory?q=flaky+upload+test").text
+    assert "The &lt;b&gt;flaky&lt;/b&gt; upload test" in page and "<b>flaky" not in page
+    assert 'href="/sessions/claude-code:88a8d761-7b9a-4bf1-a8ca-c1febe6bf358"' in page
+    assert "No memory matches" in web.get("/memory?q=nothing+like+it&project=nope").text
+    assert web.get("/api/memory/search?q=").status_code == 400

@@ -279,6 +279,7 @@ def test_every_page_without_console_errors(server: Server, browser: Any) -> None
         "reports",
         "reports?kind=monthly&by=model",
         "limits",
+        "memory",
     ):
         browser.get(server.url + path)
         assert browser.find_element("css selector", "main h1").text
@@ -341,3 +342,32 @@ def test_non_loopback_bind_without_token_exits_2(home: FakeHome) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not a loopback address" in result.stderr
+
+
+def test_hundreds_of_sessions_are_drawn_a_page_at_a_time(fake_home: FakeHome, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    folder = fake_home.projects / "-work-many"
+    folder.mkdir(parents=True)
+    for n in range(230):
+        sid = f"many-{n:03d}"
+        line = live_line(n, 10 + n)
+        line.update(sessionId=sid, cwd="/work/many", uuid=f"{sid}-a", requestId=f"{sid}-r")
+        line["message"]["id"] = f"{sid}-m"
+        (folder / f"{sid}.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+    srv = start_server(fake_home)
+    try:
+        browser.get(srv.url)
+        wait(browser, lambda d: d.find_element(By.ID, "count").text == "235")
+        drawn = "#sessions tbody tr"
+        assert len(browser.find_elements(By.CSS_SELECTOR, drawn)) == 200
+        assert browser.find_element(By.ID, "shown").text == "200"
+        browser.find_element(By.ID, "more").click()
+        wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, drawn)) == 235)
+        assert not browser.find_element(By.ID, "more").is_displayed()
+        browser.find_element(By.ID, "filter").send_keys("many-229")  # found among all, drawn or not
+        wait(browser, lambda d: d.find_element(By.ID, "count").text == "1")
+        assert browser.find_element(By.CSS_SELECTOR, drawn).get_attribute("data-id") == "claude-code:many-229"
+        assert console_errors(browser) == []
+    finally:
+        assert "Traceback" not in srv.stop()

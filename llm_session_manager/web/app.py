@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from llm_session_manager.api.context import Context
+from llm_session_manager.api.context import Context, UnavailableError
 from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError, UsageError
 from llm_session_manager.web import pages
 from llm_session_manager.web.live import LiveRows
@@ -101,6 +101,25 @@ class Dashboard:
         last = _int(q.get("last"), 30, 1, 400)
         doc = await self._report(ReportRequest(kind, (by,), last=last))
         return _html(pages.reports_page(doc, kind, by, last))
+
+    async def memory(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        project = request.query_params.get("project", "").strip()
+        hits = await self._memory(query, project, 20) if query else None
+        return _html(pages.memory_page(query, project, hits))
+
+    async def api_memory(self, request: Request) -> Response:
+        q = request.query_params
+        return JSON(
+            await self._memory(q.get("q", ""), q.get("project", ""), _int(q.get("limit"), 10, 1, 1000))
+        )
+
+    async def _memory(self, text: str, project: str, limit: int) -> list[dict[str, Any]]:
+        from llm_session_manager.api.memory import MemoryQuery, search
+
+        query = MemoryQuery(project=project or None)
+        hits = await run_in_threadpool(search, self.ctx, text, query, limit)
+        return [h.as_json() for h in hits]
 
     async def limits(self, request: Request) -> Response:
         lim, bud = await run_in_threadpool(self._limits)
@@ -293,6 +312,7 @@ STATUS_OF: tuple[tuple[type[LsmError], int], ...] = (
     (NotFoundError, 404),
     (AmbiguousIdError, 404),
     (UsageError, 400),
+    (UnavailableError, 503),
 )
 
 
@@ -331,6 +351,7 @@ def build_app(
         Route(f"/sessions/{sid}", d.session),
         Route("/reports", d.reports),
         Route("/limits", d.limits),
+        Route("/memory", d.memory),
         Route("/login", d.login, methods=["GET", "POST"]),
         Route("/events", d.events),
         Route("/metrics", d.metrics),
@@ -342,6 +363,7 @@ def build_app(
         Route("/api/report/{kind}", d.api_report),
         Route("/api/limits", d.api_limits),
         Route("/api/budget", d.api_budget),
+        Route("/api/memory/search", d.api_memory),
     ]
 
     @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from llm_session_manager.safetext import for_terminal, without_secrets
 
 # Rows drawn at a time: the first page's paint and the DOM stay small with thousands of sessions.
 PAGE_ROWS = 200
-NAV = (("/", "Sessions"), ("/reports", "Reports"), ("/limits", "Limits"))
+NAV = (("/", "Sessions"), ("/reports", "Reports"), ("/limits", "Limits"), ("/memory", "Memory"))
 EXPORT_FORMATS = (("json", "JSON"), ("yaml", "YAML"), ("markdown", "Markdown"))
 REPORT_KINDS = ("daily", "weekly", "monthly")
 REPORT_BY = ("agent", "model", "project")
@@ -591,6 +591,38 @@ def limits_page(limits: Sequence[dict[str, Any]], budget: dict[str, Any], now: d
         f" (near at {budget.get('near_percent')}%)</p><ul class=budget>{agents}</ul>"
     )
     return page("Limits", body, active="/limits")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Memory search
+
+
+def _hit_html(hit: dict[str, Any]) -> str:
+    sid = str(hit["session_id"])
+    verbatim = " (verbatim)" if hit["score"] >= 1 else ""
+    return (
+        f'<li><p class="memory">{t(hit["text"], multiline=True)}</p><small>'
+        f'<a href="{t(session_href(sid))}">{t(sid)}</a> · {t(hit["project"] or "-")}'
+        f" · {t(', '.join(hit['tags']) or 'no tags')} · score {hit['score']:.2f}{verbatim}</small></li>"
+    )
+
+
+def memory_page(query: str, project: str, hits: Sequence[dict[str, Any]] | None) -> str:
+    """The search form and, after a search, its hits best first (``lsm memory-search``)."""
+    form = (
+        '<form method="get" action="/memory" class="tools"><label>Search <input type="search" name="q"'
+        f' id="memory-q" value="{t(query)}" placeholder="an error, a path, an idea" autocomplete="off"'
+        ' maxlength="2000"></label><label>Project <input name="project" value="'
+        f'{t(project)}" maxlength="200"></label><button type="submit">Search</button></form>'
+    )
+    if hits is None:
+        result = "<p class=muted>Memories are notes saved from sessions (<code>lsm memory-add</code>).</p>"
+    elif not hits:
+        result = f"<p class=muted>No memory matches {t(query)}.</p>"
+    else:
+        items = "".join(_hit_html(h) for h in hits)
+        result = f'<ol class="memories">{items}</ol>'
+    return page("Memory", f"<h1>Memory</h1>{form}{result}", active="/memory")
 
 
 # ---------------------------------------------------------------------------------------------------
