@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from llm_session_manager.api import search as search_api
-from llm_session_manager.cli.common import check_agent, check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import check_agent, check_format, load_env, print_json, say, warn
 from llm_session_manager.safetext import for_terminal
 from llm_session_manager.timefmt import SINCE_FORMS
 
@@ -44,7 +44,7 @@ def run_content_search(
         roles=tuple(r.strip().lower() for r in roles or ()),
         limit=limit or 20,
     )
-    result = search_api.search_conversations(load_env(), text, filters, notice=_note)
+    result = search_api.search_conversations(load_env(), text, filters, notice=lambda m: say(f"lsm: {m}"))
     for problem in result.warnings[:5]:
         warn(problem)
     if fmt == "json":
@@ -58,11 +58,6 @@ def run_content_search(
     out = console()
     for line in hit_lines(result.sessions):
         out.print(line)
-
-
-def _note(message: str) -> None:
-    sys.stderr.write(for_terminal(f"lsm: {message}") + "\n")
-    sys.stderr.flush()
 
 
 def hit_lines(sessions: list[list[search_api.Hit]]) -> list[Text]:
