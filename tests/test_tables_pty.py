@@ -180,6 +180,15 @@ def test_report_tables_fit_with_totals(everything: FakeHome, cols: int) -> None:
     assert "title" in session and next(x for x in session.splitlines() if x.startswith("Total"))
 
 
+def test_info_at_80_columns_keeps_its_counts_whole(everything: FakeHome) -> None:  # noqa: F811
+    doc = json.loads(everything.run("info", "--format", "json").stdout)
+    screen = in_pty(everything, 80, "info")
+    assert all(len(line) <= 80 for line in screen.splitlines()), screen
+    flat = " ".join(screen.split())  # a long path may wrap; a count never splits
+    for name, agent in doc["agents"].items():
+        assert f"{name}: {agent['sessions']} session(s), {agent['running']} running," in flat
+
+
 def test_piped_tables_are_neither_padded_nor_cut(everything: FakeHome) -> None:  # noqa: F811
     rows = listed(everything)
     for args in (("list", "--all"), ("health", "88a8d761"), ("report", "daily", "--since", "2020-01-01")):
