@@ -55,11 +55,12 @@ def _ensure_user() -> None:
     try:
         pwd.getpwnam(PG_USER)
     except KeyError:
+        # A test worker alongside may make it first (useradd then fails): the look-up below decides.
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
-            check=True,
             capture_output=True,
         )
+        pwd.getpwnam(PG_USER)
 
 
 @dataclass(frozen=True)
