@@ -16,6 +16,12 @@ from typing import Any
 import pytest
 from conftest import FakeHome
 from test_all_agents import AGENTS, everything  # noqa: F401  (the fixture: every agent's files)
+from test_hostile_text import (  # noqa: F401  (hostile: the fixture)
+    assert_forced_terminal_safe,
+    assert_no_secret,
+    assert_terminal_safe,
+    hostile,
+)
 from test_secret_corpus import SECRETS, leak, leaks, strings_in, write_sessions
 
 from llm_session_manager import content_index
@@ -441,3 +447,20 @@ def test_archive_turned_on_later_copies_what_was_indexed(fake_home: FakeHome) ->
     import gzip
 
     assert gzip.decompress(copy.read_bytes()) == path.read_bytes()
+
+
+def test_hostile_transcripts_are_inert_in_grep(hostile: FakeHome) -> None:  # noqa: F811
+    """Markup, escape sequences and a token in what was said: shown as text, never run, never leaked."""
+    table = hostile.run("grep", "hostile")
+    assert table.returncode == 0, table.stderr
+    assert_terminal_safe(table.stdout + table.stderr)
+    assert "[/INST]" in table.stdout and "[REDACTED:" in table.stdout
+    forced = hostile.run("grep", "hostile", FORCE_COLOR="1", NO_COLOR="")
+    assert forced.returncode == 0, forced.stderr
+    assert_forced_terminal_safe(forced.stdout)
+    as_json = hostile.run("grep", "hostile", "--format", "json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)
+    assert_no_secret(as_json.stdout)
+    nothing = hostile.run("grep", "nomatch\x1b]0;x\x07")
+    assert nothing.returncode == 0
+    assert_terminal_safe(nothing.stdout + nothing.stderr)

@@ -57,7 +57,7 @@ def run_content_search(
 
     out = console()
     for line in hit_lines(result.sessions):
-        out.print(line)
+        out.print(line, no_wrap=True, overflow="ellipsis")
 
 
 def hit_lines(sessions: list[list[search_api.Hit]]) -> list[Text]:
@@ -70,17 +70,18 @@ def hit_lines(sessions: list[list[search_api.Hit]]) -> list[Text]:
     for rank, group in enumerate(sessions, 1):
         first = group[0]
         native = first.session_id.split(":", 1)[-1]
-        head = Text(f"{rank}. ", style="bold")
-        head.append(for_terminal(f"{first.agent}:{ids.get(native, native)}"), style="bold cyan")
-        head.append(for_terminal(f"  {first.project or '-'}  {first.title or '-'}"))
-        lines.append(head)
+        lines.append(
+            Text.assemble(
+                (f"{rank}. ", "bold"),
+                (for_terminal(f"{first.agent}:{ids.get(native, native)}"), "bold cyan"),
+                for_terminal(f"  {first.project or '-'}  {first.title or '-'}"),
+            )
+        )
         resume = first.resume_command or "(no resume command for this session)"
-        lines.append(Text("   resume: ", style="dim") + Text(for_terminal(resume), style="green"))
+        lines.append(Text.assemble(("   resume: ", "dim"), (for_terminal(resume), "green")))
         for hit in group:
             when = (hit.message_time or "")[:16].replace("T", " ")
-            line = Text(f"   {when or '-':16}  {hit.role:9}  ", style="dim")
-            line.append(_highlighted(hit))
-            lines.append(line)
+            lines.append(Text.assemble((f"   {when or '-':16}  {hit.role:9}  ", "dim"), _highlighted(hit)))
     return lines
 
 
