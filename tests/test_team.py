@@ -522,6 +522,8 @@ def test_status_and_errors_never_show_the_password(
     assert {m["machine"] for m in status["machines"]} == {"alice-laptop", "bob-desktop"}
     shown = a.run("show-config", "--format", "json")
     assert DB_PASSWORD not in shown.stdout and "127.0.0.1" in shown.stdout
+    table = a.run("show-config")
+    assert table.returncode == 0 and DB_PASSWORD not in table.stdout and "127.0.0.1" in table.stdout
     wrong = postgres.url(password="Wr0ng-pass-word")
     bad = a.home.run("list", "--team", LSM_TEAM_DATABASE_URL=wrong)
     assert bad.returncode == 1 and "Wr0ng-pass-word" not in bad.stderr and "password" in bad.stderr
@@ -627,3 +629,25 @@ def test_watch_goes_on_when_the_database_is_away(machines: tuple[Machine, Machin
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_team_documents_keep_the_json_contract(machines: tuple[Machine, Machine]) -> None:
+    """`--team` prints the documents of tests/fixtures/contract (every key, every allowed type) with
+    ``user`` and ``machine`` added, and nothing else."""
+    from test_json_contract import compare, load_golden, merge, shape_of
+
+    a, b = machines
+    push_all(a, b)
+    runs = {
+        "list": (("list", "--all", "--team"), {"$[].user", "$[].machine"}),
+        "report daily": (
+            ("report", "daily", "--timezone", "UTC", "--by", "model,user,machine", "--team"),
+            {"$.rows[].user", "$.rows[].machine"},
+        ),
+        "limits": (("limits", "--team"), {"$[].user", "$[].machine"}),
+    }
+    for name, (args, added) in runs.items():
+        seen = merge({}, shape_of(a.json(*args), frozenset()))
+        broken, new = compare(load_golden(name), seen)
+        assert not broken, (name, broken)
+        assert set(new) == added, (name, new)
