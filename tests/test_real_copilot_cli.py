@@ -137,3 +137,28 @@ def test_subagent_events_are_not_the_users(tmp_path: Path, capture: Path) -> Non
     whole = _session_from_lines(tmp_path / "whole", lines)
     assert _tokens(whole) == want["tokens"]
     assert (whole.messages_user, whole.messages_assistant) == (1, want["messages"]["assistant"])
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_usage_history_puts_each_call_at_its_minute(tmp_path: Path, capture: Path) -> None:
+    """Reports count a call when it happened: usage_history holds each usage record (once per apiCallId)
+    at the minute of its timestamp, and sums to the session's tokens; without records, no history (the
+    shutdown's totals count whole at the last activity)."""
+    from datetime import datetime
+
+    path, want = _events(capture, "read ok + resume")
+    lines = path.read_text().splitlines(keepends=True)
+    records = [json.loads(line) for line in lines if '"session.usage_record"' in line]
+    session = _session_from_lines(
+        tmp_path, lines + [line for line in lines if '"session.usage_record"' in line]
+    )
+    minutes = {
+        int(datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")).timestamp() // 60) for r in records
+    }
+    assert {row[0] for row in session.usage_history} == minutes
+    summed = [sum(row[i] for row in session.usage_history) for i in (2, 3, 4, 5)]
+    t = session.tokens
+    assert summed == [t.input, t.output, t.cache_creation, t.cache_read]
+    assert _tokens(session) == want["tokens"]  # the record written twice counts once here too
+    old_style = [line for line in lines if '"session.usage_record"' not in line]
+    assert _session_from_lines(tmp_path / "old", old_style).usage_history == ()

@@ -127,6 +127,7 @@ class CopilotCliData(TypedDict):
     turns_since_compaction: int
     model: str | None
     calls: dict[str, list[int]]
+    call_hist: dict[str, list[int]]
     call_ids: dict[str, int]
     call_ctx: list[Any] | None
     closed: dict[str, list[int]]
@@ -164,6 +165,7 @@ def new_data() -> CopilotCliData:
         "turns_since_compaction": 0,
         "model": None,  # the current model
         "calls": {},  # model -> [input, output, cache_write, cache_read], from the usage records
+        "call_hist": {},  # "<minute since the epoch> <model>" -> the same four, for usage reports
         "call_ids": {},  # apiCallId -> 1, for the usage records already summed
         "call_ctx": None,  # [whole prompt of the latest call, timestamp]
         "closed": {},  # model -> [input, output, cache_write, cache_read], the last shutdown's, exact
@@ -334,8 +336,14 @@ def _on_usage_record(data: CopilotCliData, ev: dict[str, Any], ts: str | None) -
     total = data["calls"].setdefault(
         model_name(usage.get("model")) or data["model"] or UNKNOWN_MODEL, [0, 0, 0, 0]
     )
+    when = _ts(ts)
+    model = model_name(usage.get("model")) or data["model"] or UNKNOWN_MODEL
+    minute = data["call_hist"].setdefault(
+        f"{int(when.timestamp() // 60) if when else -1} {model}", [0, 0, 0, 0]
+    )
     for i, value in enumerate(row):
         total[i] += value
+        minute[i] += value
     if _int(usage.get("inputTokens")):
         data["call_ctx"] = [_int(usage["inputTokens"]), ts]
     if _int(usage.get("maxPromptTokens")):
@@ -528,7 +536,7 @@ def _priority(path: str) -> tuple[int, int]:
 
 class CopilotCliReader:
     name = AGENT
-    parser_version = 5
+    parser_version = 6  # 6: call_hist (each usage record at its own minute, for reports)
 
     def __init__(self, copilot_home: Path) -> None:
         self.copilot_home = copilot_home
@@ -653,7 +661,28 @@ def build_session(key: str, state: FileState) -> Session:
         last_compaction_at=_ts(data["last_compaction_ts"]),
         peak_context_tokens=None,
         model_usage=tuple(ModelTokens(m, r[C_IN], r[C_OUT], r[C_CW], r[C_CR]) for m, r in per_model.items()),
+        usage_history=_history(data, _ts(data["last_ts"])),
     )
+
+
+def _history(
+    data: CopilotCliData, last: datetime | None
+) -> tuple[tuple[int, str, int, int, int, int, int], ...]:
+    """Each usage record's tokens at its own minute (one without a time: at the last activity); none
+    when the log has no usage records (the shutdown's totals then count whole at the last activity)."""
+    if not data["calls"]:
+        return ()
+    fallback = int(last.timestamp() // 60) if last else None
+    rows: dict[tuple[int, str], list[int]] = {}
+    for key, counts in data["call_hist"].items():
+        minute_text, _, model = key.partition(" ")
+        minute = int(minute_text) if int(minute_text) >= 0 else fallback
+        if minute is None:
+            continue
+        row = rows.setdefault((minute, model), [0, 0, 0, 0])
+        for i, value in enumerate(counts):
+            row[i] += value
+    return tuple((m, model, r[0], r[1], r[2], r[3], 0) for (m, model), r in sorted(rows.items()))
 
 
 # ---------------------------------------------------------------------------------------------------
