@@ -15,13 +15,14 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, TextIO, cast
 
 from rich import box
-from rich.console import Console, JustifyMethod, RenderableType
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
 from rich.markup import escape
+from rich.segment import Segment
 from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
@@ -145,13 +146,17 @@ class Col:
     fill: bool = False
     natural_width: int | None = None  # the full width when ``render`` draws the cells
     render: Callable[[int], Sequence[Text]] | None = None
+    _measured: int | None = field(default=None, init=False, repr=False)
 
     def natural(self, capped: bool = True) -> int:
-        widths = [_cell_len(c) for c in (self.name, self.footer, *self.cells)]
-        if self.natural_width is not None:
-            widths.append(self.natural_width)
-        full = max(widths)
+        full = max(self._cells_width(), _cell_len(self.name), _cell_len(self.footer), self.natural_width or 0)
         return min(full, max(self.cap, len(self.name))) if self.cap and capped else full
+
+    def _cells_width(self) -> int:
+        """The widest cell, measured once (the footer and name may change; the cells do not)."""
+        if self._measured is None:
+            self._measured = max((_cell_len(c) for c in self.cells), default=0)
+        return self._measured
 
     def minimum(self) -> int:
         full = self.natural()
@@ -206,38 +211,74 @@ def _default_plan(cols: Sequence[Col]) -> list[Step]:
 
 def fit_table(
     cols: Sequence[Col], width: int | None, *, plan: Sequence[Step] = (), title: str | None = None
-) -> Table:
+) -> FittedTable:
     """A table of ``cols`` fitted to ``width`` (None: piped, every column whole), with a rule under the
-    header and, when a column has a footer, a totals row."""
+    header and, when a column has a footer, a rule and a totals row."""
     widths = fit_widths(cols, width, plan)
     shown = [c for c in cols if c.name in widths]
-    footers = any(_cell_len(c.footer) for c in shown)
-    table = SafeTable(
-        title=cell(title) if title else None,
-        title_justify="left",
-        box=box.SIMPLE,  # a rule under the header and above the totals; a space between columns
-        show_edge=False,
-        show_header=True,
-        show_footer=footers,
-        header_style="bold",
-        footer_style="bold",
-        pad_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,  # with the divider: GAP (2) characters between two columns
-    )
-    for c in shown:
-        table.add_column(
-            c.name,
-            footer=cell(c.footer) if isinstance(c.footer, str) else c.footer,
-            justify=c.justify,
-            width=widths[c.name],
-            no_wrap=True,
-            overflow="ellipsis",
-        )
     columns = [list(c.render(widths[c.name])) if c.render else list(c.cells) for c in shown]
-    for row in zip(*columns, strict=True):
-        table.add_row(*row)
-    return table
+    footers = any(_cell_len(c.footer) for c in shown)
+    return FittedTable(
+        [(widths[c.name], c.justify) for c in shown],
+        header=[Text(c.name, style="bold") for c in shown],
+        rows=[list(row) for row in zip(*columns, strict=True)],
+        footer=[_as_text(c.footer, "bold") for c in shown] if footers else None,
+        title=title,
+    )
+
+
+class FittedTable:
+    """One-line cells at fixed widths, ``GAP`` spaces apart: what ``fit_table`` chose, drawn line by
+    line. Rich's Table lays out every cell again (half a second for 400 sessions); here a row is one
+    Text, cut with an ellipsis or padded to its widths."""
+
+    def __init__(
+        self,
+        layout: Sequence[tuple[int, JustifyMethod]],
+        header: Sequence[Text],
+        rows: Sequence[Sequence[Text | str]],
+        footer: Sequence[Text] | None = None,
+        title: str | None = None,
+    ) -> None:
+        self.layout, self.header, self.rows, self.footer, self.title = layout, header, rows, footer, title
+
+    def lines(self) -> list[Text]:
+        rule = Text("─" * (sum(w for w, _j in self.layout) + GAP * (len(self.layout) - 1)))
+        out = [cell(self.title)] if self.title else []
+        out += [self._line(self.header), rule]
+        out += [self._line(row) for row in self.rows]
+        if self.footer is not None:
+            out += [rule, self._line(self.footer)]
+        return out
+
+    def _line(self, cells: Sequence[Text | str]) -> Text:
+        line = Text()
+        for i, (value, (width, justify)) in enumerate(zip(cells, self.layout, strict=True)):
+            text = _as_text(value).copy()
+            text.truncate(width, overflow="ellipsis")
+            short = width - text.cell_len
+            if justify == "right":
+                text.pad_left(short)
+            elif i < len(self.layout) - 1:
+                text.pad_right(short)
+            line.append_text(text)
+            if i < len(self.layout) - 1:
+                line.append(" " * GAP)
+        return line
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.lines():
+            yield from line.render(console)
+            yield Segment.line()
+
+
+def _as_text(value: Text | str, style: str = "") -> Text:
+    if isinstance(value, Text):
+        if style:
+            value = value.copy()
+            value.stylize(style)
+        return value
+    return cell(value, style=style)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -261,7 +302,7 @@ def sessions_table(
     now: datetime,
     width: int | None = None,
     known: Sequence[SessionView] | None = None,
-) -> Table:
+) -> FittedTable:
     """The session table fitted to ``width`` (None: piped, whole), with a totals row. Ids are the
     shortest prefixes that tell each session apart from every ``known`` one (default: ``views``)."""
     # Piped, nothing is short of room: whole ids, for scripts (with the agent when two agents share one).
@@ -487,7 +528,7 @@ REPORT_TOKENS = (
 
 def report_table(
     doc: Mapping[str, Any], by: Sequence[str], kind: str, chart: bool, width: int | None
-) -> Table:
+) -> FittedTable:
     """A usage report with a totals row. The period, session, total, cost and session count are never
     cut; the token parts (cache write first) and the chart give way on a narrow terminal."""
     rows = doc["rows"]
@@ -539,7 +580,7 @@ def _chart_col(totals: Sequence[int]) -> Col:
 
 def tag_stats_table(
     title: str, rows: Sequence[Any], *, with_tag: bool, with_type: bool, width: int | None
-) -> Table:
+) -> FittedTable:
     """Suggested/accepted/rejected counts per tag, project type or source; counts never cut."""
     cols: list[Col] = []
     if with_tag:
