@@ -7,16 +7,17 @@ Expected numbers are worked out by hand from the design in
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from typing import Any
 
+import factories
 import pytest
+from factories import make_session
 
 from llm_session_manager import health as h
 from llm_session_manager.config import DEFAULTS
-from llm_session_manager.models import Health, Process, Session, TokenUsage
+from llm_session_manager.models import Health, Process, Session
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 COMPACT_200K = 167_000  # auto-compact point of a 200k window
@@ -30,47 +31,8 @@ def health_cfg(**changes: Any) -> dict[str, Any]:
     return cfg
 
 
-def make_session(**changes: Any) -> Session:
-    """A quiet, healthy, not-running session; ``changes`` override any field."""
-    base = Session(
-        id="claude-code:abc123",
-        agent="claude-code",
-        native_id="abc123",
-        title="test session",
-        project_path="/tmp/project",
-        git_branch="main",
-        model="claude-sonnet-4-5-20250929",
-        models=("claude-sonnet-4-5-20250929",),
-        started_at=NOW - timedelta(hours=2),
-        last_activity=NOW - timedelta(minutes=3),
-        tokens=TokenUsage(input=1_000, output=2_000, cache_creation=3_000, cache_read=4_000),
-        context_tokens=10_000,
-        context_window=200_000,
-        context_window_source="table",
-        messages_user=5,
-        messages_assistant=5,
-        tool_calls=0,
-        tool_errors=0,
-        api_errors=0,
-        interruptions=0,
-        compactions=0,
-        skipped_lines=0,
-        transcript_paths=("/tmp/claude/projects/p/abc123.jsonl",),
-    )
-    return replace(base, **changes)
-
-
 def make_process(state: str | None = None, state_updated_at: datetime | None = None) -> Process:
-    return Process(
-        pid=4242,
-        agent="claude-code",
-        cwd="/tmp/project",
-        started_at=NOW - timedelta(hours=2),
-        cpu_pct=0.0,
-        rss_bytes=1 << 20,
-        state=state,
-        state_updated_at=state_updated_at,
-    )
+    return factories.make_process(state=state, state_updated_at=state_updated_at, cwd="/tmp/project")
 
 
 def make_inputs(

@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 from conftest import FakeHome
+from factories import NOW, make_process, make_session, running_agent, write_claude_transcript
 
 from llm_session_manager.config import DEFAULTS
 from llm_session_manager.health import HealthInputs, score_session
-from llm_session_manager.models import Process, Session, SessionView, TokenUsage
+from llm_session_manager.models import Session, SessionView
 from llm_session_manager.pricing import auto_compact_point
 from llm_session_manager.recommend import (
     Recommendation,
@@ -34,57 +35,6 @@ from llm_session_manager.recommend import (
     settings,
     similarity,
 )
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-FAKE_AGENTS = Path(__file__).parent / "fake_agents"
-
-
-def make_session(native: str = "abc123", agent: str = "claude-code", **changes: Any) -> Session:
-    """A quiet, healthy session active 3 minutes ago; ``changes`` override any field."""
-    base = Session(
-        id=f"{agent}:{native}",
-        agent=agent,
-        native_id=native,
-        title=f"session {native}",
-        project_path=f"/work/{native}",
-        git_branch="main",
-        model="claude-sonnet-4-5-20250929",
-        models=("claude-sonnet-4-5-20250929",),
-        started_at=NOW - timedelta(hours=2),
-        last_activity=NOW - timedelta(minutes=3),
-        tokens=TokenUsage(input=1_000, output=2_000, cache_creation=3_000, cache_read=4_000),
-        context_tokens=10_000,
-        context_window=200_000,
-        context_window_source="table",
-        messages_user=5,
-        messages_assistant=5,
-        tool_calls=0,
-        tool_errors=0,
-        api_errors=0,
-        interruptions=0,
-        compactions=0,
-        skipped_lines=0,
-        transcript_paths=(f"/home/u/.claude/projects/p/{native}.jsonl",),
-    )
-    return replace(base, **changes)
-
-
-def make_process(
-    pid: int = 4242,
-    agent: str = "claude-code",
-    state: str | None = None,
-    state_updated_at: datetime | None = None,
-) -> Process:
-    return Process(
-        pid=pid,
-        agent=agent,
-        cwd="/work",
-        started_at=NOW - timedelta(hours=2),
-        cpu_pct=0.0,
-        rss_bytes=1 << 20,
-        state=state,
-        state_updated_at=state_updated_at,
-    )
 
 
 def make_view(
@@ -729,40 +679,11 @@ def test_export_command_is_a_real_export_invocation() -> None:
 # the command on a fake HOME
 
 
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def write_transcript(
     fake_home: FakeHome, project: Path, sid: str, *, cache_read: int = 5_000, prompt: str = "add a login page"
 ) -> None:
     """A Claude Code transcript written now: one prompt and one reply (context = 10 + 1000 + cache_read)."""
-    from llm_session_manager.agents.claude_code import encode_project_dir
-
-    folder = fake_home.projects / encode_project_dir(str(project))
-    folder.mkdir(parents=True, exist_ok=True)
-    ts = iso(datetime.now(timezone.utc))
-    common = {"sessionId": sid, "cwd": str(project), "timestamp": ts, "isSidechain": False}
-    lines = [
-        {**common, "type": "user", "message": {"role": "user", "content": prompt}},
-        {
-            **common,
-            "type": "assistant",
-            "requestId": f"req_{sid[:8]}",
-            "message": {
-                "id": f"msg_{sid[:8]}",
-                "model": "claude-sonnet-4-5-20250929",
-                "content": [{"type": "text", "text": "On it."}],
-                "usage": {
-                    "input_tokens": 10,
-                    "output_tokens": 20,
-                    "cache_creation_input_tokens": 1000,
-                    "cache_read_input_tokens": cache_read,
-                },
-            },
-        },
-    ]
-    (folder / f"{sid}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    write_claude_transcript(fake_home.projects, project, sid, cache_read=cache_read, prompt=prompt)
 
 
 def test_cli_fixture_home_has_nothing_to_recommend(fake_home: FakeHome) -> None:
@@ -826,23 +747,9 @@ def running_claude(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Pa
     """A process whose argv[0] is `claude`, running in a project dir, started by this test."""
     if not sys.platform.startswith("linux"):
         pytest.skip("process discovery of the fake agent relies on /proc")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "claude").symlink_to(sys.executable)
     project = tmp_path / "work" / "my_app"
-    project.mkdir(parents=True)
-    proc = subprocess.Popen(
-        [str(bindir / "claude"), str(FAKE_AGENTS / "sleeper.py")],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "FAKE_AGENT_LIFETIME": "60"},
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    with running_agent(tmp_path / "bin", project) as proc:
         yield proc, project
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_running_idle_agent_gets_close_idle_and_the_action_works(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeHome
+from factories import running_agent, write_claude_transcript
 
-from llm_session_manager.agents.claude_code import encode_project_dir
 from llm_session_manager.discovery import parse_proc_stat_start
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc for procStart")
@@ -31,59 +30,14 @@ def iso_now(delta: timedelta = timedelta(0)) -> str:
 @pytest.fixture
 def running_claude(fake_home: FakeHome, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A process whose argv[0] is `claude`, running in a project dir, started by this test."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "claude").symlink_to(sys.executable)
     project = tmp_path / "work" / "my_app"
-    project.mkdir(parents=True)
-    proc = subprocess.Popen(
-        [str(bindir / "claude"), str(FAKE_AGENTS / "sleeper.py")],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "FAKE_AGENT_LIFETIME": "60"},
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    with running_agent(tmp_path / "bin", project) as proc:
         yield proc.pid, project
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def write_transcript(fake_home: FakeHome, project: Path, *, busy_minutes_ago: float = 0.5) -> None:
-    folder = fake_home.projects / encode_project_dir(str(project))
-    folder.mkdir(parents=True)
-    ts = iso_now(-timedelta(minutes=busy_minutes_ago))
-    lines = [
-        {
-            "type": "user",
-            "sessionId": SID,
-            "cwd": str(project),
-            "timestamp": ts,
-            "isSidechain": False,
-            "message": {"role": "user", "content": "add a login page"},
-        },
-        {
-            "type": "assistant",
-            "sessionId": SID,
-            "cwd": str(project),
-            "timestamp": ts,
-            "isSidechain": False,
-            "requestId": "req_1",
-            "message": {
-                "id": "msg_1",
-                "model": "claude-sonnet-4-5-20250929",
-                "content": [{"type": "text", "text": "On it."}],
-                "usage": {
-                    "input_tokens": 10,
-                    "output_tokens": 20,
-                    "cache_creation_input_tokens": 1000,
-                    "cache_read_input_tokens": 150_000,
-                },
-            },
-        },
-    ]
-    (folder / f"{SID}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    at = datetime.now(timezone.utc) - timedelta(minutes=busy_minutes_ago)
+    write_claude_transcript(fake_home.projects, project, SID, at=at, cache_read=150_000)
 
 
 def write_status(
