@@ -439,3 +439,71 @@ def test_memory_search_page_and_api_equal_the_cli(web: TestClient, home: FakeHom
     assert 'href="/sessions/claude-code:88a8d761-7b9a-4bf1-a8ca-c1febe6bf358"' in page
     assert "No memory matches" in web.get("/memory?q=nothing+like+it&project=nope").text
     assert web.get("/api/memory/search?q=").status_code == 400
+
+
+def started(home: FakeHome, *args: str, **env: str) -> tuple[subprocess.Popen[str], str]:
+    """`lsm serve --port 0 ARGS` in the fake HOME, once it has printed its address."""
+    import select
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llm_session_manager", "serve", "--port", "0", *args],
+        env=home.env(**env),
+        cwd=str(home.home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and select.select([proc.stderr], [], [], 1.0)[0] is not None:
+        line = proc.stderr.readline()
+        if "dashboard at " in line:
+            return proc, line.split("dashboard at ", 1)[1].split(";", 1)[0]
+        if not line:
+            break
+    proc.kill()
+    raise AssertionError(proc.communicate()[1])
+
+
+@pytest.mark.parametrize(("signal_name", "status"), [("SIGINT", 0), ("SIGTERM", -15)])
+def test_stops_at_once_with_a_live_stream_open(home: FakeHome, signal_name: str, status: int) -> None:
+    """A browser's open event stream does not hold the server up, and stopping prints nothing."""
+    import signal
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    proc, url = started(home)
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        conn.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        received = b""
+        while b": connected" not in received:
+            chunk = conn.recv(65536)
+            assert chunk, received
+            received += chunk
+        began = time.monotonic()
+        proc.send_signal(getattr(signal, signal_name))
+        _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - began < 1.5
+    assert proc.returncode == status
+    assert err == "", err
+
+
+def test_open_starts_the_browser_on_the_address(home: FakeHome, tmp_path: Path) -> None:
+    import time
+
+    seen = tmp_path / "opened"
+    opener = tmp_path / "opener"
+    opener.write_text(f'#!/bin/sh\nprintf %s "$1" > {seen}\n')
+    opener.chmod(0o755)
+    proc, url = started(home, "--open", BROWSER=str(opener))
+    try:
+        deadline = time.monotonic() + 30
+        while not (seen.exists() and seen.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert seen.read_text() == url
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -30,9 +30,6 @@ from llm_session_manager.errors import AmbiguousIdError, LsmError, NotFoundError
 from llm_session_manager.web import pages
 from llm_session_manager.web.live import LiveRows
 from llm_session_manager.web.security import Access, Guard, login_cookie_header
-
-if TYPE_CHECKING:
-    from starlette.types import ASGIApp
 
 MAX_FORM_BYTES = 64 * 1024
 # The only files served: our own assets, by name (never a path from the request).
@@ -327,7 +324,7 @@ async def _error(request: Request, exc: Exception) -> Response:
     return _html(pages.error_page(status, message), status)
 
 
-def build_app(
+def dashboard_app(
     ctx: Context,
     token: str | None = None,
     *,
@@ -335,7 +332,7 @@ def build_app(
     port: int = 8765,
     interval: float = 2.0,
     first_paint: float = 0.5,
-) -> ASGIApp:
+) -> tuple[Guard, Dashboard]:
     """The dashboard for a server bound to ``host``:``port``, behind the guard (``token``: None asks for
     none; ``lsm serve`` refuses a non-loopback bind without one). The sessions table is listed again every
     ``interval`` seconds while a browser shows it; its page waits at most ``first_paint`` seconds for the
@@ -380,8 +377,20 @@ def build_app(
                 await task
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={LsmError: _error})
-    app.state.dashboard = d
-    return Guard(app, access)
+    return Guard(app, access), d
+
+
+def build_app(
+    ctx: Context,
+    token: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    interval: float = 2.0,
+    first_paint: float = 0.5,
+) -> Guard:
+    """The dashboard's ASGI app (see ``dashboard_app``)."""
+    return dashboard_app(ctx, token, host=host, port=port, interval=interval, first_paint=first_paint)[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -445,10 +454,11 @@ def serve(
 
     from llm_session_manager.httpguard import url_host
 
+    _Server = _server_class()
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
     url = f"http://{url_host(host)}:{bound}/"
-    app = build_app(ctx, token, host=host, port=bound)
+    app, dashboard = dashboard_app(ctx, token, host=host, port=bound)
     _logging()
     config = uvicorn.Config(
         app,
@@ -464,4 +474,25 @@ def serve(
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn stops gracefully on Ctrl-C, then raises the signal again: the stop was asked for, so it
+    # ends here with status 0 (SIGTERM ends the process with that signal's status, as uvicorn means).
+    with contextlib.suppress(KeyboardInterrupt):
+        _Server(config, dashboard.live.close).run(sockets=[sock])
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, ending the live streams as soon as it is told to stop (it would otherwise
+        wait for them, then cancel them with an error)."""
+
+        def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+            super().__init__(config)
+            self.on_exit = on_exit
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.on_exit()
+            super().handle_exit(sig, frame)
+
+    return Server

@@ -79,6 +79,8 @@ class LiveRows:
         self.progress = Progress()
         self._listing = threading.Lock()
         self._warming: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
 
     def list_now(self) -> list[Row]:
         """List the sessions (blocking; one listing at a time) and keep the result."""
@@ -99,6 +101,7 @@ class LiveRows:
         return self.rows
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self._warming is None:
             self._warming = asyncio.create_task(self.warm_up())
 
@@ -141,6 +144,8 @@ class LiveRows:
                 wait = PROGRESS_SECONDS if self.rows is None else KEEPALIVE_SECONDS
                 try:
                     message = await asyncio.wait_for(queue.get(), wait)
+                    if self.closing:
+                        return
                     if message:
                         yield message
                     quiet = 0.0
@@ -155,6 +160,18 @@ class LiveRows:
                         quiet = 0.0
         finally:
             self.streams.pop(queue, None)
+
+    def close(self) -> None:
+        """End every stream now (the server is stopping: it would otherwise wait for them). Safe to call
+        from a signal handler or another thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._close)
+
+    def _close(self) -> None:
+        self.closing = True
+        for queue in self.streams:
+            queue.put_nowait(b"")
 
     async def _push_one(self, queue: asyncio.Queue[bytes], rows: list[Row]) -> None:
         after = {r.id: orjson.dumps(r.as_json()) for r in rows}
