@@ -16,10 +16,9 @@ from llm_session_manager.errors import UsageError
 if TYPE_CHECKING:
     import psycopg
 
+    from llm_session_manager.limits import Observation
     from llm_session_manager.reports import Request
-    from llm_session_manager.team.push import Identity
-
-TEAM_DIMENSIONS = ("user", "machine")
+    from llm_session_manager.team.push import Identity, SessionRecord
 
 
 def identity(ctx: Context) -> Identity:
@@ -93,14 +92,31 @@ class PushResult:
 def push(
     ctx: Context, *, batch_size: int | None = None, after_batch: Callable[[int], None] | None = None
 ) -> PushResult:
-    """`lsm team push`: this machine's sessions, their per-hour usage and its official limits."""
+    """`lsm team push`: this machine's sessions, their per-hour usage and its official limits. The
+    store is reached first, so a wrong URL or password fails before the scan."""
+    from llm_session_manager.team import push as team_push
+
+    who = identity(ctx)
+    now = ctx.now()
+    with connection(ctx) as conn:
+        records, observations, errors = _this_machine(ctx, who, now)
+        sent, written = team_push.write_sessions(
+            conn, who, records, now, batch_size=batch_size or team_push.BATCH_SIZE, after_batch=after_batch
+        )
+        limits = team_push.write_limits(conn, who, observations, now)
+        team_push.touch_machine(conn, who, now, len(records))
+    return PushResult(who.user, who.machine, len(records), sent, written, limits, now, errors)
+
+
+def _this_machine(
+    ctx: Context, who: Identity, now: datetime
+) -> tuple[list[SessionRecord], list[Observation], list[str]]:
+    """What a push sends: the session records, the official-limit figures, and the scan's errors."""
     from llm_session_manager.limits import observe
     from llm_session_manager.pricing import ModelTable
     from llm_session_manager.service import collect, project_name
     from llm_session_manager.team import push as team_push
 
-    who = identity(ctx)
-    now = ctx.now()
     with ctx.lock:
         collected = collect(ctx.paths, ctx.config, now=now, history=True)
         observations = observe(ctx.paths, ctx.config)
@@ -110,13 +126,7 @@ def push(
         for v in team_push.pushable(collected.views)
     ]
     errors = [err for stats in collected.stats.values() for err in stats.errors[:5]]
-    with connection(ctx) as conn:
-        sent, written = team_push.write_sessions(
-            conn, who, records, now, batch_size=batch_size or team_push.BATCH_SIZE, after_batch=after_batch
-        )
-        limits = team_push.write_limits(conn, who, observations, now)
-        team_push.touch_machine(conn, who, now, len(records))
-    return PushResult(who.user, who.machine, len(records), sent, written, limits, now, errors)
+    return records, observations, errors
 
 
 # ---------------------------------------------------------------------------------------------------
