@@ -8,19 +8,44 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 import test_monitor_tmux
 from conftest import FakeHome
 from test_hooks import payloads
 from test_monitor_tmux import SHORT, Pane, monitor_line
-from test_running_sessions import SID
+from test_running_sessions import FAKE_AGENTS, SID, write_status, write_transcript
 
-# The monitor tests' fixtures: a running fake Claude Code, tmux panes.
-running_agent = test_monitor_tmux.running_agent
+# The monitor tests' tmux panes.
 pane_factory = test_monitor_tmux.pane_factory
 tmux_bin = test_monitor_tmux.tmux_bin
+
+
+@pytest.fixture
+def running_agent(fake_home: FakeHome, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A process named `claude` working in `dashboard_app` (under the test's own folder, where discovery
+    looks), linked to SID by its live status file."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "claude").symlink_to(sys.executable)
+    project = tmp_path / "work" / "dashboard_app"
+    project.mkdir(parents=True)
+    proc = subprocess.Popen(
+        [str(bindir / "claude"), str(FAKE_AGENTS / "sleeper.py")],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "FAKE_AGENT_LIFETIME": "120"},
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        write_transcript(fake_home, project)
+        write_status(fake_home, proc.pid, project, "busy")
+        yield proc.pid, project
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def send(fake_home: FakeHome, project: Path, event: str) -> None:
@@ -72,13 +97,13 @@ def test_monitor_shows_the_permission_wait_within_one_refresh(
     pane.wait_for(lambda t: SHORT in t and "active (busy)" in t, what="the running session")
     sent = time.monotonic()
     send(fake_home, project, "PermissionRequest")
-    # The selected session's detail pane: the state, the tool and its command.
-    wanted = "status active (waiting_permission Bash: t"
+    # The selected session's detail pane: the state ("needs you"), the tool and its command.
+    wanted = "status active (needs you: Bash: t"
     text = pane.wait_for(lambda t: wanted in t, what="the permission wait", timeout=10)
     took = time.monotonic() - sent
     assert took < 1 + 3, took  # the refresh interval (1 s) plus the time one refresh takes here
     row = next(line for line in text.splitlines() if SHORT in line)
-    assert "active (waiting_" in row  # the table's status column, cut to its width
+    assert "active (needs you" in row  # the table's status column, cut to its width
     pane.keys("q")
     pane.wait_for(lambda t: "EXIT=0" in t, what="the monitor to quit")
 

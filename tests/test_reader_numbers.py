@@ -206,7 +206,7 @@ def scan(home: Path, tmp: Path, agent: str) -> dict[str, Session]:
 
 
 @pytest.mark.parametrize("agent", sorted(WRITERS))
-@pytest.mark.parametrize("bad", BAD, ids=repr)
+@pytest.mark.parametrize("bad", BAD, ids=lambda b: "NaN" if b is NAN else repr(b))
 def test_one_bad_number_costs_its_record_only(tmp_path: Path, agent: str, bad: Any) -> None:
     home = tmp_path / "home"
     sid = WRITERS[agent](home, [bad])
