@@ -11,11 +11,11 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from conftest import run_cli_inprocess
 
 from llm_session_manager.agents.codex import CodexReader
 from llm_session_manager.models import ModelTokens, RateLimit, Session
@@ -619,14 +619,7 @@ def test_end_to_end_list_json(tmp_path: Path) -> None:
     env.update(
         HOME=str(home), LSM_HOME=str(tmp_path / "lsm"), LSM_DISCOVERY="off", CODEX_HOME=str(codex_home)
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "list", "--all", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(home),
-    )
+    proc = run_cli_inprocess(["list", "--all", "--format", "json"], env=env, cwd=home)
     assert proc.returncode == 0, proc.stderr
     rows = {r["id"]: r for r in json.loads(proc.stdout) if r["agent"] == "codex"}
     assert set(rows) == {f"codex:{ALPHA_ID}", "codex:test-ratelimit-session", f"codex:{SMALL_ID}"}

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli_inprocess
 
 from llm_session_manager.agents.copilot import (
     ChatLogError,
@@ -412,14 +412,7 @@ def test_end_to_end_list_json(tmp_path: Path) -> None:
     (chat_dir(user, "ws1") / "broken.json").write_text("{not json")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LSM_", "CLAUDE_", "XDG_", "COPILOT_"))}
     env.update(HOME=str(home), LSM_HOME=str(tmp_path / "lsm-data"), LSM_DISCOVERY="off", NO_COLOR="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "list", "--all", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(home),
-    )
+    proc = run_cli_inprocess(["list", "--all", "--format", "json"], env=env, cwd=home)
     assert proc.returncode == 0, proc.stderr
     rows = {r["id"]: r for r in json.loads(proc.stdout)}
     row = rows["copilot:session-01-today"]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli_inprocess
 
 from llm_session_manager.agents.copilot_cli import CopilotCliReader
 from llm_session_manager.models import ModelTokens, Session
@@ -330,14 +329,7 @@ def test_end_to_end_list_json(tmp_path: Path) -> None:
         COPILOT_HOME=str(root),
         NO_COLOR="1",
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "list", "--all", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(home),
-    )
+    proc = run_cli_inprocess(["list", "--all", "--format", "json"], env=env, cwd=home)
     assert proc.returncode == 0, proc.stderr
     rows = {r["id"]: r for r in json.loads(proc.stdout)}
     fixture = rows[f"copilot-cli:{FIXTURE_ID}"]

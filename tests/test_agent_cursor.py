@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli_inprocess
 
 from llm_session_manager.agents import cursor as cur
 from llm_session_manager.agents.base import FileState
@@ -604,18 +604,10 @@ def test_many_chats_incremental_cost(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def run_cli(home: Path, lsm_home: Path, **extra: str) -> Any:
-    import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LSM_", "CLAUDE_", "XDG_", "CURSOR_"))}
     env.update(HOME=str(home), LSM_HOME=str(lsm_home), LSM_DISCOVERY="off", NO_COLOR="1", **extra)
-    proc = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "list", "--all", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(home),
-    )
+    proc = run_cli_inprocess(["list", "--all", "--format", "json"], env=env, cwd=home)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

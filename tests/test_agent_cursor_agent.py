@@ -7,12 +7,11 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli_inprocess
 
 from llm_session_manager.agents import cursor_agent as ca
 from llm_session_manager.agents.base import FileState
@@ -359,14 +358,7 @@ def test_end_to_end_list_json(tmp_path: Path) -> None:
         NO_COLOR="1",
         CURSOR_CONFIG_DIR=str(cfg),
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "list", "--all", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(tmp_path),
-    )
+    proc = run_cli_inprocess(["list", "--all", "--format", "json"], env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     rows = [r for r in (doc["sessions"] if isinstance(doc, dict) else doc) if r["agent"] == "cursor-agent"]

@@ -12,13 +12,12 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli_inprocess
 
 from llm_session_manager.agents.gemini import GeminiReader
 from llm_session_manager.models import ModelTokens, Session
@@ -453,14 +452,7 @@ def test_end_to_end_list_json(tmp_path: Path, via: str) -> None:
     env.update(HOME=str(home), LSM_HOME=str(tmp_path / "lsm"), LSM_DISCOVERY="off")
     if via == "GEMINI_DATA_DIR":
         env["GEMINI_DATA_DIR"] = str(data_dir)
-    proc = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "list", "--all", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(home),
-    )
+    proc = run_cli_inprocess(["list", "--all", "--format", "json"], env=env, cwd=home)
     assert proc.returncode == 0, proc.stderr
     rows = {r["id"]: r for r in json.loads(proc.stdout) if r["agent"] == "gemini"}
     assert set(rows) == {f"gemini:{LEGACY_ID}", f"gemini:{JSONL_ID}"}

@@ -7,11 +7,11 @@ import copy
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_cli_inprocess
 
 from llm_session_manager import config as config_mod
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load, write_default
@@ -327,14 +327,7 @@ def cli_env(tmp_path: Path, *, config: Path | None) -> dict[str, str]:
 
 def run_lsm(tmp_path: Path, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     (tmp_path / "claude" / "projects").mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", *args],
-        env=cli_env(tmp_path, config=config),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    return run_cli_inprocess(args, env=cli_env(tmp_path, config=config), cwd=tmp_path)
 
 
 BAD_CONFIG = "idle_minutes: 10\nhealth:\n  wieghts: {tokens: 1}\n"

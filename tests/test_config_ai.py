@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_cli_inprocess
 
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load
 from llm_session_manager.errors import ConfigError
@@ -78,12 +77,6 @@ def test_cli_show_config_has_the_section(tmp_path: Path) -> None:
         "LSM_CONFIG": str(file),
         "PATH": "/usr/bin",
     }
-    r = subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", "show-config", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_cli_inprocess(["show-config", "--format", "json"], env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert '"model": "claude-sonnet-4-5"' in r.stdout

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import FakeHome
+from conftest import FakeHome, run_cli_inprocess
 
 from llm_session_manager import tagging
 from llm_session_manager.agents.claude_code import encode_project_dir
@@ -109,14 +109,7 @@ def add_session(fake: FakeHome, project: Path | str, sid: str, prompts: Sequence
 def run(fake: FakeHome, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """The real CLI in the fake HOME, with no Anthropic settings from the machine running the tests."""
     full = {k: v for k, v in fake.env(**env).items() if not (k.startswith("ANTHROPIC_") and k not in env)}
-    return subprocess.run(
-        [sys.executable, "-m", "llm_session_manager", *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=str(fake.home),
-    )
+    return run_cli_inprocess(args, env=full, cwd=fake.home)
 
 
 def ok(fake: FakeHome, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
