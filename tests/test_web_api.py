@@ -95,6 +95,25 @@ def without_clock(doc: Any) -> Any:
         ("/api/sessions/claude-code:representative/health", ("health", "representative")),
         ("/api/sessions/web-hostile/health", ("health", "web-hostile")),
         ("/api/recommend", ("recommend",)),
+        ("/api/recommend?agent=claude&project=tmp", ("recommend", "--agent", "claude", "--project", "tmp")),
+        (
+            "/api/report/daily?by=agent&since=2025-01-01&until=2026-01-31&timezone=Europe/Paris&last=3",
+            (
+                "report",
+                "daily",
+                "--by",
+                "agent",
+                "--since",
+                "2025-01-01",
+                "--until",
+                "2026-01-31",
+                "--timezone",
+                "Europe/Paris",
+                "--last",
+                "3",
+            ),
+        ),
+        ("/api/report/weekly?start_of_week=sunday", ("report", "weekly", "--start-of-week", "sunday")),
         ("/api/report/daily", ("report", "daily")),
         ("/api/report/monthly?by=agent&by=model", ("report", "monthly", "--by", "agent", "--by", "model")),
         ("/api/report/session", ("report", "session")),
@@ -126,6 +145,9 @@ def test_api_errors_are_json_with_the_status_they_mean(web: TestClient) -> None:
     bad = web.get("/api/report/daily?last=many")
     assert bad.status_code == 400 and "whole number" in bad.json()["error"]
     assert web.get("/api/report/daily?since=notadate").status_code == 400
+    assert web.get("/api/report/daily?by=colour").status_code == 400
+    assert web.get("/api/recommend?agent=nope").status_code == 400
+    assert web.get("/api/recommend?agent=claude").status_code == 200
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -194,9 +194,11 @@ class Dashboard:
 
     async def api_recommend(self, request: Request) -> Response:
         from llm_session_manager.api.advice import recommendations
+        from llm_session_manager.reports import check_agent
 
         q = request.query_params
-        advice = await run_in_threadpool(recommendations, self.ctx, q.get("agent"), q.get("project"))
+        agent = check_agent(q.get("agent"))  # an unknown agent is a 400, as `--agent` is exit 2
+        advice = await run_in_threadpool(recommendations, self.ctx, agent, q.get("project"))
         return JSON(advice.documents())
 
     async def api_report(self, request: Request) -> Response:
