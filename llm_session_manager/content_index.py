@@ -102,7 +102,7 @@ def clean_all(drafts: Sequence[Draft], max_chars: int) -> list[content.Row]:
 
 
 _SEPARATOR = "\n\n\x1e\x1f\x1e\n\n"  # between texts redacted together (control characters: no text holds it)
-_BATCH_CHARS = 64 * 1024
+_BATCH_CHARS = 8 * 1024  # measured: smaller batches wake fewer rules, larger ones pay more calls
 
 
 def redact_many(texts: Sequence[str]) -> list[str]:
@@ -538,17 +538,9 @@ def find(
             ) from None
         text = as_words(text)
         found = _best(conn, text, roles, since, keep, sessions, per_session)
+    marked = content.snippets(conn, text, [m.id for group in found for m in group], SNIPPET_TOKENS)
     return [
-        [
-            MessageHit(
-                m.session_id,
-                m.role,
-                m.at,
-                m.score,
-                _parse_snippet(content.snippet(conn, text, m.id, SNIPPET_TOKENS)),
-            )
-            for m in group
-        ]
+        [MessageHit(m.session_id, m.role, m.at, m.score, _parse_snippet(marked.get(m.id, ""))) for m in group]
         for group in found
     ]
 

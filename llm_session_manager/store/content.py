@@ -183,6 +183,13 @@ def matches(
     conn: sqlite3.Connection, query: str, *, roles: Sequence[str], since: str | None, limit: int
 ) -> list[Match]:
     """The ``limit`` best messages for an FTS5 ``query`` (best first), narrowed by role and time."""
+    if not roles and not since:  # ranked in the FTS5 index alone, then the few rows looked up
+        ranked = conn.execute(
+            "SELECT rowid, rank FROM content_fts WHERE content_fts MATCH ? ORDER BY rank LIMIT ?",
+            (query, limit),
+        ).fetchall()
+        rows = _messages(conn, [r[0] for r in ranked])
+        return [Match(i, *rows[i], -float(rank)) for i, rank in ranked if i in rows]
     sql = (
         "SELECT m.id, m.session_id, m.role, m.at, bm25(content_fts) AS score FROM content_fts"
         " JOIN content_messages m ON m.id = content_fts.rowid WHERE content_fts MATCH ?"
@@ -199,14 +206,30 @@ def matches(
     return [Match(r[0], r[1], r[2], r[3], -float(r[4])) for r in conn.execute(sql, params)]
 
 
-def snippet(conn: sqlite3.Connection, query: str, message_id: int, tokens: int) -> str:
-    """The best ``tokens``-token extract of one message for ``query``, matches between the markers."""
-    row = conn.execute(
-        "SELECT snippet(content_fts, 0, ?, ?, '…', ?) FROM content_fts"
-        " WHERE content_fts MATCH ? AND rowid = ?",
-        (MARK_START, MARK_END, tokens, query, message_id),
-    ).fetchone()
-    return str(row[0]) if row and row[0] is not None else ""
+def _messages(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[str, str, str | None]]:
+    """id -> (session id, role, time) of these messages."""
+    out: dict[int, tuple[str, str, str | None]] = {}
+    for start in range(0, len(ids), 500):  # below SQLite's limit on bound parameters
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT id, session_id, role, at FROM content_messages WHERE id IN ({marks})", chunk
+        )
+        out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+    return out
+
+
+def snippets(conn: sqlite3.Connection, query: str, ids: Sequence[int], tokens: int) -> dict[int, str]:
+    """id -> the best ``tokens``-token extract of that message for ``query``, matches between the
+    markers (one query for all of them)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT rowid, snippet(content_fts, 0, ?, ?, '…', ?) FROM content_fts"
+        f" WHERE content_fts MATCH ? AND rowid IN ({','.join('?' * len(ids))})",
+        (MARK_START, MARK_END, tokens, query, *ids),
+    )
+    return {int(r[0]): str(r[1] or "") for r in rows}
 
 
 def sizes(conn: sqlite3.Connection) -> dict[str, int]:
