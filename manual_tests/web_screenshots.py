@@ -132,7 +132,7 @@ def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
         if select.select([proc.stderr], [], [], 1.0)[0]:
             line = proc.stderr.readline()
             if "dashboard at " in line:
-                return proc, line.split("dashboard at ", 1)[1].split(";", 1)[0]
+                return proc, line.split("dashboard at ", 1)[1].split()[0].rstrip(";")
     proc.kill()
     raise SystemExit("lsm serve did not start")
 

@@ -481,7 +481,7 @@ def started(home: FakeHome, *args: str, **env: str) -> tuple[subprocess.Popen[st
     while time.monotonic() < deadline and select.select([proc.stderr], [], [], 1.0)[0] is not None:
         line = proc.stderr.readline()
         if "dashboard at " in line:
-            return proc, line.split("dashboard at ", 1)[1].split(";", 1)[0]
+            return proc, line.split("dashboard at ", 1)[1].split()[0].rstrip(";")
         if not line:
             break
     proc.kill()
@@ -526,6 +526,28 @@ def test_open_starts_the_browser_on_the_address(home: FakeHome, tmp_path: Path) 
         while not (seen.exists() and seen.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert seen.read_text() == url
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_token_from_the_config_allows_a_wider_bind(home: FakeHome, tmp_path: Path) -> None:
+    """web.token in the config is the token: `--host 0.0.0.0` starts, and asks every request for it."""
+    import urllib.error
+    import urllib.request
+
+    config = tmp_path / "lsm-config.yaml"
+    config.write_text(f"web:\n  token: {TOKEN}\n", encoding="utf-8")
+    proc, url = started(home, "--host", "0.0.0.0", LSM_CONFIG=str(config))
+    try:
+        assert url.startswith("http://127.0.0.1:")  # what a browser on this machine opens
+        local = url + "api/limits"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(local, timeout=30)
+        assert refused.value.code == 401
+        request = urllib.request.Request(local, headers={"Authorization": f"Bearer {TOKEN}"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200 and json.loads(answer.read()) == []
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

@@ -11,6 +11,7 @@ import typer
 
 from llm_session_manager.cli.common import load_env
 from llm_session_manager.errors import UsageError
+from llm_session_manager.safetext import for_terminal
 
 
 def _token(given: str | None, configured: str) -> str | None:
@@ -46,8 +47,10 @@ def serve_cmd(
     from llm_session_manager.web.app import serve
 
     def announce(url: str) -> None:
-        auth = " (token required)" if secret else ""
-        sys.stderr.write(f"lsm: dashboard at {url}{auth}; press Ctrl-C to stop\n")
+        notes = [] if is_loopback(host) else [f"listening on {host}"]
+        notes += ["token required"] if secret else []
+        shown = f" ({', '.join(notes)})" if notes else ""
+        sys.stderr.write(for_terminal(f"lsm: dashboard at {url}{shown}; press Ctrl-C to stop") + "\n")
         sys.stderr.flush()
 
     serve(ctx, host, port, secret, announce=announce, open_browser=open_)

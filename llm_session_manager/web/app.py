@@ -454,12 +454,17 @@ def serve(
     """Serve until Ctrl-C or SIGTERM. ``announce`` gets the URL once the socket listens."""
     import uvicorn
 
-    from llm_session_manager.httpguard import url_host
+    from llm_session_manager.httpguard import ip_of, url_host
 
     _Server = _server_class()
     sock = _listen(host, port)
     bound = sock.getsockname()[1]
-    url = f"http://{url_host(host)}:{bound}/"
+    address = ip_of(host)
+    if address is not None and address.is_unspecified:  # every address: a browser here uses loopback
+        host_shown = "::1" if address.version == 6 else "127.0.0.1"
+    else:
+        host_shown = host
+    url = f"http://{url_host(host_shown)}:{bound}/"
     app, dashboard = dashboard_app(ctx, token, host=host, port=bound)
     _logging()
     config = uvicorn.Config(
