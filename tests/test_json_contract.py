@@ -124,6 +124,11 @@ DOCS: dict[str, Doc] = {
     "report blocks": Doc((("report", "blocks", "--by", "model", "-f", "json"),)),
     "report session": Doc((("report", "session", "--by", "branch", "-f", "json"),)),
     "prune": Doc((("prune", "--before", "2000-01-01", "-f", "json"),)),
+    # Team mode needs a PostgreSQL: tests/test_team.py runs these against a real one and holds their
+    # output to these golden files (they are not in ORDER, so this module's world never runs them).
+    "team init": Doc((("team", "init", "-f", "json"),)),
+    "team push": Doc((("team", "push", "-f", "json"),)),
+    "team status": Doc((("team", "status", "-f", "json"),)),
     "grep": Doc((("grep", "the", "-f", "json"),)),
     "archive status": Doc((("archive", "status", "-f", "json"),)),
     "archive prune": Doc((("archive", "prune", "--before", "2000-01-01", "-f", "json"),)),

@@ -26,6 +26,7 @@ import pytest
 from conftest import FakeHome, install_fixtures
 from test_agent_codex import install as install_codex
 from test_agent_gemini import install as install_gemini
+from test_json_contract import DOCS, UPDATE, compare, load_golden, merge, save_golden, shape_of
 
 PG_BIN = Path(os.environ.get("LSM_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "lsm-pg-test"  # the unprivileged account the cluster runs as when the tests run as root
@@ -634,8 +635,6 @@ def test_watch_goes_on_when_the_database_is_away(machines: tuple[Machine, Machin
 def test_team_documents_keep_the_json_contract(machines: tuple[Machine, Machine]) -> None:
     """`--team` prints the documents of tests/fixtures/contract (every key, every allowed type) with
     ``user`` and ``machine`` added, and nothing else."""
-    from test_json_contract import compare, load_golden, merge, shape_of
-
     a, b = machines
     push_all(a, b)
     runs = {
@@ -651,3 +650,19 @@ def test_team_documents_keep_the_json_contract(machines: tuple[Machine, Machine]
         broken, new = compare(load_golden(name), seen)
         assert not broken, (name, broken)
         assert set(new) == added, (name, new)
+
+
+def test_team_commands_keep_their_json_contract(tmp_path: Path, team_db: str) -> None:
+    """`lsm team init|push|status --format json` against their golden files (test_json_contract's rules:
+    keys are only ever added; LSM_UPDATE_CONTRACT=1 records new ones)."""
+    m = alice_laptop(tmp_path, team_db)
+    for name in ("team init", "team push", "team status"):
+        (args,) = DOCS[name].runs
+        seen = merge({}, shape_of(m.json(*args[:-2]), frozenset()))
+        golden = load_golden(name)
+        broken, new = compare(golden, seen)
+        assert not broken, (name, broken)
+        if new and UPDATE:
+            save_golden(name, merge({p: set(t) for p, t in golden.items()}, seen))
+            continue
+        assert not new, f"lsm {name} prints new JSON keys: {new} (LSM_UPDATE_CONTRACT=1 records them)"
