@@ -17,11 +17,15 @@ Index overhead = (first grep - warm list) / cold list: what building the index a
 3. Query latency, in process on the built index: ``content_index.find`` (ranking, grouping by session,
    snippets) for a set of queries, ``--repeat`` times each; p50 and p95 over all.
 
-Measured 2026-12-04 on a shared 2-core machine (load average 5-7 from other work, so no worker
-processes), 284 MB / 3,315 files / 1,500 sessions: cold list 8.9-9.3 s, warm list 0.6-1.0 s; the first
-grep 10.2-13.2 s, i.e. building the index costs 108-131% of a cold scan, once (102,110 messages, 37 MB of
-index, database 104 MB); a later grep 0.4-0.9 s (a warm scan and nothing to index); query p50 37 ms, p95
-67 ms (12 queries x 10). `lsm list` never indexes: 0%.
+Measured 2026-12-04 on a shared 2-core machine busy with other work (so neither the scan nor the index
+used worker processes), 284 MB / 3,315 files / 1,500 sessions, 102,110 messages indexed (37 MB of index,
+a 104 MB database):
+
+- load 5: cold list 8.9-9.3 s, first grep 10.2-13.2 s: the index build costs 1.1-1.3 cold scans, once;
+- load 9-10: cold list 6.7-9.2 s, first grep 14.1-17.2 s: 1.6-1.9 cold scans;
+- a later grep (a warm scan, nothing new to index, one query): 0.4-2.4 s, mostly the warm scan;
+- query (ranking, grouping, snippets) at load 9-10: p50 76 ms, p95 193 ms (12 queries x 10);
+- `lsm list` never indexes: 0%.
 """
 
 from __future__ import annotations

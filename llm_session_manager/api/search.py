@@ -16,7 +16,7 @@ from llm_session_manager.models import SessionView
 if TYPE_CHECKING:
     import sqlite3
 
-    from llm_session_manager.content_index import RefreshStats
+    from llm_session_manager.content_index import MessageHit, RefreshStats
     from llm_session_manager.service import Collected
     from llm_session_manager.transcript_archive import PruneResult
 
@@ -173,7 +173,7 @@ def _keeper(views: dict[str, SessionView], filters: SearchFilters) -> Callable[[
     return kept
 
 
-def _hit(match: Any, view: SessionView | None) -> Hit:
+def _hit(match: MessageHit, view: SessionView | None) -> Hit:
     from llm_session_manager.resume import resume_command
     from llm_session_manager.safetext import without_secrets
     from llm_session_manager.service import project_name
