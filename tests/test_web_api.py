@@ -551,3 +551,36 @@ def test_token_from_the_config_allows_a_wider_bind(home: FakeHome, tmp_path: Pat
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def reply(sid: str, n: int, model: str, output: int, stamp: str) -> dict[str, Any]:
+    """One assistant reply of 100 input tokens and ``output`` output tokens."""
+    usage = {"input_tokens": 100, "output_tokens": output}
+    usage.update(cache_creation_input_tokens=0, cache_read_input_tokens=0)
+    message = {"id": f"{sid}-m{n}", "model": model, "role": "assistant", "usage": usage}
+    message["content"] = [{"type": "text", "text": "ok"}]
+    base = {"type": "assistant", "isSidechain": False, "sessionId": sid, "cwd": f"/work/{sid}"}
+    return {**base, "timestamp": stamp, "uuid": f"{sid}-a{n}", "requestId": f"{sid}-r{n}", "message": message}
+
+
+def test_session_page_splits_tokens_and_cost_by_model(web: TestClient, home: FakeHome) -> None:
+    folder = home.projects / "-work-two-models"
+    folder.mkdir(parents=True)
+    lines = [
+        reply("two-models", 0, "claude-sonnet-4-5-20250929", 1000, "2026-12-01T10:00:00.000Z"),
+        reply("two-models", 1, "claude-haiku-4-5-20251001", 300, "2026-12-01T10:01:00.000Z"),
+    ]
+    (folder / "two-models.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    page = web.get("/sessions/two-models").text
+    table = page.split("<h2>Per model</h2>", 1)[1].split("</table>", 1)[0]
+    assert table.index("claude-sonnet-4-5") < table.index("claude-haiku-4-5")  # most tokens first
+    assert "<td class=num>1,100</td>" in table and "<td class=num>400</td>" in table
+    doc = web.get("/api/sessions/two-models").json()
+    assert "<td class=num>$0.02</td>" in table and "<td class=num>$0.0016</td>" in table
+    from llm_session_manager.api.web_views import models_document
+
+    ctx = Context.from_environment()
+    models = models_document(ctx, ctx.one("two-models"))
+    assert doc["cost_source"] == "table"
+    assert sum(m["cost_usd"] for m in models) == pytest.approx(doc["cost_usd"])  # the parts make the whole
+    assert "<h2>Per model</h2>" not in web.get("/sessions/web-hostile").text  # one model: no table

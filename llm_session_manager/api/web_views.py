@@ -21,6 +21,7 @@ class SessionPage:
     advice: list[Recommendation]  # `lsm recommend` entries naming this session
     context: list[tuple[int, float]]  # (epoch seconds, % of the window) since the last compaction
     tokens: list[tuple[int, int]]  # (minute since the epoch, tokens of every kind), replies' minutes only
+    models: list[dict[str, Any]]  # tokens and cost per model (``models_document``)
 
 
 def session_page(ctx: Context, session_id: str) -> SessionPage:
@@ -36,8 +37,38 @@ def session_page(ctx: Context, session_id: str) -> SessionPage:
     recs = recommend(views, ctx.config, ctx.now().astimezone())
     mine = [r for r in recs if view.session.id in r.session_ids]
     return SessionPage(
-        view, session_document(view), health_document(view), mine, context_fill(view), tokens_per_minute(view)
+        view,
+        session_document(view),
+        health_document(view),
+        mine,
+        context_fill(view),
+        tokens_per_minute(view),
+        models_document(ctx, view),
     )
+
+
+def models_document(ctx: Context, view: SessionView) -> list[dict[str, Any]]:
+    """Each model's tokens and its cost at lsm's prices (None: the model has no price), most tokens
+    first."""
+    from llm_session_manager.pricing import ModelTable
+
+    table = ModelTable(ctx.config.get("models"))
+    rows = []
+    for usage in view.session.model_usage:
+        total = usage.input + usage.output + usage.cache_creation + usage.cache_read
+        cost, _unpriced = table.cost([usage])
+        rows.append(
+            {
+                "model": usage.model,
+                "input": usage.input,
+                "output": usage.output,
+                "cache_creation": usage.cache_creation,
+                "cache_read": usage.cache_read,
+                "total": total,
+                "cost_usd": cost,
+            }
+        )
+    return sorted(rows, key=lambda r: -int(r["total"]))
 
 
 def context_fill(view: SessionView) -> list[tuple[int, float]]:

@@ -85,7 +85,7 @@ class Dashboard:
         from llm_session_manager.api.web_views import session_page
 
         sp = await run_in_threadpool(session_page, self.ctx, request.path_params["sid"])
-        series = pages.Series(sp.context, sp.tokens)
+        series = pages.Series(sp.context, sp.tokens, sp.models)
         csrf = self.access.csrf_token()
         return _html(pages.session_page(sp.document, sp.health, sp.advice, csrf, series, self.now()))
 

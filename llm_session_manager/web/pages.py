@@ -275,6 +275,23 @@ def when(iso: str | None, now: datetime) -> str:
     return f"{local} (in {countdown(then - now)})" if then > now else f"{local} ({ago(then, now)})"
 
 
+def _models_html(models: Sequence[dict[str, Any]]) -> str:
+    """Tokens and cost per model (shown when the session used more than one)."""
+    if len(models) < 2:
+        return ""
+    rows = "".join(
+        f"<tr><td>{t(m['model'])}</td><td class=num>{m['input']:,}</td><td class=num>{m['output']:,}</td>"
+        f"<td class=num>{m['cache_creation']:,}</td><td class=num>{m['cache_read']:,}</td>"
+        f"<td class=num>{m['total']:,}</td><td class=num>{money(m['cost_usd'])}</td></tr>"
+        for m in models
+    )
+    return (
+        '<h2>Per model</h2><table class="grid"><thead><tr><th>Model</th><th>Input</th><th>Output</th>'
+        "<th>Cache write</th><th>Cache read</th><th>Total</th><th>Cost at lsm's prices</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
 def _health_html(health: dict[str, Any]) -> str:
     caps = "".join(f'<li class="cap">capped: {t(c)}</li>' for c in health.get("caps", []))
     rows = "".join(
@@ -337,6 +354,7 @@ class Series:
 
     context: Sequence[tuple[int, float]] = ()
     tokens: Sequence[tuple[int, int]] = ()
+    models: Sequence[dict[str, Any]] = ()
 
 
 def _axis_time(seconds: float) -> str:
@@ -456,6 +474,7 @@ def session_page(
         f'<h1 id="title">{t(doc.get("title") or sid)}</h1>'
         f'<section class="cols"><div><h2>Session</h2>{facts}</div>'
         f"<div><h2>Tokens and cost</h2>{_tokens_table(doc)}<h2>Context</h2>{context}</div></section>"
+        f"<section>{_models_html(series.models)}</section>"
         f'<section class="cols"><div><h2>Context fill</h2>{context_svg(series.context)}</div>'
         f"<div><h2>Tokens per minute</h2>{minutes_svg(series.tokens)}</div></section>"
         f"<section><h2>Health</h2>{_health_html(health)}</section>"
