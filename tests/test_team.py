@@ -666,3 +666,40 @@ def test_team_commands_keep_their_json_contract(tmp_path: Path, team_db: str) ->
             save_golden(name, merge({p: set(t) for p, t in golden.items()}, seen))
             continue
         assert not new, f"lsm {name} prints new JSON keys: {new} (LSM_UPDATE_CONTRACT=1 records them)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "team:\n  database_url: mysql://u:Hunter2-secret@h/db\n",
+            "'team.database_url' must be a postgresql:// URL",
+        ),
+        ("team:\n  share_titles: 1\n", "'team.share_titles' must be true or false"),
+        ("team:\n  user: ''\n", "'team.user' must be null or one line of text"),
+        ("team:\n  machine: 12\n", "'team.machine' must be null or one line of text"),
+        ("team:\n  push_interval_seconds: 1\n", "'team.push_interval_seconds' must be between 5 and 86400"),
+        ("team:\n  colour: red\n", "unknown key 'team.colour'"),
+    ],
+)
+def test_team_config_is_checked(tmp_path: Path, text: str, message: str) -> None:
+    from llm_session_manager.config import load
+    from llm_session_manager.errors import ConfigError
+
+    file = tmp_path / "config.yaml"
+    file.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(file)
+    assert message in str(caught.value) and "Hunter2" not in str(caught.value)
+
+
+def test_team_config_defaults_and_values(tmp_path: Path) -> None:
+    from llm_session_manager.config import load
+    from llm_session_manager.team.push import identity_of
+
+    file = tmp_path / "config.yaml"
+    file.write_text("team:\n  database_url: postgresql://h/db\n  user: ' eve '\n", encoding="utf-8")
+    team = load(file)["team"]
+    assert team["database_url"] == "postgresql://h/db" and team["user"] == "eve"
+    who = identity_of(team)
+    assert who.user == "eve" and who.machine == socket.gethostname() and who.share_titles is False
