@@ -490,7 +490,6 @@ def _validate_mcp(file: Path, value: Any) -> dict[str, Any]:
     return merged
 
 
-
 _TEAM_TEXT_KEYS = ("database_url", "machine", "user")
 _TEAM_NAME_MAX = 200
 
