@@ -14,6 +14,7 @@ sessions:
 - ``lsm_limit_5h_used_percent``, ``lsm_limit_7d_used_percent``: the official limits the agents reported
   (stale figures are left out).
 
+A counter falls when lsm forgets sessions (`lsm prune`); Prometheus reads that as a counter reset.
 With ``team=True`` the figures come from the team store (every machine's last push) instead of this
 machine's logs.
 """
