@@ -293,6 +293,11 @@ mcp:
   # sessions, ending processes and deleting memories are never offered.
   read_only: false
 
+web:
+  # `lsm serve` (see docs/WEB.md): the token browsers and scripts must show (the login form, or
+  # Authorization: Bearer). Needed to listen on an address that is not loopback; "" = none.
+  token: ""
+
 notify:
   # `lsm notify` and `lsm monitor --notify` (they need `lsm hooks install`): tell me when a session
   # waits for my permission or input, finishes its turn, fails it on an API error, or is about to
