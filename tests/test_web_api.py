@@ -263,6 +263,14 @@ def test_token_bearer_or_login_cookie(home: FakeHome) -> None:
         page = web.get("/", headers={"accept": "text/html"}, follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"] == "/login"
         assert web.get("/static/app.css").status_code == 200  # the login form's look
+        for sneaky in ("/login/../api/sessions", "/static/../api/sessions", "/static/x/../../api/budget"):
+            assert web.get(sneaky).status_code in (401, 404), sneaky  # httpx drops the dots itself
+        from llm_session_manager.web.security import is_open
+
+        assert is_open("/login") and is_open("/static/app.css")
+        raws = ("/login/../api/sessions", "/loginx", "/static/../api", "/static/", "/static/a/b", "/static/.")
+        for raw in raws:
+            assert not is_open(raw), raw  # as uvicorn passes a path: dot segments kept
         login = web.get("/login").text
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', login)
         assert csrf is not None

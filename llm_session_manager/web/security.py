@@ -45,8 +45,7 @@ SECURITY_HEADERS = (
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 )
-# Reachable without the token: the login form and what it needs to look right.
-OPEN_PATHS = ("/login", "/static/")
+STATIC_PREFIX = "/static/"
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
 
 
@@ -90,6 +89,15 @@ class Access:
         return given is not None and same_secret(given, self.csrf_token())
 
 
+def is_open(path: str) -> bool:
+    """Reachable without the token: the login form and the files it needs to look right (one name
+    under /static/, no deeper path)."""
+    if path == "/login":
+        return True
+    name = path[len(STATIC_PREFIX) :] if path.startswith(STATIC_PREFIX) else ""
+    return bool(name) and "/" not in name and name not in (".", "..")
+
+
 def cookie_value(header: str | None, name: str) -> str | None:
     if not header:
         return None
@@ -125,7 +133,7 @@ class Guard:
             await _plain(send, 421, "Misdirected Request: this Host is not served here\n")
         elif not self.access.origin_ok(headers.get("origin"), headers.get("host")):
             await _plain(send, 403, "Forbidden: requests from another origin are refused\n")
-        elif path.startswith(OPEN_PATHS) or self.access.authorised(headers):
+        elif is_open(path) or self.access.authorised(headers):
             await self.app(scope, receive, send)
         elif scope.get("method") == "GET" and "text/html" in headers.get("accept", ""):
             await _redirect(send, "/login")
