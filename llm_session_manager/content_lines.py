@@ -26,6 +26,10 @@ INPUT_KEYS = (
     "path",
     "paths",
     "notebook_path",
+    "absolute_path",
+    "dir_path",
+    "directory",
+    "target_file",
     "filename",
     "pattern",
     "glob",
@@ -46,6 +50,10 @@ class _Input(msgspec.Struct):
     path: Any = None
     paths: Any = None
     notebook_path: Any = None
+    absolute_path: Any = None
+    dir_path: Any = None
+    directory: Any = None
+    target_file: Any = None
     filename: Any = None
     pattern: Any = None
     glob: Any = None

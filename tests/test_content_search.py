@@ -464,3 +464,32 @@ def test_hostile_transcripts_are_inert_in_grep(hostile: FakeHome) -> None:  # no
     nothing = hostile.run("grep", "nomatch\x1b]0;x\x07")
     assert nothing.returncode == 0
     assert_terminal_safe(nothing.stdout + nothing.stderr)
+
+
+def test_tool_input_keys_and_their_decoder_agree() -> None:
+    from llm_session_manager import content_lines
+
+    assert set(content_lines.INPUT_KEYS) == set(content_lines._Input.__struct_fields__)
+    turn = content_lines.claude_turns(
+        json.dumps(
+            {
+                "type": "assistant",
+                "timestamp": "2026-11-20T10:00:00.000Z",
+                "message": {
+                    "id": "m1",
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": "t1",
+                            "name": "Write",
+                            "input": {"file_path": "/src/jwt.py", "content": "SECRET BODY"},
+                        }
+                    ],
+                },
+            }
+        ).encode(),
+        False,
+    )
+    drafts = [d.text for t in turn for d in content_index.drafts_of_turn(t, False)]
+    assert drafts == ["Write\n/src/jwt.py"]  # the file touched, not what was written to it
