@@ -43,16 +43,15 @@ def session_href(session_id: str) -> str:
     return "/sessions/" + quote(session_id, safe=":")
 
 
-def page(title: str, body: str, *, active: str = "", csrf: str = "") -> str:
+def page(title: str, body: str, *, active: str = "") -> str:
     links = "".join(
         f'<a href="{href}"{" aria-current=page" if href == active else ""}>{name}</a>' for href, name in NAV
     )
-    meta = f'<meta name="csrf-token" content="{t(csrf)}">' if csrf else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"{meta}<title>{t(title)} · lsm</title>"
+        f"<title>{t(title)} · lsm</title>"
         '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         '<link rel="stylesheet" href="/static/app.css">'
         '<script src="/static/app.js" defer></script></head>'
@@ -483,7 +482,7 @@ def session_page(
         f"<h2>Description</h2>{_describe_html(sid, doc.get('description'), csrf)}</section>"
         f'<section><h2>Export</h2><p class="exports">{exports}</p></section>'
     )
-    return page(str(doc.get("title") or sid), body, csrf=csrf)
+    return page(str(doc.get("title") or sid), body)
 
 
 # ---------------------------------------------------------------------------------------------------
