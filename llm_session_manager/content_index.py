@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from llm_session_manager.agents.base import Turn
 from llm_session_manager.errors import UsageError
@@ -320,9 +320,8 @@ def _read_files(jobs: list[FileJob]) -> Iterator[FileResult]:
 
 def read_file(job: FileJob) -> FileResult:
     """The rows of the complete lines ``job``'s file holds past its prior offset (all of them when the
-    file was rewritten: another inode, shorter, or another head)."""
+    file was rewritten: another inode, shorter, or another head), read a block at a time."""
     from llm_session_manager.agents.common import HEAD_BYTES, open_regular
-    from llm_session_manager.content_lines import LINE_TURNS
 
     result = FileResult(job)
     try:
@@ -334,18 +333,35 @@ def read_file(job: FileJob) -> FileResult:
             result.start = (
                 prior.offset if go_on and prior and _continues(prior, result.identity, job.digest) else 0
             )
-            fh.seek(result.start)
-            data = fh.read(max(0, result.identity[2] - result.start))
+            result.end = _read_lines(fh, result, result.identity[2])
     except OSError as exc:
         result.error = f"{job.path}: {exc.strerror or exc}"
-        return result
-    end = data.rfind(b"\n") + 1  # a half-written last line waits for the next refresh
-    result.end = result.start + end
-    line_turns = LINE_TURNS[job.agent]
-    bodies = job.settings.tool_output
-    turns = [t for raw in data[:end].split(b"\n") if raw.strip() for t in line_turns(raw, bodies)]
-    result.rows = rows_of_turns(turns, job.settings)
     return result
+
+
+READ_BLOCK = 16 * 1024 * 1024
+
+
+def _read_lines(fh: BinaryIO, result: FileResult, size: int) -> int:
+    """Index the complete lines from ``result.start`` up to ``size``; returns the offset after the last
+    one (a half-written last line waits for the next refresh)."""
+    from llm_session_manager.content_lines import LINE_TURNS
+
+    line_turns = LINE_TURNS[result.job.agent]
+    bodies = result.job.settings.tool_output
+    offset, carry = result.start, b""
+    fh.seek(offset)
+    while offset + len(carry) < size:
+        block = fh.read(min(READ_BLOCK, size - offset - len(carry)))
+        if not block:
+            break
+        data = carry + block
+        end = data.rfind(b"\n") + 1
+        turns = [t for raw in data[:end].split(b"\n") if raw.strip() for t in line_turns(raw, bodies)]
+        result.rows.extend(rows_of_turns(turns, result.job.settings))
+        offset += end
+        carry = data[end:]
+    return offset
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:

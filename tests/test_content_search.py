@@ -493,3 +493,20 @@ def test_tool_input_keys_and_their_decoder_agree() -> None:
     )
     drafts = [d.text for t in turn for d in content_index.drafts_of_turn(t, False)]
     assert drafts == ["Write\n/src/jwt.py"]  # the file touched, not what was written to it
+
+
+def test_a_file_read_in_small_blocks_gives_the_same_rows(
+    fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_claude(fake_home, "blocks", [f"line {i} about the pelican survey" for i in range(40)])
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(claude_line("blocks", 99, "half")[:30])  # unfinished
+    settings = content_index.Settings()
+    job = content_index.FileJob(
+        "claude-code", "claude-code:blocks", str(path), None, settings.digest(), settings, 0
+    )
+    whole = content_index.read_file(job)
+    monkeypatch.setattr(content_index, "READ_BLOCK", 97)  # lines cross every block boundary
+    small = content_index.read_file(job)
+    assert small.rows == whole.rows and len(whole.rows) == 40
+    assert small.end == whole.end == path.read_bytes().rindex(b"\n") + 1
