@@ -284,6 +284,10 @@ def test_every_page_without_console_errors(server: Server, browser: Any) -> None
         browser.get(server.url + path)
         assert browser.find_element("css selector", "main h1").text
         assert console_errors(browser) == [], path
+        loaded_from = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(function (e) { return e.name; });"
+        )
+        assert loaded_from and all(u.startswith(server.url) for u in loaded_from), loaded_from  # ours only
     browser.get(server.url)
     assert browser.execute_script("return document.scripts.length;") == 1  # ours, app.js
     # The Content-Security-Policy is in force: an inline script injected into the page does not run.
