@@ -506,16 +506,21 @@ def test_stops_at_once_with_a_live_stream_open(home: FakeHome, signal_name: str,
 
     proc, url = started(home)
     parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
-        conn.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
-        received = b""
-        while b": connected" not in received:
-            chunk = conn.recv(65536)
-            assert chunk, received
-            received += chunk
-        began = time.monotonic()
-        proc.send_signal(getattr(signal, signal_name))
-        _, err = proc.communicate(timeout=30)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+            conn.sendall(f"GET /events HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+            received = b""
+            while b": connected" not in received:
+                chunk = conn.recv(65536)
+                assert chunk, received
+                received += chunk
+            began = time.monotonic()
+            proc.send_signal(getattr(signal, signal_name))
+            _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # a failed check must not leave a server behind
+            proc.kill()
+            proc.communicate()
     assert time.monotonic() - began < 1.5
     assert proc.returncode == status
     assert err == "", err
