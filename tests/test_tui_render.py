@@ -299,6 +299,16 @@ def test_short_ids_are_unique_prefixes() -> None:
     }
 
 
+def test_short_ids_are_unique_among_sessions_not_shown() -> None:
+    """With --project, the ids shown must still name one session among all of them: the hidden
+    session sharing the first eight characters lengthens the shown one, as `lsm health` needs."""
+    shown = make_view(make_session("abcdef0123-1"))
+    hidden = make_view(make_session("abcdef0199-2", project="/home/dev/src/other"))
+    snap = snapshot_of([shown, hidden], project="web-app")
+    assert [v.session.native_id for v in snap.views] == ["abcdef0123-1"]
+    assert snap.short_ids == {"claude-code:abcdef0123-1": "abcdef012"}
+
+
 # ------------------------------------------------------------------------------------------------------
 # Keys
 

@@ -88,7 +88,7 @@ class Snapshot:
     today: Today
     burn_tokens_per_min: float | None
     cost_per_hour_usd: float | None
-    short_ids: Mapping[str, str]  # session id -> shortest unique prefix of its native id
+    short_ids: Mapping[str, str]  # session id -> its pasteable short id (present.pasteable_ids)
     recommendations: tuple[Any, ...] = ()  # recommend.Recommendation, most urgent first
     roots: tuple[tuple[str, bool], ...] = ()  # where the readers look, and whether it exists
     filters: tuple[str, ...] = ()  # e.g. ("agent=codex",)
@@ -207,7 +207,7 @@ def build_snapshot(
     roots: Sequence[tuple[str, bool]] = (),
 ) -> Snapshot:
     """The frame data for ``collected``, keeping only the sessions ``--agent``/``--project`` select."""
-    from llm_session_manager.present import short_ids
+    from llm_session_manager.present import pasteable_ids
 
     flt = ListFilter(all=True, agent=agent, project=project)
     views = tuple(v for v in collected.views if keep(v, flt, now))
@@ -220,7 +220,8 @@ def build_snapshot(
     except Exception as exc:  # advice must never take the dashboard down
         recs = ()
         warnings.append(f"recommendations failed: {type(exc).__name__}: {exc}")
-    shorts = short_ids([v.session.native_id for v in views])
+    # Prefixes unique among every session lsm knows (not only those shown): pasteable into any command.
+    shorts = pasteable_ids([(v.session.agent, v.session.native_id) for v in collected.views], minimum=8)
     running = [v for v in views if v.session.process is not None]
     return Snapshot(
         time=now,
@@ -230,7 +231,7 @@ def build_snapshot(
         # Only running sessions burn: an ended one's recent rate is history, not spend going on.
         burn_tokens_per_min=summed(v.burn_rate_tokens_per_min for v in running),
         cost_per_hour_usd=summed(v.cost_per_hour_usd for v in running),
-        short_ids={v.session.id: shorts[v.session.native_id] for v in views},
+        short_ids={v.session.id: shorts[v.session.id] for v in views},
         recommendations=recs,
         roots=tuple(roots),
         filters=tuple(f"{k}={v}" for k, v in (("agent", agent), ("project", project)) if v),
