@@ -478,6 +478,10 @@ def test_report_splits_by_user_and_machine(machines: tuple[Machine, Machine]) ->
     by_user = {u: sum(r["tokens"]["total"] for r in doc["rows"] if r["user"] == u) for u in ("alice", "bob")}
     assert by_user["alice"] == report_tokens(a.json("report", "monthly", "--timezone", "UTC"))["total"]
     assert by_user["bob"] == report_tokens(b.json("report", "monthly", "--timezone", "UTC"))["total"]
+    tokyo = ("report", "daily", "--timezone", "Asia/Tokyo")  # whole hours from UTC: the same days
+    mine = {r["period"]: r["tokens"] for r in a.json(*tokyo)["rows"]}
+    team = a.json(*tokyo, "--team", "--by", "user")["rows"]
+    assert {r["period"]: r["tokens"] for r in team if r["user"] == "alice"} == mine
     blocks = a.json("report", "blocks", "--team")
     assert blocks["rows"] and all("user" in r for r in blocks["rows"])
     table = a.run("report", "daily", "--team", "--by", "user")
