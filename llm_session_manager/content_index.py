@@ -25,6 +25,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -470,8 +471,16 @@ def _refresh_session(
     info = agent_info(session.agent)
     if info is None or info.conversation is None:
         return
+    # Files indexed before and deleted since (a resumed chat's first file): read from the archive's
+    # copies when it has them, so that what they said stays in the index.
+    before = [
+        p for p in (prior.head.decode(errors="replace").split("\0") if prior and prior.head else []) if p
+    ]
+    gone = [p for p in before if p not in session.transcript_paths and not os.path.lexists(p)]
+    paths = [p for p in before if p in gone] + list(session.transcript_paths)
     try:
-        turns = info.conversation(list(session.transcript_paths), session.native_id)
+        with _readable(archiver, paths if gone else list(session.transcript_paths)) as (readable, kept):
+            turns = info.conversation(readable, session.native_id)
     except OSError as exc:
         stats.errors.append(f"{session.id}: {exc.strerror or exc}")
         return
@@ -479,16 +488,33 @@ def _refresh_session(
         stats.errors.append(f"{session.id}: cannot read the conversation ({type(exc).__name__}: {exc})")
         return
     rows = rows_of_turns(turns, settings)
-    _write_session(
-        conn,
-        session.id,
-        rows,
-        content.Progress(session.id, "", session.agent, (0, 0, 0, 0), 0, b"", signature),
+    done = content.Progress(
+        session.id, "", session.agent, (0, 0, 0, 0), 0, "\0".join(kept).encode(), signature
     )
+    _write_session(conn, session.id, rows, done)
     stats.sources_read += 1
     stats.messages += len(rows)
     if archiver is not None:
         archiver.keep_whole(session)
+
+
+@contextmanager
+def _readable(archiver: Archiver | None, paths: list[str]) -> Iterator[tuple[list[str], list[str]]]:
+    """(the paths to read, the original paths they stand for): a deleted file's archived copy is read
+    in its place; a deleted file without one is left out."""
+    if archiver is None or all(os.path.lexists(p) for p in paths):
+        present = [p for p in paths if os.path.lexists(p)]
+        yield present, present
+        return
+    from llm_session_manager.transcript_archive import readable
+
+    with readable(archiver.conn, archiver.root, paths) as restored:
+        if restored is None:
+            present = [p for p in paths if os.path.lexists(p)]
+            yield present, present
+            return
+        copied = {c.path for c in content.copies_of(archiver.conn, paths)}
+        yield restored, [p for p in paths if os.path.lexists(p) or p in copied]
 
 
 # ---------------------------------------------------------------------------------------------------

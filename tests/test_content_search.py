@@ -510,3 +510,19 @@ def test_a_file_read_in_small_blocks_gives_the_same_rows(
     small = content_index.read_file(job)
     assert small.rows == whole.rows and len(whole.rows) == 40
     assert small.end == whole.end == path.read_bytes().rindex(b"\n") + 1
+
+
+@pytest.mark.parametrize("archive", [True, False])
+def test_a_resumed_chat_losing_its_first_file(real_home: FakeHome, archive: bool) -> None:
+    """Gemini resumed a chat in a second file; the first is deleted: with the archive on, what the first
+    file said stays findable; without it, the session is indexed again from what is left."""
+    if archive:
+        write_config(real_home, "archive:\n  enabled: true\n")
+    chats = real_home.home / ".gemini" / "tmp" / "gemini-resume" / "chats"
+    first = sorted(chats.glob("*7378cea7.jsonl"))[0]
+    sid = "gemini:7378cea7-8f1a-4c5a-87f8-b95e54dd941f"
+    assert sid in {h["session_id"] for h in grep(real_home, "stub-missing-dir", "--agent", "gemini")}
+    first.unlink()
+    found = {h["session_id"] for h in grep(real_home, "stub-missing-dir", "--agent", "gemini")}
+    assert (sid in found) is archive
+    assert sid in {h["session_id"] for h in grep(real_home, "notes.txt", "--agent", "gemini")}
