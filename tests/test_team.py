@@ -504,6 +504,13 @@ def test_list_filters_and_table(machines: tuple[Machine, Machine]) -> None:
     assert {d["user"] for d in billing} == {"bob"}
     table = a.run("list", "--all", "--team")
     assert table.returncode == 0 and "alice-laptop" in table.stdout and "bob-desktop" in table.stdout
+    bobs = a.json("list", "--all", "--team", "--user", "bob")
+    assert bobs and {d["machine"] for d in bobs} == {"bob-desktop"}
+    assert a.json("list", "--all", "--team", "--machine", "alice-laptop") == [
+        d for d in everyone if d["user"] == "alice"
+    ]
+    alone = a.run("list", "--user", "bob")
+    assert alone.returncode == 2 and "--team" in alone.stderr
 
 
 def test_limits_per_user(machines: tuple[Machine, Machine]) -> None:

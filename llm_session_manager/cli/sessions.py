@@ -60,6 +60,8 @@ def list_cmd(
     team: bool = typer.Option(
         False, "--team", help="Everyone's sessions from the team store, with user and machine (docs/TEAM.md)."
     ),
+    user: str | None = typer.Option(None, "--user", help="With --team: only this person's sessions."),
+    machine: str | None = typer.Option(None, "--machine", help="With --team: only this computer's sessions."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """List sessions: running ones and those active recently (--all for every session)."""
@@ -76,10 +78,10 @@ def list_cmd(
         sort=sort,
         limit=limit,
     )
-    if team:
+    if team or user or machine:
         from llm_session_manager.cli.team_cmd import list_team
 
-        list_team(query, fmt)
+        list_team(query, fmt, team=team, user=user, machine=machine)
         return
     listing = list_sessions(ctx, query)
     _warn_scan(listing.collected)

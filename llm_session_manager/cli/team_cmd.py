@@ -13,7 +13,7 @@ import typer
 
 from llm_session_manager.api.context import Context
 from llm_session_manager.cli.common import check_format, load_env, print_json, warn
-from llm_session_manager.errors import StoreError
+from llm_session_manager.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
     from llm_session_manager.api.sessions import ListQuery
@@ -132,10 +132,14 @@ def status_cmd(
 # --team on list, report and limits
 
 
-def list_team(query: ListQuery, fmt: str) -> None:
-    """`lsm list --team`."""
+def list_team(
+    query: ListQuery, fmt: str, *, team: bool = True, user: str | None = None, machine: str | None = None
+) -> None:
+    """`lsm list --team [--user NAME] [--machine NAME]`."""
     from llm_session_manager.api.team import TeamQuery, team_sessions
 
+    if not team:
+        raise UsageError("--user and --machine choose among the team's sessions: add --team")
     ctx = team_context()
     docs = team_sessions(
         ctx,
@@ -149,6 +153,8 @@ def list_team(query: ListQuery, fmt: str) -> None:
             utc=query.utc,
             sort=query.sort,
             limit=query.limit,
+            user=user,
+            machine=machine,
         ),
     )
     if fmt == "json":
