@@ -734,8 +734,8 @@ def test_cli_bad_config_and_bad_format(fake_home: FakeHome, tmp_path: Path) -> N
     r = fake_home.run("recommend", LSM_CONFIG=str(config))
     assert r.returncode == 1
     assert r.stderr == f"lsm: error: {config}: 'recommend.idle_close_minutes' must be a number, got 'soon'\n"
-    r = fake_home.run("recommend", "--format", "csv")
-    assert r.returncode == 2 and "unknown format 'csv'" in r.stderr
+    r = fake_home.run("recommend", "--format", "xml")
+    assert r.returncode == 2 and "unknown format 'xml'" in r.stderr
 
 
 # --------------------------------------------------------------------------------------------------

@@ -110,11 +110,11 @@ def search_cmd(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="At most N results."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     content: bool = typer.Option(
-        False, "--content", "-c", help="Search what was said in the sessions instead (see `lsm grep`)."
+        False, "--content", help="Search what was said in the sessions instead (see `lsm grep`)."
     ),
-    agent: str | None = typer.Option(None, "--agent", "-a", help="With --content: only this agent."),
+    agent: str | None = typer.Option(None, "--agent", help="With --content: only this agent."),
     project: str | None = typer.Option(None, "--project", "-p", help="With --content: only this project."),
-    since: str | None = typer.Option(None, "--since", "-s", help="With --content: only messages since then."),
+    since: str | None = typer.Option(None, "--since", help="With --content: only messages since then."),
     role: list[str] | None = typer.Option(
         None, "--role", "-r", help="With --content: only user, assistant or tool messages."
     ),

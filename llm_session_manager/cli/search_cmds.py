@@ -9,11 +9,18 @@ import typer
 from rich.text import Text
 
 from llm_session_manager.api import search as search_api
-from llm_session_manager.cli.common import check_agent, check_format, load_env, print_json, say, warn
+from llm_session_manager.cli.common import (
+    FORMAT_HELP,
+    check_agent,
+    check_format,
+    emit,
+    load_env,
+    say,
+    warn,
+)
 from llm_session_manager.safetext import for_terminal
 from llm_session_manager.timefmt import SINCE_FORMS
 
-FORMAT_HELP = "Output format: table or json."
 QUERY_HELP = (
     'Words to find (all must appear). FTS5 syntax: "a phrase", prefix*, NEAR(a b, 5), a OR b, a NOT b,'
     " (a OR b) AND c."
@@ -47,8 +54,8 @@ def run_content_search(
     result = search_api.search_conversations(load_env(), text, filters, notice=lambda m: say(f"lsm: {m}"))
     for problem in result.warnings[:5]:
         warn(problem)
-    if fmt == "json":
-        print_json(result.documents())
+    if fmt != "table":
+        emit(fmt, result.documents())
         return
     if not result.sessions:
         sys.stdout.write(for_terminal(f"Nothing said matches '{text}'.") + "\n")
@@ -94,9 +101,9 @@ def _highlighted(hit: search_api.Hit) -> Text:
 
 def grep_cmd(
     query: str = typer.Argument(..., help=QUERY_HELP),
-    agent: str | None = typer.Option(None, "--agent", "-a", help=AGENT_HELP),
+    agent: str | None = typer.Option(None, "--agent", help=AGENT_HELP),
     project: str | None = typer.Option(None, "--project", "-p", help=PROJECT_HELP),
-    since: str | None = typer.Option(None, "--since", "-s", help=SINCE_HELP),
+    since: str | None = typer.Option(None, "--since", help=SINCE_HELP),
     role: list[str] | None = typer.Option(None, "--role", "-r", help=ROLE_HELP),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help=LIMIT_HELP),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
@@ -119,8 +126,8 @@ def archive_status_cmd(
     """What the archive keeps (files, sessions, bytes) and the content index's size."""
     fmt = check_format(fmt)
     doc = search_api.archive_status(load_env())
-    if fmt == "json":
-        print_json(doc)
+    if fmt != "table":
+        emit(fmt, doc)
         return
     index = doc["index"]
     assert isinstance(index, dict)
@@ -149,15 +156,16 @@ def archive_prune_cmd(
     transcripts are gone."""
     fmt = check_format(fmt)
     result = search_api.archive_prune(load_env(), before, dry_run=dry_run)
-    if fmt == "json":
-        print_json(
+    if fmt != "table":
+        emit(
+            fmt,
             {
                 "dry_run": dry_run,
                 "copies": result.copies,
                 "bytes": result.bytes,
                 "sessions": result.sessions,
                 "messages": result.messages,
-            }
+            },
         )
         return
     verb = "would remove" if dry_run else "removed"

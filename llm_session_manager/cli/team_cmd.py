@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from llm_session_manager.api.context import Context
-from llm_session_manager.cli.common import check_format, load_env, print_json, warn
+from llm_session_manager.cli.common import FORMAT_HELP, check_format, emit, load_env, warn
 from llm_session_manager.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
@@ -39,15 +39,15 @@ def team_context() -> Context:
 
 @team_app.command("init")
 def init_cmd(
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Create the team store's tables in the configured PostgreSQL, or bring them up to date."""
     from llm_session_manager.api.team import init
 
     fmt = check_format(fmt)
     doc = init(team_context())
-    if fmt == "json":
-        print_json(doc)
+    if fmt != "table":
+        emit(fmt, doc)
         return
     done = f"migrated from version {doc['was']}" if doc["migrated"] else "already up to date"
     typer.echo(f"team store: schema version {doc['schema_version']} ({done})")
@@ -63,7 +63,7 @@ def push_cmd(
         max=86_400,
         help="Seconds between pushes (default team.push_interval_seconds).",
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """Send this machine's sessions, per-hour usage and official limits to the team store (numbers only
     unless team.share_titles). Safe to repeat: nothing is counted twice."""
@@ -87,8 +87,8 @@ def _push_once(ctx: Context, fmt: str) -> None:
     result = push(ctx)
     for err in result.errors:
         warn(f"skipped {err}")
-    if fmt == "json":
-        print_json(result.document())
+    if fmt != "table":
+        emit(fmt, result.document())
         return
     typer.echo(
         f"pushed {result.sent} changed of {result.sessions} session(s) as {result.user}@{result.machine}"
@@ -98,15 +98,15 @@ def _push_once(ctx: Context, fmt: str) -> None:
 
 @team_app.command("status")
 def status_cmd(
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     """The team store: schema version, sessions and people, every machine's last push."""
     from llm_session_manager.api.team import team_status
 
     fmt = check_format(fmt)
     doc = team_status(team_context())
-    if fmt == "json":
-        print_json(doc)
+    if fmt != "table":
+        emit(fmt, doc)
         return
     from llm_session_manager.cli.render import SafeTable, console
 
@@ -157,8 +157,8 @@ def list_team(
             machine=machine,
         ),
     )
-    if fmt == "json":
-        print_json(docs)
+    if fmt != "table":
+        emit(fmt, docs)
         return
     _sessions_table(docs, ctx.now(), query.all_sessions)
 
@@ -231,8 +231,8 @@ def limits_team(agents: list[str] | None, fmt: str) -> None:
     from llm_session_manager.api.team import team_limits
 
     docs = team_limits(team_context(), agents)
-    if fmt == "json":
-        print_json(docs)
+    if fmt != "table":
+        emit(fmt, docs)
         return
     from llm_session_manager.cli.render import SafeTable, console
 
