@@ -58,13 +58,21 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
-    def collect(self, *, readers: list[AgentReader] | None = None) -> Collected:
-        """Every session with its derived figures (scan, discovery, our metadata)."""
+    def collect(self, *, readers: list[AgentReader] | None = None, history: bool = False) -> Collected:
+        """Every session with its derived figures (scan, discovery, our metadata); ``history`` keeps each
+        session's per-minute usage (charts, today's spend by reply time)."""
         from llm_session_manager.service import collect
 
         with self.lock:
             try:
-                return collect(self.paths, self.config, readers=readers, progress=self.progress)
+                return collect(
+                    self.paths,
+                    self.config,
+                    now=self.now(),
+                    readers=readers,
+                    progress=self.progress,
+                    history=history,
+                )
             finally:
                 if self.progress is not None:
                     self.progress.finished()

@@ -29,10 +29,9 @@ def session_page(ctx: Context, session_id: str) -> SessionPage:
     as `lsm recommend` does, and keep those that name this one)."""
     from llm_session_manager.api.sessions import health_document, session_document
     from llm_session_manager.recommend import recommend
-    from llm_session_manager.service import collect, resolve_id
+    from llm_session_manager.service import resolve_id
 
-    with ctx.lock:  # with each session's per-minute history, for the tokens-per-minute chart
-        views = collect(ctx.paths, ctx.config, now=ctx.now(), history=True).views
+    views = ctx.collect(history=True).views  # with each session's per-minute history, for the chart
     view = resolve_id(views, session_id)
     recs = recommend(views, ctx.config, ctx.now().astimezone())
     mine = [r for r in recs if view.session.id in r.session_ids]
