@@ -28,7 +28,19 @@ from test_agent_codex import install as install_codex
 from test_agent_gemini import install as install_gemini
 from test_json_contract import DOCS, UPDATE, compare, load_golden, merge, save_golden, shape_of
 
-PG_BIN = Path(os.environ.get("LSM_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """The newest installed PostgreSQL's binaries (Debian keeps each major version apart), or
+    LSM_TEST_PG_BIN."""
+    if os.environ.get("LSM_TEST_PG_BIN"):
+        return Path(os.environ["LSM_TEST_PG_BIN"])
+    found = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 PG_USER = "lsm-pg-test"  # the unprivileged account the cluster runs as when the tests run as root
 DB_ROLE = "lsm"
 DB_PASSWORD = "pg-Test-s3cret-pw"
