@@ -28,6 +28,7 @@ from test_agent_codex import install as install_codex
 from test_agent_gemini import install as install_gemini
 from test_json_contract import DOCS, UPDATE, compare, load_golden, merge, save_golden, shape_of
 
+
 def _pg_bin() -> Path:
     """The newest installed PostgreSQL's binaries (Debian keeps each major version apart), or
     LSM_TEST_PG_BIN."""
