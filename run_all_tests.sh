@@ -21,6 +21,7 @@ echo "== mypy"
 echo "== layers contract"
 .venv/bin/lint-imports --no-logo --no-cache
 echo "== pytest"
-# Every test, spread over up to 4 worker processes (one per core; TEST_WORKERS=0 runs them in this one).
-# Each test has its own HOME, data dir and discovery folder (tests/conftest.py), so the order never matters.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --maxprocesses 4 "$@"
+# Every test, spread over up to 4 worker processes (one per core; TEST_WORKERS=0 runs them in this one),
+# a test file to a worker, so a file's shared fixtures (a world of command outputs, a PostgreSQL cluster)
+# are built once. Each test has its own HOME, data dir and discovery folder (tests/conftest.py).
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --maxprocesses 4 --dist loadfile "$@"
