@@ -18,7 +18,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from llm_session_manager.agents.claude_code import encode_project_dir
+from llm_session_manager.config import load
+from llm_session_manager.errors import ConfigError
 from llm_session_manager.models import Process, Session, TokenUsage
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -154,3 +158,21 @@ def running_agent(
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def write_config(folder: Path, text: str, name: str = "config.yaml") -> Path:
+    """An lsm config file holding ``text``."""
+    file = folder / name
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+def config_error(folder: Path, text: str) -> str:
+    """Loading ``text`` as lsm's config fails with one line that starts with the file's path; returns the
+    rest of that line."""
+    file = write_config(folder, text)
+    with pytest.raises(ConfigError) as info:
+        load(file)
+    message = str(info.value)
+    assert message.startswith(f"{file}: ") and "\n" not in message, message
+    return message[len(f"{file}: ") :]

@@ -12,28 +12,13 @@ from typing import Any
 
 import pytest
 from conftest import run_cli_inprocess
+from factories import config_error as load_error
+from factories import write_config as write
 
 from llm_session_manager import config as config_mod
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load, write_default
 from llm_session_manager.errors import ConfigError, LsmError
 from llm_session_manager.pricing import ModelTable
-
-
-def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
-    file = tmp_path / name
-    file.write_text(text, encoding="utf-8")
-    return file
-
-
-def load_error(tmp_path: Path, text: str) -> str:
-    file = write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load(file)
-    message = str(info.value)
-    assert str(file) in message
-    assert "\n" not in message
-    return message
-
 
 # --------------------------------------------------------------------------------------------------
 # defaults and round trip

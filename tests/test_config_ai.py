@@ -7,24 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import run_cli_inprocess
+from factories import config_error as error
+from factories import write_config as write
 
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load
-from llm_session_manager.errors import ConfigError
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    file = tmp_path / "config.yaml"
-    file.write_text(text, encoding="utf-8")
-    return file
-
-
-def error(tmp_path: Path, text: str) -> str:
-    file = write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load(file)
-    message = str(info.value)
-    assert str(file) in message and "\n" not in message
-    return message
 
 
 def test_defaults() -> None:

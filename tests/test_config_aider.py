@@ -5,17 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import write_config as write
 
 from llm_session_manager.agents.aider import AiderReader
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load, write_default
 from llm_session_manager.errors import ConfigError
 from llm_session_manager.paths import resolve
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    file = tmp_path / "config.yaml"
-    file.write_text(text, encoding="utf-8")
-    return file
 
 
 def test_defaults_search_home_three_levels_deep(tmp_path: Path) -> None:

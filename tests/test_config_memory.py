@@ -6,26 +6,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from factories import config_error as error
+from factories import write_config as write
 
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load
-from llm_session_manager.errors import ConfigError
 
 DEFAULT_MEMORY = {"server": None, "collection": "lsm_memories", "model": "auto", "model_dir": None}
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    file = tmp_path / "config.yaml"
-    file.write_text(text, encoding="utf-8")
-    return file
-
-
-def error(tmp_path: Path, text: str) -> str:
-    file = write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load(file)
-    message = str(info.value)
-    assert str(file) in message and "\n" not in message
-    return message
 
 
 def test_defaults() -> None:

@@ -7,25 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from factories import config_error as load_error
+from factories import write_config as write
 
 from llm_session_manager.config import DEFAULT_FILE_TEXT, DEFAULTS, load
-from llm_session_manager.errors import ConfigError
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    file = tmp_path / "config.yaml"
-    file.write_text(text, encoding="utf-8")
-    return file
-
-
-def load_error(tmp_path: Path, text: str) -> str:
-    file = write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load(file)
-    message = str(info.value)
-    assert message.startswith(f"{file}: ")
-    assert "\n" not in message
-    return message[len(f"{file}: ") :]
 
 
 def test_defaults() -> None:
