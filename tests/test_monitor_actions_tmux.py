@@ -45,7 +45,7 @@ def table_rows(text: str) -> list[str]:
     start = next(i for i, line in enumerate(lines) if line.startswith("───")) + 1
     rows = []
     for line in lines[start:]:
-        if not line.strip() or line.lstrip().startswith(("rows ", "filter:", "╭")):
+        if not line.strip() or line.lstrip().startswith(("rows ", "filter:", "said:", "╭")):
             break
         rows.append(line)
     return rows
@@ -219,4 +219,34 @@ def test_frame_drawn_before_the_scan_ends(world: World, tmp_path: Path) -> None:
     w.pane.wait_for(lambda t: "Help: keys" in t, what="the help during the scan")
     w.pane.keys("?")
     w.pane.wait_for(lambda t: SHORT in t and "active (busy)" in t, what="the sessions after the scan")
+    quit_monitor(w)
+
+
+def test_slash_tab_searches_what_was_said(world: World) -> None:
+    """`/` then Tab: a search of what was said (lsm grep) that keeps the sessions where it was said, in
+    every scope — here an ended session, while the table showed running ones only; Esc clears it."""
+    w = world
+    start_monitor(w)
+    w.pane.keys("/")
+    w.pane.wait_for(lambda t: "Filter:" in t, what="the filter prompt")
+    w.pane.keys("Tab")
+    w.pane.wait_for(lambda t: "Search what was said:" in t, what="the content prompt")
+    w.pane.cmd("send-keys", "-t", "mon", "-l", '"run that example"')
+    w.pane.keys("Enter")
+    text = w.pane.wait_for(
+        lambda t: "1 session(s) mention" in t and len(table_rows(t)) == 1, what="the one session that said it"
+    )
+    assert SHORT not in table_rows(text)[0]  # not the running session: the fixture that said it
+    expected = next(o for o in listed(w).values() if str(o["native_id"]) == "representative")
+    assert str(expected["native_id"])[:8] in table_rows(text)[0]
+    assert 'said: "run that example"' in text
+    w.pane.keys("Escape")
+    w.pane.wait_for(
+        lambda t: SHORT in t and len(table_rows(t)) == 1 and "said:" not in t, what="back to running"
+    )
+    w.pane.keys("/")
+    w.pane.keys("Tab")
+    w.pane.cmd("send-keys", "-t", "mon", "-l", "zzzunsaidzzz")
+    w.pane.keys("Enter")
+    w.pane.wait_for(lambda t: "No session mentions" in t, what="the empty search")
     quit_monitor(w)

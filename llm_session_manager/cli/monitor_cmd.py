@@ -29,7 +29,7 @@ def monitor_cmd(
         False, "--notify", help="Also alert when a session needs you (as `lsm notify`; needs the hooks)."
     ),
 ) -> None:
-    """Live dashboard of your sessions: context, tokens, cost, burn rate, health. Keys: h for help."""
+    """Live dashboard of your sessions: context, tokens, cost, burn rate, health. Keys: ? for help."""
     if interval is not None and not math.isfinite(interval):  # click's range lets nan through
         raise UsageError(f"--interval: must be a number of seconds from 0.2 to 3600, got {interval}")
     if not sys.stdout.isatty():

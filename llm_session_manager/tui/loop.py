@@ -65,7 +65,7 @@ _SEQUENCES = {
 
 def decode_keys(data: bytes) -> list[str]:
     """Key names in a chunk read from the terminal: "up", "down", "pgup", "pgdn", "home", "end",
-    "enter", "esc", "backspace", or the character typed. Unknown escape sequences are dropped whole."""
+    "enter", "esc", "backspace", "tab", or the character typed. Unknown escape sequences are dropped whole."""
     keys: list[str] = []
     i = 0
     while i < len(data):
@@ -84,6 +84,10 @@ def decode_keys(data: bytes) -> list[str]:
             continue
         if data[i] in (0x7F, 0x08):
             keys.append("backspace")
+            i += 1
+            continue
+        if data[i] == 0x09:
+            keys.append("tab")
             i += 1
             continue
         end = i + 1
@@ -144,7 +148,8 @@ def view_key(state: ViewState, key: str, sorts: Sequence[str]) -> ViewState | No
     if key in ("h", "?"):
         return replace(state, help=not state.help, message="")
     if key == "esc":
-        return replace(state, help=False, filter="", message="filter cleared" if state.filter else "")
+        cleared = "filter cleared" if state.filter or state.content else ""
+        return replace(state, help=False, filter="", content="", content_ids=(), message=cleared)
     if key == "enter":
         return replace(state, details=not state.details, message="")
     if key == "/":
@@ -186,11 +191,34 @@ def row_key(state: ViewState, key: str, ids: Sequence[str], page: int) -> tuple[
     return replace(state, selected=ids[max(0, min(len(ids) - 1, target))], message=""), None
 
 
+def _search_key(state: ViewState, prompt: Prompt, key: str) -> tuple[ViewState, Action] | None:
+    """Tab between the filter and a search of what was said; Enter runs the search, Esc clears it."""
+    if key == "tab" and prompt.kind in ("filter", "content"):
+        kind = "content" if prompt.kind == "filter" else "filter"
+        switched = replace(state, prompt=replace(prompt, kind=kind))
+        return replace(switched, filter=prompt.text if kind == "filter" else ""), None
+    if prompt.kind == "content" and key == "esc":
+        return replace(state, prompt=None, content="", content_ids=(), message="search cleared"), None
+    if prompt.kind == "content" and key == "enter":
+        text = prompt.text.strip()
+        done = replace(state, prompt=None)
+        if not text:
+            return replace(done, content="", content_ids=(), message="search cleared"), None
+        return replace(done, message=f"searching what was said for {text!r}…"), Command(
+            "content_search", "", text
+        )
+    return None
+
+
 def prompt_key(state: ViewState, key: str) -> tuple[ViewState, Action]:
     """A key while a prompt is open: typing, Backspace, Enter (keep / save), Esc (clear / cancel); for
-    the close question, y closes and any other key cancels. The filter applies as it is typed."""
+    the close question, y closes and any other key cancels. The filter applies as it is typed; Tab
+    turns it into a search of what was said in the sessions (run on Enter), and back."""
     prompt = state.prompt
     assert prompt is not None
+    searched = _search_key(state, prompt, key)
+    if searched is not None:
+        return searched
     if prompt.kind == "close":
         closed = replace(state, prompt=None)
         if key in ("y", "Y") and prompt.target:
@@ -420,6 +448,8 @@ class Screen:
         """Do what ``command`` asks for the session it names; the message says how it went."""
         from llm_session_manager.errors import LsmError
 
+        if command.name == "content_search":
+            return self.search_content(state, command.text)
         view = next((v for v in snapshot.views if v.session.id == command.target), None)
         if view is None:
             return replace(state, message="that session is gone")
@@ -430,6 +460,23 @@ class Screen:
         except Exception as exc:  # an action must never take the dashboard down
             message = f"{command.name} failed: {type(exc).__name__}: {exc}"
         return replace(state, message=message)
+
+    def search_content(self, state: ViewState, query: str) -> ViewState:
+        """`lsm grep QUERY`: the table keeps the sessions where it was said, in every scope."""
+        from llm_session_manager.api.search import SearchFilters, search_conversations
+        from llm_session_manager.errors import LsmError
+
+        if self.ctx is None:
+            return replace(state, message="search: not available here")
+        try:
+            result = search_conversations(self.ctx, query, SearchFilters(limit=200, per_session=1))
+        except LsmError as exc:
+            return replace(state, message=f"search failed: {exc}")
+        except Exception as exc:  # a search must never take the dashboard down
+            return replace(state, message=f"search failed: {type(exc).__name__}: {exc}")
+        ids = tuple(group[0].session_id for group in result.sessions if group)
+        found = f"{len(ids)} session(s) mention {query!r}" if ids else f"no session mentions {query!r}"
+        return replace(state, content=query, content_ids=ids, message=f"{found}; Esc clears")
 
     def _dispatch(self, state: ViewState, command: Command, view: SessionView) -> tuple[str, ViewState]:
         from llm_session_manager.tui import actions

@@ -88,6 +88,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("PgUp PgDn  g G", "a page up / down, first / last"),
     ("Enter", "show / hide the detail pane"),
     ("/", "filter: words, agent:NAME status:STATUS project:NAME tag:TAG (Enter keeps it, Esc clears)"),
+    ("/ Tab", "search what was said in every session (lsm grep; FTS5 syntax; Enter searches, Esc clears)"),
     ("Esc", "clear the filter"),
     ("s", "cycle the sort: " + ", ".join(SORT_LABELS[s] for s in SORTS)),
     ("S", "reverse the sort (the arrow in the sorted column turns)"),
@@ -119,7 +120,7 @@ class Prompt:
     """A line being typed: a filter, tags, a description, or the y/N of a close (``detail`` says what
     closing does). ``target`` is the session acted on, fixed when the prompt opened."""
 
-    kind: str  # "filter" | "tag" | "describe" | "close"
+    kind: str  # "filter" | "content" | "tag" | "describe" | "close"
     text: str = ""
     target: str | None = None
     detail: str = ""
@@ -139,6 +140,9 @@ class ViewState:
     reverse: bool = False
     filter: str = ""
     prompt: Prompt | None = None
+    # A search of what was said (`/` then Tab): its query, and the sessions that match, best first.
+    content: str = ""
+    content_ids: tuple[str, ...] = ()
 
 
 def sort_cycle(first: str) -> tuple[str, ...]:
@@ -154,7 +158,7 @@ class _LastRows:
 
     def __init__(self) -> None:
         self.views: tuple[SessionView, ...] | None = None
-        self.key: tuple[str, str, str, bool] = ("", "", "", False)
+        self.key: tuple[object, ...] = ()
         self.rows: list[SessionView] = []
 
 
@@ -163,7 +167,7 @@ _LAST_ROWS = _LastRows()
 
 def visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
     """The table's rows: the scope's sessions that pass the filter, in the chosen order."""
-    key = (state.scope, state.filter, state.sort, state.reverse)
+    key = (state.scope, state.filter, state.sort, state.reverse, state.content, state.content_ids)
     last = _LAST_ROWS
     if last.views is not snapshot.views or last.key != key:
         last.views, last.key, last.rows = snapshot.views, key, _visible_views(snapshot, state)
@@ -172,10 +176,13 @@ def visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
 
 def _visible_views(snapshot: Snapshot, state: ViewState) -> list[SessionView]:
     query = parse_query(state.filter)
+    said = set(state.content_ids) if state.content else None  # a content search looks at every session
     views = [
         v
         for v in snapshot.views
-        if (state.scope == "all" or v.session.process is not None) and (not query or matches(v, query))
+        if (said is not None or state.scope == "all" or v.session.process is not None)
+        and (said is None or v.session.id in said)
+        and (not query or matches(v, query))
     ]
     if state.sort == "burn_rate":
         ordered = sorted(views, key=lambda v: _burn_of(v) or -1.0, reverse=True)
@@ -346,6 +353,7 @@ def burn_text(tokens_per_min: float | None, cost_per_hour: float | None) -> str:
 SORT_SHORT = {"last_activity": "last", "burn_rate": "burn", "started_at": "start"}
 PROMPT_TITLES = {
     "filter": "Filter",
+    "content": "Search what was said",
     "tag": "Tags for {id}",
     "describe": "Description of {id}",
 }
@@ -378,7 +386,7 @@ def keys_line(state: ViewState, width: int) -> Text:
     hints = [
         ("q", "quit"),
         ("?", "help"),
-        ("/", "filter" if not state.filter else f"filter: {state.filter}"),
+        ("/", _slash_hint(state)),
         ("s", f"sort: {sort}"),
         ("a", scope if wide else state.scope),
     ]
@@ -398,6 +406,12 @@ def keys_line(state: ViewState, width: int) -> Text:
     return keys
 
 
+def _slash_hint(state: ViewState) -> str:
+    if state.content:
+        return f"said: {state.content}"
+    return f"filter: {state.filter}" if state.filter else "filter"
+
+
 def prompt_line(state: ViewState, snap: Snapshot, width: int) -> Text:
     """ "Filter: agent:codex jwt▏  Enter keep · Esc clear", or "Close 5f0c2b1e?  y  closes, …"."""
     prompt = state.prompt
@@ -414,7 +428,10 @@ def prompt_line(state: ViewState, snap: Snapshot, width: int) -> Text:
     line.append(for_terminal(f" {title}: "), style="bold")
     line.append(for_terminal(prompt.text))
     line.append("▏", style="blink")
-    help_text = "Enter keep · Esc clear" if prompt.kind == "filter" else "Enter save · Esc cancel"
+    help_text = {
+        "filter": "Enter keep · Tab search what was said · Esc clear",
+        "content": "Enter search · Tab back to the filter · Esc clear",
+    }.get(prompt.kind, "Enter save · Esc cancel")
     line.append(f"   {help_text}", style="dim")
     return line
 
@@ -536,6 +553,8 @@ def session_table(
         note.append(f"  ↓ {below} more" if below else "")
     if state.filter:
         note.append(for_terminal(f"  filter: {state.filter}"), style="cyan")
+    if state.content:
+        note.append(for_terminal(f"  said: {state.content}"), style="cyan")
     lines.append(note)
     return Group(*lines)
 
@@ -905,6 +924,12 @@ def _mb(nbytes: int) -> str:
 
 
 def empty_panel(snap: Snapshot, state: ViewState) -> Panel:
+    if state.content:
+        body = Group(
+            Text(for_terminal(f"No session mentions '{state.content}'."), style="bold"),
+            Text("Esc clears the search; / then Tab searches again."),
+        )
+        return Panel(body, box=box.ROUNDED, padding=(1, 2))
     if state.filter:
         where = "running sessions (a: all sessions)" if state.scope == "running" else "all sessions"
         body = Group(
