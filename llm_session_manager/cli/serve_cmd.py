@@ -33,11 +33,25 @@ def serve_cmd(
         help="Ask browsers and scripts for this token (default: web.token from the config). Required"
         " for a --host that is not loopback.",
     ),
+    team: bool = typer.Option(
+        False,
+        "--team",
+        help="Everyone's sessions, reports and limits from the team store (team.database_url; docs/TEAM.md).",
+    ),
 ) -> None:
     """Serve the web dashboard: live sessions, session pages, reports, limits, and /api JSON."""
     from llm_session_manager.httpguard import is_loopback
 
-    ctx = load_env()
+    if team:
+        from llm_session_manager.cli.team_cmd import team_context
+
+        ctx = team_context()
+        if not str(ctx.config["team"]["database_url"] or "").strip():
+            raise UsageError(
+                "--team: no team store is configured (team.database_url or LSM_TEAM_DATABASE_URL)"
+            )
+    else:
+        ctx = load_env()
     secret = _token(token, str(ctx.config["web"]["token"]))
     if not is_loopback(host) and secret is None:
         raise UsageError(
@@ -53,7 +67,7 @@ def serve_cmd(
         sys.stderr.write(for_terminal(f"lsm: dashboard at {url}{shown}; press Ctrl-C to stop") + "\n")
         sys.stderr.flush()
 
-    serve(ctx, host, port, secret, announce=announce, open_browser=open_)
+    serve(ctx, host, port, secret, announce=announce, open_browser=open_, team=team)
 
 
 def register(app: typer.Typer) -> None:

@@ -56,9 +56,12 @@ def _html(text: str, status: int = 200) -> HTMLResponse:
 class Dashboard:
     """The handlers, over one ``Context`` and one ``Access``."""
 
-    def __init__(self, ctx: Context, access: Access, interval: float, first_paint: float) -> None:
+    def __init__(
+        self, ctx: Context, access: Access, interval: float, first_paint: float, team: bool = False
+    ) -> None:
         self.ctx = ctx
         self.access = access
+        self.team = team  # everyone's sessions from the team store (`lsm serve --team`)
         self.live = LiveRows(self.rows, interval)
         self.first_paint = first_paint  # how long the sessions page waits for the first scan
         if ctx.progress is None:
@@ -69,8 +72,22 @@ class Dashboard:
     def rows(self) -> list[pages.Row]:
         from llm_session_manager.api.sessions import ListQuery, list_sessions, meta_document
 
+        if self.team:
+            return pages.team_rows(self._team_documents())
+
         views = list_sessions(self.ctx, ListQuery(all_sessions=True)).views
         return pages.session_rows(views, {v.session.id: meta_document(v)["project"] for v in views})
+
+    def _team_documents(self) -> list[dict[str, Any]]:
+        from llm_session_manager.api.team import TeamQuery, team_sessions
+
+        return team_sessions(self.ctx, TeamQuery(all_sessions=True))
+
+    def _local_only(self, what: str) -> None:
+        """The team view lists and reports; a session's page, its edits and this machine's limits and
+        memory belong to the computer that ran it."""
+        if self.team:
+            raise NotFoundError(f"{what} is not part of the team view (run lsm serve on that computer)")
 
     def now(self) -> datetime:
         return self.ctx.now()
@@ -79,11 +96,12 @@ class Dashboard:
 
     async def sessions(self, request: Request) -> Response:
         rows = await self.live.first_rows(self.first_paint)
-        return _html(pages.sessions_page(rows, self.now()))
+        return _html(pages.sessions_page(rows, self.now(), team=self.team))
 
     async def session(self, request: Request) -> Response:
         from llm_session_manager.api.web_views import session_page
 
+        self._local_only("a session's page")
         sp = await run_in_threadpool(session_page, self.ctx, request.path_params["sid"])
         series = pages.Series(sp.context, sp.tokens, sp.models)
         csrf = self.access.csrf_token()
@@ -100,6 +118,7 @@ class Dashboard:
         return _html(pages.reports_page(doc, kind, by, last))
 
     async def memory(self, request: Request) -> Response:
+        self._local_only("memory")
         query = request.query_params.get("q", "").strip()
         project = request.query_params.get("project", "").strip()
         hits = await self._memory(query, project, 20) if query else None
@@ -119,6 +138,7 @@ class Dashboard:
         return [h.as_json() for h in hits]
 
     async def limits(self, request: Request) -> Response:
+        self._local_only("the limits page (lsm limits --team lists everyone's)")
         lim, bud = await run_in_threadpool(self._limits)
         return _html(pages.limits_page(lim, bud, self.now()))
 
@@ -127,6 +147,7 @@ class Dashboard:
     async def tags(self, request: Request) -> Response:
         from llm_session_manager.api.sessions import tag, untag
 
+        self._local_only("tagging")
         form = await self._form(request)
         sid = request.path_params["sid"]
         add = [w for w in form.get("add", "").replace(",", " ").split() if w]
@@ -140,6 +161,7 @@ class Dashboard:
     async def describe(self, request: Request) -> Response:
         from llm_session_manager.api.sessions import describe
 
+        self._local_only("describing")
         form = await self._form(request)
         await run_in_threadpool(describe, self.ctx, request.path_params["sid"], form.get("description", ""))
         return _back(request)
@@ -147,6 +169,7 @@ class Dashboard:
     async def export(self, request: Request) -> Response:
         from llm_session_manager.api.exports import export_text
 
+        self._local_only("export")
         fmt = request.path_params["fmt"]
         if fmt not in ("json", "yaml", "markdown"):
             raise NotFoundError(f"no export format '{fmt}' (json, yaml or markdown)")
@@ -177,18 +200,22 @@ class Dashboard:
     async def api_sessions(self, request: Request) -> Response:
         from llm_session_manager.api.sessions import ListQuery, list_sessions
 
+        if self.team:  # `lsm list --team --all --format json`
+            return JSON(await run_in_threadpool(self._team_documents))
         listing = await run_in_threadpool(list_sessions, self.ctx, ListQuery(all_sessions=True))
         return JSON(listing.documents())
 
     async def api_session(self, request: Request) -> Response:
         from llm_session_manager.api.sessions import session_document
 
+        self._local_only("a session's document")
         view = await run_in_threadpool(self.ctx.one, request.path_params["sid"])
         return JSON(session_document(view))
 
     async def api_health(self, request: Request) -> Response:
         from llm_session_manager.api.sessions import health_document
 
+        self._local_only("a session's health")
         view = await run_in_threadpool(self.ctx.one, request.path_params["sid"])
         return JSON(health_document(view))
 
@@ -196,6 +223,7 @@ class Dashboard:
         from llm_session_manager.api.advice import recommendations
         from llm_session_manager.reports import check_agent
 
+        self._local_only("recommend")
         q = request.query_params
         agent = check_agent(q.get("agent"))  # an unknown agent is a 400, as `--agent` is exit 2
         advice = await run_in_threadpool(recommendations, self.ctx, agent, q.get("project"))
@@ -222,12 +250,17 @@ class Dashboard:
         return JSON(await self._report(req))
 
     async def api_limits(self, request: Request) -> Response:
+        if self.team:  # `lsm limits --team --format json`
+            from llm_session_manager.api.team import team_limits
+
+            return JSON(await run_in_threadpool(team_limits, self.ctx, None))
         lim, _ = await run_in_threadpool(self._limits, False)
         return JSON(lim)
 
     async def api_budget(self, request: Request) -> Response:
         from llm_session_manager.api.advice import budget
 
+        self._local_only("the budget")
         answer = await run_in_threadpool(budget, self.ctx, None)
         return JSON(answer.document())
 
@@ -244,7 +277,8 @@ class Dashboard:
             if exc.name != "llm_session_manager.metrics":
                 raise
             return PlainTextResponse("no metrics in this version of lsm\n", status_code=404)
-        body, content_type = await run_in_threadpool(module.exposition, self.ctx)
+        args = {"team": True} if self.team else {}  # everyone's series, from the team store
+        body, content_type = await run_in_threadpool(lambda: module.exposition(self.ctx, **args))
         return Response(body, headers={"content-type": content_type, **NO_STORE})
 
     async def static(self, request: Request) -> Response:
@@ -259,6 +293,11 @@ class Dashboard:
     async def _report(self, req: Any) -> dict[str, Any]:
         from llm_session_manager.api.advice import usage_report
 
+        if self.team:  # `lsm report … --team`: everyone's replies, hour by hour
+            from llm_session_manager.api.team import team_report
+
+            team_doc: dict[str, Any] = await run_in_threadpool(team_report, self.ctx, req)
+            return team_doc
         doc, _errors = await run_in_threadpool(usage_report, self.ctx, req)
         return doc
 
@@ -334,13 +373,14 @@ def dashboard_app(
     port: int = 8765,
     interval: float = 2.0,
     first_paint: float = 0.5,
+    team: bool = False,
 ) -> tuple[Guard, Dashboard]:
     """The dashboard for a server bound to ``host``:``port``, behind the guard (``token``: None asks for
     none; ``lsm serve`` refuses a non-loopback bind without one). The sessions table is listed again every
     ``interval`` seconds while a browser shows it; its page waits at most ``first_paint`` seconds for the
     first scan, then shows the scan's progress instead."""
     access = Access(host, port, token)
-    d = Dashboard(ctx, access, interval, first_paint)
+    d = Dashboard(ctx, access, interval, first_paint, team)
     sid = "{sid:path}"
     routes = [
         Route("/", d.sessions),
@@ -390,9 +430,12 @@ def build_app(
     port: int = 8765,
     interval: float = 2.0,
     first_paint: float = 0.5,
+    team: bool = False,
 ) -> Guard:
-    """The dashboard's ASGI app (see ``dashboard_app``)."""
-    return dashboard_app(ctx, token, host=host, port=port, interval=interval, first_paint=first_paint)[0]
+    """The dashboard's ASGI app (see ``dashboard_app``); ``team``: everyone's sessions from the team store."""
+    return dashboard_app(
+        ctx, token, host=host, port=port, interval=interval, first_paint=first_paint, team=team
+    )[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -450,6 +493,7 @@ def serve(
     *,
     announce: Callable[[str], None],
     open_browser: bool = False,
+    team: bool = False,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM. ``announce`` gets the URL once the socket listens."""
     import uvicorn
@@ -465,7 +509,7 @@ def serve(
     else:
         host_shown = host
     url = f"http://{url_host(host_shown)}:{bound}/"
-    app, dashboard = dashboard_app(ctx, token, host=host, port=bound)
+    app, dashboard = dashboard_app(ctx, token, host=host, port=bound, team=team)
     _logging()
     config = uvicorn.Config(
         app,

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from llm_session_manager.models import SessionView
 from llm_session_manager.present import ago, human_tokens, money, pasteable_ids, state_label
 from llm_session_manager.safetext import for_terminal, without_secrets
+from llm_session_manager.timefmt import parse_ts
 
 # Rows drawn at a time: the first page's paint and the DOM stay small with thousands of sessions.
 PAGE_ROWS = 200
@@ -80,12 +81,17 @@ class Row:
     status: str
     project: str
     cells: tuple[Cell, ...]
+    user: str | None = None  # the team view's rows: whose session it is
+
+    def facets(self) -> dict[str, str]:
+        out = {"agent": self.agent, "status": self.status, "project": self.project}
+        return {**out, "user": self.user} if self.user is not None else out
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "href": self.href,
-            "facets": {"agent": self.agent, "status": self.status, "project": self.project},
+            "facets": self.facets(),
             "cells": [[c.key, c.text, c.sort, c.cls] for c in self.cells],
         }
 
@@ -103,6 +109,58 @@ COLUMNS = (
     ("health", "Health", "num"),
     ("last", "Last", "num"),
 )
+
+
+# The team view (`lsm serve --team`): whose session and which computer, first.
+TEAM_COLUMNS = (("user", "User", "text"), ("machine", "Machine", "text"), *COLUMNS)
+
+
+def team_rows(docs: Sequence[dict[str, Any]]) -> list[Row]:
+    """Rows of the team store's sessions (`lsm list --team --format json` documents). They open no page:
+    a session's details live on the computer that ran it."""
+    ids = pasteable_ids([(str(d["agent"]), str(d["native_id"])) for d in docs])
+    return [team_row(d, ids.get(str(d["id"]), str(d["native_id"]))) for d in docs]
+
+
+def team_row(doc: dict[str, Any], short_id: str) -> Row:
+    tokens = doc.get("tokens") or {}
+    total = tokens.get("total")
+    exact = doc.get("tokens_source") == "exact"
+    shown_tokens = "?" if total is None else human_tokens(int(total)) + ("" if exact else " ≈")
+    pct, cost = doc.get("context_pct"), doc.get("cost_usd")
+    health = doc.get("health") or {}
+    score = health.get("score")
+    last = str(doc.get("last_activity") or "")
+    project = _clean(doc.get("project") or "")
+    status = str(doc.get("status") or "")
+    user, machine = _clean(doc.get("user") or ""), _clean(doc.get("machine") or "")
+    when = parse_ts(last) if last else None
+    cells = (
+        Cell("user", user or "-", user),
+        Cell("machine", machine or "-", machine),
+        Cell("id", short_id, short_id),
+        Cell("agent", _clean(doc.get("agent")), _clean(doc.get("agent"))),
+        Cell("project", project or "-", project),
+        Cell("title", _clean(doc.get("title") or "-"), _clean(doc.get("title") or "")),
+        Cell("model", _clean(doc.get("model") or "-"), _clean(doc.get("model") or "")),
+        Cell("status", _clean(status), status, f"st-{status}"),
+        Cell(
+            "context",
+            "-" if pct is None else f"{pct:.0f}%",
+            -1.0 if pct is None else float(pct),
+            _fill_class(pct),
+        ),
+        Cell("tokens", shown_tokens, -1.0 if total is None else float(total)),
+        Cell("cost", money(cost), -1.0 if cost is None else float(cost)),
+        Cell(
+            "health",
+            "-" if score is None else f"{score:.0f}{'~' if health.get('estimated') else ''}",
+            -1.0 if score is None else float(score),
+            f"h-{health.get('status')}" if health.get("status") else "",
+        ),
+        Cell("last", when.isoformat() if when else "", when.timestamp() if when else 0.0, "ago"),
+    )
+    return Row(str(doc["id"]), "#", str(doc.get("agent") or ""), status, project, cells, user=user)
 
 
 def _clean(value: object) -> str:
@@ -167,9 +225,10 @@ def _cell_html(cell: Cell, href: str, now: datetime) -> str:
 
 def row_html(row: Row, now: datetime) -> str:
     cells = "".join(_cell_html(c, row.href, now) for c in row.cells)
+    user = f' data-user="{t(row.user)}"' if row.user is not None else ""
     return (
         f'<tr data-id="{t(row.id)}" data-agent="{t(row.agent)}" data-status="{t(row.status)}"'
-        f' data-project="{t(row.project)}">{cells}</tr>'
+        f' data-project="{t(row.project)}"{user}>{cells}</tr>'
     )
 
 
@@ -180,12 +239,15 @@ def _facet(name: str, label: str, values: Iterable[str]) -> str:
     )
 
 
-def sessions_page(rows: Sequence[Row] | None, now: datetime, first: int = PAGE_ROWS) -> str:
+def sessions_page(
+    rows: Sequence[Row] | None, now: datetime, first: int = PAGE_ROWS, *, team: bool = False
+) -> str:
     """The table with its first ``first`` rows (the script shows the rest, ``first`` at a time, from the
-    live stream); ``rows`` None: the first scan is still reading, and the page says how far it is."""
+    live stream); ``rows`` None: the first scan is still reading, and the page says how far it is.
+    ``team``: everyone's sessions from the team store, with a User and a Machine column."""
     head = "".join(
         f'<th data-key="{key}" data-type="{kind}" scope="col"><button type="button">{name}</button></th>'
-        for key, name, kind in COLUMNS
+        for key, name, kind in (TEAM_COLUMNS if team else COLUMNS)
     )
     every = rows or []
     body = "".join(row_html(r, now) for r in every[:first])
@@ -193,6 +255,7 @@ def sessions_page(rows: Sequence[Row] | None, now: datetime, first: int = PAGE_R
     tools = (
         '<div class="tools"><label>Filter <input id="filter" type="search" placeholder="any text"'
         ' autocomplete="off"></label>'
+        + (_facet("user", "User", (r.user or "" for r in every)) if team else "")
         + _facet("agent", "Agent", (r.agent for r in every))
         + _facet("status", "Status", (r.status for r in every))
         + _facet("project", "Project", (r.project for r in every))
@@ -212,7 +275,8 @@ def sessions_page(rows: Sequence[Row] | None, now: datetime, first: int = PAGE_R
     )
     more = f'<p><button type="button" id="more" data-page="{first}" hidden>Show more</button></p>'
     table = f'<table id="sessions" class="grid"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    return page("Sessions", f"<h1>Sessions</h1>{tools}{progress}{table}{more}{summary}", active="/")
+    heading = "Team sessions" if team else "Sessions"
+    return page(heading, f"<h1>{heading}</h1>{tools}{progress}{table}{more}{summary}", active="/")
 
 
 # ---------------------------------------------------------------------------------------------------

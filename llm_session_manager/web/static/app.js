@@ -63,6 +63,7 @@
       },
       cells: cells,
     };
+    if (tr.hasAttribute("data-user")) { row.facets.user = tr.getAttribute("data-user"); }
     order.push(row.id);
     rows[row.id] = keyed(row);
   });
