@@ -1,4 +1,6 @@
-"""A fake HOME for every test: no test ever sees the developer's real ~/.claude or lsm data."""
+"""A fake HOME for every test: no test ever sees the developer's real ~/.claude or lsm data, nor an agent
+process it did not start. Also: lsm run inside the test process (FakeHome.run, run_cli_inprocess) and the
+markers of each test file (MARKED_FILES). docs/TESTING_GUIDE.md describes them."""
 
 from __future__ import annotations
 
