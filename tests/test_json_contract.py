@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 import typer.main
 from conftest import FakeHome, install_fixtures
+from factories import running_agent
 from test_agent_cline import install as install_cline
 from test_agent_codex import install as install_codex
 from test_agent_copilot import install_fixture as install_copilot
@@ -37,7 +37,7 @@ from test_agent_copilot_cli import install_fixture as install_copilot_cli
 from test_agent_cursor import build_standard as build_cursor_db
 from test_agent_gemini import install as install_gemini
 from test_all_agents import FIX, HISTORY_FILE
-from test_running_sessions import FAKE_AGENTS, SID, write_status, write_transcript
+from test_running_sessions import SID, write_status, write_transcript
 
 # The running fake agent is linked through /proc (procStart), as in test_running_sessions.
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc for procStart")
@@ -297,29 +297,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     install_fixtures(fh.projects)
     _install_agents(home)
     _project(home)
-    bindir = root / "bin"
-    bindir.mkdir()
-    (bindir / "claude").symlink_to(sys.executable)
     work = root / "work" / "my_app"
     work.mkdir(parents=True)
     (work / "pyproject.toml").write_text(
         '[project]\nname = "my-app"\ndependencies = ["fastapi", "pytest"]\n', encoding="utf-8"
     )
     (work / "main.py").write_text("import fastapi\n", encoding="utf-8")
-    proc = subprocess.Popen(
-        [str(bindir / "claude"), str(FAKE_AGENTS / "sleeper.py")],
-        cwd=work,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "FAKE_AGENT_LIFETIME": "300"},
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    with running_agent(root / "bin", work, lifetime=300) as proc:
         write_transcript(fh, work)
         write_status(fh, proc.pid, work, "busy")
         yield World(fh, _produce(fh))
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def _run(fh: FakeHome, args: Sequence[str], discovery: bool) -> str:
