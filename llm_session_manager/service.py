@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,12 @@ class Collected:
 
 def open_db(paths: Paths) -> sqlite3.Connection:
     return db.connect(paths.db_file)
+
+
+def discovery_enabled(env: Mapping[str, str]) -> bool:
+    """Whether running agents are looked for: LSM_DISCOVERY=off (0, no, false) turns it off, in the
+    environment the paths were resolved from (never read again here)."""
+    return env.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false")
 
 
 def _scan_processes(paths: Paths) -> tuple[list[Process], str | None]:
@@ -252,7 +258,7 @@ def collect(
     now = now or datetime.now(timezone.utc)
     procs: list[Process] = []
     error = None
-    if processes and os.environ.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false"):
+    if processes and discovery_enabled(paths.env):
         procs, error = _scan_processes(paths)
     if readers is None:
         # A running agent's folder is a place to look even when it is outside the configured roots.

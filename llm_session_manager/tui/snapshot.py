@@ -50,6 +50,7 @@ from llm_session_manager.service import (
     CollectMemo,
     UsageSource,
     collect,
+    discovery_enabled,
     is_placeholder,
     open_db,
     project_name,
@@ -336,10 +337,6 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def discovery_enabled(env: Mapping[str, str]) -> bool:
-    return env.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false")
-
-
 @dataclass
 class RefreshStats:
     collects: int = 0
@@ -415,7 +412,7 @@ class Refresher:
         return (files, self._processes())
 
     def _processes(self) -> tuple[tuple[object, ...], ...] | None:
-        if not discovery_enabled(os.environ):
+        if not discovery_enabled(self.paths.env):
             return None
         try:
             from llm_session_manager import discovery
