@@ -1,3 +1,3 @@
 """LLM Session Manager: see every AI coding session on this machine, what it costs and how healthy it is."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
