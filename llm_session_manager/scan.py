@@ -22,15 +22,16 @@ import os
 import sqlite3
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import orjson
 
 from llm_session_manager.agents.base import AgentReader, FileState, Identity, RebuildingReader, SharingReader
+from llm_session_manager.agents.common import file_identity
 from llm_session_manager.codec import session_from_dict, session_to_dict
 from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
@@ -77,6 +78,11 @@ def _signature(entries: Sequence[tuple[str, str, Identity]]) -> str:
     for path, key, ident in sorted(entries):
         digest.update(f"{path}\0{key}\0{ident}\n".encode())
     return digest.hexdigest()
+
+
+def source_signature(reader: AgentReader) -> str:
+    """The signature a scan of ``reader`` computes from its files' identities (one stat pass)."""
+    return _signature(list(reader.sources()))
 
 
 @dataclass
@@ -253,6 +259,29 @@ class ScanMemo:
     signature: str = ""
     states: dict[str, FileState] = field(default_factory=dict)
     sessions: list[Session] = field(default_factory=list)
+    # The files as last listed (path -> session key, identity): a caller that knows which paths changed
+    # (``scan_agent(changed=...)``) has only those stat'ed again instead of the whole tree walked.
+    listing: dict[str, tuple[str, Identity]] = field(default_factory=dict)
+    redactor: str = ""  # the title redaction rules the sessions were merged with (redactor_digest)
+    # For a SharingReader: which sessions share messages, to merge again only a changed file's group.
+    links: Links | None = None
+    _by_key: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    def remember(
+        self, signature: str, sessions: list[Session], current: Iterable[tuple[str, str, Identity]]
+    ) -> None:
+        """Keep a scan's result: its sessions, the listing they were merged from, and its signature."""
+        self.signature, self.sessions, self.redactor = signature, sessions, redactor_digest()
+        self.listing = {path: (key, ident) for path, key, ident in current}
+        self._by_key = None
+
+    def paths_of(self, key: str) -> list[str]:
+        """The listed files of session ``key`` (indexed once per listing)."""
+        if self._by_key is None:
+            self._by_key = {}
+            for path, (k, _ident) in self.listing.items():
+                self._by_key.setdefault(k, []).append(path)
+        return self._by_key.get(key, [])
 
 
 def scan_agent(
@@ -262,6 +291,7 @@ def scan_agent(
     *,
     history: bool = False,
     progress: ScanProgress | None = None,
+    changed: Collection[str] | None = None,
 ) -> ScanResult:
     """The reader's sessions, reading only what changed since the last scan.
 
@@ -271,24 +301,26 @@ def scan_agent(
     the changed files can affect, from their own cached states. Each session's per-minute usage history
     (``Session.usage_history``, for the usage reports) is cached but left out of the result unless
     ``history``: a listing never holds it in memory. ``progress`` is told of each file read.
+
+    ``changed`` (with a memo): the only paths that can have changed since the last scan, when the caller
+    watches them (the dashboard). The reader's listed files among them are stat'ed again and nothing
+    else is looked at; a path under the reader's roots that is not a listed file (a folder: a file may
+    have come or gone) makes it walk everything as without ``changed``.
     """
     agent, version = reader.name, reader.parser_version
     stats = ScanStats(progress=progress)
+    targeted = _scan_listed(conn, reader, memo, changed, stats, history)
+    if targeted is not None:
+        return targeted
     current = list(reader.sources())
     stats.files = len(current)
     signature = _signature(current)
-    if memo is not None and memo.signature == signature:
+    if _as_listed(memo, current, signature):
         stats.from_cache = True
         return ScanResult(memo.sessions, stats)
-    if memo is None or not memo.signature:
-        cached = parse_cache.load_merged(conn, agent, signature, version)
-        if cached is not None:
-            stats.from_cache = True
-            sessions = [session_from_dict(d, history=history) for d in cached]
-            if memo is not None:  # the memo needs the file states for the next, incremental, scan
-                memo.states = parse_cache.load_states(conn, agent, version)
-                memo.signature, memo.sessions = signature, sessions
-            return ScanResult(sessions, stats)
+    saved = _from_saved(conn, reader, memo, current, signature, stats, history)
+    if saved is not None:
+        return saved
     if memo is None and isinstance(reader, SharingReader):
         known = parse_cache.load_identities(conn, agent, version)
         one_shot = (
@@ -309,8 +341,8 @@ def scan_agent(
     removed = plan.removed + list(plan.renamed.values())
     previous = memo.sessions if memo is not None and memo.signature else None
     try:
-        changed = [s.path for s in fresh] + removed + list(plan.renamed)
-        merged = _merge(reader, keep + fresh, changed, previous)
+        touched = [s.path for s in fresh] + removed + list(plan.renamed)
+        merged = _merge(reader, keep + fresh, touched, previous)
         sessions = _redact_titles(_drop_stale_series(merged))
     except Exception as exc:  # never let one agent's new format take the whole listing down
         stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
@@ -322,14 +354,162 @@ def scan_agent(
         # A long-running caller scans often: it keeps the merged result in memory and leaves the
         # database's merged copy to be rebuilt by the next one-shot command.
         parse_cache.drop_merged(conn, agent)
-        memo.signature, memo.sessions = signature, sessions
+        memo.remember(signature, sessions, current)
         memo.states = {s.path: s for s in keep + fresh}
+        memo.links = _links_after(reader, memo, previous, touched)
     elif not stats.errors:  # a file we could not read must be tried again next time
         parse_cache.save_merged(conn, agent, signature, version, [session_to_dict(s) for s in sessions])
         if isinstance(reader, SharingReader):
             links = Links.of(keep + fresh, reader.shared_keys)
             parse_cache.save_links(conn, agent, signature, version, links.encode())
     return ScanResult(sessions if history else _without_history(sessions, memo), stats)
+
+
+def _from_saved(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    memo: ScanMemo | None,
+    current: list[tuple[str, str, Identity]],
+    signature: str,
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult | None:
+    """The sessions merged from ``current`` as the database holds them (None when it does not), for a
+    one-shot scan or a memo's first; the memo also gets the file states and links, for the next scan."""
+    if memo is not None and memo.signature:
+        return None
+    agent, version = reader.name, reader.parser_version
+    cached = parse_cache.load_merged(conn, agent, signature, version)
+    if cached is None:
+        return None
+    stats.from_cache = True
+    sessions = [session_from_dict(d, history=history) for d in cached]
+    if memo is not None:
+        memo.states = parse_cache.load_states(conn, agent, version)
+        memo.remember(signature, sessions, current)
+        blob = parse_cache.load_links(conn, agent, signature, version)
+        memo.links = Links.decode(blob) if blob is not None else None
+    return ScanResult(sessions, stats)
+
+
+def _links_after(
+    reader: AgentReader, memo: ScanMemo, previous: list[Session] | None, touched: list[str]
+) -> Links | None:
+    """The memo's links after a walk's merge (for the next targeted scan): made again when it merged
+    everything or a file changed, or none were made yet."""
+    if not isinstance(reader, SharingReader):
+        return None
+    if previous is None or touched or memo.links is None:
+        return Links.of(memo.states.values(), reader.shared_keys)
+    return memo.links
+
+
+def _as_listed(
+    memo: ScanMemo | None, current: Iterable[tuple[str, str, Identity]], signature: str
+) -> TypeGuard[ScanMemo]:
+    """Whether the memo holds the sessions merged from ``current``: by signature, or, after a targeted
+    scan (whose signature is no digest), by its listing, merged with today's redaction rules."""
+    if memo is None or memo.signature == signature:
+        return memo is not None
+    if not memo.listing or memo.redactor != redactor_digest():
+        return False
+    return {path: (key, ident) for path, key, ident in current} == memo.listing
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root + os.sep) for root in roots)
+
+
+def _restat(reader: AgentReader, memo: ScanMemo, changed: Collection[str]) -> dict[str, Identity] | None:
+    """The new identities of the reader's listed files among ``changed`` (only those that differ), or
+    None when that cannot tell: no listing yet, a reader that may share messages not known to list only
+    plain files (only a SharingReader's listing is one ``stat`` per file), or a changed path under its
+    roots that is not a listed file, or is gone or replaced."""
+    if not memo.listing or memo.redactor != redactor_digest() or not isinstance(reader, SharingReader):
+        return None
+    roots = [root for root, _exists in reader.roots()]
+    updates: dict[str, Identity] = {}
+    for path in changed:
+        if not _under(path, roots):
+            continue
+        known = memo.listing.get(path)
+        if known is None:
+            return None
+        try:
+            ident = file_identity(os.stat(path))
+        except OSError:
+            return None
+        if ident[:2] != known[1][:2]:
+            return None
+        if ident != known[1]:
+            updates[path] = ident
+    return updates
+
+
+def _scan_listed(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    memo: ScanMemo | None,
+    changed: Collection[str] | None,
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult | None:
+    """A memo scan that stats only the ``changed`` paths (see ``scan_agent``), re-reads the listed files
+    among them that grew and merges again only the sessions they can affect; None when a walk is needed."""
+    updates = _restat(reader, memo, changed) if memo is not None and changed is not None else None
+    if memo is None or updates is None:
+        return None
+    stats.files = len(memo.listing)
+    if not updates:
+        stats.from_cache = True
+        return ScanResult(memo.sessions, stats)
+    assert isinstance(reader, SharingReader)  # _restat answers for no other
+    agent, version = reader.name, reader.parser_version
+    jobs: list[Job] = []
+    for path, ident in updates.items():
+        prior = memo.states.get(path)
+        jobs.append((path, memo.listing[path][0], prior, ident[2] - (prior.offset if prior else 0)))
+    if memo.links is None:
+        memo.links = Links.of(memo.states.values(), reader.shared_keys)
+    before = {path: set(reader.shared_keys(prior)) for path, _k, prior, _n in jobs if prior is not None}
+    offsets = {path: prior.offset for path, _k, prior, _n in jobs if prior is not None}
+    fresh = _read_changed(reader, jobs, stats)  # may continue (and change) the prior states in place
+    stats.files_read = len(fresh)
+    stats.bytes_read = sum(max(0, s.offset - offsets.get(s.path, 0)) for s in fresh)
+    try:
+        sessions = _merge_group(reader, memo, fresh, before)
+    except Exception as exc:  # never let one agent's new format take the whole listing down
+        stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
+        return ScanResult([], stats)
+    parse_cache.save_states(conn, agent, version, fresh, [])
+    parse_cache.drop_merged(conn, agent)
+    for path, ident in updates.items():
+        memo.listing[path] = (memo.listing[path][0], ident)
+    memo.signature = f"listed:{stats.files}:{len(fresh)}:{id(sessions)}"  # no walk: not a listing's digest
+    memo.sessions = sessions
+    return ScanResult(sessions if history else _without_history(sessions, memo), stats)
+
+
+def _merge_group(
+    reader: SharingReader, memo: ScanMemo, fresh: list[FileState], before: dict[str, set[str]]
+) -> list[Session]:
+    """The memo's sessions with those the ``fresh`` states can affect merged again: their sessions and
+    every session linked with them (``memo.links``); everything when a new message of theirs may be held
+    outside that group. Updates ``memo.states`` and ``memo.links``."""
+    assert memo.links is not None
+    keys_of = reader.shared_keys
+    start = {s.session_key for s in fresh}
+    group = memo.links.closure(start)
+    memo.states.update((s.path, s) for s in fresh)
+    members = [memo.states[path] for key in group for path in memo.paths_of(key) if path in memo.states]
+    read = {s.path for s in fresh}
+    kept = {st.path: st for st in members if st.path not in read}
+    if _shares_outside(fresh, kept, before, memo.links, keys_of):
+        members = list(memo.states.values())
+        group = {st.session_key for st in members}
+    again = _redact_titles(reader.sessions(members))
+    memo.links = memo.links.replace(group, Links.of(members, keys_of))
+    return _drop_stale_series([s for s in memo.sessions if s.native_id not in group] + again)
 
 
 def _jobs(plan: Plan, states: dict[str, FileState]) -> list[Job]:

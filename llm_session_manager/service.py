@@ -238,6 +238,14 @@ class CollectMemo:
 
     scans: dict[str, ScanMemo] = field(default_factory=dict)
     views: dict[str, tuple[Session, tuple[Any, ...], SessionView]] = field(default_factory=dict)
+    # Set by the caller before each collect: the only paths that can have changed since the last one,
+    # when it knows them (the dashboard's watch list); the collect stats just those (scan_agent's
+    # ``changed``). None: every file is listed again.
+    changed: set[str] | None = None
+
+    def scan_of(self, reader: str) -> tuple[ScanMemo, set[str] | None]:
+        """The reader's scan memo, and the paths known to have changed."""
+        return self.scans.setdefault(reader, ScanMemo()), self.changed
 
 
 def collect(
@@ -270,8 +278,8 @@ def collect(
     sessions: list[Session] = []
     try:
         for reader in readers:
-            scan_memo = memo.scans.setdefault(reader.name, ScanMemo()) if memo is not None else None
-            result = scan_agent(conn, reader, scan_memo, history=history, progress=progress)
+            scan_memo, hint = memo.scan_of(reader.name) if memo is not None else (None, None)
+            result = scan_agent(conn, reader, scan_memo, history=history, progress=progress, changed=hint)
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
         sessions = _discover(sessions, procs)

@@ -369,6 +369,7 @@ class Refresher:
         self._snapshot: Snapshot | None = None
         self._watch: list[str] = []
         self._fingerprint: object = None
+        self._changed: set[str] | None = None  # the watched paths that changed, as the last tick saw
         self._due: datetime | None = None
         # Kept across collects: only changed files are re-read and only their sessions rebuilt.
         self._memo = CollectMemo()
@@ -395,6 +396,9 @@ class Refresher:
             self._snapshot = dataclasses.replace(self._snapshot, time=now, pending_for=wait)
             return self._snapshot
         self.stats.reasons[why or "first"] = self.stats.reasons.get(why or "first", 0) + 1
+        # Only a change the watch list saw names the paths to stat again; any other reason (the safety
+        # net, a deadline, `r`) lists every file.
+        self._memo.changed = self._changed if why == "changed" else None
         return self._collect(now)
 
     def reason(self, now: datetime) -> str | None:
@@ -403,13 +407,24 @@ class Refresher:
             return "first"
         if now >= self._due:
             return "time"
-        if self.fingerprint() != self._fingerprint:
+        fingerprint = self.fingerprint()
+        if fingerprint != self._fingerprint:
+            self._changed = self._changed_paths(fingerprint)
             return "changed"
         return None
 
-    def fingerprint(self) -> object:
+    def fingerprint(self) -> tuple[tuple[object, ...], object]:
         files = tuple(file_identity(p) for p in self._watch)
         return (files, self._processes())
+
+    def _changed_paths(self, fingerprint: tuple[tuple[object, ...], object]) -> set[str] | None:
+        """The watched paths whose identity differs from the last collect's; None when the running
+        agents changed too (the readers' places to look may have changed with them)."""
+        base = self._fingerprint
+        if not isinstance(base, tuple) or base[1] != fingerprint[1] or len(base[0]) != len(self._watch):
+            return None
+        pairs = zip(self._watch, base[0], fingerprint[0], strict=True)
+        return {path for path, before, now in pairs if before != now}
 
     def _processes(self) -> tuple[tuple[object, ...], ...] | None:
         if not discovery_enabled(self.paths.env):

@@ -1,0 +1,101 @@
+"""The dashboard's refresh after an agent wrote: only the changed transcript is stat'ed and read again,
+only its session is merged again, and the frame shows its new numbers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import SONNET, iso, write_claude_transcript
+
+from llm_session_manager.agents import claude_code
+from llm_session_manager.agents.base import FileState
+from llm_session_manager.config import DEFAULTS
+from llm_session_manager.models import Session
+from llm_session_manager.paths import resolve
+from llm_session_manager.tui.snapshot import Refresher
+
+
+def reply(sid: str, n: int, output: int) -> str:
+    line = {
+        "sessionId": sid,
+        "cwd": "/work/b",
+        "timestamp": iso(datetime.now(timezone.utc)),
+        "isSidechain": False,
+        "type": "assistant",
+        "requestId": f"req_more_{n}",
+        "message": {
+            "id": f"msg_more_{n}",
+            "model": SONNET,
+            "content": [{"type": "text", "text": "Done."}],
+            "usage": {"input_tokens": 7, "output_tokens": output, "cache_read_input_tokens": 6_000},
+        },
+    }
+    return json.dumps(line) + "\n"
+
+
+class Counting:
+    """Counts the Claude reader's walks, file reads and merges (by session)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.walks = 0
+        self.reads: list[str] = []
+        self.merged: list[set[str]] = []
+        reader = claude_code.ClaudeCodeReader
+        sources, read, build = reader.sources, reader.read, claude_code.build_sessions
+
+        def counted_sources(reader: Any) -> Iterable[tuple[str, str, tuple[int, int, int, int]]]:
+            self.walks += 1
+            return sources(reader)
+
+        def counted_read(reader: Any, path: Any, key: str, prior: FileState | None) -> FileState:
+            self.reads.append(str(path))
+            return read(reader, path, key, prior)
+
+        def counted_build(states: Sequence[FileState]) -> list[Session]:
+            self.merged.append({st.session_key for st in states})
+            return build(states)
+
+        monkeypatch.setattr(claude_code.ClaudeCodeReader, "sources", counted_sources)
+        monkeypatch.setattr(claude_code.ClaudeCodeReader, "read", counted_read)
+        monkeypatch.setattr(claude_code, "build_sessions", counted_build)
+
+    def reset(self) -> None:
+        self.walks, self.reads, self.merged = 0, [], []
+
+
+def test_refresh_after_an_append_rebuilds_only_the_touched_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LSM_DISCOVERY", "off")
+    projects = Path.home() / ".claude" / "projects"
+    ids = [f"{c}{c}{c}{c}1111-0000-4000-8000-000000000000" for c in "abc"]
+    files = {sid: write_claude_transcript(projects, Path(f"/work/{sid[0]}"), sid) for sid in ids}
+    counting = Counting(monkeypatch)
+    refresher = Refresher(resolve(), DEFAULTS, cpu_clock=lambda: 0.0)
+    try:
+        first = refresher.refresh()
+        before = {v.session.native_id: v.session.tokens.output for v in first.views}
+        assert before == dict.fromkeys(ids, 20) and counting.walks == 1
+        counting.reset()
+        touched = ids[1]
+        with files[touched].open("a", encoding="utf-8") as fh:
+            fh.write(reply(touched, 1, 500))
+        second = refresher.refresh()
+        assert refresher.stats.reasons.get("changed") == 1
+        after = {v.session.native_id: v.session.tokens.output for v in second.views}
+        assert after == {ids[0]: 20, touched: 520, ids[2]: 20}  # the new reply shows
+        assert counting.walks == 0  # only the watched file was stat'ed: no walk of the tree
+        assert counting.reads == [str(files[touched])]
+        assert counting.merged == [{touched}]
+        untouched = {v.session.native_id: v.session for v in first.views if v.session.native_id != touched}
+        again = {v.session.native_id: v.session for v in second.views if v.session.native_id != touched}
+        assert again == untouched
+        counting.reset()
+        third = refresher.refresh(force=True)  # `r`: every file listed again, nothing read
+        assert counting.walks == 1 and counting.reads == [] and counting.merged == []
+        assert {v.session.native_id: v.session.tokens.output for v in third.views} == after
+    finally:
+        refresher.close()
