@@ -28,8 +28,25 @@ def _fast_module(argv: list[str]) -> str | None:
     return FAST_COMMANDS[argv[0]]
 
 
+# command -> a light module whose ``fast_main(argv)`` answers the forms it can without the CLI (returning
+# the exit status) and returns None for everything else, which the CLI then runs.
+FAST_FIRST = {"list": "llm_session_manager.fastlist"}
+
+
+def _answered_fast(argv: list[str]) -> int | None:
+    module_name = FAST_FIRST.get(argv[0]) if argv else None
+    if module_name is None:
+        return None
+    __import__(module_name)
+    code: int | None = sys.modules[module_name].fast_main(argv)
+    return code
+
+
 def main() -> None:
     argv = sys.argv[1:]
+    code = _answered_fast(argv)
+    if code is not None:
+        sys.exit(code)
     module_name = _fast_module(argv)
     if module_name is not None:
         __import__(module_name)

@@ -63,7 +63,7 @@ class Listing:
 def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     """Without ``text``: running and recent sessions (every one with ``all_sessions``), filtered and
     sorted. With ``text``: every session matching the words, best first, then narrowed by the filters."""
-    from llm_session_manager import organise
+    from llm_session_manager import fastlist, organise
     from llm_session_manager.listing import ListFilter, check_statuses, keep, sort_views
     from llm_session_manager.timefmt import parse_since
 
@@ -78,6 +78,9 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
         since=parse_since(query.since, now, utc=query.utc) if query.since else None,
         recent_hours=float(ctx.config["recent_hours"]),
     )
+    # `lsm list --format json`'s output is stored for its fast path (fastlist.py) when it has no filters.
+    form = fastlist.form_of(query.all_sessions, query != ListQuery(all_sessions=query.all_sessions))
+    pending = fastlist.prepare(ctx.paths, ctx.config, form)
     collected = ctx.collect()
     views = [v for v in collected.views if keep(v, flt, now)]
     scores: dict[str, float] = {}
@@ -91,7 +94,9 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
         ordered = sort_views(views, query.sort or ctx.config["list"]["sort"])
     if query.limit:
         ordered = ordered[: query.limit]
-    return Listing(ordered, collected, scores)
+    listing = Listing(ordered, collected, scores)
+    fastlist.remember(ctx.paths, pending, collected, listing.documents, now, flt.recent_hours)
+    return listing
 
 
 def session_document(view: SessionView) -> dict[str, Any]:

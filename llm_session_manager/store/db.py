@@ -225,6 +225,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX transcript_copies_session ON transcript_copies(session_id);
     """,
+    # 11: `lsm list --format json`'s finished output while nothing it shows changes (store/list_cache.py).
+    """
+    CREATE TABLE list_cache (
+        query TEXT PRIMARY KEY,
+        keys TEXT NOT NULL,
+        valid_until REAL NOT NULL,
+        output BLOB NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,257 @@
+"""`lsm list --format json` (with or without ``--all``) answered from its stored output when nothing it
+shows can have changed, without loading the CLI (typer, rich) or decoding a session.
+
+The normal path stores the output (``prepare`` before its scan, ``remember`` after it) only when every
+session is quiet: no agent process runs, and none was active within the burn window, so that nothing in
+the output depends on the time until ``valid_until`` (the first moment a session leaves the "recent"
+listing, its health caps lapse, or the status line's health board would drop it). The stored row is
+valid for one set of keys: each agent's file signature (the scan's own), the config, the environment,
+lsm's version, the redaction rules and every stored row of ours a listing shows (tags, projects,
+descriptions, closed marks, hook states, imported and archived sessions). ``fast_main`` checks them all
+with one stat pass, one process scan and a few small queries; anything different and the CLI runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llm_session_manager.agents.base import AgentReader
+    from llm_session_manager.config import Config
+    from llm_session_manager.paths import Paths
+    from llm_session_manager.service import Collected
+
+# Shell bookkeeping that changes between runs and that no listing reads.
+VOLATILE_ENV = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES"})
+# The longest a stored output is trusted even when no session's figures would change.
+MAX_AGE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the normal path knew before its scan: the form to store under and its validity keys."""
+
+    form: str
+    keys: str
+
+
+def query_form(argv: Sequence[str]) -> str | None:
+    """The stored form an argv asks for (``list`` [``--all``] ``--format json``), None for any other."""
+    if not argv or argv[0] != "list":
+        return None
+    every, fmt, i = False, None, 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--all", "-a"):
+            every = True
+        elif arg in ("--format", "-f") and i + 1 < len(argv):
+            fmt, i = argv[i + 1], i + 1
+        elif arg.startswith("--format="):
+            fmt = arg.partition("=")[2]
+        else:
+            return None
+        i += 1
+    if fmt is None or fmt.strip().lower() != "json":
+        return None
+    return _form(every)
+
+
+def _form(every: bool) -> str:
+    return "list-all-json" if every else "list-recent-json"
+
+
+def form_of(every: bool, filtered: bool) -> str | None:
+    """The stored form of a listing of every session (``every``) or the recent ones, None when it has
+    filters (``filtered``) the fast path does not read."""
+    return None if filtered else _form(every)
+
+
+def output_bytes(documents: Any) -> bytes:
+    """The documents exactly as `lsm … --format json` prints them (cli.common.print_json)."""
+    import orjson
+
+    from llm_session_manager.safetext import json_for_terminal
+
+    return json_for_terminal(orjson.dumps(documents, option=orjson.OPT_INDENT_2)) + b"\n"
+
+
+def _env_digest(env: Mapping[str, str]) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(env):
+        if name not in VOLATILE_ENV:
+            digest.update(f"{name}\0{env[name]}\0".encode(errors="surrogateescape"))
+    return digest.hexdigest()
+
+
+def _config_digest(cfg: Config) -> str:
+    import orjson
+
+    data = orjson.dumps(cfg, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def validity_keys(paths: Paths, cfg: Config, readers: Sequence[AgentReader], conn: sqlite3.Connection) -> str:
+    """Everything a quiet listing's output depends on, besides the time. Hook events waiting in the
+    spool are moved into the store first, as every scan does."""
+    from llm_session_manager import __version__, hookspool
+    from llm_session_manager.safetext import redactor_digest
+    from llm_session_manager.scan import source_signature
+    from llm_session_manager.store import hook_events, list_cache
+
+    hook_events.sync(conn, paths.data_dir / hookspool.SPOOL_DIR)
+    parts = [
+        __version__,
+        redactor_digest(),
+        _config_digest(cfg),
+        _env_digest(paths.env),
+        *(f"{r.name}={source_signature(r)}" for r in readers),
+        list_cache.state_digest(conn),
+    ]
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fast path (no typer, no rich, no session decoded)
+
+
+def _agents_running(paths: Paths) -> bool:
+    """Whether the normal path would find a running agent (service.collect's discovery)."""
+    if paths.env.get("LSM_DISCOVERY", "on").lower() in ("off", "0", "no", "false"):  # discovery_enabled
+        return False
+    from llm_session_manager import discovery
+
+    within = discovery.scope(paths.env)
+    return bool(discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within))
+
+
+def stored_output(form: str, now: float) -> bytes | None:
+    """The stored output of ``form`` if it is still exactly what the CLI would print at ``now``."""
+    from llm_session_manager import config as config_mod
+    from llm_session_manager.agents import all_readers
+    from llm_session_manager.paths import resolve
+    from llm_session_manager.store import db, list_cache
+
+    paths = resolve()
+    if not paths.db_file.exists():
+        return None
+    cfg = config_mod.load(paths.config_file)
+    if _agents_running(paths):
+        return None
+    conn = db.connect(paths.db_file)
+    try:
+        entry = list_cache.load(conn, form)
+        if entry is None or now >= entry.valid_until:
+            return None
+        if validity_keys(paths, cfg, all_readers(paths, cfg, {}), conn) != entry.keys:
+            return None
+        return entry.output
+    finally:
+        conn.close()
+
+
+def fast_main(argv: list[str]) -> int | None:
+    """Print the stored output and return 0, or None (printing nothing) for the CLI to run."""
+    form = query_form(argv)
+    if form is None:
+        return None
+    try:
+        output = stored_output(form, time.time())
+    except Exception:  # a damaged store, a config error…: the CLI reports it properly
+        return None
+    if output is None:
+        return None
+    try:
+        sys.stdout.buffer.write(output)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# The normal path stores what it printed
+
+
+def prepare(paths: Paths, cfg: Config, form: str | None) -> Pending | None:
+    """Before the scan: the keys the listing will be stored under (taken first, so that a change made
+    while the scan runs leaves keys that no longer match rather than an output that is out of date)."""
+    if form is None:
+        return None
+    from llm_session_manager.agents import all_readers
+    from llm_session_manager.service import open_db
+
+    try:
+        conn = open_db(paths)
+        try:
+            return Pending(form, validity_keys(paths, cfg, all_readers(paths, cfg, {}), conn))
+        finally:
+            conn.close()
+    except Exception:  # never let the cache take a listing down
+        return None
+
+
+def valid_until(collected: Collected, now: datetime, recent_hours: float) -> float | None:
+    """Until when a listing's output stays as it is, or None when it already depends on the time (a
+    running or recently active session, a warning about the scan)."""
+    from llm_session_manager import burn, healthboard
+    from llm_session_manager.health import CAP_DECAY_HOURS
+
+    if collected.processes or collected.discovery_error or any(s.errors for s in collected.stats.values()):
+        return None
+    quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
+    until = now + timedelta(seconds=MAX_AGE_SECONDS)
+    spans = (
+        timedelta(hours=recent_hours),
+        timedelta(hours=CAP_DECAY_HOURS),
+        timedelta(seconds=healthboard.KEEP_SECONDS),
+    )
+    for view in collected.views:
+        s = view.session
+        if s.process is not None:
+            return None
+        last = s.last_activity
+        if last is None:
+            continue
+        if last >= quiet_before:
+            return None
+        until = min([until, *(last + span for span in spans if last + span > now)])
+    return until.timestamp()
+
+
+def remember(
+    paths: Paths,
+    pending: Pending | None,
+    collected: Collected,
+    documents: Callable[[], Any],
+    now: datetime,
+    recent_hours: float,
+) -> None:
+    """After the scan: store the listing's output under the keys taken before it, or drop a stored one
+    that the time alone could make wrong."""
+    if pending is None:
+        return
+    from llm_session_manager.service import open_db
+    from llm_session_manager.store import list_cache
+
+    try:
+        until = valid_until(collected, now, recent_hours)
+        conn = open_db(paths)
+        try:
+            if until is None:
+                list_cache.drop(conn, pending.form)
+                return
+            entry = list_cache.Entry(pending.keys, until, output_bytes(documents()))
+            if list_cache.load(conn, pending.form) != entry:
+                list_cache.save(conn, pending.form, entry)
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError):  # a read-only or busy store: the next run computes again
+        return

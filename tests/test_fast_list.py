@@ -1,0 +1,197 @@
+"""`lsm list --format json` answered from its stored output (fastlist.py): byte for byte what the CLI
+prints, and never once anything it shows may have changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from conftest import FakeHome
+from factories import running_agent, write_claude_transcript, write_config
+from test_all_agents import everything  # noqa: F401  (the fixture: every agent's sessions in one HOME)
+
+from llm_session_manager import fastlist
+from llm_session_manager.paths import resolve
+
+ALL = ("list", "--all", "--format", "json")
+RECENT = ("list", "--format", "json")
+
+
+@pytest.fixture
+def quiet(everything: FakeHome) -> FakeHome:  # noqa: F811
+    """Every agent's fixtures plus a Claude Code session active two hours ago (so `lsm list` without
+    --all shows something), all quiet."""
+    at = datetime.now(timezone.utc) - timedelta(hours=2)
+    write_claude_transcript(everything.projects, everything.home / "app", "recent-quiet", at=at)
+    for path in everything.home.rglob("*"):  # readers that date a session by its file's mtime
+        os.utime(path, (at.timestamp(), at.timestamp()), follow_symlinks=False)
+    return everything
+
+
+def fast(
+    home: FakeHome,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    now: float | None = None,
+    env: dict[str, str] | None = None,
+) -> bytes | None:
+    """What the fast path answers in ``home``'s environment (None: the CLI must run)."""
+    wanted = home.env(**(env or {}))
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in wanted.items():
+        monkeypatch.setenv(name, value)
+    form = fastlist.query_form(list(args))
+    assert form is not None
+    return fastlist.stored_output(form, time.time() if now is None else now)
+
+
+def normal(home: FakeHome, *args: str, **env: str) -> bytes:
+    result = home.run(*args, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.encode()
+
+
+@pytest.mark.parametrize("args", [ALL, RECENT, ("list", "-a", "-f", "json")])
+def test_stored_output_is_what_the_cli_prints(
+    quiet: FakeHome, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    printed = normal(quiet, *args)
+    assert fast(quiet, monkeypatch, *args) == printed
+    agents = {doc["agent"] for doc in json.loads(printed)}
+    assert len(agents) >= (5 if "--all" in args or "-a" in args else 1)
+
+
+def test_the_table_stores_the_json_too(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    normal(quiet, "list", "--all")
+    stored = fast(quiet, monkeypatch, *ALL)
+    assert stored is not None and stored == normal(quiet, *ALL)
+
+
+def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, bytes]:
+    """The entry point's fast answer in a new process (as a user's shell starts it): what it imported
+    and what it printed."""
+    code = (
+        "import sys\n"
+        "from llm_session_manager import entry\n"
+        f"status = entry._answered_fast({list(args)!r})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click'))\n"
+        "sys.stderr.write(repr((status, heavy, 'llm_session_manager.cli' in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=home.env(**env), capture_output=True, timeout=60, cwd=home.home
+    )
+    return out.stderr.decode(), out.stdout
+
+
+def test_the_entry_point_answers_without_typer_or_rich(quiet: FakeHome) -> None:
+    printed = normal(quiet, *ALL)
+    assert answered_in_child(quiet, *ALL) == ("(0, [], False)", printed)
+
+
+def test_other_forms_go_to_the_cli() -> None:
+    assert fastlist.query_form(["list", "--all"]) is None  # the table: not answered yet
+    assert fastlist.query_form(["list", "--format", "json", "--agent", "codex"]) is None
+    assert fastlist.query_form(["list", "--format", "yaml"]) is None
+    assert fastlist.query_form(["list", "--format"]) is None
+    assert fastlist.query_form(["info", "--format", "json"]) is None
+    assert fastlist.query_form(["list", "--format=JSON", "-a"]) == "list-all-json"
+
+
+def test_an_appended_line_is_read(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    normal(quiet, *ALL)
+    transcript = quiet.projects / "-tmp" / "ses_stage0_small.jsonl"
+    lines = transcript.read_text(encoding="utf-8").splitlines(keepends=True)
+    transcript.write_text("".join(lines + lines[-1:]), encoding="utf-8")
+    assert fast(quiet, monkeypatch, *ALL) is None
+    after = normal(quiet, *ALL)
+    assert fast(quiet, monkeypatch, *ALL) == after
+
+
+def test_a_tag_is_shown(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = normal(quiet, *ALL)
+    sid = json.loads(before)[0]["id"]
+    assert quiet.run("tag", sid, "reviewed").returncode == 0
+    assert fast(quiet, monkeypatch, *ALL) is None
+    after = normal(quiet, *ALL)
+    assert b'"reviewed"' in after and fast(quiet, monkeypatch, *ALL) == after
+
+
+def test_a_config_change_is_read(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    normal(quiet, *RECENT)
+    config = resolve(quiet.env()).config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    write_config(config.parent, "recent_hours: 1\n", config.name)
+    assert fast(quiet, monkeypatch, *RECENT) is None
+    assert normal(quiet, *RECENT) == b"[]\n"
+
+
+def test_another_environment_is_not_answered(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    normal(quiet, *ALL)
+    assert fast(quiet, monkeypatch, *ALL, env={"CODEX_HOME": str(quiet.home / "elsewhere")}) is None
+    assert fast(quiet, monkeypatch, *ALL, env={"SHLVL": "7"}) is not None  # shell bookkeeping
+
+
+def test_a_running_agent_is_left_to_the_cli(quiet: FakeHome) -> None:
+    on = {"LSM_DISCOVERY": "on"}
+    normal(quiet, *ALL, **on)
+    assert answered_in_child(quiet, *ALL, **on)[0] == "(0, [], False)"
+    with running_agent(quiet.home / "bin", quiet.home / "app"):
+        assert answered_in_child(quiet, *ALL, **on) == ("(None, [], False)", b"")
+
+
+def test_time_passing_the_recent_window_is_not_answered(
+    quiet: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    normal(quiet, *RECENT)
+    two_hours_ago = time.time() - 2 * 3600
+    assert fast(quiet, monkeypatch, *RECENT, now=time.time() + 60) is not None
+    # The session active two hours ago leaves the 24-hour listing 22 hours from now.
+    assert fast(quiet, monkeypatch, *RECENT, now=two_hours_ago + 24 * 3600 + 1) is None
+
+
+def test_a_recently_active_session_is_never_stored(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    normal(quiet, *ALL)
+    at = datetime.now(timezone.utc) - timedelta(minutes=2)  # inside the burn window
+    write_claude_transcript(quiet.projects, quiet.home / "app", "just-now", at=at)
+    normal(quiet, *ALL)
+    assert _rows(quiet) == []
+    assert fast(quiet, monkeypatch, *ALL) is None
+
+
+def _rows(home: FakeHome) -> list[tuple[object, ...]]:
+    with sqlite3.connect(home.lsm_home / "lsm.db") as conn:
+        return list(conn.execute("SELECT query, valid_until FROM list_cache"))
+
+
+def _damage(home: FakeHome, statement: str) -> None:
+    conn = sqlite3.connect(home.lsm_home / "lsm.db")
+    with conn:
+        conn.execute(statement)
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE list_cache SET output = 'not bytes'",
+        "UPDATE list_cache SET valid_until = 'soon'",
+        "UPDATE list_cache SET keys = x'00ff'",
+        "DROP TABLE list_cache",
+    ],
+)
+def test_a_damaged_row_never_breaks_the_listing(
+    quiet: FakeHome, monkeypatch: pytest.MonkeyPatch, statement: str
+) -> None:
+    printed = normal(quiet, *ALL)
+    _damage(quiet, statement)
+    assert fast(quiet, monkeypatch, *ALL) is None
+    result = quiet.run(*ALL)
+    assert result.returncode == 0 and result.stdout.encode() == printed, result.stderr
+    assert fastlist.fast_main(list(ALL)) in (None, 0)
