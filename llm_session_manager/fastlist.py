@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llm_session_manager.agents.base import AgentReader
     from llm_session_manager.config import Config
     from llm_session_manager.paths import Paths
     from llm_session_manager.service import Collected
@@ -37,10 +36,10 @@ MAX_AGE_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class Pending:
-    """What the normal path knew before its scan: the form to store under and its validity keys."""
+    """What the normal path knew before its scan: the form to store under and the stored state."""
 
     form: str
-    keys: str
+    state: str
 
 
 def query_form(argv: Sequence[str]) -> str | None:
@@ -98,23 +97,21 @@ def _config_digest(cfg: Config) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def validity_keys(paths: Paths, cfg: Config, readers: Sequence[AgentReader], conn: sqlite3.Connection) -> str:
-    """Everything a quiet listing's output depends on, besides the time. Hook events waiting in the
-    spool are moved into the store first, as every scan does."""
+def stored_state(paths: Paths, conn: sqlite3.Connection) -> str:
+    """A digest of everything but the agents' files that a quiet listing's output depends on (the time
+    aside). Hook events waiting in the spool are moved into the store first, as every scan does."""
     from llm_session_manager import __version__, hookspool
     from llm_session_manager.safetext import redactor_digest
-    from llm_session_manager.scan import source_signature
     from llm_session_manager.store import hook_events, list_cache
 
     hook_events.sync(conn, paths.data_dir / hookspool.SPOOL_DIR)
-    parts = [
-        __version__,
-        redactor_digest(),
-        _config_digest(cfg),
-        _env_digest(paths.env),
-        *(f"{r.name}={source_signature(r)}" for r in readers),
-        list_cache.state_digest(conn),
-    ]
+    parts = (__version__, redactor_digest(), _env_digest(paths.env), list_cache.state_digest(conn))
+    return "\n".join(parts)
+
+
+def validity_keys(state: str, cfg: Config, signatures: Sequence[tuple[str, str]]) -> str:
+    """The stored state, the config and each agent's file signature, as one key."""
+    parts = [state, _config_digest(cfg), *(f"{name}={signature}" for name, signature in signatures)]
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
@@ -150,7 +147,10 @@ def stored_output(form: str, now: float) -> bytes | None:
         entry = list_cache.load(conn, form)
         if entry is None or now >= entry.valid_until:
             return None
-        if validity_keys(paths, cfg, all_readers(paths, cfg, {}), conn) != entry.keys:
+        from llm_session_manager.scan import source_signature
+
+        signatures = [(r.name, source_signature(r)) for r in all_readers(paths, cfg, {})]
+        if validity_keys(stored_state(paths, conn), cfg, signatures) != entry.keys:
             return None
         return entry.output
     finally:
@@ -180,18 +180,18 @@ def fast_main(argv: list[str]) -> int | None:
 # The normal path stores what it printed
 
 
-def prepare(paths: Paths, cfg: Config, form: str | None) -> Pending | None:
-    """Before the scan: the keys the listing will be stored under (taken first, so that a change made
-    while the scan runs leaves keys that no longer match rather than an output that is out of date)."""
+def prepare(paths: Paths, form: str | None) -> Pending | None:
+    """Before the scan: the stored state the listing will be keyed by (read first, so that a change
+    made while the scan runs leaves a key that no longer matches rather than an output out of date;
+    the scan's file signatures are taken before it reads, for the same reason)."""
     if form is None:
         return None
-    from llm_session_manager.agents import all_readers
     from llm_session_manager.service import open_db
 
     try:
         conn = open_db(paths)
         try:
-            return Pending(form, validity_keys(paths, cfg, all_readers(paths, cfg, {}), conn))
+            return Pending(form, stored_state(paths, conn))
         finally:
             conn.close()
     except Exception:  # never let the cache take a listing down
@@ -228,6 +228,7 @@ def valid_until(collected: Collected, now: datetime, recent_hours: float) -> flo
 
 def remember(
     paths: Paths,
+    cfg: Config,
     pending: Pending | None,
     collected: Collected,
     documents: Callable[[], Any],
@@ -243,14 +244,17 @@ def remember(
 
     try:
         until = valid_until(collected, now, recent_hours)
+        signatures = [(r.name, collected.stats[r.name].signature) for r in collected.readers]
+        keys = validity_keys(pending.state, cfg, signatures)
         conn = open_db(paths)
         try:
             if until is None:
                 list_cache.drop(conn, pending.form)
                 return
-            entry = list_cache.Entry(pending.keys, until, output_bytes(documents()))
-            if list_cache.load(conn, pending.form) != entry:
-                list_cache.save(conn, pending.form, entry)
+            stored = list_cache.load(conn, pending.form)
+            if stored is not None and stored.keys == keys and stored.valid_until > now.timestamp():
+                return  # the same inputs: the same output
+            list_cache.save(conn, pending.form, list_cache.Entry(keys, until, output_bytes(documents())))
         finally:
             conn.close()
     except (sqlite3.Error, OSError):  # a read-only or busy store: the next run computes again

@@ -61,6 +61,7 @@ class ScanStats:
     from_cache: bool = False
     errors: list[str] = field(default_factory=list)
     progress: ScanProgress | None = field(default=None, repr=False, compare=False)
+    signature: str = ""  # of the files as listed before any was read (what the merged cache is keyed by)
 
 
 @dataclass
@@ -314,7 +315,7 @@ def scan_agent(
         return targeted
     current = list(reader.sources())
     stats.files = len(current)
-    signature = _signature(current)
+    signature = stats.signature = _signature(current)
     if _as_listed(memo, current, signature):
         stats.from_cache = True
         return ScanResult(memo.sessions, stats)

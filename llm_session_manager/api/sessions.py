@@ -80,7 +80,7 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     )
     # `lsm list --format json`'s output is stored for its fast path (fastlist.py) when it has no filters.
     form = fastlist.form_of(query.all_sessions, query != ListQuery(all_sessions=query.all_sessions))
-    pending = fastlist.prepare(ctx.paths, ctx.config, form)
+    pending = fastlist.prepare(ctx.paths, form)
     collected = ctx.collect()
     views = [v for v in collected.views if keep(v, flt, now)]
     scores: dict[str, float] = {}
@@ -95,7 +95,7 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     if query.limit:
         ordered = ordered[: query.limit]
     listing = Listing(ordered, collected, scores)
-    fastlist.remember(ctx.paths, pending, collected, listing.documents, now, flt.recent_hours)
+    fastlist.remember(ctx.paths, ctx.config, pending, collected, listing.documents, now, flt.recent_hours)
     return listing
 
 
