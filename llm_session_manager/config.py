@@ -689,18 +689,21 @@ MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KB; more is a mistake or an
 
 def load(file: Path) -> Config:
     """The effective configuration: defaults overlaid with ``file`` when it exists."""
-    import yaml
-
     try:
         raw = read_regular(file, MAX_CONFIG_BYTES)
-        if raw is None:
-            return copy.deepcopy(DEFAULTS)
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    if raw is None:
+        return copy.deepcopy(DEFAULTS)
+    import yaml  # only when there is a file: `lsm list`'s fast path starts without it
+
+    try:
         data = yaml.safe_load(raw.decode("utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{file}: not valid YAML{where}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: cannot read: {exc}") from None
     if data is None:
         return copy.deepcopy(DEFAULTS)
