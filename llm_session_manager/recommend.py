@@ -141,12 +141,18 @@ def recommend(
     return rank(out)
 
 
+@functools.lru_cache(maxsize=2)
+def _pasteable(sessions: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Kept while the sessions stay the same (the dashboard asks again on every refresh). Read-only."""
+    return pasteable_ids(sessions)
+
+
 class Names:
     """Each session's shortest unique id prefix among every session known (``present.pasteable_ids``);
     a session not among them is named by its full id."""
 
     def __init__(self, views: Sequence[SessionView] = ()) -> None:
-        self._ids = pasteable_ids([(v.session.agent, v.session.native_id) for v in views])
+        self._ids = _pasteable(tuple((v.session.agent, v.session.native_id) for v in views))
 
     def __call__(self, view: SessionView) -> str:
         return self._ids.get(view.session.id, view.session.id)

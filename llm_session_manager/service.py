@@ -53,7 +53,9 @@ def discovery_enabled(env: Mapping[str, str]) -> bool:
     return env.get("LSM_DISCOVERY", "on").lower() not in ("off", "0", "no", "false")
 
 
-def _scan_processes(paths: Paths) -> tuple[list[Process], str | None]:
+def _scan_processes(paths: Paths, memo: CollectMemo | None = None) -> tuple[list[Process], str | None]:
+    if memo is not None and memo.processes is not None:  # the caller has just looked
+        return list(memo.processes), None
     try:
         from llm_session_manager import discovery
     except ImportError as exc:  # pragma: no cover - psutil missing
@@ -237,11 +239,14 @@ class CollectMemo:
     window), whose numbers no longer depend on the time."""
 
     scans: dict[str, ScanMemo] = field(default_factory=dict)
-    views: dict[str, tuple[Session, tuple[Any, ...], SessionView]] = field(default_factory=dict)
+    # session id -> (the session, what else its view was derived from, the view, its unpriced models)
+    views: dict[str, tuple[Session, tuple[Any, ...], SessionView, set[str]]] = field(default_factory=dict)
     # Set by the caller before each collect: the only paths that can have changed since the last one,
     # when it knows them (the dashboard's watch list); the collect stats just those (scan_agent's
     # ``changed``). None: every file is listed again.
     changed: set[str] | None = None
+    # Likewise the running agents, when the caller has just looked for them (None: collect looks).
+    processes: list[Process] | None = None
 
     def scan_of(self, reader: str) -> tuple[ScanMemo, set[str] | None]:
         """The reader's scan memo, and the paths known to have changed."""
@@ -267,7 +272,7 @@ def collect(
     procs: list[Process] = []
     error = None
     if processes and discovery_enabled(paths.env):
-        procs, error = _scan_processes(paths)
+        procs, error = _scan_processes(paths, memo)
     if readers is None:
         # A running agent's folder is a place to look even when it is outside the configured roots.
         running_dirs = {p.agent: [q.cwd for q in procs if q.agent == p.agent and q.cwd] for p in procs}
@@ -306,15 +311,16 @@ def collect(
         key += (lapse_at is not None and now > lapse_at,)  # the health caps of ended sessions lapse
         cached = memo.views.get(s.id) if memo is not None else None
         if cached is not None and cached[0] is s and cached[1] == key:
-            view = cached[2]
+            view, unpriced = cached[2], cached[3]
         else:
             view = derive(s, table, cfg, now, closed=bool(m and m.closed_at), hook=hook)
             if m is not None:
                 apply_meta(view, m)
+            unpriced = _unpriced_models(view, table)
             quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
             if memo is not None and quiet:
-                memo.views[s.id] = (s, key, view)
-        for model in _unpriced_models(view, table):
+                memo.views[s.id] = (s, key, view, unpriced)
+        for model in unpriced:
             if model in UNRECORDED_MODELS:
                 unrecorded[s.agent] = unrecorded.get(s.agent, 0) + 1
             else:

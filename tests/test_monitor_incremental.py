@@ -99,3 +99,34 @@ def test_refresh_after_an_append_rebuilds_only_the_touched_session(monkeypatch: 
         assert {v.session.native_id: v.session.tokens.output for v in third.views} == after
     finally:
         refresher.close()
+
+
+def test_a_refresh_after_a_change_looks_for_running_agents_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tick that saw the change has just run process discovery: the collect and the new baseline
+    use what it found instead of looking twice more."""
+    from llm_session_manager import discovery
+
+    monkeypatch.setenv("LSM_DISCOVERY", "on")
+    calls: list[int] = []
+
+    def scan_processes(*a: Any, **k: Any) -> list[Any]:
+        calls.append(1)
+        return []
+
+    monkeypatch.setattr(discovery, "scan_processes", scan_processes)
+    sid = "dddd1111-0000-4000-8000-000000000000"
+    path = write_claude_transcript(Path.home() / ".claude" / "projects", Path("/work/d"), sid)
+    refresher = Refresher(resolve(), DEFAULTS, cpu_clock=lambda: 0.0)
+    try:
+        refresher.refresh()
+        calls.clear()
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(reply(sid, 1, 500))
+        snap = refresher.refresh()
+        assert refresher.stats.reasons.get("changed") == 1 and len(calls) == 1
+        assert [v.session.tokens.output for v in snap.views] == [520]
+        calls.clear()
+        refresher.refresh()  # nothing changed since: a quiet tick, which looks once
+        assert refresher.stats.collects == 2 and len(calls) == 1
+    finally:
+        refresher.close()

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from llm_session_manager import hookspool
@@ -63,6 +64,7 @@ BURN_RECHECK = timedelta(seconds=60)
 DEADLINE_SLACK = timedelta(seconds=1)
 
 CollectFn = Callable[..., Collected]
+_NOT_SEEN = object()
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,15 @@ def _recommendations(views: Sequence[SessionView], cfg: Mapping[str, Any], now: 
     return tuple(recommend(views, cfg, now))
 
 
+@lru_cache(maxsize=2)
+def _pasteable(sessions: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``present.pasteable_ids`` (at least 8 characters), kept while the sessions known stay the same:
+    with thousands of them it costs more than the rest of a snapshot. Treat the result as read-only."""
+    from llm_session_manager.present import pasteable_ids
+
+    return pasteable_ids(sessions, minimum=8)
+
+
 def build_snapshot(
     collected: Collected,
     cfg: Mapping[str, Any],
@@ -208,8 +219,6 @@ def build_snapshot(
     roots: Sequence[tuple[str, bool]] = (),
 ) -> Snapshot:
     """The frame data for ``collected``, keeping only the sessions ``--agent``/``--project`` select."""
-    from llm_session_manager.present import pasteable_ids
-
     flt = ListFilter(all=True, agent=agent, project=project)
     views = tuple(v for v in collected.views if keep(v, flt, now))
     warnings: list[str] = []
@@ -222,7 +231,7 @@ def build_snapshot(
         recs = ()
         warnings.append(f"recommendations failed: {type(exc).__name__}: {exc}")
     # Prefixes unique among every session lsm knows (not only those shown): pasteable into any command.
-    shorts = pasteable_ids([(v.session.agent, v.session.native_id) for v in collected.views], minimum=8)
+    shorts = _pasteable(tuple((v.session.agent, v.session.native_id) for v in collected.views))
     running = [v for v in views if v.session.process is not None]
     return Snapshot(
         time=now,
@@ -294,8 +303,10 @@ def watch_list(views: Iterable[SessionView], roots: Sequence[str], db_file: str,
     for root in roots:
         paths.add(root)
         paths.update(_child_dirs(root))
+    since = now - timedelta(hours=HOT_HOURS)  # is_hot, inlined: this runs over every session
     for v in views:
-        if not is_hot(v, now):
+        last = v.session.last_activity
+        if v.session.process is None and (last is None or last < since):
             continue
         for transcript in v.session.transcript_paths:
             paths.add(transcript)
@@ -370,6 +381,8 @@ class Refresher:
         self._watch: list[str] = []
         self._fingerprint: object = None
         self._changed: set[str] | None = None  # the watched paths that changed, as the last tick saw
+        self._seen_processes: object = _NOT_SEEN  # the running agents as this tick's reason() saw them
+        self._found: list[Any] | None = None  # the same, as discovery gave them (models.Process)
         self._due: datetime | None = None
         # Kept across collects: only changed files are re-read and only their sessions rebuilt.
         self._memo = CollectMemo()
@@ -399,6 +412,8 @@ class Refresher:
         # Only a change the watch list saw names the paths to stat again; any other reason (the safety
         # net, a deadline, `r`) lists every file.
         self._memo.changed = self._changed if why == "changed" else None
+        # The agents reason() found a moment ago: collect() need not look again.
+        self._memo.processes = self._found if why == "changed" else None
         return self._collect(now)
 
     def reason(self, now: datetime) -> str | None:
@@ -408,6 +423,7 @@ class Refresher:
         if now >= self._due:
             return "time"
         fingerprint = self.fingerprint()
+        self._seen_processes = fingerprint[1]
         if fingerprint != self._fingerprint:
             self._changed = self._changed_paths(fingerprint)
             return "changed"
@@ -427,6 +443,7 @@ class Refresher:
         return {path for path, before, now in pairs if before != now}
 
     def _processes(self) -> tuple[tuple[object, ...], ...] | None:
+        self._found = None
         if not discovery_enabled(self.paths.env):
             return None
         try:
@@ -435,7 +452,9 @@ class Refresher:
             dirs, within = self.paths.claude_config_dirs, discovery.scope(self.paths.env)
             procs = discovery.scan_processes(dirs, self_pid=os.getpid(), within=within)
         except Exception:
+            self._found = None
             return None
+        self._found = procs
         return tuple((p.pid, p.agent, p.cwd, p.state, p.state_updated_at, p.session_hint) for p in procs)
 
     def _with_limits(self, snapshot: Snapshot, collected: Collected, now: datetime) -> Snapshot:
@@ -479,7 +498,12 @@ class Refresher:
         # Missing roots are watched too: their appearance is a change (and so is a statusline sample).
         self._watch = watch_list(collected.views, [p for p, _e in roots], str(self.paths.db_file), now)
         self._watch.append(str(self.paths.data_dir / "statusline.jsonl"))
-        self._fingerprint = self.fingerprint()  # after collect(): its own cache writes are the baseline
+        # After collect(): its own cache writes are the baseline. The agents as seen before it (when
+        # this tick looked) are: a change since then only makes the next tick collect again.
+        processes, self._seen_processes = self._seen_processes, _NOT_SEEN
+        if processes is _NOT_SEEN:
+            processes = self._processes()
+        self._fingerprint = (tuple(file_identity(p) for p in self._watch), processes)
         deadline = next_deadline(collected.views, self.cfg, now)
         self._due = min(now + self.max_age, deadline) if deadline else now + self.max_age
         self._snapshot = snapshot
