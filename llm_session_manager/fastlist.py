@@ -139,15 +139,15 @@ def stored_output(form: str, now: float) -> bytes | None:
     paths = resolve()
     if not paths.db_file.exists():
         return None
-    cfg = config_mod.load(paths.config_file)
-    if _agents_running(paths):
-        return None
     conn = db.connect(paths.db_file)
     try:
+        # Cheapest first: while an agent runs, the last listing dropped the row, and a miss costs a query.
         entry = list_cache.load(conn, form)
-        if entry is None or now >= entry.valid_until:
+        if entry is None or now >= entry.valid_until or _agents_running(paths):
             return None
         from llm_session_manager.scan import source_signature
+
+        cfg = config_mod.load(paths.config_file)
 
         signatures = [(r.name, source_signature(r)) for r in all_readers(paths, cfg, {})]
         if validity_keys(stored_state(paths, conn), cfg, signatures) != entry.keys:

@@ -144,6 +144,8 @@ def test_a_running_agent_is_left_to_the_cli(quiet: FakeHome) -> None:
     assert answered_in_child(quiet, *ALL, **on)[0] == "(0, [], False)"
     with running_agent(quiet.home / "bin", quiet.home / "app"):
         assert answered_in_child(quiet, *ALL, **on) == ("(None, [], False)", b"")
+        normal(quiet, *ALL, **on)
+        assert _rows(quiet) == []  # a listing with a running agent is not stored
 
 
 def test_time_passing_the_recent_window_is_not_answered(
