@@ -28,7 +28,7 @@ import hashlib
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +41,7 @@ from llm_session_manager.safetext import storable
 from llm_session_manager.timefmt import iso
 
 if TYPE_CHECKING:
+    from llm_session_manager.memory_index import Query, Record, SideIndex
     from llm_session_manager.models import SessionView
 
 SCHEMA = 1
@@ -374,6 +375,7 @@ class MemoryStore:
         self.location = location
         self.warnings: list[str] = []
         self._max_batch: int | None = None
+        self.index: SideIndex | None = None  # the local store's filter and verbatim-term index
 
     def _call(self, what: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A Chroma call; its failures (a server gone away, a broken store) become one-line errors."""
@@ -398,11 +400,18 @@ class MemoryStore:
 
     def find(self, filters: Filters = Filters(), limit: int | None = None) -> list[Memory]:
         """Memories matching ``filters``, newest first."""
-        got = self._call(self.collection.get, where=where_clause(filters), include=["documents", "metadatas"])
-        rows = [
-            (memory_from(i, d, m), float((m or {}).get("created_ts") or 0.0))
-            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])
-        ]
+        if self.index is not None:
+            rows = [
+                (memory_from(r.id, r.text, r.meta), ts) for r, ts in self.index.records(index_query(filters))
+            ]
+        else:
+            got = self._call(
+                self.collection.get, where=where_clause(filters), include=["documents", "metadatas"]
+            )
+            rows = [
+                (memory_from(i, d, m), float((m or {}).get("created_ts") or 0.0))
+                for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])
+            ]
         rows.sort(key=lambda r: (-r[1], r[0].id))
         memories = [m for m, _ in rows]
         return memories if limit is None else memories[:limit]
@@ -412,6 +421,8 @@ class MemoryStore:
 
     def session_ids(self) -> set[str]:
         """Every session id that has memories (to resolve ``--session`` for sessions lsm no longer sees)."""
+        if self.index is not None:
+            return self.index.session_ids()
         got = self._call(self.collection.get, include=["metadatas"])
         return {str(m["session_id"]) for m in got["metadatas"] if m and m.get("session_id")}
 
@@ -490,13 +501,12 @@ class MemoryStore:
             chunk = ids[start : start + step]
             texts = [new[i][0].text for i in chunk]
             vectors = self._embed(texts)
+            metadatas = [new[i][1] for i in chunk]
             self._call(
-                self.collection.add,
-                ids=chunk,
-                documents=texts,
-                embeddings=vectors,
-                metadatas=[new[i][1] for i in chunk],
+                self.collection.add, ids=chunk, documents=texts, embeddings=vectors, metadatas=metadatas
             )
+            if self.index is not None:  # after Chroma: a crash in between is repaired on the next open
+                self.index.add(index_records(chunk, texts, metadatas), vectors)
 
     def _embed(self, texts: list[str]) -> Any:
         return self.function(texts)
@@ -507,6 +517,8 @@ class MemoryStore:
         if memory is None:
             raise NotFoundError(f"no memory has the id '{memory_id_}' (see `lsm memory-list`)")
         self._call(self.collection.delete, ids=[memory.id])
+        if self.index is not None:
+            self.index.delete([memory.id])
         return memory
 
     # -- searching
@@ -517,15 +529,22 @@ class MemoryStore:
         if not query:
             raise UsageError("the search query is empty")
         qvec = self._embed([query])[0]
-        where = where_clause(filters)
         candidates = max(2 * limit, 10)  # room for the verbatim bonus to reorder; more costs time
         hits: dict[str, Hit] = {}
-        self._knn(hits, qvec, candidates, where)
         terms = exact_terms(query)
         lookup = lookup_terms(query, terms)
-        if lookup:  # the nearest of the memories holding a term verbatim, found by Chroma's full-text index
-            contains = [{"$contains": t} for t in lookup]
-            self._knn(hits, qvec, candidates, where, contains[0] if len(contains) == 1 else {"$or": contains})
+        if self.index is not None:
+            self._knn_indexed(hits, qvec, candidates, filters)
+            if lookup:  # the nearest of the memories holding a term verbatim, found by the FTS index
+                self._knn_indexed(hits, qvec, candidates, filters, tuple(lookup))
+        else:
+            where = where_clause(filters)
+            self._knn(hits, qvec, candidates, where)
+            if lookup:  # the nearest of the memories holding a term verbatim, found by Chroma's text index
+                contains = [{"$contains": t} for t in lookup]
+                self._knn(
+                    hits, qvec, candidates, where, contains[0] if len(contains) == 1 else {"$or": contains}
+                )
         scored = []
         for hit in hits.values():
             bonus, found = exact_bonus(query, terms, hit.memory.text)
@@ -546,6 +565,63 @@ class MemoryStore:
         for i, d, m, dist in rows:
             if i not in hits:
                 hits[i] = Hit(memory_from(i, d, m), 0.0, _similarity(1.0 - float(dist)))
+
+    def _knn_indexed(
+        self, hits: dict[str, Hit], qvec: Any, n: int, filters: Filters, terms: tuple[str, ...] = ()
+    ) -> None:
+        """``_knn`` through the side index: unfiltered queries go to Chroma's HNSW as they are; filtered
+        and verbatim ones take their candidates from the index (no scan of Chroma's metadata)."""
+        query = index_query(filters, terms)
+        if query == index_query(Filters()):
+            self._knn(hits, qvec, n, None)
+            return
+        assert self.index is not None
+        for record, distance in self.index.nearest(qvec, query, n, lambda k: self._nearest_ids(qvec, k)):
+            if record.id not in hits:
+                memory = memory_from(record.id, record.text, record.meta)
+                hits[record.id] = Hit(memory, 0.0, _similarity(1.0 - distance))
+
+    def _nearest_ids(self, qvec: Any, n: int) -> list[tuple[str, float]]:
+        """The ``n`` memories nearest to ``qvec`` in the whole store (Chroma's HNSW): (id, distance)."""
+        got = self._call(self.collection.query, query_embeddings=[qvec], n_results=n, include=["distances"])
+        return [(str(i), float(d)) for i, d in zip(got["ids"][0], got["distances"][0])]
+
+    def _chroma_records(self) -> Iterator[tuple[list[Record], list[Any]]]:
+        """Every memory in the collection with its vector, in batches (to rebuild the side index)."""
+        step = self._batch_size()
+        offset = 0
+        while True:
+            got = self._call(
+                self.collection.get,
+                include=["documents", "metadatas", "embeddings"],
+                limit=step,
+                offset=offset,
+            )
+            if not got["ids"]:
+                return
+            records = index_records(got["ids"], got["documents"], got["metadatas"])
+            yield records, list(got["embeddings"])
+            offset += len(got["ids"])
+
+    def attach_index(self, folder: Path) -> None:
+        """Open the side index in ``folder`` (rebuilt from Chroma when it is missing or disagrees)."""
+        import sqlite3
+
+        from llm_session_manager import memory_index
+
+        path = folder / memory_index.INDEX_FILE
+        space = distance_space(self.collection)
+        if space not in memory_index.SPACES:
+            self.warnings.append(
+                f"memory collection uses the {space!r} distance; filtered searches scan the store"
+            )
+            return
+        try:
+            self.index, _ = memory_index.open_index(
+                path, str(self.collection.id), self.count(), self._chroma_records, space
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self.warnings.append(f"memory index {path}: {_first_line(exc)}; filtered searches scan the store")
 
     # -- statistics
 
@@ -574,6 +650,29 @@ class MemoryStore:
             },
             collection=str(self.collection.name),
         )
+
+
+def distance_space(collection: Any) -> str:
+    """The distance of the collection's vector index: its configuration's, else its metadata's, else
+    Chroma's default (l2)."""
+    conf = getattr(collection, "configuration_json", None) or {}
+    for key in ("hnsw", "spann"):
+        space = (conf.get(key) or {}).get("space")
+        if space:
+            return str(space)
+    return str((collection.metadata or {}).get("hnsw:space") or "l2")
+
+
+def index_query(filters: Filters, terms: tuple[str, ...] = ()) -> Query:
+    from llm_session_manager.memory_index import Query
+
+    return Query(filters.sessions, filters.tags, filters.project, filters.agent, terms)
+
+
+def index_records(ids: Sequence[str], texts: Sequence[str | None], metas: Sequence[Any]) -> list[Record]:
+    from llm_session_manager.memory_index import Record
+
+    return [Record(i, t or "", dict(m or {})) for i, t, m in zip(ids, texts, metas)]
 
 
 def _similarity(value: float) -> float:
@@ -661,6 +760,8 @@ def open_store(paths: Paths, cfg: Mapping[str, Any]) -> MemoryStore:
     except Exception as exc:
         raise StoreError(f"cannot open memory collection '{name}': {_first_line(exc)}") from None
     store = MemoryStore(client, collection, function, files, {**location, "collection": name})
+    if location["kind"] == "local":  # a shared server has other writers: no side index there
+        store.attach_index(Path(location["path"]))
     if recorded and recorded != files.variant:
         store.warnings.append(
             f"the memories were embedded with the {recorded} model but memory.model selects the "

@@ -321,7 +321,10 @@ class Spy:
         return call
 
 
-def test_filters_run_inside_chroma(store: MemoryStore) -> None:
+@pytest.mark.parametrize("indexed", [True, False], ids=["side-index", "chroma-where"])
+def test_filters_run_in_the_side_index_or_inside_chroma(store: MemoryStore, indexed: bool) -> None:
+    """Locally the side index answers filters (Chroma scans its metadata for a ``where``); without it (a
+    shared server) every call hands the filter to Chroma. Same memories either way."""
     store.add_many(
         [
             item(
@@ -333,6 +336,9 @@ def test_filters_run_inside_chroma(store: MemoryStore) -> None:
             item("The token cache is in Redis", "gemini:c3", project="api"),
         ]
     )
+    assert store.index is not None
+    if not indexed:
+        store.index = None
     spy = Spy(store.collection)
     store.collection = spy
     texts = lambda hits: sorted(h.memory.text for h in hits)  # noqa: E731
@@ -341,7 +347,8 @@ def test_filters_run_inside_chroma(store: MemoryStore) -> None:
         "Login page uses the design system",
         "Sessions expire after 30 minutes",
     ]
-    assert spy.calls[-1] == ("query", {"tags": {"$contains": "auth"}}, None)
+    if not indexed:
+        assert spy.calls[-1] == ("query", {"tags": {"$contains": "auth"}}, None)
     assert texts(store.search("tokens", Filters(project="api", agent="claude-code"))) == [
         "JWT tokens are signed with RS256",
         "Sessions expire after 30 minutes",
@@ -351,7 +358,10 @@ def test_filters_run_inside_chroma(store: MemoryStore) -> None:
     ]
     assert [m.text for m in store.find(Filters(agent="gemini"))] == ["The token cache is in Redis"]
     assert store.find(Filters(tags=("nope",))) == []
-    assert all(where is not None for _, where, _ in spy.calls)  # every call was filtered by Chroma
+    if indexed:
+        assert all(where is None and doc is None for _, where, doc in spy.calls)  # Chroma scanned nothing
+    else:
+        assert all(where is not None for _, where, _ in spy.calls)  # every call was filtered by Chroma
     assert memory.where_clause(Filters()) is None
     assert memory.where_clause(Filters(sessions=("a:1", "b:2"), project="p")) == {
         "$and": [{"session_id": {"$in": ["a:1", "b:2"]}}, {"project": "p"}]
@@ -678,3 +688,148 @@ def test_a_text_with_bytes_that_are_not_utf8_is_saved_not_a_traceback() -> None:
     text = memory.normalise_text("caf\udce9 latin-1 ")
     assert text == "caf\ufffd latin-1"
     assert len(memory.content_hash("claude-code:x", text)) == 64
+
+
+# ---------------------------------------------------------------------------------------------------
+# The side index (memory_index.py): filters and verbatim terms without a scan of Chroma's metadata
+
+
+def fake_vectors(texts: list[str]) -> list[Any]:
+    """A fixed random unit vector per text (the index is under test, not the model)."""
+    import hashlib
+
+    import numpy as np
+
+    out = []
+    for text in texts:
+        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+        vector = np.random.default_rng(seed).standard_normal(384).astype(np.float32)
+        out.append(vector / np.linalg.norm(vector))
+    return out
+
+
+@pytest.fixture
+def quick(store: MemoryStore, monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
+    monkeypatch.setattr(store, "_embed", fake_vectors)
+    return store
+
+
+def through_chroma(store: MemoryStore, what: Any) -> Any:
+    """``what()`` with the side index detached: Chroma's where clauses, as on a shared server."""
+    index, store.index = store.index, None
+    try:
+        return what()
+    finally:
+        store.index = index
+
+
+def signature(hits: list[memory.Hit]) -> list[tuple[str, float, tuple[str, ...]]]:
+    return [(h.memory.id, round(h.score, 5), h.matched) for h in hits]
+
+
+def test_side_index_follows_adds_and_deletes(quick: MemoryStore) -> None:
+    saved = quick.add_many(
+        [
+            item("Crash in src/app/main.py on start", "claude-code:a", tags=["bug"]),
+            item("ECONNREFUSED from the Redis cache", "codex:b", project="api"),
+            item("Buttons are 40 px high", "codex:b", tags=["ui"], project="web"),
+        ]
+    )
+    assert quick.index is not None
+    assert quick.index.count() == quick.count() == 3
+    assert [h.memory.text for h in quick.search("src/app/main.py", limit=1)] == [
+        "Crash in src/app/main.py on start"
+    ]
+    assert quick.session_ids() == {"claude-code:a", "codex:b"}
+    quick.delete(saved[0][0].id)
+    assert quick.index.count() == quick.count() == 2
+    hits = quick.search("src/app/main.py", limit=5)
+    assert all(h.score < 1 for h in hits)  # the deleted memory is no longer found verbatim
+    assert [m.id for m in quick.find(Filters(project="api"))] == [saved[1][0].id]
+    assert quick.find(Filters(tags=("bug",))) == []
+    assert quick.session_ids() == {"codex:b"}
+
+
+def test_side_index_is_rebuilt_when_missing_corrupt_or_behind(quick: MemoryStore) -> None:
+    quick.add_many([item(f"note {n} about pkg/store/db.go", tags=[f"t{n % 2}"]) for n in range(5)])
+    assert quick.index is not None
+    path = quick.index.path
+    expected = [m.id for m in quick.find(Filters(tags=("t1",)))]
+    quick.index.close()
+
+    path.unlink()  # missing
+    reopened = open_default()[1]
+    assert path.is_file() and [m.id for m in reopened.find(Filters(tags=("t1",)))] == expected
+    assert reopened.index is not None
+    reopened.index.close()
+
+    path.write_bytes(b"this is not a database" * 100)  # corrupt
+    reopened = open_default()[1]
+    assert [m.id for m in reopened.find(Filters(tags=("t1",)))] == expected
+
+    # behind Chroma (a process stopped between its Chroma write and its index write)
+    reopened.collection.add(
+        ids=["mem-000000000001"],
+        documents=["written to chroma only"],
+        embeddings=fake_vectors(["written to chroma only"]),
+        metadatas=[{"session_id": "codex:z", "agent": "codex", "tags": ["t1"], "created_ts": 9e9}],
+    )
+    assert reopened.index is not None
+    reopened.index.close()
+    again = open_default()[1]
+    assert [m.id for m in again.find(Filters(tags=("t1",)))] == ["mem-000000000001", *expected]
+    assert again.search("written to chroma only", Filters(agent="codex"), limit=1)[0].score >= 1
+
+
+WORDS = ["cache", "login", "retry", "token", "queue", "schema", "worker", "deploy", "parser", "socket"]
+CODE = ["src/app/main.py", "ECONNREFUSED", "TypeError", "os.path.join", "E1101", "getUser", "--force"]
+
+
+def random_memories(rng: Any, count: int) -> list[NewMemory]:
+    out = []
+    for n in range(count):
+        words = rng.sample(WORDS, 4)
+        if rng.random() < 0.4:
+            words.insert(rng.randrange(5), rng.choice(CODE))
+        agent = rng.choice(["claude-code", "codex", "gemini"])
+        tags = tuple(sorted(set(rng.sample(["a", "b", "c", "d", "e"], rng.randrange(3)))))
+        project = rng.choice(["api", "web", "cli", None])
+        out.append(
+            NewMemory(f"{' '.join(words)} #{n}", f"{agent}:s{n % 7}", f"s{n % 7}", agent, project, tags)
+        )
+    return out
+
+
+def random_filters(rng: Any) -> Filters:
+    return Filters(
+        sessions=tuple(
+            rng.sample([f"{a}:s{n}" for a in ("codex", "gemini") for n in range(7)], rng.randrange(3))
+        ),
+        tags=tuple(rng.sample(["a", "b", "c"], rng.choice([0, 0, 1, 2]))),
+        project=rng.choice([None, None, "api", "web"]),
+        agent=rng.choice([None, None, "codex", "claude-code"]),
+    )
+
+
+@pytest.mark.parametrize("exact_limit", [3000, 10], ids=["scored", "oversampled"])
+def test_side_index_gives_the_hits_of_chromas_filtered_scan(
+    quick: MemoryStore, monkeypatch: pytest.MonkeyPatch, exact_limit: int
+) -> None:
+    import random
+
+    from llm_session_manager import memory_index
+
+    monkeypatch.setattr(memory_index, "EXACT_LIMIT", exact_limit)
+    rng = random.Random(17)
+    quick.add_many(random_memories(rng, 400))
+    for _ in range(60):
+        words = rng.sample(WORDS, 2)
+        if rng.random() < 0.6:
+            words.append(rng.choice(CODE))
+        query, filters = " ".join(words), random_filters(rng)
+        limit = rng.choice([3, 10])
+        indexed = quick.search(query, filters, limit)
+        scanned = through_chroma(quick, lambda q=query, f=filters, n=limit: quick.search(q, f, n))
+        assert signature(indexed) == signature(scanned), (query, filters)
+        assert quick.find(filters) == through_chroma(quick, lambda f=filters: quick.find(f))
+    assert quick.session_ids() == through_chroma(quick, quick.session_ids)
