@@ -23,7 +23,6 @@ import sqlite3
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeGuard
@@ -237,6 +236,7 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
     _planned(stats, jobs)
     if pending >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
@@ -675,6 +675,7 @@ def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iter
     _planned(stats, jobs)
     if sum(j[3] for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
