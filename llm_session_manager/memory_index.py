@@ -5,9 +5,11 @@ Chroma evaluates a ``where`` or ``where_document`` filter by scanning its metada
 memories, growing with the store), and its id-restricted queries are slower still. This index keeps, per
 memory: the filterable fields in indexed columns, its tags in their own table, its text in an FTS5
 trigram table (case-sensitive substring search, the semantics of Chroma's ``$contains``), its metadata as
-JSON and its vector. A filtered or verbatim search asks the index for the candidate memories and ranks
-them by the distance Chroma uses (the collection's space: cosine for lsm's); when a filter lets most of
-the store through, Chroma's unfiltered nearest neighbours are oversampled and filtered here instead.
+JSON, and its vector in a flat file of float32 rows beside it (mapped into memory: scoring a few
+thousand candidates reads only their rows). A filtered or verbatim search asks the index for the
+candidate memories and ranks them by the distance Chroma uses (the collection's space: cosine for lsm's);
+when a filter lets most of the store through, Chroma's unfiltered nearest neighbours are oversampled and
+filtered here instead.
 
 Chroma stays the store of record: every write goes to Chroma first, then here. The index records the
 collection's id and is checked against the collection's count on open; missing, unreadable, from another
@@ -32,11 +34,13 @@ import numpy as np
 import numpy.typing as npt
 
 INDEX_FILE = "lsm_index.sqlite3"
-VERSION = "3"
+VERSION = "4"
+VECTORS_SUFFIX = ".vectors"  # beside the index: float32 rows, row n for the memory whose ``mem.n`` is n
 DIMENSIONS = 384
-# Up to this many candidates are scored exactly (reading their vectors costs ~1 ms per 1,000); more, and
+ROW_BYTES = DIMENSIONS * 4
+# Up to this many candidates are scored exactly (~0.5 ms per 1,000 from the mapped vector file); more, and
 # Chroma's unfiltered nearest neighbours are oversampled and filtered here.
-EXACT_LIMIT = 2000
+EXACT_LIMIT = 8000
 OVERSAMPLE = 4  # times the expected number of neighbours needed to find n that pass the filter
 MAX_OVERSAMPLED = 2000
 
@@ -52,7 +56,6 @@ CREATE TABLE mem (
     text TEXT NOT NULL,
     meta TEXT NOT NULL
 );
-CREATE TABLE vec (n INTEGER PRIMARY KEY, v BLOB NOT NULL);
 CREATE UNIQUE INDEX mem_id ON mem (id);
 CREATE INDEX mem_session ON mem (session_id);
 CREATE INDEX mem_agent ON mem (agent);
@@ -109,6 +112,29 @@ class Query:
             params.append(" OR ".join(fts_phrase(t) for t in self.terms))
         return (" AND ".join(clauses) or "1"), params
 
+    def rowid_sql(self) -> tuple[str, list[Any]]:
+        """A SELECT of the ``mem.n`` of every memory that passes: one covering-index lookup per filter,
+        intersected (a tag or a term lists its memories without visiting them)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.sessions:
+            ids = sorted(set(self.sessions))
+            parts.append(f"SELECT n FROM mem WHERE session_id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
+        for tag in self.tags:
+            parts.append("SELECT n FROM mem_tag WHERE tag = ?")
+            params.append(tag)
+        if self.project is not None:
+            parts.append("SELECT n FROM mem WHERE project = ?")
+            params.append(self.project)
+        if self.agent is not None:
+            parts.append("SELECT n FROM mem WHERE agent = ?")
+            params.append(self.agent)
+        if self.terms:
+            parts.append("SELECT rowid FROM mem_text WHERE mem_text MATCH ?")
+            params.append(" OR ".join(fts_phrase(t) for t in self.terms))
+        return (" INTERSECT ".join(parts) or "SELECT n FROM mem"), params
+
 
 def fts_phrase(term: str) -> str:
     """``term`` as an FTS5 phrase (trigram: matches it as a substring; needs 3 characters or more)."""
@@ -120,18 +146,19 @@ SPACES = ("cosine", "l2", "ip")
 
 def distances(space: str, vectors: Vector, query: Vector) -> Vector:
     """The distance Chroma's HNSW index reports in ``space`` (float32) from each row of ``vectors`` to
-    ``query``: cosine 1 - cos, l2 the squared Euclidean distance, ip 1 - the dot product."""
+    ``query``: cosine 1 - cos, l2 the squared Euclidean distance, ip 1 - the dot product. einsum, not
+    BLAS: OpenBLAS's threads wait for busy cores (a 0.1 ms product took 5-15 ms on a loaded machine)."""
     if space == "l2":
         diff = vectors - query
         squared: Vector = np.einsum("ij,ij->i", diff, diff)
         return squared
     if space == "cosine":
         tiny = np.float32(1e-30)
-        norms = np.maximum(np.linalg.norm(vectors, axis=1), tiny)
-        query = query / max(np.linalg.norm(query), tiny)
-        cosine: Vector = np.float32(1.0) - (vectors @ query) / norms
+        norms = np.maximum(np.sqrt(np.einsum("ij,ij->i", vectors, vectors)), tiny)
+        query = query / max(np.sqrt(np.einsum("i,i->", query, query)), tiny)
+        cosine: Vector = np.float32(1.0) - np.einsum("ij,j->i", vectors, query) / norms
         return cosine
-    inner: Vector = np.float32(1.0) - vectors @ query
+    inner: Vector = np.float32(1.0) - np.einsum("ij,j->i", vectors, query)
     return inner
 
 
@@ -150,6 +177,9 @@ class SideIndex:
     def __init__(self, db: sqlite3.Connection, path: Path, space: str = "cosine") -> None:
         self.db = db
         self.path = path
+        self.vectors_path = vectors_file(path)
+        self._mapped: np.memmap[Any, np.dtype[np.float32]] | None = None
+        self._mapped_inode = 0
         self.space = space  # the collection's distance, so that rankings are Chroma's
 
     # -- writing
@@ -166,13 +196,15 @@ class SideIndex:
                     continue
                 self.db.execute("INSERT INTO mem_text (mem_text, rowid, text) VALUES ('delete', ?, ?)", row)
                 self.db.execute("DELETE FROM mem_tag WHERE n = ?", (row[0],))
-                self.db.execute("DELETE FROM vec WHERE n = ?", (row[0],))
                 self.db.execute("DELETE FROM mem WHERE n = ?", (row[0],))
 
     def rebuild(self, collection_id: str, batches: Iterable[tuple[list[Record], list[Any]]]) -> None:
         """Replace the whole index with ``batches`` of Chroma's records, in one transaction."""
         with self._transaction():
-            for table in ("mem_tag", "vec", "mem", "info"):
+            self._mapped = None
+            # a new file, not a truncated one: another process may have the old one mapped
+            self.vectors_path.unlink(missing_ok=True)
+            for table in ("mem_tag", "mem", "info"):
                 self.db.execute(f"DELETE FROM {table}")
             self.db.execute("INSERT INTO mem_text (mem_text) VALUES ('delete-all')")
             for records, vectors in batches:
@@ -183,6 +215,8 @@ class SideIndex:
             )
 
     def _insert(self, records: Sequence[Record], vectors: Sequence[Any]) -> None:
+        """Insert ``records`` (inside a transaction); their vectors are written before it commits."""
+        rows: list[tuple[int, bytes]] = []
         for record, vector in zip(records, vectors, strict=True):
             meta = record.meta
             project = meta.get("project") or None
@@ -199,12 +233,19 @@ class SideIndex:
                     json.dumps(meta, sort_keys=True),
                 ),
             )
-            n = cursor.lastrowid
-            self.db.execute("INSERT INTO vec (n, v) VALUES (?, ?)", (n, _vector(vector).tobytes()))
+            n = int(cursor.lastrowid or 0)
+            rows.append((n, _vector(vector).tobytes()))
             self.db.execute("INSERT INTO mem_text (rowid, text) VALUES (?, ?)", (n, record.text))
             self.db.executemany(
                 "INSERT OR IGNORE INTO mem_tag (tag, n) VALUES (?, ?)", [(t, n) for t in _tags(meta)]
             )
+        self._write_vectors(rows)
+
+    def _write_vectors(self, rows: list[tuple[int, bytes]]) -> None:
+        with open(self.vectors_path, "r+b" if self.vectors_path.exists() else "w+b") as out:
+            for n, data in sorted(rows):
+                out.seek(n * ROW_BYTES)
+                out.write(data)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -217,6 +258,12 @@ class SideIndex:
         self.db.execute("COMMIT")
 
     # -- reading
+
+    def vectors_complete(self) -> bool:
+        """The vector file has a row for every memory."""
+        last = self.db.execute("SELECT max(n) FROM mem").fetchone()[0]
+        size = self.vectors_path.stat().st_size if self.vectors_path.exists() else 0
+        return last is None or size >= (int(last) + 1) * ROW_BYTES
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM mem").fetchone()[0])
@@ -244,8 +291,7 @@ class SideIndex:
         distances. ``unfiltered(k)``: the store's ``k`` nearest (Chroma's HNSW), used when the
         filter lets so many through that scoring each would be slower."""
         qvec = _vector(query_vector)
-        where, params = query.sql()
-        rowids = [r[0] for r in self.db.execute(f"SELECT n FROM mem WHERE {where}", params)]
+        rowids = [r[0] for r in self.db.execute(*query.rowid_sql())]
         if len(rowids) > EXACT_LIMIT:
             found = self._oversampled(rowids, n, unfiltered)
             if found is not None:
@@ -256,17 +302,22 @@ class SideIndex:
         """The ``n`` of ``rowids`` nearest to ``qvec``, each scored."""
         if not rowids:
             return []
-        rows: list[tuple[int, bytes]] = []
-        for start in range(0, len(rowids), 30_000):  # under SQLite's limit on parameters
-            chunk = rowids[start : start + 30_000]
-            marks = ", ".join("?" * len(chunk))
-            rows.extend(self.db.execute(f"SELECT n, v FROM vec WHERE n IN ({marks})", chunk))
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), DIMENSIONS)
-        found = distances(self.space, matrix, qvec)
+        found = distances(self.space, self._vectors(rowids), qvec)
         order = np.argsort(found, kind="stable")[:n]
-        chosen = [(rows[i][0], float(found[i])) for i in order]
+        chosen = [(rowids[i], float(found[i])) for i in order]
         by_n = self._by_rowid([r for r, _ in chosen])
         return [(by_n[r], d) for r, d in chosen]
+
+    def _vectors(self, rowids: list[int]) -> Vector:
+        """The vectors of ``rowids``, from the mapped file (mapped again when it has grown: pages already
+        read stay mapped for the next query of a long-lived process)."""
+        stat = self.vectors_path.stat()
+        fresh = self._mapped is not None and stat.st_ino == self._mapped_inode
+        if not fresh or self._mapped is None or max(rowids) >= self._mapped.shape[0]:
+            rows = stat.st_size // ROW_BYTES
+            self._mapped = np.memmap(self.vectors_path, dtype=np.float32, mode="r", shape=(rows, DIMENSIONS))
+            self._mapped_inode = stat.st_ino
+        return np.asarray(self._mapped[np.asarray(rowids)])
 
     def _oversampled(
         self, rowids: list[int], n: int, unfiltered: Callable[[int], list[tuple[str, float]]]
@@ -299,6 +350,7 @@ class SideIndex:
         return {int(r[0]): Record(r[1], r[2], json.loads(r[3])) for r in rows}
 
     def close(self) -> None:
+        self._mapped = None
         self.db.close()
 
 
@@ -311,9 +363,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
+def vectors_file(path: Path) -> Path:
+    return path.with_suffix(VECTORS_SUFFIX)
+
+
 def _fresh(path: Path) -> sqlite3.Connection:
     """A new, empty index at ``path`` (whatever was there is removed)."""
-    for stale in (path, path.with_name(path.name + "-journal")):
+    for stale in (path, path.with_name(path.name + "-journal"), vectors_file(path)):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     db = _connect(path)
@@ -336,6 +392,7 @@ def open_index(
             index.info("version") == VERSION
             and index.info("collection") == collection_id
             and index.count() == collection_count
+            and index.vectors_complete()
         ):
             return index, False
         index.close()

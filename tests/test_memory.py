@@ -766,6 +766,14 @@ def test_side_index_is_rebuilt_when_missing_corrupt_or_behind(quick: MemoryStore
     path.write_bytes(b"this is not a database" * 100)  # corrupt
     reopened = open_default()[1]
     assert [m.id for m in reopened.find(Filters(tags=("t1",)))] == expected
+    assert reopened.index is not None
+    reopened.index.close()
+
+    reopened.index.vectors_path.write_bytes(b"\0" * 100)  # the vector file cut short
+    reopened = open_default()[1]
+    reopened._embed = fake_vectors  # type: ignore[method-assign]
+    hits = reopened.search("note 3 about pkg/store/db.go", Filters(tags=("t1",)), limit=1)
+    assert hits[0].memory.text == "note 3 about pkg/store/db.go" and hits[0].similarity > 0.99
 
     # behind Chroma (a process stopped between its Chroma write and its index write)
     reopened.collection.add(
