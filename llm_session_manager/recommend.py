@@ -142,9 +142,9 @@ def recommend(
 
 
 @functools.lru_cache(maxsize=2)
-def _pasteable(sessions: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _pasteable(sessions: frozenset[tuple[str, str]]) -> dict[str, str]:
     """Kept while the sessions stay the same (the dashboard asks again on every refresh). Read-only."""
-    return pasteable_ids(sessions)
+    return pasteable_ids(sorted(sessions))
 
 
 class Names:
@@ -152,7 +152,7 @@ class Names:
     a session not among them is named by its full id."""
 
     def __init__(self, views: Sequence[SessionView] = ()) -> None:
-        self._ids = _pasteable(tuple((v.session.agent, v.session.native_id) for v in views))
+        self._ids = _pasteable(frozenset((v.session.agent, v.session.native_id) for v in views))
 
     def __call__(self, view: SessionView) -> str:
         return self._ids.get(view.session.id, view.session.id)

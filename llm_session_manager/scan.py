@@ -273,11 +273,19 @@ class ScanMemo:
     ) -> None:
         """Keep a scan's result: its sessions, the listing they were merged from, and its signature."""
         self.signature, self.sessions, self.redactor = signature, sessions, redactor_digest()
-        self.listing = {path: (key, ident) for path, key, ident in current}
-        self._by_key = None
+        self.listing = {}
+        self._by_key = {}
+        for path, key, ident in current:
+            self.add(path, key, ident)
+
+    def add(self, path: str, key: str, ident: Identity) -> None:
+        """A file new to the listing."""
+        self.listing[path] = (key, ident)
+        if self._by_key is not None:
+            self._by_key.setdefault(key, []).append(path)
 
     def paths_of(self, key: str) -> list[str]:
-        """The listed files of session ``key`` (indexed once per listing)."""
+        """The listed files of session ``key``."""
         if self._by_key is None:
             self._by_key = {}
             for path, (k, _ident) in self.listing.items():
@@ -320,6 +328,8 @@ def scan_agent(
         stats.from_cache = True
         return ScanResult(memo.sessions, stats)
     saved = _from_saved(conn, reader, memo, current, signature, stats, history)
+    if saved is None:
+        saved = _scan_walked(conn, reader, memo, current, signature, stats, history)
     if saved is not None:
         return saved
     if memo is None and isinstance(reader, SharingReader):
@@ -464,12 +474,53 @@ def _scan_listed(
     if not updates:
         stats.from_cache = True
         return ScanResult(memo.sessions, stats)
-    assert isinstance(reader, SharingReader)  # _restat answers for no other
+    listed = {path: (memo.listing[path][0], ident) for path, ident in updates.items()}
+    return _merge_listed(conn, reader, memo, listed, stats, history)
+
+
+def _scan_walked(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    memo: ScanMemo | None,
+    current: list[tuple[str, str, Identity]],
+    signature: str,
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult | None:
+    """A memo scan after a walk that found files new or grown, and none removed, renamed or replaced:
+    merged as a targeted scan merges (only the sessions they can affect); None otherwise."""
+    if memo is None or memo.links is None or not memo.listing or memo.redactor != redactor_digest():
+        return None
+    listing = {path: (key, ident) for path, key, ident in current}
+    if len(listing) < len(memo.listing) or any(path not in listing for path in memo.listing):
+        return None
+    updates = {path: new for path, new in listing.items() if memo.listing.get(path) != new}
+    for path, (key, ident) in updates.items():
+        old = memo.listing.get(path)
+        if old is not None and (old[0] != key or old[1][:2] != ident[:2]):
+            return None
+    result = _merge_listed(conn, reader, memo, updates, stats, history)
+    if not stats.errors:
+        memo.signature = signature  # the walk's digest: its listing is the memo's now
+    return result
+
+
+def _merge_listed(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    memo: ScanMemo,
+    updates: dict[str, tuple[str, Identity]],
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult:
+    """Read the ``updates`` files (path -> session key, new identity; new ones too) and merge again
+    the sessions they can affect; a file that cannot be read keeps its old identity, to be read again."""
+    assert isinstance(reader, SharingReader)  # only a memo of a SharingReader keeps links
     agent, version = reader.name, reader.parser_version
     jobs: list[Job] = []
-    for path, ident in updates.items():
+    for path, (key, ident) in updates.items():
         prior = memo.states.get(path)
-        jobs.append((path, memo.listing[path][0], prior, ident[2] - (prior.offset if prior else 0)))
+        jobs.append((path, key, prior, ident[2] - (prior.offset if prior else 0)))
     if memo.links is None:
         memo.links = Links.of(memo.states.values(), reader.shared_keys)
     before = {path: set(reader.shared_keys(prior)) for path, _k, prior, _n in jobs if prior is not None}
@@ -477,6 +528,9 @@ def _scan_listed(
     fresh = _read_changed(reader, jobs, stats)  # may continue (and change) the prior states in place
     stats.files_read = len(fresh)
     stats.bytes_read = sum(max(0, s.offset - offsets.get(s.path, 0)) for s in fresh)
+    for state in fresh:
+        if state.path not in memo.listing:
+            memo.add(state.path, state.session_key, state.identity)
     try:
         sessions = _merge_group(reader, memo, fresh, before)
     except Exception as exc:  # never let one agent's new format take the whole listing down
@@ -484,8 +538,8 @@ def _scan_listed(
         return ScanResult([], stats)
     parse_cache.save_states(conn, agent, version, fresh, [])
     parse_cache.drop_merged(conn, agent)
-    for path, ident in updates.items():
-        memo.listing[path] = (memo.listing[path][0], ident)
+    for state in fresh:
+        memo.listing[state.path] = (updates[state.path][0], updates[state.path][1])
     memo.signature = f"listed:{stats.files}:{len(fresh)}:{id(sessions)}"  # no walk: not a listing's digest
     memo.sessions = sessions
     return ScanResult(sessions if history else _without_history(sessions, memo), stats)

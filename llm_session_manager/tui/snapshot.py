@@ -20,6 +20,12 @@ for a reason to collect:
 
 Otherwise the previous snapshot is reused with the new time (ages in the table still move).
 
+A collect for a change or a deadline tells ``collect()`` which watched paths changed
+(``CollectMemo.changed``): only those are stat'ed again, only the sessions they can affect are merged
+again, and the agents the tick just found are reused. A path under an agent's root that is no listed
+file (a folder whose listing changed) makes that agent's files listed again; the first collect, ``r``
+and the ``max_age`` safety net list every file.
+
 A collect found necessary waits, though, until the monitor has spent at most ``COLLECT_SHARE`` of one core
 on collecting: after a collect that took C seconds of CPU the next one (other than ``r``) comes at least
 C / COLLECT_SHARE seconds later. Where ``collect()`` is cheap this changes nothing; on a machine where it
@@ -201,12 +207,12 @@ def _recommendations(views: Sequence[SessionView], cfg: Mapping[str, Any], now: 
 
 
 @lru_cache(maxsize=2)
-def _pasteable(sessions: tuple[tuple[str, str], ...]) -> dict[str, str]:
+def _pasteable(sessions: frozenset[tuple[str, str]]) -> dict[str, str]:
     """``present.pasteable_ids`` (at least 8 characters), kept while the sessions known stay the same:
     with thousands of them it costs more than the rest of a snapshot. Treat the result as read-only."""
     from llm_session_manager.present import pasteable_ids
 
-    return pasteable_ids(sessions, minimum=8)
+    return pasteable_ids(sorted(sessions), minimum=8)
 
 
 def build_snapshot(
@@ -231,7 +237,7 @@ def build_snapshot(
         recs = ()
         warnings.append(f"recommendations failed: {type(exc).__name__}: {exc}")
     # Prefixes unique among every session lsm knows (not only those shown): pasteable into any command.
-    shorts = _pasteable(tuple((v.session.agent, v.session.native_id) for v in collected.views))
+    shorts = _pasteable(frozenset((v.session.agent, v.session.native_id) for v in collected.views))
     running = [v for v in views if v.session.process is not None]
     return Snapshot(
         time=now,
@@ -381,6 +387,8 @@ class Refresher:
         self._watch: list[str] = []
         self._fingerprint: object = None
         self._changed: set[str] | None = None  # the watched paths that changed, as the last tick saw
+        self._looked = False  # whether this tick's reason() looked at the watch list and the agents
+        self._safety_due: datetime | None = None  # when the safety-net collect (a full listing) is due
         self._seen_processes: object = _NOT_SEEN  # the running agents as this tick's reason() saw them
         self._found: list[Any] | None = None  # the same, as discovery gave them (models.Process)
         self._due: datetime | None = None
@@ -409,23 +417,27 @@ class Refresher:
             self._snapshot = dataclasses.replace(self._snapshot, time=now, pending_for=wait)
             return self._snapshot
         self.stats.reasons[why or "first"] = self.stats.reasons.get(why or "first", 0) + 1
-        # Only a change the watch list saw names the paths to stat again; any other reason (the safety
-        # net, a deadline, `r`) lists every file.
-        self._memo.changed = self._changed if why == "changed" else None
-        # The agents reason() found a moment ago: collect() need not look again.
-        self._memo.processes = self._found if why == "changed" else None
+        looked = why != "forced" and self._looked
+        # What this tick's look saw: the watched paths that changed (None: list every file, as the
+        # safety net, `r` and the first collect do) and the running agents (collect need not look again).
+        self._memo.changed = self._changed if looked else None
+        self._memo.processes = self._found if looked else None
         return self._collect(now)
 
     def reason(self, now: datetime) -> str | None:
-        """Why a new collect is needed now, or None."""
-        if self._snapshot is None or self._due is None:
+        """Why a new collect is needed now, or None. A deadline ("time" before the safety net is due)
+        and a change look at the watch list, which then names what changed (``_changed``)."""
+        self._looked = False
+        if self._snapshot is None or self._due is None or self._safety_due is None:
             return "first"
-        if now >= self._due:
+        if now >= self._safety_due:
             return "time"
         fingerprint = self.fingerprint()
-        self._seen_processes = fingerprint[1]
+        self._looked, self._seen_processes = True, fingerprint[1]
+        self._changed = self._changed_paths(fingerprint)
+        if now >= self._due:
+            return "time"
         if fingerprint != self._fingerprint:
-            self._changed = self._changed_paths(fingerprint)
             return "changed"
         return None
 
@@ -485,7 +497,7 @@ class Refresher:
             if self._snapshot is None:
                 raise
             # Keep showing the last good data; say why it is not fresh, and try again next tick.
-            self._due = now
+            self._due = self._safety_due = now  # the next try lists every file
             warning = f"refresh failed ({type(exc).__name__}: {exc}); showing the last data"
             self._snapshot = dataclasses.replace(self._snapshot, time=now, warnings=(warning,))
             return self._snapshot
@@ -505,7 +517,8 @@ class Refresher:
             processes = self._processes()
         self._fingerprint = (tuple(file_identity(p) for p in self._watch), processes)
         deadline = next_deadline(collected.views, self.cfg, now)
-        self._due = min(now + self.max_age, deadline) if deadline else now + self.max_age
+        self._safety_due = now + self.max_age
+        self._due = min(self._safety_due, deadline) if deadline else self._safety_due
         self._snapshot = snapshot
         spent = max(0.0, self._cpu_clock() - cpu)
         self._next_allowed = now + timedelta(seconds=spent / COLLECT_SHARE)
