@@ -130,3 +130,38 @@ def test_a_refresh_after_a_change_looks_for_running_agents_once(monkeypatch: pyt
         assert refresher.stats.collects == 2 and len(calls) == 1
     finally:
         refresher.close()
+
+
+def test_a_walk_after_appends_and_a_new_file_merges_as_a_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net's walk with a memo: files grown and a new session file are merged as the sessions
+    they can affect only, and give what a scan from nothing gives."""
+    from llm_session_manager.scan import ScanMemo, scan_agent
+    from llm_session_manager.service import open_db
+
+    projects = Path.home() / ".claude" / "projects"
+    ids = [f"{c}{c}{c}{c}1111-0000-4000-8000-000000000000" for c in "abc"]
+    files = {sid: write_claude_transcript(projects, Path(f"/work/{sid[0]}"), sid) for sid in ids}
+    paths = resolve()
+    conn = open_db(paths)
+    reader = claude_code.ClaudeCodeReader.from_paths(paths)
+    memo = ScanMemo()
+    try:
+        scan_agent(conn, reader, memo, history=True)
+        counting = Counting(monkeypatch)
+        with files[ids[0]].open("a", encoding="utf-8") as fh:
+            fh.write(reply(ids[0], 1, 300))
+        new = "eeee1111-0000-4000-8000-000000000000"
+        write_claude_transcript(projects, Path("/work/e"), new)
+        walked = scan_agent(conn, reader, memo, history=True)
+        assert counting.walks == 1 and len(counting.reads) == 2
+        assert counting.merged == [{ids[0], new}]
+        whole = scan_agent(conn, reader, ScanMemo(), history=True)  # every saved state merged again
+        assert sorted(walked.sessions, key=lambda s: s.id) == sorted(whole.sessions, key=lambda s: s.id)
+        assert {s.native_id: s.tokens.output for s in walked.sessions} == {
+            ids[0]: 320,
+            ids[1]: 20,
+            ids[2]: 20,
+            new: 20,
+        }
+    finally:
+        conn.close()
