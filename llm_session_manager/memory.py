@@ -13,10 +13,12 @@ One memory is one Chroma record:
   absent when empty), ``created_at`` (ISO 8601 UTC), ``created_ts`` (epoch seconds), ``content_hash``
   (sha256 of the session id and the text with whitespace runs collapsed) and ``lsm_schema``.
 
-Adding the same text to the same session again returns the existing memory. Filters (session, tags,
-project, agent) are Chroma ``where`` clauses. Search is hybrid: the cosine similarity of the query and
-each memory, plus a bonus when the query, or a code-like term of it (an error string, a path, a symbol),
-occurs verbatim in the memory; those are found with Chroma's ``where_document`` ``$contains``.
+Adding the same text to the same session again returns the existing memory. Search is hybrid: the
+cosine similarity of the query and each memory, plus a bonus when the query, or a code-like term of it
+(an error string, a path, a symbol), occurs verbatim in the memory. Filters (session, tags, project,
+agent) and verbatim terms are answered by the side index beside a local store (``memory_index``: SQLite
+with FTS5, no scan of Chroma's metadata); against a shared server they are Chroma ``where`` and
+``where_document`` ``$contains`` clauses.
 
 chromadb is imported only inside functions: importing it costs ~0.7 s and ``lsm list`` must not pay it.
 """

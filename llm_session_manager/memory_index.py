@@ -132,8 +132,15 @@ class Query:
             params.append(self.agent)
         if self.terms:
             parts.append("SELECT rowid FROM mem_text WHERE mem_text MATCH ?")
-            params.append(" OR ".join(fts_phrase(t) for t in self.terms))
+            params.append(" OR ".join(fts_phrase(t) for t in innermost(self.terms)))
         return (" INTERSECT ".join(parts) or "SELECT n FROM mem"), params
+
+
+def innermost(terms: Sequence[str]) -> list[str]:
+    """The terms that hold no other term: a text holding ``crash in src/app.py`` holds ``src/app.py``, so
+    asking for both finds what asking for the shorter one finds, reading more of the index."""
+    unique = list(dict.fromkeys(terms))
+    return [t for t in unique if not any(other != t and other in t for other in unique)]
 
 
 def fts_phrase(term: str) -> str:

@@ -841,3 +841,12 @@ def test_side_index_gives_the_hits_of_chromas_filtered_scan(
         assert signature(indexed) == signature(scanned), (query, filters)
         assert quick.find(filters) == through_chroma(quick, lambda f=filters: quick.find(f))
     assert quick.session_ids() == through_chroma(quick, quick.session_ids)
+
+
+def test_the_text_index_is_asked_only_for_terms_that_hold_no_other() -> None:
+    from llm_session_manager import memory_index
+
+    terms = memory.exact_terms("crash in src/app/main.py")
+    assert terms == ["crash in src/app/main.py", "src/app/main.py"]
+    assert memory_index.innermost([*terms, "src/app/main.py"]) == ["src/app/main.py"]
+    assert memory_index.innermost(["E1101", "TypeError"]) == ["E1101", "TypeError"]
