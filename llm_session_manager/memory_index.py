@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +186,8 @@ class SideIndex:
         self.db = db
         self.path = path
         self.vectors_path = vectors_file(path)
+        # one connection for the store's life; a server's threads share it, one call at a time
+        self._lock = threading.RLock()
         self._mapped: np.memmap[Any, np.dtype[np.float32]] | None = None
         self._mapped_inode = 0
         self.space = space  # the collection's distance, so that rankings are Chroma's
@@ -256,13 +259,14 @@ class SideIndex:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     # -- reading
 
@@ -273,7 +277,8 @@ class SideIndex:
         return last is None or size >= (int(last) + 1) * ROW_BYTES
 
     def count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM mem").fetchone()[0])
+        with self._lock:
+            return int(self.db.execute("SELECT count(*) FROM mem").fetchone()[0])
 
     def info(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
@@ -282,14 +287,16 @@ class SideIndex:
     def records(self, query: Query) -> list[tuple[Record, float]]:
         """Every memory ``query`` lets through, with its creation time (epoch seconds)."""
         where, params = query.sql()
-        rows = self.db.execute(
-            f"SELECT id, text, meta, created_ts FROM mem WHERE {where}",
-            params,
-        )
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT id, text, meta, created_ts FROM mem WHERE {where}",
+                params,
+            ).fetchall()
         return [(Record(i, text, json.loads(meta)), float(ts)) for i, text, meta, ts in rows]
 
     def session_ids(self) -> set[str]:
-        return {str(r[0]) for r in self.db.execute("SELECT DISTINCT session_id FROM mem") if r[0]}
+        with self._lock:
+            return {str(r[0]) for r in self.db.execute("SELECT DISTINCT session_id FROM mem") if r[0]}
 
     def nearest(
         self, query_vector: Any, query: Query, n: int, unfiltered: Callable[[int], list[tuple[str, float]]]
@@ -298,12 +305,13 @@ class SideIndex:
         distances. ``unfiltered(k)``: the store's ``k`` nearest (Chroma's HNSW), used when the
         filter lets so many through that scoring each would be slower."""
         qvec = _vector(query_vector)
-        rowids = [r[0] for r in self.db.execute(*query.rowid_sql())]
-        if len(rowids) > EXACT_LIMIT:
-            found = self._oversampled(rowids, n, unfiltered)
-            if found is not None:
-                return found
-        return self._exact(rowids, qvec, n)
+        with self._lock:
+            rowids = [r[0] for r in self.db.execute(*query.rowid_sql())]
+            if len(rowids) > EXACT_LIMIT:
+                found = self._oversampled(rowids, n, unfiltered)
+                if found is not None:
+                    return found
+            return self._exact(rowids, qvec, n)
 
     def _exact(self, rowids: list[int], qvec: Vector, n: int) -> list[tuple[Record, float]]:
         """The ``n`` of ``rowids`` nearest to ``qvec``, each scored."""

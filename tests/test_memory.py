@@ -850,3 +850,18 @@ def test_the_text_index_is_asked_only_for_terms_that_hold_no_other() -> None:
     assert terms == ["crash in src/app/main.py", "src/app/main.py"]
     assert memory_index.innermost([*terms, "src/app/main.py"]) == ["src/app/main.py"]
     assert memory_index.innermost(["E1101", "TypeError"]) == ["E1101", "TypeError"]
+
+
+def test_side_index_serves_threads_sharing_one_store(quick: MemoryStore) -> None:
+    """A server's threads share one store, so one SQLite connection: adds and searches at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(worker: int) -> int:
+        for n in range(8):
+            quick.add(item(f"worker {worker} note {n} in src/w{worker}.py", f"codex:w{worker}", tags=["w"]))
+            quick.search(f"src/w{worker}.py", Filters(tags=("w",)), limit=3)
+        return len(quick.find(Filters(sessions=(f"codex:w{worker}",))))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(work, range(4))) == [8, 8, 8, 8]
+    assert quick.index is not None and quick.index.count() == quick.count() == 32
