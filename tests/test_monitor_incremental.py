@@ -165,3 +165,34 @@ def test_a_walk_after_appends_and_a_new_file_merges_as_a_full_scan(monkeypatch: 
         }
     finally:
         conn.close()
+
+
+def test_a_targeted_scan_of_a_resumed_pair_matches_a_cold_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told which files changed, a memo scan stats and reads only those; when they hold a resumed
+    session and its predecessor (which share messages), the result equals a cold scan, field by field."""
+    from claude_corpus import generate
+
+    from llm_session_manager.scan import ScanMemo, scan_agent
+    from llm_session_manager.store import db
+
+    truths = generate(tmp_path / "claude", sessions=40, seed=5)
+    root = tmp_path / "claude" / "projects"
+    conn = db.connect(tmp_path / "lsm.db")
+    memo = ScanMemo()
+    scan_agent(conn, claude_code.ClaudeCodeReader([root]), memo)
+    resumed = next(t for t in truths.values() if t.resumed_from)
+    changed = set()
+    for n, sid in enumerate((resumed.resumed_from, resumed.session_id)):
+        path = tmp_path / "claude" / truths[sid].files[0]
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(reply(sid, n, 40 + n))
+        changed.add(str(path))
+    counting = Counting(monkeypatch)
+    again = scan_agent(conn, claude_code.ClaudeCodeReader([root]), memo, changed=changed)
+    assert counting.walks == 0 and sorted(counting.reads) == sorted(changed)
+    cold = scan_agent(db.connect(tmp_path / "cold.db"), claude_code.ClaudeCodeReader([root]))
+    assert sorted(again.sessions, key=lambda s: s.native_id) == sorted(
+        cold.sessions, key=lambda s: s.native_id
+    )
