@@ -29,6 +29,7 @@ from llm_session_manager.pricing import ModelTable, model_cost
 if TYPE_CHECKING:
     from llm_session_manager.config import Config
     from llm_session_manager.paths import Paths
+    from llm_session_manager.scan import ScanProgress
     from llm_session_manager.service import UsageSource
 from llm_session_manager.timefmt import iso
 
@@ -368,9 +369,10 @@ class Request:
 
 
 def usage_report(
-    paths: Paths, cfg: Config, req: Request, now: datetime | None = None
+    paths: Paths, cfg: Config, req: Request, now: datetime | None = None, progress: ScanProgress | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """The report's JSON document, and the scan's errors (files that could not be read)."""
+    """The report's JSON document, and the scan's errors (files that could not be read); ``progress`` is
+    told of each file the scan reads."""
     from llm_session_manager.service import usage_sessions
 
     now = now or datetime.now(timezone.utc)
@@ -388,7 +390,7 @@ def usage_report(
         by=check_by(req.by),
         last=req.last,
     )
-    sources, scans = usage_sessions(paths, cfg)
+    sources, scans = usage_sessions(paths, cfg, progress=progress)
     errors = [err for stats in scans.values() for err in stats.errors[:5]]
     views = [v for v in sources if wanted(v, agent, req.project)]
     return to_json(build(views, options, ModelTable(cfg.get("models")))), errors

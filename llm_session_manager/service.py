@@ -465,7 +465,7 @@ class UsageSource:
 
 
 def usage_sessions(
-    paths: Paths, cfg: Config, *, conn: sqlite3.Connection | None = None
+    paths: Paths, cfg: Config, *, conn: sqlite3.Connection | None = None, progress: ScanProgress | None = None
 ) -> tuple[list[UsageSource], dict[str, ScanStats]]:
     """Every session of this machine's agents, and the archived ones: what usage reports need, without
     the processes, health and cost ``collect`` derives (a report over years of history stays fast)."""
@@ -476,7 +476,7 @@ def usage_sessions(
     sessions: list[Session] = []
     try:
         for reader in readers:
-            result = scan_agent(conn, reader, history=True)
+            result = scan_agent(conn, reader, history=True, progress=progress)
             stats[reader.name] = result.stats
             sessions.extend(result.sessions)
         live = {(s.agent, s.native_id) for s in sessions}

@@ -5,6 +5,7 @@ is a terminal and the scan lasts over a second, and erases it before the table."
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -141,21 +142,27 @@ def test_no_bar_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -
     assert scan_progress() is None
 
 
-RUN = (
-    "import sys\n"
-    "from llm_session_manager.cli import progress\n"
-    "progress.DELAY = 0.0\n"
-    "from llm_session_manager import cli\n"
-    "cli.main(['list', '--all'])\n"
-)
+def run_code(*args: str) -> str:
+    """Python that runs `lsm ARGS` with the progress bar's delay at zero."""
+    return (
+        "import sys\n"
+        "from llm_session_manager.cli import progress\n"
+        "progress.DELAY = 0.0\n"
+        "from llm_session_manager import cli\n"
+        f"cli.main({list(args)!r})\n"
+    )
 
 
-def test_lsm_list_draws_the_bar_on_a_terminal_stderr(fake_home: FakeHome, tmp_path: Path) -> None:
+RUN = run_code("list", "--all")
+
+
+def on_terminal_stderr(fake_home: FakeHome, tmp_path: Path, code: str) -> tuple[str, str]:
+    """(stdout, what a terminal on stderr received) of ``code`` run with stderr on a pseudo-terminal."""
     master, slave = os.openpty()
     env = fake_home.env(TERM="xterm-256color")
     stdout = (tmp_path / "stdout.txt").open("w+", encoding="utf-8")  # a file: a pipe could fill up
     proc = subprocess.Popen(
-        [sys.executable, "-c", RUN],
+        [sys.executable, "-c", code],
         stdout=stdout,
         stderr=slave,
         env=env,
@@ -174,11 +181,21 @@ def test_lsm_list_draws_the_bar_on_a_terminal_stderr(fake_home: FakeHome, tmp_pa
     os.close(master)
     assert proc.wait(timeout=120) == 0
     stdout.seek(0)
-    out = stdout.read()
-    screen = b"".join(chunks).decode(errors="replace")
+    return stdout.read(), b"".join(chunks).decode(errors="replace")
+
+
+def test_lsm_list_draws_the_bar_on_a_terminal_stderr(fake_home: FakeHome, tmp_path: Path) -> None:
+    out, screen = on_terminal_stderr(fake_home, tmp_path, RUN)
     assert "scanning agent logs" in ANSI.sub("", screen) and "files" in screen
     assert "\x1b[2K" in screen or "\x1b[1A" in screen  # transient: the bar's lines are cleared at the end
     assert out.startswith("ID ") and "Total" in out  # the table itself is untouched, on stdout
+
+
+def test_lsm_report_draws_the_bar_too(fake_home: FakeHome, tmp_path: Path) -> None:
+    code = run_code("report", "daily", "--timezone", "UTC", "--format", "json")
+    out, screen = on_terminal_stderr(fake_home, tmp_path, code)
+    assert "scanning agent logs" in ANSI.sub("", screen) and "files" in screen
+    assert json.loads(out)["report"] == "daily"  # the document itself is untouched, on stdout
 
 
 def test_lsm_list_piped_shows_no_progress(fake_home: FakeHome, tmp_path: Path) -> None:

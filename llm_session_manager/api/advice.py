@@ -79,4 +79,8 @@ def usage_report(ctx: Context, request: Request) -> tuple[dict[str, Any], list[s
     from llm_session_manager import reports
 
     with ctx.lock:
-        return reports.usage_report(ctx.paths, ctx.config, request)
+        try:
+            return reports.usage_report(ctx.paths, ctx.config, request, progress=ctx.progress)
+        finally:
+            if ctx.progress is not None:
+                ctx.progress.finished()

@@ -48,6 +48,7 @@ def _run(
         kind, tuple(by), since, until, check_agent(agent), project, tz, start_of_week, last
     )
     from llm_session_manager.api.advice import usage_report
+    from llm_session_manager.cli.progress import with_progress
 
     if team:
         from llm_session_manager.cli.team_cmd import team_report_doc
@@ -55,7 +56,7 @@ def _run(
         doc, shown_by = team_report_doc(request)
         errors: list[str] = []
     else:
-        doc, errors = usage_report(load_env(), request)
+        doc, errors = usage_report(with_progress(load_env()), request)
         shown_by = reports.check_by(by)
     for err in errors:
         warn(f"skipped {err}")
