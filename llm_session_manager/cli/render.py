@@ -485,7 +485,11 @@ def preview_table(views: Sequence[SessionView], title: str) -> Table:
     return table
 
 
-def search_table(views: Sequence[SessionView], details: bool) -> Table:
+def search_table(
+    views: Sequence[SessionView], details: bool, known: Sequence[SessionView] | None = None
+) -> Table:
+    """Search hits; each id is the shortest prefix naming its session among ``known`` (every session lsm
+    sees), so it can be pasted into any command."""
     table = SafeTable(header_style="bold")
     table.add_column("ID", no_wrap=True)
     table.add_column("Project", max_width=20, overflow="ellipsis", no_wrap=True)
@@ -495,11 +499,12 @@ def search_table(views: Sequence[SessionView], details: bool) -> Table:
         table.add_column("Description", max_width=50, overflow="fold")
         table.add_column("Tokens", justify="right", no_wrap=True)
         table.add_column("Health", justify="right", no_wrap=True)
-    ids = short_ids([v.session.native_id for v in views])
+    ids = pasteable_ids([(v.session.agent, v.session.native_id) for v in (known or views)], minimum=8)
     for v in views:
         s = v.session
+        short = ids.get(s.id, s.native_id)
         row: list[str | Text] = [
-            f"{s.agent}:{ids[s.native_id]}",
+            short if short.startswith(f"{s.agent}:") else f"{s.agent}:{short}",
             project_name(v) or "-",
             s.title or "-",
             ", ".join(v.tags) or "-",
