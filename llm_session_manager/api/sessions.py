@@ -23,6 +23,9 @@ PROJECT_MAX = 200
 
 
 class MetaDocument(TypedDict):
+    """Our own metadata about a session, as `lsm tag|describe|set-project --format json` prints it (and
+    the MCP write tools return)."""
+
     id: str
     tags: list[str]
     project: str | None

@@ -95,16 +95,11 @@ class RecommendationList(TypedDict):
     count: int
 
 
-class SessionMeta(TypedDict):
-    """Our own metadata about a session, as `lsm tag|describe|set-project --format json` prints it."""
-
-    id: str
-    tags: list[str]
-    project: str | None
-    description: str | None
+# Our own metadata about a session, as `lsm tag|describe|set-project --format json` prints it.
+SessionMeta = sessions_api.MetaDocument
 
 
-class TagResult(SessionMeta):
+class TagResult(sessions_api.MetaDocument):
     """`lsm tag --format json`: the metadata plus which tags were new and which the session had."""
 
     added: list[str]
