@@ -17,15 +17,15 @@ MAX_AGE_SECONDS = 10 * 60
 KEEP_SECONDS = 60 * 60  # sessions active this recently are written
 
 
+def _sessions(entries: dict[str, tuple[float, str, bool]]) -> dict[str, list[object]]:
+    return {
+        sid: [round(score), status, estimated] for sid, (score, status, estimated) in sorted(entries.items())
+    }
+
+
 def encode(entries: dict[str, tuple[float, str, bool]], now: float) -> bytes:
     """``{"t": computed at, "sessions": {session id: [score, status, estimated]}}``."""
-    doc = {
-        "t": round(now, 3),
-        "sessions": {
-            sid: [round(score), status, estimated]
-            for sid, (score, status, estimated) in sorted(entries.items())
-        },
-    }
+    doc = {"t": round(now, 3), "sessions": _sessions(entries)}
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -36,8 +36,7 @@ def write(folder: str, entries: dict[str, tuple[float, str, bool]], now: float) 
     try:
         with open(path, "rb") as f:
             old = json.loads(f.read())
-        same = old.get("sessions") == json.loads(encode(entries, now))["sessions"]
-        if same and now - float(old.get("t", 0)) < 60:
+        if old.get("sessions") == _sessions(entries) and now - float(old.get("t", 0)) < 60:
             return
     except (OSError, ValueError, TypeError, AttributeError):
         pass
