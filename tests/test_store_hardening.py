@@ -156,6 +156,19 @@ def test_read_only_database_is_named_as_such(tmp_path: Path) -> None:
     assert "read-only" in line and str(path) in line
 
 
+# Another user, who may still read (and search) every file, so that lsm runs from a checkout in any folder
+# (a clone in a 0700 temporary folder included), but writes only where that user may.
+NOBODY = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+    "--inh-caps=+dac_read_search",
+    "--ambient-caps=+dac_read_search",
+    "--",
+]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
 def test_tag_on_a_store_the_user_cannot_write(tmp_path: Path) -> None:
     """Another user's store (readable, not writable): one line naming it, exit 1, nothing changed."""
@@ -169,7 +182,7 @@ def test_tag_on_a_store_the_user_cannot_write(tmp_path: Path) -> None:
         for p in [*base.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
         before = (fake.lsm_home / "lsm.db").read_bytes()
-        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        nobody = NOBODY
         r = subprocess.run(
             [*nobody, sys.executable, "-m", "llm_session_manager", "tag", "repr", "other"],
             env=fake.env(),
@@ -209,7 +222,7 @@ def test_doctor_repair_on_a_store_the_user_cannot_write_is_one_line(tmp_path: Pa
         data.mkdir()
         (data / "lsm.db").write_bytes(b"garbage, not a database" * 100)
         data.chmod(0o555)
-        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        nobody = NOBODY
         env = {**os.environ, "HOME": str(base), "LSM_HOME": str(data), "LSM_DISCOVERY": "off"}
         r = subprocess.run(
             [*nobody, sys.executable, "-m", "llm_session_manager", "doctor", "--repair"],
