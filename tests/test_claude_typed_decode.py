@@ -61,6 +61,41 @@ HOSTILE: list[Any] = [
     {"type": "assistant", "isSidechain": True, "cwd": "/side", "message": {"id": "h", "usage": {}}},
     {"type": "system", "subtype": "compact_boundary", "message": {"id": "i"}},
     {"type": "assistant", "message": None},
+    # Usage and text blocks are structs and raw text too: every shape of them folds as the dict does.
+    {"type": "assistant", "message": {"id": "j", "usage": {"input_tokens": 1, "cache_creation": 5}}},
+    {"type": "assistant", "message": {"id": "k", "usage": {"cache_creation": None, "output_tokens": 2.5}}},
+    {
+        "type": "assistant",
+        "message": {"id": "l", "usage": {"cache_creation": {}, "cache_read_input_tokens": 7}},
+    },
+    {"type": "assistant", "message": {"id": "m", "usage": None}},
+    {"type": "assistant", "message": {"id": "n", "usage": [1]}},
+    {
+        "type": "assistant",
+        "isApiErrorMessage": True,
+        "message": {
+            "id": "o",
+            "usage": {"input_tokens": 2},
+            "content": [
+                {"type": "text"},
+                {"type": "text", "text": 7},
+                {"type": "text", "text": "Prompt is too long"},
+            ],
+        },
+    },
+    {
+        "type": "user",
+        "message": {
+            "content": [
+                {"type": "text"},
+                {"type": "text", "text": None},
+                {"type": "text", "text": "[Request interrupted by user for tool use]"},
+                {"type": "text", "text": 'a prompt \u00e9 \\ "quoted"'},
+                {"type": "tool_result", "tool_use_id": "t", "is_error": True},
+            ]
+        },
+    },
+    {"type": "user", "message": {"content": [{"type": "text", "text": "<command-name>/x</command-name>"}]}},
 ]
 
 

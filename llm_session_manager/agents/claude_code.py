@@ -51,7 +51,7 @@ from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 if TYPE_CHECKING:
-    from llm_session_manager.agents.claude_lines import Block, Line, Message
+    from llm_session_manager.agents.claude_lines import Block, Line, Message, Usage
 
 _loads = orjson.loads
 
@@ -299,8 +299,11 @@ def _note_reply(
         return
     ctx = entry[E_IN] + entry[E_CC] + entry[E_CR]
     data["ctx"] = [ctx, ts, model]
-    if ts is not None:
-        _push_recent(data["ctx_hist"], [ts, ctx], CTX_HISTORY)
+    if ts is not None:  # _push_recent, written out: once per reply
+        hist = data["ctx_hist"]
+        hist.append([ts, ctx])
+        if len(hist) > CTX_HISTORY:
+            del hist[: len(hist) - CTX_HISTORY]
     if ctx > data["peak_ctx"]:
         data["peak_ctx"] = ctx
     if model:
@@ -540,6 +543,8 @@ def _typed_lines() -> Any:
 def decode_line(data: dict[str, Any], raw: Any) -> Any:
     """One line: a ``claude_lines.Line`` when the typed fold can take it, else the plain dict (or
     ValueError)."""
+    if data["fork"]:
+        return _loads(raw)  # a fork's copies are told apart by ``_copied_line``, on the dict
     typed = _lines or _typed_lines()
     try:
         line = typed.decode(raw)
@@ -547,24 +552,45 @@ def decode_line(data: dict[str, Any], raw: Any) -> Any:
         return _loads(raw)
     rtype = line.type
     message = line.message
-    if (rtype != "user" and rtype != "assistant") or message is None or data["fork"]:
+    if (rtype != "user" and rtype != "assistant") or message is None:
         return _loads(raw)
-    if rtype == "assistant" and type(message.usage) is dict:
+    if rtype == "assistant" and message.usage is not None:
         msg_id = message.id
         if not (isinstance(msg_id, str) and msg_id) and not isinstance(line.uuid, str):
             return _loads(raw)  # its dedup key is a hash of the whole line
     return line
 
 
+_intern = sys.intern
+
+
 def _apply_typed(data: dict[str, Any], line: Line) -> None:
-    """``apply_line`` for a typed user or assistant line (``decode_line`` says which lines those are)."""
+    """``apply_line`` for a typed user or assistant line (``decode_line`` says which lines those are).
+
+    This runs once for nearly every line of a cold scan, so the dict fold's small steps (_line_ts,
+    _note_ts, _place, _usage_entry, _keep_usage, _note_reply) are written out here and below: each
+    call would cost about as much as its step. Both folds must give the same state
+    (tests/test_claude_typed_decode.py)."""
     data["lines"] += 1
-    ts = _line_ts(line.timestamp)
+    ts = line.timestamp
+    if ts is not None and not (type(ts) is str and len(ts) == 24 and ts[23] == "Z"):
+        ts = canonical_ts(ts)  # the common form is already canonical
     if ts is not None:
-        _note_ts(data, ts)
+        first = data["first_ts"]
+        if first is None or ts < first:
+            data["first_ts"] = ts
+        last = data["last_ts"]
+        if last is None or ts > last:
+            data["last_ts"] = ts
     side = line.isSidechain is True
-    if data["cwd"] is None or not side:
-        _place(data, line.cwd, line.gitBranch, side)
+    if not side:
+        branch = line.gitBranch
+        if type(branch) is str and branch:
+            data["branch"] = None if branch == NO_BRANCH else branch
+    if data["cwd"] is None:
+        cwd = line.cwd
+        if type(cwd) is str and cwd:
+            data["cwd"] = cwd
     message = line.message
     assert message is not None  # decode_line
     if line.type == "user":
@@ -575,9 +601,9 @@ def _apply_typed(data: dict[str, Any], line: Line) -> None:
 
 def _user_typed(data: dict[str, Any], line: Line, message: Message, ts: str | None, side: bool) -> None:
     content = message.content
-    if isinstance(content, list):
+    if type(content) is list:
         text = _user_blocks_typed(data, content, ts)
-    elif isinstance(content, str):
+    elif type(content) is str:
         text = _user_text(data, content, ts)
     else:
         return
@@ -590,66 +616,118 @@ def _user_typed(data: dict[str, Any], line: Line, message: Message, ts: str | No
 
 
 def _user_blocks_typed(data: dict[str, Any], content: list[Block], ts: str | None) -> str:
+    """``_user_blocks`` for typed blocks: most user lines are one tool result, recorded here inline."""
+    texts: list[str] | None = None  # every text block's text, as ``_text_of`` joins them
     has_text = False
     for block in content:
         btype = block.type
         if btype == "tool_result":
-            _tool_result(data, block.is_error is True, block.tool_use_id, ts)
-        elif btype == "text":
-            text = block.text
-            if not isinstance(text, str):
+            is_error = block.is_error is True
+            if is_error:
+                _tool_result(data, True, block.tool_use_id, ts)
                 continue
+            recent = data["recent"]
+            recent.append([ts, False])
+            if len(recent) > RECENT_KEEP:
+                del recent[: len(recent) - RECENT_KEEP]
+        elif btype == "text":
+            text = _lines.decode_any(block.text)
+            if type(text) is not str:
+                continue
+            if texts is None:
+                texts = []
+            texts.append(text)
             if text.startswith(INTERRUPT_PREFIX):
                 _interrupt(data, ts)
             elif text.strip() and not _is_command_noise(text):
                 has_text = True
-    return _text_typed(content) if has_text else ""
+    return "\n".join(texts) if has_text and texts else ""
 
 
 def _text_typed(content: str | list[Block] | None) -> str:
-    if isinstance(content, str):
+    """``_text_of`` for typed content."""
+    if type(content) is str:
         return content
     if content is None:
         return ""
-    return "\n".join(b.text for b in content if b.type == "text" and isinstance(b.text, str))
+    texts = (_lines.decode_any(b.text) for b in content if b.type == "text")  # type: ignore[union-attr]
+    return "\n".join(t for t in texts if type(t) is str)
 
 
 def _assistant_typed(data: dict[str, Any], line: Line, message: Message, ts: str | None, side: bool) -> None:
     usage = message.usage
     model = message.model
+    if type(model) is not str:
+        model = None
     # The figures first: one out of range costs the whole line before it has changed anything.
-    entry = (
-        _usage_entry(usage, sys.intern(model) if isinstance(model, str) and model else None, side)
-        if isinstance(usage, dict)
-        else None
-    )
-    cost = _cost(line.costUSD)
-    model = model if isinstance(model, str) else None
+    entry = _typed_entry(usage, model, side, ts) if usage is not None else None
+    cost = line.costUSD
+    if cost is not None:
+        cost = amount(cost)
     api_error = line.isApiErrorMessage is True
     content = message.content
-    if isinstance(content, list):
-        for block in content:
-            if block.type == "tool_use":
-                data["tool_calls"] += 1
-                if block.input is not None:
-                    _tool_command(data, block.input.command, block.id)
+    if type(content) is list:
+        _tool_uses_typed(data, content)
     if api_error:
-        data["api_errors"] += 1
-        _push_recent(data["recent_api"], ts, 10)
-        text = _text_typed(content)
-        _note_fatal(data, text)
-        if line.error in ("authentication_failed", "billing_error") or "401" in text[:60]:
-            data["auth_error_ts"] = ts or data["last_ts"]
+        _api_error_typed(data, line, content, ts)
     if entry is None:
         return
-    entry.append(ts)
-    msg_id, req_id = message.id, line.requestId
-    if isinstance(msg_id, str) and msg_id:
-        key = f"{msg_id}|{req_id}" if isinstance(req_id, str) else msg_id
-    else:
-        key = f"uuid:{line.uuid}"  # decode_line: a line without either is folded as a dict
-    _keep_entry(data, key, entry, cost)
+    # ``_keep_usage``: the entry under its dedup key (the better line wins), and its logged cost.
+    msg_id = message.id
+    key = _typed_key(msg_id, line.requestId) if type(msg_id) is str and msg_id else f"uuid:{line.uuid}"
+    entries = data["entries"]
+    old = entries.get(key)
+    if old is None or _better(entry, old):
+        entries[key] = entry
+    if cost is not None:
+        costs = data["costs"]
+        costs[key] = max(cost, costs.get(key, 0.0))
     _note_reply(data, entry, ts, model, side or api_error)
+
+
+def _typed_entry(usage: Usage, model: str | None, side: bool, ts: str | None) -> list[Any]:
+    """``_usage_entry`` and the line's timestamp, for typed usage."""
+    # A plain int in range is by far the common case and is checked inline.
+    inp = usage.input_tokens
+    out = usage.output_tokens
+    cc = usage.cache_creation_input_tokens
+    cr = usage.cache_read_input_tokens
+    cache = usage.cache_creation
+    one_hour = cache.ephemeral_1h_input_tokens if cache is not None else 0
+    return [
+        _intern(model) if model else None,
+        inp if type(inp) is int and 0 <= inp <= MAX_COUNT else count_or(inp),
+        out if type(out) is int and 0 <= out <= MAX_COUNT else count_or(out),
+        cc if type(cc) is int and 0 <= cc <= MAX_COUNT else count_or(cc),
+        cr if type(cr) is int and 0 <= cr <= MAX_COUNT else count_or(cr),
+        one_hour if type(one_hour) is int and 0 <= one_hour <= MAX_COUNT else count_or(one_hour),
+        1 if side else 0,
+        ts,
+    ]
+
+
+def _typed_key(msg_id: str, req_id: Any) -> str:
+    """``_dedup_key`` of a line whose message has an id."""
+    return f"{msg_id}|{req_id}" if type(req_id) is str else msg_id
+
+
+def _tool_uses_typed(data: dict[str, Any], content: list[Block]) -> None:
+    for block in content:
+        if block.type == "tool_use":
+            data["tool_calls"] += 1
+            if block.input is not None:
+                _tool_command(data, block.input.command, block.id)
+
+
+def _api_error_typed(
+    data: dict[str, Any], line: Line, content: str | list[Block] | None, ts: str | None
+) -> None:
+    data["api_errors"] += 1
+    _push_recent(data["recent_api"], ts, 10)
+    text = _text_typed(content)
+    _note_fatal(data, text)
+    if line.error in ("authentication_failed", "billing_error") or "401" in text[:60]:
+        data["auth_error_ts"] = ts or data["last_ts"]
 
 
 def _forget_old_times(data: dict[str, Any]) -> None:

@@ -1,8 +1,14 @@
 """Claude Code transcript lines as msgspec structs naming only the fields the reader folds.
 
-The decoder builds nothing else: tool results' bodies, thinking, tool inputs other than a shell command
-and ``toolUseResult`` are skipped. ``agents/claude_code.py`` decides which lines are folded this way
-(user and assistant lines of the expected shape) and imports this module on its first read.
+The decoder builds nothing else: tool results' bodies, thinking, tool inputs other than a shell command,
+usage fields other than the token counts, and ``toolUseResult`` are skipped. A text block's text is kept
+as ``msgspec.Raw`` (most are never read: an assistant's prose matters only on an API error line) and
+decoded where it is read. ``agents/claude_code.py`` decides which lines are folded this way (user and
+assistant lines of the expected shape) and imports this module on its first read.
+
+The structs are ``gc=False``: they hold no cycles, and hundreds of thousands of them are made per scan.
+A ``Raw`` points into the buffer the line was decoded from, so a line is folded before that buffer is
+reused (``jsonl.fold_lines`` does).
 """
 
 from __future__ import annotations
@@ -11,28 +17,43 @@ from typing import Any
 
 import msgspec
 
+Raw = msgspec.Raw
+NULL = msgspec.Raw(b"null")
 
-class Input(msgspec.Struct):
+
+class Input(msgspec.Struct, gc=False):
     command: Any = None
 
 
-class Block(msgspec.Struct):
+class Block(msgspec.Struct, gc=False):
     type: Any = None
-    text: Any = None
+    text: Raw = NULL
     id: Any = None
     is_error: Any = None
     tool_use_id: Any = None
     input: Input | None = None
 
 
-class Message(msgspec.Struct):
+class CacheCreation(msgspec.Struct, gc=False):
+    ephemeral_1h_input_tokens: Any = None
+
+
+class Usage(msgspec.Struct, gc=False):
+    input_tokens: Any = None
+    output_tokens: Any = None
+    cache_creation_input_tokens: Any = None
+    cache_read_input_tokens: Any = None
+    cache_creation: CacheCreation | None = None
+
+
+class Message(msgspec.Struct, gc=False):
     id: Any = None
     model: Any = None
-    usage: Any = None
+    usage: Usage | None = None
     content: str | list[Block] | None = None
 
 
-class Line(msgspec.Struct):
+class Line(msgspec.Struct, gc=False):
     type: Any = None
     timestamp: Any = None
     isSidechain: Any = None  # the transcript's own names
@@ -49,4 +70,5 @@ class Line(msgspec.Struct):
 
 
 decode = msgspec.json.Decoder(Line).decode
+decode_any = msgspec.json.Decoder().decode  # a Raw text block's value
 DecodeError = msgspec.DecodeError
