@@ -96,10 +96,6 @@ class Plan:
     renamed: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
 
-    def touched(self) -> set[str]:
-        """Every path whose session may change: read, removed, or cached under another name."""
-        return {j[0] for j in self.jobs} | set(self.removed) | set(self.renamed) | set(self.renamed.values())
-
 
 def plan_scan(current: Sequence[tuple[str, str, Identity]], known: dict[str, tuple[Any, ...]]) -> Plan:
     """Compare the listed files with ``known`` (path -> (dev, ino, size, mtime_ns, session key), as
@@ -390,11 +386,14 @@ def _from_saved(
     if memo is not None and memo.signature:
         return None
     agent, version = reader.name, reader.parser_version
-    cached = parse_cache.load_merged(conn, agent, signature, version)
-    if cached is None:
+    parts = parse_cache.merged_parts(conn, agent, version, signature)
+    if parts is None:
+        return None
+    try:  # one part decoded at a time
+        sessions = [session_from_dict(d, history=history) for p in parts for d in parse_cache.decoded(p)]
+    except parse_cache.Damaged:
         return None
     stats.from_cache = True
-    sessions = [session_from_dict(d, history=history) for d in cached]
     if memo is not None:
         memo.states = parse_cache.load_states(conn, agent, version)
         memo.remember(signature, sessions, current)
@@ -608,17 +607,12 @@ def _scan_changes(
     prior_signature = _signature([(p, v[4], tuple(v[:4])) for p, v in known.items()])
     blob = parse_cache.load_links(conn, agent, prior_signature, version)
     links = Links.decode(blob) if blob is not None else None
-    previous = parse_cache.load_merged(conn, agent, prior_signature, version) if links else None
-    if links is None or not isinstance(previous, list):
+    previous = parse_cache.merged_parts(conn, agent, version, prior_signature) if links else None
+    if links is None or previous is None:
         return None
     plan = plan_scan(current, known)
-    touched = plan.touched()
-    start = {j[1] for j in plan.jobs} | {known[p][4] for p in plan.removed}
-    start |= {
-        str(d.get("native_id"))
-        for d in previous
-        if isinstance(d, dict) and touched.intersection(d.get("transcript_paths") or ())
-    }
+    # A file's sessions are those of its session key: the keys of the files read, removed or renamed.
+    start = {j[1] for j in plan.jobs} | {known[p][4] for p in (*plan.removed, *plan.renamed.values())}
     group = links.closure(start)
     states = parse_cache.load_states_of(conn, agent, version, group)
     jobs = _jobs(plan, states)
@@ -634,27 +628,76 @@ def _scan_changes(
         everything = parse_cache.load_states(conn, agent, version)
         kept.update((p, st) for p, st in everything.items() if p not in gone and p not in kept)
         group = {st.session_key for st in kept.values()} | group
+        del everything
     members = list(kept.values()) + fresh
-    try:
-        again = _redact_titles(_drop_stale_series(reader.sessions(members)))
-    except Exception as exc:  # never let one agent's new format take the whole listing down
-        stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
-        return ScanResult([], stats)
-    if plan.removed:
-        _archive_gone(conn, reader, states, plan.removed, None)
-    parse_cache.save_states(
-        conn, agent, version, fresh + _moved(states, plan), plan.removed + list(plan.renamed.values())
-    )
-    others = [d for d in previous if d.get("native_id") not in group]
-    if not stats.errors:  # a file we could not read must be tried again next time
-        merged = [*others, *(session_to_dict(s) for s in again)]
-        parts = [orjson.dumps(merged[i : i + 500])[1:-1] for i in range(0, len(merged), 500)]
-        parse_cache.save_merged_parts(conn, agent, signature, version, parts)  # no one copy of it all
-        del merged, parts
-        joined = links.replace(group, Links.of(members, keys_of))
-        parse_cache.save_links(conn, agent, signature, version, joined.encode())
-    sessions = [session_from_dict(d, history=history) for d in others] + again
-    return ScanResult(sessions if history else _without_history(sessions, None), stats)
+    with parse_cache.PartWriter(conn, agent) as writer:
+        # A file we could not read must be tried again next time: then nothing is saved.
+        out = None if stats.errors else _Parts(writer)
+        try:
+            others = _sessions_outside(previous, group, out, history)
+        except parse_cache.Damaged:
+            stats.errors.clear()  # the merge was replaced meanwhile: the caller reads and merges again
+            return None
+        try:
+            again = _redact_titles(_drop_stale_series(reader.sessions(members)))
+        except Exception as exc:  # never let one agent's new format take the whole listing down
+            stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
+            return ScanResult([], stats)
+        if plan.removed:
+            _archive_gone(conn, reader, states, plan.removed, None)
+        parse_cache.save_states(
+            conn, agent, version, fresh + _moved(states, plan), plan.removed + list(plan.renamed.values())
+        )
+        if out is not None:
+            for session in again:
+                out.add(session_to_dict(session))
+            out.flush()
+            writer.publish(signature, version)
+            joined = links.replace(group, Links.of(members, keys_of))
+            parse_cache.save_links(conn, agent, signature, version, joined.encode())
+    sessions = others + (again if history else _without_history(again, None))
+    return ScanResult(sessions, stats)
+
+
+PART_SESSIONS = 500  # sessions per part of a merge made from sessions
+
+
+class _Parts:
+    """Sessions as dicts, written ``PART_SESSIONS`` to a part."""
+
+    def __init__(self, writer: parse_cache.PartWriter) -> None:
+        self.writer = writer
+        self.loose: list[dict[str, Any]] = []
+
+    def add(self, doc: dict[str, Any]) -> None:
+        self.loose.append(doc)
+        if len(self.loose) >= PART_SESSIONS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.loose:
+            self.writer.add(orjson.dumps(self.loose))
+            self.loose = []
+
+
+def _sessions_outside(
+    parts: Iterable[parse_cache.Part], group: set[str], out: _Parts | None, history: bool
+) -> list[Session]:
+    """The sessions of the previous merge's ``parts`` not in ``group``, decoded one part at a time; each
+    part goes to ``out`` as it was when it holds none of the group, else without those sessions."""
+    sessions: list[Session] = []
+    for part in parts:
+        docs = parse_cache.decoded(part)
+        keep = [d for d in docs if isinstance(d, dict) and d.get("native_id") not in group]
+        sessions.extend(session_from_dict(d, history=history) for d in keep)
+        if out is None:
+            continue
+        if len(keep) == len(docs):
+            out.writer.keep(part)
+        else:
+            for doc in keep:
+                out.add(doc)
+    return sessions
 
 
 Row = tuple[str, str, Identity, int, bytes, bytes, bytes]  # path, key, identity, offset, head, state, hashes
@@ -701,23 +744,23 @@ def _scan_cold(
     groups, seen = _groups(hashes)
     del hashes
     sessions: list[Session] = []
-    saved: list[bytes] = []  # each group's sessions as JSON (dicts would take ten times the room)
     graph: dict[str, set[str]] = {}
-    try:
-        for chunk in _chunks(groups, sizes, MERGE_BYTES):
-            states = list(parse_cache.load_states_of(conn, agent, version, chunk).values())
-            built = _redact_titles(_drop_stale_series(reader.sessions(states)))
-            graph.update(Links.of(states, keys_of).graph)
-            if built:
-                saved.append(orjson.dumps([session_to_dict(s) for s in built])[1:-1])
-            sessions.extend(built if history else _without_history(built, None))
-            del states, built
-    except Exception as exc:  # never let one agent's new format take the whole listing down
-        stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
-        return ScanResult([], stats)
-    if not stats.errors:  # a file we could not read must be tried again next time
-        parse_cache.save_merged_parts(conn, agent, signature, version, saved)
-        parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
+    with parse_cache.PartWriter(conn, agent) as writer:  # each group's sessions as JSON, saved as made
+        try:
+            for chunk in _chunks(groups, sizes, MERGE_BYTES):
+                states = list(parse_cache.load_states_of(conn, agent, version, chunk).values())
+                built = _redact_titles(_drop_stale_series(reader.sessions(states)))
+                graph.update(Links.of(states, keys_of).graph)
+                if built and not stats.errors:
+                    writer.add(orjson.dumps([session_to_dict(s) for s in built]))
+                sessions.extend(built if history else _without_history(built, None))
+                del states, built
+        except Exception as exc:  # never let one agent's new format take the whole listing down
+            stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
+            return ScanResult([], stats)
+        if not stats.errors:  # a file we could not read must be tried again next time
+            writer.publish(signature, version)
+            parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)
 
 
@@ -861,15 +904,8 @@ def _archive_gone(
     gone = {p for p in removed if not os.path.lexists(p)}
     if not gone:
         return
-    before: list[Session] = []
     in_memory = memo is not None and memo.signature
-    cached = None if in_memory else parse_cache.load_merged_any(conn, reader.name, reader.parser_version)
-    if cached is not None:
-        try:
-            before = [session_from_dict(d) for d in cached]
-        except (TypeError, KeyError, ValueError):
-            before = []
-    found = [s for s in before if s.transcript_paths and gone.issuperset(s.transcript_paths)]
+    found = [] if in_memory else _saved_sessions_of(conn, reader, gone)
     rest = gone.difference(*(s.transcript_paths for s in found))
     if rest:
         try:
@@ -878,6 +914,23 @@ def _archive_gone(
             rebuilt = []
         found += [s for s in rebuilt if s.transcript_paths and rest.issuperset(s.transcript_paths)]
     archive.save(conn, _redact_titles(found))
+
+
+def _saved_sessions_of(conn: sqlite3.Connection, reader: AgentReader, paths: set[str]) -> list[Session]:
+    """The sessions of the agent's last merge all of whose files are among ``paths``."""
+    parts = parse_cache.merged_parts(conn, reader.name, reader.parser_version)
+    if parts is None:
+        return []
+    found: list[Session] = []
+    try:
+        for part in parts:
+            for doc in parse_cache.decoded(part):
+                files = doc.get("transcript_paths") if isinstance(doc, dict) else None
+                if files and paths.issuperset(files):
+                    found.append(session_from_dict(doc))
+    except (TypeError, KeyError, ValueError):  # Damaged is a ValueError
+        return []
+    return found
 
 
 def _redact_titles(sessions: list[Session]) -> list[Session]:

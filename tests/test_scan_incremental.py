@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -141,10 +142,62 @@ def test_a_cold_scan_in_worker_processes_equals_one_in_process(
     assert by_id(scan_agent(conn, ClaudeCodeReader([root]), history=True).sessions) == serial
 
 
-def test_merged_parts_are_one_json_array(tmp_path: Path) -> None:
+def merged(conn: sqlite3.Connection, agent: str = "a", signature: str | None = "sig") -> list[object] | None:
+    parts = parse_cache.merged_parts(conn, agent, 1, signature)
+    return None if parts is None else [d for p in parts for d in parse_cache.decoded(p)]
+
+
+def rows(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM merged_cache").fetchone()[0])
+
+
+def test_merged_parts_are_rows_read_back_one_at_a_time(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "m.db")
-    parse_cache.save_merged_parts(conn, "a", "sig", 1, [b'1,{"x":2}', b"", b'"three"'])
-    assert parse_cache.load_merged(conn, "a", "sig", 1) == [1, {"x": 2}, "three"]
+    parse_cache.save_merged_parts(conn, "a", "sig", 1, [b'[1,{"x":2}]', b"", b'["three"]'])
+    assert merged(conn) == [1, {"x": 2}, "three"]
+    assert [p.body for p in parse_cache.merged_parts(conn, "a", 1, "sig") or ()] == [
+        b'[1,{"x":2}]',
+        b'["three"]',
+    ]
+    assert merged(conn, signature="other") is None and merged(conn, signature=None) is not None
+    assert rows(conn) == 3
     parse_cache.save_merged_parts(conn, "a", "sig", 1, [])
-    assert parse_cache.load_merged(conn, "a", "sig", 1) == []
-    assert conn.execute("SELECT count(*) FROM merged_cache").fetchone()[0] == 1
+    assert merged(conn) == [] and rows(conn) == 1
+    parse_cache.save_merged(conn, "a", "sig", 1, [{"one": "array"}])  # a row of one array is one part
+    assert merged(conn) == [{"one": "array"}]
+    parse_cache.save_merged_parts(conn, "a", "sig", 1, [b"[1]", b"[2]"])
+    parse_cache.save_merged_parts(conn, "ab", "sig", 1, [b"[3]"])  # another agent's parts stay
+    parse_cache.save_merged(conn, "a", "sig", 1, [])
+    assert rows(conn) == 3 and merged(conn, "ab") == [3]
+    parse_cache.drop_merged(conn, "ab")
+    assert rows(conn) == 1
+
+
+def test_a_later_merge_keeps_unchanged_parts_and_drops_the_rest(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "m.db")
+    parse_cache.save_merged_parts(conn, "a", "one", 1, [b"[1]", b"[2]", b"[3]"])
+    parts = list(parse_cache.merged_parts(conn, "a", 1, "one") or ())
+    with parse_cache.PartWriter(conn, "a") as writer:
+        writer.keep(parts[0])
+        writer.add(b"[4]")
+        writer.keep(parts[2])
+        writer.publish("two", 1)
+    assert merged(conn, signature="two") == [1, 4, 3] and rows(conn) == 4
+    with parse_cache.PartWriter(conn, "a") as writer:
+        writer.add(b"[5]")  # never published: gone when the block ends
+    assert rows(conn) == 4 and merged(conn, signature="two") == [1, 4, 3]
+
+
+def test_a_damaged_or_replaced_merge_is_not_used(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "m.db")
+    parse_cache.save_merged_parts(conn, "a", "sig", 1, [b"[1]", b"[2,"])
+    with pytest.raises(parse_cache.Damaged):
+        merged(conn)
+    parse_cache.save_merged_parts(conn, "a", "sig", 1, [b"[1]", b"[2]"])
+    parts = parse_cache.merged_parts(conn, "a", 1, "sig")
+    assert parts is not None
+    parse_cache.save_merged_parts(conn, "a", "new", 1, [b"[3]"])  # another process merged meanwhile
+    with pytest.raises(parse_cache.Damaged):
+        list(parts)
+    conn.execute("UPDATE merged_cache SET sessions = ? WHERE agent = 'a'", (b"parts:[",))
+    assert merged(conn, signature=None) is None

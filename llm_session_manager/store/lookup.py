@@ -53,6 +53,7 @@ def _read_only(db_file: Path) -> sqlite3.Connection:
 
 
 def _all(conn: sqlite3.Connection) -> Iterator[SessionName]:
+    # An agent's parts are rows of their own, each one array; the row listing them decodes as nothing.
     for agent, blob in conn.execute("SELECT agent, sessions FROM merged_cache"):
         if str(agent).endswith(LINKS):
             continue

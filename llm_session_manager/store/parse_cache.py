@@ -1,10 +1,15 @@
-"""Persisting reader state per transcript file, and merged results per agent."""
+"""Persisting reader state per transcript file, and merged results per agent.
+
+An agent's merged sessions are written and read a part at a time (a JSON array of sessions per row, the
+agent's own row listing them), so that no command holds all of them at once, decoded or not, and a merge
+after a change writes again only the parts it changed."""
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -109,79 +114,167 @@ def save_rows(
         raise
 
 
-def load_merged(conn: sqlite3.Connection, agent: str, signature: str, parser_version: int) -> Any | None:
-    row = conn.execute(
-        "SELECT sessions FROM merged_cache WHERE agent = ? AND signature = ? AND parser_version = ?",
-        (agent, signature, parser_version),
-    ).fetchone()
-    return _decoded(row)
+PART = "\0part:"  # merged_cache rows of an agent's parts: agent name + this + a token
+MANIFEST = b"parts:"  # a merged row listing its parts (not JSON: a reader that expects one array re-merges)
 
 
-def load_merged_any(conn: sqlite3.Connection, agent: str, parser_version: int) -> Any | None:
-    """The agent's last merged sessions, whatever files they were merged from (None when absent)."""
-    row = conn.execute(
-        "SELECT sessions FROM merged_cache WHERE agent = ? AND parser_version = ?", (agent, parser_version)
-    ).fetchone()
-    return _decoded(row)
+class Damaged(ValueError):
+    """A merged row that cannot be read as it was written (it is merged again)."""
 
 
-def _decoded(row: tuple[bytes] | None) -> Any | None:
-    """A merged-cache row's sessions; None for no row or a damaged one (it is merged again)."""
+class Part(NamedTuple):
+    token: str | None  # the part's row, to keep it in a later merge; None for a row of one array
+    body: bytes  # a JSON array of sessions (codec.session_to_dict)
+
+
+def merged_parts(
+    conn: sqlite3.Connection, agent: str, parser_version: int, signature: str | None = None
+) -> Iterator[Part] | None:
+    """The parts of the agent's merged sessions (those merged from ``signature`` when given; None when
+    absent), fetched one at a time: no caller holds the whole merge at once. Reading raises ``Damaged``
+    when a part is gone (another process merged again meanwhile)."""
+    query = "SELECT sessions FROM merged_cache WHERE agent = ? AND parser_version = ?"
+    args: tuple[Any, ...] = (agent, parser_version)
+    if signature is not None:
+        query, args = query + " AND signature = ?", (*args, signature)
+    row = conn.execute(query, args).fetchone()
     if row is None:
         return None
+    blob = bytes(row[0])
+    if not blob.startswith(MANIFEST):
+        return iter([Part(None, blob)])
     try:
-        return orjson.loads(row[0])
+        tokens = orjson.loads(blob[len(MANIFEST) :])
     except orjson.JSONDecodeError:
         return None
+    return _fetched(conn, agent, [str(t) for t in tokens] if isinstance(tokens, list) else [])
+
+
+def _fetched(conn: sqlite3.Connection, agent: str, tokens: list[str]) -> Iterator[Part]:
+    for token in tokens:
+        row = conn.execute(
+            "SELECT sessions FROM merged_cache WHERE agent = ?", (agent + PART + token,)
+        ).fetchone()
+        if row is None:
+            raise Damaged("merged sessions: a part is gone")
+        yield Part(token, bytes(row[0]))
+
+
+def decoded(part: Part) -> list[Any]:
+    """One part's sessions (as codec.session_to_dict made them)."""
+    try:
+        docs = orjson.loads(part.body)
+    except orjson.JSONDecodeError as exc:
+        raise Damaged(f"merged sessions: {exc}") from exc
+    if not isinstance(docs, list):
+        raise Damaged("merged sessions: not a list")
+    return docs
+
+
+class PartWriter:
+    """A new merge of an agent's sessions, written a part at a time (each part its own row, never
+    changed once written: a later merge may keep it), then published in one small transaction. Parts
+    written but not published are deleted on leaving the ``with`` block."""
+
+    def __init__(self, conn: sqlite3.Connection, agent: str) -> None:
+        self.conn, self.agent = conn, agent
+        self.tokens: list[str] = []
+        self._written: list[str] = []
+        self._published = False
+
+    def add(self, body: bytes) -> None:
+        """A new part: the bytes of a JSON array of sessions."""
+        if not body:
+            return
+        token = secrets.token_hex(8)
+        self.conn.execute(
+            "INSERT INTO merged_cache (agent, signature, sessions, parser_version) VALUES (?, '', ?, 0)",
+            (self.agent + PART + token, body),
+        )
+        self.tokens.append(token)
+        self._written.append(token)
+
+    def keep(self, part: Part) -> None:
+        """A part of the merge being replaced, unchanged."""
+        if part.token is None:
+            self.add(part.body)
+        else:
+            self.tokens.append(part.token)
+
+    def publish(self, signature: str, parser_version: int) -> None:
+        """The parts added or kept, in order, become the agent's merge of ``signature``; every other part
+        of the agent's goes."""
+        manifest = MANIFEST + orjson.dumps(self.tokens)
+        first, last = _part_range(self.agent)
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
+                " VALUES (?, ?, ?, ?)",
+                (self.agent, signature, manifest, parser_version),
+            )
+            live = set(self.tokens)
+            rows = conn.execute(
+                "SELECT agent FROM merged_cache WHERE agent > ? AND agent < ?", (first, last)
+            ).fetchall()
+            stale = [(key,) for (key,) in rows if key[len(first) :] not in live]
+            conn.executemany("DELETE FROM merged_cache WHERE agent = ?", stale)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._published = True
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._published and self._written:
+            keys = [(self.agent + PART + t,) for t in self._written]
+            self.conn.executemany("DELETE FROM merged_cache WHERE agent = ?", keys)
+
+
+def _part_range(agent: str) -> tuple[str, str]:
+    """Keys strictly between these two are the agent's parts."""
+    return agent + PART, agent + PART[:-1] + chr(ord(PART[-1]) + 1)
 
 
 def save_merged(
     conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, value: Any
 ) -> None:
-    save_merged_json(conn, agent, signature, parser_version, orjson.dumps(value))
-
-
-def save_merged_json(
-    conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, blob: bytes
-) -> None:
-    """Save merged sessions already serialised (a JSON array)."""
-    conn.execute(
-        "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
-        " VALUES (?, ?, ?, ?)",
-        (agent, signature, blob, parser_version),
-    )
-
-
-def save_merged_parts(
-    conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, parts: list[bytes]
-) -> None:
-    """Save merged sessions serialised in parts (each the inside of a JSON array, without brackets),
-    written into the row one part at a time: the whole array is never one more copy in memory."""
-    body = [p for p in parts if p]
-    size = 2 + sum(map(len, body)) + max(len(body) - 1, 0)
-    if not hasattr(conn, "blobopen"):  # Python 3.10
-        save_merged_json(conn, agent, signature, parser_version, b"[" + b",".join(body) + b"]")
-        return
+    """Save merged sessions as one array (no parts: for the agents whose merges are small)."""
+    first, last = _part_range(agent)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        cursor = conn.execute(
+        conn.execute(
             "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
-            " VALUES (?, ?, zeroblob(?), ?)",
-            (agent, signature, size, parser_version),
+            " VALUES (?, ?, ?, ?)",
+            (agent, signature, orjson.dumps(value), parser_version),
         )
-        with conn.blobopen("merged_cache", "sessions", cursor.lastrowid or 0) as blob:
-            blob.write(b"[")
-            for i, part in enumerate(body):
-                blob.write(b"," + part if i else part)
-            blob.write(b"]")
+        conn.execute("DELETE FROM merged_cache WHERE agent > ? AND agent < ?", (first, last))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
 
 
+def save_merged_parts(
+    conn: sqlite3.Connection, agent: str, signature: str, parser_version: int, parts: Iterable[bytes]
+) -> None:
+    """Save merged sessions already serialised in parts (each the bytes of a JSON array)."""
+    with PartWriter(conn, agent) as writer:
+        for body in parts:
+            writer.add(body)
+        writer.publish(signature, parser_version)
+
+
 def drop_merged(conn: sqlite3.Connection, agent: str) -> None:
-    conn.execute("DELETE FROM merged_cache WHERE agent IN (?, ?)", (agent, agent + LINKS))
+    first, last = _part_range(agent)
+    conn.execute(
+        "DELETE FROM merged_cache WHERE agent IN (?, ?) OR (agent > ? AND agent < ?)",
+        (agent, agent + LINKS, first, last),
+    )
 
 
 def load_links(conn: sqlite3.Connection, agent: str, signature: str, parser_version: int) -> bytes | None:
