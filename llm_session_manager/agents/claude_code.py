@@ -19,7 +19,6 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -977,8 +976,9 @@ def build_sessions(states: Sequence[FileState]) -> list[Session]:
     for k, e in best.items():
         owned.setdefault(owner[k], []).append(e)
     costs = _agent_costs(states, owner)
+    cutoff = _series_cutoff()
     return [
-        replace(_build_one(key, files, usage.get(key, {}), owned.get(key, [])), agent_cost_usd=costs.get(key))
+        _build_one(key, files, usage.get(key, {}), owned.get(key, []), costs.get(key), cutoff)
         for key, files in by_session.items()
     ]
 
@@ -1016,12 +1016,37 @@ def _minute(ts: str) -> int:
     prefix = ts[:16]
     minute = _MINUTES.get(prefix)
     if minute is None:
-        parsed = parse_ts(ts)
-        minute = int(parsed.timestamp() // 60) if parsed else 0
+        minute = _parse_minute(ts)
         if len(_MINUTES) > 100_000:
             _MINUTES.clear()
         _MINUTES[prefix] = minute
     return minute
+
+
+# A canonical timestamp of a valid time of day: its minute is its day's plus hours and minutes.
+_CANONICAL_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):([0-5][0-9]):[0-5][0-9]\.[0-9]{3}Z"
+)
+_DAYS: dict[str, int] = {}  # minutes since the epoch at the start of each day seen
+
+
+def _parse_minute(ts: str) -> int:
+    """``_minute`` without its memo: 0 for a timestamp that does not parse. A history spreads its
+    replies over many minutes but few days, so a day is parsed once."""
+    match = _CANONICAL_TIME.fullmatch(ts)
+    if match is None:
+        parsed = parse_ts(ts)
+        return int(parsed.timestamp() // 60) if parsed else 0
+    day = _DAYS.get(ts[:10])
+    if day is None:
+        midnight = parse_ts(ts[:10])
+        if midnight is None:  # no such date (February 30th)
+            return 0
+        day = int(midnight.timestamp()) // 60
+        if len(_DAYS) > 100_000:
+            _DAYS.clear()
+        _DAYS[ts[:10]] = day
+    return day + int(match[1]) * 60 + int(match[2])
 
 
 def _usage_buckets(
@@ -1050,13 +1075,16 @@ def _usage_history(entries: list[list[Any]]) -> tuple[tuple[int, str, int, int, 
     cache_creation, cache_read, and the part of cache_creation written for an hour."""
     buckets: dict[tuple[int, str], list[int]] = {}
     for e in entries:
-        ts = e[E_TS] if len(e) > E_TS else None
-        if ts is None or e[E_MODEL] == SYNTHETIC:
+        if len(e) <= E_TS:
             continue
-        minute = ts if type(ts) is int else _minute(ts)
-        row = buckets.get((minute, e[E_MODEL] or "unknown"))
+        ts, model = e[E_TS], e[E_MODEL]
+        if ts is None or model == SYNTHETIC:
+            continue
+        key = (ts if type(ts) is int else _minute(ts), model or "unknown")
+        row = buckets.get(key)
         if row is None:
-            row = buckets[(minute, e[E_MODEL] or "unknown")] = [0, 0, 0, 0, 0]
+            buckets[key] = [e[E_IN], e[E_OUT], e[E_CC], e[E_CR], e[E_CC1H]]
+            continue
         row[0] += e[E_IN]
         row[1] += e[E_OUT]
         row[2] += e[E_CC]
@@ -1076,8 +1104,15 @@ def _context_series(main: list[FileState]) -> tuple[tuple[int, int], ...]:
 
 
 def _build_one(
-    key: str, files: list[FileState], per_model: dict[str, list[int]], entries: list[list[Any]]
+    key: str,
+    files: list[FileState],
+    per_model: dict[str, list[int]],
+    entries: list[list[Any]],
+    cost: float | None,
+    cutoff: str,
 ) -> Session:
+    """One session from its files, the usage it owns, its logged cost, and the series cutoff
+    (``_series_cutoff``)."""
     datas = [f.data for f in files]
     main = _main_files(files)
     last_main = main[-1].data
@@ -1140,13 +1175,14 @@ def _build_one(
         last_compaction_at=_ts(compaction_ts),
         peak_context_tokens=max((int(f.data.get("peak_ctx") or 0) for f in main), default=0) or None,
         # Only a session active lately can have a burn rate or a compaction projection (scan.SERIES_KEEP).
-        usage_buckets=_usage_buckets(entries, last_ts) if (last_ts or "") >= _series_cutoff() else (),
-        context_series=_context_series(main) if (last_ts or "") >= _series_cutoff() else (),
+        usage_buckets=_usage_buckets(entries, last_ts) if (last_ts or "") >= cutoff else (),
+        context_series=_context_series(main) if (last_ts or "") >= cutoff else (),
         usage_history=_usage_history(entries),
         model_usage=tuple(
             ModelTokens(m, r[0] + r[5], r[1] + r[6], r[2] + r[7], r[3] + r[8], r[4] + r[9], *r[5:])
             for m, r in per_model.items()
         ),
+        agent_cost_usd=cost,
     )
 
 
