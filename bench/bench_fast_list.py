@@ -8,9 +8,11 @@ Uses bench_speed.py's corpora (``/tmp/lsm-speed-{N}x``, made there) and its way 
 is a child in an empty environment (``HOME`` empty, ``CLAUDE_CONFIG_DIR=<corpus>``), wall time around
 it, CPU from ``wait4``; ``LSM_DISCOVERY_UNDER`` keeps agents that other jobs run out of its world.
 Each tree has its own LSM_HOME (their database schemas differ), filled by one cold run. Then, round
-after round and alternating trees: ``list --all --format json``, ``list --format json``, ``list
---all`` (the table, which the fast path does not answer: the normal path's cost, storing included)
-and ``--version``. Every JSON output must be byte-identical across trees. Medians.
+after round and alternating trees: ``list --all --format json``, ``list --format json``, the tables
+``list --all`` and ``list`` (piped, and ``list --all`` on a coloured 120-column "terminal":
+FORCE_COLOR=1 COLUMNS=120) and ``--version``. Every output must be byte-identical across trees (the
+tables' ages are drawn at each run; the corpus is a year old, so they agree unless a run straddles a
+day). Medians.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ CASES = {
     "list --all --format json": ["list", "--all", "--format", "json"],
     "list --format json": ["list", "--format", "json"],
     "list --all (table)": ["list", "--all"],
+    "list (table)": ["list"],
+    "list --all (table, 120 columns)": ["list", "--all"],
     "--version": ["--version"],
 }
+TERMINAL = {"FORCE_COLOR": "1", "COLUMNS": "120", "TERM": "xterm-256color"}
 
 
 Trees = list[tuple[str, str]]
@@ -54,12 +59,13 @@ def run_scale(scale: int, args: argparse.Namespace, trees: Trees) -> int:
             for case, words in CASES.items():
                 outputs = set()
                 for label, _ in trees:
-                    sample, data = measure([args.python, "-m", "llm_session_manager", *words], envs[label])
+                    env = {**envs[label], **TERMINAL} if "columns" in case else envs[label]
+                    sample, data = measure([args.python, "-m", "llm_session_manager", *words], env)
                     if not sample.ok:
                         print(f"{label} {case}: {sample.note}", file=sys.stderr)
                         bad += 1
                     samples.setdefault((case, label), []).append((sample.wall, sample.cpu))
-                    if "json" in case:
+                    if case != "--version":
                         outputs.add(data)
                 if len(outputs) > 1:
                     print(f"{scale}x {case}: outputs differ between trees", file=sys.stderr)

@@ -28,18 +28,21 @@ def _fast_module(argv: list[str]) -> str | None:
     return FAST_COMMANDS[argv[0]]
 
 
-# command -> a light module whose ``fast_main(argv)`` answers the forms it can without the CLI (returning
-# the exit status) and returns None for everything else, which the CLI then runs.
-FAST_FIRST = {"list": "llm_session_manager.fastlist"}
-
-
 def _answered_fast(argv: list[str]) -> int | None:
-    module_name = FAST_FIRST.get(argv[0]) if argv else None
-    if module_name is None:
+    """`lsm list` [--all] [--format json|table] from what its last quiet run stored (fastlist.py): the
+    exit status, or None (nothing printed) for the CLI to run."""
+    if argv[:1] != ["list"]:
         return None
-    __import__(module_name)
-    code: int | None = sys.modules[module_name].fast_main(argv)
-    return code
+    from llm_session_manager import fastlist
+
+    form = fastlist.query_form(argv)
+    if form is None:
+        return None
+    if fastlist.kind_of(form) == "json":
+        return fastlist.fast_main(argv)
+    from llm_session_manager.cli.fast_list import fast_main
+
+    return fast_main(form)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""`lsm list --format json` (with or without ``--all``) answered from its stored output when nothing it
-shows can have changed, without loading the CLI (typer, rich) or decoding a session.
+"""`lsm list` (with or without ``--all``, as a table or ``--format json``) answered from what its last run
+stored when nothing it shows can have changed, without loading typer or decoding a session: the JSON
+output itself, or the table's rows (drawn by cli/fast_list.py at the time and width of the run).
 
 The normal path stores the output (``prepare`` before its scan, ``remember`` after it) only when every
 session is quiet: no agent process runs, and none was active within the burn window, so that nothing in
@@ -36,17 +37,18 @@ MAX_AGE_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class Pending:
-    """What the normal path knew before its scan: the form to store under and the stored state."""
+    """What the normal path knew before its scan: the forms to store under and the stored state."""
 
-    form: str
+    forms: tuple[str, ...]
     state: str
 
 
 def query_form(argv: Sequence[str]) -> str | None:
-    """The stored form an argv asks for (``list`` [``--all``] ``--format json``), None for any other."""
+    """The stored form an argv asks for (``list`` [``--all``] [``--format json|table``]), None for any
+    other."""
     if not argv or argv[0] != "list":
         return None
-    every, fmt, i = False, None, 1
+    every, fmt, i = False, "table", 1
     while i < len(argv):
         arg = argv[i]
         if arg in ("--all", "-a"):
@@ -58,19 +60,27 @@ def query_form(argv: Sequence[str]) -> str | None:
         else:
             return None
         i += 1
-    if fmt is None or fmt.strip().lower() != "json":
-        return None
-    return _form(every)
+    fmt = fmt.strip().lower()
+    return _form(every, fmt) if fmt in KINDS else None
 
 
-def _form(every: bool) -> str:
-    return "list-all-json" if every else "list-recent-json"
+# What a form stores: "json", the output as printed; "table", the table's rows (listing_table.TableData)
+# as JSON, drawn at the time and width of each run.
+KINDS = ("json", "table")
 
 
-def form_of(every: bool, filtered: bool) -> str | None:
-    """The stored form of a listing of every session (``every``) or the recent ones, None when it has
-    filters (``filtered``) the fast path does not read."""
-    return None if filtered else _form(every)
+def _form(every: bool, kind: str) -> str:
+    return f"list-{'all' if every else 'recent'}-{kind}"
+
+
+def kind_of(form: str) -> str:
+    return form.rpartition("-")[2]
+
+
+def forms_of(every: bool, filtered: bool) -> tuple[str, ...]:
+    """The stored forms (one per kind) of a listing of every session (``every``) or the recent ones;
+    none when it has filters (``filtered``) the fast path does not read."""
+    return () if filtered else tuple(_form(every, kind) for kind in KINDS)
 
 
 def output_bytes(documents: Any) -> bytes:
@@ -158,9 +168,10 @@ def stored_output(form: str, now: float) -> bytes | None:
 
 
 def fast_main(argv: list[str]) -> int | None:
-    """Print the stored output and return 0, or None (printing nothing) for the CLI to run."""
+    """Print the stored output of a JSON form and return 0, or None (printing nothing) for the CLI to run
+    (a table form is drawn by cli/fast_list.py)."""
     form = query_form(argv)
-    if form is None:
+    if form is None or kind_of(form) != "json":
         return None
     try:
         output = stored_output(form, time.time())
@@ -180,18 +191,18 @@ def fast_main(argv: list[str]) -> int | None:
 # The normal path stores what it printed
 
 
-def prepare(paths: Paths, form: str | None) -> Pending | None:
+def prepare(paths: Paths, forms: tuple[str, ...]) -> Pending | None:
     """Before the scan: the stored state the listing will be keyed by (read first, so that a change
     made while the scan runs leaves a key that no longer matches rather than an output out of date;
     the scan's file signatures are taken before it reads, for the same reason)."""
-    if form is None:
+    if not forms:
         return None
     from llm_session_manager.service import open_db
 
     try:
         conn = open_db(paths)
         try:
-            return Pending(form, stored_state(paths, conn))
+            return Pending(forms, stored_state(paths, conn))
         finally:
             conn.close()
     except Exception:  # never let the cache take a listing down
@@ -231,12 +242,13 @@ def remember(
     cfg: Config,
     pending: Pending | None,
     collected: Collected,
-    documents: Callable[[], Any],
+    outputs: Mapping[str, Callable[[], bytes]],
     now: datetime,
     recent_hours: float,
 ) -> None:
-    """After the scan: store the listing's output under the keys taken before it, or drop a stored one
-    that the time alone could make wrong."""
+    """After the scan: store the listing in each pending form (``outputs``: kind -> what to store, made
+    only when it is stored) under the keys taken before it, or drop stored ones that the time alone
+    could make wrong."""
     if pending is None:
         return
     from llm_session_manager.service import open_db
@@ -248,13 +260,14 @@ def remember(
         keys = validity_keys(pending.state, cfg, signatures)
         conn = open_db(paths)
         try:
-            if until is None:
-                list_cache.drop(conn, pending.form)
-                return
-            stored = list_cache.load(conn, pending.form)
-            if stored is not None and stored.keys == keys and stored.valid_until > now.timestamp():
-                return  # the same inputs: the same output
-            list_cache.save(conn, pending.form, list_cache.Entry(keys, until, output_bytes(documents())))
+            for form in pending.forms:
+                if until is None:
+                    list_cache.drop(conn, form)
+                    continue
+                stored = list_cache.load(conn, form)
+                if stored is not None and stored.keys == keys and stored.valid_until > now.timestamp():
+                    continue  # the same inputs: the same output
+                list_cache.save(conn, form, list_cache.Entry(keys, until, outputs[kind_of(form)]()))
         finally:
             conn.close()
     except (sqlite3.Error, OSError):  # a read-only or busy store: the next run computes again

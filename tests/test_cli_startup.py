@@ -49,5 +49,9 @@ def test_one_command_imports_only_its_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     loaded, heavy = out.stdout.strip().splitlines()[-2:]
-    assert loaded.split() == ["llm_session_manager.cli.common", "llm_session_manager.cli.doctor_cmd"]
+    assert loaded.split() == [
+        "llm_session_manager.cli.common",
+        "llm_session_manager.cli.doctor_cmd",
+        "llm_session_manager.cli.typer_app",
+    ]
     assert heavy == "False False"

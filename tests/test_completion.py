@@ -141,21 +141,26 @@ def test_completion_loads_only_the_commands_module(listed: FakeHome) -> None:
     assert "llm_session_manager.cli.organise" not in loaded.split()  # not every command's module
 
 
+# Typer guesses the shell from the parent processes and then ignores the one named after the option;
+# this makes it read the name instead, so the tests do not depend on what started them.
+NAMED_SHELL = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+
+
 def test_show_and_install_completion(fake_home: FakeHome) -> None:
-    shown = fake_home.run("--show-completion", "bash")
+    shown = fake_home.run("--show-completion", "bash", **NAMED_SHELL)
     assert shown.returncode == 0 and "_LSM_COMPLETE=complete_bash" in shown.stdout
-    installed = fake_home.run("--install-completion", "bash", SHELL="/bin/bash")
+    installed = fake_home.run("--install-completion", "bash", SHELL="/bin/bash", **NAMED_SHELL)
     assert installed.returncode == 0, installed.stderr
     script = fake_home.home / ".bash_completions" / "lsm.sh"
     assert script.is_file() and "_LSM_COMPLETE" in script.read_text()
     assert str(script) in (fake_home.home / ".bashrc").read_text()
     for shell in ("zsh", "fish"):
-        assert "_LSM_COMPLETE" in fake_home.run("--show-completion", shell).stdout
+        assert "_LSM_COMPLETE" in fake_home.run("--show-completion", shell, **NAMED_SHELL).stdout
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_a_real_bash_completes_through_the_installed_script(listed: FakeHome) -> None:
-    script = listed.run("--show-completion", "bash").stdout
+    script = listed.run("--show-completion", "bash", **NAMED_SHELL).stdout
     bin_dir = Path(sys.executable).parent  # the venv's `lsm`
     assert (bin_dir / "lsm").exists()
     driver = (

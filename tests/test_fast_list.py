@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_stored_output_is_what_the_cli_prints(
     assert len(agents) >= (5 if "--all" in args or "-a" in args else 1)
 
 
-def test_the_table_stores_the_json_too(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_table_listing_stores_the_json_too(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
     normal(quiet, "list", "--all")
     stored = fast(quiet, monkeypatch, *ALL)
     assert stored is not None and stored == normal(quiet, *ALL)
@@ -96,12 +97,52 @@ def test_the_entry_point_answers_without_typer_or_rich(quiet: FakeHome) -> None:
 
 
 def test_other_forms_go_to_the_cli() -> None:
-    assert fastlist.query_form(["list", "--all"]) is None  # the table: not answered yet
     assert fastlist.query_form(["list", "--format", "json", "--agent", "codex"]) is None
+    assert fastlist.query_form(["list", "--all", "--sort", "cost"]) is None
     assert fastlist.query_form(["list", "--format", "yaml"]) is None
     assert fastlist.query_form(["list", "--format"]) is None
     assert fastlist.query_form(["info", "--format", "json"]) is None
     assert fastlist.query_form(["list", "--format=JSON", "-a"]) == "list-all-json"
+    assert fastlist.query_form(["list"]) == "list-recent-table"
+    assert fastlist.query_form(["list", "-a", "-f", "table"]) == "list-all-table"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The table: its rows are stored, and drawn at the moment and width of each run (cli/fast_list.py)
+
+TABLE_ENV = {"FORCE_COLOR": "1", "COLUMNS": "100", "TERM": "xterm-256color"}  # a coloured 100-column terminal
+
+
+@pytest.mark.parametrize("args", [("list", "--all"), ("list",)])
+@pytest.mark.parametrize("env", [{}, TABLE_ENV], ids=["piped", "terminal"])
+def test_the_table_is_drawn_from_its_stored_rows(
+    quiet: FakeHome, args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    printed = normal(quiet, *args, **env)
+    status, output = answered_in_child(quiet, *args, **env)
+    assert status == "(0, [], True)" or status.startswith("(0, ['rich"), status
+    assert "typer" not in status and "click" not in status
+    assert output == printed
+    if env:  # coloured, and fitted to the terminal's 100 columns
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", output.decode())
+        assert b"\x1b[1m" in output and max(map(len, plain.splitlines())) == 100
+
+
+def test_a_json_listing_stores_the_table_too(quiet: FakeHome) -> None:
+    normal(quiet, *ALL)
+    status, output = answered_in_child(quiet, "list", "--all")
+    assert status.startswith("(0, ") and b"Total" in output
+    assert output == normal(quiet, "list", "--all")
+
+
+def test_a_tag_redraws_the_table(quiet: FakeHome) -> None:
+    sid = json.loads(normal(quiet, *ALL))[0]["id"]
+    normal(quiet, "list", "--all")
+    assert quiet.run("tag", sid, "reviewed").returncode == 0
+    assert answered_in_child(quiet, "list", "--all")[0].startswith("(None, ")
+    assert quiet.run("describe", sid, "[bold]x\x1b[31m").returncode == 0
+    after = normal(quiet, "list", "--all")
+    assert answered_in_child(quiet, "list", "--all")[1] == after
 
 
 def test_an_appended_line_is_read(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:

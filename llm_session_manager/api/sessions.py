@@ -9,6 +9,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+import orjson
+
 from llm_session_manager.api.context import Context
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
@@ -16,6 +18,7 @@ from llm_session_manager.models import SessionView
 if TYPE_CHECKING:
     import sqlite3
 
+    from llm_session_manager.listing_table import TableData
     from llm_session_manager.service import Collected
 
 DESCRIPTION_MAX = 4000
@@ -56,16 +59,36 @@ class Listing:
     views: list[SessionView]
     collected: Collected
     scores: dict[str, float] = field(default_factory=dict)
+    _table: TableData | None = field(default=None, init=False, repr=False)
 
     def documents(self) -> list[dict[str, Any]]:
         if not self.scores:
             return [session_document(v) for v in self.views]
         return [{**session_document(v), "score": self.scores[v.session.id]} for v in self.views]
 
+    def table(self) -> TableData:
+        """The rows of `lsm list`'s table, ids told apart from every session the scan found."""
+        from llm_session_manager.listing_table import table_data
+
+        if self._table is None:
+            self._table = table_data(self.views, self.collected.views)
+        return self._table
+
+    def outputs(self) -> dict[str, Callable[[], bytes]]:
+        """What `lsm list`'s fast path stores of this listing, per kind (fastlist.KINDS): the JSON output
+        as printed, and the table's rows."""
+        from llm_session_manager import fastlist
+
+        return {
+            "json": lambda: fastlist.output_bytes(self.documents()),
+            "table": lambda: orjson.dumps(self.table()),
+        }
+
 
 def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     """Without ``text``: running and recent sessions (every one with ``all_sessions``), filtered and
-    sorted. With ``text``: every session matching the words, best first, then narrowed by the filters."""
+    sorted. With ``text``: every session matching the words, best first, then narrowed by the filters.
+    A listing without filters is stored, as JSON and as table rows, for `lsm list`'s fast path."""
     from llm_session_manager import fastlist, organise
     from llm_session_manager.listing import ListFilter, check_statuses, keep, sort_views
     from llm_session_manager.timefmt import parse_since
@@ -81,9 +104,8 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
         since=parse_since(query.since, now, utc=query.utc) if query.since else None,
         recent_hours=float(ctx.config["recent_hours"]),
     )
-    # `lsm list --format json`'s output is stored for its fast path (fastlist.py) when it has no filters.
-    form = fastlist.form_of(query.all_sessions, query != ListQuery(all_sessions=query.all_sessions))
-    pending = fastlist.prepare(ctx.paths, form)
+    forms = fastlist.forms_of(query.all_sessions, query != ListQuery(all_sessions=query.all_sessions))
+    pending = fastlist.prepare(ctx.paths, forms)
     collected = ctx.collect()
     views = [v for v in collected.views if keep(v, flt, now)]
     scores: dict[str, float] = {}
@@ -98,7 +120,7 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     if query.limit:
         ordered = ordered[: query.limit]
     listing = Listing(ordered, collected, scores)
-    fastlist.remember(ctx.paths, ctx.config, pending, collected, listing.documents, now, flt.recent_hours)
+    fastlist.remember(ctx.paths, ctx.config, pending, collected, listing.outputs(), now, flt.recent_hours)
     return listing
 
 

@@ -68,7 +68,7 @@ def render_lines(recs: Sequence[Recommendation]) -> list[object]:
     reason and the step. Lines are printed without wrapping so that commands can be copied whole."""
     from rich.text import Text
 
-    from llm_session_manager.cli.render import cell
+    from llm_session_manager.cli.fitted import cell
 
     lines: list[object] = []
     for number, rec in enumerate(recs, 1):

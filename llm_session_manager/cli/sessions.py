@@ -85,23 +85,13 @@ def list_cmd(
         return
     listing = list_sessions(ctx, query)
     _warn_scan(listing.collected)
-    views, now = listing.views, ctx.now()
     if fmt != "table":
         emit(fmt, listing.documents())
         return
-    from llm_session_manager.cli.render import console, sessions_table, table_width
+    from llm_session_manager.cli.render import console
+    from llm_session_manager.cli.session_table import print_listing
 
-    out = console()
-    if not views:
-        hint = "" if all_ else " (try --all for older sessions)"
-        out.print(f"No sessions found{hint}.")
-        return
-    out.print(sessions_table(views, now, table_width(out), known=listing.collected.views))
-    running = sum(1 for v in views if v.session.process)
-    out.print(
-        f"[dim]{len(views)} session(s), {running} running. Tokens ≈ = not exact (counted with tiktoken,"
-        " or rounded in the agent's log); ? = unknown. Health ~ = estimated.[/dim]"
-    )
+    print_listing(console(), listing.table(), ctx.now(), all_)
 
 
 def health_cmd(

@@ -1,0 +1,131 @@
+"""The Typer application of `lsm`: the root options, loading each command's module when it runs, and
+the entry point that turns every failure into one line on stderr and a documented exit status.
+
+Errors raised as ``LsmError`` become one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from llm_session_manager import __version__
+from llm_session_manager.cli import COMMAND_MODULES, MODULES
+from llm_session_manager.errors import LsmError
+from llm_session_manager.safetext import for_terminal, without_secrets
+
+_app = typer.Typer(
+    name="lsm",
+    help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
+    no_args_is_help=True,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lsm {__version__}")
+        raise typer.Exit()
+
+
+@_app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """See every AI coding session on this machine: exact tokens, context fill, cost and health."""
+
+
+_registered: set[str] = set()
+
+
+def _register(modules: tuple[str, ...] = MODULES) -> typer.Typer:
+    import importlib
+
+    for name in modules:
+        if name not in _registered:
+            importlib.import_module(f"llm_session_manager.cli.{name}").register(_app)
+            _registered.add(name)
+    return _app
+
+
+def every_command() -> typer.Typer:
+    """The Typer application with every command (for tests and tools that walk it)."""
+    return _register()
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    if args[:1] in (["--version"], ["-V"]):
+        return _app  # answered by the root callback: no command needed
+    module = COMMAND_MODULES.get(args[0]) if args else None
+    return _register((module,) if module else MODULES)
+
+
+# The environment variable a shell sets to ask for completions (typer's protocol, see cli/completion.py).
+COMPLETE_VAR = "_LSM_COMPLETE"
+
+
+def _words_being_completed() -> list[str] | None:
+    """The words typed after `lsm` when a shell asks for completions (bash passes COMP_WORDS, zsh and
+    fish _TYPER_COMPLETE_ARGS), so that only the command's own module is loaded; None otherwise."""
+    if not os.environ.get(COMPLETE_VAR):
+        return None
+    line = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+    return line.split()[1:]
+
+
+def _usage_error(exc: Exception) -> int:
+    """Print a click/typer usage error as one line; returns its exit status."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        # `lsm` alone: the help text, as a user expects, with the usage-error status.
+        sys.stdout.write(ctx.get_help() + "\n")
+        return 2
+    command = f" {ctx.info_name}" if ctx is not None and ctx.parent is not None else ""
+    message = exc.format_message()  # type: ignore[attr-defined]
+    hint = f" (see 'lsm{command} --help')" if type(exc).__name__ != "ClickException" else ""
+    sys.stderr.write(for_terminal(without_secrets(f"lsm{command}: error: {message}{hint}")) + "\n")
+    return int(getattr(exc, "exit_code", 2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point. Every failure ends as one line on stderr and a documented exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    typed = _words_being_completed()
+    try:
+        app = _app_for(typed if typed is not None and not args else args)
+        code = app(args=args, prog_name="lsm", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except LsmError as exc:
+        # An error may quote what was typed: a pasted credential is not echoed back.
+        sys.stderr.write(for_terminal(without_secrets(f"lsm: error: {exc}")) + "\n")
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("lsm: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        # Usage errors of the option parser (click, vendored or not, depending on the typer version).
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            sys.exit(_usage_error(exc))
+        _store_failure(exc)
+        raise
+
+
+def _store_failure(exc: Exception) -> None:
+    """A damaged, missing-table or read-only database: one line naming the file and the way out."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):
+        from llm_session_manager.paths import resolve
+        from llm_session_manager.store.db import explain
+
+        sys.stderr.write(for_terminal(f"lsm: error: {explain(exc, resolve().db_file)}") + "\n")
+        sys.exit(1)
