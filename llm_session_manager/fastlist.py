@@ -29,8 +29,32 @@ if TYPE_CHECKING:
     from llm_session_manager.paths import Paths
     from llm_session_manager.service import Collected
 
-# Shell bookkeeping that changes between runs and that no listing reads.
-VOLATILE_ENV = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES"})
+# Shell bookkeeping that changes between runs and that no listing reads, and what only the drawing of a
+# table reads (the terminal and its colours), which happens at each run: a listing stored from a script
+# is answered in a terminal, and the other way round.
+VOLATILE_ENV = frozenset(
+    {
+        *("PWD", "OLDPWD", "SHLVL", "_"),
+        *(
+            "COLUMNS",
+            "LINES",
+            "TERM",
+            "COLORTERM",
+            "NO_COLOR",
+            "FORCE_COLOR",
+            "TTY_COMPATIBLE",
+            "TTY_INTERACTIVE",
+        ),
+        *(
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
+            "TERM_PROGRAM",
+            "TERM_PROGRAM_VERSION",
+            "JUPYTER_COLUMNS",
+            "JUPYTER_LINES",
+        ),
+    }
+)
 # The longest a stored output is trusted even when no session's figures would change.
 MAX_AGE_SECONDS = 24 * 3600
 

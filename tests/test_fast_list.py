@@ -123,6 +123,7 @@ def test_the_table_is_drawn_from_its_stored_rows(
     assert status == "(0, [], True)" or status.startswith("(0, ['rich"), status
     assert "typer" not in status and "click" not in status
     assert output == printed
+    assert answered_in_child(quiet, *args, **(TABLE_ENV if not env else {}))[0].startswith("(0, ")
     if env:  # coloured, and fitted to the terminal's 100 columns
         plain = re.sub(r"\x1b\[[0-9;]*m", "", output.decode())
         assert b"\x1b[1m" in output and max(map(len, plain.splitlines())) == 100
@@ -177,6 +178,7 @@ def test_another_environment_is_not_answered(quiet: FakeHome, monkeypatch: pytes
     normal(quiet, *ALL)
     assert fast(quiet, monkeypatch, *ALL, env={"CODEX_HOME": str(quiet.home / "elsewhere")}) is None
     assert fast(quiet, monkeypatch, *ALL, env={"SHLVL": "7"}) is not None  # shell bookkeeping
+    assert fast(quiet, monkeypatch, *ALL, env=TABLE_ENV) is not None  # only the drawing reads these
 
 
 def test_a_running_agent_is_left_to_the_cli(quiet: FakeHome) -> None:
