@@ -212,16 +212,30 @@ def _worker_init() -> None:
 
 def _workers() -> int:
     """Worker processes worth starting: the cores free now (a pool on a busy machine only adds the cost
-    of sending states back), at most 4."""
+    of sending states back), at most 4. "Now" is the tasks running or waiting for a core (the 4th field
+    of /proc/loadavg, less this process), the middle of three looks a millisecond apart so that a
+    passing blip is not taken for a busy core. The 1-minute load average, used where there is no such
+    file, lags a minute and counts this command's own previous runs."""
+    import time
+
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     try:
-        free = cores - os.getloadavg()[0]
-    except OSError:
-        free = float(cores)
-    return max(1, min(4, cores, int(free + 0.5)))
+        looks = []
+        for i in range(3):
+            if i:
+                time.sleep(0.001)
+            with open("/proc/loadavg", "rb") as fh:
+                looks.append(int(fh.read().split()[3].split(b"/")[0]) - 1)
+        busy = float(sorted(looks)[1])
+    except (OSError, ValueError, IndexError):
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            busy = 0.0
+    return max(1, min(4, cores, int(cores - busy + 0.5)))
 
 
 def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> list[FileState]:
