@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenUsage:
     """Token counts of a session. ``source``: "exact" (the agent's own usage records), "counted"
     (tiktoken over the text we could see) or "rounded" (the agent logged rounded figures, e.g. Aider)."""
@@ -26,7 +26,7 @@ class TokenUsage:
         return self.input + self.output + self.cache_creation + self.cache_read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelTokens:
     """One model's share of a session's tokens. The ``long_*`` fields are the part of each total that
     was spent in requests above the long-context tier (over 200k input tokens), priced higher."""
@@ -85,7 +85,8 @@ class ModelCost:
     cost_usd: float | None
 
 
-@dataclass(frozen=True)
+# Slots: a listing holds every session at once, and past 30 fields an instance dict is not key-shared.
+@dataclass(frozen=True, slots=True)
 class Session:
     """One agent session, merged from all of its transcript files."""
 
