@@ -249,11 +249,7 @@ class FittedTable:
 def _fitted(plain: str, width: int, justify: JustifyMethod, last: bool) -> str:
     """``plain`` cut to ``width`` cells with an ellipsis, padded to it (as ``_fitted_text`` does)."""
     if _width_of(plain) > width:
-        plain = (
-            plain[: max(0, width - 1)]
-            if plain.isascii() and plain.isprintable()
-            else set_cell_size(plain, width - 1)
-        ) + "…"
+        plain = set_cell_size(plain, width - 1) + "…"  # as Text.truncate(overflow="ellipsis") does
     short = width - _width_of(plain)
     if justify == "right":
         return " " * short + plain
