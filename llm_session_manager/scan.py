@@ -831,29 +831,41 @@ def _row_job(args: tuple[SharingReader, str, str, FileState | None]) -> Row | st
 
 def _groups(hashes: dict[str, list[bytes]]) -> tuple[list[list[str]], array[int]]:
     """Session keys in groups that share no message hash with each other (a resumed session and its
-    predecessor go together), and every hash seen, sorted."""
-    parent: dict[str, str] = {}
+    predecessor go together), and every hash seen, sorted. The hashes are sorted into 256 buckets by
+    their top byte first, so that finding who else holds one takes a dict of one bucket at a time
+    (a dict of every hash took 21 MB at 6,000 sessions; this takes 4)."""
+    keys = list(hashes)
+    values = [array("I") for _ in range(256)]
+    holders = [array("I") for _ in range(256)]  # index in keys of the session holding each value
+    for index, key in enumerate(keys):
+        for blob in hashes[key]:
+            held = array("I")
+            held.frombytes(blob)
+            for value in held:
+                values[value >> 24].append(value)
+                holders[value >> 24].append(index)
+    parent = list(range(len(keys)))
 
-    def root(key: str) -> str:
-        while parent.get(key, key) != key:
-            key = parent[key]
-        return key
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
 
-    owner: dict[int, str] = {}
-    for key, blobs in hashes.items():
-        for blob in blobs:
-            values = array("I")
-            values.frombytes(blob)
-            for value in values:
-                other = owner.setdefault(value, key)
-                if other != key:
-                    a, b = root(other), root(key)
-                    if a != b:
-                        parent[a] = b
-    groups: dict[str, list[str]] = {}
-    for key in hashes:
-        groups.setdefault(root(key), []).append(key)
-    return list(groups.values()), array("I", sorted(owner))
+    seen = array("I")
+    for bucket, bucket_holders in zip(values, holders, strict=True):
+        first: dict[int, int] = {}
+        for value, index in zip(bucket, bucket_holders, strict=True):
+            other = first.setdefault(value, index)
+            if other != index:
+                a, b = root(other), root(index)
+                if a != b:
+                    parent[a] = b
+        seen.extend(sorted(first))
+    groups: dict[int, list[str]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(root(index), []).append(key)
+    return list(groups.values()), seen
 
 
 def _chunks(groups: list[list[str]], sizes: dict[str, int], budget: int) -> Iterator[list[str]]:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
+from array import array
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,23 @@ def test_a_damaged_or_replaced_merge_is_not_used(tmp_path: Path) -> None:
         list(parts)
     conn.execute("UPDATE merged_cache SET sessions = ? WHERE agent = 'a'", (b"parts:[",))
     assert merged(conn, signature=None) is None
+
+
+def test_sessions_sharing_a_message_hash_are_grouped_and_every_hash_is_listed_once() -> None:
+    from llm_session_manager.scan import _groups
+
+    def blob(*values: int) -> bytes:
+        return array("I", values).tobytes()
+
+    high, low = 0xFF000001, 0x00000002  # first and last of the 256 buckets
+    hashes = {
+        "a": [blob(1, high)],
+        "b": [blob(5), blob(low)],  # two files
+        "c": [blob(7, low)],  # shares low with b
+        "d": [blob(high, 9)],  # shares high with a
+        "e": [blob(5 + (1 << 24))],  # same low bits as b's 5, another bucket: shares nothing
+        "f": [blob(9)],  # shares 9 with d, so with a
+    }
+    groups, seen = _groups(hashes)
+    assert groups == [["a", "d", "f"], ["b", "c"], ["e"]]
+    assert list(seen) == sorted({1, high, 5, low, 7, 9, 5 + (1 << 24)})
