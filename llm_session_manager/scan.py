@@ -7,10 +7,12 @@ there is enough to read and a core free, and the merged result is cached again.
 
 A reader whose sessions can share messages (``SharingReader``: Claude Code) is scanned in flat memory by
 a one-shot command. Cold, each file's state is saved as soon as it is read, and the sessions are merged
-a few groups at a time from the saved states (``_scan_cold``). After a change, only the states of the
-sessions the changed files can affect are loaded and merged again; every other session is taken from
-the previous merge (``_scan_changes``, with the ``Links`` saved beside each merge). A file whose path is
-spelled another way (a relative or symlinked config dir) keeps its cached state (``plan_scan``).
+a few groups at a time from the saved states, each group's part of the merge saved as it is made
+(``_scan_cold``). After a change, only the states of the sessions the changed files can affect are
+loaded and merged again; every other session is taken from the previous merge a part at a time, and a
+part that holds none of the merged sessions is kept as it is (``_scan_changes``, with the ``Links`` saved
+beside each merge). A file whose path is spelled another way (a relative or symlinked config dir) keeps
+its cached state (``plan_scan``).
 """
 
 from __future__ import annotations

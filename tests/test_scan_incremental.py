@@ -222,3 +222,30 @@ def test_sessions_sharing_a_message_hash_are_grouped_and_every_hash_is_listed_on
     groups, seen = _groups(hashes)
     assert groups == [["a", "d", "f"], ["b", "c"], ["e"]]
     assert list(seen) == sorted({1, high, 5, low, 7, 9, 5 + (1 << 24)})
+
+
+def tokens(conn: sqlite3.Connection) -> list[str | None]:
+    return [
+        p.token for p in parse_cache.merged_parts(conn, "claude-code", ClaudeCodeReader.parser_version) or ()
+    ]
+
+
+def test_a_scan_after_an_append_rewrites_only_the_part_holding_its_session(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_session_manager import scan
+
+    root, truths = corpus
+    monkeypatch.setattr(scan, "MERGE_BYTES", 20_000)  # a part per few sessions
+    conn = db.connect(tmp_path / "lsm.db")
+    scan_agent(conn, ClaudeCodeReader([root]))
+    before = tokens(conn)
+    lone = next(t for t in truths.values() if not t.resumed_from and not t.spaced)
+    path = tmp_path / "claude" / lone.files[0]
+    with open(path, "ab") as fh:
+        fh.write(path.read_bytes().splitlines()[-1] + b"\n")  # a repeated line: merged again, same totals
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert again.stats.files_read == 1 and by_id(again.sessions) == cold(tmp_path, root)
+    after = tokens(conn)
+    assert len(before) > 3 and len(set(before) - set(after)) == 1
+    assert rows(conn) == len(after) + 2  # its parts, its row and its links: the replaced part is gone
