@@ -51,10 +51,28 @@ def load(conn: sqlite3.Connection, query: str) -> Entry | None:
 
 
 def save(conn: sqlite3.Connection, query: str, entry: Entry) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO list_cache (query, keys, valid_until, output) VALUES (?, ?, ?, ?)",
-        (query, entry.keys, entry.valid_until, entry.output),
-    )
+    if not hasattr(conn, "blobopen"):  # Python 3.10
+        conn.execute(
+            "INSERT OR REPLACE INTO list_cache (query, keys, valid_until, output) VALUES (?, ?, ?, ?)",
+            (query, entry.keys, entry.valid_until, entry.output),
+        )
+        return
+    # The output (megabytes at thousands of sessions) is written into a zeroblob, which SQLite does not
+    # hold in memory as the last column: bound as a parameter it was copied twice, at the listing's peak.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = conn.execute(
+            "INSERT OR REPLACE INTO list_cache (query, keys, valid_until, output)"
+            " VALUES (?, ?, ?, zeroblob(?))",
+            (query, entry.keys, entry.valid_until, len(entry.output)),
+        )
+        if entry.output:
+            with conn.blobopen("list_cache", "output", cursor.lastrowid or 0) as blob:
+                blob.write(entry.output)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def drop(conn: sqlite3.Connection, query: str) -> None:
