@@ -708,7 +708,7 @@ def _sessions_outside(
         sessions.extend(session_from_dict(d, history=history) for d in keep)
         if out is None:
             continue
-        if len(keep) == len(docs):
+        if len(keep) == len(docs) and part.token is not None:  # (a merge saved whole is split up)
             out.writer.keep(part)
         else:
             for doc in keep:

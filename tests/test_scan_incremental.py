@@ -249,3 +249,34 @@ def test_a_scan_after_an_append_rewrites_only_the_part_holding_its_session(
     after = tokens(conn)
     assert len(before) > 3 and len(set(before) - set(after)) == 1
     assert rows(conn) == len(after) + 2  # its parts, its row and its links: the replaced part is gone
+
+
+def test_a_merge_saved_whole_is_split_into_parts_by_the_next_scan_after_a_change(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge saved as one array (by an earlier lsm, or merged whole) is read as one part; a scan after
+    a change writes its sessions again in parts."""
+    from llm_session_manager import scan
+
+    root, truths = corpus
+    conn = db.connect(tmp_path / "lsm.db")
+    scan_agent(conn, ClaudeCodeReader([root]))
+    version = ClaudeCodeReader.parser_version
+    signature = conn.execute("SELECT signature FROM merged_cache WHERE agent = 'claude-code'").fetchone()[0]
+    docs = [
+        d
+        for p in parse_cache.merged_parts(conn, "claude-code", version) or ()
+        for d in parse_cache.decoded(p)
+    ]
+    parse_cache.save_merged(conn, "claude-code", signature, version, docs)
+    assert tokens(conn) == [None]
+    monkeypatch.setattr(scan, "PART_SESSIONS", 7)
+    source = next(t for t in truths.values() if not t.resumed_from and not t.spaced)
+    original = tmp_path / "claude" / source.files[0]
+    line = next(json.loads(raw) for raw in original.read_bytes().splitlines() if b'"usage"' in raw)
+    line["message"]["id"], line["requestId"], line["uuid"] = "msg_new", "req_new", "uuid-new"
+    new = original.parent / "ffffffff-0000-4000-8000-000000000000.jsonl"
+    new.write_text(json.dumps(line) + "\n")  # a new session sharing nothing: no old session is merged again
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert by_id(again.sessions) == cold(tmp_path, root)
+    assert len(tokens(conn)) == -(-(len(docs) + 1) // 7) and None not in tokens(conn)
