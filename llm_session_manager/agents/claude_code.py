@@ -566,8 +566,8 @@ _intern = sys.intern
 def _apply_typed(data: dict[str, Any], line: Line) -> None:
     """``apply_line`` for a typed user or assistant line (``decode_line`` says which lines those are).
 
-    This runs once for nearly every line of a cold scan, so the dict fold's small steps (_line_ts,
-    _note_ts, _place, _usage_entry, _keep_usage, _note_reply) are written out here and below: each
+    This runs once for nearly every line of a cold scan, so the dict fold's smallest steps (_line_ts,
+    _note_ts, _place, _keep_usage, a tool result's _push_recent) are written out here and below: a
     call would cost about as much as its step. Both folds must give the same state
     (tests/test_claude_typed_decode.py)."""
     data["lines"] += 1
