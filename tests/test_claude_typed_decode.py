@@ -96,6 +96,28 @@ HOSTILE: list[Any] = [
         },
     },
     {"type": "user", "message": {"content": [{"type": "text", "text": "<command-name>/x</command-name>"}]}},
+    # Lines of other types are typed too, for their time, place and an attachment's model identity.
+    {
+        "type": "attachment",
+        "timestamp": "2025-01-01T10:00:00.000Z",
+        "cwd": "/attached",
+        "gitBranch": "feature",
+        "attachment": {"type": "skill_listing", "content": "- a skill", "identity": {"modelId": "opus[1m]"}},
+    },
+    {"type": "attachment", "isSidechain": True, "gitBranch": "side", "attachment": {"identity": "opus[1m]"}},
+    {"type": "attachment", "attachment": "a string"},
+    {"type": "attachment", "attachment": {"identity": {"modelId": 5}}, "message": None},
+    {
+        "type": "progress",
+        "timestamp": "2025-01-01T11:00:00+02:00",
+        "data": {"message": {"type": "assistant"}},
+    },
+    {"type": "progress", "message": {"id": "p", "usage": {"input_tokens": 3}}},
+    {"type": "progress", "message": "a string"},
+    {"type": "mode", "mode": "normal", "timestamp": "2025-01-01T12:00:00.000Z"},
+    {"type": "queue-operation", "operation": "enqueue", "timestamp": "1999-01-01T00:00:00.000Z"},
+    {"type": 5, "timestamp": "2031-01-01T00:00:00.000Z"},
+    {"timestamp": "2030-01-01T00:00:00.000Z", "gitBranch": "HEAD"},
 ]
 
 
@@ -135,6 +157,9 @@ def test_which_lines_are_typed() -> None:
     assert type(decode_line(plain, b'{"type":"assistant","message":{"id":"x"}}')).__name__ == "Line"
     assert isinstance(decode_line(fork, b'{"type":"assistant","message":{"id":"x"}}'), dict)
     assert isinstance(decode_line(plain, b'{"type":"summary","summary":"s"}'), dict)
+    assert type(decode_line(plain, b'{"type":"attachment","attachment":{"content":"x"}}')).__name__ == "Line"
+    assert isinstance(decode_line(plain, b'{"type":"mode","mode":"normal"}'), dict)
+    assert isinstance(decode_line(plain, b'{"type":"progress","message":{"id":"x"}}'), dict)
     assert isinstance(decode_line(plain, b'{"type":"user","message":"s"}'), dict)
     with pytest.raises(ValueError):
         decode_line(plain, b'{"type":"user",')

@@ -414,9 +414,14 @@ def _handle_meta(data: dict[str, Any], obj: dict[str, Any], rtype: str) -> None:
     elif rtype == "attachment":
         attachment = obj.get("attachment")
         identity = attachment.get("identity") if isinstance(attachment, dict) else None
-        model_id = identity.get("modelId") if isinstance(identity, dict) else None
-        if isinstance(model_id, str) and "[1m]" in model_id:
-            data["one_m"] = True
+        if isinstance(identity, dict):
+            _note_identity(data, identity.get("modelId"))
+
+
+def _note_identity(data: dict[str, Any], model_id: Any) -> None:
+    """An attachment's identity names the model: a 1M-token context window when it says so."""
+    if isinstance(model_id, str) and "[1m]" in model_id:
+        data["one_m"] = True
 
 
 def _note_place(data: dict[str, Any], obj: dict[str, Any], side: bool) -> None:
@@ -551,20 +556,27 @@ def decode_line(data: dict[str, Any], raw: Any) -> Any:
         return _loads(raw)
     rtype = line.type
     message = line.message
-    if (rtype != "user" and rtype != "assistant") or message is None:
-        return _loads(raw)
-    if rtype == "assistant" and message.usage is not None:
-        msg_id = message.id
-        if not (isinstance(msg_id, str) and msg_id) and not isinstance(line.uuid, str):
-            return _loads(raw)  # its dedup key is a hash of the whole line
-    return line
+    if rtype == "user" or rtype == "assistant":
+        if message is None:
+            return _loads(raw)
+        if rtype == "assistant" and message.usage is not None:
+            msg_id = message.id
+            if not (isinstance(msg_id, str) and msg_id) and not isinstance(line.uuid, str):
+                return _loads(raw)  # its dedup key is a hash of the whole line
+        return line
+    if message is None and type(rtype) is str and rtype not in DICT_TYPES:
+        return line  # attachments, progress, snapshots...: only their time and place are folded
+    return _loads(raw)
 
 
 _intern = sys.intern
+# Line types whose fold reads more than the structs name (a "mode" line may begin a fork's file).
+DICT_TYPES = frozenset({"mode", "system", "summary", "custom-title", "ai-title"})
 
 
 def _apply_typed(data: dict[str, Any], line: Line) -> None:
-    """``apply_line`` for a typed user or assistant line (``decode_line`` says which lines those are).
+    """``apply_line`` for a typed line: a user or assistant line, or one of another type read only for
+    its time and place (``decode_line`` says which lines those are).
 
     This runs once for nearly every line of a cold scan, so the dict fold's smallest steps (_line_ts,
     _note_ts, _place, _keep_usage, a tool result's _push_recent) are written out here and below: a
@@ -591,8 +603,11 @@ def _apply_typed(data: dict[str, Any], line: Line) -> None:
         if type(cwd) is str and cwd:
             data["cwd"] = cwd
     message = line.message
-    assert message is not None  # decode_line
-    if line.type == "user":
+    if message is None:  # decode_line: a line of another type (not DICT_TYPES)
+        attachment = line.attachment
+        if attachment is not None and attachment.identity is not None:
+            _note_identity(data, attachment.identity.modelId)
+    elif line.type == "user":
         _user_typed(data, line, message, ts, side)
     else:
         _assistant_typed(data, line, message, ts, side)

@@ -1,10 +1,12 @@
 """Claude Code transcript lines as msgspec structs naming only the fields the reader folds.
 
 The decoder builds nothing else: tool results' bodies, thinking, tool inputs other than a shell command,
-usage fields other than the token counts, and ``toolUseResult`` are skipped. A text block's text is kept
+usage fields other than the token counts, ``toolUseResult``, and an attachment's body (file contents,
+skill and agent listings) are skipped. A text block's text is kept
 as ``msgspec.Raw`` (most are never read: an assistant's prose matters only on an API error line) and
 decoded where it is read. ``agents/claude_code.py`` decides which lines are folded this way (user and
-assistant lines of the expected shape) and imports this module on its first read.
+assistant lines of the expected shape, and lines of other types read only for their time and place)
+and imports this module on its first read.
 
 The structs are ``gc=False``: they hold no cycles, and hundreds of thousands of them are made per scan.
 A ``Raw`` points into the buffer the line was decoded from, so a line is folded before that buffer is
@@ -53,6 +55,14 @@ class Message(msgspec.Struct, gc=False):
     content: str | list[Block] | None = None
 
 
+class Identity(msgspec.Struct, gc=False):
+    modelId: Any = None  # the transcript's own name
+
+
+class Attachment(msgspec.Struct, gc=False):
+    identity: Identity | None = None
+
+
 class Line(msgspec.Struct, gc=False):
     type: Any = None
     timestamp: Any = None
@@ -67,6 +77,7 @@ class Line(msgspec.Struct, gc=False):
     error: Any = None
     requestId: Any = None
     uuid: Any = None
+    attachment: Attachment | None = None
 
 
 decode = msgspec.json.Decoder(Line).decode
