@@ -893,7 +893,8 @@ def _better(new: Sequence[Any], old: Sequence[Any]) -> bool:
     """Which of two lines for the same message to keep: main chain first, then the larger total."""
     if new[E_SIDE] != old[E_SIDE]:
         return not new[E_SIDE]
-    return entry_total(new) > entry_total(old)
+    # entry_total of each, written out: this runs for every repeated line of a reply
+    return new[E_IN] + new[E_OUT] + new[E_CC] + new[E_CR] > old[E_IN] + old[E_OUT] + old[E_CC] + old[E_CR]
 
 
 def _drop_sidechain_replays(best: dict[str, list[Any]]) -> None:
