@@ -345,10 +345,9 @@ def scan_agent(
     if saved is not None:
         return saved
     if memo is None and isinstance(reader, SharingReader):
-        known = parse_cache.load_identities(conn, agent, version)
         one_shot = (
-            _scan_changes(conn, reader, current, signature, stats, history, known)
-            if known
+            _scan_changes(conn, reader, current, signature, stats, history)
+            if parse_cache.has_states(conn, agent, version)
             else _scan_cold(conn, reader, current, signature, stats, history)
         )
         if one_shot is not None:
@@ -607,7 +606,6 @@ def _scan_changes(
     signature: str,
     stats: ScanStats,
     history: bool,
-    known: dict[str, tuple[Any, ...]],
 ) -> ScanResult | None:
     """A one-shot scan after some files changed: from the merge of the files as last read and its
     links, only the sessions the changed files can affect are loaded and merged again (their group:
@@ -620,6 +618,7 @@ def _scan_changes(
         return None
     keys_of = reader.shared_keys
     agent, version = reader.name, reader.parser_version
+    known = parse_cache.load_identities(conn, agent, version)
     prior_signature = _signature([(p, v[4], tuple(v[:4])) for p, v in known.items()])
     blob = parse_cache.load_links(conn, agent, prior_signature, version)
     links = Links.decode(blob) if blob is not None else None
@@ -629,6 +628,7 @@ def _scan_changes(
     plan = plan_scan(current, known)
     # A file's sessions are those of its session key: the keys of the files read, removed or renamed.
     start = {j[1] for j in plan.jobs} | {known[p][4] for p in (*plan.removed, *plan.renamed.values())}
+    del known  # every file's identity: megabytes at thousands of files, not needed again
     group = links.closure(start)
     states = parse_cache.load_states_of(conn, agent, version, group)
     jobs = _jobs(plan, states)
@@ -675,25 +675,30 @@ def _scan_changes(
     return ScanResult(sessions, stats)
 
 
-PART_SESSIONS = 500  # sessions per part of a merge made from sessions
+# Bytes of serialised sessions per part of a merge. Decoding a part briefly takes about 14 times its size
+# (orjson's parse tree), and the last parts of a listing are decoded when nearly every session is built.
+PART_BYTES = 128 * 1024
 
 
 class _Parts:
-    """Sessions as dicts, written ``PART_SESSIONS`` to a part."""
+    """Sessions serialised one at a time and written ``PART_BYTES`` or so to a part."""
 
     def __init__(self, writer: parse_cache.PartWriter) -> None:
         self.writer = writer
-        self.loose: list[dict[str, Any]] = []
+        self.loose: list[bytes] = []
+        self.size = 0
 
     def add(self, doc: dict[str, Any]) -> None:
-        self.loose.append(doc)
-        if len(self.loose) >= PART_SESSIONS:
+        blob = orjson.dumps(doc)
+        self.loose.append(blob)
+        self.size += len(blob) + 1
+        if self.size >= PART_BYTES:
             self.flush()
 
     def flush(self) -> None:
         if self.loose:
-            self.writer.add(orjson.dumps(self.loose))
-            self.loose = []
+            self.writer.add(b"[" + b",".join(self.loose) + b"]")
+            self.loose, self.size = [], 0
 
 
 def _sessions_outside(
@@ -761,20 +766,23 @@ def _scan_cold(
     del hashes
     sessions: list[Session] = []
     graph: dict[str, set[str]] = {}
-    with parse_cache.PartWriter(conn, agent) as writer:  # each group's sessions as JSON, saved as made
+    with parse_cache.PartWriter(conn, agent) as writer:  # the sessions as JSON, saved as they are merged
+        out = _Parts(writer)
         try:
             for chunk in _chunks(groups, sizes, MERGE_BYTES):
                 states = list(parse_cache.load_states_of(conn, agent, version, chunk).values())
                 built = _redact_titles(_drop_stale_series(reader.sessions(states)))
                 graph.update(Links.of(states, keys_of).graph)
-                if built and not stats.errors:
-                    writer.add(orjson.dumps([session_to_dict(s) for s in built]))
+                if not stats.errors:
+                    for session in built:
+                        out.add(session_to_dict(session))
                 sessions.extend(built if history else _without_history(built, None))
                 del states, built
         except Exception as exc:  # never let one agent's new format take the whole listing down
             stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
             return ScanResult([], stats)
         if not stats.errors:  # a file we could not read must be tried again next time
+            out.flush()
             writer.publish(signature, version)
             parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)

@@ -236,18 +236,19 @@ def test_a_scan_after_an_append_rewrites_only_the_part_holding_its_session(
     from llm_session_manager import scan
 
     root, truths = corpus
-    monkeypatch.setattr(scan, "MERGE_BYTES", 20_000)  # a part per few sessions
+    monkeypatch.setattr(scan, "PART_BYTES", 5_000)  # a part per few sessions
     conn = db.connect(tmp_path / "lsm.db")
     scan_agent(conn, ClaudeCodeReader([root]))
     before = tokens(conn)
-    lone = next(t for t in truths.values() if not t.resumed_from and not t.spaced)
+    linked = {key for t in truths.values() if t.resumed_from for key in (t.session_id, t.resumed_from)}
+    lone = next(t for t in truths.values() if t.session_id not in linked and not t.spaced)
     path = tmp_path / "claude" / lone.files[0]
     with open(path, "ab") as fh:
         fh.write(path.read_bytes().splitlines()[-1] + b"\n")  # a repeated line: merged again, same totals
     again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
     assert again.stats.files_read == 1 and by_id(again.sessions) == cold(tmp_path, root)
     after = tokens(conn)
-    assert len(before) > 3 and len(set(before) - set(after)) == 1
+    assert len(before) > 5 and len(set(before) - set(after)) == 1
     assert rows(conn) == len(after) + 2  # its parts, its row and its links: the replaced part is gone
 
 
@@ -270,7 +271,7 @@ def test_a_merge_saved_whole_is_split_into_parts_by_the_next_scan_after_a_change
     ]
     parse_cache.save_merged(conn, "claude-code", signature, version, docs)
     assert tokens(conn) == [None]
-    monkeypatch.setattr(scan, "PART_SESSIONS", 7)
+    monkeypatch.setattr(scan, "PART_BYTES", 5_000)
     source = next(t for t in truths.values() if not t.resumed_from and not t.spaced)
     original = tmp_path / "claude" / source.files[0]
     line = next(json.loads(raw) for raw in original.read_bytes().splitlines() if b'"usage"' in raw)
@@ -279,4 +280,6 @@ def test_a_merge_saved_whole_is_split_into_parts_by_the_next_scan_after_a_change
     new.write_text(json.dumps(line) + "\n")  # a new session sharing nothing: no old session is merged again
     again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
     assert by_id(again.sessions) == cold(tmp_path, root)
-    assert len(tokens(conn)) == -(-(len(docs) + 1) // 7) and None not in tokens(conn)
+    parts = list(parse_cache.merged_parts(conn, "claude-code", version) or ())
+    assert len(parts) > 5 and None not in {p.token for p in parts}
+    assert sum(len(parse_cache.decoded(p)) for p in parts) == len(docs) + 1

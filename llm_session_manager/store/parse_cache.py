@@ -55,6 +55,14 @@ def _states(rows: Iterable[tuple[Any, ...]]) -> dict[str, FileState]:
     return out
 
 
+def has_states(conn: sqlite3.Connection, agent: str, parser_version: int) -> bool:
+    """Whether any file of the agent's has a saved state."""
+    row = conn.execute(
+        "SELECT 1 FROM parse_cache WHERE agent = ? AND parser_version = ? LIMIT 1", (agent, parser_version)
+    ).fetchone()
+    return row is not None
+
+
 def load_identities(conn: sqlite3.Connection, agent: str, parser_version: int) -> dict[str, tuple[Any, ...]]:
     """path -> (dev, ino, size, mtime_ns, session_key): cheap, without the state blobs."""
     rows = conn.execute(
