@@ -668,9 +668,9 @@ def _scan_changes(
             for session in again:
                 out.add(session_to_dict(session))
             out.flush()
-            writer.publish(signature, version)
-            joined = links.replace(group, Links.of(members, keys_of))
-            parse_cache.save_links(conn, agent, signature, version, joined.encode())
+            if writer.publish(signature, version):
+                joined = links.replace(group, Links.of(members, keys_of))
+                parse_cache.save_links(conn, agent, signature, version, joined.encode())
     sessions = others + (again if history else _without_history(again, None))
     return ScanResult(sessions, stats)
 
@@ -783,8 +783,8 @@ def _scan_cold(
             return ScanResult([], stats)
         if not stats.errors:  # a file we could not read must be tried again next time
             out.flush()
-            writer.publish(signature, version)
-            parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
+            if writer.publish(signature, version):
+                parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)
 
 

@@ -187,6 +187,12 @@ def test_a_later_merge_keeps_unchanged_parts_and_drops_the_rest(tmp_path: Path) 
     with parse_cache.PartWriter(conn, "a") as writer:
         writer.add(b"[5]")  # never published: gone when the block ends
     assert rows(conn) == 4 and merged(conn, signature="two") == [1, 4, 3]
+    with parse_cache.PartWriter(conn, "a") as writer:
+        writer.keep(parts[0])
+        writer.add(b"[6]")
+        parse_cache.drop_merged(conn, "a")  # another process (the dashboard) dropped the merge meanwhile
+        assert not writer.publish("three", 1)
+    assert merged(conn, signature=None) is None and rows(conn) == 0
 
 
 def test_a_damaged_or_replaced_merge_is_not_used(tmp_path: Path) -> None:

@@ -209,30 +209,37 @@ class PartWriter:
         else:
             self.tokens.append(part.token)
 
-    def publish(self, signature: str, parser_version: int) -> None:
+    def publish(self, signature: str, parser_version: int) -> bool:
         """The parts added or kept, in order, become the agent's merge of ``signature``; every other part
-        of the agent's goes."""
+        of the agent's goes. False (nothing published) when one of them is gone: another process
+        merged or dropped the agent's sessions meanwhile."""
         manifest = MANIFEST + orjson.dumps(self.tokens)
         first, last = _part_range(self.agent)
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            rows = conn.execute(
+                "SELECT agent FROM merged_cache WHERE agent > ? AND agent < ?", (first, last)
+            ).fetchall()
+            there = {key[len(first) :] for (key,) in rows}
+            if not there.issuperset(self.tokens):
+                conn.execute("ROLLBACK")
+                return False
             conn.execute(
                 "INSERT OR REPLACE INTO merged_cache (agent, signature, sessions, parser_version)"
                 " VALUES (?, ?, ?, ?)",
                 (self.agent, signature, manifest, parser_version),
             )
             live = set(self.tokens)
-            rows = conn.execute(
-                "SELECT agent FROM merged_cache WHERE agent > ? AND agent < ?", (first, last)
-            ).fetchall()
-            stale = [(key,) for (key,) in rows if key[len(first) :] not in live]
-            conn.executemany("DELETE FROM merged_cache WHERE agent = ?", stale)
+            conn.executemany(
+                "DELETE FROM merged_cache WHERE agent = ?", [(first + t,) for t in there if t not in live]
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         self._published = True
+        return True
 
     def __enter__(self) -> PartWriter:
         return self
