@@ -288,8 +288,8 @@ def remember(
                 if until is None:
                     list_cache.drop(conn, form)
                     continue
-                stored = list_cache.load(conn, form)
-                if stored is not None and stored.keys == keys and stored.valid_until > now.timestamp():
+                stored = list_cache.stored_keys(conn, form)
+                if stored is not None and stored[0] == keys and stored[1] > now.timestamp():
                     continue  # the same inputs: the same output
                 list_cache.save(conn, form, list_cache.Entry(keys, until, outputs[kind_of(form)]()))
         finally:

@@ -894,7 +894,9 @@ def _better(new: Sequence[Any], old: Sequence[Any]) -> bool:
     if new[E_SIDE] != old[E_SIDE]:
         return not new[E_SIDE]
     # entry_total of each, written out: this runs for every repeated line of a reply
-    return new[E_IN] + new[E_OUT] + new[E_CC] + new[E_CR] > old[E_IN] + old[E_OUT] + old[E_CC] + old[E_CR]
+    return bool(
+        new[E_IN] + new[E_OUT] + new[E_CC] + new[E_CR] > old[E_IN] + old[E_OUT] + old[E_CC] + old[E_CR]
+    )
 
 
 def _drop_sidechain_replays(best: dict[str, list[Any]]) -> None:

@@ -18,7 +18,6 @@ from llm_session_manager.models import SessionView
 if TYPE_CHECKING:
     import sqlite3
 
-    from llm_session_manager.listing_table import TableData
     from llm_session_manager.service import Collected
 
 DESCRIPTION_MAX = 4000
@@ -59,30 +58,35 @@ class Listing:
     views: list[SessionView]
     collected: Collected
     scores: dict[str, float] = field(default_factory=dict)
-    _table: TableData | None = field(default=None, init=False, repr=False)
+    _json: bytes | None = field(default=None, init=False, repr=False)
+    _table: bytes | None = field(default=None, init=False, repr=False)
 
     def documents(self) -> list[dict[str, Any]]:
         if not self.scores:
             return [session_document(v) for v in self.views]
         return [{**session_document(v), "score": self.scores[v.session.id]} for v in self.views]
 
-    def table(self) -> TableData:
-        """The rows of `lsm list`'s table, ids told apart from every session the scan found."""
+    def json_output(self) -> bytes:
+        """`lsm list --format json`'s output, made once (stored for the fast path, then printed)."""
+        from llm_session_manager import fastlist
+
+        if self._json is None:
+            self._json = fastlist.output_bytes(self.documents())
+        return self._json
+
+    def table_rows(self) -> bytes:
+        """The rows of `lsm list`'s table (listing_table.TableData) as JSON, made once: what the fast path
+        stores and draws, and what the CLI draws too, so both print the same table. Ids are told
+        apart from every session the scan found."""
         from llm_session_manager.listing_table import table_data
 
         if self._table is None:
-            self._table = table_data(self.views, self.collected.views)
+            self._table = orjson.dumps(table_data(self.views, self.collected.views))
         return self._table
 
     def outputs(self) -> dict[str, Callable[[], bytes]]:
-        """What `lsm list`'s fast path stores of this listing, per kind (fastlist.KINDS): the JSON output
-        as printed, and the table's rows."""
-        from llm_session_manager import fastlist
-
-        return {
-            "json": lambda: fastlist.output_bytes(self.documents()),
-            "table": lambda: orjson.dumps(self.table()),
-        }
+        """What `lsm list`'s fast path stores of this listing, per kind (fastlist.KINDS)."""
+        return {"json": self.json_output, "table": self.table_rows}
 
 
 def list_sessions(ctx: Context, query: ListQuery) -> Listing:

@@ -59,7 +59,12 @@ def one_agent(value: str | None) -> str | None:
 def print_json(value: Any) -> None:
     import orjson
 
-    sys.stdout.buffer.write(json_for_terminal(orjson.dumps(value, option=orjson.OPT_INDENT_2)) + b"\n")
+    print_bytes(json_for_terminal(orjson.dumps(value, option=orjson.OPT_INDENT_2)) + b"\n")
+
+
+def print_bytes(data: bytes) -> None:
+    """Output already made terminal-safe (print_json's, or a listing's stored JSON)."""
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import typer
 
 from llm_session_manager.api.context import Context
@@ -17,6 +18,7 @@ from llm_session_manager.cli.common import (
     check_format,
     emit,
     load_env,
+    print_bytes,
     warn,
 )
 from llm_session_manager.cli.progress import with_progress
@@ -85,13 +87,16 @@ def list_cmd(
         return
     listing = list_sessions(ctx, query)
     _warn_scan(listing.collected)
+    if fmt == "json":
+        print_bytes(listing.json_output())
+        return
     if fmt != "table":
         emit(fmt, listing.documents())
         return
     from llm_session_manager.cli.render import console
     from llm_session_manager.cli.session_table import print_listing
 
-    print_listing(console(), listing.table(), ctx.now(), all_)
+    print_listing(console(), orjson.loads(listing.table_rows()), ctx.now(), all_)
 
 
 def health_cmd(

@@ -1,6 +1,7 @@
-"""`lsm list --format json`'s finished output, kept for the next run while nothing it depends on changes
-(fastlist.py). A row is valid for its ``keys`` (the agents' file signatures, config, environment, lsm
-version, our own metadata) and until ``valid_until`` (the first moment the time alone would change it)."""
+"""`lsm list`'s finished output (the JSON, or the table's rows), kept for the next run while nothing it
+depends on changes (fastlist.py). A row is valid for its ``keys`` (the agents' file signatures, config,
+environment, lsm version, our own metadata) and until ``valid_until`` (the first moment the time alone
+would change it)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ def load(conn: sqlite3.Connection, query: str) -> Entry | None:
     if not isinstance(row[1], (int, float)):  # a damaged row is no row
         return None
     return Entry(row[0], float(row[1]), row[2])
+
+
+def stored_keys(conn: sqlite3.Connection, query: str) -> tuple[str, float] | None:
+    """The keys and validity of a stored row, without its output (megabytes): whether it needs saving."""
+    try:
+        row = conn.execute("SELECT keys, valid_until FROM list_cache WHERE query = ?", (query,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None or not isinstance(row[0], str) or not isinstance(row[1], (int, float)):
+        return None
+    return row[0], float(row[1])
 
 
 def save(conn: sqlite3.Connection, query: str, entry: Entry) -> None:
