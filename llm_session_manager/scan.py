@@ -252,7 +252,7 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
-            results = list(_advancing(pool.map(_read_job, args, chunksize=4), jobs, stats))
+            results = list(_advancing(_pooled(pool, _read_job, args), jobs, stats))
     else:
         results = list(_advancing(map(_read_job, args), jobs, stats))
     states: list[FileState] = []
@@ -800,7 +800,7 @@ def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iter
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
         with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
-            for result in _advancing(pool.map(_row_job, args, chunksize=4), jobs, stats):
+            for result in _advancing(_pooled(pool, _row_job, args), jobs, stats):
                 if isinstance(result, str):
                     stats.errors.append(result)
                 else:
@@ -811,6 +811,30 @@ def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iter
             stats.errors.append(result)
         else:
             yield result
+
+
+# Files a worker reads per task, and tasks queued at once. A task of 4 files cost the pool ~0.35 s more CPU
+# than one process at 1x (each task pickles its arguments and results); 16 cost ~0.15 s. Executor.map
+# would queue every task at the start, and the parent holds them all: a few tasks ahead are enough.
+POOL_CHUNK = 16
+POOL_AHEAD = 8
+
+
+def _pooled(pool: Any, fn: Callable[[Any], Any], args: Sequence[Any]) -> Iterator[Any]:
+    """``map(fn, args)`` in ``pool``, in order, ``POOL_CHUNK`` items a task, ``POOL_AHEAD`` tasks queued."""
+    from collections import deque
+
+    queued: deque[Any] = deque()
+    for start in range(0, len(args), POOL_CHUNK):
+        queued.append(pool.submit(_each, fn, args[start : start + POOL_CHUNK]))
+        if len(queued) >= POOL_AHEAD:
+            yield from queued.popleft().result()
+    while queued:
+        yield from queued.popleft().result()
+
+
+def _each(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    return [fn(item) for item in items]
 
 
 def _planned(stats: ScanStats, jobs: list[Job]) -> None:

@@ -53,3 +53,43 @@ def test_without_proc_the_load_average_decides(monkeypatch: pytest.MonkeyPatch) 
     assert scan._workers() == 2
     monkeypatch.setattr(scan.os, "getloadavg", lambda: (1.4, 1.0, 1.0))
     assert scan._workers() == 1
+
+
+def _square(n: int) -> int:
+    return n * n
+
+
+class CountingPool:
+    """Runs each task at once, counting the tasks submitted and not yet collected."""
+
+    def __init__(self) -> None:
+        self.outstanding = self.most = 0
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures import Future
+
+        self.outstanding += 1
+        self.most = max(self.most, self.outstanding)
+        future: Future[Any] = Future()
+        future.set_result(fn(*args))
+        pool = self
+
+        class Collected:
+            def result(self) -> Any:
+                pool.outstanding -= 1
+                return future.result()
+
+        return Collected()
+
+
+def test_pooled_work_comes_back_in_order_with_few_tasks_queued() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    items = list(range(scan.POOL_CHUNK * 5 + 3))  # the last task is a short one
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        assert list(scan._pooled(pool, _square, items)) == [n * n for n in items]
+    counting = CountingPool()
+    many = list(range(scan.POOL_CHUNK * scan.POOL_AHEAD * 4))
+    assert list(scan._pooled(counting, _square, many)) == [n * n for n in many]
+    assert counting.most == scan.POOL_AHEAD  # Executor.map would have queued all 32 at once
+    assert list(scan._pooled(counting, _square, [])) == []
