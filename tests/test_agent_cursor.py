@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -582,9 +581,7 @@ def test_many_chats_incremental_cost(tmp_path: Path, monkeypatch: pytest.MonkeyP
     db = user_dir / "globalStorage" / "state.vscdb"
     generate(db, 300, 20)
     reader = CursorReader([user_dir])
-    t0 = time.perf_counter()
     state, by_id = read_all(reader)
-    first = time.perf_counter() - t0
     assert len(by_id) == 300 and all(s.tokens.source == "counted" for s in by_id.values())
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute(
@@ -595,12 +592,11 @@ def test_many_chats_incremental_cost(tmp_path: Path, monkeypatch: pytest.MonkeyP
     calls: list[str] = []
     real = cur.read_composer
     monkeypatch.setattr(cur, "read_composer", lambda conn, cid: (calls.append(cid), real(conn, cid))[1])
-    t0 = time.perf_counter()
     _, again = read_all(reader, state)
-    second = time.perf_counter() - t0
+    # The cost that matters, counted rather than timed (a shared machine makes times flaky): only the
+    # changed chat and the few always re-read are decoded again.
     assert "gen-00007" in calls and len(calls) <= 1 + cur.ALWAYS_REREAD
     assert again["gen-00007"].tokens.input < by_id["gen-00007"].tokens.input
-    assert second < first
 
 
 def run_cli(home: Path, lsm_home: Path, **extra: str) -> Any:
