@@ -17,7 +17,9 @@ after round, every command on that corpus:
 Every run is a child in an empty environment (``HOME`` empty, ``CLAUDE_CONFIG_DIR=<corpus>``). Wall time
 is perf_counter around it, CPU is user+sys from ``wait4`` (its waited-for children included), and peak
 RSS is the largest sum of RSS over the whole process tree, sampled from /proc every 5 ms (at least the
-largest single process's VmHWM). Every lsm run's tokens are checked against the corpus truth (plus the
+largest single process's VmHWM). A forked worker's RSS counts every page it still shares with its parent,
+so the tree's peak PSS (each shared page split among its sharers; sampled every 20 ms) is printed too:
+the memory the tree really takes. Every lsm run's tokens are checked against the corpus truth (plus the
 appended lines). Figures are medians over the rounds. Appended lines are cut off again at the end.
 """
 
@@ -76,6 +78,7 @@ class Sample:
     rss_mb: float
     ok: bool = True
     note: str = ""
+    pss_mb: float = 0.0  # the tree's proportional set size: a page shared by forked workers counted once
 
 
 def _tree(pid: int) -> list[int]:
@@ -109,19 +112,40 @@ def _rss(pids: list[int], hwm: dict[int, int]) -> int:
     return total
 
 
+def _pss(pids: list[int]) -> int:
+    """The tree's proportional set size now (each shared page split among the processes sharing it)."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def measure(argv: list[str], env: dict[str, str], stdout: Any = subprocess.DEVNULL) -> tuple[Sample, bytes]:
-    """Run argv; wall, CPU (wait4) and whole-tree peak RSS (sampled)."""
+    """Run argv; wall, CPU (wait4), whole-tree peak RSS (sampled every 5 ms) and PSS (every 20 ms: the
+    kernel walks every page table to count it)."""
     out_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, after wait4)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=out_file, stderr=subprocess.PIPE, cwd="/tmp")
-    peak = 0
+    peak = peak_pss = 0
     hwm: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss
+        n = 0
         while not done.is_set():
-            peak = max(peak, _rss(_tree(proc.pid), hwm))
+            pids = _tree(proc.pid)
+            peak = max(peak, _rss(pids, hwm))
+            if n % 4 == 0:
+                peak_pss = max(peak_pss, _pss(pids))
+            n += 1
             time.sleep(0.005)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -139,7 +163,7 @@ def measure(argv: list[str], env: dict[str, str], stdout: Any = subprocess.DEVNU
     rss = max(peak, max(hwm.values(), default=0))
     ok = proc.returncode == 0
     note = "" if ok else f"rc={proc.returncode}: {err.decode('utf-8', 'replace').strip()[-300:]}"
-    return Sample(wall, usage.ru_utime + usage.ru_stime, rss / 2**20, ok, note), data
+    return Sample(wall, usage.ru_utime + usage.ru_stime, rss / 2**20, ok, note, peak_pss / 2**20), data
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -330,29 +354,30 @@ def ratio(a: float | None, b: float | None) -> str:
 
 def print_table(table: Table, infos: list[dict[str, Any]], trees: list[tuple[str, str]]) -> None:
     print(
-        "\n| scale | tool | case | wall | CPU | tree peak RSS | wall ÷ ccusage | CPU ÷ ccusage"
-        " | ÷ warm (wall / CPU) |"
+        "\n| scale | tool | case | wall | CPU | tree peak RSS | tree peak PSS | wall ÷ ccusage"
+        " | CPU ÷ ccusage | ÷ warm (wall / CPU) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for info in infos:
         n = info["scale"]
         cc_wall = table.med(n, "ccusage", "cold", "wall")
         cc_cpu = table.med(n, "ccusage", "cold", "cpu")
         scale = f"{n}x ({info['mb']:.0f} MB, {info['sessions']} sessions)"
         for tool in ("cat", "orjson loop", "ccusage"):
-            w, c, r = (table.med(n, tool, "cold", a) for a in ("wall", "cpu", "rss_mb"))
+            w, c, r, q = (table.med(n, tool, "cold", a) for a in ("wall", "cpu", "rss_mb", "pss_mb"))
             print(
-                f"| {scale} | {tool} | | {fmt(w, 's')} | {fmt(c, 's')} | {fmt(r, 'm')} |"
+                f"| {scale} | {tool} | | {fmt(w, 's')} | {fmt(c, 's')} | {fmt(r, 'm')} | {fmt(q, 'm')} |"
                 f" {ratio(w, cc_wall)} | {ratio(c, cc_cpu)} | |"
             )
         for label, _tree in trees:
             warm_wall = table.med(n, label, "warm", "wall")
             warm_cpu = table.med(n, label, "warm", "cpu")
             for case in ("cold", "warm", "after-append"):
-                w, c, r = (table.med(n, label, case, a) for a in ("wall", "cpu", "rss_mb"))
+                w, c, r, q = (table.med(n, label, case, a) for a in ("wall", "cpu", "rss_mb", "pss_mb"))
                 vs_warm = f"{ratio(w, warm_wall)} / {ratio(c, warm_cpu)}" if case == "after-append" else ""
                 print(
                     f"| {scale} | lsm {label} | {case} | {fmt(w, 's')} | {fmt(c, 's')} | {fmt(r, 'm')} |"
+                    f" {fmt(q, 'm')} |"
                     f" {ratio(w, cc_wall)} | {ratio(c, cc_cpu)} | {vs_warm} |"
                 )
     if table.bad:
