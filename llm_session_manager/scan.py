@@ -689,10 +689,7 @@ class _Parts:
         self.size = 0
 
     def add(self, doc: dict[str, Any]) -> None:
-        self.add_json(orjson.dumps(doc))
-
-    def add_json(self, blob: bytes) -> None:
-        """A session already serialised (``orjson.dumps(session_to_dict(session))``)."""
+        blob = orjson.dumps(doc)
         self.loose.append(blob)
         self.size += len(blob) + 1
         if self.size >= PART_BYTES:
@@ -748,6 +745,7 @@ def _scan_cold(
     other, from their saved states."""
     agent, version = reader.name, reader.parser_version
     assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
+    keys_of = reader.shared_keys
     hashes: dict[str, list[bytes]] = {}
     sizes: dict[str, int] = {}  # bytes of saved state per session
     rows: list[Row] = []
@@ -768,17 +766,18 @@ def _scan_cold(
     del hashes
     sessions: list[Session] = []
     graph: dict[str, set[str]] = {}
-    chunks = list(_chunks(groups, sizes, MERGE_BYTES))
     with parse_cache.PartWriter(conn, agent) as writer:  # the sessions as JSON, saved as they are merged
         out = _Parts(writer)
         try:
-            for docs, built, links in _merged_chunks(conn, reader, chunks, stats, history):
-                graph.update(links)
+            for chunk in _chunks(groups, sizes, MERGE_BYTES):
+                states = list(parse_cache.load_states_of(conn, agent, version, chunk).values())
+                built = _redact_titles(_drop_stale_series(reader.sessions(states)))
+                graph.update(Links.of(states, keys_of).graph)
                 if not stats.errors:
-                    for doc in docs:
-                        out.add_json(doc)
-                sessions.extend(built)
-                del docs, built
+                    for session in built:
+                        out.add(session_to_dict(session))
+                sessions.extend(built if history else _without_history(built, None))
+                del states, built
         except Exception as exc:  # never let one agent's new format take the whole listing down
             stats.errors.append(f"{agent}: cannot merge sessions ({type(exc).__name__}: {exc})")
             return ScanResult([], stats)
@@ -787,61 +786,6 @@ def _scan_cold(
             if writer.publish(signature, version):
                 parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)
-
-
-Merged = tuple[list[bytes], list[Session], dict[str, set[str]]]  # each session's JSON, the sessions, links
-
-
-def _merged_chunks(
-    conn: sqlite3.Connection,
-    reader: SharingReader,
-    chunks: list[list[str]],
-    stats: ScanStats,
-    history: bool,
-) -> Iterator[Merged]:
-    """Each chunk of groups merged from its saved states, in order: in worker processes (each reading
-    the states from the database itself) when the files were many and a core is free, else here."""
-    db_path = _file_of(conn)
-    if db_path and len(chunks) > 1 and stats.bytes_read >= PARALLEL_MIN_BYTES and _workers() > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        args = [(reader, db_path, chunk, history) for chunk in chunks]
-        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
-            yield from _pooled(pool, _merge_in_worker, args, per_task=1)
-        return
-    for chunk in chunks:
-        yield _merge_chunk(conn, reader, chunk, history)
-
-
-def _merge_chunk(conn: sqlite3.Connection, reader: SharingReader, chunk: list[str], history: bool) -> Merged:
-    states = list(parse_cache.load_states_of(conn, reader.name, reader.parser_version, chunk).values())
-    built = _redact_titles(_drop_stale_series(reader.sessions(states)))
-    docs = [orjson.dumps(session_to_dict(s)) for s in built]
-    return (
-        docs,
-        built if history else _without_history(built, None),
-        Links.of(states, reader.shared_keys).graph,
-    )
-
-
-def _merge_in_worker(args: tuple[SharingReader, str, list[str], bool]) -> Merged:
-    reader, db_path, chunk, history = args
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
-    try:
-        return _merge_chunk(conn, reader, chunk, history)
-    finally:
-        conn.close()
-
-
-def _file_of(conn: sqlite3.Connection) -> str:
-    """The database file of ``conn`` ("" for one in memory)."""
-    try:
-        row = conn.execute("PRAGMA database_list").fetchone()
-    except sqlite3.Error:
-        return ""
-    return str(row[2]) if row is not None and row[2] else ""
 
 
 def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iterator[Row]:
@@ -876,15 +820,13 @@ POOL_CHUNK = 16
 POOL_AHEAD = 8
 
 
-def _pooled(
-    pool: Any, fn: Callable[[Any], Any], args: Sequence[Any], per_task: int = POOL_CHUNK
-) -> Iterator[Any]:
-    """``map(fn, args)`` in ``pool``, in order, ``per_task`` items a task, ``POOL_AHEAD`` tasks queued."""
+def _pooled(pool: Any, fn: Callable[[Any], Any], args: Sequence[Any]) -> Iterator[Any]:
+    """``map(fn, args)`` in ``pool``, in order, ``POOL_CHUNK`` items a task, ``POOL_AHEAD`` tasks queued."""
     from collections import deque
 
     queued: deque[Any] = deque()
-    for start in range(0, len(args), per_task):
-        queued.append(pool.submit(_each, fn, args[start : start + per_task]))
+    for start in range(0, len(args), POOL_CHUNK):
+        queued.append(pool.submit(_each, fn, args[start : start + POOL_CHUNK]))
         if len(queued) >= POOL_AHEAD:
             yield from queued.popleft().result()
     while queued:
