@@ -19,7 +19,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -107,13 +107,20 @@ def forms_of(every: bool, filtered: bool) -> tuple[str, ...]:
     return () if filtered else tuple(_form(every, kind) for kind in KINDS)
 
 
-def output_bytes(documents: Any) -> bytes:
-    """The documents exactly as `lsm … --format json` prints them (cli.common.print_json)."""
+def output_bytes(documents: Iterable[Any]) -> bytes:
+    """A JSON array of the documents exactly as `lsm … --format json` prints it (cli.common.print_json:
+    ``orjson.dumps(list, OPT_INDENT_2)``), made one document at a time so that they need not all be
+    held at once: each is indented one level deeper (orjson writes no raw newline inside a string)."""
     import orjson
 
     from llm_session_manager.safetext import json_for_terminal
 
-    return json_for_terminal(orjson.dumps(documents, option=orjson.OPT_INDENT_2)) + b"\n"
+    out = bytearray(b"[")
+    for i, doc in enumerate(documents):
+        out += b",\n  " if i else b"\n  "
+        out += orjson.dumps(doc, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+    out += b"\n]\n" if len(out) > 1 else b"]\n"
+    return json_for_terminal(bytes(out))
 
 
 def _env_digest(env: Mapping[str, str]) -> str:

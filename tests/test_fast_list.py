@@ -240,3 +240,23 @@ def test_a_damaged_row_never_breaks_the_listing(
     result = quiet.run(*ALL)
     assert result.returncode == 0 and result.stdout.encode() == printed, result.stderr
     assert fastlist.fast_main(list(ALL)) in (None, 0)
+
+
+@pytest.mark.parametrize(
+    "documents",
+    [
+        [],
+        [{}],
+        [{"a": []}, {"b": {}}],
+        [{"id": "x", "tags": ["a", "b"], "tokens": {"input": 1, "nested": {"deep": [1, {"k": None}]}}}],
+        [{"title": "line\nbreak \x1b[31m\u009b \u2028 日本語", "cost": 1.5e-7, "ok": True}] * 3,
+        [1, "two", None, [3]],
+    ],
+)
+def test_the_output_made_a_document_at_a_time_is_orjsons_indented_array(documents: list[object]) -> None:
+    import orjson
+
+    from llm_session_manager.safetext import json_for_terminal
+
+    whole = json_for_terminal(orjson.dumps(documents, option=orjson.OPT_INDENT_2)) + b"\n"
+    assert fastlist.output_bytes(iter(documents)) == whole

@@ -4,7 +4,7 @@ description). Documents are exactly what `lsm … --format json` prints."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -62,16 +62,19 @@ class Listing:
     _table: bytes | None = field(default=None, init=False, repr=False)
 
     def documents(self) -> list[dict[str, Any]]:
-        if not self.scores:
-            return [session_document(v) for v in self.views]
-        return [{**session_document(v), "score": self.scores[v.session.id]} for v in self.views]
+        return list(self._documents())
+
+    def _documents(self) -> Iterator[dict[str, Any]]:
+        for v in self.views:
+            doc = session_document(v)
+            yield {**doc, "score": self.scores[v.session.id]} if self.scores else doc
 
     def json_output(self) -> bytes:
         """`lsm list --format json`'s output, made once (stored for the fast path, then printed)."""
         from llm_session_manager import fastlist
 
         if self._json is None:
-            self._json = fastlist.output_bytes(self.documents())
+            self._json = fastlist.output_bytes(self._documents())
         return self._json
 
     def table_rows(self) -> bytes:
