@@ -182,18 +182,21 @@ def stored_output(form: str, now: float) -> bytes | None:
         return None
     conn = db.connect(paths.db_file)
     try:
-        # Cheapest first: while an agent runs, the last listing dropped the row, and a miss costs a query.
-        entry = list_cache.load(conn, form)
-        if entry is None or now >= entry.valid_until or _agents_running(paths):
+        # Cheapest first. While an agent runs, the last listing dropped the row: a miss costs a query.
+        # After a change (an agent wrote, then stopped) the files' signatures differ: one stat pass, and
+        # no process scan, which the full run makes anyway. The output (megabytes) is read last.
+        stored = list_cache.stored_keys(conn, form)
+        if stored is None or now >= stored[1]:
             return None
         from llm_session_manager.scan import source_signature
 
         cfg = config_mod.load(paths.config_file)
-
         signatures = [(r.name, source_signature(r)) for r in all_readers(paths, cfg, {})]
-        if validity_keys(stored_state(paths, conn), cfg, signatures) != entry.keys:
+        keys = validity_keys(stored_state(paths, conn), cfg, signatures)
+        if keys != stored[0] or _agents_running(paths):
             return None
-        return entry.output
+        entry = list_cache.load(conn, form)
+        return entry.output if entry is not None and entry.keys == keys and now < entry.valid_until else None
     finally:
         conn.close()
 
