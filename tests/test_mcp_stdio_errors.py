@@ -175,6 +175,10 @@ def test_in_a_terminal_it_says_what_it_is_and_ctrl_c_ends_it(
     pid, fd = pty.fork()
     if pid == 0:  # the child: lsm on a terminal, as a user would start it
         os.chdir(fake_home.home)
+        # A shell starts it with Ctrl-C delivered and handled by default, whatever the test process
+        # inherited or did (a blocked or ignored SIGINT would survive the exec).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(sys.executable, [sys.executable, "-m", "llm_session_manager", *args], fake_home.env())
     code: int | None = None
     out = rest = b""
