@@ -6,40 +6,21 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import orjson
+from factories import SONNET, make_session
 
 from llm_session_manager.codec import session_from_dict, session_to_dict
-from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
+from llm_session_manager.models import ModelTokens, RateLimit, Session
 
 
 def session(native: str) -> Session:
+    """A session with every kind of field the codec writes; its project and models the same in each."""
     at = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-    return Session(
-        id=f"claude-code:{native}",
-        agent="claude-code",
-        native_id=native,
-        title="t",
+    return make_session(
+        native,
         project_path="/p",
-        git_branch="main",
-        model="claude-sonnet-4-5",
-        models=("claude-sonnet-4-5",),
-        started_at=at,
-        last_activity=at,
-        tokens=TokenUsage(1, 2, 3, 4),
-        context_tokens=10,
-        context_window=None,
-        context_window_source="",
-        messages_user=1,
-        messages_assistant=2,
-        tool_calls=0,
-        tool_errors=0,
-        api_errors=0,
-        interruptions=0,
-        compactions=0,
-        skipped_lines=0,
-        transcript_paths=(f"/p/{native}.jsonl",),
-        model_usage=(ModelTokens("claude-sonnet-4-5", 1, 2, 3, 4),),
+        model_usage=(ModelTokens(SONNET, 1, 2, 3, 4),),
         rate_limits=(RateLimit("5h", 12.5, 300, at, at),),
-        usage_history=((29572125, "claude-sonnet-4-5", 1, 2, 3, 4, 0),),
+        usage_history=((29572125, SONNET, 1, 2, 3, 4, 0),),
     )
 
 
