@@ -39,7 +39,7 @@ def _answered_fast(argv: list[str]) -> int | None:
     if form is None:
         return None
     if fastlist.kind_of(form) == "json":
-        return fastlist.fast_main(argv)
+        return fastlist.fast_main(form)
     from llm_session_manager.cli.fast_list import fast_main
 
     return fast_main(form)

@@ -201,12 +201,9 @@ def stored_output(form: str, now: float) -> bytes | None:
         conn.close()
 
 
-def fast_main(argv: list[str]) -> int | None:
-    """Print the stored output of a JSON form and return 0, or None (printing nothing) for the CLI to run
-    (a table form is drawn by cli/fast_list.py)."""
-    form = query_form(argv)
-    if form is None or kind_of(form) != "json":
-        return None
+def fast_main(form: str) -> int | None:
+    """Print the stored output of a JSON ``form`` (``query_form``'s) and return 0, or None (printing
+    nothing) for the CLI to run (a table form is drawn by cli/fast_list.py)."""
     try:
         output = stored_output(form, time.time())
     except Exception:  # a damaged store, a config error…: the CLI reports it properly

@@ -246,12 +246,12 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     pending = sum(j[3] for j in jobs)
     _planned(stats, jobs)
-    if pending >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
+    if pending >= PARALLEL_MIN_BYTES and len(jobs) > 1 and (workers := _workers()) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
             results = list(_advancing(_pooled(pool, _read_job, args), jobs, stats))
     else:
         results = list(_advancing(map(_read_job, args), jobs, stats))
@@ -794,12 +794,12 @@ def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats) -> Iter
     jobs = sorted(jobs, key=lambda j: -j[3])
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     _planned(stats, jobs)
-    if sum(j[3] for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
+    if sum(j[3] for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and (workers := _workers()) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
         ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init) as pool:
             for result in _advancing(_pooled(pool, _row_job, args), jobs, stats):
                 if isinstance(result, str):
                     stats.errors.append(result)
