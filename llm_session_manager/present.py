@@ -94,7 +94,9 @@ def pasteable_ids(
     it alone among ``sessions``, so that any command taking an id accepts it. A native id that two agents
     share is shown with its agent (``codex:abc123``); a prefix that would also start an ``agent:`` id
     is lengthened."""
-    shorts = short_ids([native for _agent, native in sessions], minimum)
+    natives = [native for _agent, native in sessions]
+    # Every id shown whole (the piped table asks for that): no prefixes to work out.
+    shorts = short_ids(natives, minimum) if any(len(n) > whole_under for n in natives) else {}
     agents: dict[str, set[str]] = {}
     for agent, native in sessions:
         agents.setdefault(native, set()).add(agent)
