@@ -1297,12 +1297,17 @@ def test_scan_finds_codex_and_its_open_rollout(
 
     # The native binary (Homebrew / install script) holding its rollout open.
     codex = link_python(layout.root / "bin" / "codex")
-    native, _ = spawner.start([str(codex), sleeper, "--hold", rollout_a], layout.project("native"))
+    # read_line: the fake prints "ready" once its files are open (its argv is in place before that).
+    native, _ = spawner.start(
+        [str(codex), sleeper, "--hold", rollout_a], layout.project("native"), read_line=True
+    )
     # A new session before its first message: no rollout yet.
     fresh, _ = spawner.start([str(codex), sleeper], layout.project("fresh"))
     # A session with a sub-agent thread: both rollouts open, the session's own wins.
     with_sub, _ = spawner.start(
-        [str(codex), sleeper, "--hold", rollout_sub, "--hold", rollout_c], layout.project("with-sub")
+        [str(codex), sleeper, "--hold", rollout_sub, "--hold", rollout_c],
+        layout.project("with-sub"),
+        read_line=True,
     )
     # `codex resume <id>` (the rollout not reopened yet): the argv names the session.
     resume_dir = layout.project("resume")
