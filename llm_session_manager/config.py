@@ -10,14 +10,13 @@ import copy
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from llm_session_manager.errors import ConfigError
 from llm_session_manager.fileio import read_regular
-from llm_session_manager.statusline import DEFAULT_FORMAT as STATUSLINE_FORMAT
-from llm_session_manager.statusline import FIELDS as STATUSLINE_FIELDS
+from llm_session_manager.statusline_format import DEFAULT_FORMAT as STATUSLINE_FORMAT
+from llm_session_manager.statusline_format import FIELDS as STATUSLINE_FIELDS
 
 # The shape of the effective configuration (``load`` checks every key and type before it returns one).
 
@@ -718,6 +717,8 @@ def write_default(file: Path, *, force: bool = False) -> bool:
     """Write the commented default file atomically. Returns False if it exists and ``force`` is off."""
     if file.exists() and not force:
         return False
+    import tempfile  # here: every command loads the config, few write it
+
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".yaml", dir=file.parent)
     try:

@@ -29,6 +29,7 @@ from llm_session_manager import healthboard
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.hookspool import data_dir
 from llm_session_manager.safetext import for_terminal
+from llm_session_manager.statusline_format import DEFAULT_FORMAT, FIELDS
 
 if TYPE_CHECKING:  # not imported at run time: every millisecond counts here
     from collections.abc import Mapping
@@ -43,10 +44,8 @@ SPOOL_NAME = "statusline.jsonl"  # = store.observations.SPOOL_NAME
 RECENT_NAME = "statusline.recent.jsonl"  # = store.observations.RECENT_NAME: the last half hour, compacted
 LIMIT_KEYS = (("five_hour", "5h"), ("seven_day", "7d"))
 
-DEFAULT_FORMAT = "{model} | ctx {context} {compact} | {cost} | 5h {five_hour} | 7d {seven_day} | {health}"
 SEGMENT_SEP = " | "  # splits a format into segments; a segment whose fields are all empty is left out
 JOIN = " │ "
-FIELDS = ("model", "context", "compact", "cost", "five_hour", "seven_day", "health", "session", "dir")
 DEFAULT_NEAR_PERCENT = 80.0  # = limits.DEFAULT_NEAR_PERCENT, budget.near_percent in the config
 CONTEXT_WARN_PERCENT = 70.0  # = recommend.context_warning_pct's default
 
