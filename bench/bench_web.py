@@ -51,6 +51,7 @@ def corpus(root: Path, sessions: int, seed: int) -> Path:
 
 
 def serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`lsm serve` on a free loopback port in ``env``: the process and the URL it prints."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm_session_manager", "serve", "--port", "0"],
         env=env,
@@ -69,14 +70,15 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("lsm serve did not start")
 
 
-def chromium() -> Any:
+def chromium(*extra: str) -> Any:
+    """The system's headless Chromium through chromium-driver, with ``extra`` command-line switches."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", *extra):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_web import chromium, serve  # noqa: E402  (starting lsm serve, opening headless Chromium)
+
 NOW = datetime.now(timezone.utc)
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 # (id, project folder, first prompt, model, [(minutes ago, input, output, cache write, cache read)])
@@ -121,40 +124,8 @@ def organise(env: dict[str, str]) -> None:
     )
 
 
-def start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llm_session_manager", "serve", "--port", "0"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if select.select([proc.stderr], [], [], 1.0)[0]:
-            line = proc.stderr.readline()
-            if "dashboard at " in line:
-                return proc, line.split("dashboard at ", 1)[1].split()[0].rstrip(";")
-    proc.kill()
-    raise SystemExit("lsm serve did not start")
-
-
 def browser() -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1360,900",
-        "--hide-scrollbars",
-        "--disable-background-networking",
-    ):
-        options.add_argument(arg)  # fmt: skip
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    return chromium("--window-size=1360,900", "--hide-scrollbars", "--disable-background-networking")
 
 
 def shoot(driver: Any, url: str, out: Path) -> None:
@@ -178,7 +149,7 @@ def main() -> None:
         write_fleet(home)
         env = env_for(home)
         organise(env)
-        proc, url = start(env)
+        proc, url = serve(env)
         driver = browser()
         try:
             shoot(driver, url, args.out / "web-sessions.png")
