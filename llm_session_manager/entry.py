@@ -47,6 +47,16 @@ def _answered_fast(argv: list[str]) -> int | None:
 
 def main() -> None:
     argv = sys.argv[1:]
+    if argv[:1] != ["list"]:
+        _main(argv)
+        return
+    from llm_session_manager.sources import handing
+
+    with handing():  # a fast path that misses hands the files it listed to this command's scan
+        _main(argv)
+
+
+def _main(argv: list[str]) -> None:
     code = _answered_fast(argv)
     if code is not None:
         sys.exit(code)

@@ -188,10 +188,11 @@ def stored_output(form: str, now: float) -> bytes | None:
         stored = list_cache.stored_keys(conn, form)
         if stored is None or now >= stored[1]:
             return None
-        from llm_session_manager.scan import source_signature
+        from llm_session_manager.sources import source_signature
 
         cfg = config_mod.load(paths.config_file)
-        signatures = [(r.name, source_signature(r)) for r in all_readers(paths, cfg, {})]
+        readers = all_readers(paths, cfg, {})
+        signatures = [(r.name, source_signature(r)) for r in readers]
         keys = validity_keys(stored_state(paths, conn), cfg, signatures)
         if keys != stored[0] or _agents_running(paths):
             return None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import hashlib
 import os
 import sqlite3
 import zlib
@@ -36,6 +35,8 @@ from llm_session_manager.agents.common import file_identity
 from llm_session_manager.codec import session_from_dict, session_to_dict
 from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
+from llm_session_manager.sources import entries_signature as _signature
+from llm_session_manager.sources import listed as _listed
 from llm_session_manager.store import parse_cache
 
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
@@ -72,19 +73,6 @@ class ScanResult:
 
 
 Job = tuple[str, str, "FileState | None", int]  # path, session key, prior state, bytes to read
-
-
-def _signature(entries: Sequence[tuple[str, str, Identity]]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(redactor_digest().encode())  # cached titles are redacted: new rules, new merge
-    for path, key, ident in sorted(entries):
-        digest.update(f"{path}\0{key}\0{ident}\n".encode())
-    return digest.hexdigest()
-
-
-def source_signature(reader: AgentReader) -> str:
-    """The signature a scan of ``reader`` computes from its files' identities (one stat pass)."""
-    return _signature(list(reader.sources()))
 
 
 @dataclass
@@ -333,9 +321,9 @@ def scan_agent(
     targeted = _scan_listed(conn, reader, memo, changed, stats, history)
     if targeted is not None:
         return targeted
-    current = list(reader.sources())
+    current, signature = _listed(reader)
     stats.files = len(current)
-    signature = stats.signature = _signature(current)
+    stats.signature = signature
     if _as_listed(memo, current, signature):
         stats.from_cache = True
         return ScanResult(memo.sessions, stats)

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import FakeHome
+from conftest import FakeHome, run_cli_inprocess
 from factories import running_agent, write_claude_transcript, write_config
 from test_all_agents import everything  # noqa: F401  (the fixture: every agent's sessions in one HOME)
 
@@ -154,6 +154,42 @@ def test_an_appended_line_is_read(quiet: FakeHome, monkeypatch: pytest.MonkeyPat
     assert fast(quiet, monkeypatch, *ALL) is None
     after = normal(quiet, *ALL)
     assert fast(quiet, monkeypatch, *ALL) == after
+
+
+def test_a_miss_hands_its_file_listing_to_the_scan(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a change the fast path's stat pass is the command's only one: the scan takes the files it
+    listed (and prints what a cold run prints), and nothing of the listing outlives the command."""
+    from llm_session_manager import sources
+    from llm_session_manager.agents.claude_code import ClaudeCodeReader
+
+    normal(quiet, *ALL)
+    transcript = quiet.projects / "-tmp" / "ses_stage0_small.jsonl"
+    lines = transcript.read_text(encoding="utf-8").splitlines(keepends=True)
+    transcript.write_text("".join(lines + lines[-1:]), encoding="utf-8")
+    listed: list[object] = []
+    real = ClaudeCodeReader.sources
+
+    def counted(self: ClaudeCodeReader):  # type: ignore[no-untyped-def]
+        listed.append(self)
+        return real(self)
+
+    monkeypatch.setattr(ClaudeCodeReader, "sources", counted)
+    after = run_cli_inprocess(ALL, env=quiet.env(), cwd=quiet.home)
+    assert after.returncode == 0, after.stderr
+    assert len(listed) == 1 and sources._handed == {} and not sources._handing
+    cold = run_cli_inprocess(ALL, env=quiet.env(LSM_HOME=str(quiet.home / "cold")), cwd=quiet.home)
+    assert len(listed) == 2 and json.loads(after.stdout) == json.loads(cold.stdout)
+
+
+def test_the_fast_path_outside_the_entry_point_keeps_no_listing(
+    quiet: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_session_manager import sources
+
+    normal(quiet, *ALL)
+    (quiet.projects / "-tmp" / "new.jsonl").write_text("", encoding="utf-8")
+    assert fast(quiet, monkeypatch, *ALL) is None
+    assert sources._handed == {}
 
 
 def test_a_tag_is_shown(quiet: FakeHome, monkeypatch: pytest.MonkeyPatch) -> None:

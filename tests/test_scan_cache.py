@@ -112,3 +112,23 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="newer"):
         db.connect(path)
+
+
+def test_a_handed_listing_goes_once_to_a_reader_with_the_same_roots(tmp_path: Path) -> None:
+    from llm_session_manager import sources
+
+    for name in ("a", "b"):
+        (tmp_path / name / "p").mkdir(parents=True)
+        (tmp_path / name / "p" / f"{name}.jsonl").write_text("", encoding="utf-8")
+    a, b = ClaudeCodeReader([tmp_path / "a"]), ClaudeCodeReader([tmp_path / "b"])
+    with sources.handing():
+        signature = sources.source_signature(a)
+        assert [p for p, _k, _i in sources.listed(b)[0]] == [str(tmp_path / "b" / "p" / "b.jsonl")]
+        handed = sources._handed[sources._reader_key(a)]  # type: ignore[index]
+        assert sources.listed(ClaudeCodeReader([tmp_path / "a"])) is handed and handed[1] == signature
+        assert sources._handed == {}
+        assert sources.listed(a) == handed  # listed again, the same files
+        sources.source_signature(a)
+    assert sources._handed == {}  # what no scan took is dropped with the command
+    sources.source_signature(a)  # outside a command of the entry point's: nothing kept
+    assert sources._handed == {}
