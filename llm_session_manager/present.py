@@ -69,21 +69,17 @@ def context_fill(pct: float | None, width: int = 10) -> tuple[str, str]:
 
 def short_ids(natives: Sequence[str], minimum: int = 8) -> dict[str, str]:
     """The shortest prefix (at least ``minimum`` characters) that tells each id apart from the others."""
-    out: dict[str, str] = {}
     ordered = sorted(set(natives))
-    for i, native in enumerate(ordered):
-        need = minimum
-        for other in (ordered[i - 1] if i else None, ordered[i + 1] if i + 1 < len(ordered) else None):
-            if other is None:
-                continue
-            common = 0
-            for a, b in zip(native, other):
-                if a != b:
-                    break
-                common += 1
-            need = max(need, common + 1)
-        out[native] = native[:need]
-    return out
+    # shared[i]: how many leading characters ordered[i - 1] and ordered[i] share (-1 past either end);
+    # an id needs one more than it shares with either neighbour.
+    shared = [-1] * (len(ordered) + 1)
+    for i in range(1, len(ordered)):
+        a, b = ordered[i - 1], ordered[i]
+        n, limit = 0, min(len(a), len(b))
+        while n < limit and a[n] == b[n]:
+            n += 1
+        shared[i] = n
+    return {n: n[: max(minimum, shared[i] + 1, shared[i + 1] + 1)] for i, n in enumerate(ordered)}
 
 
 def pasteable_ids(
@@ -94,17 +90,19 @@ def pasteable_ids(
     it alone among ``sessions``, so that any command taking an id accepts it. A native id that two agents
     share is shown with its agent (``codex:abc123``); a prefix that would also start an ``agent:`` id
     is lengthened."""
-    natives = [native for _agent, native in sessions]
+    pairs = dict.fromkeys(sessions)  # each (agent, native id) once, in order
+    natives = [native for _agent, native in pairs]
     # Every id shown whole (the piped table asks for that): no prefixes to work out.
     shorts = short_ids(natives, minimum) if any(len(n) > whole_under for n in natives) else {}
-    agents: dict[str, set[str]] = {}
-    for agent, native in sessions:
-        agents.setdefault(native, set()).add(agent)
-    heads = {f"{agent}:" for agent, _native in sessions}
+    agents: dict[str, int] = {}  # native id -> how many agents have it
+    for _agent, native in pairs:
+        agents[native] = agents.get(native, 0) + 1
+    # Every prefix of an "agent:" head: a short id among them would also start an agent's id.
+    clashes = {head[:i] for head in {f"{agent}:" for agent, _n in pairs} for i in range(1, len(head) + 1)}
     out: dict[str, str] = {}
-    for agent, native in sessions:
+    for agent, native in pairs:
         short = native if len(native) <= whole_under else shorts[native]
-        while short != native and any(head.startswith(short) for head in heads):
+        while short != native and short in clashes:
             short = native[: len(short) + 1]
-        out[f"{agent}:{native}"] = f"{agent}:{short}" if len(agents[native]) > 1 else short
+        out[f"{agent}:{native}"] = f"{agent}:{short}" if agents[native] > 1 else short
     return out
