@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_session_manager.compaction import auto_compact_point as auto_compact_point
-from llm_session_manager.models import ModelTokens
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import ModelTokens
 
 TABLE_DATE = "2026-11-01"
 LONG_CONTEXT_THRESHOLD = 200_000

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, runtime_checkable
 
 from llm_session_manager.compaction import DEFAULT_COMPACT, CompactRule
-from llm_session_manager.models import Session
 from llm_session_manager.pricing import DEFAULT_WINDOW
 
 if TYPE_CHECKING:
+    from llm_session_manager.models import Session
     from llm_session_manager.paths import Paths
 
 
