@@ -107,10 +107,12 @@ def forms_of(every: bool, filtered: bool) -> tuple[str, ...]:
     return () if filtered else tuple(_form(every, kind) for kind in KINDS)
 
 
-def output_bytes(documents: Iterable[Any]) -> bytes:
+def output_bytes(documents: Iterable[Any]) -> bytearray:
     """A JSON array of the documents exactly as `lsm … --format json` prints it (cli.common.print_json:
     ``orjson.dumps(list, OPT_INDENT_2)``), made one document at a time so that they need not all be
-    held at once: each is indented one level deeper (orjson writes no raw newline inside a string)."""
+    held at once: each is indented one level deeper (orjson writes no raw newline inside a string).
+    Made terminal-safe a document at a time too, and returned as the array it was made in: a copy
+    into ``bytes`` would double the listing's peak (megabytes at thousands of sessions)."""
     import orjson
 
     from llm_session_manager.safetext import json_for_terminal
@@ -118,9 +120,9 @@ def output_bytes(documents: Iterable[Any]) -> bytes:
     out = bytearray(b"[")
     for i, doc in enumerate(documents):
         out += b",\n  " if i else b"\n  "
-        out += orjson.dumps(doc, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+        out += json_for_terminal(orjson.dumps(doc, option=orjson.OPT_INDENT_2)).replace(b"\n", b"\n  ")
     out += b"\n]\n" if len(out) > 1 else b"]\n"
-    return json_for_terminal(bytes(out))
+    return out
 
 
 def _env_digest(env: Mapping[str, str]) -> str:
@@ -170,7 +172,7 @@ def _agents_running(paths: Paths) -> bool:
     return bool(discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within))
 
 
-def stored_output(form: str, now: float) -> bytes | None:
+def stored_output(form: str, now: float) -> bytes | bytearray | None:
     """The stored output of ``form`` if it is still exactly what the CLI would print at ``now``."""
     from llm_session_manager import config as config_mod
     from llm_session_manager.agents import all_readers
@@ -274,7 +276,7 @@ def remember(
     cfg: Config,
     pending: Pending | None,
     collected: Collected,
-    outputs: Mapping[str, Callable[[], bytes]],
+    outputs: Mapping[str, Callable[[], bytes | bytearray]],
     now: datetime,
     recent_hours: float,
 ) -> None:

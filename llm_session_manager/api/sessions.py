@@ -58,7 +58,7 @@ class Listing:
     views: list[SessionView]
     collected: Collected
     scores: dict[str, float] = field(default_factory=dict)
-    _json: bytes | None = field(default=None, init=False, repr=False)
+    _json: bytearray | None = field(default=None, init=False, repr=False)
     _table: bytes | None = field(default=None, init=False, repr=False)
 
     def documents(self) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ class Listing:
             doc = session_document(v)
             yield {**doc, "score": self.scores[v.session.id]} if self.scores else doc
 
-    def json_output(self) -> bytes:
+    def json_output(self) -> bytearray:
         """`lsm list --format json`'s output, made once (stored for the fast path, then printed)."""
         from llm_session_manager import fastlist
 
@@ -87,7 +87,7 @@ class Listing:
             self._table = orjson.dumps(table_data(self.views, self.collected.views))
         return self._table
 
-    def outputs(self) -> dict[str, Callable[[], bytes]]:
+    def outputs(self) -> dict[str, Callable[[], bytes | bytearray]]:
         """What `lsm list`'s fast path stores of this listing, per kind (fastlist.KINDS)."""
         return {"json": self.json_output, "table": self.table_rows}
 

@@ -62,7 +62,7 @@ def print_json(value: Any) -> None:
     print_bytes(json_for_terminal(orjson.dumps(value, option=orjson.OPT_INDENT_2)) + b"\n")
 
 
-def print_bytes(data: bytes) -> None:
+def print_bytes(data: bytes | bytearray) -> None:
     """Output already made terminal-safe (print_json's, or a listing's stored JSON)."""
     sys.stdout.buffer.write(data)
     sys.stdout.flush()

@@ -24,7 +24,7 @@ _STATE_QUERIES = (
 class Entry:
     keys: str
     valid_until: float  # seconds since the epoch
-    output: bytes
+    output: bytes | bytearray  # read back as bytes
 
 
 def state_digest(conn: sqlite3.Connection) -> str:
