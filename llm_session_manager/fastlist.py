@@ -193,8 +193,7 @@ def stored_output(form: str, now: float) -> bytes | bytearray | None:
         from llm_session_manager.sources import source_signature
 
         cfg = config_mod.load(paths.config_file)
-        readers = all_readers(paths, cfg, {})
-        signatures = [(r.name, source_signature(r)) for r in readers]
+        signatures = [(r.name, source_signature(r)) for r in all_readers(paths, cfg, {})]
         keys = validity_keys(stored_state(paths, conn), cfg, signatures)
         if keys != stored[0] or _agents_running(paths):
             return None
