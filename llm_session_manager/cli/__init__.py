@@ -31,7 +31,8 @@ MODULES = (
 )
 # The module that registers each top-level command. Running one command imports only its own module:
 # the others pull in the scanner, multiprocessing and more, which every start-up would pay for.
-# Help and unknown commands load them all. tests/test_cli_startup.py keeps this table true.
+# The root help is drawn from cli/help_index.py; unknown commands load them all. tests/test_cli_startup.py
+# keeps both tables true.
 COMMAND_MODULES = {
     **dict.fromkeys(("list", "info", "health"), "sessions"),
     **dict.fromkeys(

@@ -16,15 +16,6 @@ from llm_session_manager.cli import COMMAND_MODULES, MODULES
 from llm_session_manager.errors import LsmError
 from llm_session_manager.safetext import for_terminal, without_secrets
 
-_app = typer.Typer(
-    name="lsm",
-    help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
-    no_args_is_help=True,
-    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -32,13 +23,46 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@_app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """See every AI coding session on this machine: exact tokens, context fill, cost and health."""
+
+
+def _new_app() -> typer.Typer:
+    """The root application, without commands."""
+    app = typer.Typer(
+        name="lsm",
+        help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
+        no_args_is_help=True,
+        add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    return app
+
+
+_app = _new_app()
+# What `lsm --help` and `lsm` alone are: the root help, which needs each command's name and help line only.
+ROOT_HELP: tuple[list[str], ...] = ([], ["--help"], ["-h"])
+
+
+def _stand_in() -> None:
+    """Never run: a stand-in only lists its command in the root help."""
+
+
+def _help_app() -> typer.Typer:
+    """The root application with a stand-in per command, made from cli/help_index.py: it prints the same
+    root help as the application with every command, without importing any command's module."""
+    from llm_session_manager.cli.help_index import COMMANDS
+
+    app = _new_app()
+    for name, help_line in COMMANDS:
+        app.command(name, help=help_line)(_stand_in)
+    return app
 
 
 _registered: set[str] = set()
@@ -62,6 +86,8 @@ def every_command() -> typer.Typer:
 def _app_for(args: list[str]) -> typer.Typer:
     if args[:1] in (["--version"], ["-V"]):
         return _app  # answered by the root callback: no command needed
+    if args in ROOT_HELP:
+        return _help_app()
     module = COMMAND_MODULES.get(args[0]) if args else None
     return _register((module,) if module else MODULES)
 
