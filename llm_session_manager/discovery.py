@@ -41,13 +41,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from llm_session_manager.agents import agent_info, agent_signatures
 from llm_session_manager.agents.base import AgentSignature
-from llm_session_manager.models import Process
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Process
 
 __all__ = [
     "AgentSignature",
@@ -733,6 +735,8 @@ def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None])
         probed = _probe(proc)
         if probed is None:  # vanished since the listing
             continue
+        from llm_session_manager.models import Process  # here: `lsm list`'s fast path finds no agent
+
         sig, entry = found
         cwd, rss, cpu = probed
         create_time = info.get("create_time")

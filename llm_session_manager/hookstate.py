@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
-from llm_session_manager.models import Process, Session
+if TYPE_CHECKING:
+    from llm_session_manager.models import Process, Session
 
 STATES = ("working", "waiting_permission", "waiting_input", "idle", "compacting", "ended")
 SOURCES = ("hooks", "status-file", "activity")
