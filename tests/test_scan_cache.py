@@ -132,3 +132,28 @@ def test_a_handed_listing_goes_once_to_a_reader_with_the_same_roots(tmp_path: Pa
     assert sources._handed == {}  # what no scan took is dropped with the command
     sources.source_signature(a)  # outside a command of the entry point's: nothing kept
     assert sources._handed == {}
+
+
+def test_a_sessions_files_and_every_identity_come_from_the_index(tmp_path: Path) -> None:
+    """Merging a few sessions at a time looks their files up by session, and the identities a scan after
+    a change compares are read from the index alone: neither visits every row's state."""
+    conn = db.connect(tmp_path / "plan.db")
+
+    def plan(sql: str, *args: object) -> str:
+        return " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+
+    states = plan(
+        "SELECT state FROM parse_cache WHERE agent = ? AND parser_version = ? AND session_key IN (?, ?)",
+        "claude-code",
+        11,
+        "a",
+        "b",
+    )
+    assert "USING INDEX parse_cache_session (agent=? AND parser_version=? AND session_key=?)" in states
+    identities = plan(
+        "SELECT path, dev, ino, size, mtime_ns, session_key FROM parse_cache"
+        " WHERE agent = ? AND parser_version = ?",
+        "claude-code",
+        11,
+    )
+    assert "USING COVERING INDEX parse_cache_session" in identities

@@ -3,6 +3,7 @@ equals a cold scan of the same files; a config dir spelled another way reuses th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -141,6 +142,87 @@ def test_a_cold_scan_in_worker_processes_equals_one_in_process(
     assert pooled.stats.files_read == pooled.stats.files and not pooled.stats.errors
     assert by_id(pooled.sessions) == serial
     assert by_id(scan_agent(conn, ClaudeCodeReader([root]), history=True).sessions) == serial
+
+
+def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cold scans from here on read and merge in two worker processes, a few sessions a task."""
+    from llm_session_manager import scan
+
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(scan, "MERGE_BYTES", 20_000)
+    monkeypatch.setattr(scan, "_workers", lambda: 2)
+
+
+def test_a_cold_scan_merges_its_sessions_in_the_workers(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker loads its groups' states from the database itself and sends the sessions back
+    serialised: the parent merges nothing, and what it decodes equals an in-process merge."""
+    from llm_session_manager import scan
+
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+    merging = tmp_path / "merging.pids"
+    real = scan._merge_chunk
+
+    def noted(reader: ClaudeCodeReader, states: list[object]) -> object:
+        with open(merging, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(reader, states)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan, "_merge_chunk", noted)
+    conn = db.connect(tmp_path / "pool.db")
+    result = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert by_id(result.sessions) == serial and not result.stats.errors
+    pids = set(merging.read_text().split())
+    assert pids and str(os.getpid()) not in pids
+    merging.unlink()
+    again = scan_agent(conn, ClaudeCodeReader([root]))
+    assert again.stats.from_cache and not merging.exists()
+    without = [dataclasses.replace(s, usage_history=()) for s in serial]
+    assert by_id(again.sessions) == without
+
+
+def test_a_merge_failing_in_a_worker_is_one_error_and_nothing_merged_is_kept(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_session_manager import scan
+
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+
+    def broken(reader: object, states: list[object]) -> object:
+        raise ValueError("a line shape never seen")
+
+    monkeypatch.setattr(scan, "_merge_chunk", broken)
+    conn = db.connect(tmp_path / "pool.db")
+    failed = scan_agent(conn, ClaudeCodeReader([root]))
+    assert failed.sessions == []
+    assert failed.stats.errors == ["claude-code: cannot merge sessions (ValueError: a line shape never seen)"]
+    assert parse_cache.merged_parts(conn, "claude-code", ClaudeCodeReader.parser_version, None) is None
+    assert rows(conn) == 0  # no part left behind
+    monkeypatch.undo()
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert by_id(again.sessions) == serial and not again.stats.errors
+
+
+def test_a_database_in_memory_is_merged_in_process_beside_reading_workers(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker cannot open a database that lives in this process's memory: it reads, this merges."""
+    from llm_session_manager import scan
+
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    db.migrate(conn)
+    assert scan._database_file(conn) is None
+    assert scan._database_file(db.connect(tmp_path / "f.db")) == str(tmp_path / "f.db")
+    result = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert by_id(result.sessions) == serial and not result.stats.errors
 
 
 def merged(conn: sqlite3.Connection, agent: str = "a", signature: str | None = "sig") -> list[object] | None:

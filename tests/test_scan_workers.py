@@ -87,9 +87,9 @@ def test_pooled_work_comes_back_in_order_with_few_tasks_queued() -> None:
 
     items = list(range(scan.POOL_CHUNK * 5 + 3))  # the last task is a short one
     with ProcessPoolExecutor(max_workers=2) as pool:
-        assert list(scan._pooled(pool, _square, items)) == [n * n for n in items]
+        assert list(scan._mapped(pool, _square, items)) == [n * n for n in items]
     counting = CountingPool()
     many = list(range(scan.POOL_CHUNK * scan.POOL_AHEAD * 4))
-    assert list(scan._pooled(counting, _square, many)) == [n * n for n in many]
+    assert list(scan._mapped(counting, _square, many)) == [n * n for n in many]
     assert counting.most == scan.POOL_AHEAD  # Executor.map would have queued all 32 at once
-    assert list(scan._pooled(counting, _square, [])) == []
+    assert list(scan._mapped(counting, _square, [])) == []

@@ -234,6 +234,14 @@ MIGRATIONS: tuple[str, ...] = (
         output BLOB NOT NULL
     );
     """,
+    # 12: the parse cache indexed by session, holding every file's identity: merging a few sessions at a
+    # time finds their files without visiting every row, and a scan after a change reads the identities
+    # from the index alone instead of stepping over each row's state to its last column.
+    """
+    CREATE INDEX parse_cache_session
+        ON parse_cache(agent, parser_version, session_key, path, dev, ino, size, mtime_ns);
+    DROP INDEX parse_cache_agent;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
