@@ -83,7 +83,8 @@ def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, byte
         "from llm_session_manager import entry\n"
         f"status = entry._answered_fast({list(args)!r})\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click'))\n"
-        "sys.stderr.write(repr((status, heavy, 'llm_session_manager.cli' in sys.modules)))\n"
+        "lsm = [m for m in ('cli', 'models', 'scan') if 'llm_session_manager.' + m in sys.modules]\n"
+        "sys.stderr.write(repr((status, heavy, lsm)))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=home.env(**env), capture_output=True, timeout=60, cwd=home.home
@@ -92,8 +93,10 @@ def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, byte
 
 
 def test_the_entry_point_answers_without_typer_or_rich(quiet: FakeHome) -> None:
+    """Nor the CLI, the session models (the agents' modules build sessions only when they read) or the
+    scanner: a quiet listing lists files and prints what it stored."""
     printed = normal(quiet, *ALL)
-    assert answered_in_child(quiet, *ALL) == ("(0, [], False)", printed)
+    assert answered_in_child(quiet, *ALL) == ("(0, [], [])", printed)
 
 
 def test_other_forms_go_to_the_cli() -> None:
@@ -220,9 +223,10 @@ def test_another_environment_is_not_answered(quiet: FakeHome, monkeypatch: pytes
 def test_a_running_agent_is_left_to_the_cli(quiet: FakeHome) -> None:
     on = {"LSM_DISCOVERY": "on"}
     normal(quiet, *ALL, **on)
-    assert answered_in_child(quiet, *ALL, **on)[0] == "(0, [], False)"
+    assert answered_in_child(quiet, *ALL, **on)[0] == "(0, [], [])"
     with running_agent(quiet.home / "bin", quiet.home / "app"):
-        assert answered_in_child(quiet, *ALL, **on) == ("(None, [], False)", b"")
+        status, printed = answered_in_child(quiet, *ALL, **on)
+        assert status.startswith("(None, [], [") and "cli" not in status and printed == b""
         normal(quiet, *ALL, **on)
         assert _rows(quiet) == []  # a listing with a running agent is not stored
 

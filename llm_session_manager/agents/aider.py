@@ -34,7 +34,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from llm_session_manager.agents.base import AgentInfo, AgentSignature, FileState, Turn
 from llm_session_manager.agents.common import (
@@ -46,8 +46,10 @@ from llm_session_manager.agents.common import (
     title_from,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "aider"
 HISTORY_FILE = ".aider.chat.history.md"
@@ -578,6 +580,12 @@ class AiderReader:
         return out
 
     def _build(self, state: FileState, s: AiderSession, last: bool) -> Session:
+        from llm_session_manager.models import (  # not at import: listing files needs no models
+            ModelTokens,
+            Session,
+            TokenUsage,
+        )
+
         native = session_native_id(state.path, s["key"])
         started = local_to_utc(s["start"], self.tz) if s["start"] else None
         mtime = datetime.fromtimestamp(state.data.get("mtime_ns", 0) / 1e9, timezone.utc)

@@ -45,12 +45,12 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
 if TYPE_CHECKING:
     from llm_session_manager.agents.claude_lines import Block, Line, Message, Usage
+    from llm_session_manager.models import Session
 
 _loads = orjson.loads
 
@@ -1131,6 +1131,12 @@ def _build_one(
 ) -> Session:
     """One session from its files, the usage it owns, its logged cost, and the series cutoff
     (``_series_cutoff``)."""
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     datas = [f.data for f in files]
     main = _main_files(files)
     last_main = main[-1].data

@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import orjson
 
@@ -46,8 +46,10 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import read_regular
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "cline"
 UI_FILE = "ui_messages.json"
@@ -454,6 +456,12 @@ def _totals(per_model: dict[str, list[int]]) -> tuple[int, int, int, int]:
 
 
 def build_session(key: str, files: Sequence[FileState]) -> Session | None:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     ui_state = next((f for f in files if f.data.get("kind") == "ui"), None)
     if ui_state is None:
         return None  # metadata without messages: nothing to show

@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import orjson
 
@@ -67,9 +67,11 @@ from llm_session_manager.agents.common import (
     usage_buckets,
     usage_history,
 )
-from llm_session_manager.models import ModelTokens, RateLimit, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import RateLimit, Session
 
 _loads = orjson.loads
 
@@ -788,6 +790,8 @@ def _prompts(data: CodexData) -> tuple[int, str | None, int]:
 
 
 def _latest_rate(datas: list[dict[str, Any]]) -> tuple[RateLimit, ...]:
+    from llm_session_manager.models import RateLimit  # not at import: listing files needs no models
+
     best: list[Any] | None = None
     for d in datas:
         rate = d.get("rate")
@@ -802,6 +806,12 @@ def _latest_rate(datas: list[dict[str, Any]]) -> tuple[RateLimit, ...]:
 def _build_one(
     key: str, files: list[FileState], per_model: dict[str, list[int]], owned: list[list[Any]]
 ) -> Session:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     datas = [f.data for f in files]
     main = sorted(
         [f for f in files if _native(f) == key] or files, key=lambda f: (f.data.get("last_ts") or "", f.path)

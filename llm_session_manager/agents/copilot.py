@@ -34,7 +34,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -61,9 +61,11 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import read_regular
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "copilot"
 VARIANTS = ("Code", "Code - Insiders", "VSCodium", "Code - OSS")
@@ -605,6 +607,12 @@ def _times(state: FileState) -> tuple[str | None, str | None]:
 
 
 def build_session(native: str, files: list[FileState]) -> Session | None:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     main = max(files, key=_rank)
     data = main.data
     reqs: list[list[Any]] = data["reqs"]

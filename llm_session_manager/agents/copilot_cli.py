@@ -40,7 +40,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 import orjson
 
@@ -58,9 +58,11 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.fileio import read_regular
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "copilot-cli"
 RECENT_KEEP = 20
@@ -618,6 +620,12 @@ def _recent(data: CopilotCliData, key: Literal["recent", "recent_api", "recent_i
 
 
 def build_session(key: str, state: FileState) -> Session:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     data = cast(CopilotCliData, state.data)
     per_model = _per_model(data)
     totals = [sum(r[i] for r in per_model.values()) for i in range(4)]

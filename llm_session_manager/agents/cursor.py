@@ -40,7 +40,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
@@ -58,9 +58,11 @@ from llm_session_manager.agents.base import (
 from llm_session_manager.agents.common import UNKNOWN_MODEL, count_or, merge_tools, open_regular, title_from
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.fileio import UnreadableFile, read_regular
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "cursor"
 RECENT_KEEP = 20
@@ -912,6 +914,12 @@ def _window_start(last: str | None) -> str:
 
 
 def _session(path: str, cid: str, chat: CursorChat, head: dict[str, Any]) -> Session:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     models = chat["models"]
     tin = sum(v[0] for v in models.values())
     tout = sum(v[1] for v in models.values())

@@ -34,7 +34,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import orjson
 
@@ -53,9 +53,11 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "cursor-agent"
 RECENT_KEEP = 20
@@ -635,6 +637,12 @@ def _mtime_iso(ns: int) -> str | None:
 
 
 def build_session(key: str, files: list[FileState]) -> Session:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     files = sorted(files, key=lambda f: f.path)
     metas = [f.data for f in files if f.data.get("kind") == "meta"]
     texts = [f for f in files if f.data.get("kind") != "meta"]

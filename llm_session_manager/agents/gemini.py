@@ -39,7 +39,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import orjson
 
@@ -65,10 +65,12 @@ from llm_session_manager.agents.common import (
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.compaction import CompactRule
 from llm_session_manager.fileio import read_regular
-from llm_session_manager.models import ModelTokens, Session, TokenUsage
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
 from llm_session_manager.timefmt import canonical_ts, parse_ts
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import Session
 
 AGENT = "gemini"
 RESULTS_KEEP = 20
@@ -662,6 +664,12 @@ def _ts(value: str | None) -> datetime | None:
 
 
 def _build_one(key: str, files: list[FileState], registry: dict[str, str]) -> Session:
+    from llm_session_manager.models import (  # not at import: listing files needs no models
+        ModelTokens,
+        Session,
+        TokenUsage,
+    )
+
     datas = [f.data for f in files]
     main = sorted(
         [f for f in files if _native(f) == key] or files, key=lambda f: (f.data.get("last_ts") or "", f.path)
