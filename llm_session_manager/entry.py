@@ -2,7 +2,8 @@
 
 A few commands run on every event of a host program (an agent's hook, its statusline) and must start in
 milliseconds: they are dispatched here to a light, standard-library-only module before the CLI (typer,
-rich) is imported. Everything else, ``--help`` of those commands included, goes to the full CLI.
+rich) is imported. Everything else, ``--help`` of those commands included, goes to the full CLI. The root
+help (`lsm --help`, `-h`, `lsm` alone) is drawn with rich alone, without typer (cli/root_help.py).
 """
 
 from __future__ import annotations
@@ -56,7 +57,19 @@ def main() -> None:
         _main(argv)
 
 
+def _root_help(argv: list[str]) -> int | None:
+    """The root help's exit status once printed without typer, or None (nothing printed) for the CLI."""
+    if argv not in ([], ["--help"], ["-h"]):  # root_help.ROOT_HELP, without loading it for every command
+        return None
+    from llm_session_manager.cli import root_help
+
+    return root_help.fast_main(argv)
+
+
 def _main(argv: list[str]) -> None:
+    code = _root_help(argv)
+    if code is not None:
+        sys.exit(code)
     code = _answered_fast(argv)
     if code is not None:
         sys.exit(code)

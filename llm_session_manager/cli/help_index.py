@@ -3,9 +3,9 @@ the order the Typer app has them.
 
 `lsm --help` (and `lsm` alone) would otherwise import every command's module, and with them the scanner,
 the memory store and the servers' options, only to print these lines: ~60 ms of its ~0.19 s. The help
-is drawn by the same Typer app from stand-in commands made from this table (cli/typer_app.py).
-tests/test_cli_startup.py holds the table to the real commands and the two helps to each other, and
-prints the table anew when a command or its help changes.
+is drawn from this table with rich alone (cli/root_help.py) or, when typer must draw it, by the Typer
+app from stand-in commands (cli/typer_app.py). tests/test_cli_startup.py holds the table to the real
+commands and the helps to each other, and prints the table anew when a command or its help changes.
 """
 
 from __future__ import annotations

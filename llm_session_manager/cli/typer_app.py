@@ -13,6 +13,7 @@ import typer
 
 from llm_session_manager import __version__
 from llm_session_manager.cli import COMMAND_MODULES, MODULES
+from llm_session_manager.cli.root_help import ABOUT, ROOT_HELP, VERSION_HELP
 from llm_session_manager.errors import LsmError
 from llm_session_manager.safetext import for_terminal, without_secrets
 
@@ -25,7 +26,7 @@ def _version(value: bool) -> None:
 
 def _root(
     version: bool = typer.Option(
-        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+        False, "--version", "-V", callback=_version, is_eager=True, help=VERSION_HELP
     ),
 ) -> None:
     """See every AI coding session on this machine: exact tokens, context fill, cost and health."""
@@ -35,7 +36,7 @@ def _new_app() -> typer.Typer:
     """The root application, without commands."""
     app = typer.Typer(
         name="lsm",
-        help="See every AI coding session on this machine: exact tokens, context fill, cost and health.",
+        help=ABOUT,
         no_args_is_help=True,
         add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
         pretty_exceptions_enable=False,
@@ -46,8 +47,6 @@ def _new_app() -> typer.Typer:
 
 
 _app = _new_app()
-# What `lsm --help` and `lsm` alone are: the root help, which needs each command's name and help line only.
-ROOT_HELP: tuple[list[str], ...] = ([], ["--help"], ["-h"])
 
 
 def _stand_in() -> None:
@@ -56,7 +55,8 @@ def _stand_in() -> None:
 
 def _help_app() -> typer.Typer:
     """The root application with a stand-in per command, made from cli/help_index.py: it prints the same
-    root help as the application with every command, without importing any command's module."""
+    root help as the application with every command, without importing any command's module. Used when
+    cli/root_help.py leaves the help to typer."""
     from llm_session_manager.cli.help_index import COMMANDS
 
     app = _new_app()
@@ -109,8 +109,9 @@ def _usage_error(exc: Exception) -> int:
     """Print a click/typer usage error as one line; returns its exit status."""
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        # `lsm` alone: the help text, as a user expects, with the usage-error status.
-        sys.stdout.write(ctx.get_help() + "\n")
+        # `lsm` alone: the help text, as a user expects, with the usage-error status. The error was made
+        # with the help as its message; typer's rich help printed itself then and left the message empty.
+        sys.stdout.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
         return 2
     command = f" {ctx.info_name}" if ctx is not None and ctx.parent is not None else ""
     message = exc.format_message()  # type: ignore[attr-defined]
