@@ -747,6 +747,7 @@ FLUSH_ROWS = 200
 # so small batches cost little more: at 6,000 sessions, 1 MB batches took the tree's peak to 117 MiB
 # while merging in two workers, 256 KB to 103, for the same time.
 MERGE_BYTES = 256 * 1024
+MERGE_POOL_MIN = 8  # batches
 
 
 def _scan_cold(
@@ -787,13 +788,15 @@ def _scan_cold(
     del hashes
     sessions: list[Session] = []
     graph: dict[str, set[str]] = {}
-    database = _database_file(conn) if size > 1 else None  # a worker cannot open one in memory
+    chunks = list(_chunks(groups, sizes, MERGE_BYTES))
+    # Workers when the files were read by workers, there are batches enough to share (starting them
+    # costs ~20 ms), and they can open the database (not one in memory).
+    database = _database_file(conn) if size > 1 and len(chunks) >= MERGE_POOL_MIN else None
     with (
         _pool(size if database else 0, for_reading=False) as pool,
         parse_cache.PartWriter(conn, agent) as writer,
     ):
         out = _Parts(writer)  # the sessions as JSON, saved as they are merged
-        chunks = list(_chunks(groups, sizes, MERGE_BYTES))
         try:
             for built, docs, links in _merged_chunks(conn, reader, chunks, pool, database, history):
                 graph.update(links)

@@ -184,6 +184,29 @@ def test_a_cold_scan_merges_its_sessions_in_the_workers(
     assert by_id(again.sessions) == without
 
 
+def test_a_few_batches_are_merged_here_without_starting_workers(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_session_manager import scan
+
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+    monkeypatch.setattr(scan, "MERGE_POOL_MIN", 10_000)
+    merging = tmp_path / "merging.pids"
+    real = scan._merge_chunk
+
+    def noted(reader: ClaudeCodeReader, states: list[object]) -> object:
+        with open(merging, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(reader, states)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan, "_merge_chunk", noted)
+    result = scan_agent(db.connect(tmp_path / "pool.db"), ClaudeCodeReader([root]), history=True)
+    assert by_id(result.sessions) == serial and result.stats.files_read == result.stats.files
+    assert set(merging.read_text().split()) == {str(os.getpid())}
+
+
 def test_a_merge_failing_in_a_worker_is_one_error_and_nothing_merged_is_kept(
     tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
