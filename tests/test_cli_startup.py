@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import pytest
 import typer
+from pty_run import run_in_pty
 
 from llm_session_manager import cli
 
@@ -220,36 +221,10 @@ def _lsm(args: list[str], env: dict[str, str], *, via: str, tty: tuple[int, int]
             done = subprocess.run(command, capture_output=True, env=env, timeout=60)
             status, out, err = done.returncode, done.stdout, done.stderr
         else:
-            status, out, err = _in_pty(command, env, tty)
+            status, out, err = run_in_pty(command, env, tty)
         with open(record) as f:
             modules = json.load(f)
     return Run(status, out, err, modules)
-
-
-def _in_pty(command: list[str], env: dict[str, str], size: tuple[int, int]) -> tuple[int, bytes, bytes]:
-    import fcntl
-    import struct
-    import termios
-
-    cols, rows = size
-    with tempfile.TemporaryFile() as errors:
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        proc = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=errors, env=env, close_fds=True)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        status = proc.wait(timeout=60)
-        errors.seek(0)
-        return status, b"".join(chunks), errors.read()
 
 
 def _same_help(fast: Run, full: Run, args: list[str]) -> None:

@@ -153,25 +153,31 @@ def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan, "_workers", lambda: 2)
 
 
+def noting_merges(monkeypatch: pytest.MonkeyPatch, notes: Path) -> Path:
+    """From here on, each process that merges a batch of sessions writes its pid to ``notes``."""
+    from llm_session_manager import scan
+
+    real = scan._merge_chunk
+
+    def noted(reader: ClaudeCodeReader, states: list[object]) -> object:
+        with open(notes, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(reader, states)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan, "_merge_chunk", noted)
+    return notes
+
+
 def test_a_cold_scan_merges_its_sessions_in_the_workers(
     tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each worker loads its groups' states from the database itself and sends the sessions back
     serialised: the parent merges nothing, and what it decodes equals an in-process merge."""
-    from llm_session_manager import scan
 
     root, _truths = corpus
     serial = cold(tmp_path, root, "serial.db")
     pooled(monkeypatch)
-    merging = tmp_path / "merging.pids"
-    real = scan._merge_chunk
-
-    def noted(reader: ClaudeCodeReader, states: list[object]) -> object:
-        with open(merging, "a") as fh:
-            fh.write(f"{os.getpid()}\n")
-        return real(reader, states)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(scan, "_merge_chunk", noted)
+    merging = noting_merges(monkeypatch, tmp_path / "merging.pids")
     conn = db.connect(tmp_path / "pool.db")
     result = scan_agent(conn, ClaudeCodeReader([root]), history=True)
     assert by_id(result.sessions) == serial and not result.stats.errors
@@ -193,15 +199,7 @@ def test_a_few_batches_are_merged_here_without_starting_workers(
     serial = cold(tmp_path, root, "serial.db")
     pooled(monkeypatch)
     monkeypatch.setattr(scan, "MERGE_POOL_MIN", 10_000)
-    merging = tmp_path / "merging.pids"
-    real = scan._merge_chunk
-
-    def noted(reader: ClaudeCodeReader, states: list[object]) -> object:
-        with open(merging, "a") as fh:
-            fh.write(f"{os.getpid()}\n")
-        return real(reader, states)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(scan, "_merge_chunk", noted)
+    merging = noting_merges(monkeypatch, tmp_path / "merging.pids")
     result = scan_agent(db.connect(tmp_path / "pool.db"), ClaudeCodeReader([root]), history=True)
     assert by_id(result.sessions) == serial and result.stats.files_read == result.stats.files
     assert set(merging.read_text().split()) == {str(os.getpid())}

@@ -4,20 +4,15 @@ no line is wider than the terminal. Piped, the same commands pad nothing and cut
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import struct
-import subprocess
 import sys
-import tempfile
-import termios
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FakeHome
+from pty_run import run_in_pty
 from test_all_agents import everything  # noqa: F401  (the fixture: every agent's sessions in one HOME)
 
 from llm_session_manager.present import human_tokens, money
@@ -30,33 +25,10 @@ def in_pty(fh: FakeHome, cols: int, *args: str, rows: int = 60, **extra: str) ->
     """What `lsm ARGS` prints on a terminal ``cols`` wide (winsize and COLUMNS both set); its stderr
     warnings (plain lines, not tables) go to a file (a pipe could fill up and stall the child)."""
     env = fh.env(COLUMNS=str(cols), LINES=str(rows), TERM="xterm-256color", **extra)
-    with tempfile.TemporaryFile() as errors:
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llm_session_manager", *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=errors,
-            env=env,
-            cwd=str(fh.home),
-            close_fds=True,
-        )
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        code = proc.wait(timeout=120)
-        errors.seek(0)
-        assert code == 0, (b"".join(chunks) + errors.read()).decode(errors="replace")
-    return ANSI.sub("", b"".join(chunks).decode()).replace("\r\n", "\n")
+    command = [sys.executable, "-m", "llm_session_manager", *args]
+    code, out, err = run_in_pty(command, env, (cols, rows), cwd=str(fh.home), timeout=120)
+    assert code == 0, (out + err).decode(errors="replace")
+    return ANSI.sub("", out.decode()).replace("\r\n", "\n")
 
 
 def listed(fh: FakeHome) -> list[dict[str, Any]]:
