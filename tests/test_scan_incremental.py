@@ -157,14 +157,14 @@ def noting_merges(monkeypatch: pytest.MonkeyPatch, notes: Path) -> Path:
     """From here on, each process that merges a batch of sessions writes its pid to ``notes``."""
     from llm_session_manager import scan
 
-    real = scan._merge_chunk
+    real = scan._merge_saved
 
-    def noted(reader: ClaudeCodeReader, states: list[object]) -> object:
+    def noted(conn: sqlite3.Connection, reader: ClaudeCodeReader, chunk: list[str]) -> object:
         with open(notes, "a") as fh:
             fh.write(f"{os.getpid()}\n")
-        return real(reader, states)  # type: ignore[arg-type]
+        return real(conn, reader, chunk)
 
-    monkeypatch.setattr(scan, "_merge_chunk", noted)
+    monkeypatch.setattr(scan, "_merge_saved", noted)
     return notes
 
 
@@ -214,10 +214,10 @@ def test_a_merge_failing_in_a_worker_is_one_error_and_nothing_merged_is_kept(
     serial = cold(tmp_path, root, "serial.db")
     pooled(monkeypatch)
 
-    def broken(reader: object, states: list[object]) -> object:
+    def broken(conn: object, reader: object, chunk: list[str]) -> object:
         raise ValueError("a line shape never seen")
 
-    monkeypatch.setattr(scan, "_merge_chunk", broken)
+    monkeypatch.setattr(scan, "_merge_saved", broken)
     conn = db.connect(tmp_path / "pool.db")
     failed = scan_agent(conn, ClaudeCodeReader([root]))
     assert failed.sessions == []
