@@ -40,6 +40,7 @@ from llm_session_manager.safetext import redactor_digest, without_secrets
 from llm_session_manager.sources import entries_signature as _signature
 from llm_session_manager.sources import listed as _listed
 from llm_session_manager.store import parse_cache
+from llm_session_manager.store.db import database_file
 
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 # A session quiet for longer than this when its sessions are built cannot get a burn rate or a
@@ -791,7 +792,8 @@ def _scan_cold(
     chunks = list(_chunks(groups, sizes, MERGE_BYTES))
     # Workers when the files were read by workers, there are batches enough to share (starting them
     # costs ~20 ms), and they can open the database (not one in memory).
-    database = _database_file(conn) if size > 1 and len(chunks) >= MERGE_POOL_MIN else None
+    file = database_file(conn) if size > 1 and len(chunks) >= MERGE_POOL_MIN else None
+    database = None if file is None else str(file)
     with (
         _pool(size if database else 0, for_reading=False) as pool,
         parse_cache.PartWriter(conn, agent) as writer,
@@ -852,14 +854,6 @@ def _merge_saved(conn: sqlite3.Connection, reader: SharingReader, chunk: list[st
         [orjson.dumps(session_to_dict(s)) for s in built],
         Links.of(states, reader.shared_keys).graph,
     )
-
-
-def _database_file(conn: sqlite3.Connection) -> str | None:
-    """The file of ``conn``'s main database; None for one in memory, which a worker cannot open."""
-    for _seq, name, path in conn.execute("PRAGMA database_list"):
-        if name == "main":
-            return str(path) or None
-    return None
 
 
 _worker_db: dict[str, sqlite3.Connection] = {}  # a worker's own connection, opened by its first merge

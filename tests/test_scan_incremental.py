@@ -233,15 +233,14 @@ def test_a_database_in_memory_is_merged_in_process_beside_reading_workers(
     tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker cannot open a database that lives in this process's memory: it reads, this merges."""
-    from llm_session_manager import scan
 
     root, _truths = corpus
     serial = cold(tmp_path, root, "serial.db")
     pooled(monkeypatch)
     conn = sqlite3.connect(":memory:", isolation_level=None)
     db.migrate(conn)
-    assert scan._database_file(conn) is None
-    assert scan._database_file(db.connect(tmp_path / "f.db")) == str(tmp_path / "f.db")
+    assert db.database_file(conn) is None
+    assert db.database_file(db.connect(tmp_path / "f.db")) == tmp_path / "f.db"
     result = scan_agent(conn, ClaudeCodeReader([root]), history=True)
     assert by_id(result.sessions) == serial and not result.stats.errors
 

@@ -296,6 +296,14 @@ def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
             time.sleep(0.05)
 
 
+def database_file(conn: sqlite3.Connection) -> Path | None:
+    """The file of ``conn``'s main database; None for one in memory (or a temporary one)."""
+    for _seq, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
 def explain(exc: sqlite3.Error, path: Path) -> str:
     """One line for a SQLite failure that reached the user."""
     text = str(exc) or type(exc).__name__

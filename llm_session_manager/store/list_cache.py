@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm_session_manager.fileio import read_regular
+from llm_session_manager.store.db import database_file
 
 # Our own tables a listing shows (tags, projects, descriptions, closed marks, hook states, imported and
 # archived sessions), read whole into the digest: a change through any lsm version is seen.
@@ -55,6 +56,8 @@ FOLDER = "list-cache"  # beside the database
 SUFFIX = ".out"
 # A file that no row names is deleted once it is this old (a younger one may be about to be named).
 ORPHAN_SECONDS = 600.0
+# Enough of an output column to hold a file reference, not the megabytes an earlier version stored there.
+_HEAD_OF_OUTPUT = "SELECT substr(output, 1, 100) FROM list_cache WHERE query = ?"
 
 
 def load(conn: sqlite3.Connection, query: str) -> Entry | None:
@@ -76,10 +79,8 @@ def load(conn: sqlite3.Connection, query: str) -> Entry | None:
 
 def _folder(conn: sqlite3.Connection) -> Path | None:
     """Where the outputs of ``conn``'s database live; None for a database in memory (they stay in rows)."""
-    for _seq, name, file in conn.execute("PRAGMA database_list"):
-        if name == "main":
-            return Path(file).parent / FOLDER if file else None
-    return None
+    file = database_file(conn)
+    return None if file is None else file.parent / FOLDER
 
 
 def _named(ref: bytes) -> tuple[str, int] | None:
@@ -140,7 +141,7 @@ def _save_row(
     """The row saved; returns the output column it replaced when that named a file."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        old = conn.execute("SELECT output FROM list_cache WHERE query = ?", (query,)).fetchone()
+        old = conn.execute(_HEAD_OF_OUTPUT, (query,)).fetchone()
         conn.execute(
             "INSERT OR REPLACE INTO list_cache (query, keys, valid_until, output) VALUES (?, ?, ?, ?)",
             (query, keys, valid_until, output),
@@ -182,7 +183,7 @@ def _sweep(conn: sqlite3.Connection, folder: Path) -> None:
 
 def drop(conn: sqlite3.Connection, query: str) -> None:
     folder = _folder(conn)
-    row = conn.execute("SELECT output FROM list_cache WHERE query = ?", (query,)).fetchone()
+    row = conn.execute(_HEAD_OF_OUTPUT, (query,)).fetchone()
     if row is None:
         return
     conn.execute("DELETE FROM list_cache WHERE query = ?", (query,))
