@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import pairwise
+from types import MappingProxyType
 from typing import Any
 
 from llm_session_manager.models import Health, HealthFactor, Session
@@ -34,6 +36,7 @@ CAP_WARNING = 69.0
 CAP_CRITICAL = 39.0
 # An ended session's error-signal caps lapse this long after its last activity.
 CAP_DECAY_HOURS = 24.0
+NO_RAW: Mapping[str, object] = MappingProxyType({})  # a factor scored without its explanation
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,14 @@ def interpolate(x: float, points: Sequence[tuple[float, float]]) -> float:
     return points[-1][1]
 
 
-def tokens_factor(ctx: int | None, compact_at: int | None, weight: float) -> HealthFactor:
+def tokens_factor(
+    ctx: int | None, compact_at: int | None, weight: float, explain: bool = True
+) -> HealthFactor:
+    """``explain`` False: the score alone, without the raw values and the reason (see score_session)."""
     if ctx is None or not compact_at:
         return HealthFactor(
             "tokens",
-            {"context_tokens": ctx, "compact_at": compact_at},
+            {"context_tokens": ctx, "compact_at": compact_at} if explain else NO_RAW,
             100.0,
             weight,
             "context size unknown (no assistant reply yet)",
@@ -70,6 +76,8 @@ def tokens_factor(ctx: int | None, compact_at: int | None, weight: float) -> Hea
     rel_pen = interpolate(rel, REL_POINTS)
     abs_pen = interpolate(ctx, ABS_POINTS)
     score = max(0.0, 100.0 - max(rel_pen, abs_pen) - 0.25 * min(rel_pen, abs_pen))
+    if not explain:
+        return HealthFactor("tokens", NO_RAW, round(score, 1), weight, "")
     reason = f"context {ctx:,} tokens = {rel:.0%} of the auto-compact point ({compact_at:,})"
     if abs_pen > rel_pen:
         reason += "; long contexts lose accuracy whatever the window"
@@ -83,13 +91,15 @@ def tokens_factor(ctx: int | None, compact_at: int | None, weight: float) -> Hea
     return HealthFactor("tokens", raw, round(score, 1), weight, reason)
 
 
-def duration_factor(session: Session, weight: float) -> HealthFactor:
+def duration_factor(session: Session, weight: float, explain: bool = True) -> HealthFactor:
     turns = session.turns_since_compaction
     n = session.compactions
     compaction_score = COMPACTION_SCORES[n] if n < len(COMPACTION_SCORES) else 25.0
     turn_score = interpolate(turns, TURN_POINTS)
     fatal = [f for f in session.fatal_signals if f in ("compaction_thrash", "prompt_too_long")]
     score = 0.0 if fatal else 0.6 * compaction_score + 0.4 * turn_score
+    if not explain:
+        return HealthFactor("duration", NO_RAW, round(score, 1), weight, "")
     if fatal:
         reason = "fatal: " + ", ".join(f.replace("_", " ") for f in fatal)
     else:
@@ -99,8 +109,10 @@ def duration_factor(session: Session, weight: float) -> HealthFactor:
 
 
 def activity_factor(
-    session: Session, inputs: HealthInputs, weight: float, cfg: Mapping[str, Any]
+    session: Session, inputs: HealthInputs, weight: float, cfg: Mapping[str, Any], explain: bool = True
 ) -> HealthFactor:
+    if not inputs.running and not explain:
+        return HealthFactor("activity", NO_RAW, 100.0, weight, "")
     proc = session.process
     state = proc.state if proc else None
     last = session.last_activity
@@ -133,7 +145,7 @@ def activity_factor(
     return HealthFactor("activity", raw, 100.0, weight, f"running, {state or 'state unknown'}; not stuck")
 
 
-def errors_factor(session: Session, weight: float) -> HealthFactor:
+def errors_factor(session: Session, weight: float, explain: bool = True) -> HealthFactor:
     recent = session.recent_tool_results
     errors = sum(1 for r in recent if r)
     rate = errors / len(recent) if recent else 0.0
@@ -144,6 +156,8 @@ def errors_factor(session: Session, weight: float) -> HealthFactor:
         score -= 30.0
     score -= min(10.0 * session.recent_interruptions, 30.0)
     score = max(0.0, score)
+    if not explain:
+        return HealthFactor("errors", NO_RAW, round(score, 1), weight, "")
     parts = [f"{errors} of the last {len(recent)} tool calls failed" if recent else "no tool calls"]
     if session.recent_api_errors:
         parts.append(f"{session.recent_api_errors} recent API error(s)")
@@ -196,19 +210,10 @@ def band(score: float, thresholds: Mapping[str, Any]) -> str:
 
 
 def score_session(session: Session, inputs: HealthInputs, cfg: Mapping[str, Any]) -> Health:
-    """The health of ``session``; ``cfg`` is the config's ``health`` section."""
-    weights = dict(cfg.get("weights") or DEFAULT_WEIGHTS)
-    total_w = sum(float(w) for w in weights.values()) or 1.0
-
-    def w(name: str) -> float:
-        return float(weights.get(name, 0.0)) / total_w
-
-    factors = (
-        tokens_factor(session.context_tokens, inputs.compact_at, w("tokens")),
-        duration_factor(session, w("duration")),
-        activity_factor(session, inputs, w("activity"), cfg),
-        errors_factor(session, w("errors")),
-    )
+    """The health of ``session``; ``cfg`` is the config's ``health`` section. The factors' raw values
+    and reasons are worked out when first asked for (``Health.factors``): a listing of thousands of
+    sessions shows the score alone, and building them was most of the scoring's time and memory."""
+    factors = _factors(session, inputs, cfg, False)
     score = sum(f.score * f.weight for f in factors)
     caps = caps_for(session, inputs.compact_at, inputs)
     for limit, _why in caps:
@@ -217,7 +222,24 @@ def score_session(session: Session, inputs: HealthInputs, cfg: Mapping[str, Any]
     return Health(
         score,
         band(score, cfg.get("thresholds", {})),
-        factors,
         tuple(why for _l, why in caps),
         inputs.estimated,
+        partial(_factors, session, inputs, cfg, True),
+    )
+
+
+def _factors(
+    session: Session, inputs: HealthInputs, cfg: Mapping[str, Any], explain: bool
+) -> tuple[HealthFactor, ...]:
+    weights = dict(cfg.get("weights") or DEFAULT_WEIGHTS)
+    total_w = sum(float(w) for w in weights.values()) or 1.0
+
+    def w(name: str) -> float:
+        return float(weights.get(name, 0.0)) / total_w
+
+    return (
+        tokens_factor(session.context_tokens, inputs.compact_at, w("tokens"), explain),
+        duration_factor(session, w("duration"), explain),
+        activity_factor(session, inputs, w("activity"), cfg, explain),
+        errors_factor(session, w("errors"), explain),
     )

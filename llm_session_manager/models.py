@@ -5,9 +5,10 @@ JSON output is built from these objects; field names are the JSON keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +159,15 @@ class HealthFactor:
 class Health:
     score: float
     status: str  # healthy | warning | critical
-    factors: tuple[HealthFactor, ...]
     caps: tuple[str, ...] = ()
     estimated: bool = False
+    # Makes each factor with its raw values and reason, the first time ``factors`` is asked for: a listing
+    # shows the score alone (health.score_session).
+    explain: Callable[[], tuple[HealthFactor, ...]] = field(default=tuple, compare=False, repr=False)
+
+    @cached_property
+    def factors(self) -> tuple[HealthFactor, ...]:
+        return self.explain()
 
 
 @dataclass

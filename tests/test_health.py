@@ -652,3 +652,43 @@ def test_an_ended_sessions_context_caps_stay() -> None:
     result = score(s, make_inputs(running=False))
     assert result.caps == ("context at 95%+ of the auto-compact point",)
     assert result.status == "critical"
+
+
+SCORED_LATER = [
+    (make_session(context_tokens=150_000, turns_since_compaction=220, compactions=3), False),
+    (make_session(context_tokens=None), False),
+    (make_session(fatal_signals=("prompt_too_long",), recent_tool_results=(True, False, True)), False),
+    (make_session(recent_api_errors=2, repeated_failures=4, recent_interruptions=1), True),
+    (make_session(process=make_process("busy"), last_activity=NOW - timedelta(minutes=30)), True),
+    (make_session(process=make_process("waiting", NOW - timedelta(minutes=40))), True),
+]
+
+
+@pytest.mark.parametrize(("session", "running"), SCORED_LATER)
+def test_the_factors_explained_later_are_those_the_score_was_made_of(session: Session, running: bool) -> None:
+    """The score is made from each factor's score alone; the raw values and reasons are made when first
+    asked for, once, and are exactly what scoring each factor in full gives."""
+    inputs = make_inputs(running=running)
+    cfg = health_cfg()
+    result = h.score_session(session, inputs, cfg)
+    assert "factors" not in vars(result)  # not made yet: a listing never asks
+    weights = {name: w / sum(h.DEFAULT_WEIGHTS.values()) for name, w in h.DEFAULT_WEIGHTS.items()}
+    full = (
+        h.tokens_factor(session.context_tokens, inputs.compact_at, weights["tokens"]),
+        h.duration_factor(session, weights["duration"]),
+        h.activity_factor(session, inputs, weights["activity"], cfg),
+        h.errors_factor(session, weights["errors"]),
+    )
+    assert result.factors == full and result.factors is result.factors
+    assert all(f.reason for f in result.factors)
+    light = (
+        h.tokens_factor(session.context_tokens, inputs.compact_at, 1.0, explain=False),
+        h.duration_factor(session, 1.0, explain=False),
+        h.activity_factor(session, inputs, 1.0, cfg, explain=False),
+        h.errors_factor(session, 1.0, explain=False),
+    )
+    assert [f.score for f in light] == [f.score for f in full]
+    expected = round(sum(f.score * f.weight for f in full), 1)
+    for limit, _why in h.caps_for(session, inputs.compact_at, inputs):
+        expected = min(expected, limit)
+    assert result.score == round(expected, 1)
