@@ -19,12 +19,14 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llm_session_manager.config import Config
     from llm_session_manager.paths import Paths
     from llm_session_manager.service import Collected
@@ -107,21 +109,29 @@ def forms_of(every: bool, filtered: bool) -> tuple[str, ...]:
     return () if filtered else tuple(_form(every, kind) for kind in KINDS)
 
 
-def output_bytes(documents: Iterable[Any]) -> bytearray:
+def output_chunks(documents: Iterable[Any]) -> Iterator[bytes]:
     """A JSON array of the documents exactly as `lsm … --format json` prints it (cli.common.print_json:
-    ``orjson.dumps(list, OPT_INDENT_2)``), made one document at a time so that they need not all be
-    held at once: each is indented one level deeper (orjson writes no raw newline inside a string).
-    Made terminal-safe a document at a time too, and returned as the array it was made in: a copy
-    into ``bytes`` would double the listing's peak (megabytes at thousands of sessions)."""
+    ``orjson.dumps(list, OPT_INDENT_2)``), a document at a time so that the whole array is never held (14 MB
+    at 6,000 sessions): each is indented one level deeper (orjson writes no raw newline inside a string)
+    and made terminal-safe on its own."""
     import orjson
 
     from llm_session_manager.safetext import json_for_terminal
 
-    out = bytearray(b"[")
-    for i, doc in enumerate(documents):
-        out += b",\n  " if i else b"\n  "
-        out += json_for_terminal(orjson.dumps(doc, option=orjson.OPT_INDENT_2)).replace(b"\n", b"\n  ")
-    out += b"\n]\n" if len(out) > 1 else b"]\n"
+    yield b"["
+    first = True
+    for doc in documents:
+        body = json_for_terminal(orjson.dumps(doc, option=orjson.OPT_INDENT_2)).replace(b"\n", b"\n  ")
+        yield (b"\n  " if first else b",\n  ") + body
+        first = False
+    yield b"]\n" if first else b"\n]\n"
+
+
+def output_bytes(documents: Iterable[Any]) -> bytearray:
+    """``output_chunks`` joined."""
+    out = bytearray()
+    for chunk in output_chunks(documents):
+        out += chunk
     return out
 
 
@@ -275,18 +285,19 @@ def remember(
     cfg: Config,
     pending: Pending | None,
     collected: Collected,
-    outputs: Mapping[str, Callable[[], bytes | bytearray]],
+    outputs: Mapping[str, Callable[[], Iterable[bytes]]],
     now: datetime,
     recent_hours: float,
-) -> None:
-    """After the scan: store the listing in each pending form (``outputs``: kind -> what to store, made
-    only when it is stored) under the keys taken before it, or drop stored ones that the time alone
-    could make wrong."""
+) -> dict[str, Path]:
+    """After the scan: store the listing in each pending form (``outputs``: kind -> its pieces, made only
+    when it is stored) under the keys taken before it, or drop stored ones that the time alone could
+    make wrong. Returns the file each kind was stored in now, from which it can be printed."""
     if pending is None:
-        return
+        return {}
     from llm_session_manager.service import open_db
     from llm_session_manager.store import list_cache
 
+    written: dict[str, Path] = {}
     try:
         until = valid_until(collected, now, recent_hours)
         signatures = [(r.name, collected.stats[r.name].signature) for r in collected.readers]
@@ -300,8 +311,11 @@ def remember(
                 stored = list_cache.stored_keys(conn, form)
                 if stored is not None and stored[0] == keys and stored[1] > now.timestamp():
                     continue  # the same inputs: the same output
-                list_cache.save(conn, form, list_cache.Entry(keys, until, outputs[kind_of(form)]()))
+                file = list_cache.save_chunks(conn, form, keys, until, outputs[kind_of(form)]())
+                if file is not None:
+                    written[kind_of(form)] = file
         finally:
             conn.close()
     except (sqlite3.Error, OSError):  # a read-only or busy store: the next run computes again
-        return
+        pass
+    return written

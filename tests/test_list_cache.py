@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from llm_session_manager.store import db, list_cache
@@ -93,3 +94,22 @@ def test_a_database_in_memory_keeps_the_output_in_its_row_and_old_rows_still_rea
     assert list_cache.load(on_disk, "q") == list_cache.Entry("k", 3.0, b"[3]")
     list_cache.save(on_disk, "q", list_cache.Entry("k", 4.0, b"[4]"))
     assert list_cache.load(on_disk, "q") == list_cache.Entry("k", 4.0, b"[4]")
+
+
+def test_an_output_in_pieces_is_written_as_it_comes_and_its_file_returned(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "lsm.db")
+    pieces = [b"[", b'\n  {"a": 1}', b',\n  {"b": 2}', b"\n]\n"]
+    made: list[bytes] = []
+
+    def one_at_a_time() -> Iterator[bytes]:
+        for piece in pieces:
+            made.append(piece)
+            yield piece
+
+    path = list_cache.save_chunks(conn, "q", "k", 5.0, one_at_a_time())
+    assert path is not None and path.read_bytes() == b"".join(pieces) == b"".join(made)
+    assert list_cache.load(conn, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))
+    memory = sqlite3.connect(":memory:", isolation_level=None)
+    db.migrate(memory)
+    assert list_cache.save_chunks(memory, "q", "k", 5.0, iter(pieces)) is None
+    assert list_cache.load(memory, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import orjson
@@ -18,7 +19,6 @@ from llm_session_manager.cli.common import (
     check_format,
     emit,
     load_env,
-    print_bytes,
     warn,
 )
 from llm_session_manager.cli.progress import with_progress
@@ -88,7 +88,8 @@ def list_cmd(
     listing = list_sessions(ctx, query)
     _warn_scan(listing.collected)
     if fmt == "json":
-        print_bytes(listing.json_output())
+        listing.write_json(sys.stdout.buffer)
+        sys.stdout.flush()
         return
     if fmt != "table":
         emit(fmt, listing.documents())

@@ -15,6 +15,7 @@ import hashlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,24 +116,35 @@ def stored_keys(conn: sqlite3.Connection, query: str) -> tuple[str, float] | Non
 
 
 def save(conn: sqlite3.Connection, query: str, entry: Entry) -> None:
+    save_chunks(conn, query, entry.keys, entry.valid_until, [entry.output])
+
+
+def save_chunks(
+    conn: sqlite3.Connection, query: str, keys: str, valid_until: float, chunks: Iterable[bytes | bytearray]
+) -> Path | None:
+    """Store the output made of ``chunks``, written as they come (it is never held whole). Returns the
+    file it is in, or None when it went into the row (a database in memory). The file is never changed
+    afterwards: if it is still there, it holds this output."""
     folder = _folder(conn)
     if folder is None:
-        _save_row(conn, query, entry.keys, entry.valid_until, entry.output)
-        return
+        _save_row(conn, query, keys, valid_until, b"".join(chunks))
+        return None
     folder.mkdir(mode=0o700, exist_ok=True)
-    name = os.urandom(8).hex() + SUFFIX
-    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    path = folder / (os.urandom(8).hex() + SUFFIX)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
+        size = 0
         with os.fdopen(fd, "wb") as fh:  # closes fd
-            fh.write(entry.output)
-        ref = FILE_REF + f"{name}:{len(entry.output)}".encode()
-        replaced = _save_row(conn, query, entry.keys, entry.valid_until, ref)
+            for chunk in chunks:
+                size += fh.write(chunk)
+        replaced = _save_row(conn, query, keys, valid_until, FILE_REF + f"{path.name}:{size}".encode())
     except BaseException:
-        (folder / name).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
     if replaced is not None:
         _remove(folder, replaced)
     _sweep(conn, folder)
+    return path
 
 
 def _save_row(
