@@ -127,14 +127,6 @@ def output_chunks(documents: Iterable[Any]) -> Iterator[bytes]:
     yield b"]\n" if first else b"\n]\n"
 
 
-def output_bytes(documents: Iterable[Any]) -> bytearray:
-    """``output_chunks`` joined."""
-    out = bytearray()
-    for chunk in output_chunks(documents):
-        out += chunk
-    return out
-
-
 def _env_digest(env: Mapping[str, str]) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for name in sorted(env):
@@ -311,7 +303,7 @@ def remember(
                 stored = list_cache.stored_keys(conn, form)
                 if stored is not None and stored[0] == keys and stored[1] > now.timestamp():
                     continue  # the same inputs: the same output
-                file = list_cache.save_chunks(conn, form, keys, until, outputs[kind_of(form)]())
+                file = list_cache.save(conn, form, keys, until, outputs[kind_of(form)]())
                 if file is not None:
                     written[kind_of(form)] = file
         finally:

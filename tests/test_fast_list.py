@@ -300,7 +300,7 @@ def test_the_output_made_a_document_at_a_time_is_orjsons_indented_array(document
     from llm_session_manager.safetext import json_for_terminal
 
     whole = json_for_terminal(orjson.dumps(documents, option=orjson.OPT_INDENT_2)) + b"\n"
-    assert fastlist.output_bytes(iter(documents)) == whole
+    assert b"".join(fastlist.output_chunks(iter(documents))) == whole
 
 
 def test_the_json_is_printed_from_the_file_it_was_stored_in_or_made_again(
@@ -329,4 +329,4 @@ def test_the_json_is_printed_from_the_file_it_was_stored_in_or_made_again(
     stored.unlink()
     again = io.BytesIO()
     listing.write_json(again)
-    assert again.getvalue() == printed == fastlist.output_bytes(listing.documents())
+    assert again.getvalue() == printed == b"".join(fastlist.output_chunks(listing.documents()))

@@ -16,9 +16,9 @@ from llm_session_manager.store import db, list_cache
 def test_a_stored_output_reads_back_whole_and_replaces_the_last(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "lsm.db")
     big = b"[\n" + b'  {"id": "x"},\n' * 200_000 + b"]\n"
-    list_cache.save(conn, "list-all-json", list_cache.Entry("k1", 12.5, big))
+    list_cache.save(conn, "list-all-json", "k1", 12.5, [big])
     assert list_cache.load(conn, "list-all-json") == list_cache.Entry("k1", 12.5, big)
-    list_cache.save(conn, "list-all-json", list_cache.Entry("k2", 13.0, b""))
+    list_cache.save(conn, "list-all-json", "k2", 13.0, [b""])
     assert list_cache.load(conn, "list-all-json") == list_cache.Entry("k2", 13.0, b"")
     assert conn.execute("SELECT count(*) FROM list_cache").fetchone()[0] == 1
     assert not conn.in_transaction
@@ -32,7 +32,7 @@ def files(tmp_path: Path) -> list[str]:
 def test_the_output_is_a_private_file_named_in_its_row_and_goes_with_it(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "lsm.db")
     big = b"[" + b'{"title": "a"},' * 50_000 + b"{}]\n"
-    list_cache.save(conn, "list-all-json", list_cache.Entry("k1", 12.5, big))
+    list_cache.save(conn, "list-all-json", "k1", 12.5, [big])
     [first] = files(tmp_path)
     folder = tmp_path / list_cache.FOLDER
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
@@ -40,8 +40,8 @@ def test_the_output_is_a_private_file_named_in_its_row_and_goes_with_it(tmp_path
     assert (folder / first).read_bytes() == big
     column = conn.execute("SELECT output FROM list_cache").fetchone()[0]
     assert len(column) < 100 and first.encode() in column  # the row names the file, no copy of it
-    list_cache.save(conn, "list-all-table", list_cache.Entry("k1", 12.5, b"[]"))
-    list_cache.save(conn, "list-all-json", list_cache.Entry("k2", 13.0, b"[1]"))
+    list_cache.save(conn, "list-all-table", "k1", 12.5, [b"[]"])
+    list_cache.save(conn, "list-all-json", "k2", 13.0, [b"[1]"])
     assert len(files(tmp_path)) == 2 and first not in files(tmp_path)  # the replaced output is gone
     list_cache.drop(conn, "list-all-json")
     list_cache.drop(conn, "list-all-json")  # nothing there: nothing happens
@@ -53,7 +53,7 @@ def test_a_file_gone_cut_short_or_replaced_by_something_else_is_no_output(tmp_pa
     """Another process may replace the output between our reading its row and its file: a miss, which
     the listing computes again, never part of an output."""
     conn = db.connect(tmp_path / "lsm.db")
-    list_cache.save(conn, "q", list_cache.Entry("k", 1.0, b"0123456789"))
+    list_cache.save(conn, "q", "k", 1.0, [b"0123456789"])
     path = tmp_path / list_cache.FOLDER / files(tmp_path)[0]
     path.write_bytes(b"01234")
     assert list_cache.load(conn, "q") is None
@@ -70,7 +70,7 @@ def test_a_file_gone_cut_short_or_replaced_by_something_else_is_no_output(tmp_pa
 
 def test_files_no_row_names_are_swept_once_old(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "lsm.db")
-    list_cache.save(conn, "q", list_cache.Entry("k", 1.0, b"[]"))
+    list_cache.save(conn, "q", "k", 1.0, [b"[]"])
     folder = tmp_path / list_cache.FOLDER
     old, young = folder / "00aa11bb22cc33dd.out", folder / "44ee55ff66aa77bb.out"
     old.write_bytes(b"left by a process that stopped")
@@ -78,7 +78,7 @@ def test_files_no_row_names_are_swept_once_old(tmp_path: Path) -> None:
     gone = time.time() - list_cache.ORPHAN_SECONDS - 5
     os.utime(old, (gone, gone))
     (folder / "notes.txt").write_bytes(b"not ours")
-    list_cache.save(conn, "q", list_cache.Entry("k2", 1.0, b"[1]"))
+    list_cache.save(conn, "q", "k2", 1.0, [b"[1]"])
     assert not old.exists() and young.exists() and (folder / "notes.txt").exists()
     assert list_cache.load(conn, "q") == list_cache.Entry("k2", 1.0, b"[1]")
 
@@ -86,13 +86,13 @@ def test_files_no_row_names_are_swept_once_old(tmp_path: Path) -> None:
 def test_a_database_in_memory_keeps_the_output_in_its_row_and_old_rows_still_read(tmp_path: Path) -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     db.migrate(conn)
-    list_cache.save(conn, "q", list_cache.Entry("k", 2.0, b"[1, 2]"))
+    list_cache.save(conn, "q", "k", 2.0, [b"[1, 2]"])
     assert conn.execute("SELECT output FROM list_cache").fetchone()[0] == b"[1, 2]"
     assert list_cache.load(conn, "q") == list_cache.Entry("k", 2.0, b"[1, 2]")
     on_disk = db.connect(tmp_path / "lsm.db")  # a row stored whole by an earlier version
     on_disk.execute("INSERT INTO list_cache VALUES ('q', 'k', 3.0, ?)", (b"[3]",))
     assert list_cache.load(on_disk, "q") == list_cache.Entry("k", 3.0, b"[3]")
-    list_cache.save(on_disk, "q", list_cache.Entry("k", 4.0, b"[4]"))
+    list_cache.save(on_disk, "q", "k", 4.0, [b"[4]"])
     assert list_cache.load(on_disk, "q") == list_cache.Entry("k", 4.0, b"[4]")
 
 
@@ -106,10 +106,10 @@ def test_an_output_in_pieces_is_written_as_it_comes_and_its_file_returned(tmp_pa
             made.append(piece)
             yield piece
 
-    path = list_cache.save_chunks(conn, "q", "k", 5.0, one_at_a_time())
+    path = list_cache.save(conn, "q", "k", 5.0, one_at_a_time())
     assert path is not None and path.read_bytes() == b"".join(pieces) == b"".join(made)
     assert list_cache.load(conn, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))
     memory = sqlite3.connect(":memory:", isolation_level=None)
     db.migrate(memory)
-    assert list_cache.save_chunks(memory, "q", "k", 5.0, iter(pieces)) is None
+    assert list_cache.save(memory, "q", "k", 5.0, iter(pieces)) is None
     assert list_cache.load(memory, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))

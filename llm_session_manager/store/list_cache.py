@@ -115,11 +115,7 @@ def stored_keys(conn: sqlite3.Connection, query: str) -> tuple[str, float] | Non
     return row[0], float(row[1])
 
 
-def save(conn: sqlite3.Connection, query: str, entry: Entry) -> None:
-    save_chunks(conn, query, entry.keys, entry.valid_until, [entry.output])
-
-
-def save_chunks(
+def save(
     conn: sqlite3.Connection, query: str, keys: str, valid_until: float, chunks: Iterable[bytes | bytearray]
 ) -> Path | None:
     """Store the output made of ``chunks``, written as they come (it is never held whole). Returns the
