@@ -43,12 +43,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
-
 from llm_session_manager.agents import agent_info, agent_signatures
 from llm_session_manager.agents.base import AgentSignature
 
 if TYPE_CHECKING:
+    import psutil
+
     from llm_session_manager.models import Process
 
 __all__ = [
@@ -603,6 +603,8 @@ def _open_rollout_hint(handle: psutil.Process | None) -> str | None:
     called only for Codex processes that are kept)."""
     if handle is None:
         return None
+    import psutil
+
     try:
         files = handle.open_files()
     except psutil.Error:  # AccessDenied, NoSuchProcess, ZombieProcess
@@ -649,6 +651,8 @@ def _user_matcher() -> tuple[str, object]:
     """Which psutil attribute identifies the owner, and the current user's value of it."""
     if hasattr(os, "getuid"):
         return "uids", os.getuid()
+    import psutil
+
     try:
         return "username", psutil.Process().username()
     except psutil.Error:
@@ -673,6 +677,8 @@ def _probe(proc: psutil.Process) -> tuple[str | None, int | None, float | None] 
     cwd: str | None = None
     rss: int | None = None
     cpu: float | None = None
+    import psutil
+
     try:
         with proc.oneshot():
             with contextlib.suppress(psutil.AccessDenied):
@@ -715,6 +721,8 @@ def _with_status(process: Process, status: StatusFile | None) -> Process:
 
 def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None]) -> Iterable[_Seen]:
     """The single process_iter pass. Fills ``parent_of`` for every process as a side effect."""
+    import psutil  # here: `lsm list`'s fast path loads it only when /proc shows a possible agent
+
     key, mine = _user_matcher()
     sigs = agent_signatures()
     attrs = ["pid", "ppid", "name", "exe", "cmdline", "create_time", "status", key]
@@ -754,6 +762,64 @@ def _iter_matched(config_dirs: Sequence[Path], parent_of: dict[int, int | None])
             if hint is not None:
                 process = replace(process, session_hint=hint, hint_source="argv")
         yield _Seen(pid, parent_of[pid], create_time, process, status is not None, proc)
+
+
+def _proc_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    return raw.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+
+
+def proc_identity(pid: int, proc: str = "/proc") -> tuple[str, str | None, tuple[str, ...]] | None:
+    """A Linux process's name, executable and argv read from ``/proc`` exactly as psutil's ``name()``,
+    ``exe()`` and ``cmdline()`` report them (psutil's own rules, repeated here so that `lsm list`'s fast
+    path need not load it); an unreadable executable is None, a process gone is None."""
+    stat = _proc_text(f"{proc}/{pid}/stat")
+    if stat is None:
+        return None
+    name = stat[stat.find("(") + 1 : stat.rfind(")")]
+    data = _proc_text(f"{proc}/{pid}/cmdline") or ""
+    cmdline: list[str] = []
+    if data:
+        sep = "\x00" if data.endswith("\x00") else " "  # a retitled process may use spaces
+        data = data[:-1] if data.endswith(sep) else data
+        cmdline = data.split(sep)
+        if sep == "\x00" and len(cmdline) == 1 and " " in data:
+            cmdline = data.split(" ")
+    if len(name) >= 15 and cmdline:  # the kernel cuts the name at 15 bytes; psutil extends it
+        extended = os.path.basename(cmdline[0])
+        name = extended if extended.startswith(name) else name
+    exe: str | None
+    try:
+        exe = os.readlink(f"{proc}/{pid}/exe").split("\x00")[0]
+        if exe.endswith(" (deleted)") and not os.path.exists(exe):
+            exe = exe[:-10]
+    except (FileNotFoundError, ProcessLookupError):  # a kernel thread, or a process exiting
+        exe = ""
+    except OSError:  # another user's process
+        exe = None
+    return name, exe, tuple(cmdline)
+
+
+def could_find_agents(proc: str = "/proc") -> bool:
+    """False only when :func:`scan_processes` can find no agent at all: no process on the machine, of any
+    user, is one by :func:`classify`, read from ``/proc`` without psutil (a few ms where psutil's import
+    and pass take ~40: `lsm list`'s fast path asks this first). True off Linux."""
+    if not sys.platform.startswith("linux"):
+        return True
+    try:
+        pids = [int(name) for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return True
+    sigs = agent_signatures()
+    for pid in pids:
+        seen = proc_identity(pid, proc)
+        if seen is not None and _classify(seen[0] or None, seen[1] or None, seen[2], sigs) is not None:
+            return True
+    return False
 
 
 def _same_agent(a: _Seen | None, b: _Seen) -> bool:

@@ -170,6 +170,8 @@ def _agents_running(paths: Paths) -> bool:
         return False
     from llm_session_manager import discovery
 
+    if not discovery.could_find_agents():
+        return False
     within = discovery.scope(paths.env)
     return bool(discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within))
 

@@ -56,10 +56,8 @@ def discovery_enabled(env: Mapping[str, str]) -> bool:
 def _scan_processes(paths: Paths, memo: CollectMemo | None = None) -> tuple[list[Process], str | None]:
     if memo is not None and memo.processes is not None:  # the caller has just looked
         return list(memo.processes), None
-    try:
-        from llm_session_manager import discovery
-    except ImportError as exc:  # pragma: no cover - psutil missing
-        return [], f"process discovery unavailable: {exc}"
+    from llm_session_manager import discovery
+
     try:
         within = discovery.scope(paths.env)
         return discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within), None
