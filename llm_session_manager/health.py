@@ -39,7 +39,7 @@ CAP_DECAY_HOURS = 24.0
 NO_RAW: Mapping[str, object] = MappingProxyType({})  # a factor scored without its explanation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per session in a listing (its health can be explained later)
 class HealthInputs:
     """What scoring needs beyond the session itself."""
 

@@ -8,7 +8,7 @@ to the drawing. Strings are raw (untrusted) text; the drawing makes them termina
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypedDict
 
 from llm_session_manager.models import SessionView
@@ -42,6 +42,12 @@ class TableRow(TypedDict):
     last: str | None  # the last activity, ISO 8601 (its age is drawn at the moment of drawing)
 
 
+class Totals(TypedDict):
+    tokens_total: str
+    cost_total: str
+    running: int
+
+
 class TableData(TypedDict):
     rows: list[TableRow]
     tokens_total: str
@@ -63,38 +69,54 @@ def display_ids(
 
 def table_data(views: Sequence[SessionView], known: Sequence[SessionView] | None = None) -> TableData:
     """The rows of ``views`` in order, ids told apart from every ``known`` session (default: ``views``)."""
-    from llm_session_manager.service import project_name
+    rows = list(_rows(views, known))
+    totals = _totals(views)
+    return {"rows": rows, **totals}
 
-    short = display_ids(views, known)
-    whole = display_ids(views, known, whole=True)
-    rows: list[TableRow] = []
-    for v in views:
-        s, label = v.session, state_label(v)
-        rows.append(
-            {
-                "id": short[s.id],
-                "full_id": whole[s.id],
-                "agent": s.agent,
-                "project": project_name(v) or "-",
-                "title": s.title or "-",
-                "model": (s.model or "-").replace("claude-", ""),
-                "status": v.status + (f" ({label[0]})" if label else ""),
-                "status_word": v.status,
-                "status_style": STATUS_STYLE.get(v.status, ""),
-                "context_pct": v.context_pct,
-                "tokens": tokens_cell(v),
-                "cost": money(v.cost_usd),
-                "health": f"{v.health.score:.0f}{'~' if v.health.estimated else ''}",
-                "health_style": HEALTH_STYLE.get(v.health.status, ""),
-                "last": s.last_activity.isoformat() if s.last_activity is not None else None,
-            }
-        )
+
+def table_chunks(views: Sequence[SessionView], known: Sequence[SessionView] | None = None) -> Iterator[bytes]:
+    """``orjson.dumps(table_data(views, known))``, byte for byte, a row at a time: the rows are never all
+    held (8 MB as dicts at 6,000 sessions, while the listing that stores them holds every session)."""
+    import orjson
+
+    yield b'{"rows":['
+    for i, row in enumerate(_rows(views, known)):
+        yield (b"," if i else b"") + orjson.dumps(row)
+    yield b"]," + orjson.dumps(_totals(views))[1:]
+
+
+def _totals(views: Sequence[SessionView]) -> Totals:
     return {
-        "rows": rows,
         "tokens_total": tokens_total(views),
         "cost_total": cost_total(views),
         "running": sum(1 for v in views if v.session.process),
     }
+
+
+def _rows(views: Sequence[SessionView], known: Sequence[SessionView] | None) -> Iterator[TableRow]:
+    from llm_session_manager.service import project_name
+
+    short = display_ids(views, known)
+    whole = display_ids(views, known, whole=True)
+    for v in views:
+        s, label = v.session, state_label(v)
+        yield {
+            "id": short[s.id],
+            "full_id": whole[s.id],
+            "agent": s.agent,
+            "project": project_name(v) or "-",
+            "title": s.title or "-",
+            "model": (s.model or "-").replace("claude-", ""),
+            "status": v.status + (f" ({label[0]})" if label else ""),
+            "status_word": v.status,
+            "status_style": STATUS_STYLE.get(v.status, ""),
+            "context_pct": v.context_pct,
+            "tokens": tokens_cell(v),
+            "cost": money(v.cost_usd),
+            "health": f"{v.health.score:.0f}{'~' if v.health.estimated else ''}",
+            "health_style": HEALTH_STYLE.get(v.health.status, ""),
+            "last": s.last_activity.isoformat() if s.last_activity is not None else None,
+        }
 
 
 def tokens_cell(view: SessionView) -> str:

@@ -170,7 +170,7 @@ class Health:
         return self.explain()
 
 
-@dataclass
+@dataclass(slots=True)  # a listing holds one per session
 class SessionView:
     """A session with everything derived from it: status, cost, health and our own metadata."""
 

@@ -359,13 +359,10 @@ def scan_agent(
     if saved is not None:
         return saved
     if memo is None and isinstance(reader, SharingReader):
-        one_shot = (
-            _scan_changes(conn, reader, current, signature, stats, history)
-            if parse_cache.has_states(conn, agent, version)
-            else _scan_cold(conn, reader, current, signature, stats, history)
-        )
+        one_shot = _one_shot(conn, reader, current, stats, history)
         if one_shot is not None:
             return one_shot
+        signature = stats.signature
     states = (
         memo.states if memo is not None and memo.signature else parse_cache.load_states(conn, agent, version)
     )
@@ -399,6 +396,26 @@ def scan_agent(
             links = Links.of(keep + fresh, reader.shared_keys)
             parse_cache.save_links(conn, agent, signature, version, links.encode())
     return ScanResult(sessions if history else _without_history(sessions, memo), stats)
+
+
+def _one_shot(
+    conn: sqlite3.Connection,
+    reader: SharingReader,
+    current: list[tuple[str, str, Identity]],
+    stats: ScanStats,
+    history: bool,
+) -> ScanResult | None:
+    """A one-shot command's scan: after a change, or cold. None leaves it to the caller; ``current`` is
+    then listed again if the scan after a change emptied it (its merge was replaced meanwhile)."""
+    agent, version, signature = reader.name, reader.parser_version, stats.signature
+    if not parse_cache.has_states(conn, agent, version):
+        return _scan_cold(conn, reader, current, signature, stats, history)
+    result = _scan_changes(conn, reader, current, signature, stats, history)
+    if result is None and not current:
+        again, stats.signature = _listed(reader)
+        current.extend(again)
+        stats.files = len(current)
+    return result
 
 
 def _from_saved(
@@ -624,7 +641,7 @@ def _scan_changes(
     """A one-shot scan after some files changed: from the merge of the files as last read and its
     links, only the sessions the changed files can affect are loaded and merged again (their group:
     the changed files' sessions and every session sharing a message with them). None when there is no
-    such merge (the caller merges everything).
+    such merge (the caller merges everything). ``current`` is emptied once the changes are planned.
 
     The reader's ``shared_keys(state)`` names the messages a file holds, and its sessions' ``native_id``
     is the files' session key."""
@@ -642,7 +659,11 @@ def _scan_changes(
     plan = plan_scan(current, known)
     # A file's sessions are those of its session key: the keys of the files read, removed or renamed.
     start = {j[1] for j in plan.jobs} | {known[p][4] for p in (*plan.removed, *plan.renamed.values())}
-    del known  # every file's identity: megabytes at thousands of files, not needed again
+    # Every file's identity, listed and saved: megabytes at thousands of files, not needed again while
+    # the sessions are merged (the caller's listing is emptied: it lists again if this returns None).
+    del known
+    current.clear()
+    plan.unchanged.clear()
     group = links.closure(start)
     states = parse_cache.load_states_of(conn, agent, version, group)
     jobs = _jobs(plan, states)

@@ -299,7 +299,9 @@ def collect(
     unknown: dict[str, int] = {}
     unrecorded: dict[str, int] = {}  # agent -> sessions whose log names no model
     quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
-    for s in sessions:
+    sessions.reverse()
+    while sessions:  # each session given up once derived: its view holds its own copy
+        s = sessions.pop()
         m = metadata.get(s.id)
         hook = hooks.match(s)
         key: tuple[Any, ...] = (hook,)

@@ -330,3 +330,32 @@ def test_the_json_is_printed_from_the_file_it_was_stored_in_or_made_again(
     again = io.BytesIO()
     listing.write_json(again)
     assert again.getvalue() == printed == b"".join(fastlist.output_chunks(listing.documents()))
+
+
+def test_the_table_rows_are_stored_a_row_at_a_time_and_drawn_from_their_file(
+    quiet: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table's rows are streamed into their file, byte for byte what the whole TableData dumps to;
+    the CLI draws from that file, or from the rows made again when a later run replaced it."""
+    import orjson
+
+    from llm_session_manager.api.context import Context
+    from llm_session_manager.api.sessions import ListQuery, list_sessions
+    from llm_session_manager.listing_table import table_chunks, table_data
+
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in quiet.env().items():
+        monkeypatch.setenv(name, value)
+    listing = list_sessions(Context.from_environment(), ListQuery(all_sessions=True))
+    views, known = listing.views, listing.collected.views
+    assert len(views) > 5
+    whole = orjson.dumps(table_data(views, known))
+    assert b"".join(listing.table_chunks()) == whole
+    for part in (views[:1], views[1:3], []):  # ids told apart from all the known ones, or among themselves
+        assert b"".join(table_chunks(part, known)) == orjson.dumps(table_data(part, known))
+        assert b"".join(table_chunks(part)) == orjson.dumps(table_data(part))
+    stored = listing.stored["table"]
+    assert stored.read_bytes() == whole == listing.table_rows()
+    stored.unlink()
+    assert listing.table_rows() == whole

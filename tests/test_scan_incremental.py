@@ -391,3 +391,38 @@ def test_a_merge_saved_whole_is_split_into_parts_by_the_next_scan_after_a_change
     parts = list(parse_cache.merged_parts(conn, "claude-code", version) or ())
     assert len(parts) > 5 and None not in {p.token for p in parts}
     assert sum(len(parse_cache.decoded(p)) for p in parts) == len(docs) + 1
+
+
+def test_a_merge_replaced_while_a_change_is_merged_is_merged_again_from_a_new_listing(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan after a change lets go of the file listing once it has planned (megabytes at thousands of
+    files); when it then finds the previous merge replaced by another run, the files are listed again
+    and everything is merged as without a previous merge: the same sessions as a cold scan."""
+    from llm_session_manager import scan
+
+    root, truths = corpus
+    conn = db.connect(tmp_path / "lsm.db")
+    first = scan_agent(conn, ClaudeCodeReader([root]))
+    source = next(t for t in truths.values() if not t.resumed_from and not t.spaced)
+    path = tmp_path / "claude" / source.files[0]
+    with open(path, "ab") as fh:
+        fh.write(path.read_bytes().splitlines()[-1] + b"\n")
+    real_changes, left = scan._scan_changes, []
+
+    def replaced(*args: object, **kwargs: object) -> list[Session]:
+        raise parse_cache.Damaged("merged sessions: a part is gone")
+
+    def changes(conn: sqlite3.Connection, reader: object, current: list[object], *rest: object) -> object:
+        result = real_changes(conn, reader, current, *rest)  # type: ignore[arg-type]
+        left.append(len(current))
+        return result
+
+    monkeypatch.setattr(scan, "_sessions_outside", replaced)
+    monkeypatch.setattr(scan, "_scan_changes", changes)
+    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert left == [0] and not again.stats.errors
+    assert again.stats.files == first.stats.files and again.stats.files_read == 1
+    assert by_id(again.sessions) == cold(tmp_path, root)
+    monkeypatch.undo()
+    assert scan_agent(conn, ClaudeCodeReader([root])).stats.from_cache

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict
 
-import orjson
-
 from llm_session_manager.api.context import Context
 from llm_session_manager.errors import UsageError
 from llm_session_manager.models import SessionView
@@ -62,7 +60,6 @@ class Listing:
     scores: dict[str, float] = field(default_factory=dict)
     # The file each output kind was stored in by this listing's run (fastlist.remember), to print it from.
     stored: dict[str, Path] = field(default_factory=dict, init=False, repr=False)
-    _table: bytes | None = field(default=None, init=False, repr=False)
 
     def documents(self) -> list[dict[str, Any]]:
         return list(self._documents())
@@ -93,19 +90,28 @@ class Listing:
         for chunk in self.json_chunks():
             out.write(chunk)
 
-    def table_rows(self) -> bytes:
-        """The rows of `lsm list`'s table (listing_table.TableData) as JSON, made once: what the fast path
-        stores and draws, and what the CLI draws too, so both print the same table. Ids are told
-        apart from every session the scan found."""
-        from llm_session_manager.listing_table import table_data
+    def table_chunks(self) -> Iterator[bytes]:
+        """The rows of `lsm list`'s table (listing_table.TableData) as JSON, a row at a time: what the fast
+        path stores and draws. Ids are told apart from every session the scan found."""
+        from llm_session_manager.listing_table import table_chunks
 
-        if self._table is None:
-            self._table = orjson.dumps(table_data(self.views, self.collected.views))
-        return self._table
+        return table_chunks(self.views, self.collected.views)
+
+    def table_rows(self) -> bytes:
+        """The same rows whole, for the CLI to draw: read from the file they were just stored in, or made
+        again, so that the full path and the fast path draw the same table."""
+        stored = self.stored.get("table")
+        if stored is not None:
+            try:
+                with open(stored, "rb") as fh:
+                    return fh.read()
+            except FileNotFoundError:
+                pass
+        return b"".join(self.table_chunks())
 
     def outputs(self) -> dict[str, Callable[[], Iterable[bytes]]]:
         """What `lsm list`'s fast path stores of this listing, per kind (fastlist.KINDS), in pieces."""
-        return {"json": self.json_chunks, "table": lambda: (self.table_rows(),)}
+        return {"json": self.json_chunks, "table": self.table_chunks}
 
 
 def list_sessions(ctx: Context, query: ListQuery) -> Listing:
