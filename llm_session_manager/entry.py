@@ -58,12 +58,14 @@ def main() -> None:
 
 
 def _root_help(argv: list[str]) -> int | None:
-    """The root help's exit status once printed without typer, or None (nothing printed) for the CLI."""
-    if argv not in ([], ["--help"], ["-h"]):  # root_help.ROOT_HELP, without loading it for every command
+    """The root help's or the version's exit status once printed without typer, or None (nothing printed)
+    for the CLI."""
+    # root_help.ROOT_HELP and VERSION, without loading it for every command
+    if argv not in ([], ["--help"], ["-h"], ["--version"], ["-V"]):
         return None
     from llm_session_manager.cli import root_help
 
-    return root_help.fast_main(argv)
+    return root_help.version_main(argv) if argv in root_help.VERSION else root_help.fast_main(argv)
 
 
 def _main(argv: list[str]) -> None:

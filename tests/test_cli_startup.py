@@ -364,3 +364,35 @@ def test_lsm_alone_prints_the_help_once_with_the_usage_status(env: dict[str, str
     assert (alone.code, asked.code) == (2, 0)
     assert alone.out == asked.out and alone.err == asked.err == b""
     assert alone.out.count(b"Usage: lsm") == 1
+
+
+@pytest.mark.parametrize("args", [["--version"], ["-V"]])
+@pytest.mark.parametrize("env", [{}, {"FORCE_COLOR": "1", "COLUMNS": "40"}, {"TYPER_USE_RICH": "0"}])
+def test_the_version_without_typer_is_the_full_apps(args: list[str], env: dict[str, str]) -> None:
+    from llm_session_manager import __version__
+
+    fast = _lsm(args, env, via="entry")
+    full = _lsm(args, env, via="full")
+    assert (
+        (fast.code, fast.out, fast.err)
+        == (full.code, full.out, full.err)
+        == (0, f"lsm {__version__}\n".encode(), b"")
+    )
+    assert ("typer" in fast.modules) == ("TYPER_USE_RICH" in env) and "typer" in full.modules
+
+
+def test_the_version_into_a_closed_pipe_ends_as_through_typer() -> None:
+    """A reader gone before the version is printed: status 1, nothing on stderr, as click answers."""
+    code = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-c', sys.argv[1], *sys.argv[2:]],\n"
+        "                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "p.stdout.close()\n"
+        "print(p.wait(), repr(p.stderr.read()))\n"
+    )
+    for via in ("entry", "full"):
+        runner = "import sys\nargs = sys.argv[1:]\n" + _RUNNERS[via]
+        done = subprocess.run(
+            [sys.executable, "-c", code, runner, "--version"], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.strip() == "1 b''", (via, done.stdout, done.stderr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 # The arguments that print the root help: `lsm` alone (click's no_args_is_help), --help and -h.
 ROOT_HELP: tuple[list[str], ...] = ([], ["--help"], ["-h"])
+VERSION: tuple[list[str], ...] = (["--version"], ["-V"])
 ABOUT = "See every AI coding session on this machine: exact tokens, context fill, cost and health."
 VERSION_HELP = "Print the version and exit."
 # The root group's usage line; click wraps it at no less than 50 columns, and it is shorter.
@@ -226,11 +227,31 @@ def fast_main(argv: list[str]) -> int | None:
     from llm_session_manager.cli.help_index import COMMANDS
 
     forced = force_terminal(os.environ)
-    try:
+
+    def write() -> None:
         # What typer runs: click's help option, or the NoArgsIsHelpError that `lsm` alone raises, whose
         # message cli/typer_app.py prints (empty once rich has printed the help) with status 2.
         draw(COMMANDS, new_console(force_terminal=forced))
         sys.stdout.write("\n")  # click echoes the help string, empty once rich has printed it
+
+    status = _printed(write)
+    return status if status is not None else (0 if argv else 2)
+
+
+def version_main(argv: list[str]) -> int | None:
+    """`lsm --version` (or ``-V``) as the root option's callback prints it through typer, without it."""
+    if argv not in VERSION or not drawn_here(os.environ) or sys.stdout is None:
+        return None
+    from llm_session_manager import __version__
+
+    status = _printed(lambda: sys.stdout.write(f"lsm {__version__}\n"))
+    return status if status is not None else 0
+
+
+def _printed(write: Callable[[], object]) -> int | None:
+    """Run ``write`` and flush as click would: None when done, else the exit status typer gives."""
+    try:
+        write()
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130  # typer's Exit(130), silent
@@ -241,4 +262,4 @@ def fast_main(argv: list[str]) -> int | None:
         sys.stdout = cast(IO[str], _QuietFlush(sys.stdout))
         sys.stderr = cast(IO[str], _QuietFlush(sys.stderr))
         return 1
-    return 0 if argv else 2
+    return None

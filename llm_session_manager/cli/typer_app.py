@@ -13,7 +13,7 @@ import typer
 
 from llm_session_manager import __version__
 from llm_session_manager.cli import COMMAND_MODULES, MODULES
-from llm_session_manager.cli.root_help import ABOUT, ROOT_HELP, VERSION_HELP
+from llm_session_manager.cli.root_help import ABOUT, ROOT_HELP, VERSION, VERSION_HELP
 from llm_session_manager.errors import LsmError
 from llm_session_manager.safetext import for_terminal, without_secrets
 
@@ -84,7 +84,7 @@ def every_command() -> typer.Typer:
 
 
 def _app_for(args: list[str]) -> typer.Typer:
-    if args[:1] in (["--version"], ["-V"]):
+    if args[:1] in VERSION:
         return _app  # answered by the root callback: no command needed
     if args in ROOT_HELP:
         return _help_app()
