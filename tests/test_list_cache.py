@@ -113,3 +113,21 @@ def test_an_output_in_pieces_is_written_as_it_comes_and_its_file_returned(tmp_pa
     db.migrate(memory)
     assert list_cache.save(memory, "q", "k", 5.0, iter(pieces)) is None
     assert list_cache.load(memory, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))
+
+
+def test_an_opened_output_reads_whole_even_if_a_later_run_replaces_it(tmp_path: Path) -> None:
+    """`lsm list`'s fast path copies the output from its open file: a run that replaces it meanwhile
+    (removing the file) cannot cut it short, and an output stored in its row opens as well."""
+    conn = db.connect(tmp_path / "lsm.db")
+    big = b"[" + b'{"id": "y"},' * 100_000 + b"{}]\n"
+    list_cache.save(conn, "q", "k1", 5.0, [big[:1000], big[1000:]])
+    opened = list_cache.open_stored(conn, "q")
+    assert opened is not None and (opened.keys, opened.valid_until, opened.size) == ("k1", 5.0, len(big))
+    list_cache.save(conn, "q", "k2", 6.0, [b"[]"])
+    assert len(files(tmp_path)) == 1  # the first file is gone from the folder
+    with opened.stream as fh:
+        assert fh.read() == big
+    in_row = db.connect(tmp_path / "other.db")
+    in_row.execute("INSERT INTO list_cache VALUES ('q', 'k', 3.0, ?)", (b"[3]",))
+    row = list_cache.open_stored(in_row, "q")
+    assert row is not None and row.size == 3 and row.stream.read() == b"[3]"

@@ -4,22 +4,24 @@ environment, lsm version, our own metadata) and until ``valid_until`` (the first
 would change it).
 
 The output itself (megabytes at thousands of sessions) is a file beside the database, named in its row:
-written once and read back whole, where a row's blob went to the WAL and again to the database at the
-checkpoint, with an fsync (a 14 MB listing: 120 ms to store in a row, 12 as a file; 7-16 ms to read
-back, 2-3). A file is never changed: a new output is a new file, and the row names it once it is whole.
+written once and copied back to the output, where a row's blob went to the WAL and again to the database
+at the checkpoint, with an fsync (a 14 MB listing: 120 ms to store in a row, 12 as a file), and was read
+back whole. A file is never changed: a new output is a new file, and the row names it once it is whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from llm_session_manager.fileio import read_regular
 from llm_session_manager.store.db import database_file
 
 # Our own tables a listing shows (tags, projects, descriptions, closed marks, hook states, imported and
@@ -61,7 +63,20 @@ ORPHAN_SECONDS = 600.0
 _HEAD_OF_OUTPUT = "SELECT substr(output, 1, 100) FROM list_cache WHERE query = ?"
 
 
-def load(conn: sqlite3.Connection, query: str) -> Entry | None:
+@dataclass(frozen=True)
+class Opened:
+    """A stored output opened for reading, from its start: ``size`` bytes (the caller closes it). A file
+    once named is never changed, and an open one reads the same even if a later run removes it."""
+
+    keys: str
+    valid_until: float
+    stream: BinaryIO
+    size: int
+
+
+def open_stored(conn: sqlite3.Connection, query: str) -> Opened | None:
+    """The stored output of ``query``, opened; None when there is none, or its file is gone (replaced
+    meanwhile), not a regular file or not the size it was written at."""
     try:
         row = conn.execute(
             "SELECT keys, valid_until, output FROM list_cache WHERE query = ?", (query,)
@@ -72,10 +87,20 @@ def load(conn: sqlite3.Connection, query: str) -> Entry | None:
         return None
     if not isinstance(row[1], (int, float)):  # a damaged row is no row
         return None
-    output: bytes | None = row[2]
-    if row[2].startswith(FILE_REF):
-        output = _read_named(conn, row[2])
-    return None if output is None else Entry(row[0], float(row[1]), output)
+    if not row[2].startswith(FILE_REF):  # stored whole in the row (a database in memory, an older lsm)
+        return Opened(row[0], float(row[1]), io.BytesIO(row[2]), len(row[2]))
+    opened = _open_named(conn, row[2])
+    return None if opened is None else Opened(row[0], float(row[1]), *opened)
+
+
+def load(conn: sqlite3.Connection, query: str) -> Entry | None:
+    """The stored output of ``query``, read whole."""
+    opened = open_stored(conn, query)
+    if opened is None:
+        return None
+    with opened.stream as fh:
+        output = fh.read(opened.size + 1)
+    return Entry(opened.keys, opened.valid_until, output) if len(output) == opened.size else None
 
 
 def _folder(conn: sqlite3.Connection) -> Path | None:
@@ -92,16 +117,24 @@ def _named(ref: bytes) -> tuple[str, int] | None:
     return name, int(size)
 
 
-def _read_named(conn: sqlite3.Connection, ref: bytes) -> bytes | None:
-    """The output a row names: None when its file is gone (replaced meanwhile) or not the size it was."""
+def _open_named(conn: sqlite3.Connection, ref: bytes) -> tuple[BinaryIO, int] | None:
+    """The file a row names, opened, and its size: None when it is gone (replaced meanwhile), not a
+    regular file, or not the size it was written at."""
     folder, named = _folder(conn), _named(ref)
     if folder is None or named is None:
         return None
     try:
-        data = read_regular(folder / named[0], named[1])
-    except OSError:  # not a regular file, or longer than it was
+        fd = os.open(folder / named[0], os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
         return None
-    return data if data is not None and len(data) == named[1] else None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_size == named[1]:
+            return os.fdopen(fd, "rb"), named[1]
+    except OSError:
+        pass
+    os.close(fd)
+    return None
 
 
 def stored_keys(conn: sqlite3.Connection, query: str) -> tuple[str, float] | None:
