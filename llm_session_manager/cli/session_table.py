@@ -41,7 +41,10 @@ def print_listing(out: Console, data: TableData, now: datetime, every: bool) -> 
         hint = "" if every else " (try --all for older sessions)"
         out.print(f"No sessions found{hint}.")
         return
-    out.print(draw(data, now, table_width(out)))
+    table = draw(data, now, table_width(out))
+    # Rich's cropping measures every line again; it cuts none when the table fits (its columns that are
+    # always shown may not, on a narrow terminal).
+    out.print(table, crop=table.width > out.width)
     out.print(
         f"[dim]{len(rows)} session(s), {data['running']} running. Tokens ≈ = not exact (counted with"
         " tiktoken, or rounded in the agent's log); ? = unknown. Health ~ = estimated.[/dim]"
