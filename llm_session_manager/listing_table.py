@@ -9,9 +9,8 @@ to the drawing. Strings are raw (untrusted) text; the drawing makes them termina
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from llm_session_manager.models import SessionView
 from llm_session_manager.present import (
     HEALTH_STYLE,
     STATUS_STYLE,
@@ -20,6 +19,9 @@ from llm_session_manager.present import (
     pasteable_ids,
     state_label,
 )
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import SessionView
 
 ID_MIN = 6  # shortest id prefix shown
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from llm_session_manager.models import SessionView
 from llm_session_manager.safetext import without_secrets
+
+if TYPE_CHECKING:
+    from llm_session_manager.models import SessionView
 
 HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "critical": "red"}
 STATUS_STYLE = {"active": "bold green", "idle": "yellow", "ended": "dim", "closed": "dim italic"}
