@@ -59,6 +59,8 @@ def _scan_processes(paths: Paths, memo: CollectMemo | None = None) -> tuple[list
     from llm_session_manager import discovery
 
     try:
+        if memo is None and not discovery.could_find_agents():  # a one-shot command: psutil left unloaded
+            return [], None
         within = discovery.scope(paths.env)
         return discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within), None
     except Exception as exc:  # discovery must never take the listing down with it

@@ -142,3 +142,30 @@ def test_the_fast_path_loads_no_psutil_when_no_agent_can_run(tmp_path: Path) -> 
     found, loaded = out.stdout.split()
     assert loaded == "False"
     assert found in ("True", "False")
+
+
+def test_a_one_shot_command_loads_psutil_only_when_proc_shows_a_possible_agent(tmp_path: Path) -> None:
+    """service.collect's process scan asks /proc first: psutil is loaded (and its pass made) exactly when
+    some process could be an agent; either answer is right on a machine this test does not control."""
+    code = (
+        "import sys\n"
+        "from llm_session_manager import discovery, service\n"
+        "from llm_session_manager.paths import resolve\n"
+        "real, seen = discovery.could_find_agents, []\n"
+        "def spy(*args):\n"
+        "    seen.append(real(*args))\n"
+        "    return seen[-1]\n"
+        "discovery.could_find_agents = spy\n"
+        "procs, error = service._scan_processes(resolve())\n"
+        "print(seen, 'psutil' in sys.modules, error)\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "LSM_DISCOVERY_UNDER": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    assert out.stdout.strip() in ("[False] False None", "[True] True None"), out.stdout
+    with running_agent(tmp_path / "bin", tmp_path / "app"):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env
+        )
+    assert out.stdout.strip() == "[True] True None", out.stdout
