@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from itertools import pairwise
 from types import MappingProxyType
 from typing import Any
@@ -224,8 +223,21 @@ def score_session(session: Session, inputs: HealthInputs, cfg: Mapping[str, Any]
         band(score, cfg.get("thresholds", {})),
         tuple(why for _l, why in caps),
         inputs.estimated,
-        partial(_factors, session, inputs, cfg, True),
+        _Explained(session, inputs, cfg),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Explained:
+    """Makes a session's factors with their raw values and reasons (``Health.explain``): one small object
+    per session of a listing, where a ``functools.partial`` took three."""
+
+    session: Session
+    inputs: HealthInputs
+    cfg: Mapping[str, Any]
+
+    def __call__(self) -> tuple[HealthFactor, ...]:
+        return _factors(self.session, self.inputs, self.cfg, True)
 
 
 def _factors(

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +154,7 @@ class HealthFactor:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per session in a listing
 class Health:
     score: float
     status: str  # healthy | warning | critical
@@ -164,10 +163,15 @@ class Health:
     # Makes each factor with its raw values and reason, the first time ``factors`` is asked for: a listing
     # shows the score alone (health.score_session).
     explain: Callable[[], tuple[HealthFactor, ...]] = field(default=tuple, compare=False, repr=False)
+    _made: tuple[HealthFactor, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
-    @cached_property
+    @property
     def factors(self) -> tuple[HealthFactor, ...]:
-        return self.explain()
+        made = self._made
+        if made is None:
+            made = self.explain()
+            object.__setattr__(self, "_made", made)  # a cache: the frozen value is unchanged
+        return made
 
 
 @dataclass(slots=True)  # a listing holds one per session

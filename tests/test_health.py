@@ -671,7 +671,7 @@ def test_the_factors_explained_later_are_those_the_score_was_made_of(session: Se
     inputs = make_inputs(running=running)
     cfg = health_cfg()
     result = h.score_session(session, inputs, cfg)
-    assert "factors" not in vars(result)  # not made yet: a listing never asks
+    assert result._made is None  # not made yet: a listing never asks
     weights = {name: w / sum(h.DEFAULT_WEIGHTS.values()) for name, w in h.DEFAULT_WEIGHTS.items()}
     full = (
         h.tokens_factor(session.context_tokens, inputs.compact_at, weights["tokens"]),
