@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-CHUNK = 8 * 1024 * 1024
+# The most read at a time (a file's buffer is never larger, unless one line is). Reading a 5 MB transcript
+# through 512 KB is as fast as through a buffer of its size, and a reading worker's peak is 3-4 MB lower.
+CHUNK = 512 * 1024
 # What a line of valid JSON but an unexpected shape can raise inside a reader's ``apply`` (a list where a
 # string was expected, a missing key, a number too large...). Such a line is counted as skipped.
 LINE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
