@@ -9,7 +9,8 @@ listing, its health caps lapse, or the status line's health board would drop it)
 valid for one set of keys: each agent's file signature (the scan's own), the config, the environment,
 lsm's version, the redaction rules and every stored row of ours a listing shows (tags, projects,
 descriptions, closed marks, hook states, imported and archived sessions). ``fast_main`` checks them all
-with one stat pass, one process scan and a few small queries; anything different and the CLI runs.
+with one stat pass, one look at /proc for a process that could be an agent (psutil's scan only when one
+could be) and a few small queries; anything different and the CLI runs.
 """
 
 from __future__ import annotations
