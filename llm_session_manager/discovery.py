@@ -62,6 +62,7 @@ __all__ = [
     "pick_rollout",
     "proc_start_matches",
     "rollout_session_id",
+    "running_agents",
     "scan_processes",
     "scope",
     "session_hint_from_argv",
@@ -928,6 +929,17 @@ def scan_processes(
     kept = [s for s in seen if s.pid not in excluded and _works_within(s.process, within)]
     kept.sort(key=lambda s: (s.create_time if s.create_time is not None else float("inf"), s.pid))
     return [_with_open_file_hint(s) for s in kept]
+
+
+def running_agents(
+    claude_config_dirs: Sequence[Path], env: Mapping[str, str], *, ask_proc_first: bool = True
+) -> list[Process]:
+    """:func:`scan_processes` from this process, within the environment's :func:`scope`. A one-shot caller
+    asks ``/proc`` first (:func:`could_find_agents`), so that psutil is loaded only when some process
+    could be an agent; a long-running one (the dashboard, every tick) has it loaded and goes straight on."""
+    if ask_proc_first and not could_find_agents():
+        return []
+    return scan_processes(claude_config_dirs, self_pid=os.getpid(), within=scope(env))
 
 
 def scope(env: Mapping[str, str]) -> Path | None:

@@ -16,7 +16,6 @@ could be) and a few small queries; anything different and the CLI runs.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import sys
 import time
@@ -172,10 +171,7 @@ def _agents_running(paths: Paths) -> bool:
         return False
     from llm_session_manager import discovery
 
-    if not discovery.could_find_agents():
-        return False
-    within = discovery.scope(paths.env)
-    return bool(discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within))
+    return bool(discovery.running_agents(paths.claude_config_dirs, paths.env))
 
 
 def stored_output(form: str, now: float) -> bytes | bytearray | None:

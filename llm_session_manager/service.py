@@ -7,7 +7,6 @@ or SQL themselves.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,10 +58,9 @@ def _scan_processes(paths: Paths, memo: CollectMemo | None = None) -> tuple[list
     from llm_session_manager import discovery
 
     try:
-        if memo is None and not discovery.could_find_agents():  # a one-shot command: psutil left unloaded
-            return [], None
-        within = discovery.scope(paths.env)
-        return discovery.scan_processes(paths.claude_config_dirs, self_pid=os.getpid(), within=within), None
+        return discovery.running_agents(
+            paths.claude_config_dirs, paths.env, ask_proc_first=memo is None
+        ), None
     except Exception as exc:  # discovery must never take the listing down with it
         return [], f"process discovery failed: {exc}"
 

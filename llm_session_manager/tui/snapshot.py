@@ -461,8 +461,9 @@ class Refresher:
         try:
             from llm_session_manager import discovery
 
-            dirs, within = self.paths.claude_config_dirs, discovery.scope(self.paths.env)
-            procs = discovery.scan_processes(dirs, self_pid=os.getpid(), within=within)
+            procs = discovery.running_agents(
+                self.paths.claude_config_dirs, self.paths.env, ask_proc_first=False
+            )
         except Exception:
             self._found = None
             return None
