@@ -781,7 +781,8 @@ def proc_identity(pid: int, proc: str = "/proc") -> tuple[str, str | None, tuple
     stat = _proc_text(f"{proc}/{pid}/stat")
     if stat is None:
         return None
-    name = stat[stat.find("(") + 1 : stat.rfind(")")]
+    close = stat.rfind(")")
+    name, zombie = stat[stat.find("(") + 1 : close], stat[close + 2 : close + 3] == "Z"
     data = _proc_text(f"{proc}/{pid}/cmdline") or ""
     cmdline: list[str] = []
     if data:
@@ -798,8 +799,8 @@ def proc_identity(pid: int, proc: str = "/proc") -> tuple[str, str | None, tuple
         exe = os.readlink(f"{proc}/{pid}/exe").split("\x00")[0]
         if exe.endswith(" (deleted)") and not os.path.exists(exe):
             exe = exe[:-10]
-    except (FileNotFoundError, ProcessLookupError):  # a kernel thread, or a process exiting
-        exe = ""
+    except (FileNotFoundError, ProcessLookupError):  # a kernel thread, a zombie (unknown to psutil)
+        exe = None if zombie else ""
     except OSError:  # another user's process
         exe = None
     return name, exe, tuple(cmdline)

@@ -49,7 +49,8 @@ def _same_for(pid: int) -> bool:
 def odd_processes(tmp_path: Path) -> Iterator[list[int]]:
     """Processes whose identity takes psutil's rules to read: a name over the kernel's 15 bytes, an
     executable deleted while it runs, node processes that retitled themselves (as Claude Code's npm
-    install does) with spaces in the title, one of them filling the argv area to its last byte."""
+    install does) with spaces in the title, one of them filling the argv area to its last byte, and a
+    zombie (psutil knows no executable for it)."""
     procs: list[subprocess.Popen[bytes]] = []
     sleeper = Path(__file__).parent / "fake_agents" / "sleeper.py"
     long_name = tmp_path / "a-program-with-a-long-name"
@@ -68,13 +69,22 @@ def odd_processes(tmp_path: Path) -> Iterator[list[int]]:
         "console.log('ready'); setTimeout(() => {}, 60000)"
     )
     procs.append(subprocess.Popen([NODE, "-e", filled], stdout=subprocess.PIPE))
+    # A zombie: a child that has ended and that its parent has not waited for.
+    reaper = (
+        "import subprocess, time; c = subprocess.Popen(['true']); print(c.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", reaper], stdout=subprocess.PIPE)
     try:
         for proc in procs:
             assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         copy.unlink()  # /proc/<pid>/exe now ends with " (deleted)"
-        yield [p.pid for p in procs]
+        assert parent.stdout is not None
+        zombie = int(parent.stdout.readline())
+        while psutil.Process(zombie).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)
+        yield [*(p.pid for p in procs), zombie]
     finally:
-        for proc in procs:
+        for proc in [*procs, parent]:
             proc.kill()
             proc.wait(timeout=10)
 
@@ -83,6 +93,7 @@ def test_every_process_reads_as_psutil_reads_it(odd_processes: list[int]) -> Non
     assert os.readlink(f"/proc/{odd_processes[1]}/exe").endswith(" (deleted)")
     assert discovery.proc_identity(odd_processes[0])[0] == "a-program-with-a-long-name"  # type: ignore[index]
     assert discovery.proc_identity(odd_processes[3])[2][:3] == ("claude", "tool", "runner")  # type: ignore[index]
+    assert discovery.proc_identity(odd_processes[4]) == ("true", None, ())
     pids = set(psutil.pids()) | set(odd_processes)
     assert all(_same_for(pid) for pid in sorted(pids))
 
