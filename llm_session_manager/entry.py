@@ -8,6 +8,8 @@ help (`lsm --help`, `-h`, `lsm` alone) is drawn with rich alone, without typer (
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 # command -> the light module whose ``fast_main(argv)`` runs it and returns the exit status.
@@ -46,15 +48,28 @@ def _answered_fast(argv: list[str]) -> int | None:
     return fast_main(form)
 
 
+# What writing to a stream can fail with besides a closed pipe: a full disk or quota, a file too large for
+# its system, an I/O error. (Opening a file names it; an OSError that names none was a write or a read.)
+_WRITE_FAILURES = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:1] != ["list"]:
-        _main(argv)
-        return
-    from llm_session_manager.sources import handing
+    try:
+        if argv[:1] != ["list"]:
+            _main(argv)
+            return
+        from llm_session_manager.sources import handing
 
-    with handing():  # a fast path that misses hands the files it listed to this command's scan
-        _main(argv)
+        with handing():  # a fast path that misses hands the files it listed to this command's scan
+            _main(argv)
+    except OSError as exc:
+        if exc.errno not in _WRITE_FAILURES or exc.filename is not None:
+            raise
+        # `lsm … > /dev/full`: one line, not a traceback, and no second complaint when Python flushes.
+        sys.stderr.write(f"lsm: error: cannot write: {exc.strerror or exc}\n")
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stands in for stdout until the exit
+        sys.exit(1)
 
 
 def _root_help(argv: list[str]) -> int | None:

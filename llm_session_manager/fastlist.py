@@ -237,9 +237,6 @@ def fast_main(form: str) -> int | None:
             sys.stdout.flush()
         except BrokenPipeError:
             pass
-        except OSError as exc:  # the output has begun: the CLI cannot print it again
-            sys.stderr.write(f"lsm: cannot print the stored listing: {exc.strerror or exc}\n")
-            return 1
     return 0
 
 

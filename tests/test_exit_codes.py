@@ -6,6 +6,9 @@ creates folders silently, hand-offs end with a newline, tagging a tag twice says
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -254,3 +257,33 @@ def test_list_since_date_in_local_time_or_utc(fake_home: FakeHome) -> None:
 
     assert SIDE in ids("--since", "2025-11-20")
     assert SIDE not in ids("--since", "2025-11-20", "--utc")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--all", "--format", "json"],
+        ["list", "--all"],
+        ["list", "--all", "--format", "json", "--agent", "claude-code"],
+        ["info", "--format", "json"],
+        ["--help"],
+        ["--version"],
+    ],
+)
+def test_output_to_a_full_disk_is_one_line_and_1(fake_home: FakeHome, args: list[str]) -> None:
+    """`lsm … > /dev/full`: one line on stderr and status 1, never a traceback, from the full CLI and from
+    the paths answered without it (the stored listing, run twice so that the second is answered there;
+    the root help and the version)."""
+    for _ in range(2):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "llm_session_manager", *args],
+                env=fake_home.env(),
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+                cwd=str(fake_home.home),
+            )
+        assert (done.returncode, done.stderr) == (1, "lsm: error: cannot write: No space left on device\n")
