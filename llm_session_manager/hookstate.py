@@ -308,8 +308,10 @@ class HookIndex:
                 self.by_path[state.transcript_path] = state
 
     def match(self, session: Session) -> HookState | None:
+        if not self.by_key:  # no hooks installed: asked once per session on every dashboard refresh
+            return None
         found = self.by_key.get((session.agent, session.native_id))
-        if found is not None:
+        if found is not None or not self.by_path:
             return found
         for path in session.transcript_paths:
             state = self.by_path.get(path)

@@ -299,6 +299,7 @@ def collect(
     unknown: dict[str, int] = {}
     unrecorded: dict[str, int] = {}  # agent -> sessions whose log names no model
     quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
+    lapsed_before = now - timedelta(hours=health_mod.CAP_DECAY_HOURS)
     sessions.reverse()
     while sessions:  # each session given up once derived: its view holds its own copy
         s = sessions.pop()
@@ -307,8 +308,8 @@ def collect(
         key: tuple[Any, ...] = (hook,)
         if m is not None:
             key = (m.project, m.description, m.closed_at, tuple(m.tags), hook)
-        lapse_at = s.last_activity + timedelta(hours=health_mod.CAP_DECAY_HOURS) if s.last_activity else None
-        key += (lapse_at is not None and now > lapse_at,)  # the health caps of ended sessions lapse
+        last = s.last_activity
+        key += (last is not None and last < lapsed_before,)  # the health caps of ended sessions lapse
         cached = memo.views.get(s.id) if memo is not None else None
         if cached is not None and cached[0] is s and cached[1] == key:
             view, unpriced = cached[2], cached[3]
