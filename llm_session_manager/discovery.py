@@ -427,11 +427,8 @@ def _linux_start_ticks(pid: int) -> int | None:
     """``starttime`` of a live process from ``/proc``; ``None`` off Linux or when unreadable."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    return parse_proc_stat_start(raw.decode("utf-8", "replace"))
+    stat = _proc_text(f"/proc/{pid}/stat")
+    return parse_proc_stat_start(stat) if stat is not None else None
 
 
 def _parse_ctime(text: str) -> float | None:

@@ -177,11 +177,7 @@ def _agents_running(paths: Paths) -> bool:
 def stored_output(form: str, now: float) -> bytes | bytearray | None:
     """The stored output of ``form`` if it is still exactly what the CLI would print at ``now``."""
     opened = opened_output(form, now)
-    if opened is None:
-        return None
-    with opened.stream as fh:
-        output = fh.read(opened.size + 1)
-    return output if len(output) == opened.size else None
+    return opened.read() if opened is not None else None
 
 
 def opened_output(form: str, now: float) -> list_cache.Opened | None:

@@ -79,14 +79,11 @@ class Listing:
         """`lsm list --format json`'s output to ``out``, never held whole (14 MB at 6,000 sessions): copied
         from the file it was just stored in, or made a document at a time when it was not (or that file
         is gone: a later run replaced it)."""
-        stored = self.stored.get("json")
+        stored = self._stored_file("json")
         if stored is not None:
-            try:
-                with open(stored, "rb") as fh:
-                    shutil.copyfileobj(fh, out, 1 << 20)
-                return
-            except FileNotFoundError:
-                pass
+            with stored:
+                shutil.copyfileobj(stored, out, 1 << 20)
+            return
         for chunk in self.json_chunks():
             out.write(chunk)
 
@@ -100,14 +97,22 @@ class Listing:
     def table_rows(self) -> bytes:
         """The same rows whole, for the CLI to draw: read from the file they were just stored in, or made
         again, so that the full path and the fast path draw the same table."""
-        stored = self.stored.get("table")
+        stored = self._stored_file("table")
         if stored is not None:
-            try:
-                with open(stored, "rb") as fh:
-                    return fh.read()
-            except FileNotFoundError:
-                pass
+            with stored:
+                return stored.read()
         return b"".join(self.table_chunks())
+
+    def _stored_file(self, kind: str) -> BinaryIO | None:
+        """The file this run stored ``kind`` in, opened; None when it stored none or a later run has
+        replaced it (a file once written is never changed)."""
+        path = self.stored.get(kind)
+        if path is None:
+            return None
+        try:
+            return open(path, "rb")  # the caller closes it
+        except FileNotFoundError:
+            return None
 
     def outputs(self) -> dict[str, Callable[[], Iterable[bytes]]]:
         """What `lsm list`'s fast path stores of this listing, per kind (fastlist.KINDS), in pieces."""

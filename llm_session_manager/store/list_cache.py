@@ -73,6 +73,12 @@ class Opened:
     stream: BinaryIO
     size: int
 
+    def read(self) -> bytes | None:
+        """The whole output, the stream closed; None when it is not the size it was written at."""
+        with self.stream as fh:
+            output = fh.read(self.size + 1)
+        return output if len(output) == self.size else None
+
 
 def open_stored(conn: sqlite3.Connection, query: str) -> Opened | None:
     """The stored output of ``query``, opened; None when there is none, or its file is gone (replaced
@@ -96,11 +102,8 @@ def open_stored(conn: sqlite3.Connection, query: str) -> Opened | None:
 def load(conn: sqlite3.Connection, query: str) -> Entry | None:
     """The stored output of ``query``, read whole."""
     opened = open_stored(conn, query)
-    if opened is None:
-        return None
-    with opened.stream as fh:
-        output = fh.read(opened.size + 1)
-    return Entry(opened.keys, opened.valid_until, output) if len(output) == opened.size else None
+    output = opened.read() if opened is not None else None
+    return None if opened is None or output is None else Entry(opened.keys, opened.valid_until, output)
 
 
 def _folder(conn: sqlite3.Connection) -> Path | None:
