@@ -9,7 +9,15 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from llm_session_manager.cli.fitted import Col, FittedTable, _cell_len, _fitted, _fitted_text, fit_table
+from llm_session_manager.cli.fitted import (
+    Col,
+    FittedTable,
+    Styled,
+    _cell_len,
+    _fitted,
+    _fitted_text,
+    fit_table,
+)
 
 SAMPLES = [
     "",
@@ -52,7 +60,10 @@ def test_a_table_draws_as_the_text_per_row_way(color: bool) -> None:
     for cells in [table.header, *table.rows, *([table.footer] if table.footer else [])]:
         line = Text()
         for i, (value, (width, justify)) in enumerate(zip(cells, table.layout, strict=True)):
-            text = value if isinstance(value, Text) else Text(str(value))
+            if isinstance(value, Styled):
+                text = Text(value.plain, style=value.style)
+            else:
+                text = value if isinstance(value, Text) else Text(str(value))
             line.append_text(_fitted_text(text, width, justify, i == len(table.layout) - 1))
             if i < len(table.layout) - 1:
                 line.append("  ")

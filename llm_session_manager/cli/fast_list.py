@@ -24,9 +24,8 @@ def fast_main(form: str) -> int | None:
         return None
     if not isinstance(data, dict):
         return None
-    from llm_session_manager.cli.fitted import console
-    from llm_session_manager.cli.session_table import print_listing
+    from llm_session_manager.cli.session_table import write_listing
 
     with contextlib.suppress(BrokenPipeError):  # `lsm list | head`
-        print_listing(console(), data, now, every=form.startswith("list-all"))  # type: ignore[arg-type]
+        write_listing(data, now, every=form.startswith("list-all"))  # type: ignore[arg-type]
     return 0

@@ -4,8 +4,9 @@
 optional ones are left out from the least useful up, and a fill column (a title) takes what is left,
 ending in an ellipsis. Piped output has no width limit: every column whole, no line padded with spaces.
 Cells are ``Text`` made with ``cell``: untrusted text is never read as markup and its control characters
-are shown, not sent. This module imports no more of Rich than drawing needs (no tables, no markup), so
-the list fast path (fast_list.py) can use it.
+are shown, not sent. Cells of one style can be ``Styled`` pairs, which need no Rich at all: a table of
+them is written by screen.py without loading Rich (the list's fast path, fast_list.py), and drawn by
+Rich here otherwise. Rich is imported only where a function needs it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import io
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TextIO, cast
-
-from rich.cells import cell_len, set_cell_size
-from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
-from rich.segment import Segment
-from rich.style import StyleType
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, NamedTuple, TextIO, cast
 
 from llm_session_manager.safetext import for_terminal
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
+    from rich.segment import Segment
+    from rich.style import StyleType
+    from rich.text import Text
 
 # Piped output is as wide as its longest row: a width no table reaches, and lines trimmed at the end.
 PIPE_WIDTH = 10_000
@@ -63,6 +64,8 @@ class _TrimmedLines(io.TextIOBase):
 def console(stderr: bool = False) -> Console:
     """A console for tables. No emoji codes: ":fire:" in a title stays as typed. When the output is not a
     terminal, rows are never cut or wrapped, and lines carry no trailing spaces."""
+    from rich.console import Console
+
     con = Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
     if con.is_terminal:
         return con
@@ -78,7 +81,23 @@ def table_width(con: Console) -> int | None:
 
 def cell(value: object, style: StyleType = "") -> Text:
     """Untrusted text as a renderable: literal brackets, control characters made visible."""
+    from rich.text import Text
+
     return Text(for_terminal(str(value)), style=style)
+
+
+class Styled(NamedTuple):
+    """A cell of one style (a Rich style name such as "bold green", or ""), drawn as Rich draws a
+    ``Text`` of that style with no spans. ``plain`` is shown as it is: make it with ``styled`` when
+    it is untrusted."""
+
+    plain: str
+    style: str = ""
+
+
+def styled(value: object, style: str = "") -> Styled:
+    """``cell`` without Rich: untrusted text with its control characters made visible."""
+    return Styled(for_terminal(str(value)), style)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -97,15 +116,15 @@ class Col:
     """
 
     name: str
-    cells: Sequence[Text | str] = ()
-    footer: Text | str = ""
+    cells: Sequence[Text | Styled | str] = ()
+    footer: Text | Styled | str = ""
     justify: JustifyMethod = "left"
     shrink: int | None = None
     cap: int | None = None
     drop: int = 0
     fill: bool = False
     natural_width: int | None = None  # the full width when ``render`` draws the cells
-    render: Callable[[int], Sequence[Text]] | None = None
+    render: Callable[[int], Sequence[Text | Styled]] | None = None
     _measured: int | None = field(default=None, init=False, repr=False)
 
     def natural(self, capped: bool = True) -> int:
@@ -125,8 +144,13 @@ class Col:
         return min(full, max(self.shrink, len(self.name), _cell_len(self.footer)))
 
 
-def _cell_len(value: Text | str) -> int:
-    plain = value.plain if isinstance(value, Text) else for_terminal(str(value))
+def _plain(value: Text | Styled | str) -> str:
+    """What a cell shows: a ``str`` cell is untrusted text, made safe here."""
+    return for_terminal(value) if type(value) is str else value.plain  # type: ignore[union-attr]
+
+
+def _cell_len(value: Text | Styled | str) -> int:
+    plain = _plain(value)
     if "\n" in plain:
         return max(_width_of(line) for line in plain.split("\n"))
     return _width_of(plain)
@@ -134,7 +158,11 @@ def _cell_len(value: Text | str) -> int:
 
 def _width_of(plain: str) -> int:
     """Terminal cells of one line of text, as Rich counts them (printable ASCII: one each)."""
-    return len(plain) if plain.isascii() and plain.isprintable() else cell_len(plain)
+    if plain.isascii() and plain.isprintable():
+        return len(plain)
+    from rich.cells import cell_len
+
+    return cell_len(plain)
 
 
 Step = tuple[str, str, int | None]  # ("add", column, None) or ("grow", column, up to width; None: full)
@@ -187,9 +215,9 @@ def fit_table(
     footers = any(_cell_len(c.footer) for c in shown)
     return FittedTable(
         [(widths[c.name], c.justify) for c in shown],
-        header=[Text(c.name, style="bold") for c in shown],
+        header=[Styled(c.name, "bold") for c in shown],
         rows=[list(row) for row in zip(*columns, strict=True)],
-        footer=[_as_text(c.footer, "bold") for c in shown] if footers else None,
+        footer=[_bold(c.footer) for c in shown] if footers else None,
         title=title,
     )
 
@@ -202,9 +230,9 @@ class FittedTable:
     def __init__(
         self,
         layout: Sequence[tuple[int, JustifyMethod]],
-        header: Sequence[Text],
-        rows: Sequence[Sequence[Text | str]],
-        footer: Sequence[Text] | None = None,
+        header: Sequence[Text | Styled],
+        rows: Sequence[Sequence[Text | Styled | str]],
+        footer: Sequence[Text | Styled] | None = None,
         title: str | None = None,
     ) -> None:
         self.layout, self.header, self.rows, self.footer, self.title = layout, header, rows, footer, title
@@ -214,47 +242,68 @@ class FittedTable:
         """The cells of its widest line (its title aside)."""
         return sum(w for w, _j in self.layout) + GAP * (len(self.layout) - 1)
 
+    def lines(self) -> Iterator[list[Run | Text]]:
+        """Each line under the title as what it draws: runs of text in a style (a name or a Rich
+        ``Style``; "" draws none), and a ``Text`` for a cell styled in parts. Rich draws them here
+        (``__rich_console__``), screen.py without Rich."""
+        rule: list[Run | Text] = [("─" * self.width, "")]
+        yield self._runs(self.header)
+        yield rule
+        for row in self.rows:
+            yield self._runs(row)
+        if self.footer is not None:
+            yield rule
+            yield self._runs(self.footer)
+
+    def _runs(self, cells: Sequence[Text | Styled | str]) -> list[Run | Text]:
+        """One row: each cell cut with an ellipsis or padded to its width, in its style (padding
+        included), ``GAP`` spaces between."""
+        last = len(self.layout) - 1
+        runs: list[Run | Text] = []
+        for i, (value, (width, justify)) in enumerate(zip(cells, self.layout, strict=True)):
+            if isinstance(value, str):
+                runs.append((_fitted(for_terminal(value), width, justify, i == last), ""))
+            elif isinstance(value, Styled) or not value.spans:
+                runs.append((_fitted(value.plain, width, justify, i == last), value.style))
+            else:
+                runs.append(_fitted_text(value, width, justify, i == last))
+            if i < last:
+                runs.append((" " * GAP, ""))
+        return runs
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        rule = Segment("─" * self.width)
+        from rich.segment import Segment
+
         plain = console.color_system is None  # styles draw nothing: each row is one segment
         if self.title:
             yield from cell(self.title).render(console)
             yield Segment.line()
-        yield from _joined(self._segments(self.header, console), plain)
-        yield Segment.line()
-        yield rule
-        yield Segment.line()
-        for row in self.rows:
-            yield from _joined(self._segments(row, console), plain)
-            yield Segment.line()
-        if self.footer is not None:
-            yield rule
-            yield Segment.line()
-            yield from _joined(self._segments(self.footer, console), plain)
+        for line in self.lines():
+            yield from _joined(_segments(line, console), plain)
             yield Segment.line()
 
-    def _segments(self, cells: Sequence[Text | str], console: Console) -> Iterator[Segment]:
-        """One row: each cell cut with an ellipsis or padded to its width, in its style (padding
-        included), ``GAP`` spaces between. A cell of one style is one segment; a cell styled in parts
-        (spans) is drawn through Rich's Text."""
-        last = len(self.layout) - 1
-        for i, (value, (width, justify)) in enumerate(zip(cells, self.layout, strict=True)):
-            if isinstance(value, Text) and value.spans:
-                yield from _fitted_text(value, width, justify, i == last).render(console)
-            else:
-                plain, style = (
-                    (value.plain, value.style) if isinstance(value, Text) else (for_terminal(str(value)), "")
-                )
-                yield Segment(
-                    _fitted(plain, width, justify, i == last), console.get_style(style) if style else None
-                )
-            if i < last:
-                yield Segment(" " * GAP)
+
+Run = tuple[str, "StyleType"]  # text, and its style ("" for none)
+
+
+def _segments(line: Sequence[Run | Text], console: Console) -> Iterator[Segment]:
+    """A line's runs as Rich's segments: a run is one segment, a cell styled in parts is drawn by its
+    ``Text``."""
+    from rich.segment import Segment
+
+    for run in line:
+        if type(run) is tuple:
+            text, style = run
+            yield Segment(text, console.get_style(style) if style else None)
+        else:
+            yield from run.render(console)  # type: ignore[union-attr]
 
 
 def _joined(segments: Iterable[Segment], plain: bool) -> Iterator[Segment]:
     """Each run of segments that draw no style (none, or any when ``plain``: no colour system) as one
     segment: the same bytes, a third as many steps through Rich's rendering (1,500 rows ~2x faster)."""
+    from rich.segment import Segment
+
     run: list[str] = []
     for segment in segments:
         if segment.control is None and (plain or segment.style is None):
@@ -271,6 +320,8 @@ def _joined(segments: Iterable[Segment], plain: bool) -> Iterator[Segment]:
 def _fitted(plain: str, width: int, justify: JustifyMethod, last: bool) -> str:
     """``plain`` cut to ``width`` cells with an ellipsis, padded to it (as ``_fitted_text`` does)."""
     if _width_of(plain) > width:
+        from rich.cells import set_cell_size
+
         plain = set_cell_size(plain, width - 1) + "…"  # as Text.truncate(overflow="ellipsis") does
     short = width - _width_of(plain)
     if justify == "right":
@@ -289,10 +340,13 @@ def _fitted_text(value: Text, width: int, justify: JustifyMethod, last: bool) ->
     return text
 
 
-def _as_text(value: Text | str, style: str = "") -> Text:
-    if isinstance(value, Text):
-        if style:
-            value = value.copy()
-            value.stylize(style)
-        return value
-    return cell(value, style=style)
+def _bold(value: Text | Styled | str) -> Text | Styled:
+    """A footer cell in bold: a string all of it, padding included; a ``Text`` (or ``Styled``) its
+    text alone, as Rich's ``stylize`` marks it."""
+    if type(value) is str:
+        return styled(value, "bold")
+    from rich.text import Text
+
+    text = Text(value.plain, style=value.style) if type(value) is Styled else value.copy()  # type: ignore[union-attr]
+    text.stylize("bold")
+    return text

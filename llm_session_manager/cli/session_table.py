@@ -7,15 +7,27 @@ are taken at the time of drawing. Imports no more than fitted.py does (no typer,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
-from llm_session_manager.cli.fitted import Col, FittedTable, Step, cell, fit_table, fit_widths, table_width
+from llm_session_manager.cli import screen as screens
+from llm_session_manager.cli.fitted import (
+    Col,
+    FittedTable,
+    Step,
+    Styled,
+    fit_table,
+    fit_widths,
+    styled,
+    table_width,
+)
 from llm_session_manager.listing_table import TableData, TableRow
 from llm_session_manager.present import ago, context_fill
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 BAR_MIN = 5  # a context bar narrower than this says nothing the percentage does not
 # What a narrower terminal gives up first: the model, then the agent, the context bar (the percentage
@@ -34,20 +46,51 @@ SESSION_PLAN: tuple[Step, ...] = (
 )
 
 
+def write_listing(data: TableData, now: datetime, every: bool) -> None:
+    """The table (or why there is none) and the line under it, on standard output: written straight
+    when screen.py can draw it as Rich would, else printed by Rich (``print_listing``)."""
+    screen = screens.detect()
+    text = _listing_text(data, now, every, screen) if screen is not None else None
+    if text is None:
+        from llm_session_manager.cli.fitted import console
+
+        print_listing(console(), data, now, every)
+        return
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _listing_text(data: TableData, now: datetime, every: bool, screen: screens.Screen) -> str | None:
+    rows = data["rows"]
+    if not rows:
+        return screens.text_lines(_none_found(every), "", screen)
+    table = screens.table_text(draw(data, now, screen.width), screen)
+    below = screens.text_lines(_below(data), "dim", screen)
+    return None if table is None or below is None else table + below
+
+
 def print_listing(out: Console, data: TableData, now: datetime, every: bool) -> None:
     """The table (or why there is none) and the line under it, on ``out``."""
     rows = data["rows"]
     if not rows:
-        hint = "" if every else " (try --all for older sessions)"
-        out.print(f"No sessions found{hint}.")
+        out.print(_none_found(every))
         return
     table = draw(data, now, table_width(out))
     # Rich's cropping measures every line again; it cuts none when the table fits (its columns that are
     # always shown may not, on a narrow terminal).
     out.print(table, crop=table.width > out.width)
-    out.print(
-        f"[dim]{len(rows)} session(s), {data['running']} running. Tokens ≈ = not exact (counted with"
-        " tiktoken, or rounded in the agent's log); ? = unknown. Health ~ = estimated.[/dim]"
+    out.print(f"[dim]{_below(data)}[/dim]")
+
+
+def _none_found(every: bool) -> str:
+    return f"No sessions found{'' if every else ' (try --all for older sessions)'}."
+
+
+def _below(data: TableData) -> str:
+    """The line under the table (no markup: it is printed in one style)."""
+    return (
+        f"{len(data['rows'])} session(s), {data['running']} running. Tokens ≈ = not exact (counted with"
+        " tiktoken, or rounded in the agent's log); ? = unknown. Health ~ = estimated."
     )
 
 
@@ -64,13 +107,13 @@ def draw(data: TableData, now: datetime, width: int | None = None) -> FittedTabl
         Col("Model", [r["model"] for r in rows], cap=24, drop=4),
         Col(
             "Status",
-            [cell(r["status"], style=r["status_style"]) for r in rows],
+            [styled(r["status"], r["status_style"]) for r in rows],
             shrink=max((len(r["status_word"]) for r in rows), default=6),
         ),
         _context_col(rows),
         Col("Tokens", [r["tokens"] for r in rows], footer=data["tokens_total"], justify="right"),
         Col("Cost", [r["cost"] for r in rows], footer=data["cost_total"], justify="right"),
-        Col("Health", [Text(r["health"], style=r["health_style"]) for r in rows], justify="right"),
+        Col("Health", [Styled(r["health"], r["health_style"]) for r in rows], justify="right"),
         Col("Last", [ago(_when(r["last"]), now) for r in rows], justify="right"),
     ]
     count = f"{len(rows)} session{'s' if len(rows) != 1 else ''}"
@@ -100,17 +143,17 @@ def _context_col(rows: Sequence[TableRow]) -> Col:
     pcts = [_pct_text(r["context_pct"]) for r in rows]
     pct_width = max((len(p) for p in pcts), default=1)
 
-    def render(width: int) -> list[Text]:
+    def render(width: int) -> list[Styled]:
         bar = min(10, width - pct_width - 1)
         out = []
         for r, pct in zip(rows, pcts, strict=True):
             value = r["context_pct"]
             if value is None:
-                out.append(Text("-", style="dim"))
+                out.append(Styled("-", "dim"))
                 continue
             drawn, style = context_fill(value, max(bar, 1))
             lead = drawn.rsplit(" ", 1)[0] + " " if bar >= BAR_MIN else ""
-            out.append(Text(f"{lead}{pct:>{pct_width}}", style=style))
+            out.append(Styled(f"{lead}{pct:>{pct_width}}", style))
         return out
 
     return Col(

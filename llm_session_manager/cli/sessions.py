@@ -94,10 +94,9 @@ def list_cmd(
     if fmt != "table":
         emit(fmt, listing.documents())
         return
-    from llm_session_manager.cli.render import console
-    from llm_session_manager.cli.session_table import print_listing
+    from llm_session_manager.cli.session_table import write_listing
 
-    print_listing(console(), orjson.loads(listing.table_rows()), ctx.now(), all_)
+    write_listing(orjson.loads(listing.table_rows()), ctx.now(), all_)
 
 
 def health_cmd(
