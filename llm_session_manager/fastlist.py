@@ -15,7 +15,6 @@ could be) and a few small queries; anything different and the CLI runs.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import sys
 import time
@@ -23,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from llm_session_manager.digest import blake2b
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -129,7 +130,7 @@ def output_chunks(documents: Iterable[Any]) -> Iterator[bytes]:
 
 
 def _env_digest(env: Mapping[str, str]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     for name in sorted(env):
         if name not in VOLATILE_ENV:
             digest.update(f"{name}\0{env[name]}\0".encode(errors="surrogateescape"))
@@ -140,7 +141,7 @@ def _config_digest(cfg: Config) -> str:
     import orjson
 
     data = orjson.dumps(cfg, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def stored_state(paths: Paths, conn: sqlite3.Connection) -> str:
@@ -158,7 +159,7 @@ def stored_state(paths: Paths, conn: sqlite3.Connection) -> str:
 def validity_keys(state: str, cfg: Config, signatures: Sequence[tuple[str, str]]) -> str:
     """The stored state, the config and each agent's file signature, as one key."""
     parts = [state, _config_digest(cfg), *(f"{name}={signature}" for name, signature in signatures)]
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+    return blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------

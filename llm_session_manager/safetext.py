@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import overload
 
+from llm_session_manager.digest import blake2b  # not hashlib: `lsm statusline` imports this module
+
 ELLIPSIS = "…"
 # A title is made from its text's first ``limit + SECRET_SPAN`` characters: longer than any one
 # credential (a 4096-bit PEM private key is 3.2 kB), so a secret that starts before the cut is seen whole.
@@ -141,7 +143,6 @@ def without_secrets(text: str | None) -> str | None:
 def redactor_digest() -> str:
     """A fingerprint of the redactor's code: results cached with it (the parse cache's merged sessions)
     are made again when its rules change."""
-    import hashlib  # here, not at the top: `lsm statusline` imports this module on every refresh
     from importlib.util import find_spec
 
     spec = find_spec("llm_session_manager.redact")  # found, not imported: a cached listing needs no rule
@@ -152,7 +153,7 @@ def redactor_digest() -> str:
         from llm_session_manager import __version__
 
         source = __version__.encode()
-    return hashlib.blake2b(source, digest_size=8).hexdigest()
+    return blake2b(source, digest_size=8).hexdigest()
 
 
 def title_line(text: str, limit: int) -> str:

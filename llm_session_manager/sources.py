@@ -8,10 +8,10 @@ scan that follows in the same command instead of being stat'ed a second time.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from llm_session_manager.digest import blake2b
 from llm_session_manager.safetext import redactor_digest
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def handing() -> _Handing:
 
 
 def entries_signature(entries: Sequence[Entry]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(redactor_digest().encode())  # cached titles are redacted: new rules, new merge
     for path, key, ident in sorted(entries):
         digest.update(f"{path}\0{key}\0{ident}\n".encode())

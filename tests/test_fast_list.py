@@ -83,7 +83,7 @@ def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, byte
         "import sys\n"
         "from llm_session_manager import entry\n"
         f"status = entry._answered_fast({list(args)!r})\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click', 'hashlib'))\n"
         "lsm = [m for m in ('cli', 'models', 'scan') if 'llm_session_manager.' + m in sys.modules]\n"
         "sys.stderr.write(repr((status, heavy, lsm)))\n"
     )
@@ -94,8 +94,9 @@ def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, byte
 
 
 def test_the_entry_point_answers_without_typer_or_rich(quiet: FakeHome) -> None:
-    """Nor the CLI, the session models (the agents' modules build sessions only when they read) or the
-    scanner: a quiet listing lists files and prints what it stored."""
+    """Nor hashlib (OpenSSL's bindings: BLAKE2b comes from digest.py), the CLI, the session models (the
+    agents' modules build sessions only when they read) or the scanner: a quiet listing lists files and
+    prints what it stored."""
     printed = normal(quiet, *ALL)
     assert answered_in_child(quiet, *ALL) == ("(0, [], [])", printed)
 

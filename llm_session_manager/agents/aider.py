@@ -27,7 +27,6 @@ short hash of the file path and its header's timestamp, so it stays the same as 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -46,6 +45,7 @@ from llm_session_manager.agents.common import (
     title_from,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.digest import blake2b
 from llm_session_manager.paths import Paths
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ def section_key(seen: dict[str, int], stamp: str) -> str:
 
 def session_native_id(path: str, key: str) -> str:
     """A session's native id: a short hash of its history file's path and its section's key."""
-    return hashlib.blake2b(f"{path}\0{key}".encode(), digest_size=8).hexdigest()
+    return blake2b(f"{path}\0{key}".encode(), digest_size=8).hexdigest()
 
 
 def _user_text(session: AiderSession, text: str) -> None:
@@ -635,7 +635,7 @@ class AiderReader:
 def _head(fh: Any, offset: int) -> bytes:
     """A fingerprint of the first bytes consumed (at most HEAD_BYTES): a rewritten file differs."""
     fh.seek(0)
-    return hashlib.blake2b(fh.read(min(HEAD_BYTES, offset)), digest_size=16).digest()
+    return blake2b(fh.read(min(HEAD_BYTES, offset)), digest_size=16).digest()
 
 
 def _continues(fh: Any, prior: FileState, identity: tuple[int, int, int, int]) -> bool:

@@ -14,7 +14,6 @@ counts toward nothing in the fork but its tokens when no other session holds the
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -45,6 +44,7 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
+from llm_session_manager.digest import blake2b
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
@@ -371,9 +371,7 @@ def _dedup_key(obj: dict[str, Any], message: dict[str, Any]) -> str:
     if isinstance(uuid, str):
         return f"uuid:{uuid}"
     # No id at all: the line's own content identifies it (a verbatim copy in a resumed file is the same).
-    return (
-        "line:" + hashlib.blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
-    )
+    return "line:" + blake2b(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
 
 
 def entry_total(entry: Sequence[Any]) -> int:
@@ -832,7 +830,7 @@ class ClaudeCodeReader:
     def read(self, path: str | Path, session_key: str, prior: FileState | None) -> FileState:
         with open_regular(path) as fh:
             identity = file_identity(os.fstat(fh.fileno()))
-            head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+            head = blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
             if needs_full_read(prior, identity, head) or prior is None:
                 data = new_data()
                 data["sidechain_file"] = "subagents" in Path(path).parts

@@ -23,7 +23,6 @@ changes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -45,6 +44,7 @@ from llm_session_manager.agents.common import (
     valid_or_none,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.paths import Paths, xdg_config_home
 
@@ -612,7 +612,7 @@ class ClineReader:
             raw = read_regular(path, META_MAX) if os.path.basename(path) == META_FILE else fh.read()
         raw = raw or b""
         data = read_task_file(str(path), raw, prior)
-        head = hashlib.blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
+        head = blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
         return FileState(str(path), session_key, identity, len(raw), head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:

@@ -3,7 +3,6 @@ skipped lines, incremental JSONL files, the recent window, usage per minute and 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import stat
@@ -14,6 +13,7 @@ from typing import Any, BinaryIO, TypedDict, TypeVar, cast
 
 from llm_session_manager.agents.base import FileState, Turn
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
+from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import UnreadableFile
 from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -149,7 +149,7 @@ def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
 
 def head_of(path: str | Path) -> bytes:
     with open(path, "rb") as fh:
-        return hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+        return blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
 
 
 def needs_full_read(prior: FileState | None, identity: tuple[int, int, int, int], head: bytes) -> bool:
@@ -239,7 +239,7 @@ def read_jsonl_file(
     ``jsonl.read_tail``)."""
     with open_regular(path) as fh:
         identity = file_identity(os.fstat(fh.fileno()))
-        head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+        head = blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
         if prior is None or needs_full_read(prior, identity, head):
             data = fresh()
             offset = 0

@@ -28,7 +28,6 @@ counted with tiktoken over the prompt text and the response text, and the sessio
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -60,6 +59,7 @@ from llm_session_manager.agents.common import (
     valid_or_none,
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -328,7 +328,7 @@ def _request_time(request: dict[str, Any]) -> str | None:
 
 
 def _fingerprint(texts: tuple[str, str]) -> str:
-    digest = hashlib.blake2b(digest_size=8)
+    digest = blake2b(digest_size=8)
     digest.update(texts[0].encode("utf-8", "surrogatepass"))
     digest.update(b"\0")
     digest.update(texts[1].encode("utf-8", "surrogatepass"))
@@ -547,7 +547,7 @@ class CopilotReader:
         data = summarise(doc, prior)
         data["project"] = workspace_folder(str(path))
         data["skipped"] += skipped + (1 if partial else 0)
-        head = hashlib.blake2b(raw[:256], digest_size=16).digest()
+        head = blake2b(raw[:256], digest_size=16).digest()
         return FileState(str(path), session_key, identity, len(raw), head, cast(dict[str, Any], data))
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:

@@ -34,7 +34,6 @@ tool results, and the session's tokens are then marked ``"counted"``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,6 +56,7 @@ from llm_session_manager.agents.common import (
     title_from,
 )
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
+from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -567,7 +567,7 @@ class CopilotCliReader:
     def read(self, path: str, session_key: str, prior: FileState | None) -> FileState:
         with open_regular(path) as fh:
             identity = file_identity(os.fstat(fh.fileno()))
-            head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+            head = blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
             if prior is None or needs_full_read(prior, identity, head):
                 data, offset = new_data(), 0
             else:

@@ -32,7 +32,6 @@ many sessions; a chat whose rows did not change since the previous read keeps it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -57,6 +56,7 @@ from llm_session_manager.agents.base import (
 )
 from llm_session_manager.agents.common import UNKNOWN_MODEL, count_or, merge_tools, open_regular, title_from
 from llm_session_manager.agents.jsonl import LINE_ERRORS
+from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import UnreadableFile, read_regular
 from llm_session_manager.paths import Paths, xdg_config_home
 from llm_session_manager.timefmt import canonical_ts, parse_ts
@@ -312,7 +312,7 @@ def fingerprint(entry: Sequence[Any]) -> str:
     """A digest of a chat's row keys and rowids. Cursor writes rows with INSERT into a table declared
     ``ON CONFLICT REPLACE``, which gives a rewritten row a new rowid, so any added, removed or rewritten
     row changes the digest."""
-    digest = hashlib.blake2b(repr(entry[0]).encode(), digest_size=12)
+    digest = blake2b(repr(entry[0]).encode(), digest_size=12)
     for bid, rowid in entry[1]:
         digest.update(f"|{bid}:{rowid}".encode())
     return digest.hexdigest()

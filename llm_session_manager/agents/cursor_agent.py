@@ -27,7 +27,6 @@ when the file only grew, with the same rule for a half-written last line.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sqlite3
@@ -53,6 +52,7 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.cursor import db_identity, ms_iso, open_readonly
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
+from llm_session_manager.digest import blake2b
 from llm_session_manager.paths import Paths
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
@@ -391,7 +391,7 @@ def read_jsonl(
 ) -> tuple[tuple[int, int, int, int], int, bytes, CursorAgentData]:
     with open_regular(path) as fh:
         identity = file_identity(os.fstat(fh.fileno()))
-        head = hashlib.blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
+        head = blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
         if prior is None or prior.data.get("kind") != "jsonl" or needs_full_read(prior, identity, head):
             data, offset = new_data(path), 0
         else:
@@ -554,6 +554,8 @@ def resolve_slug(path: str, slug: str | None) -> str | None:
     hashes = _session_hashes(root, sid)
     candidates = slug_candidates(slug)
     if hashes:
+        import hashlib  # md5 here alone: the module loads without hashlib's OpenSSL bindings
+
         matches = [c for c in candidates if hashlib.md5(c.encode()).hexdigest() in hashes]
         return matches[0] if len(matches) == 1 else None
     return candidates[0] if len(candidates) == 1 else None

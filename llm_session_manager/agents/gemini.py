@@ -34,7 +34,6 @@ the window is Gemini CLI's own ``tokenLimit()`` (1,048,576 for every Gemini mode
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -64,6 +63,7 @@ from llm_session_manager.agents.common import (
 )
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.compaction import CompactRule
+from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import read_regular
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import LONG_CONTEXT_THRESHOLD
@@ -417,7 +417,7 @@ def read_document(path: str | Path, session_key: str) -> FileState:
         apply_document(data, orjson.loads(raw))
     except ValueError:
         data["skipped"] += 1 if raw.strip() else 0
-    head = hashlib.blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
+    head = blake2b(raw[:HEAD_BYTES], digest_size=16).digest()
     return FileState(str(path), session_key, identity, len(raw), head, cast(dict[str, Any], data))
 
 
@@ -546,6 +546,8 @@ class GeminiReader:
 def load_registry(files: Iterable[Path]) -> dict[str, str]:
     """Project folder name (slug, or the sha256 of the path that older versions used) -> project path,
     from Gemini CLI's ``projects.json`` (``{"projects": {"<path>": "<slug>"}}``)."""
+    import hashlib  # sha256 here alone: the module loads without hashlib's OpenSSL bindings
+
     out: dict[str, str] = {}
     for file in files:
         try:

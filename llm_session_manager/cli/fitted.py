@@ -319,11 +319,13 @@ def _joined(segments: Iterable[Segment], plain: bool) -> Iterator[Segment]:
 
 def _fitted(plain: str, width: int, justify: JustifyMethod, last: bool) -> str:
     """``plain`` cut to ``width`` cells with an ellipsis, padded to it (as ``_fitted_text`` does)."""
-    if _width_of(plain) > width:
+    cells = _width_of(plain)
+    if cells > width:
         from rich.cells import set_cell_size
 
         plain = set_cell_size(plain, width - 1) + "…"  # as Text.truncate(overflow="ellipsis") does
-    short = width - _width_of(plain)
+        cells = _width_of(plain)
+    short = width - cells
     if justify == "right":
         return " " * short + plain
     return plain if last else plain + " " * short

@@ -11,7 +11,6 @@ back whole. A file is never changed: a new output is a new file, and the row nam
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import sqlite3
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from llm_session_manager.digest import blake2b
 from llm_session_manager.store.db import database_file
 
 # Our own tables a listing shows (tags, projects, descriptions, closed marks, hook states, imported and
@@ -44,7 +44,7 @@ class Entry:
 
 def state_digest(conn: sqlite3.Connection) -> str:
     """A digest of every stored row of ours that a listing shows."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     for query in _STATE_QUERIES:
         for row in conn.execute(query):
             digest.update(repr(row).encode())
