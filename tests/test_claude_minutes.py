@@ -48,3 +48,13 @@ def test_days_are_parsed_once() -> None:
     for minute in range(0, 60, 7):
         claude_code._parse_minute(f"2025-11-06T08:{minute:02d}:00.000Z")
     assert list(claude_code._DAYS) == ["2025-11-06"]
+
+
+def test_the_minutes_memo_stays_small() -> None:
+    """A long history has a reply in tens of thousands of minutes; the memo keeps a few thousand (every
+    reading and merging worker holds one)."""
+    claude_code._MINUTES.clear()
+    for n in range(3 * claude_code.MINUTES_KEPT):
+        ts = f"2025-11-{1 + n // 1440:02d}T{n // 60 % 24:02d}:{n % 60:02d}:00.000Z"
+        assert claude_code._minute(ts) == reference(ts)
+        assert len(claude_code._MINUTES) <= claude_code.MINUTES_KEPT + 1

@@ -153,6 +153,7 @@ def test_the_root_help_from_stand_ins_is_the_full_apps(args: list[str], env: dic
     # Nothing but the CLI's light modules: no command's module, no scanner.
     assert fast_loaded == [
         "llm_session_manager.cli",
+        "llm_session_manager.digest",
         "llm_session_manager.errors",
         "llm_session_manager.safetext",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -188,6 +189,50 @@ def test_a_cold_scan_merges_its_sessions_in_the_workers(
     assert again.stats.from_cache and not merging.exists()
     without = [dataclasses.replace(s, usage_history=()) for s in serial]
     assert by_id(again.sessions) == without
+
+
+def test_what_workers_merged_is_decoded_once_they_are_gone(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sessions are read back from the parts saved as the workers sent them, after the workers
+    ended: the same sessions, with or without their usage history."""
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+    real = parse_cache.fetched
+    alive: list[int] = []  # worker processes still there, at each read back
+
+    def fetched(conn: sqlite3.Connection, agent: str, tokens: list[str]) -> object:
+        alive.append(len(multiprocessing.active_children()))
+        return real(conn, agent, tokens)
+
+    monkeypatch.setattr(parse_cache, "fetched", fetched)
+    merging = noting_merges(monkeypatch, tmp_path / "merging.pids")
+    result = scan_agent(db.connect(tmp_path / "pool.db"), ClaudeCodeReader([root]))
+    assert str(os.getpid()) not in set(merging.read_text().split())  # merged in workers
+    without = [dataclasses.replace(s, usage_history=()) for s in serial]
+    assert by_id(result.sessions) == without and not result.stats.errors and alive == [0]
+
+
+def test_parts_removed_by_another_merge_are_merged_again_here(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process publishing its merge removes the parts this one wrote: the sessions are merged
+    again from the saved states, and this merge is not published."""
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+    real = parse_cache.fetched
+
+    def fetched(conn: sqlite3.Connection, agent: str, tokens: list[str]) -> object:
+        conn.execute("DELETE FROM merged_cache WHERE agent LIKE ?", (agent + parse_cache.PART + "%",))
+        return real(conn, agent, tokens)
+
+    monkeypatch.setattr(parse_cache, "fetched", fetched)
+    conn = db.connect(tmp_path / "pool.db")
+    result = scan_agent(conn, ClaudeCodeReader([root]), history=True)
+    assert by_id(result.sessions) == serial and not result.stats.errors and len(serial) > 1
+    assert parse_cache.merged_parts(conn, "claude-code", ClaudeCodeReader.parser_version, None) is None
 
 
 def test_a_few_batches_are_merged_here_without_starting_workers(

@@ -155,10 +155,11 @@ def merged_parts(
         tokens = orjson.loads(blob[len(MANIFEST) :])
     except orjson.JSONDecodeError:
         return None
-    return _fetched(conn, agent, [str(t) for t in tokens] if isinstance(tokens, list) else [])
+    return fetched(conn, agent, [str(t) for t in tokens] if isinstance(tokens, list) else [])
 
 
-def _fetched(conn: sqlite3.Connection, agent: str, tokens: list[str]) -> Iterator[Part]:
+def fetched(conn: sqlite3.Connection, agent: str, tokens: list[str]) -> Iterator[Part]:
+    """The parts named by ``tokens`` (a ``PartWriter``'s), one at a time; ``Damaged`` when one is gone."""
     for token in tokens:
         row = conn.execute(
             "SELECT sessions FROM merged_cache WHERE agent = ?", (agent + PART + token,)
