@@ -237,7 +237,7 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     _planned(stats, jobs)
     with _pool(_pool_size(jobs)) as pool:
-        results = list(_advancing(_mapped(pool, _read_job, args), jobs, stats))
+        results = list(_advancing(_mapped(pool, _read_job, args), [j[3] for j in jobs], stats))
     states: list[FileState] = []
     for result in results:
         if isinstance(result, str):
@@ -767,8 +767,8 @@ FLUSH_ROWS = 200
 # Sessions are merged a group at a time, as many groups as fit in this much saved state (its objects
 # take about ten times the room). Each batch's files are found through the parse cache's session index,
 # so small batches cost little more: at 6,000 sessions, 1 MB batches took the tree's peak to 117 MiB
-# while merging in two workers, 256 KB to 103, for the same time.
-MERGE_BYTES = 256 * 1024
+# while merging in two workers, 256 KB to 103, for the same time; later 256 KB to 80, 128 KB to 75.
+MERGE_BYTES = 128 * 1024
 MERGE_POOL_MIN = 8  # batches
 
 
@@ -788,6 +788,7 @@ def _scan_cold(
     agent, version = reader.name, reader.parser_version
     assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
     jobs: list[Job] = [(path, key, None, ident[2]) for path, key, ident in current]
+    current.clear()  # the caller's listing: 14,000 files held ~2 MB through the whole scan
     hashes: dict[str, list[bytes]] = {}
     sizes: dict[str, int] = {}  # bytes of saved state per session
     rows: list[Row] = []
@@ -930,11 +931,13 @@ def _failure(exc: Exception) -> str:
 
 def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats, pool: Any) -> Iterator[Row]:
     """Each file read and serialised, largest first, in ``pool``'s workers if any; a file that cannot
-    be read is an error in ``stats``."""
-    jobs = sorted(jobs, key=lambda j: -j[3])
+    be read is an error in ``stats``. ``jobs`` is emptied (the tasks hold what it did)."""
+    jobs.sort(key=lambda j: -j[3])
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     _planned(stats, jobs)
-    for result in _advancing(_mapped(pool, _row_job, args), jobs, stats):
+    sizes = [j[3] for j in jobs]
+    jobs.clear()
+    for result in _advancing(_mapped(pool, _row_job, args), sizes, stats):
         if isinstance(result, str):
             stats.errors.append(result)
         else:
@@ -978,12 +981,13 @@ def _planned(stats: ScanStats, jobs: list[Job]) -> None:
         stats.progress.planned(len(jobs), sum(j[3] for j in jobs))
 
 
-def _advancing(results: Iterable[Any], jobs: list[Job], stats: ScanStats) -> Iterator[Any]:
-    """``results`` (one per job, in order) as they come, telling ``stats.progress`` of each."""
+def _advancing(results: Iterable[Any], sizes: list[int], stats: ScanStats) -> Iterator[Any]:
+    """``results`` (one per job of these ``sizes``, in order) as they come, telling ``stats.progress``
+    of each."""
     progress = stats.progress
-    for job, result in zip(jobs, results, strict=True):
+    for size, result in zip(sizes, results, strict=True):
         if progress is not None:
-            progress.advanced(1, job[3])
+            progress.advanced(1, size)
         yield result
 
 
