@@ -97,7 +97,9 @@ def test_the_screen_is_seen_as_rich_sees_it(monkeypatch: pytest.MonkeyPatch, tty
         stream = Output(tty)
         screen = screens.detect(stream=stream)
         con = Console(file=stream)
-        assert screen is not None
+        if screen is None:  # what Rich's versions read differently is left to the one installed
+            assert "TTY_COMPATIBLE" in env or "" in (env.get("FORCE_COLOR"), env.get("NO_COLOR")), env
+            continue
         assert (screen.terminal, screen.styles, screen.no_color) == (
             con.is_terminal,
             con.color_system is not None,
@@ -111,8 +113,7 @@ def _both_ways(monkeypatch: pytest.MonkeyPatch, data: Any, every: bool, tty: boo
     ours, theirs = Output(tty), Output(tty)
     monkeypatch.setattr(sys, "stdout", ours)
     screen = screens.detect()
-    assert screen is not None
-    direct = session_table._listing_text(data, NOW, every, screen) is not None
+    direct = screen is not None and session_table._listing_text(data, NOW, every, screen) is not None
     session_table.write_listing(data, NOW, every)
     monkeypatch.setattr(sys, "stdout", theirs)
     session_table.print_listing(console(), data, NOW, every)
@@ -147,7 +148,9 @@ def _data(count: int) -> Any:
         {"FORCE_COLOR": "1", "COLUMNS": "30"},
         {"FORCE_COLOR": "1", "COLUMNS": "12"},
         {"FORCE_COLOR": "1", "TERM": "dumb"},
-        {"TTY_COMPATIBLE": "1", "COLUMNS": "90", "LINES": "20"},
+        {"FORCE_COLOR": "1", "COLUMNS": "90", "LINES": "20"},
+        {"TTY_COMPATIBLE": "1", "COLUMNS": "90"},  # Rich draws it
+        {"FORCE_COLOR": "", "COLUMNS": "90"},  # Rich draws it
     ],
     ids=lambda env: ",".join(f"{k}={v}" for k, v in env.items()) or "piped",
 )
@@ -160,7 +163,9 @@ def test_the_listing_is_written_as_rich_prints_it(
     assert ours == theirs
     # Written without Rich wherever the table fits: piped, and terminals of 72 columns and more.
     width = int(env.get("COLUMNS", "80")) if env.keys() - {"NO_COLOR"} else None
-    if width is None or width >= 72:
+    if "TTY_COMPATIBLE" in env or env.get("FORCE_COLOR") == "":
+        assert not direct
+    elif width is None or width >= 72:
         assert direct and (not count or f"{count} session(s)" in ours), ours
 
 

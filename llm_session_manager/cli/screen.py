@@ -2,11 +2,13 @@
 without loading Rich (~20 ms of every `lsm list`).
 
 ``detect`` reads the output's terminal, colours and width by Rich's own rules (``rich.console.Console``:
-TTY_COMPATIBLE, FORCE_COLOR, isatty, TERM, NO_COLOR, COLUMNS and LINES, the terminal size of fds 0-2).
+FORCE_COLOR, isatty, TERM, NO_COLOR, COLUMNS and LINES, the terminal size of fds 0-2), which Rich 13.9
+and 15 apply alike.
 What this module draws is the plain part of what Rich does: runs of text in styles made of a few
 attribute and standard colour names (the same codes in every colour system), lines wrapped at word
 boundaries. Anything else (another style, a cell styled in parts, a table wider than the terminal, a
-word longer than a line, Windows) is answered None, and the caller prints through Rich instead.
+word longer than a line, Windows, a setting Rich's versions read differently) is answered None, and
+the caller prints through Rich instead.
 tests/test_screen.py holds both ways to the same bytes.
 """
 
@@ -48,10 +50,14 @@ class Screen:
 
 
 def detect(env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> Screen | None:
-    """The output's screen as Rich would see it; None where Rich must be asked (Windows, IDLE)."""
+    """The output's screen as Rich would see it; None where Rich must be asked: Windows, IDLE, and the
+    settings Rich's versions read differently (TTY_COMPATIBLE, new in 14; FORCE_COLOR or NO_COLOR set
+    to nothing, which Rich 13 takes as set)."""
     env = os.environ if env is None else env
     stream = sys.stdout if stream is None else stream
     if os.name == "nt" or getattr(sys.stdin, "__module__", "").startswith("idlelib"):
+        return None
+    if "TTY_COMPATIBLE" in env or env.get("FORCE_COLOR") == "" or env.get("NO_COLOR") == "":
         return None
     no_color = env.get("NO_COLOR", "") != ""
     if not _is_terminal(env, stream):
@@ -61,12 +67,8 @@ def detect(env: Mapping[str, str] | None = None, stream: TextIO | None = None) -
 
 
 def _is_terminal(env: Mapping[str, str], stream: TextIO) -> bool:
-    compatible = env.get("TTY_COMPATIBLE", "")
-    if compatible in ("0", "1"):
-        return compatible == "1"
-    force = env.get("FORCE_COLOR")
-    if force is not None:
-        return force != ""
+    if env.get("FORCE_COLOR"):
+        return True
     isatty = getattr(stream, "isatty", None)
     try:
         return False if isatty is None else bool(isatty())
