@@ -10,11 +10,11 @@ a one-shot command. Cold, each file's state is saved as soon as it is read, and 
 a few groups at a time from the saved states (by new worker processes when the files were read by
 workers: each loads its groups' states itself and sends the sessions back serialised), each group's
 part of the merge saved as it is made and, when workers merged it, decoded once they are gone
-(``_scan_cold``). After a change, only the states of the sessions
-the changed files can affect are loaded and merged again; every other session is taken from the
-previous merge a part at a time, and a part that holds none of the merged sessions is kept as it is
-(``_scan_changes``, with the ``Links`` saved beside each merge). A file whose path is spelled another
-way (a relative or symlinked config dir) keeps its cached state (``plan_scan``).
+(``_scan_cold``). After a change, only the states of the sessions the changed files can affect are
+loaded and merged again; every other session is taken from the previous merge a part at a time, and a
+part that holds none of the merged sessions is kept as it is (``_scan_changes``, with the ``Links``
+saved beside each merge). A file whose path is spelled another way (a relative or symlinked config
+dir) keeps its cached state (``plan_scan``).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ class Col:
 
 def _plain(value: Text | Styled | str) -> str:
     """What a cell shows: a ``str`` cell is untrusted text, made safe here."""
-    return for_terminal(value) if type(value) is str else value.plain  # type: ignore[union-attr]
+    return for_terminal(value) if isinstance(value, str) else value.plain
 
 
 def _cell_len(value: Text | Styled | str) -> int:
@@ -292,11 +292,11 @@ def _segments(line: Sequence[Run | Text], console: Console) -> Iterator[Segment]
     from rich.segment import Segment
 
     for run in line:
-        if type(run) is tuple:
+        if isinstance(run, tuple):
             text, style = run
             yield Segment(text, console.get_style(style) if style else None)
         else:
-            yield from run.render(console)  # type: ignore[union-attr]
+            yield from run.render(console)
 
 
 def _joined(segments: Iterable[Segment], plain: bool) -> Iterator[Segment]:
@@ -345,10 +345,10 @@ def _fitted_text(value: Text, width: int, justify: JustifyMethod, last: bool) ->
 def _bold(value: Text | Styled | str) -> Text | Styled:
     """A footer cell in bold: a string all of it, padding included; a ``Text`` (or ``Styled``) its
     text alone, as Rich's ``stylize`` marks it."""
-    if type(value) is str:
+    if isinstance(value, str):
         return styled(value, "bold")
     from rich.text import Text
 
-    text = Text(value.plain, style=value.style) if type(value) is Styled else value.copy()  # type: ignore[union-attr]
+    text = Text(value.plain, style=value.style) if isinstance(value, Styled) else value.copy()
     text.stylize("bold")
     return text

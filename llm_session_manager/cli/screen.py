@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from llm_session_manager.cli.fitted import PIPE_WIDTH
+
 if TYPE_CHECKING:
     from llm_session_manager.cli.fitted import FittedTable
-
-PIPE_WIDTH = 10_000  # fitted.PIPE_WIDTH: the width of fitted.console() when piped
 
 # Rich's SGR parameters: attributes in the order Rich writes them, then the foreground colour.
 ATTRIBUTES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4", "reverse": "7", "strike": "9"}
