@@ -160,9 +160,18 @@ def _width_of(plain: str) -> int:
     """Terminal cells of one line of text, as Rich counts them (printable ASCII: one each)."""
     if plain.isascii() and plain.isprintable():
         return len(plain)
+    return (_cell_len_of or _rich_cell_len())(plain)
+
+
+_cell_len_of: Callable[[str], int] | None = None  # rich.cells.cell_len, imported by the first wide cell
+
+
+def _rich_cell_len() -> Callable[[str], int]:
+    global _cell_len_of
     from rich.cells import cell_len
 
-    return cell_len(plain)
+    _cell_len_of = cell_len
+    return cell_len
 
 
 Step = tuple[str, str, int | None]  # ("add", column, None) or ("grow", column, up to width; None: full)
