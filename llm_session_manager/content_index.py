@@ -322,7 +322,8 @@ def _read_files(jobs: list[FileJob]) -> Iterator[FileResult]:
 def read_file(job: FileJob) -> FileResult:
     """The rows of the complete lines ``job``'s file holds past its prior offset (all of them when the
     file was rewritten: another inode, shorter, or another head), read a block at a time."""
-    from llm_session_manager.agents.common import HEAD_BYTES, open_regular
+    from llm_session_manager.agents.common import HEAD_BYTES
+    from llm_session_manager.fileio import open_regular
 
     result = FileResult(job)
     try:

@@ -562,7 +562,7 @@ def rollout_session_id(path: str) -> str | None:
 def _rollout_is_subagent(path: str) -> bool:
     """Whether the rollout's first line (``session_meta``) says a sub-agent thread wrote it:
     ``payload.source`` is ``{"subagent": …}`` (a top-level session has ``"cli"``, ``"exec"``, …)."""
-    from llm_session_manager.agents.common import open_regular
+    from llm_session_manager.fileio import open_regular
 
     try:
         with open_regular(path) as fh:  # never a FIFO's open() that waits for a writer

@@ -2,7 +2,8 @@
 
 A FIFO, a socket or a device where a file is expected would block ``open()`` or read forever
 (``/dev/zero``); a huge file would be read whole into memory. ``read_regular`` opens without blocking,
-accepts only regular files, and refuses those larger than a cap.
+accepts only regular files, and refuses those larger than a cap; ``open_regular`` opens one for reading
+as it goes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 
 class UnreadableFile(OSError):
@@ -43,3 +45,18 @@ def read_regular(path: str | Path, max_bytes: int) -> bytes | None:
         return data
     finally:
         os.close(fd)
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """``path`` opened for binary reading, only if it is a regular file: a FIFO put where a transcript
+    was would block ``open()`` and a link to ``/dev/zero`` would be read forever. Opened without
+    blocking (O_NONBLOCK, which does not affect reads of regular files); raises ``UnreadableFile``
+    (an OSError, reported by the scan as an unreadable file) for anything else."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnreadableFile(f"{path}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -135,7 +135,7 @@ class Archiver:
 
 def _append(path: str, target: Path, start: int, end: int) -> None:
     """Bytes ``start``..``end`` of ``path`` added to its copy as one more gzip member."""
-    from llm_session_manager.agents.common import open_regular
+    from llm_session_manager.fileio import open_regular
 
     with open_regular(path) as src:
         src.seek(start)
@@ -147,7 +147,7 @@ def _append(path: str, target: Path, start: int, end: int) -> None:
 def _copy_prefix(path: str, target: Path, size: int) -> None:
     """``target`` = gzip of the first ``size`` bytes of ``path``, written under another name first so
     that a copy is never half-written."""
-    from llm_session_manager.agents.common import open_regular
+    from llm_session_manager.fileio import open_regular
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")

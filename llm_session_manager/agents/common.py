@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TypedDict, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from llm_session_manager.agents.base import FileState, Turn
 from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.digest import blake2b
-from llm_session_manager.fileio import UnreadableFile
+from llm_session_manager.fileio import open_regular as open_regular  # the readers take it from here
 from llm_session_manager.safetext import title_line
 from llm_session_manager.timefmt import canonical_ts, parse_ts
 
@@ -111,21 +110,6 @@ def _show(value: Any) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # Files someone else controls
-
-
-def open_regular(path: str | Path) -> BinaryIO:
-    """``path`` opened for binary reading, only if it is a regular file: a FIFO put where a transcript
-    was would block ``open()`` and a link to ``/dev/zero`` would be read forever. Opened without
-    blocking (O_NONBLOCK, which does not affect reads of regular files); raises ``UnreadableFile``
-    (an OSError, reported by the scan as an unreadable file) for anything else."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnreadableFile(f"{path}: not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def first_visit(seen: set[tuple[int, int]], path: str) -> bool:

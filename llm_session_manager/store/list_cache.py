@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from llm_session_manager.digest import blake2b
+from llm_session_manager.fileio import open_regular
 from llm_session_manager.store.db import database_file
 
 # Our own tables a listing shows (tags, projects, descriptions, closed marks, hook states, imported and
@@ -127,16 +127,15 @@ def _open_named(conn: sqlite3.Connection, ref: bytes) -> tuple[BinaryIO, int] | 
     if folder is None or named is None:
         return None
     try:
-        fd = os.open(folder / named[0], os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fh = open_regular(folder / named[0])
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
-        if stat.S_ISREG(st.st_mode) and st.st_size == named[1]:
-            return os.fdopen(fd, "rb"), named[1]
+        if os.fstat(fh.fileno()).st_size == named[1]:
+            return fh, named[1]
     except OSError:
         pass
-    os.close(fd)
+    fh.close()
     return None
 
 
