@@ -13,13 +13,21 @@ from pathlib import Path
 from llm_session_manager.store import db, list_cache
 
 
+def loaded(conn: sqlite3.Connection, query: str) -> tuple[str, float, bytes] | None:
+    """The stored output of ``query`` read whole, with its keys and end of validity (None: none, or not
+    as it was written)."""
+    opened = list_cache.open_stored(conn, query)
+    output = opened.read() if opened is not None else None
+    return None if opened is None or output is None else (opened.keys, opened.valid_until, output)
+
+
 def test_a_stored_output_reads_back_whole_and_replaces_the_last(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "lsm.db")
     big = b"[\n" + b'  {"id": "x"},\n' * 200_000 + b"]\n"
     list_cache.save(conn, "list-all-json", "k1", 12.5, [big])
-    assert list_cache.load(conn, "list-all-json") == list_cache.Entry("k1", 12.5, big)
+    assert loaded(conn, "list-all-json") == ("k1", 12.5, big)
     list_cache.save(conn, "list-all-json", "k2", 13.0, [b""])
-    assert list_cache.load(conn, "list-all-json") == list_cache.Entry("k2", 13.0, b"")
+    assert loaded(conn, "list-all-json") == ("k2", 13.0, b"")
     assert conn.execute("SELECT count(*) FROM list_cache").fetchone()[0] == 1
     assert not conn.in_transaction
 
@@ -45,8 +53,8 @@ def test_the_output_is_a_private_file_named_in_its_row_and_goes_with_it(tmp_path
     assert len(files(tmp_path)) == 2 and first not in files(tmp_path)  # the replaced output is gone
     list_cache.drop(conn, "list-all-json")
     list_cache.drop(conn, "list-all-json")  # nothing there: nothing happens
-    assert len(files(tmp_path)) == 1 and list_cache.load(conn, "list-all-json") is None
-    assert list_cache.load(conn, "list-all-table") == list_cache.Entry("k1", 12.5, b"[]")
+    assert len(files(tmp_path)) == 1 and loaded(conn, "list-all-json") is None
+    assert loaded(conn, "list-all-table") == ("k1", 12.5, b"[]")
 
 
 def test_a_file_gone_cut_short_or_replaced_by_something_else_is_no_output(tmp_path: Path) -> None:
@@ -56,16 +64,16 @@ def test_a_file_gone_cut_short_or_replaced_by_something_else_is_no_output(tmp_pa
     list_cache.save(conn, "q", "k", 1.0, [b"0123456789"])
     path = tmp_path / list_cache.FOLDER / files(tmp_path)[0]
     path.write_bytes(b"01234")
-    assert list_cache.load(conn, "q") is None
+    assert loaded(conn, "q") is None
     path.write_bytes(b"0123456789-and-more")
-    assert list_cache.load(conn, "q") is None
+    assert loaded(conn, "q") is None
     path.unlink()
     os.mkfifo(path)  # would block a plain open()
-    assert list_cache.load(conn, "q") is None
+    assert loaded(conn, "q") is None
     path.unlink()
-    assert list_cache.load(conn, "q") is None
+    assert loaded(conn, "q") is None
     conn.execute("UPDATE list_cache SET output = ?", (list_cache.FILE_REF + b"../../etc/passwd:10",))
-    assert list_cache.load(conn, "q") is None  # a name that is not ours is never opened
+    assert loaded(conn, "q") is None  # a name that is not ours is never opened
 
 
 def test_files_no_row_names_are_swept_once_old(tmp_path: Path) -> None:
@@ -80,7 +88,7 @@ def test_files_no_row_names_are_swept_once_old(tmp_path: Path) -> None:
     (folder / "notes.txt").write_bytes(b"not ours")
     list_cache.save(conn, "q", "k2", 1.0, [b"[1]"])
     assert not old.exists() and young.exists() and (folder / "notes.txt").exists()
-    assert list_cache.load(conn, "q") == list_cache.Entry("k2", 1.0, b"[1]")
+    assert loaded(conn, "q") == ("k2", 1.0, b"[1]")
 
 
 def test_a_database_in_memory_keeps_the_output_in_its_row_and_old_rows_still_read(tmp_path: Path) -> None:
@@ -88,12 +96,12 @@ def test_a_database_in_memory_keeps_the_output_in_its_row_and_old_rows_still_rea
     db.migrate(conn)
     list_cache.save(conn, "q", "k", 2.0, [b"[1, 2]"])
     assert conn.execute("SELECT output FROM list_cache").fetchone()[0] == b"[1, 2]"
-    assert list_cache.load(conn, "q") == list_cache.Entry("k", 2.0, b"[1, 2]")
+    assert loaded(conn, "q") == ("k", 2.0, b"[1, 2]")
     on_disk = db.connect(tmp_path / "lsm.db")  # a row stored whole by an earlier version
     on_disk.execute("INSERT INTO list_cache VALUES ('q', 'k', 3.0, ?)", (b"[3]",))
-    assert list_cache.load(on_disk, "q") == list_cache.Entry("k", 3.0, b"[3]")
+    assert loaded(on_disk, "q") == ("k", 3.0, b"[3]")
     list_cache.save(on_disk, "q", "k", 4.0, [b"[4]"])
-    assert list_cache.load(on_disk, "q") == list_cache.Entry("k", 4.0, b"[4]")
+    assert loaded(on_disk, "q") == ("k", 4.0, b"[4]")
 
 
 def test_an_output_in_pieces_is_written_as_it_comes_and_its_file_returned(tmp_path: Path) -> None:
@@ -108,11 +116,11 @@ def test_an_output_in_pieces_is_written_as_it_comes_and_its_file_returned(tmp_pa
 
     path = list_cache.save(conn, "q", "k", 5.0, one_at_a_time())
     assert path is not None and path.read_bytes() == b"".join(pieces) == b"".join(made)
-    assert list_cache.load(conn, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))
+    assert loaded(conn, "q") == ("k", 5.0, b"".join(pieces))
     memory = sqlite3.connect(":memory:", isolation_level=None)
     db.migrate(memory)
     assert list_cache.save(memory, "q", "k", 5.0, iter(pieces)) is None
-    assert list_cache.load(memory, "q") == list_cache.Entry("k", 5.0, b"".join(pieces))
+    assert loaded(memory, "q") == ("k", 5.0, b"".join(pieces))
 
 
 def test_an_opened_output_reads_whole_even_if_a_later_run_replaces_it(tmp_path: Path) -> None:

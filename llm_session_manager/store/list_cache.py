@@ -35,13 +35,6 @@ _STATE_QUERIES = (
 )
 
 
-@dataclass(frozen=True)
-class Entry:
-    keys: str
-    valid_until: float  # seconds since the epoch
-    output: bytes | bytearray  # read back as bytes
-
-
 def state_digest(conn: sqlite3.Connection) -> str:
     """A digest of every stored row of ours that a listing shows."""
     digest = blake2b(digest_size=16)
@@ -97,13 +90,6 @@ def open_stored(conn: sqlite3.Connection, query: str) -> Opened | None:
         return Opened(row[0], float(row[1]), io.BytesIO(row[2]), len(row[2]))
     opened = _open_named(conn, row[2])
     return None if opened is None else Opened(row[0], float(row[1]), *opened)
-
-
-def load(conn: sqlite3.Connection, query: str) -> Entry | None:
-    """The stored output of ``query``, read whole."""
-    opened = open_stored(conn, query)
-    output = opened.read() if opened is not None else None
-    return None if opened is None or output is None else Entry(opened.keys, opened.valid_until, output)
 
 
 def _folder(conn: sqlite3.Connection) -> Path | None:
