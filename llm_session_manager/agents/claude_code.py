@@ -42,7 +42,7 @@ from llm_session_manager.agents.common import (
     scandir,
     title_from,
 )
-from llm_session_manager.agents.jsonl import fold_lines, read_tail
+from llm_session_manager.agents.jsonl import Fold, fold_lines, read_tail
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.digest import blake2b
 from llm_session_manager.paths import Paths
@@ -72,6 +72,13 @@ CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
 # are at least a process start older.
 FORK_JITTER = timedelta(milliseconds=100)
 NO_BRANCH = "HEAD"  # what Claude Code writes as gitBranch outside a git repository
+CMDS_KEEP = 200  # shell commands remembered by call id (a failed result names its call)
+COMMAND_CHARS = 200  # of each
+FAILS_KEEP = 200  # commands counted by their failures
+INTERRUPTS_KEEP = 10  # times of the latest interruptions
+# What Claude Code writes as a user line that is no prompt (slash commands, their output, reminders).
+NOISE_PREFIXES = ("<local-command", "<command-", "<bash-", "Caveat:", "<system-reminder>")
+CLEAR_COMMAND = "<command-name>/clear</command-name>"
 
 
 def encode_project_dir(cwd: str) -> str:
@@ -158,7 +165,7 @@ def _text_of(content: Any) -> str:
 
 def _is_command_noise(text: str) -> bool:
     stripped = text.lstrip()
-    return stripped.startswith(("<local-command", "<command-", "<bash-", "Caveat:", "<system-reminder>"))
+    return stripped.startswith(NOISE_PREFIXES)
 
 
 def _note_fatal(data: dict[str, Any], text: str) -> None:
@@ -193,7 +200,7 @@ def _user_text(data: dict[str, Any], text: str, ts: str | None) -> str:
         _interrupt(data, ts)
         return ""
     if _is_command_noise(text):
-        if "<command-name>/clear</command-name>" in text:
+        if CLEAR_COMMAND in text:
             _fresh_context(data)
         return ""
     return text if text.strip() else ""
@@ -227,7 +234,7 @@ def _fresh_context(data: dict[str, Any]) -> None:
 
 def _interrupt(data: dict[str, Any], ts: str | None) -> None:
     data["interruptions"] += 1
-    _push_recent(data["recent_int"], ts, 10)
+    _push_recent(data["recent_int"], ts, INTERRUPTS_KEEP)
 
 
 def _handle_tool_result(data: dict[str, Any], block: dict[str, Any], ts: str | None) -> None:
@@ -241,7 +248,7 @@ def _tool_result(data: dict[str, Any], is_error: bool, tool_use_id: Any, ts: str
         if command:
             fails = data["fails"]
             fails[command] = fails.get(command, 0) + 1
-            if len(fails) > 200:
+            if len(fails) > FAILS_KEEP:
                 fails.pop(next(iter(fails)))
     _push_recent(data["recent"], [ts, is_error])
 
@@ -257,8 +264,8 @@ def _tool_command(data: dict[str, Any], command: Any, call_id: Any) -> None:
     """Remember a shell command by its call id (a failed result names the call)."""
     if isinstance(command, str) and call_id:
         cmds = data["cmds"]
-        cmds[str(call_id)] = command[:200]
-        if len(cmds) > 200:
+        cmds[str(call_id)] = command[:COMMAND_CHARS]
+        if len(cmds) > CMDS_KEEP:
             cmds.pop(next(iter(cmds)))
 
 
@@ -540,6 +547,27 @@ def _typed_lines() -> Any:
 
         _lines, _LINE = claude_lines, claude_lines.Line
     return _lines
+
+
+# The compiled fold (_claude_fold.c), when it was built: it folds the common lines the way _apply_typed
+# does and hands every other line back to decode_line and apply_line. Without a C compiler at install
+# time there is none, and every line is folded in Python as before.
+_fast: Fold | None = None
+_fast_tried = False
+
+
+def compiled_fold() -> Fold | None:
+    global _fast, _fast_tried  # a lazy import, once per process
+    if not _fast_tried:
+        _fast_tried = True
+        try:
+            from llm_session_manager.agents import _claude_fold
+
+            _claude_fold.configure(sys.modules[__name__])  # it reads the constants and helpers it shares
+        except (ImportError, TypeError, ValueError, OverflowError):  # not built, or built for another version
+            return None
+        _fast = _claude_fold.fold
+    return _fast
 
 
 def decode_line(data: dict[str, Any], raw: Any) -> Any:
@@ -838,7 +866,7 @@ class ClaudeCodeReader:
             else:
                 data = prior.data
                 offset = prior.offset
-            offset = fold_lines(fh, offset, data, apply_line, bad_line, decode_line)
+            offset = fold_lines(fh, offset, data, apply_line, bad_line, decode_line, compiled_fold())
             offset, data["tail_partial"] = read_tail(fh, offset, data, apply_line)
         _forget_old_times(data)
         return FileState(str(path), session_key, identity, offset, head, data)

@@ -16,6 +16,8 @@ CHUNK = 512 * 1024
 # string was expected, a missing key, a number too large...). Such a line is counted as skipped.
 LINE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
 S = TypeVar("S")
+# A compiled fold: (buffer, start, end, state, one) -> the offset after the last complete line.
+Fold = Callable[[bytearray, int, int, Any, Callable[[int, int], None]], int]
 
 
 def fold_lines(
@@ -25,12 +27,15 @@ def fold_lines(
     apply: Callable[[S, Any], None],
     bad: Callable[[S], None],
     decode: Callable[[S, memoryview], Any] | None = None,
+    fast: Fold | None = None,
 ) -> int:
     """Call ``apply(state, obj)`` for every complete JSON line from byte ``offset`` of the open binary
     file ``fh`` (``bad(state)`` for a line that is not JSON; blank lines are ignored). Returns the offset
     after the last complete line: a final line without its newline is left for the next read.
     ``decode(state, line)`` replaces ``orjson.loads`` (a reader's typed decoder; ValueError for a line
-    that is not JSON).
+    that is not JSON). ``fast(buf, start, end, state, one)``, a reader's compiled fold, folds the complete
+    lines of ``buf[start:end]`` itself and returns the offset after the last newline; it calls
+    ``one(start, stop)`` for each line it leaves to ``decode`` and ``apply``.
 
     One buffer is reused for the whole file and each line is decoded from a view of it: no copy of
     the file's lines, and no fresh memory to fault in for every chunk."""
@@ -39,34 +44,46 @@ def fold_lines(
     view = memoryview(buf)
     filled = 0  # bytes of an unfinished line at the start of buf
     loads: Callable[[memoryview], Any] = orjson.loads if decode is None else partial(decode, state)
-    find = buf.find
+
+    def one(start: int, stop: int) -> None:  # a line (that ``fast`` left to Python)
+        line = view[start:stop]
+        try:
+            obj = loads(line)
+        except ValueError:
+            if not line.tobytes().isspace():
+                bad(state)
+        else:
+            try:
+                apply(state, obj)
+            except LINE_ERRORS:
+                bad(state)  # a line of the wrong shape costs that line, never the session
+
+    fold = _each_line if fast is None else fast
     while True:
         if filled == len(buf):  # one line longer than the buffer: a larger one
             buf = buf + bytes(len(buf))
-            view, find = memoryview(buf), buf.find
+            view = memoryview(buf)
         got = fh.readinto(view[filled:])
         if not got:
             return offset
         end = filled + got
-        pos = 0
-        while (newline := find(b"\n", pos, end)) >= 0:
-            if newline > pos:  # the fold inline: this loop runs once per line
-                line = view[pos:newline]
-                try:
-                    obj = loads(line)
-                except ValueError:
-                    if not line.tobytes().isspace():
-                        bad(state)
-                else:
-                    try:
-                        apply(state, obj)
-                    except LINE_ERRORS:
-                        bad(state)  # a line of the wrong shape costs that line, never the session
-            pos = newline + 1
+        pos = fold(buf, 0, end, state, one)
         offset += pos
         filled = end - pos
         if filled:
             buf[:filled] = bytes(view[pos:end])
+
+
+def _each_line(buf: bytearray, start: int, end: int, _state: object, one: Callable[[int, int], None]) -> int:
+    """``one(start, stop)`` for each complete, non-empty line of ``buf[start:end]``; the offset after the
+    last newline."""
+    find = buf.find
+    pos = start
+    while (newline := find(b"\n", pos, end)) >= 0:
+        if newline > pos:
+            one(pos, newline)
+        pos = newline + 1
+    return pos
 
 
 def _buffer_size(fh: Any, offset: int) -> int:

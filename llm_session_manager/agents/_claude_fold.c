@@ -1,0 +1,1190 @@
+/* The common Claude Code transcript lines folded in C: an optional accelerator of agents/claude_code.py.
+ *
+ * A cold scan spends most of its time in two steps per line: decoding the JSON (msgspec) and folding
+ * the decoded line into the file's state in Python (~9 us a line, ~190,000 lines per 285 MB). This
+ * module does both for the lines that make up nearly all of a transcript: assistant replies (usage,
+ * tool calls), user lines that carry only tool results, and lines of other types read only for their
+ * time and place. It changes the very same state dict, with the same keys and values, as
+ * claude_code._apply_typed would.
+ *
+ * Everything else is handed back to Python, line by line, before anything is changed: a prompt, an
+ * interruption, an API error, a failed tool result, a logged cost, a fork's file, a system or title
+ * line, an attachment, a count that is not a plain integer in range, a timestamp in another form, any
+ * value of a type the Python fold would treat specially, and any line that is not strictly valid JSON
+ * (invalid UTF-8, a lone surrogate, a control character, a duplicate key the fold reads, nesting
+ * deeper than MAX_DEPTH...). Python then decodes and folds that line as it always has, so this module
+ * never has to agree with a decoder on anything but valid JSON of the expected shape.
+ * tests/test_claude_fold.py holds the two folds to the same states, on real and generated
+ * transcripts and on many thousands of mutated lines.
+ *
+ * The text is hostile input: every read is bounded by the line's end, nothing is copied into a fixed
+ * buffer, and a string is decoded into a buffer of its own raw length (a JSON escape never decodes
+ * into more bytes than it takes).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#include <emmintrin.h>
+#define SCAN16 1 /* 16 bytes at a time (every x86-64 has SSE2) */
+#endif
+
+#define MAX_DEPTH 64
+#define MAX_BLOCKS 64
+#define MAX_DIGITS 15 /* a count of 16 digits or more may pass MAX_COUNT: Python decides */
+
+/* --- configuration, set once by claude_code.py (configure) ------------------------------------------ */
+
+static Py_ssize_t recent_keep = -1, ctx_history = -1, cmds_keep = -1, command_chars = -1, fails_keep = -1,
+                  interrupts_keep = -1;
+static long long max_count = -1;
+static PyObject *no_branch, *synthetic, *dict_types, *interrupt_prefix, *noise_prefixes, *clear_command;
+static PyObject *better_fn, *fresh_context_fn, *title_fn, *newline;
+
+/* Keys of the state dict (claude_code.new_data), and the values the fold compares. */
+static PyObject *k_lines, *k_first_ts, *k_last_ts, *k_branch, *k_cwd, *k_recent, *k_entries,
+    *k_tool_calls, *k_cmds, *k_ctx, *k_ctx_hist, *k_peak_ctx, *k_last_model, *k_fork, *k_prompts, *k_turns,
+    *k_first_prompt, *k_interruptions, *k_recent_int, *k_tool_errors, *k_fails;
+
+/* --- the scanner ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const unsigned char *s; /* a string's raw text between its quotes */
+    Py_ssize_t n;
+    int esc;   /* it holds an escape */
+    int ascii; /* every byte is ASCII (escapes included as written) */
+} Str;
+
+enum { ABSENT = 0, JNULL, JTRUE, JFALSE, JSTR, JINT, JNUM, JOBJ, JARR };
+
+typedef struct {
+    int kind;
+    Str str;      /* JSTR */
+    long long i;  /* JINT: a non-negative integer of at most MAX_DIGITS digits */
+} Val;
+
+typedef struct {
+    const unsigned char *p, *end;
+    int depth;
+    int strict; /* a value msgspec decodes (UTF-8 checked); else one it skips (UTF-8 not checked) */
+} Scan;
+
+static inline void skip_ws(Scan *sc) {
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\r' || *sc->p == '\n'))
+        sc->p++;
+}
+
+/* The bytes of w (little-endian: the first byte lowest) that are '"', '\\' or below 0x20 (or, when `high`,
+ * above 0x7f), as each byte's top bit. A borrow may flag a byte above a true one, never one below: the
+ * lowest flag is always a true one. */
+static inline uint64_t swar_special(uint64_t w, int high) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w);
+    if (high) hit |= w;
+    return hit & highs;
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_FLAGGED(m) (__builtin_ctzll(m) >> 3) /* the first special byte itself */
+#else
+#define FIRST_FLAGGED(m) 0 /* the bytes one at a time from the word's start */
+#endif
+
+static int hex4(const unsigned char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned c = p[k], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return 0;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* One UTF-8 sequence at p (a lead byte >= 0x80): its length, or 0 when it is not well formed (overlong,
+ * a surrogate, above U+10FFFF, cut short). */
+static Py_ssize_t utf8_len(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    Py_ssize_t left = end - p;
+    if (c >= 0xC2 && c <= 0xDF) return (left >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (left < 3 || (p[2] & 0xC0) != 0x80) return 0;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+        return (p[1] >= lo && p[1] <= hi) ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (left < 4 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+        return (p[1] >= lo && p[1] <= hi) ? 4 : 0;
+    }
+    return 0;
+}
+
+/* A string at sc->p (its opening quote); 1, or 0 when it is not valid. Escapes and control characters
+ * are checked always, UTF-8 only when sc->strict: msgspec checks the UTF-8 of the values it decodes,
+ * never of those it skips (and a line it accepts must be accepted here, or the two folds differ). */
+static int scan_string(Scan *sc, Str *out) {
+    const unsigned char *p = sc->p + 1, *end = sc->end;
+    int esc = 0, ascii = 1, strict = sc->strict;
+    out->s = p;
+    for (;;) {
+#ifdef SCAN16
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1F);
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                       _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f)); /* below 0x20 */
+            int mask = _mm_movemask_epi8(hit) | (strict ? _mm_movemask_epi8(v) : 0);
+            if (mask) {
+                p += __builtin_ctz((unsigned)mask);
+                goto special;
+            }
+            p += 16;
+        }
+#endif
+        while (end - p >= 8) {
+            uint64_t w, m;
+            memcpy(&w, p, 8);
+            if ((m = swar_special(w, strict))) {
+                p += FIRST_FLAGGED(m);
+                break;
+            }
+            p += 8;
+        }
+#ifdef SCAN16
+    special:
+#endif
+        if (p >= end) return 0;
+        unsigned c = *p;
+        if (c == '"') break;
+        if (c == '\\') {
+            esc = 1;
+            if (end - p < 2) return 0;
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                break;
+            case 'u': {
+                unsigned u;
+                if (end - p < 6 || !hex4(p + 2, &u)) return 0;
+                p += 6;
+                if (u >= 0xDC00 && u <= 0xDFFF) return 0; /* a lone low surrogate */
+                if (u >= 0xD800 && u <= 0xDBFF) {         /* must be followed by a low one */
+                    unsigned lo;
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, &lo)) return 0;
+                    if (lo < 0xDC00 || lo > 0xDFFF) return 0;
+                    p += 6;
+                }
+                break;
+            }
+            default:
+                return 0;
+            }
+        } else if (c < 0x20) {
+            return 0;
+        } else if (c < 0x80) {
+            p++;
+        } else if (!strict) {
+            p++;
+        } else {
+            Py_ssize_t n = utf8_len(p, end);
+            if (!n) return 0;
+            ascii = 0;
+            p += n;
+        }
+    }
+    out->n = p - out->s;
+    out->esc = esc;
+    out->ascii = strict && ascii; /* unknown when skipped: the SWAR loop passes over bytes above 0x7f */
+    sc->p = p + 1;
+    return 1;
+}
+
+/* A number, strictly by JSON's grammar; JINT with its value when it is a plain non-negative integer of
+ * at most MAX_DIGITS digits, else JNUM. */
+static int scan_number(Scan *sc, Val *v) {
+    const unsigned char *p = sc->p, *end = sc->end, *digits;
+    int plain = 1;
+    if (p < end && *p == '-') { plain = 0; p++; }
+    digits = p;
+    if (p >= end) return 0;
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') p++;
+    else return 0;
+    Py_ssize_t ndigits = p - digits;
+    if (p < end && *p == '.') {
+        plain = 0;
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return 0;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        plain = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || *p < '0' || *p > '9') return 0;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (plain && ndigits <= MAX_DIGITS) {
+        long long i = 0;
+        for (const unsigned char *d = digits; d < digits + ndigits; d++) i = i * 10 + (*d - '0');
+        v->kind = JINT;
+        v->i = i;
+    } else {
+        v->kind = JNUM;
+    }
+    sc->p = p;
+    return 1;
+}
+
+static int lit(Scan *sc, const char *word, Py_ssize_t n) {
+    if (sc->end - sc->p < n || memcmp(sc->p, word, (size_t)n) != 0) return 0;
+    sc->p += n;
+    return 1;
+}
+
+static int skip_value(Scan *sc);
+
+/* An object or array not read: validated, skipped. */
+static int skip_container(Scan *sc, unsigned char close) {
+    if (++sc->depth > MAX_DEPTH) return 0;
+    sc->p++;
+    skip_ws(sc);
+    if (sc->p < sc->end && *sc->p == close) { sc->p++; sc->depth--; return 1; }
+    for (;;) {
+        if (close == '}') {
+            Str key;
+            if (sc->p >= sc->end || *sc->p != '"' || !scan_string(sc, &key)) return 0;
+            skip_ws(sc);
+            if (sc->p >= sc->end || *sc->p != ':') return 0;
+            sc->p++;
+            skip_ws(sc);
+        }
+        if (!skip_value(sc)) return 0;
+        skip_ws(sc);
+        if (sc->p >= sc->end) return 0;
+        if (*sc->p == ',') { sc->p++; skip_ws(sc); continue; }
+        if (*sc->p == close) { sc->p++; sc->depth--; return 1; }
+        return 0;
+    }
+}
+
+/* Any value at sc->p (no leading whitespace), into v when v is given (its kind; a string's text; an
+ * integer's value). Objects and arrays are skipped here: JOBJ / JARR. */
+static int scan_value(Scan *sc, Val *v) {
+    Val tmp;
+    if (!v) v = &tmp;
+    if (sc->p >= sc->end) return 0;
+    switch (*sc->p) {
+    case '"': v->kind = JSTR; return scan_string(sc, &v->str);
+    case '{': v->kind = JOBJ; return skip_container(sc, '}');
+    case '[': v->kind = JARR; return skip_container(sc, ']');
+    case 't': v->kind = JTRUE; return lit(sc, "true", 4);
+    case 'f': v->kind = JFALSE; return lit(sc, "false", 5);
+    case 'n': v->kind = JNULL; return lit(sc, "null", 4);
+    default: return scan_number(sc, v);
+    }
+}
+
+static int skip_value(Scan *sc) { return scan_value(sc, NULL); }
+
+/* Object members one at a time: 1 with the key (escape-free: a key spelled with escapes is left to
+ * Python) and sc->p at its value, 0 at the closing brace, -1 when not valid. `first` is set for the
+ * first call (sc->p at the opening brace). */
+static int next_member(Scan *sc, Str *key, int *first) {
+    if (*first) {
+        *first = 0;
+        if (sc->p >= sc->end || *sc->p != '{' || ++sc->depth > MAX_DEPTH) return -1;
+        sc->p++;
+        skip_ws(sc);
+        if (sc->p < sc->end && *sc->p == '}') { sc->p++; sc->depth--; return 0; }
+    } else {
+        skip_ws(sc);
+        if (sc->p >= sc->end) return -1;
+        if (*sc->p == '}') { sc->p++; sc->depth--; return 0; }
+        if (*sc->p != ',') return -1;
+        sc->p++;
+        skip_ws(sc);
+    }
+    if (sc->p >= sc->end || *sc->p != '"' || !scan_string(sc, key) || key->esc) return -1;
+    skip_ws(sc);
+    if (sc->p >= sc->end || *sc->p != ':') return -1;
+    sc->p++;
+    skip_ws(sc);
+    return 1;
+}
+
+static inline int key_is(const Str *key, const char *name) {
+    size_t n = strlen(name);
+    return (size_t)key->n == n && memcmp(key->s, name, n) == 0;
+}
+
+/* A value msgspec decodes, whole (UTF-8 checked). */
+static int decoded(Scan *sc, Val *v) {
+    sc->strict = 1;
+    int ok = scan_value(sc, v);
+    sc->strict = 0;
+    return ok;
+}
+
+/* A member the fold reads: a second one with the same key is left to Python (which takes the last). */
+static int take(Scan *sc, Val *v) {
+    return v->kind == ABSENT && decoded(sc, v);
+}
+
+/* A member msgspec decodes that the fold does not read here (it leaves such lines to Python). */
+static int check(Scan *sc) {
+    Val v;
+    return decoded(sc, &v);
+}
+
+/* --- a transcript line ---------------------------------------------------------------------------- */
+
+enum { B_OTHER = 0, B_TOOL_RESULT, B_TOOL_USE, B_TEXT };
+
+typedef struct {
+    int type;  /* B_* (B_OTHER: no type, or a string naming another block) */
+    Val id, is_error, input, command, tool_use_id;
+    Val text; /* skipped as msgspec skips its Raw (no UTF-8 check): checked when decoded */
+} Block;
+
+typedef struct {
+    Val type, timestamp, side, cwd, branch, cost, api_error, request_id, uuid, attachment, message;
+    Val is_meta, is_compact;
+    Val msg_id, model, usage, content;
+    Val in, out, cc, cr, cache, one_hour;
+    int nblocks;
+    Block blocks[MAX_BLOCKS];
+} Line;
+
+static int parse_input(Scan *sc, Block *b) {
+    Str key;
+    int first = 1, r;
+    b->input.kind = JOBJ;
+    while ((r = next_member(sc, &key, &first)) == 1) {
+        if (key_is(&key, "command") ? !take(sc, &b->command) : !skip_value(sc)) return 0;
+    }
+    return r == 0;
+}
+
+static int parse_block(Scan *sc, Block *b) {
+    Str key;
+    int first = 1, r;
+    Val type = {0};
+    memset(b, 0, sizeof(*b));
+    if (sc->p >= sc->end || *sc->p != '{') return 0; /* a block must be an object */
+    while ((r = next_member(sc, &key, &first)) == 1) {
+        int ok;
+        if (key_is(&key, "type")) ok = take(sc, &type);
+        else if (key_is(&key, "id")) ok = take(sc, &b->id);
+        else if (key_is(&key, "is_error")) ok = take(sc, &b->is_error);
+        else if (key_is(&key, "tool_use_id")) ok = take(sc, &b->tool_use_id);
+        else if (key_is(&key, "text")) ok = b->text.kind == ABSENT && scan_value(sc, &b->text);
+        else if (key_is(&key, "input")) {
+            if (b->input.kind != ABSENT) return 0;
+            if (sc->p < sc->end && *sc->p == '{') ok = parse_input(sc, b);
+            else ok = scan_value(sc, &b->input) && b->input.kind == JNULL;
+        } else ok = skip_value(sc);
+        if (!ok) return 0;
+    }
+    if (r != 0) return 0;
+    if (type.kind == JSTR) {
+        if (type.str.esc) return 0;
+        if (key_is(&type.str, "tool_result")) b->type = B_TOOL_RESULT;
+        else if (key_is(&type.str, "tool_use")) b->type = B_TOOL_USE;
+        else if (key_is(&type.str, "text")) b->type = B_TEXT;
+    } else if (type.kind != ABSENT && type.kind != JNULL) {
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_content(Scan *sc, Line *L) {
+    if (sc->p < sc->end && *sc->p == '[') {
+        L->content.kind = JARR;
+        if (++sc->depth > MAX_DEPTH) return 0;
+        sc->p++;
+        skip_ws(sc);
+        if (sc->p < sc->end && *sc->p == ']') { sc->p++; sc->depth--; return 1; }
+        for (;;) {
+            if (L->nblocks >= MAX_BLOCKS || !parse_block(sc, &L->blocks[L->nblocks])) return 0;
+            L->nblocks++;
+            skip_ws(sc);
+            if (sc->p >= sc->end) return 0;
+            if (*sc->p == ',') { sc->p++; skip_ws(sc); continue; }
+            if (*sc->p == ']') { sc->p++; sc->depth--; return 1; }
+            return 0;
+        }
+    }
+    return decoded(sc, &L->content) && (L->content.kind == JSTR || L->content.kind == JNULL);
+}
+
+static int parse_cache_creation(Scan *sc, Line *L) {
+    Str key;
+    int first = 1, r;
+    L->cache.kind = JOBJ;
+    while ((r = next_member(sc, &key, &first)) == 1) {
+        if (key_is(&key, "ephemeral_1h_input_tokens") ? !take(sc, &L->one_hour) : !skip_value(sc)) return 0;
+    }
+    return r == 0;
+}
+
+static int parse_usage(Scan *sc, Line *L) {
+    Str key;
+    int first = 1, r;
+    L->usage.kind = JOBJ;
+    while ((r = next_member(sc, &key, &first)) == 1) {
+        int ok;
+        if (key_is(&key, "input_tokens")) ok = take(sc, &L->in);
+        else if (key_is(&key, "output_tokens")) ok = take(sc, &L->out);
+        else if (key_is(&key, "cache_creation_input_tokens")) ok = take(sc, &L->cc);
+        else if (key_is(&key, "cache_read_input_tokens")) ok = take(sc, &L->cr);
+        else if (key_is(&key, "cache_creation")) {
+            if (L->cache.kind != ABSENT) return 0;
+            if (sc->p < sc->end && *sc->p == '{') ok = parse_cache_creation(sc, L);
+            else ok = scan_value(sc, &L->cache) && L->cache.kind == JNULL;
+        } else ok = skip_value(sc);
+        if (!ok) return 0;
+    }
+    return r == 0;
+}
+
+static int parse_message(Scan *sc, Line *L) {
+    Str key;
+    int first = 1, r;
+    L->message.kind = JOBJ;
+    while ((r = next_member(sc, &key, &first)) == 1) {
+        int ok;
+        if (key_is(&key, "id")) ok = take(sc, &L->msg_id);
+        else if (key_is(&key, "model")) ok = take(sc, &L->model);
+        else if (key_is(&key, "usage")) {
+            if (L->usage.kind != ABSENT) return 0;
+            if (sc->p < sc->end && *sc->p == '{') ok = parse_usage(sc, L);
+            else ok = scan_value(sc, &L->usage) && L->usage.kind == JNULL;
+        } else if (key_is(&key, "content")) {
+            if (L->content.kind != ABSENT) return 0;
+            ok = parse_content(sc, L);
+        } else ok = skip_value(sc);
+        if (!ok) return 0;
+    }
+    return r == 0;
+}
+
+/* The whole line, strictly: 1 when parsed, 0 to leave it to Python. */
+static int parse_line(const unsigned char *p, const unsigned char *end, Line *L) {
+    Scan sc = {p, end, 0, 0};
+    Str key;
+    int first = 1, r;
+    memset(L, 0, offsetof(Line, blocks));
+    skip_ws(&sc);
+    while ((r = next_member(&sc, &key, &first)) == 1) {
+        int ok;
+        const unsigned char *k = key.s;
+        switch (key.n ? k[0] : 0) { /* the first letter narrows the comparisons */
+        case 't': ok = key_is(&key, "type") ? take(&sc, &L->type)
+                     : key_is(&key, "timestamp") ? take(&sc, &L->timestamp) : skip_value(&sc);
+            break;
+        case 'i': ok = key_is(&key, "isSidechain") ? take(&sc, &L->side)
+                     : key_is(&key, "isApiErrorMessage") ? take(&sc, &L->api_error)
+                     : key_is(&key, "isMeta") ? take(&sc, &L->is_meta)
+                     : key_is(&key, "isCompactSummary") ? take(&sc, &L->is_compact) : skip_value(&sc);
+            break;
+        case 'e': ok = key_is(&key, "error") ? check(&sc) : skip_value(&sc); break;
+        case 'c': ok = key_is(&key, "cwd") ? take(&sc, &L->cwd)
+                     : key_is(&key, "costUSD") ? take(&sc, &L->cost) : skip_value(&sc);
+            break;
+        case 'g': ok = key_is(&key, "gitBranch") ? take(&sc, &L->branch) : skip_value(&sc); break;
+        case 'r': ok = key_is(&key, "requestId") ? take(&sc, &L->request_id) : skip_value(&sc); break;
+        case 'u': ok = key_is(&key, "uuid") ? take(&sc, &L->uuid) : skip_value(&sc); break;
+        case 'a': ok = key_is(&key, "attachment") ? take(&sc, &L->attachment) : skip_value(&sc); break;
+        case 'm':
+            if (key_is(&key, "message")) {
+                if (L->message.kind != ABSENT) return 0;
+                if (sc.p < sc.end && *sc.p == '{') ok = parse_message(&sc, L);
+                else ok = take(&sc, &L->message);
+            } else ok = skip_value(&sc);
+            break;
+        default: ok = skip_value(&sc);
+        }
+        if (!ok) return 0;
+    }
+    if (r != 0) return 0;
+    skip_ws(&sc);
+    return sc.p == sc.end;
+}
+
+/* --- building values ------------------------------------------------------------------------------- */
+
+/* A string's value as a Python str (escapes decoded); NULL with an exception set on failure. */
+static PyObject *str_of(const Str *s) {
+    if (!s->esc) return s->ascii ? PyUnicode_FromStringAndSize((const char *)s->s, s->n)
+                                 : PyUnicode_DecodeUTF8((const char *)s->s, s->n, "strict");
+    char *buf = PyMem_Malloc((size_t)s->n + 1); /* \uXXXX (6 bytes) decodes to at most 3, a pair to 4 */
+    if (!buf) return PyErr_NoMemory();
+    const unsigned char *p = s->s, *end = s->s + s->n;
+    char *o = buf;
+    while (p < end) {
+        if (*p != '\\') { *o++ = (char)*p++; continue; }
+        unsigned char e = p[1];
+        p += 2;
+        switch (e) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned u, lo;
+            hex4(p, &u); /* validated by scan_string */
+            p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                hex4(p + 2, &lo);
+                p += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            if (u < 0x80) *o++ = (char)u;
+            else if (u < 0x800) { *o++ = (char)(0xC0 | (u >> 6)); *o++ = (char)(0x80 | (u & 0x3F)); }
+            else if (u < 0x10000) {
+                *o++ = (char)(0xE0 | (u >> 12)); *o++ = (char)(0x80 | ((u >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (u & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | (u >> 18)); *o++ = (char)(0x80 | ((u >> 12) & 0x3F));
+                *o++ = (char)(0x80 | ((u >> 6) & 0x3F)); *o++ = (char)(0x80 | (u & 0x3F));
+            }
+            break;
+        }
+        default: *o++ = (char)e; /* " \ / */
+        }
+    }
+    PyObject *r = PyUnicode_DecodeUTF8(buf, o - buf, "strict");
+    PyMem_Free(buf);
+    return r;
+}
+
+/* The kinds a field may have for C to fold the line: the given ones, or absent / null. */
+#define NULLISH(v) ((v).kind == ABSENT || (v).kind == JNULL)
+#define STR_OR_NULL(v) (NULLISH(v) || (v).kind == JSTR)
+#define BOOL_OR_NULL(v) (NULLISH(v) || (v).kind == JTRUE || (v).kind == JFALSE)
+#define COUNT_OK(v) (NULLISH(v) || ((v).kind == JINT && (v).i <= max_count))
+#define COUNT(v) ((v).kind == JINT ? (v).i : 0)
+
+static int incr(PyObject *data, PyObject *key, long long by) {
+    PyObject *old = PyDict_GetItemWithError(data, key);
+    if (!old) { if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key); return -1; }
+    PyObject *n = PyLong_FromLongLong(by), *sum;
+    if (!n) return -1;
+    sum = PyNumber_Add(old, n);
+    Py_DECREF(n);
+    if (!sum) return -1;
+    int r = PyDict_SetItem(data, key, sum);
+    Py_DECREF(sum);
+    return r;
+}
+
+/* items.append(value) and at most `keep` kept (the oldest dropped), as claude_code._push_recent. */
+static int push_recent(PyObject *items, PyObject *value, Py_ssize_t keep) {
+    if (PyList_Append(items, value) < 0) return -1;
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    return n > keep ? PyList_SetSlice(items, 0, n - keep, NULL) : 0;
+}
+
+static PyObject *pair(PyObject *a, PyObject *b) {
+    PyObject *l = PyList_New(2);
+    if (!l) return NULL;
+    Py_INCREF(a); PyList_SET_ITEM(l, 0, a);
+    Py_INCREF(b); PyList_SET_ITEM(l, 1, b);
+    return l;
+}
+
+/* claude_code._better: which of two entries for one message to keep. */
+static int better(PyObject *entry, PyObject *old, long long side, long long total) {
+    if (PyList_CheckExact(old) && PyList_GET_SIZE(old) > 6) {
+        long long v[5];
+        int idx[5] = {6, 1, 2, 3, 4}, ok = 1;
+        for (int k = 0; k < 5 && ok; k++) {
+            PyObject *item = PyList_GET_ITEM(old, idx[k]);
+            int overflow = 0;
+            if (!PyLong_CheckExact(item)) { ok = 0; break; }
+            v[k] = PyLong_AsLongLongAndOverflow(item, &overflow);
+            if (overflow || v[k] < 0 || v[k] > max_count) ok = 0;
+        }
+        if (ok) {
+            if (side != v[0]) return side == 0;
+            return total > v[1] + v[2] + v[3] + v[4];
+        }
+        PyErr_Clear();
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(better_fn, entry, old, NULL);
+    if (!r) return -1;
+    int b = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return b;
+}
+
+static PyObject *get(PyObject *data, PyObject *key) {
+    PyObject *v = PyDict_GetItemWithError(data, key);
+    if (!v && !PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+    return v;
+}
+
+/* Whether C may fold this line (nothing changed yet): 1 yes, 0 leave it to Python. */
+static int foldable(const Line *L, int *kind) {
+    if (L->type.kind != JSTR || L->type.str.esc || !L->type.str.ascii) return 0;
+    if (!NULLISH(L->timestamp)) {
+        const Str *t = &L->timestamp.str;
+        if (L->timestamp.kind != JSTR || t->esc || !t->ascii || t->n != 24 || t->s[23] != 'Z') return 0;
+    }
+    if (!BOOL_OR_NULL(L->side) || !STR_OR_NULL(L->cwd) || !STR_OR_NULL(L->branch)) return 0;
+    if (key_is(&L->type.str, "user")) *kind = 1;
+    else if (key_is(&L->type.str, "assistant")) *kind = 2;
+    else *kind = 0;
+    if (*kind == 0) /* a line of another type: read for its time and place when it has no message */
+        return NULLISH(L->message) && NULLISH(L->attachment);
+    if (L->message.kind != JOBJ || !NULLISH(L->attachment)) return 0; /* an attachment may name the model */
+    if (*kind == 1) {
+        if (!BOOL_OR_NULL(L->is_meta) || !BOOL_OR_NULL(L->is_compact)) return 0;
+        for (int k = 0; k < L->nblocks; k++) {
+            const Block *b = &L->blocks[k];
+            if (b->type == B_TEXT && b->text.kind != JSTR) return 0;
+            if (b->type == B_TOOL_RESULT && (!BOOL_OR_NULL(b->is_error) || !STR_OR_NULL(b->tool_use_id))) return 0;
+        }
+        return 1;
+    }
+    if (!NULLISH(L->cost) || !(NULLISH(L->api_error) || L->api_error.kind == JFALSE)) return 0;
+    if (!STR_OR_NULL(L->model) || !STR_OR_NULL(L->msg_id) || !STR_OR_NULL(L->request_id)) return 0;
+    if (!STR_OR_NULL(L->uuid)) return 0;
+    for (int k = 0; k < L->nblocks; k++) {
+        const Block *b = &L->blocks[k];
+        if (b->type == B_TOOL_USE && (!STR_OR_NULL(b->id) || !STR_OR_NULL(b->command))) return 0;
+    }
+    if (L->usage.kind == JOBJ) {
+        if (!COUNT_OK(L->in) || !COUNT_OK(L->out) || !COUNT_OK(L->cc) || !COUNT_OK(L->cr)) return 0;
+        if (L->cache.kind == JOBJ && !COUNT_OK(L->one_hour)) return 0;
+        int has_id = L->msg_id.kind == JSTR && L->msg_id.str.n > 0;
+        if (!has_id && L->uuid.kind != JSTR) return 0; /* keyed by a hash of the whole line */
+    }
+    return 1;
+}
+
+/* The common start of every folded line: lines, first/last time, branch, cwd. */
+static int fold_place(PyObject *data, const Line *L, PyObject *ts, int side) {
+    if (incr(data, k_lines, 1) < 0) return -1;
+    if (ts != Py_None) {
+        PyObject *first = get(data, k_first_ts), *last;
+        if (!first) return -1;
+        int lt = first == Py_None ? 1 : PyObject_RichCompareBool(ts, first, Py_LT);
+        if (lt < 0 || (lt && PyDict_SetItem(data, k_first_ts, ts) < 0)) return -1;
+        if (!(last = get(data, k_last_ts))) return -1;
+        int gt = last == Py_None ? 1 : PyObject_RichCompareBool(ts, last, Py_GT);
+        if (gt < 0 || (gt && PyDict_SetItem(data, k_last_ts, ts) < 0)) return -1;
+    }
+    if (!side && L->branch.kind == JSTR && L->branch.str.n > 0) {
+        PyObject *b = str_of(&L->branch.str);
+        if (!b) return -1;
+        int eq = PyUnicode_Compare(b, no_branch) == 0;
+        int r = PyDict_SetItem(data, k_branch, eq ? Py_None : b);
+        Py_DECREF(b);
+        if (r < 0) return -1;
+    }
+    PyObject *cwd = get(data, k_cwd);
+    if (!cwd) return -1;
+    if (cwd == Py_None && L->cwd.kind == JSTR && L->cwd.str.n > 0) {
+        PyObject *c = str_of(&L->cwd.str);
+        if (!c) return -1;
+        int r = PyDict_SetItem(data, k_cwd, c);
+        Py_DECREF(c);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+/* --- user lines ------------------------------------------------------------------------------------ */
+
+enum { T_NONE = 0, T_INTERRUPT, T_NOISE, T_CLEAR, T_TEXT };
+
+/* str.lstrip()'s start: the first character that is not whitespace (len(text) when there is none). */
+static Py_ssize_t first_nonspace(PyObject *text) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *d = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, i))) return i;
+    return n;
+}
+
+/* What a user text is (claude_code._user_text and _user_blocks_typed): an interruption, a slash
+ * command's echo or a reminder (T_CLEAR for /clear), text (T_TEXT), or only whitespace; -1 on error. */
+static int text_class(PyObject *text) {
+    Py_ssize_t start = first_nonspace(text), r;
+    if ((r = PyUnicode_Tailmatch(text, interrupt_prefix, 0, PY_SSIZE_T_MAX, -1)) != 0) return r < 0 ? -1 : T_INTERRUPT;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(noise_prefixes); k++) {
+        r = PyUnicode_Tailmatch(text, PyTuple_GET_ITEM(noise_prefixes, k), start, PY_SSIZE_T_MAX, -1);
+        if (r < 0) return -1;
+        if (r) {
+            int clear = PyUnicode_Contains(text, clear_command);
+            return clear < 0 ? -1 : clear ? T_CLEAR : T_NOISE;
+        }
+    }
+    return start < PyUnicode_GET_LENGTH(text) ? T_TEXT : T_NONE;
+}
+
+/* A user line read before anything is changed: its texts, what each is, and the prompt it makes. */
+typedef struct {
+    PyObject *texts;  /* the content string, or each text block's text, in order */
+    int classes[MAX_BLOCKS];
+    int prompt;       /* it counts as a prompt */
+    PyObject *title;  /* the session's title from it, when it is the first prompt */
+} User;
+
+static void user_clear(User *u) {
+    Py_CLEAR(u->texts);
+    Py_CLEAR(u->title);
+}
+
+/* 1 read, 0 left to Python (a text that is not valid UTF-8, a title that cannot be made), -1 error. */
+static int user_read(PyObject *data, const Line *L, int side, User *u) {
+    PyObject *t, *prompt = NULL;
+    int n = 0, has_text = 0;
+    u->prompt = 0;
+    if (!(u->texts = PyList_New(0))) return -1;
+    for (int k = -1; k < L->nblocks; k++) {
+        const Str *raw;
+        if (k < 0) {
+            if (L->content.kind != JSTR) continue;
+            raw = &L->content.str;
+        } else if (L->blocks[k].type == B_TEXT) {
+            raw = &L->blocks[k].text.str;
+        } else {
+            continue;
+        }
+        if (!(t = str_of(raw))) return PyErr_ExceptionMatches(PyExc_UnicodeDecodeError) ? (PyErr_Clear(), 0) : -1;
+        int r = PyList_Append(u->texts, t), cls = r < 0 ? -1 : text_class(t);
+        Py_DECREF(t);
+        if (cls < 0) return -1;
+        u->classes[n++] = cls;
+        if (cls == T_TEXT) has_text = 1; /* /clear counts only as a line of its own (k < 0) */
+    }
+    if (!has_text || side || L->is_meta.kind == JTRUE || L->is_compact.kind == JTRUE) return 1;
+    u->prompt = 1;
+    PyObject *first = PyDict_GetItemWithError(data, k_first_prompt);
+    if (first != Py_None) return PyErr_Occurred() ? -1 : 1;
+    if (L->content.kind == JSTR) {
+        prompt = PyList_GET_ITEM(u->texts, 0);
+        Py_INCREF(prompt);
+    } else if (!(prompt = PyUnicode_Join(newline, u->texts))) {
+        return -1;
+    }
+    u->title = PyObject_CallOneArg(title_fn, prompt);
+    Py_DECREF(prompt);
+    if (!u->title) return PyErr_ExceptionMatches(PyExc_Exception) ? (PyErr_Clear(), 0) : -1;
+    return 1;
+}
+
+static int interrupt(PyObject *data, PyObject *ts) {
+    PyObject *items = get(data, k_recent_int);
+    return items && incr(data, k_interruptions, 1) == 0 ? push_recent(items, ts, interrupts_keep) : -1;
+}
+
+/* A failed tool result: counted, and its command's failures (claude_code._tool_result). */
+static int tool_error(PyObject *data, const Block *b, PyObject *ts) {
+    PyObject *cmds, *command = NULL, *recent, *item;
+    if (incr(data, k_tool_errors, 1) < 0 || !(cmds = get(data, k_cmds))) return -1;
+    if (b->tool_use_id.kind == JSTR) {
+        PyObject *id = str_of(&b->tool_use_id.str);
+        if (!id) return -1;
+        command = PyDict_GetItemWithError(cmds, id);
+        Py_DECREF(id);
+        if (!command && PyErr_Occurred()) return -1;
+    }
+    int truthy = command ? PyObject_IsTrue(command) : 0;
+    if (truthy < 0) return -1;
+    if (truthy) {
+        PyObject *fails = get(data, k_fails), *had, *one, *sum;
+        if (!fails) return -1;
+        Py_INCREF(command); /* cmds may drop it meanwhile (it does not here, but fails keeps it) */
+        had = PyDict_GetItemWithError(fails, command);
+        if (!had && PyErr_Occurred()) { Py_DECREF(command); return -1; }
+        if (!(one = PyLong_FromLong(1))) { Py_DECREF(command); return -1; }
+        sum = had ? PyNumber_Add(had, one) : (Py_INCREF(one), one);
+        Py_DECREF(one);
+        int r = sum ? PyDict_SetItem(fails, command, sum) : -1;
+        Py_XDECREF(sum);
+        Py_DECREF(command);
+        if (r < 0) return -1;
+        if (PyDict_GET_SIZE(fails) > fails_keep) {
+            Py_ssize_t pos = 0;
+            PyObject *oldest, *value;
+            if (PyDict_Next(fails, &pos, &oldest, &value)) {
+                Py_INCREF(oldest);
+                r = PyDict_DelItem(fails, oldest);
+                Py_DECREF(oldest);
+                if (r < 0) return -1;
+            }
+        }
+    }
+    if (!(recent = get(data, k_recent)) || !(item = pair(ts, Py_True))) return -1;
+    int r = push_recent(recent, item, recent_keep);
+    Py_DECREF(item);
+    return r;
+}
+
+static int fold_user(PyObject *data, const Line *L, PyObject *ts, const User *u) {
+    if (L->content.kind == JSTR) {
+        int cls = u->classes[0];
+        if (cls == T_INTERRUPT && interrupt(data, ts) < 0) return -1;
+        if (cls == T_CLEAR) {
+            PyObject *r = PyObject_CallOneArg(fresh_context_fn, data);
+            if (!r) return -1;
+            Py_DECREF(r);
+        }
+    }
+    int n = 0;
+    for (int k = 0; k < L->nblocks; k++) {
+        const Block *b = &L->blocks[k];
+        if (b->type == B_TEXT) {
+            if (u->classes[n++] == T_INTERRUPT && interrupt(data, ts) < 0) return -1;
+        } else if (b->type == B_TOOL_RESULT) {
+            if (b->is_error.kind == JTRUE) {
+                if (tool_error(data, b, ts) < 0) return -1;
+                continue;
+            }
+            PyObject *recent = get(data, k_recent), *item;
+            if (!recent || !(item = pair(ts, Py_False))) return -1;
+            int r = push_recent(recent, item, recent_keep);
+            Py_DECREF(item);
+            if (r < 0) return -1;
+        }
+    }
+    if (!u->prompt) return 0;
+    if (incr(data, k_prompts, 1) < 0 || incr(data, k_turns, 1) < 0) return -1;
+    return u->title ? PyDict_SetItem(data, k_first_prompt, u->title) : 0;
+}
+
+/* --- assistant lines ------------------------------------------------------------------------------- */
+
+static int fold_tool_uses(PyObject *data, const Line *L) {
+    for (int k = 0; k < L->nblocks; k++) {
+        const Block *b = &L->blocks[k];
+        if (b->type != B_TOOL_USE) continue;
+        if (incr(data, k_tool_calls, 1) < 0) return -1;
+        if (b->input.kind != JOBJ || b->command.kind != JSTR || b->id.kind != JSTR || b->id.str.n == 0)
+            continue;
+        PyObject *cmds = get(data, k_cmds), *id, *cmd, *cut;
+        if (!cmds) return -1;
+        if (!PyDict_Check(cmds)) { PyErr_SetString(PyExc_TypeError, "cmds is not a dict"); return -1; }
+        if (!(cmd = str_of(&b->command.str))) return -1;
+        cut = PyUnicode_GET_LENGTH(cmd) > command_chars ? PyUnicode_Substring(cmd, 0, command_chars) : (Py_INCREF(cmd), cmd);
+        Py_DECREF(cmd);
+        if (!cut) return -1;
+        if (!(id = str_of(&b->id.str))) { Py_DECREF(cut); return -1; }
+        int r = PyDict_SetItem(cmds, id, cut);
+        Py_DECREF(id);
+        Py_DECREF(cut);
+        if (r < 0) return -1;
+        if (PyDict_GET_SIZE(cmds) > cmds_keep) { /* the oldest command goes */
+            Py_ssize_t pos = 0;
+            PyObject *oldest, *value;
+            if (PyDict_Next(cmds, &pos, &oldest, &value)) {
+                Py_INCREF(oldest);
+                r = PyDict_DelItem(cmds, oldest);
+                Py_DECREF(oldest);
+                if (r < 0) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The usage entry [model, input, output, cache_creation, cache_read, cache_1h, sidechain, ts] under
+ * its dedup key, and the reply's context (claude_code._note_reply). */
+static int fold_usage(PyObject *data, const Line *L, PyObject *ts, int side, PyObject *model) {
+    long long in = COUNT(L->in), out = COUNT(L->out), cc = COUNT(L->cc), cr = COUNT(L->cr);
+    long long oh = L->cache.kind == JOBJ ? COUNT(L->one_hour) : 0;
+    PyObject *entry = PyList_New(8), *key = NULL, *entries, *old;
+    int rc = -1;
+    if (!entry) return -1;
+    long long nums[5] = {in, out, cc, cr, oh};
+    PyObject *m = (model != Py_None && PyUnicode_GET_LENGTH(model) > 0) ? model : Py_None;
+    Py_INCREF(m);
+    PyList_SET_ITEM(entry, 0, m);
+    for (int k = 0; k < 5; k++) {
+        PyObject *n = PyLong_FromLongLong(nums[k]);
+        if (!n) goto done;
+        PyList_SET_ITEM(entry, k + 1, n);
+    }
+    PyObject *s = PyLong_FromLong(side ? 1 : 0);
+    if (!s) goto done;
+    PyList_SET_ITEM(entry, 6, s);
+    Py_INCREF(ts);
+    PyList_SET_ITEM(entry, 7, ts);
+    if (L->msg_id.kind == JSTR && L->msg_id.str.n > 0) {
+        PyObject *id = str_of(&L->msg_id.str);
+        if (!id) goto done;
+        if (L->request_id.kind == JSTR) {
+            PyObject *req = str_of(&L->request_id.str);
+            if (!req) { Py_DECREF(id); goto done; }
+            key = PyUnicode_FromFormat("%U|%U", id, req);
+            Py_DECREF(req);
+            Py_DECREF(id);
+        } else {
+            key = id;
+        }
+    } else {
+        PyObject *uuid = str_of(&L->uuid.str);
+        if (!uuid) goto done;
+        key = PyUnicode_FromFormat("uuid:%U", uuid);
+        Py_DECREF(uuid);
+    }
+    if (!key || !(entries = get(data, k_entries))) goto done;
+    if (!PyDict_Check(entries)) { PyErr_SetString(PyExc_TypeError, "entries is not a dict"); goto done; }
+    old = PyDict_GetItemWithError(entries, key);
+    if (!old && PyErr_Occurred()) goto done;
+    if (!old) {
+        if (PyDict_SetItem(entries, key, entry) < 0) goto done;
+    } else {
+        int b = better(entry, old, side ? 1 : 0, in + out + cc + cr);
+        if (b < 0 || (b && PyDict_SetItem(entries, key, entry) < 0)) goto done;
+    }
+    /* _note_reply: a main-chain reply's context */
+    if (!side && !(model != Py_None && PyUnicode_Compare(model, synthetic) == 0)) {
+        PyObject *ctx = PyLong_FromLongLong(in + cc + cr), *triple, *peak;
+        if (!ctx) goto done;
+        if (!(triple = PyList_New(3))) { Py_DECREF(ctx); goto done; }
+        Py_INCREF(ctx); PyList_SET_ITEM(triple, 0, ctx);
+        Py_INCREF(ts); PyList_SET_ITEM(triple, 1, ts);
+        Py_INCREF(model); PyList_SET_ITEM(triple, 2, model);
+        int r = PyDict_SetItem(data, k_ctx, triple);
+        Py_DECREF(triple);
+        if (r == 0 && ts != Py_None) {
+            PyObject *hist = get(data, k_ctx_hist), *point;
+            if (!hist) r = -1;
+            else if (!PyList_Check(hist)) { PyErr_SetString(PyExc_TypeError, "ctx_hist"); r = -1; }
+            else if (!(point = pair(ts, ctx))) r = -1;
+            else { r = push_recent(hist, point, ctx_history); Py_DECREF(point); }
+        }
+        if (r == 0) {
+            if (!(peak = get(data, k_peak_ctx))) r = -1;
+            else {
+                int gt = PyObject_RichCompareBool(ctx, peak, Py_GT);
+                if (gt < 0 || (gt && PyDict_SetItem(data, k_peak_ctx, ctx) < 0)) r = -1;
+            }
+        }
+        Py_DECREF(ctx);
+        if (r < 0) goto done;
+        if (model != Py_None && PyUnicode_GET_LENGTH(model) > 0 && PyDict_SetItem(data, k_last_model, model) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(key);
+    Py_DECREF(entry);
+    return rc;
+}
+
+/* The state as claude_code.new_data makes it (or a saved one of the same shape): anything else is
+ * folded by Python, which meets it as it always has (a line that cannot be folded is counted as
+ * skipped). */
+static int sane(PyObject *data) {
+    static PyObject **strs[] = {&k_first_ts, &k_last_ts, &k_cwd, &k_first_prompt};
+    static PyObject **ints[] = {&k_lines, &k_tool_calls, &k_peak_ctx, &k_prompts, &k_turns, &k_interruptions,
+                                &k_tool_errors};
+    static PyObject **lists[] = {&k_recent, &k_ctx_hist, &k_recent_int};
+    static PyObject **dicts[] = {&k_entries, &k_cmds, &k_fails};
+    PyObject *v;
+    for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+        if (!(v = PyDict_GetItemWithError(data, *strs[k])) || (v != Py_None && !PyUnicode_CheckExact(v)))
+            return 0;
+    for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
+        if (!(v = PyDict_GetItemWithError(data, *ints[k])) || !PyLong_CheckExact(v)) return 0;
+    for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+        if (!(v = PyDict_GetItemWithError(data, *lists[k])) || !PyList_CheckExact(v)) return 0;
+    for (size_t k = 0; k < sizeof(dicts) / sizeof(dicts[0]); k++)
+        if (!(v = PyDict_GetItemWithError(data, *dicts[k])) || !PyDict_CheckExact(v)) return 0;
+    return PyDict_GetItemWithError(data, k_fork) == Py_False; /* a fork's copies are told apart in Python */
+}
+
+/* One line: 1 folded here, 0 left to Python (nothing changed), -1 error (an exception set). */
+static int fold_line(const unsigned char *p, const unsigned char *end, PyObject *data, Line *L) {
+    int kind;
+    if (!sane(data)) return PyErr_Occurred() ? -1 : 0;
+    if (!parse_line(p, end, L) || !foldable(L, &kind)) return 0;
+    if (kind == 0) { /* DICT_TYPES are folded by Python as a whole */
+        PyObject *t = str_of(&L->type.str);
+        if (!t) return -1;
+        int in = PySet_Contains(dict_types, t);
+        Py_DECREF(t);
+        if (in) return in < 0 ? -1 : 0;
+    }
+    PyObject *ts, *model;
+    int rc = -1, side = L->side.kind == JTRUE;
+    User u = {NULL};
+    if (kind == 1) {
+        int r = user_read(data, L, side, &u);
+        if (r <= 0) {
+            user_clear(&u);
+            return r;
+        }
+    }
+    if (L->timestamp.kind == JSTR) {
+        if (!(ts = str_of(&L->timestamp.str))) {
+            user_clear(&u);
+            return -1;
+        }
+    } else {
+        ts = Py_None;
+        Py_INCREF(ts);
+    }
+    if (kind == 2 && L->model.kind == JSTR) {
+        if (!(model = str_of(&L->model.str))) goto done;
+        PyUnicode_InternInPlace(&model);
+    } else {
+        model = Py_None;
+        Py_INCREF(model);
+    }
+    if (fold_place(data, L, ts, side) < 0) goto done;
+    if (kind == 1 && fold_user(data, L, ts, &u) < 0) goto done;
+    if (kind == 2) {
+        if (L->content.kind == JARR && fold_tool_uses(data, L) < 0) goto done;
+        if (L->usage.kind == JOBJ && fold_usage(data, L, ts, side, model) < 0) goto done;
+    }
+    rc = 1;
+done:
+    user_clear(&u);
+    Py_DECREF(ts);
+    Py_XDECREF(model);
+    return rc;
+}
+
+/* --- the module ------------------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(fold_doc,
+"fold(buf, pos, end, data, slow) -> int\n\n"
+"Fold every complete line of buf[pos:end] into data; slow(start, stop) folds a line C leaves to\n"
+"Python. Returns the offset after the last newline (pos when there is none).");
+
+static PyObject *fold(PyObject *self, PyObject *args) {
+    PyObject *bufobj, *data, *slow;
+    Py_ssize_t pos, end;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "OnnO!O:fold", &bufobj, &pos, &end, &PyDict_Type, &data, &slow)) return NULL;
+    if (recent_keep < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (pos < 0 || end < pos || end > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "pos and end must lie within the buffer");
+        return NULL;
+    }
+    Line *L = PyMem_Malloc(sizeof(Line));
+    if (!L) { PyBuffer_Release(&view); return PyErr_NoMemory(); }
+    const unsigned char *b = view.buf;
+    PyObject *result = NULL;
+    for (;;) {
+        const unsigned char *nl = memchr(b + pos, '\n', (size_t)(end - pos));
+        if (!nl) break;
+        Py_ssize_t stop = nl - b;
+        if (stop > pos) {
+            int r = fold_line(b + pos, nl, data, L);
+            if (r < 0) goto done;
+            if (r == 0) {
+                PyObject *got = PyObject_CallFunction(slow, "nn", pos, stop);
+                if (!got) goto done;
+                Py_DECREF(got);
+            }
+        }
+        pos = stop + 1;
+    }
+    result = PyLong_FromSsize_t(pos);
+done:
+    PyMem_Free(L);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+PyDoc_STRVAR(configure_doc,
+"configure(module)\n\n"
+"Take claude_code's constants and the helpers the fold shares with it, once before the first fold.");
+
+static int conf_size(PyObject *m, const char *name, Py_ssize_t *out) {
+    PyObject *v = PyObject_GetAttrString(m, name);
+    if (!v) return -1;
+    *out = PyLong_AsSsize_t(v);
+    Py_DECREF(v);
+    return *out < 0 ? (PyErr_Occurred() ? -1 : (PyErr_Format(PyExc_ValueError, "%s < 0", name), -1)) : 0;
+}
+
+/* An attribute of m, kept (a new reference in *slot) when it passes `ok`. */
+static int conf_obj(PyObject *m, const char *name, PyObject **slot, int (*ok)(PyObject *)) {
+    PyObject *v = PyObject_GetAttrString(m, name);
+    if (!v) return -1;
+    if (!ok(v)) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_TypeError, "%s has the wrong type", name);
+        return -1;
+    }
+    Py_XSETREF(*slot, v);
+    return 0;
+}
+
+static int is_str(PyObject *v) { return PyUnicode_CheckExact(v); }
+static int is_callable(PyObject *v) { return PyCallable_Check(v); }
+static int is_frozenset(PyObject *v) { return PyFrozenSet_CheckExact(v); }
+static int is_str_tuple(PyObject *v) {
+    if (!PyTuple_CheckExact(v)) return 0;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(v); k++)
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(v, k))) return 0;
+    return 1;
+}
+
+static PyObject *configure(PyObject *self, PyObject *m) {
+    Py_ssize_t mc;
+    if (conf_size(m, "RECENT_KEEP", &recent_keep) < 0 || conf_size(m, "CTX_HISTORY", &ctx_history) < 0 ||
+        conf_size(m, "CMDS_KEEP", &cmds_keep) < 0 || conf_size(m, "COMMAND_CHARS", &command_chars) < 0 ||
+        conf_size(m, "FAILS_KEEP", &fails_keep) < 0 || conf_size(m, "INTERRUPTS_KEEP", &interrupts_keep) < 0 ||
+        conf_size(m, "MAX_COUNT", &mc) < 0 || conf_obj(m, "NO_BRANCH", &no_branch, is_str) < 0 ||
+        conf_obj(m, "SYNTHETIC", &synthetic, is_str) < 0 ||
+        conf_obj(m, "DICT_TYPES", &dict_types, is_frozenset) < 0 ||
+        conf_obj(m, "INTERRUPT_PREFIX", &interrupt_prefix, is_str) < 0 ||
+        conf_obj(m, "NOISE_PREFIXES", &noise_prefixes, is_str_tuple) < 0 ||
+        conf_obj(m, "CLEAR_COMMAND", &clear_command, is_str) < 0 ||
+        conf_obj(m, "_better", &better_fn, is_callable) < 0 ||
+        conf_obj(m, "_fresh_context", &fresh_context_fn, is_callable) < 0 ||
+        conf_obj(m, "title_from", &title_fn, is_callable) < 0) {
+        recent_keep = -1; /* fold refuses to run half configured */
+        return NULL;
+    }
+    max_count = mc;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"fold", fold, METH_VARARGS, fold_doc},
+    {"configure", configure, METH_O, configure_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_claude_fold", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__claude_fold(void) {
+    struct { PyObject **slot; const char *name; } keys[] = {
+        {&k_lines, "lines"}, {&k_first_ts, "first_ts"}, {&k_last_ts, "last_ts"}, {&k_branch, "branch"},
+        {&k_cwd, "cwd"}, {&k_recent, "recent"}, {&k_entries, "entries"}, {&k_tool_calls, "tool_calls"},
+        {&k_cmds, "cmds"}, {&k_ctx, "ctx"}, {&k_ctx_hist, "ctx_hist"}, {&k_peak_ctx, "peak_ctx"},
+        {&k_last_model, "last_model"}, {&k_fork, "fork"}, {&k_prompts, "prompts"},
+        {&k_turns, "turns_since_compaction"}, {&k_first_prompt, "first_prompt"},
+        {&k_interruptions, "interruptions"}, {&k_recent_int, "recent_int"}, {&k_tool_errors, "tool_errors"},
+        {&k_fails, "fails"}, {&newline, "\n"},
+    };
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if (!(*keys[k].slot = PyUnicode_InternFromString(keys[k].name))) return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,6 @@
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+def configure(module: ModuleType) -> None: ...
+def fold(buf: bytearray, pos: int, end: int, data: Any, one: Callable[[int, int], None]) -> int: ...
