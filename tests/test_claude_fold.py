@@ -177,6 +177,12 @@ TRICKY: list[bytes] = [
     b'{"type":"user","message":{"content":[{"type":"tool_result","content":"\xff\\"","is_error":false}]}}',
     b'{"type":"user","error":"\xff","message":{"content":[{"type":"tool_result"}]}}',
     b'{"type":"user","costUSD":["\xff"],"message":{"content":[{"type":"tool_result"}]}}',
+    # numbers msgspec refuses in the values it decodes (beyond a double), and those it takes
+    b'{"type":"user","costUSD":1e999,"message":{"content":[{"type":"tool_result"}]}}',
+    b'{"type":"user","error":[-1.7976931348623159e308],"message":{"content":[{"type":"tool_result"}]}}',
+    b'{"type":"user","error":{"a":' + b"9" * 290 + b'.5e15},"message":{"content":[{"type":"tool_result"}]}}',
+    b'{"type":"user","error":1e308,"costUSD":' + b"1" * 400 + b',"message":{"content":[]}}',
+    b'{"type":"user","error":1e-999,"other":1e999999,"message":{"content":[{"type":"tool_result"}]}}',
     b'{"type":"file-history-snapshot","messageId":"m","snapshot":{"timestamp":"' + TS.encode() + b'"}}',
     b'{"type":"attachment","attachment":{"identity":{"modelId":"opus[1m]"}}}',
     b'{"type":"attachment","attachment":null,"cwd":"/x"}',
@@ -226,7 +232,7 @@ def changed_value(obj: Any, rng: random.Random) -> bytes:
 
 
 REPEATED = [b'"type":"user",', b'"message":null,', b'"timestamp":"' + TS.encode() + b'",']
-INSERTED = [b"\\u00e9", b"\\ud83d", b'"k":1,', b"\xed\xa0\x80", b"\\"]
+INSERTED = [b"\\u00e9", b"\\ud83d", b'"k":1,', b"\xed\xa0\x80", b"\\", b"1e999"]
 
 
 def changed_bytes(obj: Any, rng: random.Random) -> bytes:

@@ -211,10 +211,13 @@ static int scan_string(Scan *sc, Str *out) {
 }
 
 /* A number, strictly by JSON's grammar; JINT with its value when it is a plain non-negative integer of
- * at most MAX_DIGITS digits, else JNUM. */
+ * at most MAX_DIGITS digits, else JNUM. A value msgspec decodes (sc->strict) must also fit a double when
+ * it has a fraction or an exponent (msgspec refuses the line otherwise): one that might not is left to
+ * Python. */
 static int scan_number(Scan *sc, Val *v) {
     const unsigned char *p = sc->p, *end = sc->end, *digits;
-    int plain = 1;
+    int plain = 1, exp_sign = 1;
+    long exp = 0;
     if (p < end && *p == '-') { plain = 0; p++; }
     digits = p;
     if (p >= end) return 0;
@@ -231,10 +234,12 @@ static int scan_number(Scan *sc, Val *v) {
     if (p < end && (*p == 'e' || *p == 'E')) {
         plain = 0;
         p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p < end && (*p == '+' || *p == '-')) exp_sign = *p++ == '-' ? -1 : 1;
         if (p >= end || *p < '0' || *p > '9') return 0;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
+            if (exp < 100000) exp = exp * 10 + (*p - '0');
     }
+    if (sc->strict && !plain && ndigits + exp_sign * exp > 300) return 0; /* maybe beyond DBL_MAX */
     if (plain && ndigits <= MAX_DIGITS) {
         long long i = 0;
         for (const unsigned char *d = digits; d < digits + ndigits; d++) i = i * 10 + (*d - '0');
