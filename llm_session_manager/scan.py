@@ -943,7 +943,6 @@ def _worker_conn(database: str, writes: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL" if writes else "PRAGMA query_only = ON")
         if writes:
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # the parent checkpoints (CHECKPOINT_BYTES)
-            conn.execute("PRAGMA cache_size = -256")  # it only appends: 256 KB of pages, not 2 MB
         _worker_db[database] = conn
     return conn
 
