@@ -29,7 +29,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import Any, Protocol, TypeGuard
 
 import orjson
@@ -766,9 +765,6 @@ Row = tuple[str, str, Identity, int, bytes, bytes, bytes]  # path, key, identity
 # keep the allocator from reusing the room orjson reserved while writing it.
 FLUSH_BYTES = 1024 * 1024
 FLUSH_ROWS = 200
-# Workers that save what they read leave the write-ahead log to this process: a checkpoint (copying the
-# log into the database, then a sync) in a worker stops its reading. SQLite's own would run every ~4 MB.
-CHECKPOINT_BYTES = 4 * 1024 * 1024
 # Sessions are merged a group at a time, as many groups as fit in this much saved state (its objects
 # take about ten times the room). Each batch's files are found through the parse cache's session index,
 # so small batches cost little more: at 6,000 sessions, 1 MB batches took the tree's peak to 117 MiB
@@ -786,10 +782,10 @@ def _scan_cold(
     history: bool,
 ) -> ScanResult:
     """A scan with nothing cached, in flat memory: each file's state goes to the database as soon as it
-    is read (serialised where it was read; saved there too by workers, when there are any and the
-    database is a file), with the hashes of its messages; then the sessions are merged a few at a time,
-    in groups that share no message with each other, from their saved states (in workers too when there
-    are any, each loading its groups' states itself)."""
+    is read (serialised where it was read, in a worker when there are any), with the hashes of its
+    messages; then the sessions are merged a few at a time, in groups that share no message with each
+    other, from their saved states (in workers too when there are any, each loading its groups' states
+    itself)."""
     agent, version = reader.name, reader.parser_version
     assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
     jobs: list[Job] = [(path, key, None, ident[2]) for path, key, ident in current]
@@ -799,22 +795,8 @@ def _scan_cold(
     rows: list[Row] = []
     pending = 0
     size = _pool_size(jobs)
-    # Workers save what they read themselves when they can open the database: the states (51 MB at
-    # 6,000 sessions) then never pass through this process, which only learns each file's messages.
-    file = database_file(conn) if size > 1 else None
     with _pool(size) as pool:  # reading workers grow as they read: merging gets new ones
-        read = _read_saved(reader, jobs, stats, pool, str(file)) if file is not None else ()
-        for key, offset, saved, held in read:
-            hashes.setdefault(key, []).append(held)
-            sizes[key] = sizes.get(key, 0) + saved
-            stats.files_read += 1
-            stats.bytes_read += offset
-            pending += saved
-            if pending >= CHECKPOINT_BYTES:  # the workers' writes copied into the database, here
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                pending = 0
-        pending = 0
-        for row in _read_rows(reader, jobs, stats, pool):  # no jobs are left when workers saved them
+        for row in _read_rows(reader, jobs, stats, pool):
             rows.append(row)
             hashes.setdefault(row[1], []).append(row[6])
             sizes[row[1]] = sizes.get(row[1], 0) + len(row[5])
@@ -833,7 +815,8 @@ def _scan_cold(
     chunks = list(_chunks(groups, sizes, MERGE_BYTES))
     # Workers when the files were read by workers, there are batches enough to share (starting them
     # costs ~20 ms), and they can open the database (not one in memory).
-    database = None if file is None or len(chunks) < MERGE_POOL_MIN else str(file)
+    file = database_file(conn) if size > 1 and len(chunks) >= MERGE_POOL_MIN else None
+    database = None if file is None else str(file)
     # What workers merge is saved as it comes and decoded here once they are gone: decoded beside them,
     # the sessions grew this process while each worker grew on its own (at 6,000 sessions the tree's
     # peak was 11 MiB higher, for the same time).
@@ -928,23 +911,15 @@ def _merge_job(args: tuple[str, SharingReader, list[str]]) -> tuple[list[bytes],
     """In a worker: a chunk's sessions merged from their saved states, serialised; or what went wrong."""
     database, reader, chunk = args
     try:
-        _built, docs, links = _merge_saved(_worker_conn(database, writes=False), reader, chunk)
+        conn = _worker_db.get(database)
+        if conn is None:  # never the parent's connection, which a forked process must not use
+            conn = sqlite3.connect(database, timeout=10, isolation_level=None)
+            conn.execute("PRAGMA query_only = ON")
+            _worker_db[database] = conn
+        _built, docs, links = _merge_saved(conn, reader, chunk)
         return docs, links
     except Exception as exc:
         return _failure(exc)
-
-
-def _worker_conn(database: str, writes: bool) -> sqlite3.Connection:
-    """A worker's own connection to ``database``, opened by its first task: never the parent's, which a
-    forked process must not use. One that only reads is opened query-only."""
-    conn = _worker_db.get(database)
-    if conn is None:
-        conn = sqlite3.connect(database, timeout=10, isolation_level=None)
-        conn.execute("PRAGMA synchronous = NORMAL" if writes else "PRAGMA query_only = ON")
-        if writes:
-            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the parent checkpoints (CHECKPOINT_BYTES)
-        _worker_db[database] = conn
-    return conn
 
 
 class _WorkerFailed(Exception):
@@ -955,59 +930,19 @@ def _failure(exc: Exception) -> str:
     return str(exc) if isinstance(exc, _WorkerFailed) else f"{type(exc).__name__}: {exc}"
 
 
-Saved = tuple[str, int, int, bytes]  # session key, offset, bytes of saved state, hashes of its messages
-
-
-def _read_saved(
-    reader: SharingReader, jobs: list[Job], stats: ScanStats, pool: Any, database: str
-) -> Iterator[Saved]:
-    """``_read_rows`` with each task's rows saved by the worker that read them (one transaction a task);
-    what comes back is only what the merge is planned from. A task whose rows cannot be saved is one
-    error (its files are read again next time)."""
-    args, sizes = _largest_first(reader, jobs, stats)
-    save = partial(_saved_rows, database, reader.name, reader.parser_version)
-    for result in _advancing(_mapped(pool, save, args, task=_whole), sizes, stats):
-        if isinstance(result, str):
-            if result not in stats.errors:  # a task's failure is reported once, not per file
-                stats.errors.append(result)
-        else:
-            yield result
-
-
-def _saved_rows(database: str, agent: str, version: int, items: Sequence[Any]) -> list[Saved | str]:
-    """In a worker: each file read (``_row_job``) and the rows saved in one transaction."""
-    results = [_row_job(item) for item in items]
-    rows = [r for r in results if not isinstance(r, str)]
-    try:
-        parse_cache.save_rows(_worker_conn(database, writes=True), agent, version, rows)
-    except Exception as exc:
-        failed = f"{agent}: cannot save what was read ({_failure(exc)})"
-        return [failed] * len(results)
-    return [r if isinstance(r, str) else (r[1], r[3], len(r[5]), r[6]) for r in results]
-
-
 def _read_rows(reader: SharingReader, jobs: list[Job], stats: ScanStats, pool: Any) -> Iterator[Row]:
     """Each file read and serialised, largest first, in ``pool``'s workers if any; a file that cannot
-    be read is an error in ``stats``."""
-    args, sizes = _largest_first(reader, jobs, stats)
-    for result in _advancing(_mapped(pool, _row_job, args), sizes, stats):
-        if isinstance(result, str):
-            stats.errors.append(result)
-        else:
-            yield result
-
-
-def _largest_first(
-    reader: SharingReader, jobs: list[Job], stats: ScanStats
-) -> tuple[list[tuple[SharingReader, str, str, FileState | None]], list[int]]:
-    """The read tasks' arguments, largest file first (every worker stays busy to the end), and their
-    sizes; progress is told of them. ``jobs`` is emptied (the tasks hold what it did)."""
+    be read is an error in ``stats``. ``jobs`` is emptied (the tasks hold what it did)."""
     jobs.sort(key=lambda j: -j[3])
     args = [(reader, key, path, prior) for path, key, prior, _size in jobs]
     _planned(stats, jobs)
     sizes = [j[3] for j in jobs]
     jobs.clear()
-    return args, sizes
+    for result in _advancing(_mapped(pool, _row_job, args), sizes, stats):
+        if isinstance(result, str):
+            stats.errors.append(result)
+        else:
+            yield result
 
 
 # Files a worker reads per task, and tasks queued at once. A task of 4 files cost the pool ~0.35 s more CPU
@@ -1020,14 +955,10 @@ POOL_AHEAD = 24
 
 
 def _mapped(
-    pool: Any,
-    fn: Callable[[Any], Any],
-    args: Sequence[Any],
-    per_task: int = POOL_CHUNK,
-    task: Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]] | None = None,
+    pool: Any, fn: Callable[[Any], Any], args: Sequence[Any], per_task: int = POOL_CHUNK
 ) -> Iterator[Any]:
     """``map(fn, args)``, in ``pool`` when there is one: in order, ``per_task`` items a task,
-    ``POOL_AHEAD`` tasks queued. ``task(fn, items)`` runs a task (``_each`` unless given: fn per item)."""
+    ``POOL_AHEAD`` tasks queued."""
     if pool is None:
         yield from map(fn, args)
         return
@@ -1035,7 +966,7 @@ def _mapped(
 
     queued: deque[Any] = deque()
     for start in range(0, len(args), per_task):
-        queued.append(pool.submit(task or _each, fn, args[start : start + per_task]))
+        queued.append(pool.submit(_each, fn, args[start : start + per_task]))
         if len(queued) >= POOL_AHEAD:
             yield from queued.popleft().result()
     while queued:
@@ -1044,12 +975,6 @@ def _mapped(
 
 def _each(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     return [fn(item) for item in items]
-
-
-def _whole(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """A task that takes its items at once (one result each)."""
-    result: list[Any] = fn(items)
-    return result
 
 
 def _planned(stats: ScanStats, jobs: list[Job]) -> None:

@@ -235,57 +235,6 @@ def test_parts_removed_by_another_merge_are_merged_again_here(
     assert parse_cache.merged_parts(conn, "claude-code", ClaudeCodeReader.parser_version, None) is None
 
 
-def test_workers_save_what_they_read(
-    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With a database on disk, the reading workers save the states they read themselves (one
-    transaction a task): none passes through this process, and the sessions are the same."""
-    root, _truths = corpus
-    serial = cold(tmp_path, root, "serial.db")
-    pooled(monkeypatch)
-    notes = tmp_path / "saving.pids"
-    real = parse_cache.save_rows
-
-    def noted(conn: sqlite3.Connection, agent: str, version: int, rows: list[tuple[object, ...]]) -> None:
-        if rows:
-            with open(notes, "a") as fh:
-                fh.write(f"{os.getpid()} {len(rows)}\n")
-        real(conn, agent, version, rows)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(parse_cache, "save_rows", noted)
-    conn = db.connect(tmp_path / "pool.db")
-    result = scan_agent(conn, ClaudeCodeReader([root]), history=True)
-    assert by_id(result.sessions) == serial and not result.stats.errors
-    saved = [line.split() for line in notes.read_text().splitlines()]
-    assert str(os.getpid()) not in {pid for pid, _n in saved} and len({pid for pid, _n in saved}) == 2
-    assert sum(int(n) for _pid, n in saved) == result.stats.files
-    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
-    assert again.stats.from_cache and by_id(again.sessions) == serial
-
-
-def test_a_worker_that_cannot_save_is_one_error_and_nothing_is_published(
-    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, _truths = corpus
-    serial = cold(tmp_path, root, "serial.db")
-    pooled(monkeypatch)
-
-    def locked(conn: sqlite3.Connection, agent: str, version: int, rows: list[tuple[object, ...]]) -> None:
-        if rows:
-            raise sqlite3.OperationalError("database is locked")
-
-    monkeypatch.setattr(parse_cache, "save_rows", locked)
-    conn = db.connect(tmp_path / "pool.db")
-    failed = scan_agent(conn, ClaudeCodeReader([root]))
-    assert failed.stats.errors == [
-        "claude-code: cannot save what was read (OperationalError: database is locked)"
-    ]
-    assert parse_cache.merged_parts(conn, "claude-code", ClaudeCodeReader.parser_version, None) is None
-    monkeypatch.undo()
-    again = scan_agent(conn, ClaudeCodeReader([root]), history=True)
-    assert by_id(again.sessions) == serial and not again.stats.errors
-
-
 def test_a_few_batches_are_merged_here_without_starting_workers(
     tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
