@@ -79,6 +79,28 @@ def test_the_compiled_fold_is_built_and_used() -> None:
     assert left == [(0, len(summary) - 1)]  # left to Python, and the unfinished line to the next read
 
 
+def test_a_fold_started_inside_another_folds_the_same() -> None:
+    """A fold called while another is under way (here from the line it handed back) uses a line buffer
+    of its own: both give what each gives alone."""
+    from llm_session_manager.agents import _claude_fold
+
+    compiled()
+    line = b'{"type":"assistant","timestamp":"2025-01-01T00:00:00.000Z","message":{"id":"m","model":"x",'
+    line += b'"usage":{"input_tokens":3,"output_tokens":4}}}\n'
+    summary = b'{"type":"summary","summary":"s"}\n'
+    outer_buf = bytearray(line + summary + line.replace(b'"m"', b'"n"'))
+    inner: dict[str, Any] = new_data()
+
+    def nested(start: int, stop: int) -> None:
+        buf = bytearray(line * 3)
+        _claude_fold.fold(buf, 0, len(buf), inner, lambda a, b: None)
+
+    outer = new_data()
+    assert _claude_fold.fold(outer_buf, 0, len(outer_buf), outer, nested) == len(outer_buf)
+    assert outer == fold(line + line.replace(b'"m"', b'"n"'), True) and set(outer["entries"]) == {"m", "n"}
+    assert inner == fold(line * 3, True) and inner["lines"] == 3
+
+
 @pytest.mark.parametrize("seed", [0, 3, 7])
 def test_generated_transcripts_fold_the_same(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
