@@ -372,12 +372,16 @@ typedef struct {
     Block blocks[MAX_BLOCKS];
 } Line;
 
-static int parse_input(Scan *sc, Block *b) {
+/* A member that holds null or an object of which one member is read (a tool's input and its command;
+ * usage's cache_creation and its 1-hour tokens); a second such member is left to Python. */
+static int object_of_one(Scan *sc, Val *object, const char *name, Val *member) {
     Str key;
     int first = 1, r;
-    b->input.kind = JOBJ;
+    if (object->kind != ABSENT) return 0;
+    if (sc->p >= sc->end || *sc->p != '{') return scan_value(sc, object) && object->kind == JNULL;
+    object->kind = JOBJ;
     while ((r = next_member(sc, &key, &first)) == 1) {
-        if (key_is(&key, "command") ? !take(sc, &b->command) : !skip_value(sc)) return 0;
+        if (key_is(&key, name) ? !take(sc, member) : !skip_value(sc)) return 0;
     }
     return r == 0;
 }
@@ -395,11 +399,8 @@ static int parse_block(Scan *sc, Block *b) {
         else if (key_is(&key, "is_error")) ok = take(sc, &b->is_error);
         else if (key_is(&key, "tool_use_id")) ok = take(sc, &b->tool_use_id);
         else if (key_is(&key, "text")) ok = b->text.kind == ABSENT && scan_value(sc, &b->text);
-        else if (key_is(&key, "input")) {
-            if (b->input.kind != ABSENT) return 0;
-            if (sc->p < sc->end && *sc->p == '{') ok = parse_input(sc, b);
-            else ok = scan_value(sc, &b->input) && b->input.kind == JNULL;
-        } else ok = skip_value(sc);
+        else if (key_is(&key, "input")) ok = object_of_one(sc, &b->input, "command", &b->command);
+        else ok = skip_value(sc);
         if (!ok) return 0;
     }
     if (r != 0) return 0;
@@ -434,16 +435,6 @@ static int parse_content(Scan *sc, Line *L) {
     return decoded(sc, &L->content) && (L->content.kind == JSTR || L->content.kind == JNULL);
 }
 
-static int parse_cache_creation(Scan *sc, Line *L) {
-    Str key;
-    int first = 1, r;
-    L->cache.kind = JOBJ;
-    while ((r = next_member(sc, &key, &first)) == 1) {
-        if (key_is(&key, "ephemeral_1h_input_tokens") ? !take(sc, &L->one_hour) : !skip_value(sc)) return 0;
-    }
-    return r == 0;
-}
-
 static int parse_usage(Scan *sc, Line *L) {
     Str key;
     int first = 1, r;
@@ -454,11 +445,9 @@ static int parse_usage(Scan *sc, Line *L) {
         else if (key_is(&key, "output_tokens")) ok = take(sc, &L->out);
         else if (key_is(&key, "cache_creation_input_tokens")) ok = take(sc, &L->cc);
         else if (key_is(&key, "cache_read_input_tokens")) ok = take(sc, &L->cr);
-        else if (key_is(&key, "cache_creation")) {
-            if (L->cache.kind != ABSENT) return 0;
-            if (sc->p < sc->end && *sc->p == '{') ok = parse_cache_creation(sc, L);
-            else ok = scan_value(sc, &L->cache) && L->cache.kind == JNULL;
-        } else ok = skip_value(sc);
+        else if (key_is(&key, "cache_creation"))
+            ok = object_of_one(sc, &L->cache, "ephemeral_1h_input_tokens", &L->one_hour);
+        else ok = skip_value(sc);
         if (!ok) return 0;
     }
     return r == 0;
