@@ -153,11 +153,25 @@ def console_errors(driver: Any) -> list[dict[str, Any]]:
 
 
 def wait(driver: Any, condition: Any, seconds: float = 20) -> Any:
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def checked(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as exc:
+            # A form post replaces the document: an element found just before the swap and read just after
+            # is reported by Chrome as an inspector error rather than as stale. Any other error still fails.
+            if "does not belong to the document" in str(exc.msg):
+                raise StaleElementReferenceException(exc.msg) from exc
+            raise
+
     ignored = (NoSuchElementException, StaleElementReferenceException)  # the page is being replaced
-    return WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
+    return WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored).until(checked)
 
 
 def loaded(driver: Any, url: str, rows: int = 7) -> None:
