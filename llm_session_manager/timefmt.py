@@ -38,6 +38,23 @@ def canonical_ts(value: object) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def canonical_before(value: object, delta: timedelta) -> str | None:
+    """The canonical timestamp ``delta`` before timestamp ``value`` (None when it does not parse).
+
+    Readers ask this once per file and session (the start of a recent window); a canonical ``value``
+    is shifted as a naive UTC time, without the two time-zone round trips of parsing it in full."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and "1000" <= value[:4] <= "9999":
+        try:
+            shifted = datetime.fromisoformat(value[:23]) - delta
+        except ValueError:
+            pass
+        else:
+            if shifted.year >= 1000:  # strftime writes smaller years without their zeros
+                return shifted.isoformat(timespec="milliseconds") + "Z"
+    dt = parse_ts(value)
+    return None if dt is None else canonical_ts((dt - delta).isoformat()) or ""
+
+
 def iso(dt: datetime | None) -> str | None:
     """UTC ISO 8601 with a ``Z`` suffix, for JSON output."""
     if dt is None:

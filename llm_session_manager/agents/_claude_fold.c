@@ -41,7 +41,8 @@ static Py_ssize_t recent_keep = -1, ctx_history = -1, cmds_keep = -1, command_ch
                   interrupts_keep = -1;
 static long long max_count = -1;
 static PyObject *no_branch, *synthetic, *dict_types, *interrupt_prefix, *noise_prefixes, *clear_command;
-static PyObject *better_fn, *fresh_context_fn, *title_fn, *newline;
+static PyObject *better_fn, *fresh_context_fn, *title_fn, *minute_fn, *newline;
+static Py_ssize_t e_ts = -1; /* where an entry keeps its timestamp (claude_code.E_TS) */
 
 /* Keys of the state dict (claude_code.new_data), and the values the fold compares. */
 static PyObject *k_lines, *k_first_ts, *k_last_ts, *k_branch, *k_cwd, *k_recent, *k_entries,
@@ -1112,6 +1113,93 @@ done:
     return result;
 }
 
+/* --- old replies keep their minute (claude_code._forget_old_times) ---------------------------------- */
+
+static int days_in_month(int y, int m) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) ? 29 : days[m - 1];
+}
+
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+static long long days_from_civil(long long y, int m, int d) {
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const unsigned char *p, int n, int *out) {
+    int v = 0;
+    for (int k = 0; k < n; k++) {
+        if (p[k] < '0' || p[k] > '9') return 0;
+        v = v * 10 + (p[k] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* The minute since the epoch of a canonical timestamp of a real date and time of day (what
+ * _parse_minute computes for one); 0 when `ts` is anything else (Python decides). */
+static int canonical_minute(PyObject *ts, long long *out) {
+    if (!PyUnicode_IS_COMPACT_ASCII(ts) || PyUnicode_GET_LENGTH(ts) != 24) return 0;
+    const unsigned char *t = PyUnicode_1BYTE_DATA(ts);
+    int y, mo, d, h, mi, sec, ms;
+    if (!digits(t, 4, &y) || t[4] != '-' || !digits(t + 5, 2, &mo) || t[7] != '-' || !digits(t + 8, 2, &d) ||
+        t[10] != 'T' || !digits(t + 11, 2, &h) || t[13] != ':' || !digits(t + 14, 2, &mi) || t[16] != ':' ||
+        !digits(t + 17, 2, &sec) || t[19] != '.' || !digits(t + 20, 3, &ms) || t[23] != 'Z')
+        return 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59) return 0;
+    *out = days_from_civil(y, mo, d) * 1440 + h * 60 + mi;
+    return 1;
+}
+
+/* _minute(ts) for a str: computed here when canonical, else by _minute itself. */
+static PyObject *minute_of(PyObject *ts) {
+    long long m;
+    return canonical_minute(ts, &m) ? PyLong_FromLongLong(m) : PyObject_CallOneArg(minute_fn, ts);
+}
+
+PyDoc_STRVAR(minute_doc,
+"minute(ts) -> int\n\n"
+"claude_code._minute(ts): the minute since the epoch of a canonical timestamp, computed here; any\n"
+"other value is handed to _minute.");
+
+static PyObject *minute(PyObject *self, PyObject *ts) {
+    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!PyUnicode_CheckExact(ts)) return PyObject_CallOneArg(minute_fn, ts);
+    return minute_of(ts);
+}
+
+PyDoc_STRVAR(forget_doc,
+"forget(entries, start) -> bool\n\n"
+"Replace the timestamp of every entry older than start by its minute since the epoch, as\n"
+"claude_code._forget_old_times does (_minute decides any timestamp that is not canonical). False\n"
+"when it stopped at an entry that is not a list: Python does the rest.");
+
+static PyObject *forget(PyObject *self, PyObject *args) {
+    PyObject *entries, *start, *entry, *key;
+    Py_ssize_t pos = 0;
+    if (!PyArg_ParseTuple(args, "O!U:forget", &PyDict_Type, &entries, &start)) return NULL;
+    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    while (PyDict_Next(entries, &pos, &key, &entry)) {
+        if (!PyList_CheckExact(entry)) Py_RETURN_FALSE;
+        if (PyList_GET_SIZE(entry) <= e_ts) continue;
+        PyObject *ts = PyList_GET_ITEM(entry, e_ts);
+        if (!PyUnicode_CheckExact(ts)) continue;
+        int older = PyUnicode_Compare(ts, start);
+        if (older == -1 && PyErr_Occurred()) return NULL;
+        if (older >= 0) continue;
+        PyObject *minute = minute_of(ts);
+        if (!minute) return NULL;
+        /* _minute may have run Python: the entry is still a list, but look again before writing */
+        if (PyList_GET_SIZE(entry) <= e_ts) { Py_DECREF(minute); continue; }
+        if (PyList_SetItem(entry, e_ts, minute) < 0) return NULL;
+    }
+    Py_RETURN_TRUE;
+}
+
 PyDoc_STRVAR(configure_doc,
 "configure(module)\n\n"
 "Take claude_code's constants and the helpers the fold shares with it, once before the first fold.");
@@ -1160,8 +1248,9 @@ static PyObject *configure(PyObject *self, PyObject *m) {
         conf_obj(m, "CLEAR_COMMAND", &clear_command, is_str) < 0 ||
         conf_obj(m, "_better", &better_fn, is_callable) < 0 ||
         conf_obj(m, "_fresh_context", &fresh_context_fn, is_callable) < 0 ||
-        conf_obj(m, "title_from", &title_fn, is_callable) < 0) {
-        recent_keep = -1; /* fold refuses to run half configured */
+        conf_obj(m, "title_from", &title_fn, is_callable) < 0 ||
+        conf_obj(m, "_minute", &minute_fn, is_callable) < 0 || conf_size(m, "E_TS", &e_ts) < 0) {
+        recent_keep = e_ts = -1; /* fold and forget refuse to run half configured */
         return NULL;
     }
     max_count = mc;
@@ -1170,6 +1259,8 @@ static PyObject *configure(PyObject *self, PyObject *m) {
 
 static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, fold_doc},
+    {"forget", forget, METH_VARARGS, forget_doc},
+    {"minute", minute, METH_O, minute_doc},
     {"configure", configure, METH_O, configure_doc},
     {NULL, NULL, 0, NULL},
 };

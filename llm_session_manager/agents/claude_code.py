@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ from llm_session_manager.agents.jsonl import Fold, fold_lines, read_tail
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.digest import blake2b
 from llm_session_manager.paths import Paths
-from llm_session_manager.timefmt import canonical_ts, parse_ts
+from llm_session_manager.timefmt import canonical_before, canonical_ts, parse_ts
 
 if TYPE_CHECKING:
     from llm_session_manager.agents.claude_lines import Block, Line, Message, Usage
@@ -553,11 +553,13 @@ def _typed_lines() -> Any:
 # does and hands every other line back to decode_line and apply_line. Without a C compiler at install
 # time there is none, and every line is folded in Python as before.
 _fast: Fold | None = None
+_fast_forget: Callable[[dict[str, Any], str], bool] | None = None
+_fast_minute: Callable[[str], int] | None = None
 _fast_tried = False
 
 
 def compiled_fold() -> Fold | None:
-    global _fast, _fast_tried  # a lazy import, once per process
+    global _fast, _fast_forget, _fast_minute, _fast_tried  # a lazy import, once per process
     if not _fast_tried:
         _fast_tried = True
         try:
@@ -566,8 +568,18 @@ def compiled_fold() -> Fold | None:
             _claude_fold.configure(sys.modules[__name__])  # it reads the constants and helpers it shares
         except (ImportError, AttributeError, TypeError, ValueError, OverflowError):
             return None  # not built, or built from another version of this module (tests fail on either)
-        _fast = _claude_fold.fold
+        _fast, _fast_forget, _fast_minute = _claude_fold.fold, _claude_fold.forget, _claude_fold.minute
     return _fast
+
+
+def compiled_forget() -> Callable[[dict[str, Any], str], bool] | None:
+    """The compiled loop of ``_forget_old_times``, when the compiled fold is in use."""
+    return _fast_forget if compiled_fold() is not None else None
+
+
+def minute_function() -> Callable[[str], int]:
+    """``_minute``, compiled when the compiled fold is in use (a merge asks it of every recent reply)."""
+    return _fast_minute if compiled_fold() is not None and _fast_minute is not None else _minute
 
 
 def decode_line(data: dict[str, Any], raw: Any) -> Any:
@@ -774,10 +786,12 @@ def _forget_old_times(data: dict[str, Any]) -> None:
     """Full timestamps of replies are kept only where burn rates can use them (the hour before the
     file's last activity); older replies keep their minute since the epoch (an int), which is all the
     usage reports need, so the cache of a long history holds one small number per reply."""
-    last = parse_ts(data.get("last_ts"))
-    if last is None:
+    start = canonical_before(data.get("last_ts"), BURN_HISTORY)
+    if start is None:
         return
-    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
+    forget = compiled_forget()
+    if forget is not None and forget(data["entries"], start):
+        return
     for entry in data["entries"].values():
         ts = entry[E_TS] if len(entry) > E_TS else None
         if type(ts) is str and ts < start:
@@ -1059,11 +1073,16 @@ def _series_cutoff() -> str:
 
 
 def _minute(ts: str) -> int:
-    """Minutes since the epoch of a canonical timestamp (memoised by its minute: many replies share one)."""
+    """Minutes since the epoch of a canonical timestamp (memoised by its minute: many replies share one).
+    Only a valid canonical timestamp is memoised: the prefix of any other need not name its minute, and
+    a memo it filled would answer for the valid ones after it (the compiled forget computes those)."""
     prefix = ts[:16]
     minute = _MINUTES.get(prefix)
     if minute is None:
-        minute = _parse_minute(ts)
+        match = _CANONICAL_TIME.fullmatch(ts)
+        minute = _parse_minute(ts, match)
+        if match is None:
+            return minute
         if len(_MINUTES) > MINUTES_KEPT:
             _MINUTES.clear()
         _MINUTES[prefix] = minute
@@ -1077,10 +1096,10 @@ _CANONICAL_TIME = re.compile(
 _DAYS: dict[str, int] = {}  # minutes since the epoch at the start of each day seen
 
 
-def _parse_minute(ts: str) -> int:
-    """``_minute`` without its memo: 0 for a timestamp that does not parse. A history spreads its
-    replies over many minutes but few days, so a day is parsed once."""
-    match = _CANONICAL_TIME.fullmatch(ts)
+def _parse_minute(ts: str, match: re.Match[str] | None) -> int:
+    """``_minute`` without its memo (``match``: ``ts`` matched against ``_CANONICAL_TIME``): 0 for a
+    timestamp that does not parse. A history spreads its replies over many minutes but few days, so a
+    day is parsed once."""
     if match is None:
         parsed = parse_ts(ts)
         return int(parsed.timestamp() // 60) if parsed else 0
@@ -1100,16 +1119,16 @@ def _usage_buckets(
     entries: list[list[Any]], last_ts: str | None
 ) -> tuple[tuple[int, str, int, int, int, int], ...]:
     """Per minute and model, the tokens of the hour before the session's last activity (burn rates)."""
-    last = parse_ts(last_ts) if last_ts else None
-    if last is None:
+    start = canonical_before(last_ts, BURN_HISTORY) if last_ts else None
+    if start is None:
         return ()
-    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
     buckets: dict[tuple[int, str], list[int]] = {}
+    minute = minute_function()
     for e in entries:
         ts = e[E_TS] if len(e) > E_TS else None
         if type(ts) is not str or ts < start or e[E_MODEL] == SYNTHETIC:
             continue
-        row = buckets.setdefault((_minute(ts), e[E_MODEL] or "unknown"), [0, 0, 0, 0])
+        row = buckets.setdefault((minute(ts), e[E_MODEL] or "unknown"), [0, 0, 0, 0])
         row[0] += e[E_IN]
         row[1] += e[E_OUT]
         row[2] += e[E_CC]
@@ -1121,13 +1140,14 @@ def _usage_history(entries: list[list[Any]]) -> tuple[tuple[int, str, int, int, 
     """Per minute and model, the tokens of every reply the session owns (usage reports): input, output,
     cache_creation, cache_read, and the part of cache_creation written for an hour."""
     buckets: dict[tuple[int, str], list[int]] = {}
+    minute = minute_function()
     for e in entries:
         if len(e) <= E_TS:
             continue
         ts, model = e[E_TS], e[E_MODEL]
         if ts is None or model == SYNTHETIC:
             continue
-        key = (ts if type(ts) is int else _minute(ts), model or "unknown")
+        key = (ts if type(ts) is int else minute(ts), model or "unknown")
         row = buckets.get(key)
         if row is None:
             buckets[key] = [e[E_IN], e[E_OUT], e[E_CC], e[E_CR], e[E_CC1H]]

@@ -15,7 +15,7 @@ from llm_session_manager.agents.jsonl import fold_lines, read_tail
 from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import open_regular as open_regular  # the readers take it from here
 from llm_session_manager.safetext import title_line
-from llm_session_manager.timefmt import canonical_ts, parse_ts
+from llm_session_manager.timefmt import canonical_before, canonical_ts, parse_ts
 
 
 class Counted(TypedDict):
@@ -155,10 +155,7 @@ def bad_line(data: dict[str, Any] | Counted) -> None:
 
 def window_start(last_ts: str | None) -> str:
     """The canonical timestamp RECENT_WINDOW before ``last_ts`` ("" when unknown)."""
-    last = parse_ts(last_ts) if last_ts else None
-    if last is None:
-        return ""
-    return canonical_ts((last - RECENT_WINDOW).isoformat()) or ""
+    return (canonical_before(last_ts, RECENT_WINDOW) if last_ts else None) or ""
 
 
 def recent_rows(datas: Iterable[dict[str, Any]], last_ts: str | None) -> list[list[Any]]:
@@ -246,10 +243,9 @@ def usage_buckets(
 ) -> tuple[tuple[int, str, int, int, int, int], ...]:
     """Per (minute since the epoch, model): input, output, cache_creation, cache_read of the rows
     (timestamp, model, the four counts) in the hour before the session's last activity (burn rates)."""
-    last = parse_ts(last_ts)
-    if last is None:
+    start = canonical_before(last_ts, BURN_HISTORY)
+    if start is None:
         return ()
-    start = canonical_ts((last - BURN_HISTORY).isoformat()) or ""
     buckets: dict[tuple[int, str], list[int]] = {}
     for ts, model, *counts in rows:
         when = parse_ts(ts) if ts and ts >= start else None

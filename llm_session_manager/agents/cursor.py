@@ -59,7 +59,7 @@ from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import UnreadableFile, read_regular
 from llm_session_manager.paths import Paths, xdg_config_home
-from llm_session_manager.timefmt import canonical_ts, parse_ts
+from llm_session_manager.timefmt import canonical_before, canonical_ts, parse_ts
 
 if TYPE_CHECKING:
     from llm_session_manager.models import Session
@@ -909,8 +909,7 @@ def build_sessions(path: str, data: CursorData) -> list[Session]:
 
 def _window_start(last: str | None) -> str:
     """The start of the recent window (RECENT_WINDOW before the last activity), canonical ISO."""
-    dt = parse_ts(last) if last else None
-    return (canonical_ts((dt - RECENT_WINDOW).isoformat()) or "") if dt else ""
+    return (canonical_before(last, RECENT_WINDOW) if last else None) or ""
 
 
 def _session(path: str, cid: str, chat: CursorChat, head: dict[str, Any]) -> Session:
