@@ -6,8 +6,9 @@ JSON output is built from these objects; field names are the JSON keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,21 @@ class Session:
     # "Cost: $x session"), used only when lsm cannot price every model the session used.
     agent_cost_usd: float | None = None
     process: Process | None = None
+
+
+_SESSION_FIELDS = tuple(f.name for f in fields(Session))
+_session_values = attrgetter(*_SESSION_FIELDS)
+_WINDOW_AT = _SESSION_FIELDS.index("context_window")
+_WINDOW_SOURCE_AT = _SESSION_FIELDS.index("context_window_source")
+
+
+def with_context_window(session: Session, window: int, source: str) -> Session:
+    """``dataclasses.replace(session, context_window=window, context_window_source=source)`` in half
+    its time (every session listed takes one): the values are read in one call, passed in order."""
+    values = list(_session_values(session))
+    values[_WINDOW_AT] = window
+    values[_WINDOW_SOURCE_AT] = source
+    return Session(*values)
 
 
 @dataclass(frozen=True)

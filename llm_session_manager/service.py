@@ -17,7 +17,7 @@ from llm_session_manager import burn, hookstate
 from llm_session_manager import health as health_mod
 from llm_session_manager.agents import all_readers, default_window
 from llm_session_manager.agents.base import AgentReader
-from llm_session_manager.models import Process, Session, SessionView, TokenUsage
+from llm_session_manager.models import Process, Session, SessionView, TokenUsage, with_context_window
 from llm_session_manager.paths import Paths
 from llm_session_manager.pricing import ModelTable, auto_compact_point
 from llm_session_manager.safetext import without_secrets
@@ -169,7 +169,7 @@ def derive(
             peak_context=max(session.peak_context_tokens or 0, session.context_tokens or 0) or None,
             default=default_window(session.agent),
         )
-    session = dataclasses.replace(session, context_window=window, context_window_source=source)
+    session = with_context_window(session, window, source)
     compact_at = auto_compact_point(window, session.agent)
     status = status_of(session, closed, now, float(cfg["idle_minutes"]))
     live = hookstate.live_state(hook, session.process, status, session.last_activity)

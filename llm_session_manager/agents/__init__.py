@@ -36,14 +36,22 @@ def agent_names() -> tuple[str, ...]:
     return tuple(REGISTRY)
 
 
+# (agent, its module) -> its facts, once found: a listing asks twice per session.
+_INFOS: dict[tuple[str, str], AgentInfo] = {}
+
+
 def agent_info(name: str) -> AgentInfo | None:
     """The facts of agent ``name``; None for a name lsm does not know (an imported session's agent)."""
     module_name = REGISTRY.get(name)
     if module_name is None:
         return None
+    known = _INFOS.get((name, module_name))
+    if known is not None:
+        return known
     info = vars(importlib.import_module(module_name)).get("INFO")
     if not isinstance(info, AgentInfo) or info.name != name:
         raise TypeError(f"{module_name} must declare INFO = AgentInfo(name={name!r}, ...)")
+    _INFOS[(name, module_name)] = info
     return info
 
 
