@@ -255,6 +255,33 @@ def _pool_size(jobs: list[Job]) -> int:
     return 0
 
 
+_LEAN = False  # the allocator was told to keep the heap small (once per process)
+
+
+def _lean_allocator() -> None:
+    """Before the first pool: one malloc arena for every thread and a fixed threshold (128 KiB) above
+    which blocks are mapped on their own. Results arrive through the executor's threads, each with an
+    arena of its own by default, and glibc raises the threshold as large blocks are freed, so that the
+    states passing through stayed in heaps that never shrank; each forked worker counts those pages
+    again. At 6,000 sessions cold: the tree's peak RSS 126 -> 117 MiB, PSS 69 -> 66, the same time.
+    Nothing on a C library without ``mallopt``."""
+    global _LEAN
+    if _LEAN:
+        return
+    _LEAN = True
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_ARENA_MAX, 1)
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+
+
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
+
+
 @contextmanager
 def _pool(size: int, for_reading: bool = True) -> Iterator[Any]:
     """``size`` worker processes, forked so that they start with what this one has loaded; None (the
@@ -268,6 +295,7 @@ def _pool(size: int, for_reading: bool = True) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+    _lean_allocator()
     init = _worker_init if for_reading else None
     # What this process holds is out of the cyclic GC's sight while workers run: a collection in a
     # worker would otherwise write to every inherited object's header, copying the pages it shares.

@@ -93,3 +93,65 @@ def test_pooled_work_comes_back_in_order_with_few_tasks_queued() -> None:
     assert list(scan._mapped(counting, _square, many)) == [n * n for n in many]
     assert counting.most == scan.POOL_AHEAD  # Executor.map would have queued all 32 at once
     assert list(scan._mapped(counting, _square, [])) == []
+
+
+ARENAS = r"""
+import ctypes, os, sys, tempfile, threading
+
+libc = ctypes.CDLL(None)
+libc.fdopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fflush.argtypes = (ctypes.c_void_p,)
+
+
+def heaps() -> int:
+    with tempfile.TemporaryFile() as fh:
+        fp = libc.fdopen(os.dup(fh.fileno()), b"w")
+        libc.malloc_info(0, fp)
+        libc.fflush(fp)
+        fh.seek(0)
+        return fh.read().count(b"<heap nr=")
+
+
+if sys.argv[1] == "lean":
+    from llm_session_manager import scan
+
+    with scan._pool(2) as pool:
+        assert pool.submit(abs, -3).result() == 3
+kept = []
+worker = threading.Thread(target=lambda: kept.extend(bytes(64 * 1024) for _ in range(64)))
+worker.start()
+worker.join()
+print(heaps())
+"""
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_a_pool_keeps_every_thread_of_this_process_in_one_malloc_arena(lean: bool) -> None:
+    """Results come back through the executor's threads; each thread gets a malloc arena of its own by
+    default, and what passed through them stayed in the process (each forked worker counting it
+    again). Once a pool has run, a thread allocating uses the one arena. The case without a pool shows
+    the test can tell the difference."""
+    import subprocess
+    import sys
+
+    got = subprocess.run(
+        [sys.executable, "-c", ARENAS, "lean" if lean else "plain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    heaps = int(got.stdout)
+    assert heaps == 1 if lean else heaps > 1, got.stdout
+
+
+def test_a_c_library_without_mallopt_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+
+    def no_libc(name: object) -> object:
+        raise OSError("no such library")
+
+    monkeypatch.setattr(scan, "_LEAN", False)
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    scan._lean_allocator()  # no error: the pool runs with the allocator as it is
+    assert scan._LEAN

@@ -6,7 +6,7 @@ after a change writes again only the parts it changed."""
 
 from __future__ import annotations
 
-import secrets
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -195,7 +195,7 @@ class PartWriter:
         """A new part: the bytes of a JSON array of sessions."""
         if not body:
             return
-        token = secrets.token_hex(8)
+        token = os.urandom(8).hex()  # what secrets.token_hex does, without loading OpenSSL's bindings
         self.conn.execute(
             "INSERT INTO merged_cache (agent, signature, sessions, parser_version) VALUES (?, '', ?, 0)",
             (self.agent + PART + token, body),
