@@ -6,27 +6,28 @@ changed files are read (from their last offset when the reader can continue), in
 there is enough to read and a core free, and the merged result is cached again.
 
 A reader whose sessions can share messages (``SharingReader``: Claude Code) is scanned in flat memory by
-a one-shot command. Cold, each file's state is saved as soon as it is read, and the sessions are merged
-a few groups at a time from the saved states (by new worker processes when the files were read by
-workers: each loads its groups' states itself and sends the sessions back serialised), each group's
-part of the merge saved as it is made and, when workers merged it, decoded once they are gone
-(``_scan_cold``). After a change, only the states of the sessions the changed files can affect are
-loaded and merged again; every other session is taken from the previous merge a part at a time, and a
-part that holds none of the merged sessions is kept as it is (``_scan_changes``, with the ``Links``
-saved beside each merge). A file whose path is spelled another way (a relative or symlinked config
-dir) keeps its cached state (``plan_scan``).
+a one-shot command. Cold, the workers (when there is enough to read and a core free) start while the
+files are listed, each file's state is saved as soon as it is read, and the sessions are merged a few
+groups at a time from the saved states (by the same workers: each loads its groups' states itself and
+sends the sessions back serialised), each group's part of the merge saved as it is made and, when
+workers merged it, decoded once they are gone (``_scan_cold``). After a change, only the states of the
+sessions the changed files can affect are loaded and merged again; every other session is taken from the
+previous merge a part at a time, and a part that holds none of the merged sessions is kept as it is
+(``_scan_changes``, with the ``Links`` saved beside each merge). A file whose path is spelled another
+way (a relative or symlinked config dir) keeps its cached state (``plan_scan``).
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import gc
 import os
 import sqlite3
 import zlib
 from array import array
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeGuard
@@ -198,9 +199,7 @@ def _read_job(args: tuple[AgentReader, str, str, FileState | None]) -> FileState
 
 
 def _worker_init() -> None:
-    # Workers only build short-lived parse trees; the cyclic GC finds nothing there and costs ~4%.
-    import gc
-
+    # Reading builds only short-lived parse trees; the cyclic GC finds nothing there and costs ~4%.
     gc.disable()
 
 
@@ -283,25 +282,22 @@ M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
 
 
 @contextmanager
-def _pool(size: int, for_reading: bool = True) -> Iterator[Any]:
+def _pool(size: int) -> Iterator[Any]:
     """``size`` worker processes, forked so that they start with what this one has loaded; None (the
-    work is done here) when ``size`` is under 2. Workers ``for_reading`` run without the cyclic GC (they
-    only build short-lived parse trees); merging workers keep it."""
+    work is done here) when ``size`` is under 2. They read without the cyclic GC (``_worker_init``)."""
     if size < 2:
         yield None
         return
-    import gc
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     _lean_allocator()
-    init = _worker_init if for_reading else None
     # What this process holds is out of the cyclic GC's sight while workers run: a collection in a
     # worker would otherwise write to every inherited object's header, copying the pages it shares.
     gc.freeze()
     try:
-        with ProcessPoolExecutor(max_workers=size, mp_context=ctx, initializer=init) as pool:
+        with ProcessPoolExecutor(max_workers=size, mp_context=ctx, initializer=_worker_init) as pool:
             yield pool
     finally:
         gc.unfreeze()
@@ -373,9 +369,11 @@ def scan_agent(
     """
     agent, version = reader.name, reader.parser_version
     stats = ScanStats(progress=progress)
-    targeted = _scan_listed(conn, reader, memo, changed, stats, history)
-    if targeted is not None:
-        return targeted
+    first = _scan_listed(conn, reader, memo, changed, stats, history) or _scan_unsaved(
+        conn, reader, memo, stats, history
+    )
+    if first is not None:
+        return first
     current, signature = _listed(reader)
     stats.files = len(current)
     stats.signature = signature
@@ -437,14 +435,27 @@ def _one_shot(
     """A one-shot command's scan: after a change, or cold. None leaves it to the caller; ``current`` is
     then listed again if the scan after a change emptied it (its merge was replaced meanwhile)."""
     agent, version, signature = reader.name, reader.parser_version, stats.signature
-    if not parse_cache.has_states(conn, agent, version):
-        return _scan_cold(conn, reader, current, signature, stats, history)
+    if not parse_cache.has_states(conn, agent, version):  # (another process emptied it meanwhile)
+        return _scan_cold(conn, reader, (current, signature), stats, history)
     result = _scan_changes(conn, reader, current, signature, stats, history)
     if result is None and not current:
         again, stats.signature = _listed(reader)
         current.extend(again)
         stats.files = len(current)
     return result
+
+
+def _scan_unsaved(
+    conn: sqlite3.Connection, reader: AgentReader, memo: ScanMemo | None, stats: ScanStats, history: bool
+) -> ScanResult | None:
+    """A one-shot scan of a reader of which neither a file state nor a merge is saved: cold, listing
+    the files itself (``_scan_cold``). None for any other."""
+    if memo is not None or not isinstance(reader, SharingReader):
+        return None
+    agent, version = reader.name, reader.parser_version
+    if parse_cache.has_states(conn, agent, version) or parse_cache.has_merged(conn, agent, version):
+        return None
+    return _scan_cold(conn, reader, None, stats, history)
 
 
 def _from_saved(
@@ -801,29 +812,70 @@ MERGE_BYTES = 128 * 1024
 MERGE_POOL_MIN = 8  # batches
 
 
+class _Workers:
+    """The worker processes of a cold scan, started as soon as the listing shows enough to read (the
+    same test as ``_pool_size``) and kept for the merge. Forked then, they share only what this process
+    held before listing; forked after it (and again after reading, for the merge), each counted the
+    listing and what reading left here once more. At 6,000 sessions cold: the tree's peak RSS 117 ->
+    103 MiB, growing 20 MB per GB of history instead of 32, 3% less time; PSS 66 -> 68 MiB (merging,
+    the workers keep what reading left them)."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self.stack = stack
+        self.pool: Any = None
+        self.size = 0
+        self.listed = 0  # files
+        self.bytes = 0
+        self.decided = False
+
+    def __call__(self, entry: tuple[str, str, Identity]) -> None:
+        if self.decided:
+            return
+        self.listed += 1
+        self.bytes += entry[2][2]
+        if self.bytes >= PARALLEL_MIN_BYTES and self.listed > 1:
+            self.start()
+
+    def start(self) -> None:
+        """Start the pool if the files listed so far call for one (once; None stays None after)."""
+        if self.decided:
+            return
+        self.decided = True
+        if self.bytes >= PARALLEL_MIN_BYTES and self.listed > 1 and (workers := _workers()) > 1:
+            self.pool = self.stack.enter_context(_pool(workers))
+            self.pool.submit(int, 0).result()  # forked now, not at the first task
+            self.size = workers
+
+
 def _scan_cold(
     conn: sqlite3.Connection,
     reader: AgentReader,
-    current: list[tuple[str, str, Identity]],
-    signature: str,
+    listing: tuple[list[tuple[str, str, Identity]], str] | None,
     stats: ScanStats,
     history: bool,
 ) -> ScanResult:
     """A scan with nothing cached, in flat memory: each file's state goes to the database as soon as it
     is read (serialised where it was read, in a worker when there are any), with the hashes of its
     messages; then the sessions are merged a few at a time, in groups that share no message with each
-    other, from their saved states (in workers too when there are any, each loading its groups' states
-    itself)."""
+    other, from their saved states (in the same workers when there are any, each loading its groups'
+    states itself). ``listing``: the files as the caller listed them; None lists them here, starting
+    the workers as soon as there is enough to read."""
     agent, version = reader.name, reader.parser_version
     assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
-    jobs: list[Job] = [(path, key, None, ident[2]) for path, key, ident in current]
-    current.clear()  # the caller's listing: 14,000 files held ~2 MB through the whole scan
-    hashes: dict[str, list[bytes]] = {}
-    sizes: dict[str, int] = {}  # bytes of saved state per session
-    rows: list[Row] = []
-    pending = 0
-    size = _pool_size(jobs)
-    with _pool(size) as pool:  # reading workers grow as they read: merging gets new ones
+    with ExitStack() as stack:
+        workers = _Workers(stack)
+        current, signature = _listed(reader, workers) if listing is None else listing
+        stats.files, stats.signature = len(current), signature
+        jobs: list[Job] = [(path, key, None, ident[2]) for path, key, ident in current]
+        current.clear()  # the caller's listing: 14,000 files held ~2 MB through the whole scan
+        if not workers.decided:  # a listing handed over, or too little to read
+            workers.listed, workers.bytes = len(jobs), sum(j[3] for j in jobs)
+            workers.start()
+        pool = workers.pool
+        hashes: dict[str, list[bytes]] = {}
+        sizes: dict[str, int] = {}  # bytes of saved state per session
+        rows: list[Row] = []
+        pending = 0
         for row in _read_rows(reader, jobs, stats, pool):
             rows.append(row)
             hashes.setdefault(row[1], []).append(row[6])
@@ -834,26 +886,27 @@ def _scan_cold(
             if pending >= FLUSH_BYTES or len(rows) >= FLUSH_ROWS:
                 parse_cache.save_rows(conn, agent, version, rows)
                 rows, pending = [], 0
-    parse_cache.save_rows(conn, agent, version, rows)
-    del rows
-    groups, seen = _groups(hashes)
-    del hashes
-    sessions: list[Session] = []
-    graph: dict[str, set[str]] = {}
-    chunks = list(_chunks(groups, sizes, MERGE_BYTES))
-    # Workers when the files were read by workers, there are batches enough to share (starting them
-    # costs ~20 ms), and they can open the database (not one in memory).
-    file = database_file(conn) if size > 1 and len(chunks) >= MERGE_POOL_MIN else None
-    database = None if file is None else str(file)
-    # What workers merge is saved as it comes and decoded here once they are gone: decoded beside them,
-    # the sessions grew this process while each worker grew on its own (at 6,000 sessions the tree's
-    # peak was 11 MiB higher, for the same time).
-    later = database is not None and not stats.errors
-    with parse_cache.PartWriter(conn, agent) as writer:
-        out = _Parts(writer)  # the sessions as JSON, saved as they are merged
-        try:
-            with _pool(size if database else 0, for_reading=False) as pool:
-                merged = _merged_chunks(conn, reader, chunks, pool, database, history, decode=not later)
+        parse_cache.save_rows(conn, agent, version, rows)
+        del rows
+        groups, seen = _groups(hashes)
+        del hashes
+        sessions: list[Session] = []
+        graph: dict[str, set[str]] = {}
+        chunks = list(_chunks(groups, sizes, MERGE_BYTES))
+        # The workers merge when there are batches enough to share and they can open the database (not
+        # one in memory).
+        file = database_file(conn) if pool is not None and len(chunks) >= MERGE_POOL_MIN else None
+        database = None if file is None else str(file)
+        # What workers merge is saved as it comes and decoded here once they are gone: decoded beside them,
+        # the sessions grew this process while each worker grew on its own (at 6,000 sessions the tree's
+        # peak was 11 MiB higher, for the same time).
+        later = database is not None and not stats.errors
+        with parse_cache.PartWriter(conn, agent) as writer:
+            out = _Parts(writer)  # the sessions as JSON, saved as they are merged
+            try:
+                merged = _merged_chunks(
+                    conn, reader, chunks, pool if database else None, database, history, decode=not later
+                )
                 for built, docs, links in merged:
                     graph.update(links)
                     if not stats.errors:
@@ -861,15 +914,16 @@ def _scan_cold(
                             out.add_blob(doc)
                     sessions.extend(built)
                     del built, docs
-        except Exception as exc:  # never let one agent's new format take the whole listing down
-            stats.errors.append(f"{agent}: cannot merge sessions ({_failure(exc)})")
-            return ScanResult([], stats)
-        if not stats.errors:  # a file we could not read must be tried again next time
-            out.flush()
-            if later:
-                sessions = _written(conn, reader, writer, chunks, history)
-            if writer.publish(signature, version):
-                parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
+            except Exception as exc:  # never let one agent's new format take the whole listing down
+                stats.errors.append(f"{agent}: cannot merge sessions ({_failure(exc)})")
+                return ScanResult([], stats)
+            stack.close()  # the workers are done
+            if not stats.errors:  # a file we could not read must be tried again next time
+                out.flush()
+                if later:
+                    sessions = _written(conn, reader, writer, chunks, history)
+                if writer.publish(signature, version):
+                    parse_cache.save_links(conn, agent, signature, version, Links(graph, seen).encode())
     return ScanResult(sessions, stats)
 
 
@@ -936,8 +990,11 @@ _worker_db: dict[str, sqlite3.Connection] = {}  # a worker's own connection, ope
 
 
 def _merge_job(args: tuple[str, SharingReader, list[str]]) -> tuple[list[bytes], dict[str, set[str]]] | str:
-    """In a worker: a chunk's sessions merged from their saved states, serialised; or what went wrong."""
+    """In a worker: a chunk's sessions merged from their saved states, serialised; or what went wrong.
+    The worker read files before (without the cyclic GC, see ``_worker_init``): merging has it back."""
     database, reader, chunk = args
+    if not gc.isenabled():
+        gc.enable()
     try:
         conn = _worker_db.get(database)
         if conn is None:  # never the parent's connection, which a forked process must not use

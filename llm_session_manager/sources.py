@@ -8,7 +8,7 @@ scan that follows in the same command instead of being stat'ed a second time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from llm_session_manager.digest import blake2b
@@ -68,11 +68,18 @@ def source_signature(reader: AgentReader) -> str:
     return signature
 
 
-def listed(reader: AgentReader) -> Listed:
-    """The reader's files as the fast path listed them moments ago in this command, else listed now."""
+def listed(reader: AgentReader, watch: Callable[[Entry], object] | None = None) -> Listed:
+    """The reader's files as the fast path listed them moments ago in this command, else listed now
+    (``watch`` sees each file as it is listed: not those of a listing handed over)."""
     key = _reader_key(reader) if _handed else None
     handed = _handed.pop(key, None) if key is not None else None
     if handed is not None:
         return handed
-    current = list(reader.sources())
+    if watch is None:
+        current = list(reader.sources())
+    else:
+        current = []
+        for entry in reader.sources():
+            current.append(entry)
+            watch(entry)
     return current, entries_signature(current)

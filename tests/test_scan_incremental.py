@@ -235,6 +235,52 @@ def test_parts_removed_by_another_merge_are_merged_again_here(
     assert parse_cache.merged_parts(conn, "claude-code", ClaudeCodeReader.parser_version, None) is None
 
 
+def test_a_cold_scan_starts_its_workers_while_listing_and_merges_in_them(
+    tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked once the listing shows enough to read (here: at its second file), the workers share little
+    of this process; the same two then read every file and merge every batch."""
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+
+    from llm_session_manager import scan
+
+    root, _truths = corpus
+    serial = cold(tmp_path, root, "serial.db")
+    pooled(monkeypatch)
+    listed: list[int] = []
+    started_at: list[int] = []
+    real_sources, real_pool, real_read = ClaudeCodeReader.sources, scan._pool, scan._read_job
+
+    def counted(self: ClaudeCodeReader) -> Iterator[tuple[str, str, tuple[int, int, int, int]]]:
+        for entry in real_sources(self):
+            listed.append(1)
+            yield entry
+
+    def noted_pool(size: int) -> AbstractContextManager[object]:
+        started_at.append(len(listed))
+        return real_pool(size)
+
+    reading = tmp_path / "reading.pids"
+
+    def noted_read(args: tuple[object, ...]) -> object:
+        with open(reading, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real_read(args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ClaudeCodeReader, "sources", counted)
+    monkeypatch.setattr(scan, "_pool", noted_pool)
+    monkeypatch.setattr(scan, "_read_job", noted_read)
+    merging = noting_merges(monkeypatch, tmp_path / "merging.pids")
+    result = scan_agent(db.connect(tmp_path / "pool.db"), ClaudeCodeReader([root]), history=True)
+    assert by_id(result.sessions) == serial and result.stats.files_read == result.stats.files
+    assert result.stats.files == len(listed) > 10
+    assert started_at == [2], "one pool, started at the second file listed"
+    readers, mergers = set(reading.read_text().split()), set(merging.read_text().split())
+    assert len(readers) == 2 and str(os.getpid()) not in readers
+    assert mergers == readers
+
+
 def test_a_few_batches_are_merged_here_without_starting_workers(
     tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -63,6 +63,14 @@ def has_states(conn: sqlite3.Connection, agent: str, parser_version: int) -> boo
     return row is not None
 
 
+def has_merged(conn: sqlite3.Connection, agent: str, parser_version: int) -> bool:
+    """Whether a merge of the agent's sessions is saved (whatever files it was merged from)."""
+    row = conn.execute(
+        "SELECT 1 FROM merged_cache WHERE agent = ? AND parser_version = ? LIMIT 1", (agent, parser_version)
+    ).fetchone()
+    return row is not None
+
+
 def load_identities(conn: sqlite3.Connection, agent: str, parser_version: int) -> dict[str, tuple[Any, ...]]:
     """path -> (dev, ino, size, mtime_ns, session_key): cheap, without the state blobs."""
     rows = conn.execute(
