@@ -121,6 +121,12 @@ def storable(text: str) -> str:
         return _SURROGATE.sub("\ufffd", text)
 
 
+def load_redactor() -> None:
+    """Import the redactor now (its patterns compile as it is imported): a process about to fork workers
+    that redact lets them share it instead of each compiling its own."""
+    import llm_session_manager.redact  # noqa: F401
+
+
 @lru_cache(maxsize=65536)
 def _redacted(text: str) -> str:
     from llm_session_manager.redact import redact_text  # its many patterns compile on first use

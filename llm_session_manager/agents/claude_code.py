@@ -46,6 +46,7 @@ from llm_session_manager.agents.jsonl import Fold, fold_lines, read_tail
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
 from llm_session_manager.digest import blake2b
 from llm_session_manager.paths import Paths
+from llm_session_manager.safetext import load_redactor
 from llm_session_manager.timefmt import canonical_before, canonical_ts, parse_ts
 
 if TYPE_CHECKING:
@@ -889,6 +890,15 @@ class ClaudeCodeReader:
 
     def sessions(self, states: Sequence[FileState]) -> list[Session]:
         return build_sessions(states)
+
+    @staticmethod
+    def preload() -> None:
+        """Import what reading and merging import on first use (the compiled fold, the typed decoder and
+        msgspec, the redactor), before worker processes are forked: they share it instead of each
+        importing its own (~20 ms and a few MiB a worker)."""
+        compiled_fold()
+        _typed_lines()
+        load_redactor()
 
     @staticmethod
     def shared_keys(state: FileState) -> Iterable[str]:
