@@ -257,9 +257,9 @@ def test_a_cold_scan_starts_its_workers_while_listing_and_merges_in_them(
             listed.append(1)
             yield entry
 
-    def noted_pool(size: int) -> AbstractContextManager[object]:
+    def noted_pool(size: int, reader: object = None) -> AbstractContextManager[object]:
         started_at.append(len(listed))
-        return real_pool(size)
+        return real_pool(size, reader)  # type: ignore[arg-type]
 
     reading = tmp_path / "reading.pids"
 
