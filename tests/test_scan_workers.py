@@ -155,3 +155,20 @@ def test_a_c_library_without_mallopt_changes_nothing(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(ctypes, "CDLL", no_libc)
     scan._lean_allocator()  # no error: the pool runs with the allocator as it is
     assert scan._LEAN
+
+
+def test_another_c_library_is_not_given_glibcs_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """-3 and -8 are glibc's M_MMAP_THRESHOLD and M_ARENA_MAX; another libc's mallopt is not called."""
+    import ctypes
+
+    def not_glibc(name: str) -> str:
+        raise ValueError("unrecognized configuration name")
+
+    def must_not_load(name: object) -> object:
+        raise AssertionError("mallopt looked up on another C library")
+
+    monkeypatch.setattr(scan, "_LEAN", False)
+    monkeypatch.setattr(scan.os, "confstr", not_glibc)
+    monkeypatch.setattr(ctypes, "CDLL", must_not_load)
+    scan._lean_allocator()
+    assert scan._LEAN
