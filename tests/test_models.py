@@ -4,46 +4,18 @@ the very session replace gives, whatever fields Session has now or gains later."
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
 
-from llm_session_manager.models import ModelTokens, Process, Session, TokenUsage, with_context_window
+from factories import SONNET, make_process, make_session
+
+from llm_session_manager.models import ModelTokens, Session, with_context_window
 
 
 def session() -> Session:
-    return Session(
-        id="claude-code:s1",
-        agent="claude-code",
-        native_id="s1",
-        title="a title",
-        project_path="/p",
-        git_branch="main",
-        model="claude-sonnet-4-5",
-        models=("claude-sonnet-4-5",),
-        started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
-        last_activity=datetime(2026, 1, 2, tzinfo=timezone.utc),
-        tokens=TokenUsage(1, 2, 3, 4, "exact"),
-        context_tokens=5000,
+    return make_session(
         context_window=None,
         context_window_source="1m-identity",
-        messages_user=3,
-        messages_assistant=4,
-        tool_calls=5,
-        tool_errors=1,
-        api_errors=0,
-        interruptions=2,
-        compactions=1,
-        skipped_lines=0,
-        transcript_paths=("/p/s1.jsonl",),
-        model_usage=(ModelTokens("claude-sonnet-4-5", 1, 2, 3, 4),),
-        process=Process(
-            pid=42,
-            agent="claude-code",
-            cwd="/p",
-            started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
-            cpu_pct=1.5,
-            rss_bytes=1 << 20,
-            cmdline=("claude",),
-        ),
+        model_usage=(ModelTokens(SONNET, 1, 2, 3, 4),),
+        process=make_process(),
     )
 
 
