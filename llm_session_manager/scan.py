@@ -255,6 +255,7 @@ def _pool_size(jobs: list[Job]) -> int:
 
 
 _LEAN = False  # the allocator was told to keep the heap small (once per process)
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
 
 
 def _lean_allocator() -> None:
@@ -278,9 +279,6 @@ def _lean_allocator() -> None:
         return
     mallopt(M_ARENA_MAX, 1)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-
-
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
 
 
 @contextmanager
@@ -830,7 +828,6 @@ class _Workers:
         self.stack = stack
         self.reader = reader
         self.pool: Any = None
-        self.size = 0
         self.listed = 0  # files
         self.bytes = 0
         self.decided = False
@@ -844,14 +841,13 @@ class _Workers:
             self.start()
 
     def start(self) -> None:
-        """Start the pool if the files listed so far call for one (once; None stays None after)."""
+        """Start the pool if the files listed so far call for one. Decided once: no pool stays none."""
         if self.decided:
             return
         self.decided = True
         if self.bytes >= PARALLEL_MIN_BYTES and self.listed > 1 and (workers := _workers()) > 1:
             self.pool = self.stack.enter_context(_pool(workers, self.reader))
             self.pool.submit(int, 0).result()  # forked now, not at the first task
-            self.size = workers
 
 
 def _scan_cold(

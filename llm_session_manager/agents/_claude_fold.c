@@ -1140,8 +1140,8 @@ static int digits(const unsigned char *p, int n, int *out) {
     return 1;
 }
 
-/* The minute since the epoch of a canonical timestamp of a real date and time of day (what
- * _parse_minute computes for one); 0 when `ts` is anything else (Python decides). */
+/* 1, with *out the minute since the epoch, for a canonical timestamp of a real date and time of day
+ * (what _parse_minute computes for one); 0 for anything else, which Python decides. */
 static int canonical_minute(PyObject *ts, long long *out) {
     if (!PyUnicode_IS_COMPACT_ASCII(ts) || PyUnicode_GET_LENGTH(ts) != 24) return 0;
     const unsigned char *t = PyUnicode_1BYTE_DATA(ts);
@@ -1191,11 +1191,18 @@ static PyObject *forget(PyObject *self, PyObject *args) {
         int older = PyUnicode_Compare(ts, start);
         if (older == -1 && PyErr_Occurred()) return NULL;
         if (older >= 0) continue;
+        /* _minute may run Python: hold the entry and its timestamp, and look again before writing */
+        Py_INCREF(entry);
+        Py_INCREF(ts);
         PyObject *minute = minute_of(ts);
-        if (!minute) return NULL;
-        /* _minute may have run Python: the entry is still a list, but look again before writing */
-        if (PyList_GET_SIZE(entry) <= e_ts) { Py_DECREF(minute); continue; }
-        if (PyList_SetItem(entry, e_ts, minute) < 0) return NULL;
+        Py_DECREF(ts);
+        int failed = minute == NULL;
+        if (!failed) {
+            if (PyList_GET_SIZE(entry) > e_ts) failed = PyList_SetItem(entry, e_ts, minute) < 0; /* takes it */
+            else Py_DECREF(minute);
+        }
+        Py_DECREF(entry);
+        if (failed) return NULL;
     }
     Py_RETURN_TRUE;
 }

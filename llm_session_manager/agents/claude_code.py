@@ -876,9 +876,8 @@ class ClaudeCodeReader:
             head = blake2b(fh.read(HEAD_BYTES), digest_size=16).digest()
             if needs_full_read(prior, identity, head) or prior is None:
                 data = new_data()
-                data["sidechain_file"] = "subagents" in os.fspath(path).split(
-                    os.sep
-                )  # (Path(): 10 us a file)
+                parts = os.fspath(path).split(os.sep)  # not Path(path).parts: 10 us a file
+                data["sidechain_file"] = "subagents" in parts
                 offset = 0
             else:
                 data = prior.data
