@@ -249,9 +249,18 @@ def _read_changed(reader: AgentReader, jobs: list[Job], stats: ScanStats) -> lis
 
 def _pool_size(jobs: list[Job]) -> int:
     """Worker processes for reading ``jobs``: none (0) unless there is enough to read and a core free."""
-    if sum(j[3] for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and (workers := _workers()) > 1:
+    return _pool_size_for(len(jobs), sum(j[3] for j in jobs))
+
+
+def _pool_size_for(files: int, nbytes: int) -> int:
+    """``_pool_size`` of ``files`` files of ``nbytes`` bytes in all."""
+    if _enough_to_share(files, nbytes) and (workers := _workers()) > 1:
         return workers
     return 0
+
+
+def _enough_to_share(files: int, nbytes: int) -> bool:
+    return nbytes >= PARALLEL_MIN_BYTES and files > 1
 
 
 _LEAN = False  # the allocator was told to keep the heap small (once per process)
@@ -837,7 +846,7 @@ class _Workers:
             return
         self.listed += 1
         self.bytes += entry[2][2]
-        if self.bytes >= PARALLEL_MIN_BYTES and self.listed > 1:
+        if _enough_to_share(self.listed, self.bytes):
             self.start()
 
     def start(self) -> None:
@@ -845,7 +854,7 @@ class _Workers:
         if self.decided:
             return
         self.decided = True
-        if self.bytes >= PARALLEL_MIN_BYTES and self.listed > 1 and (workers := _workers()) > 1:
+        if workers := _pool_size_for(self.listed, self.bytes):
             self.pool = self.stack.enter_context(_pool(workers, self.reader))
             self.pool.submit(int, 0).result()  # forked now, not at the first task
 
