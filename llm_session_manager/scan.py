@@ -41,7 +41,8 @@ from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
 from llm_session_manager.sources import entries_signature as _signature
 from llm_session_manager.sources import listed as _listed
-from llm_session_manager.store import parse_cache
+from llm_session_manager.store import checkpoints, parse_cache
+from llm_session_manager.store.checkpoints import Checkpoints, checkpointed_aside
 from llm_session_manager.store.db import database_file
 
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
@@ -305,6 +306,7 @@ def _pool(size: int, reader: AgentReader | None = None) -> Iterator[Any]:
     from concurrent.futures import ProcessPoolExecutor  # only when a pool runs: start-up pays nothing
 
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+    checkpoints.settle()  # no thread of ours may hold a lock the workers would inherit held
     _lean_allocator()
     # What this process holds is out of the cyclic GC's sight while workers run: a collection in a
     # worker would otherwise write to every inherited object's header, copying the pages it shares.
@@ -871,9 +873,23 @@ def _scan_cold(
     messages; then the sessions are merged a few at a time, in groups that share no message with each
     other, from their saved states (in the same workers when there are any, each loading its groups'
     states itself). ``listing``: the files as the caller listed them; None lists them here, starting
-    the workers as soon as there is enough to read."""
-    agent, version = reader.name, reader.parser_version
+    the workers as soon as there is enough to read. The database's log is checkpointed aside
+    (``store.checkpoints``): waiting for the disk there had the workers waiting for files to read."""
     assert isinstance(reader, SharingReader)  # only a reader that names its messages scans this way
+    with checkpointed_aside(conn) as aside:
+        return _scan_cold_into(conn, reader, listing, stats, history, aside)
+
+
+def _scan_cold_into(
+    conn: sqlite3.Connection,
+    reader: SharingReader,
+    listing: tuple[list[tuple[str, str, Identity]], str] | None,
+    stats: ScanStats,
+    history: bool,
+    aside: Checkpoints,
+) -> ScanResult:
+    """``_scan_cold``, telling ``aside`` of what it writes."""
+    agent, version = reader.name, reader.parser_version
     with ExitStack() as stack:
         workers = _Workers(stack, reader)
         current, signature = _listed(reader, workers) if listing is None else listing
@@ -897,6 +913,7 @@ def _scan_cold(
             pending += len(row[5])
             if pending >= FLUSH_BYTES or len(rows) >= FLUSH_ROWS:
                 parse_cache.save_rows(conn, agent, version, rows)
+                aside.written(pending)
                 rows, pending = [], 0
         parse_cache.save_rows(conn, agent, version, rows)
         del rows
@@ -924,6 +941,7 @@ def _scan_cold(
                     if not stats.errors:
                         for doc in docs:
                             out.add_blob(doc)
+                        aside.written(sum(map(len, docs)))
                     sessions.extend(built)
                     del built, docs
             except Exception as exc:  # never let one agent's new format take the whole listing down
