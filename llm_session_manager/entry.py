@@ -48,6 +48,21 @@ def _answered_fast(argv: list[str]) -> int | None:
     return fast_main(form)
 
 
+def _listed_plain(argv: list[str]) -> int | None:
+    """The same forms when nothing stored answers them: scanned and printed as the list command does,
+    without typer (cli/plain_list.py). The exit status, or None for the CLI (any other command)."""
+    if argv[:1] != ["list"]:
+        return None
+    from llm_session_manager import fastlist
+
+    form = fastlist.query_form(argv)
+    if form is None:
+        return None
+    from llm_session_manager.cli.plain_list import scan_main
+
+    return scan_main(form)
+
+
 # What writing to a stream can fail with besides a closed pipe: a full disk or quota, a file too large for
 # its system, an I/O error. (Opening a file names it; an OSError that names none was a write or a read.)
 _WRITE_FAILURES = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -88,6 +103,8 @@ def _main(argv: list[str]) -> None:
     if code is not None:
         sys.exit(code)
     code = _answered_fast(argv)
+    if code is None:
+        code = _listed_plain(argv)
     if code is not None:
         sys.exit(code)
     module_name = _fast_module(argv)

@@ -89,7 +89,7 @@ def query_form(argv: Sequence[str]) -> str | None:
             return None
         i += 1
     fmt = fmt.strip().lower()
-    return _form(every, fmt) if fmt in KINDS else None
+    return form_of(every, fmt) if fmt in KINDS else None
 
 
 # What a form stores: "json", the output as printed; "table", the table's rows (listing_table.TableData)
@@ -97,7 +97,8 @@ def query_form(argv: Sequence[str]) -> str | None:
 KINDS = ("json", "table")
 
 
-def _form(every: bool, kind: str) -> str:
+def form_of(every: bool, kind: str) -> str:
+    """The stored form of a listing of every session (``every``) or the recent ones, as ``kind``."""
     return f"list-{'all' if every else 'recent'}-{kind}"
 
 
@@ -108,7 +109,7 @@ def kind_of(form: str) -> str:
 def forms_of(every: bool, filtered: bool) -> tuple[str, ...]:
     """The stored forms (one per kind) of a listing of every session (``every``) or the recent ones;
     none when it has filters (``filtered``) the fast path does not read."""
-    return () if filtered else tuple(_form(every, kind) for kind in KINDS)
+    return () if filtered else tuple(form_of(every, kind) for kind in KINDS)
 
 
 def output_chunks(documents: Iterable[Any]) -> Iterator[bytes]:

@@ -57,6 +57,7 @@ def test_one_command_imports_only_its_module() -> None:
     assert loaded.split() == [
         "llm_session_manager.cli.common",
         "llm_session_manager.cli.doctor_cmd",
+        "llm_session_manager.cli.guard",  # how failures end (errors and safetext, loaded anyway)
         "llm_session_manager.cli.root_help",  # constants only: rich is not imported with it
         "llm_session_manager.cli.typer_app",
     ]
@@ -153,6 +154,7 @@ def test_the_root_help_from_stand_ins_is_the_full_apps(args: list[str], env: dic
     # Nothing but the CLI's light modules: no command's module, no scanner.
     assert fast_loaded == [
         "llm_session_manager.cli",
+        "llm_session_manager.cli.guard",
         "llm_session_manager.digest",
         "llm_session_manager.errors",
         "llm_session_manager.safetext",

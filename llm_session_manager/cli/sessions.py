@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-import orjson
 import typer
 
 from llm_session_manager.api.context import Context
-from llm_session_manager.api.sessions import ListQuery, health_document, list_sessions
+from llm_session_manager.api.sessions import ListQuery, health_document
 from llm_session_manager.api.status import info_document
 from llm_session_manager.cli import completion
 from llm_session_manager.cli.common import (
@@ -19,25 +17,16 @@ from llm_session_manager.cli.common import (
     check_format,
     emit,
     load_env,
-    warn,
 )
+from llm_session_manager.cli.plain_list import warn_scan, write_list
 from llm_session_manager.cli.progress import with_progress
 from llm_session_manager.service import Collected, resolve_id
 from llm_session_manager.timefmt import SINCE_FORMS
 
 
-def _warn_scan(result: Collected) -> None:
-    """What the scan could not do, on stderr: discovery failures, the first unreadable files."""
-    if result.discovery_error:
-        warn(result.discovery_error)
-    for stats in result.stats.values():
-        for err in stats.errors[:5]:
-            warn(f"skipped {err}")
-
-
 def _collect(ctx: Context) -> Collected:
     result = ctx.collect()
-    _warn_scan(result)
+    warn_scan(result)
     return result
 
 
@@ -85,18 +74,7 @@ def list_cmd(
 
         list_team(query, fmt, team=team, user=user, machine=machine)
         return
-    listing = list_sessions(ctx, query)
-    _warn_scan(listing.collected)
-    if fmt == "json":
-        listing.write_json(sys.stdout.buffer)
-        sys.stdout.flush()
-        return
-    if fmt != "table":
-        emit(fmt, listing.documents())
-        return
-    from llm_session_manager.cli.session_table import write_listing
-
-    write_listing(orjson.loads(listing.table_rows()), ctx.now(), all_)
+    write_list(ctx, query, fmt, all_)
 
 
 def health_cmd(

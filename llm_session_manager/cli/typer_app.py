@@ -13,6 +13,7 @@ import typer
 
 from llm_session_manager import __version__
 from llm_session_manager.cli import COMMAND_MODULES, MODULES
+from llm_session_manager.cli.guard import guarded
 from llm_session_manager.cli.root_help import ABOUT, ROOT_HELP, VERSION, VERSION_HELP
 from llm_session_manager.errors import LsmError
 from llm_session_manager.safetext import for_terminal, without_secrets
@@ -121,38 +122,24 @@ def _usage_error(exc: Exception) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point. Every failure ends as one line on stderr and a documented exit status."""
+    """Entry point. Every failure ends as one line on stderr and a documented exit status (guard.py)."""
     args = sys.argv[1:] if argv is None else argv
     typed = _words_being_completed()
-    try:
-        app = _app_for(typed if typed is not None and not args else args)
-        code = app(args=args, prog_name="lsm", standalone_mode=False)
+
+    def run() -> None:
+        try:
+            app = _app_for(typed if typed is not None and not args else args)
+            code = app(args=args, prog_name="lsm", standalone_mode=False)
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+        except (LsmError, BrokenPipeError):
+            raise
+        except Exception as exc:
+            # Usage errors of the option parser (click, vendored or not, depending on the typer version).
+            if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+                sys.exit(_usage_error(exc))
+            raise
         if isinstance(code, int) and code:
             sys.exit(code)
-    except LsmError as exc:
-        # An error may quote what was typed: a pasted credential is not echoed back.
-        sys.stderr.write(for_terminal(without_secrets(f"lsm: error: {exc}")) + "\n")
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
-        sys.stderr.write("lsm: interrupted\n")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:
-        # Usage errors of the option parser (click, vendored or not, depending on the typer version).
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            sys.exit(_usage_error(exc))
-        _store_failure(exc)
-        raise
 
-
-def _store_failure(exc: Exception) -> None:
-    """A damaged, missing-table or read-only database: one line naming the file and the way out."""
-    import sqlite3
-
-    if isinstance(exc, sqlite3.Error):
-        from llm_session_manager.paths import resolve
-        from llm_session_manager.store.db import explain
-
-        sys.stderr.write(for_terminal(f"lsm: error: {explain(exc, resolve().db_file)}") + "\n")
-        sys.exit(1)
+    guarded(run)
