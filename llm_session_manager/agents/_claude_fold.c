@@ -1207,6 +1207,212 @@ static PyObject *forget(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+/* --- the merge: per-minute usage history and per-model totals ------------------------------------------ */
+
+static PyObject *unknown_model; /* "unknown": what a reply without a model is counted under */
+#define E_MODEL 0
+#define E_IN 1
+#define E_OUT 2
+#define E_CC 3
+#define E_CR 4
+#define E_CC1H 5
+#define LONG_TIER 200000 /* claude_code._aggregate: input + cache over this is the long-context tier */
+
+/* A plain int as a long long: 1, or 0 for anything else (not an exact int, or out of range). */
+static int plain_int(PyObject *v, long long *out) {
+    if (!PyLong_CheckExact(v)) return 0;
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (*out == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* The model a reply is counted under (a new reference to a str), or NULL with no error set when it is
+ * not a str or None (Python decides). ``*skip`` is set for the synthetic model. */
+static PyObject *model_of(PyObject *e, int *skip) {
+    PyObject *model = PyList_GET_ITEM(e, E_MODEL);
+    *skip = 0;
+    if (model == Py_None || (PyUnicode_CheckExact(model) && PyUnicode_GET_LENGTH(model) == 0)) {
+        Py_INCREF(unknown_model);
+        return unknown_model;
+    }
+    if (!PyUnicode_CheckExact(model)) return NULL;
+    *skip = model == synthetic || PyUnicode_Compare(model, synthetic) == 0;
+    Py_INCREF(model);
+    return model;
+}
+
+/* The five counts of an entry (input, output, cache creation, cache read, cache 1h): 1, or 0 when one is
+ * not a plain int. */
+static int counts_of(PyObject *e, long long v[5]) {
+    for (int k = 0; k < 5; k++)
+        if (!plain_int(PyList_GET_ITEM(e, E_IN + k), &v[k])) return 0;
+    return 1;
+}
+
+static int add_counts(long long *row, const long long v[5]) {
+    for (int k = 0; k < 5; k++)
+        if (__builtin_add_overflow(row[k], v[k], &row[k])) return 0;
+    return 1;
+}
+
+typedef struct {
+    long long minute;
+    PyObject *model; /* a reference held */
+    long long v[5];
+} Bucket;
+
+static int bucket_order(const void *a, const void *b) {
+    const Bucket *x = a, *y = b;
+    if (x->minute != y->minute) return x->minute < y->minute ? -1 : 1;
+    return x->model == y->model ? 0 : PyUnicode_Compare(x->model, y->model); /* str: cannot fail */
+}
+
+PyDoc_STRVAR(history_doc,
+"usage_history(entries) -> tuple | None\n\n"
+"claude_code._usage_history(entries): per minute and model, the tokens of the replies, sorted. None\n"
+"when an entry holds anything but what a fold writes (Python then works it out).");
+
+static PyObject *usage_history(PyObject *self, PyObject *entries) {
+    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!PyList_CheckExact(entries)) Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(entries), used = 0, k;
+    Bucket *b = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Bucket));
+    if (!b) return PyErr_NoMemory();
+    PyObject *result = NULL;
+    int fallback = 0;
+    for (k = 0; k < n && !fallback; k++) {
+        PyObject *e = PyList_GET_ITEM(entries, k);
+        if (!PyList_CheckExact(e)) { fallback = 1; break; }
+        if (PyList_GET_SIZE(e) <= e_ts) continue;
+        PyObject *ts = PyList_GET_ITEM(e, e_ts);
+        if (ts == Py_None) continue;
+        int skip;
+        PyObject *model = model_of(e, &skip);
+        if (!model) { fallback = 1; break; }
+        if (skip) { Py_DECREF(model); continue; }
+        long long minute, v[5];
+        if (PyLong_CheckExact(ts)) {
+            if (!plain_int(ts, &minute)) fallback = 1;
+        } else if (!PyUnicode_CheckExact(ts) || !canonical_minute(ts, &minute)) {
+            fallback = 1; /* a stamp _minute must decide, or not a stamp */
+        }
+        if (fallback || !counts_of(e, v)) { Py_DECREF(model); fallback = 1; break; }
+        b[used].minute = minute;
+        b[used].model = model;
+        memcpy(b[used].v, v, sizeof(v));
+        used++;
+    }
+    if (!fallback) {
+        qsort(b, (size_t)used, sizeof(Bucket), bucket_order);
+        Py_ssize_t rows = 0;
+        for (k = 0; k < used; k++) { /* fold equal keys into the first of them */
+            if (rows && b[rows - 1].minute == b[k].minute && bucket_order(&b[rows - 1], &b[k]) == 0) {
+                if (!add_counts(b[rows - 1].v, b[k].v)) { fallback = 1; break; }
+                continue;
+            }
+            if (rows != k) {
+                PyObject *keep = b[rows].model;
+                b[rows] = b[k];
+                b[k].model = keep; /* every model is released once, below */
+            }
+            rows++;
+        }
+        if (!fallback && (result = PyTuple_New(rows)) != NULL) {
+            for (k = 0; k < rows; k++) {
+                PyObject *row = Py_BuildValue("(LOLLLLL)", b[k].minute, b[k].model, b[k].v[0], b[k].v[1],
+                                              b[k].v[2], b[k].v[3], b[k].v[4]);
+                if (!row) { Py_CLEAR(result); break; }
+                PyTuple_SET_ITEM(result, k, row);
+            }
+        }
+    }
+    for (k = 0; k < used; k++) Py_DECREF(b[k].model);
+    PyMem_Free(b);
+    if (fallback) Py_RETURN_NONE;
+    return result;
+}
+
+PyDoc_STRVAR(aggregate_doc,
+"aggregate(best, owner) -> dict | None\n\n"
+"claude_code._aggregate(best, owner): per session, per model, the ten token totals (standard, then\n"
+"long-context tier). None when an entry holds anything but what a fold writes, or a message has no\n"
+"owner (Python then works it out, or raises).");
+
+static PyObject *aggregate(PyObject *self, PyObject *args) {
+    PyObject *best, *owner, *key, *e;
+    if (!PyArg_ParseTuple(args, "O!O!:aggregate", &PyDict_Type, &best, &PyDict_Type, &owner)) return NULL;
+    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    Py_ssize_t pos = 0, n = PyDict_GET_SIZE(best), rows = 0;
+    long long (*acc)[10] = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*acc));
+    if (!acc) return PyErr_NoMemory();
+    PyObject *out = PyDict_New(), *index = NULL;
+    int fallback = 0;
+    while (out && PyDict_Next(best, &pos, &key, &e)) {
+        if (!PyList_CheckExact(e) || PyList_GET_SIZE(e) <= E_CC1H) { fallback = 1; break; }
+        int skip;
+        PyObject *model = model_of(e, &skip);
+        if (!model) { fallback = 1; break; }
+        long long v[5];
+        if (skip) { Py_DECREF(model); continue; }
+        if (!counts_of(e, v)) { Py_DECREF(model); fallback = 1; break; }
+        PyObject *session = PyDict_GetItemWithError(owner, key);
+        PyObject *per = session ? PyDict_GetItemWithError(out, session) : NULL;
+        if (!per && !PyErr_Occurred() && session) {
+            per = PyDict_New();
+            if (per && PyDict_SetItem(out, session, per) < 0) Py_CLEAR(per);
+            Py_XDECREF(per); /* out holds it */
+        }
+        if (!per) { Py_DECREF(model); if (!PyErr_Occurred()) fallback = 1; else Py_CLEAR(out); break; }
+        index = PyDict_GetItemWithError(per, model);
+        Py_ssize_t at;
+        if (index) {
+            at = PyLong_AsSsize_t(index);
+        } else if (PyErr_Occurred()) {
+            at = -1;
+        } else {
+            at = rows++;
+            PyObject *i = PyLong_FromSsize_t(at);
+            if (!i || PyDict_SetItem(per, model, i) < 0) at = -1;
+            Py_XDECREF(i);
+        }
+        Py_DECREF(model);
+        if (at < 0) { Py_CLEAR(out); break; }
+        int base = 0;
+        long long context;
+        if (__builtin_add_overflow(v[0], v[2], &context) || __builtin_add_overflow(context, v[3], &context)) {
+            fallback = 1;
+            break;
+        }
+        if (context > LONG_TIER) base = 5;
+        if (!add_counts(acc[at] + base, v)) { fallback = 1; break; }
+    }
+    /* Each model's index becomes its list of ten totals. */
+    PyObject *session, *per, *model;
+    Py_ssize_t spos = 0;
+    while (out && !fallback && PyDict_Next(out, &spos, &session, &per)) {
+        Py_ssize_t mpos = 0;
+        while (PyDict_Next(per, &mpos, &model, &index)) {
+            Py_ssize_t at = PyLong_AsSsize_t(index);
+            PyObject *row = PyList_New(10);
+            if (!row) { Py_CLEAR(out); break; }
+            for (int k = 0; k < 10; k++) {
+                PyObject *t = PyLong_FromLongLong(acc[at][k]);
+                if (!t) { Py_CLEAR(row); break; }
+                PyList_SET_ITEM(row, k, t);
+            }
+            if (!row || PyDict_SetItem(per, model, row) < 0) { Py_XDECREF(row); Py_CLEAR(out); break; }
+            Py_DECREF(row);
+        }
+    }
+    PyMem_Free(acc);
+    if (fallback) { Py_XDECREF(out); Py_RETURN_NONE; }
+    return out;
+}
+
 PyDoc_STRVAR(configure_doc,
 "configure(module)\n\n"
 "Take claude_code's constants and the helpers the fold shares with it, once before the first fold.");
@@ -1268,6 +1474,8 @@ static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, fold_doc},
     {"forget", forget, METH_VARARGS, forget_doc},
     {"minute", minute, METH_O, minute_doc},
+    {"usage_history", usage_history, METH_O, history_doc},
+    {"aggregate", aggregate, METH_VARARGS, aggregate_doc},
     {"configure", configure, METH_O, configure_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -1286,5 +1494,6 @@ PyMODINIT_FUNC PyInit__claude_fold(void) {
     };
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
         if (!(*keys[k].slot = PyUnicode_InternFromString(keys[k].name))) return NULL;
+    if (!(unknown_model = PyUnicode_InternFromString("unknown"))) return NULL;
     return PyModule_Create(&module);
 }

@@ -556,11 +556,15 @@ def _typed_lines() -> Any:
 _fast: Fold | None = None
 _fast_forget: Callable[[dict[str, Any], str], bool] | None = None
 _fast_minute: Callable[[str], int] | None = None
+History = tuple[tuple[int, str, int, int, int, int, int], ...]  # _usage_history's rows
+Totals = dict[str, dict[str, list[int]]]  # per session, per model: _aggregate's ten totals
+_fast_history: Callable[[list[list[Any]]], History | None] | None = None
+_fast_aggregate: Callable[[dict[str, list[Any]], dict[str, str]], Totals | None] | None = None
 _fast_tried = False
 
 
 def compiled_fold() -> Fold | None:
-    global _fast, _fast_forget, _fast_minute, _fast_tried  # a lazy import, once per process
+    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_tried  # once per process
     if not _fast_tried:
         _fast_tried = True
         try:
@@ -570,6 +574,8 @@ def compiled_fold() -> Fold | None:
         except (ImportError, AttributeError, TypeError, ValueError, OverflowError):
             return None  # not built, or built from another version of this module (tests fail on either)
         _fast, _fast_forget, _fast_minute = _claude_fold.fold, _claude_fold.forget, _claude_fold.minute
+        _fast_history = getattr(_claude_fold, "usage_history", None)
+        _fast_aggregate = getattr(_claude_fold, "aggregate", None)
     return _fast
 
 
@@ -999,7 +1005,12 @@ def _dedup_across_files(states: Sequence[FileState]) -> tuple[dict[str, list[Any
 
 def _aggregate(best: dict[str, list[Any]], owner: dict[str, str]) -> dict[str, dict[str, list[int]]]:
     """Per session, per model: [input, output, cache_creation, cache_read, cache_1h] for standard
-    requests, then the same five for requests above the 200k long-context tier."""
+    requests, then the same five for requests above the 200k long-context tier. Worked out by the
+    compiled module when it is in use and every entry is as a fold writes it."""
+    if compiled_fold() is not None and _fast_aggregate is not None:
+        done = _fast_aggregate(best, owner)
+        if done is not None:
+            return done
     out: dict[str, dict[str, list[int]]] = {}
     for key, e in best.items():
         model = e[E_MODEL] or "unknown"
@@ -1149,7 +1160,12 @@ def _usage_buckets(
 
 def _usage_history(entries: list[list[Any]]) -> tuple[tuple[int, str, int, int, int, int, int], ...]:
     """Per minute and model, the tokens of every reply the session owns (usage reports): input, output,
-    cache_creation, cache_read, and the part of cache_creation written for an hour."""
+    cache_creation, cache_read, and the part of cache_creation written for an hour. Worked out by the
+    compiled module when it is in use and every entry is as a fold writes it."""
+    if compiled_fold() is not None and _fast_history is not None:
+        done = _fast_history(entries)
+        if done is not None:
+            return done
     buckets: dict[tuple[int, str], list[int]] = {}
     minute = minute_function()
     for e in entries:
