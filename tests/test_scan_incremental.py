@@ -160,10 +160,12 @@ def noting_merges(monkeypatch: pytest.MonkeyPatch, notes: Path) -> Path:
 
     real = scan._merge_saved
 
-    def noted(conn: sqlite3.Connection, reader: ClaudeCodeReader, chunk: list[str]) -> object:
+    def noted(
+        conn: sqlite3.Connection, reader: ClaudeCodeReader, chunk: list[str], sharing: object = None
+    ) -> object:
         with open(notes, "a") as fh:
             fh.write(f"{os.getpid()}\n")
-        return real(conn, reader, chunk)
+        return real(conn, reader, chunk, sharing)  # type: ignore[arg-type]
 
     monkeypatch.setattr(scan, "_merge_saved", noted)
     return notes
@@ -311,9 +313,11 @@ def test_workers_import_nothing_of_their_own_for_reading_and_merging(
         finally:
             note()
 
-    def merge(conn: sqlite3.Connection, reader: ClaudeCodeReader, chunk: list[str]) -> object:
+    def merge(
+        conn: sqlite3.Connection, reader: ClaudeCodeReader, chunk: list[str], sharing: object = None
+    ) -> object:
         try:
-            return real_merge(conn, reader, chunk)
+            return real_merge(conn, reader, chunk, sharing)  # type: ignore[arg-type]
         finally:
             note()
 
@@ -350,7 +354,7 @@ def test_a_merge_failing_in_a_worker_is_one_error_and_nothing_merged_is_kept(
     serial = cold(tmp_path, root, "serial.db")
     pooled(monkeypatch)
 
-    def broken(conn: object, reader: object, chunk: list[str]) -> object:
+    def broken(conn: object, reader: object, chunk: list[str], sharing: object = None) -> object:
         raise ValueError("a line shape never seen")
 
     monkeypatch.setattr(scan, "_merge_saved", broken)
@@ -562,3 +566,27 @@ def test_a_merge_replaced_while_a_change_is_merged_is_merged_again_from_a_new_li
     assert by_id(again.sessions) == cold(tmp_path, root)
     monkeypatch.undo()
     assert scan_agent(conn, ClaudeCodeReader([root])).stats.from_cache
+
+
+@pytest.mark.parametrize("workers", [False, True])
+def test_a_cold_scan_links_the_sessions_that_share_messages_and_only_those(
+    tmp_path: Path,
+    corpus: tuple[Path, dict[str, SessionTruth]],
+    monkeypatch: pytest.MonkeyPatch,
+    workers: bool,
+) -> None:
+    """The saved links list which sessions share a message with which, as all the saved states say,
+    though a merge looks for them only among the sessions whose message hashes another session holds."""
+    root, _truths = corpus
+    if workers:
+        pooled(monkeypatch)
+    conn = db.connect(tmp_path / "links.db")
+    result = scan_agent(conn, ClaudeCodeReader([root]))
+    reader = ClaudeCodeReader([root])
+    blob = parse_cache.load_links(conn, reader.name, result.stats.signature, reader.parser_version)
+    saved = Links.decode(blob or b"")
+    assert saved is not None
+    states = parse_cache.load_states(conn, reader.name, reader.parser_version).values()
+    every = Links.of(states, reader.shared_keys)
+    assert saved.graph == every.graph and saved.graph  # the corpus has resumed sessions
+    assert list(saved.hashes) == list(every.hashes)
