@@ -33,6 +33,7 @@ def python_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The Python loops, the compiled ones set aside."""
     monkeypatch.setattr(claude_code, "_fast_history", None)
     monkeypatch.setattr(claude_code, "_fast_aggregate", None)
+    monkeypatch.setattr(claude_code, "_fast_drop", None)
     yield
 
 
@@ -83,9 +84,11 @@ def test_generated_sessions_merge_the_same(
     assert checked > 100
     monkeypatch.setattr(claude_code, "_fast_history", compiled.usage_history)
     monkeypatch.setattr(claude_code, "_fast_aggregate", compiled.aggregate)
+    monkeypatch.setattr(claude_code, "_fast_drop", compiled.drop_replays)
     with_c = reader.sessions(states)
     monkeypatch.setattr(claude_code, "_fast_history", None)
     monkeypatch.setattr(claude_code, "_fast_aggregate", None)
+    monkeypatch.setattr(claude_code, "_fast_drop", None)
     assert with_c == reader.sessions(states)
 
 
@@ -200,3 +203,59 @@ def test_the_long_context_tier_starts_above_200k(compiled: Any, monkeypatch: pyt
             "unknown": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         }
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Sidechain replays: one entry per message id a sidechain entry has, a main-chain one when there is one
+
+
+def python_dropped(best: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    kept = dict(best)
+    with monkeypatch.context() as m:
+        m.setattr(claude_code, "_fast_drop", None)
+        claude_code._drop_sidechain_replays(kept)
+    return kept
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_replays_are_dropped_alike(compiled: Any, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    best: dict[str, Any] = {}
+    for i in range(rng.randrange(0, 200)):
+        msg = f"msg_{rng.randrange(30)}"
+        key = msg if rng.random() < 0.1 else f"{msg}|req_{i}"
+        side: Any = rng.choice([True, False, 0, 1])
+        best[key] = entry("m", (i, 0, 0, 0, 0), side)
+    kept = dict(best)
+    assert compiled.drop_replays(kept) is True
+    expected = python_dropped(best, monkeypatch)
+    assert list(kept) == list(expected) and same(kept, expected)
+
+
+def test_a_main_chain_entry_is_kept_over_its_replays(compiled: Any) -> None:
+    best = {
+        "a|1": entry("m", (1, 0, 0, 0, 0), side=1),
+        "a|2": entry("m", (2, 0, 0, 0, 0), side=0),
+        "a|3": entry("m", (3, 0, 0, 0, 0), side=True),
+        "b|1": entry("m", (4, 0, 0, 0, 0), side=True),  # only sidechain copies: the first is kept
+        "b|2": entry("m", (5, 0, 0, 0, 0), side=True),
+        "c|1": entry("m", (6, 0, 0, 0, 0), side=False),  # no sidechain entry: untouched
+        "c|2": entry("m", (7, 0, 0, 0, 0), side=False),
+    }
+    assert compiled.drop_replays(best) is True
+    assert list(best) == ["a|2", "b|1", "c|1", "c|2"]
+
+
+@pytest.mark.parametrize(
+    "best",
+    [
+        {7: entry("m", (1, 0, 0, 0, 0), side=True)},  # a key that is not a str
+        {"a|1": ("m", 1, 0, 0, 0, 0, True, CANONICAL)},  # not a list
+        {"a|1": ["m", 1, 0]},  # too short
+        {"a|1": entry("m", (1, 0, 0, 0, 0), side="yes"), "a|2": entry("m", (1, 0, 0, 0, 0), side=True)},
+    ],
+)
+def test_replays_no_fold_writes_are_left_to_python(compiled: Any, best: dict[Any, Any]) -> None:
+    before = dict(best)
+    assert compiled.drop_replays(best) is False
+    assert best == before and list(best) == list(before)

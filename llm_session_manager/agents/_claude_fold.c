@@ -1413,6 +1413,87 @@ static PyObject *aggregate(PyObject *self, PyObject *args) {
     return out;
 }
 
+PyDoc_STRVAR(drop_replays_doc,
+"drop_replays(best) -> bool\n\n"
+"claude_code._drop_sidechain_replays(best): of the entries whose message id (the key up to '|') a\n"
+"sidechain entry has, keep one per id, a main-chain one when there is one (else the first). False,\n"
+"with nothing changed, when a key or an entry is not what a fold writes (Python then does it).");
+
+/* The message id of a dedup key (its text up to the first '|'), a new reference; NULL on error. */
+static PyObject *message_id(PyObject *key) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(key), bar = PyUnicode_FindChar(key, '|', 0, n, 1);
+    if (bar == -2) return NULL;
+    if (bar < 0) { Py_INCREF(key); return key; }
+    return PyUnicode_Substring(key, 0, bar);
+}
+
+#define E_SIDE 6
+
+/* Whether an entry (a list checked by the caller) is a sidechain's: its flag is a bool or an int (a
+ * fold writes 0 or 1), which needs no Python code to test. */
+static inline int on_side(PyObject *e) {
+    return PyObject_IsTrue(PyList_GET_ITEM(e, E_SIDE));
+}
+
+static PyObject *drop_replays(PyObject *self, PyObject *best) {
+    if (!PyDict_CheckExact(best)) Py_RETURN_FALSE;
+    PyObject *key, *e, *sides = NULL, *groups = NULL, *drop = NULL, *id = NULL, *result = NULL;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(best, &pos, &key, &e)) { /* everything checked before anything changes */
+        if (!PyUnicode_CheckExact(key) || !PyList_CheckExact(e) || PyList_GET_SIZE(e) <= E_SIDE ||
+            !PyLong_Check(PyList_GET_ITEM(e, E_SIDE)))
+            Py_RETURN_FALSE;
+    }
+    if (!(sides = PySet_New(NULL))) return NULL;
+    for (pos = 0; PyDict_Next(best, &pos, &key, &e);) {
+        if (!on_side(e)) continue;
+        if (!(id = message_id(key)) || PySet_Add(sides, id) < 0) goto done;
+        Py_CLEAR(id);
+    }
+    if (PySet_GET_SIZE(sides) == 0) { result = Py_True; goto done; }
+    if (!(groups = PyDict_New())) goto done;
+    for (pos = 0; PyDict_Next(best, &pos, &key, &e);) { /* id -> its keys, in the entries' order */
+        if (!(id = message_id(key))) goto done;
+        int in = PySet_Contains(sides, id);
+        if (in < 0) goto done;
+        if (in) {
+            PyObject *keys = PyDict_GetItemWithError(groups, id);
+            if (!keys) {
+                if (PyErr_Occurred() || !(keys = PyList_New(0))) goto done;
+                int failed = PyDict_SetItem(groups, id, keys) < 0;
+                Py_DECREF(keys); /* groups holds it */
+                if (failed) goto done;
+            }
+            if (PyList_Append(keys, key) < 0) goto done;
+        }
+        Py_CLEAR(id);
+    }
+    if (!(drop = PyList_New(0))) goto done;
+    PyObject *gid, *keys;
+    for (pos = 0; PyDict_Next(groups, &pos, &gid, &keys);) {
+        Py_ssize_t n = PyList_GET_SIZE(keys), k;
+        if (n < 2) continue;
+        int main = 0;
+        for (k = 0; k < n && !main; k++)
+            main = !on_side(PyDict_GetItem(best, PyList_GET_ITEM(keys, k)));
+        for (k = main ? 0 : 1; k < n; k++) {
+            PyObject *one = PyList_GET_ITEM(keys, k);
+            if (main && !on_side(PyDict_GetItem(best, one))) continue;
+            if (PyList_Append(drop, one) < 0) goto done;
+        }
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(drop); k++)
+        if (PyDict_DelItem(best, PyList_GET_ITEM(drop, k)) < 0) goto done;
+    result = Py_True;
+done:
+    Py_XDECREF(id);
+    Py_XDECREF(sides);
+    Py_XDECREF(groups);
+    Py_XDECREF(drop);
+    if (result) Py_INCREF(result);
+    return result;
+}
+
 PyDoc_STRVAR(configure_doc,
 "configure(module)\n\n"
 "Take claude_code's constants and the helpers the fold shares with it, once before the first fold.");
@@ -1476,6 +1557,7 @@ static PyMethodDef methods[] = {
     {"minute", minute, METH_O, minute_doc},
     {"usage_history", usage_history, METH_O, history_doc},
     {"aggregate", aggregate, METH_VARARGS, aggregate_doc},
+    {"drop_replays", drop_replays, METH_O, drop_replays_doc},
     {"configure", configure, METH_O, configure_doc},
     {NULL, NULL, 0, NULL},
 };

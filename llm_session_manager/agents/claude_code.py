@@ -560,11 +560,12 @@ History = tuple[tuple[int, str, int, int, int, int, int], ...]  # _usage_history
 Totals = dict[str, dict[str, list[int]]]  # per session, per model: _aggregate's ten totals
 _fast_history: Callable[[list[list[Any]]], History | None] | None = None
 _fast_aggregate: Callable[[dict[str, list[Any]], dict[str, str]], Totals | None] | None = None
+_fast_drop: Callable[[dict[str, list[Any]]], bool] | None = None
 _fast_tried = False
 
 
 def compiled_fold() -> Fold | None:
-    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_tried  # once per process
+    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_drop, _fast_tried
     if not _fast_tried:
         _fast_tried = True
         try:
@@ -576,6 +577,7 @@ def compiled_fold() -> Fold | None:
         _fast, _fast_forget, _fast_minute = _claude_fold.fold, _claude_fold.forget, _claude_fold.minute
         _fast_history = getattr(_claude_fold, "usage_history", None)
         _fast_aggregate = getattr(_claude_fold, "aggregate", None)
+        _fast_drop = getattr(_claude_fold, "drop_replays", None)
     return _fast
 
 
@@ -958,7 +960,10 @@ def _better(new: Sequence[Any], old: Sequence[Any]) -> bool:
 
 def _drop_sidechain_replays(best: dict[str, list[Any]]) -> None:
     """A sidechain line that repeats a message id under another request id (a "/btw" replay) is the
-    same message: keep one line per message id, a main-chain one when there is one."""
+    same message: keep one line per message id, a main-chain one when there is one. Done by the
+    compiled module when it is in use and every entry is as a fold writes it."""
+    if compiled_fold() is not None and _fast_drop is not None and _fast_drop(best):
+        return
     side_ids = {k.partition("|")[0] for k, e in best.items() if e[E_SIDE]}
     if not side_ids:
         return
