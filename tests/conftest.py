@@ -221,6 +221,7 @@ def run_cli_inprocess(
     :meth:`FakeHome.run_process` (tests/test_runner_parity.py holds the two to that), ten to fifty
     times faster. An exception nobody caught prints its traceback and exits 1, as the interpreter does."""
     from llm_session_manager import entry
+    from llm_session_manager.store import checkpoints
 
     argv = [str(a) for a in args]
     with _process_like(env, cwd) as (out, err):
@@ -236,6 +237,10 @@ def run_cli_inprocess(
         except Exception:
             traceback.print_exc()
             status = 1
+        finally:
+            # A process ends only once its threads have: a cold scan's checkpointing thread
+            # (store/checkpoints.py) still copying the log into the database.
+            checkpoints.settle()
         stdout, stderr = _captured(out), _captured(err)
     return subprocess.CompletedProcess(["lsm", *argv], status, stdout, stderr)
 
