@@ -31,16 +31,23 @@ def _fast_module(argv: list[str]) -> str | None:
     return FAST_COMMANDS[argv[0]]
 
 
-def _answered_fast(argv: list[str]) -> int | None:
-    """`lsm list` [--all] [--format json|table] from what its last quiet run stored (fastlist.py): the
-    exit status, or None (nothing printed) for the CLI to run."""
+def _list_form(argv: list[str]) -> str | None:
+    """The stored form of `lsm list` [--all] [--format json|table] (fastlist.py), None for any other."""
     if argv[:1] != ["list"]:
         return None
     from llm_session_manager import fastlist
 
-    form = fastlist.query_form(argv)
+    return fastlist.query_form(argv)
+
+
+def _answered_fast(argv: list[str]) -> int | None:
+    """`lsm list` [--all] [--format json|table] from what its last quiet run stored (fastlist.py): the
+    exit status, or None (nothing printed) for the CLI to run."""
+    form = _list_form(argv)
     if form is None:
         return None
+    from llm_session_manager import fastlist
+
     if fastlist.kind_of(form) == "json":
         return fastlist.fast_main(form)
     from llm_session_manager.cli.fast_list import fast_main
@@ -51,11 +58,7 @@ def _answered_fast(argv: list[str]) -> int | None:
 def _listed_plain(argv: list[str]) -> int | None:
     """The same forms when nothing stored answers them: scanned and printed as the list command does,
     without typer (cli/plain_list.py). The exit status, or None for the CLI (any other command)."""
-    if argv[:1] != ["list"]:
-        return None
-    from llm_session_manager import fastlist
-
-    form = fastlist.query_form(argv)
+    form = _list_form(argv)
     if form is None:
         return None
     from llm_session_manager.cli.plain_list import scan_main

@@ -64,11 +64,24 @@ def test_one_command_imports_only_its_module() -> None:
     assert heavy == "False False"
 
 
+def _every_command_in_order() -> typer.Typer:
+    """The application with every command, registered in MODULES order: the process's own app gets its
+    commands as they are first run, in the order the tests before this one ran them."""
+    import importlib
+
+    from llm_session_manager.cli import typer_app
+
+    app = typer_app._new_app()
+    for name in cli.MODULES:
+        importlib.import_module(f"llm_session_manager.cli.{name}").register(app)
+    return app
+
+
 def _help_rows() -> list[tuple[str, str]]:
     """Each command's name and the paragraph of its help the root help shows, from the full app."""
     import inspect
 
-    group = typer.main.get_command(cli.app)
+    group = typer.main.get_command(_every_command_in_order())
     ctx = typer.Context(group)
     rows = []
     for name in group.list_commands(ctx):  # type: ignore[attr-defined]
