@@ -259,3 +259,24 @@ def test_replays_no_fold_writes_are_left_to_python(compiled: Any, best: dict[Any
     before = dict(best)
     assert compiled.drop_replays(best) is False
     assert best == before and list(best) == list(before)
+
+
+def test_the_module_refuses_an_entry_layout_it_was_not_written_for(compiled: Any) -> None:
+    """The loops read an entry's counts and flags by position: a claude_code whose positions moved is
+    refused at configure (and nothing runs half configured), so Python does everything."""
+    import types
+
+    moved = types.SimpleNamespace(**{name: getattr(claude_code, name) for name in dir(claude_code)})
+    moved.E_SIDE = claude_code.E_SIDE + 1
+    try:
+        with pytest.raises(ValueError, match="E_SIDE"):
+            compiled.configure(moved)
+        with pytest.raises(RuntimeError, match="configure"):
+            compiled.usage_history([])
+        with pytest.raises(RuntimeError, match="configure"):
+            compiled.aggregate({}, {})
+        with pytest.raises(RuntimeError, match="configure"):
+            compiled.drop_replays({})
+    finally:
+        compiled.configure(claude_code)
+    assert compiled.usage_history([]) == ()

@@ -1062,6 +1062,13 @@ done:
 
 /* --- the module ------------------------------------------------------------------------------------ */
 
+/* Whether configure() has run (it leaves both unset when it fails); else a RuntimeError. */
+static int configured(void) {
+    if (recent_keep >= 0 && e_ts >= 0) return 1;
+    PyErr_SetString(PyExc_RuntimeError, "configure() first");
+    return 0;
+}
+
 PyDoc_STRVAR(fold_doc,
 "fold(buf, pos, end, data, slow) -> int\n\n"
 "Fold every complete line of buf[pos:end] into data; slow(start, stop) folds a line C leaves to\n"
@@ -1072,7 +1079,7 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     Py_ssize_t pos, end;
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "OnnO!O:fold", &bufobj, &pos, &end, &PyDict_Type, &data, &slow)) return NULL;
-    if (recent_keep < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!configured()) return NULL;
     if (PyObject_GetBuffer(bufobj, &view, PyBUF_SIMPLE) < 0) return NULL;
     if (pos < 0 || end < pos || end > view.len) {
         PyBuffer_Release(&view);
@@ -1167,7 +1174,7 @@ PyDoc_STRVAR(minute_doc,
 "other value is handed to _minute.");
 
 static PyObject *minute(PyObject *self, PyObject *ts) {
-    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!configured()) return NULL;
     if (!PyUnicode_CheckExact(ts)) return PyObject_CallOneArg(minute_fn, ts);
     return minute_of(ts);
 }
@@ -1182,7 +1189,7 @@ static PyObject *forget(PyObject *self, PyObject *args) {
     PyObject *entries, *start, *entry, *key;
     Py_ssize_t pos = 0;
     if (!PyArg_ParseTuple(args, "O!U:forget", &PyDict_Type, &entries, &start)) return NULL;
-    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!configured()) return NULL;
     while (PyDict_Next(entries, &pos, &key, &entry)) {
         if (!PyList_CheckExact(entry)) Py_RETURN_FALSE;
         if (PyList_GET_SIZE(entry) <= e_ts) continue;
@@ -1216,6 +1223,7 @@ static PyObject *unknown_model; /* "unknown": what a reply without a model is co
 #define E_CC 3
 #define E_CR 4
 #define E_CC1H 5
+#define E_SIDE 6
 #define LONG_TIER 200000 /* claude_code._aggregate: input + cache over this is the long-context tier */
 
 /* A plain int as a long long: 1, or 0 for anything else (not an exact int, or out of range). */
@@ -1277,7 +1285,7 @@ PyDoc_STRVAR(history_doc,
 "when an entry holds anything but what a fold writes (Python then works it out).");
 
 static PyObject *usage_history(PyObject *self, PyObject *entries) {
-    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!configured()) return NULL;
     if (!PyList_CheckExact(entries)) Py_RETURN_NONE;
     Py_ssize_t n = PyList_GET_SIZE(entries), used = 0, k;
     Bucket *b = PyMem_Calloc(n ? (size_t)n : 1, sizeof(Bucket));
@@ -1310,7 +1318,7 @@ static PyObject *usage_history(PyObject *self, PyObject *entries) {
         qsort(b, (size_t)used, sizeof(Bucket), bucket_order);
         Py_ssize_t rows = 0;
         for (k = 0; k < used; k++) { /* fold equal keys into the first of them */
-            if (rows && b[rows - 1].minute == b[k].minute && bucket_order(&b[rows - 1], &b[k]) == 0) {
+            if (rows && bucket_order(&b[rows - 1], &b[k]) == 0) {
                 if (!add_counts(b[rows - 1].v, b[k].v)) { fallback = 1; break; }
                 continue;
             }
@@ -1345,7 +1353,7 @@ PyDoc_STRVAR(aggregate_doc,
 static PyObject *aggregate(PyObject *self, PyObject *args) {
     PyObject *best, *owner, *key, *e;
     if (!PyArg_ParseTuple(args, "O!O!:aggregate", &PyDict_Type, &best, &PyDict_Type, &owner)) return NULL;
-    if (e_ts < 0) { PyErr_SetString(PyExc_RuntimeError, "configure() first"); return NULL; }
+    if (!configured()) return NULL;
     Py_ssize_t pos = 0, n = PyDict_GET_SIZE(best), rows = 0;
     long long (*acc)[10] = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*acc));
     if (!acc) return PyErr_NoMemory();
@@ -1427,8 +1435,6 @@ static PyObject *message_id(PyObject *key) {
     return PyUnicode_Substring(key, 0, bar);
 }
 
-#define E_SIDE 6
-
 /* Whether an entry (a list checked by the caller) is a sidechain's: its flag is a bool or an int (a
  * fold writes 0 or 1), which needs no Python code to test. */
 static inline int on_side(PyObject *e) {
@@ -1436,6 +1442,7 @@ static inline int on_side(PyObject *e) {
 }
 
 static PyObject *drop_replays(PyObject *self, PyObject *best) {
+    if (!configured()) return NULL;
     if (!PyDict_CheckExact(best)) Py_RETURN_FALSE;
     PyObject *key, *e, *sides = NULL, *groups = NULL, *drop = NULL, *id = NULL, *result = NULL;
     Py_ssize_t pos = 0;
@@ -1529,6 +1536,23 @@ static int is_str_tuple(PyObject *v) {
     return 1;
 }
 
+/* The entry layout the merge loops (and better()) are written for: claude_code's E_* must match it. */
+static int conf_layout(PyObject *m) {
+    static const struct { const char *name; Py_ssize_t at; } layout[] = {
+        {"E_MODEL", E_MODEL}, {"E_IN", E_IN}, {"E_OUT", E_OUT}, {"E_CC", E_CC},
+        {"E_CR", E_CR}, {"E_CC1H", E_CC1H}, {"E_SIDE", E_SIDE},
+    };
+    for (size_t k = 0; k < sizeof(layout) / sizeof(layout[0]); k++) {
+        Py_ssize_t at;
+        if (conf_size(m, layout[k].name, &at) < 0) return -1;
+        if (at != layout[k].at) {
+            PyErr_Format(PyExc_ValueError, "%s is %zd, not %zd", layout[k].name, at, layout[k].at);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *configure(PyObject *self, PyObject *m) {
     Py_ssize_t mc;
     if (conf_size(m, "RECENT_KEEP", &recent_keep) < 0 || conf_size(m, "CTX_HISTORY", &ctx_history) < 0 ||
@@ -1543,7 +1567,8 @@ static PyObject *configure(PyObject *self, PyObject *m) {
         conf_obj(m, "_better", &better_fn, is_callable) < 0 ||
         conf_obj(m, "_fresh_context", &fresh_context_fn, is_callable) < 0 ||
         conf_obj(m, "title_from", &title_fn, is_callable) < 0 ||
-        conf_obj(m, "_minute", &minute_fn, is_callable) < 0 || conf_size(m, "E_TS", &e_ts) < 0) {
+        conf_obj(m, "_minute", &minute_fn, is_callable) < 0 || conf_size(m, "E_TS", &e_ts) < 0 ||
+        conf_layout(m) < 0) {
         recent_keep = e_ts = -1; /* fold and forget refuse to run half configured */
         return NULL;
     }
