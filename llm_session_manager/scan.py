@@ -36,7 +36,7 @@ import orjson
 
 from llm_session_manager.agents.base import AgentReader, FileState, Identity, RebuildingReader, SharingReader
 from llm_session_manager.agents.common import file_identity
-from llm_session_manager.codec import session_from_dict, session_to_dict
+from llm_session_manager.codec import session_from_dict, session_to_dict, sessions_from_json
 from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
 from llm_session_manager.sources import entries_signature as _signature
@@ -491,7 +491,7 @@ def _from_saved(
     if parts is None:
         return None
     try:  # one part decoded at a time
-        sessions = [session_from_dict(d, history=history) for p in parts for d in parse_cache.decoded(p)]
+        sessions = [s for p in parts for s in _sessions_of(p, history)]
     except parse_cache.Damaged:
         return None
     stats.from_cache = True
@@ -801,6 +801,13 @@ def _sessions_outside(
     part goes to ``out`` as it was when it holds none of the group, else without those sessions."""
     sessions: list[Session] = []
     for part in parts:
+        if out is None or part.token is not None:  # a part left whole needs no documents
+            typed = sessions_from_json(part.body, history=history)
+            if typed is not None and not any(s.native_id in group for s in typed):
+                sessions.extend(typed)
+                if out is not None:
+                    out.writer.keep(part)
+                continue
         docs = parse_cache.decoded(part)
         keep = [d for d in docs if isinstance(d, dict) and d.get("native_id") not in group]
         sessions.extend(session_from_dict(d, history=history) for d in keep)
@@ -969,10 +976,18 @@ def _written(
     ``chunks`` if another process has removed a part meanwhile (it publishes a merge of its own)."""
     parts = parse_cache.fetched(conn, reader.name, writer.tokens)
     try:
-        return [session_from_dict(d, history=history) for p in parts for d in parse_cache.decoded(p)]
+        return [s for p in parts for s in _sessions_of(p, history)]
     except parse_cache.Damaged:
         merged = [s for chunk in chunks for s in _merge_saved(conn, reader, chunk)[0]]
         return merged if history else _without_history(merged, None)
+
+
+def _sessions_of(part: parse_cache.Part, history: bool) -> list[Session]:
+    """One part's sessions (``Damaged`` when it is not what a merge wrote)."""
+    typed = sessions_from_json(part.body, history=history)
+    if typed is not None:
+        return typed
+    return [session_from_dict(d, history=history) for d in parse_cache.decoded(part)]
 
 
 MergedChunk = tuple[list[Session], list[bytes], dict[str, set[str]]]  # sessions, each as JSON, links
