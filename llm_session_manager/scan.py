@@ -1139,9 +1139,7 @@ def _row_job(args: tuple[SharingReader, str, str, FileState | None]) -> Row | st
     state = _read_job(args)
     if isinstance(state, str):
         return state
-    keys_of = args[0].shared_keys
-    crc = zlib.crc32
-    hashes = array("I", {crc(k.encode()) for k in keys_of(state)}).tobytes()
+    hashes = args[0].message_hashes(state)
     blob = orjson.dumps(state.data)
     return (state.path, state.session_key, state.identity, state.offset, state.head, blob, hashes)
 

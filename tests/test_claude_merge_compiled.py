@@ -1,4 +1,4 @@
-"""The merge's two compiled loops (agents/_claude_fold.c): a session's per-minute usage history and the
+"""The merge's compiled loops (agents/_claude_fold.c): a session's per-minute usage history and the
 per-session, per-model totals give exactly what the Python loops give, in the same order and with the
 same types, on generated sessions and on entries no fold writes; for anything unusual they answer None
 and Python works it out (or raises, as it always did). Fails, not skips, where the module was not
@@ -7,6 +7,8 @@ built."""
 from __future__ import annotations
 
 import random
+import zlib
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 from claude_corpus import generate
 
 from llm_session_manager.agents import claude_code
+from llm_session_manager.agents.base import FileState
 from llm_session_manager.agents.claude_code import SYNTHETIC, ClaudeCodeReader
 
 CANONICAL = "2025-11-06T13:56:27.816Z"
@@ -277,6 +280,74 @@ def test_the_module_refuses_an_entry_layout_it_was_not_written_for(compiled: Any
             compiled.aggregate({}, {})
         with pytest.raises(RuntimeError, match="configure"):
             compiled.drop_replays({})
+        with pytest.raises(RuntimeError, match="configure"):
+            compiled.message_hashes({})
     finally:
         compiled.configure(claude_code)
     assert compiled.usage_history([]) == ()
+
+
+# --- the messages a file holds, hashed (message_hashes) ----------------------------------------------------
+
+
+def python_hashes(entries: Any) -> bytes:
+    """What scan grouped the sessions by before the compiled module hashed them: zlib's CRC-32 of each
+    distinct message id, in any order (sorted here, as the compiled module returns them)."""
+    return array("I", sorted({zlib.crc32(k.partition("|")[0].encode()) for k in entries})).tobytes()
+
+
+def test_generated_files_hash_their_messages_alike(compiled: Any, tmp_path: Path) -> None:
+    generate(tmp_path / "claude", sessions=40, seed=5)
+    reader = ClaudeCodeReader([tmp_path / "claude" / "projects"])
+    states = [reader.read(path, key, None) for path, key, _ident in reader.sources()]
+    assert sum(len(s.data["entries"]) for s in states) > 200
+    for state in states:
+        hashed = compiled.message_hashes(state.data["entries"])
+        assert hashed == python_hashes(state.data["entries"]) == reader.message_hashes(state)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_message_ids_hash_alike(compiled: Any, seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = "ab|é€😀\x00 \u2028z"
+    entries = {
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))): [] for _ in range(rng.randrange(0, 60))
+    }
+    assert compiled.message_hashes(entries) == python_hashes(entries)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        {},
+        {"": []},
+        {"|": [], "||x": []},
+        {"msg_1|req_1": [], "msg_1|req_2": [], "msg_1": []},  # one message under three keys: hashed once
+    ],
+)
+def test_edge_keys_hash_alike(compiled: Any, entries: dict[str, Any]) -> None:
+    assert compiled.message_hashes(entries) == python_hashes(entries)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [],
+        {1: []},
+        {b"abc": []},
+        {"\ud800|x": []},  # an id UTF-8 cannot encode
+        {"abc|\ud800": []},  # a lone surrogate after the id: Python encodes only the id
+    ],
+)
+def test_hashes_no_fold_writes_are_left_to_python(compiled: Any, entries: Any) -> None:
+    """Not a dict, a key that is not a str, a key UTF-8 cannot encode: None, and the reader hashes them in
+    Python (or raises as it did)."""
+    assert compiled.message_hashes(entries) is None
+    state = FileState("/p.jsonl", "s", (0, 0, 0, 0), 0, b"", {"entries": entries})
+    try:
+        want: Any = python_hashes(entries)
+    except Exception as exc:  # noqa: BLE001 - the same kind of failure is expected
+        with pytest.raises(type(exc)):
+            ClaudeCodeReader.message_hashes(state)
+    else:
+        assert ClaudeCodeReader.message_hashes(state) == want

@@ -1501,6 +1501,62 @@ done:
     return result;
 }
 
+/* --- the messages a file holds, hashed (scan._row_job) ------------------------------------------------ */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void) { /* CRC-32 as zlib computes it (reflected, polynomial 0xEDB88320) */
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+}
+
+static uint32_t crc32_of(const unsigned char *p, Py_ssize_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    while (n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static int u32_order(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+PyDoc_STRVAR(message_hashes_doc,
+"message_hashes(entries) -> bytes | None\n\n"
+"The CRC-32 of each distinct message id among the keys of a state's entries (a key up to its first\n"
+"'|', UTF-8), sorted, as the bytes of an array('I'); None for anything but a dict of str keys (the\n"
+"caller then works them out itself, or raises as it would).");
+
+static PyObject *message_hashes(PyObject *self, PyObject *entries) {
+    if (!configured()) return NULL;
+    if (!PyDict_CheckExact(entries)) Py_RETURN_NONE;
+    Py_ssize_t n = PyDict_GET_SIZE(entries), pos = 0, count = 0;
+    uint32_t *values = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    if (!values) return PyErr_NoMemory();
+    PyObject *key, *value;
+    while (PyDict_Next(entries, &pos, &key, &value)) {
+        Py_ssize_t len;
+        const char *text = PyUnicode_CheckExact(key) ? PyUnicode_AsUTF8AndSize(key, &len) : NULL;
+        if (!text) { /* not a str, or one UTF-8 cannot encode (a lone surrogate) */
+            PyErr_Clear();
+            PyMem_Free(values);
+            Py_RETURN_NONE;
+        }
+        const char *bar = memchr(text, '|', (size_t)len);
+        values[count++] = crc32_of((const unsigned char *)text, bar ? bar - text : len);
+    }
+    qsort(values, (size_t)count, sizeof(uint32_t), u32_order);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (kept == 0 || values[kept - 1] != values[k]) values[kept++] = values[k];
+    PyObject *out = PyBytes_FromStringAndSize((const char *)values, kept * (Py_ssize_t)sizeof(uint32_t));
+    PyMem_Free(values);
+    return out;
+}
+
 PyDoc_STRVAR(configure_doc,
 "configure(module)\n\n"
 "Take claude_code's constants and the helpers the fold shares with it, once before the first fold.");
@@ -1583,6 +1639,7 @@ static PyMethodDef methods[] = {
     {"usage_history", usage_history, METH_O, history_doc},
     {"aggregate", aggregate, METH_VARARGS, aggregate_doc},
     {"drop_replays", drop_replays, METH_O, drop_replays_doc},
+    {"message_hashes", message_hashes, METH_O, message_hashes_doc},
     {"configure", configure, METH_O, configure_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -1602,5 +1659,6 @@ PyMODINIT_FUNC PyInit__claude_fold(void) {
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
         if (!(*keys[k].slot = PyUnicode_InternFromString(keys[k].name))) return NULL;
     if (!(unknown_model = PyUnicode_InternFromString("unknown"))) return NULL;
+    crc_init();
     return PyModule_Create(&module);
 }

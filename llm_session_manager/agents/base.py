@@ -115,6 +115,11 @@ class SharingReader(AgentReader, Protocol):
         """The messages ``state``'s file holds (two sessions holding one share it)."""
         ...
 
+    def message_hashes(self, state: FileState) -> bytes:
+        """The CRC-32 (``zlib.crc32`` of the UTF-8) of each message ``shared_keys`` names, each once, as
+        the bytes of an ``array("I")``."""
+        ...
+
 
 class ConversationReader(Protocol):
     """Reads a session's conversation from its transcript files. ``native_id`` picks the session in a

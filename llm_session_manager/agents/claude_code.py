@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -561,11 +563,12 @@ Totals = dict[str, dict[str, list[int]]]  # per session, per model: _aggregate's
 _fast_history: Callable[[list[list[Any]]], History | None] | None = None
 _fast_aggregate: Callable[[dict[str, list[Any]], dict[str, str]], Totals | None] | None = None
 _fast_drop: Callable[[dict[str, list[Any]]], bool] | None = None
+_fast_hashes: Callable[[dict[str, list[Any]]], bytes | None] | None = None
 _fast_tried = False
 
 
 def compiled_fold() -> Fold | None:
-    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_drop, _fast_tried
+    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_drop, _fast_hashes, _fast_tried
     if not _fast_tried:
         _fast_tried = True
         try:
@@ -578,6 +581,7 @@ def compiled_fold() -> Fold | None:
         _fast_history = getattr(_claude_fold, "usage_history", None)
         _fast_aggregate = getattr(_claude_fold, "aggregate", None)
         _fast_drop = getattr(_claude_fold, "drop_replays", None)
+        _fast_hashes = getattr(_claude_fold, "message_hashes", None)
     return _fast
 
 
@@ -913,6 +917,18 @@ class ClaudeCodeReader:
         both totals (scan.Links). By message id, not dedup key: a sidechain replay of a message under
         another request id is dropped only when merged with it."""
         return {key.partition("|")[0] for key in state.data["entries"]}
+
+    @staticmethod
+    def message_hashes(state: FileState) -> bytes:
+        """The CRC-32 of each message ``shared_keys`` names, distinct, as an ``array("I")``'s bytes (a cold
+        scan groups the sessions by them). Worked out by the compiled module when it is in use (at
+        6,000 sessions the set of 230,000 ids hashed in Python took 0.11 s of the workers' time)."""
+        if compiled_fold() is not None and _fast_hashes is not None:
+            done = _fast_hashes(state.data["entries"])
+            if done is not None:
+                return done
+        crc = zlib.crc32
+        return array("I", sorted({crc(key.encode()) for key in ClaudeCodeReader.shared_keys(state)})).tobytes()
 
     def rebuild(
         self, states: Sequence[FileState], changed: Sequence[str], previous: Sequence[Session]
