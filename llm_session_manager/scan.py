@@ -1146,9 +1146,30 @@ def _row_job(args: tuple[SharingReader, str, str, FileState | None]) -> Row | st
 
 def _groups(hashes: dict[str, list[bytes]]) -> tuple[list[list[str]], array[int]]:
     """Session keys in groups that share no message hash with each other (a resumed session and its
-    predecessor go together), and every hash seen, sorted. The hashes are sorted into 256 buckets by
-    their top byte first, so that finding who else holds one takes a dict of one bucket at a time
-    (a dict of every hash took 21 MB at 6,000 sessions; this takes 4)."""
+    predecessor go together), and every hash seen, sorted. Worked out by the package's compiled module
+    when it was built: it runs between reading and merging, with both workers waiting (at 6,000
+    sessions 92 ms here, 6 ms there)."""
+    fast = _compiled_groups()
+    done = fast(hashes) if fast is not None else None
+    if done is not None:
+        seen = array("I")
+        seen.frombytes(done[1])
+        return done[0], seen
+    return _grouped(hashes)
+
+
+def _compiled_groups() -> Callable[[dict[str, list[bytes]]], tuple[list[list[str]], bytes] | None] | None:
+    try:
+        from llm_session_manager.agents import _claude_fold
+    except ImportError:  # built without a C compiler
+        return None
+    return getattr(_claude_fold, "groups", None)
+
+
+def _grouped(hashes: dict[str, list[bytes]]) -> tuple[list[list[str]], array[int]]:
+    """``_groups`` in Python. The hashes are sorted into 256 buckets by their top byte first, so that
+    finding who else holds one takes a dict of one bucket at a time (a dict of every hash took 21 MB at
+    6,000 sessions; this takes 4)."""
     keys = list(hashes)
     values = [array("I") for _ in range(256)]
     holders = [array("I") for _ in range(256)]  # index in keys of the session holding each value

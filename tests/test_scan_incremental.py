@@ -7,10 +7,12 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import random
 import shutil
 import sqlite3
 from array import array
 from pathlib import Path
+from typing import Any
 
 import pytest
 from claude_corpus import SessionTruth, generate
@@ -452,8 +454,16 @@ def test_a_damaged_or_replaced_merge_is_not_used(tmp_path: Path) -> None:
     assert merged(conn, signature=None) is None
 
 
-def test_sessions_sharing_a_message_hash_are_grouped_and_every_hash_is_listed_once() -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "python"])
+def test_sessions_sharing_a_message_hash_are_grouped_and_every_hash_is_listed_once(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_session_manager import scan
     from llm_session_manager.scan import _groups
+
+    assert scan._compiled_groups() is not None, "the compiled module was not built (pip install -e .)"
+    if not compiled:
+        monkeypatch.setattr(scan, "_compiled_groups", lambda: None)
 
     def blob(*values: int) -> bytes:
         return array("I", values).tobytes()
@@ -470,6 +480,43 @@ def test_sessions_sharing_a_message_hash_are_grouped_and_every_hash_is_listed_on
     groups, seen = _groups(hashes)
     assert groups == [["a", "d", "f"], ["b", "c"], ["e"]]
     assert list(seen) == sorted({1, high, 5, low, 7, 9, 5 + (1 << 24)})
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_compiled_groups_equal_the_python_ones(seed: int) -> None:
+    """The same groups in the same order, members in the same order, the same hashes seen: on random
+    sessions whose files share values now and then (few distinct values, so that chains form)."""
+    from llm_session_manager import scan
+
+    fast = scan._compiled_groups()
+    assert fast is not None, "the compiled module was not built (pip install -e .)"
+    rng = random.Random(seed)
+    spread = rng.choice([50, 500, 1 << 32])
+    hashes = {
+        f"s{k}": [
+            array("I", {rng.randrange(spread) for _ in range(rng.randrange(0, 8))}).tobytes()
+            for _ in range(rng.randrange(0, 3))
+        ]
+        for k in range(rng.randrange(0, 80))
+    }
+    done = fast(hashes)
+    assert done is not None
+    groups, seen = scan._grouped(hashes)
+    assert done[0] == groups
+    assert done[1] == seen.tobytes()
+
+
+@pytest.mark.parametrize(
+    "hashes",
+    [[], {1: []}, {"a": ()}, {"a": [bytearray(4)]}, {"a": [b"123"]}, {"a": [b"1234", "x"]}],
+    ids=["list", "int key", "tuple", "bytearray", "3 bytes", "str blob"],
+)
+def test_groups_of_anything_else_are_left_to_python(hashes: Any) -> None:
+    from llm_session_manager import scan
+
+    fast = scan._compiled_groups()
+    assert fast is not None
+    assert fast(hashes) is None
 
 
 def tokens(conn: sqlite3.Connection) -> list[str | None]:

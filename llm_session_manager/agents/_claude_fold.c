@@ -1557,6 +1557,117 @@ static PyObject *message_hashes(PyObject *self, PyObject *entries) {
     return out;
 }
 
+/* --- sessions grouped by the messages they share (scan._groups) ------------------------------------------ */
+
+/* LSD radix sort of (value << 32 | index) by value, 8 bits a pass; `tmp` as large as `a`. */
+static void sort_by_value(uint64_t *a, uint64_t *tmp, Py_ssize_t n) {
+    for (int shift = 32; shift < 64; shift += 8) {
+        Py_ssize_t count[257] = {0};
+        for (Py_ssize_t k = 0; k < n; k++) count[((a[k] >> shift) & 0xFF) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (Py_ssize_t k = 0; k < n; k++) tmp[count[(a[k] >> shift) & 0xFF]++] = a[k];
+        memcpy(a, tmp, (size_t)n * sizeof(uint64_t));
+    }
+}
+
+static Py_ssize_t root_of(Py_ssize_t *parent, Py_ssize_t i) {
+    while (parent[i] != i) {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    return i;
+}
+
+PyDoc_STRVAR(groups_doc,
+"groups(hashes) -> (list[list[str]], bytes) | None\n\n"
+"scan._groups (which calls it before anything is configured): the session keys of `hashes` (key -> the message hashes of each of its files, each the\n"
+"bytes of an array('I')) in groups that share no hash with each other, each group in the keys' order\n"
+"and the groups in the order of their first key; and every hash seen, sorted and distinct, as bytes.\n"
+"None for anything else than a dict of str keys to lists of bytes whose sizes are multiples of 4.");
+
+static PyObject *groups(PyObject *self, PyObject *hashes) { /* reads nothing configure() sets */
+    if (!PyDict_CheckExact(hashes)) Py_RETURN_NONE;
+    Py_ssize_t n = PyDict_GET_SIZE(hashes), pos = 0, total = 0, index = 0;
+    PyObject *key, *blobs;
+    while (PyDict_Next(hashes, &pos, &key, &blobs)) { /* everything checked before anything is made */
+        if (!PyUnicode_CheckExact(key) || !PyList_CheckExact(blobs)) Py_RETURN_NONE;
+        for (Py_ssize_t b = 0; b < PyList_GET_SIZE(blobs); b++) {
+            PyObject *blob = PyList_GET_ITEM(blobs, b);
+            if (!PyBytes_CheckExact(blob) || PyBytes_GET_SIZE(blob) % 4) Py_RETURN_NONE;
+            total += PyBytes_GET_SIZE(blob) / 4;
+        }
+    }
+    if (n >= ((Py_ssize_t)1 << 32)) Py_RETURN_NONE;
+    uint64_t *pairs = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    uint64_t *tmp = PyMem_Malloc((size_t)(total ? total : 1) * sizeof(uint64_t));
+    Py_ssize_t *parent = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *group_at = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    PyObject *keys = PyList_New(n), *out = NULL, *seen = NULL, *result = NULL;
+    if (!pairs || !tmp || !parent || !group_at || !keys) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (pos = 0; index < n && PyDict_Next(hashes, &pos, &key, &blobs); index++) {
+        Py_INCREF(key);
+        PyList_SET_ITEM(keys, index, key);
+        parent[index] = index;
+        group_at[index] = -1;
+        for (Py_ssize_t b = 0; b < PyList_GET_SIZE(blobs); b++) {
+            PyObject *blob = PyList_GET_ITEM(blobs, b);
+            const char *bytes = PyBytes_AS_STRING(blob);
+            for (Py_ssize_t k = 0; k + 4 <= PyBytes_GET_SIZE(blob) && at < total; k += 4) {
+                uint32_t v;
+                memcpy(&v, bytes + k, 4); /* an array('I') of this machine's order */
+                pairs[at++] = (uint64_t)v << 32 | (uint64_t)index;
+            }
+        }
+    }
+    if (index != n || at != total) { /* changed meanwhile (nothing here runs Python code): Python does it */
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    sort_by_value(pairs, tmp, total);
+    Py_ssize_t distinct = 0;
+    uint32_t *values = (uint32_t *)tmp; /* the sorted pairs are in `pairs`: tmp holds the values now */
+    for (Py_ssize_t k = 0; k < total; k++) {
+        uint32_t v = (uint32_t)(pairs[k] >> 32);
+        if (k && (uint32_t)(pairs[k - 1] >> 32) == v) {
+            Py_ssize_t a = root_of(parent, (Py_ssize_t)(pairs[k - 1] & 0xFFFFFFFFu));
+            Py_ssize_t b = root_of(parent, (Py_ssize_t)(pairs[k] & 0xFFFFFFFFu));
+            if (a != b) parent[a] = b;
+        } else {
+            values[distinct++] = v;
+        }
+    }
+    if (!(seen = PyBytes_FromStringAndSize((const char *)values, distinct * (Py_ssize_t)sizeof(uint32_t))))
+        goto done;
+    if (!(out = PyList_New(0))) goto done;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t r = root_of(parent, k);
+        if (group_at[r] < 0) {
+            PyObject *group = PyList_New(0);
+            if (!group) goto done;
+            group_at[r] = PyList_GET_SIZE(out);
+            int failed = PyList_Append(out, group) < 0;
+            Py_DECREF(group);
+            if (failed) goto done;
+        }
+        if (PyList_Append(PyList_GET_ITEM(out, group_at[r]), PyList_GET_ITEM(keys, k)) < 0) goto done;
+    }
+    result = PyTuple_Pack(2, out, seen);
+done:
+    PyMem_Free(pairs);
+    PyMem_Free(tmp);
+    PyMem_Free(parent);
+    PyMem_Free(group_at);
+    Py_XDECREF(keys);
+    Py_XDECREF(out);
+    Py_XDECREF(seen);
+    return result;
+}
+
 PyDoc_STRVAR(configure_doc,
 "configure(module)\n\n"
 "Take claude_code's constants and the helpers the fold shares with it, once before the first fold.");
@@ -1640,6 +1751,7 @@ static PyMethodDef methods[] = {
     {"aggregate", aggregate, METH_VARARGS, aggregate_doc},
     {"drop_replays", drop_replays, METH_O, drop_replays_doc},
     {"message_hashes", message_hashes, METH_O, message_hashes_doc},
+    {"groups", groups, METH_O, groups_doc},
     {"configure", configure, METH_O, configure_doc},
     {NULL, NULL, 0, NULL},
 };
