@@ -1008,10 +1008,12 @@ static int sane(PyObject *data) {
     return PyDict_GetItemWithError(data, k_fork) == Py_False; /* a fork's copies are told apart in Python */
 }
 
-/* One line: 1 folded here, 0 left to Python (nothing changed), -1 error (an exception set). */
+/* One line into a state that is sane(): 1 folded here, 0 left to Python (nothing changed), -1 error (an
+ * exception set). What it writes keeps the state sane (an int where sane() wants one, a str or None where
+ * it wants that, items added to the lists and dicts), so the caller asks sane() again only after Python
+ * folded a line. */
 static int fold_line(const unsigned char *p, const unsigned char *end, PyObject *data, Line *L) {
     int kind;
-    if (!sane(data)) return PyErr_Occurred() ? -1 : 0;
     if (!parse_line(p, end, L) || !foldable(L, &kind)) return 0;
     if (kind == 0) { /* DICT_TYPES are folded by Python as a whole */
         PyObject *t = str_of(&L->type.str);
@@ -1097,17 +1099,20 @@ static PyObject *fold(PyObject *self, PyObject *args) {
     if (!own) shared_busy = 1;
     const unsigned char *b = view.buf;
     PyObject *result = NULL;
+    int ok = -1; /* whether data is sane(): asked at the start, and again after Python folded a line */
     for (;;) {
         const unsigned char *nl = memchr(b + pos, '\n', (size_t)(end - pos));
         if (!nl) break;
         Py_ssize_t stop = nl - b;
         if (stop > pos) {
-            int r = fold_line(b + pos, nl, data, L);
+            if (ok < 0 && !(ok = sane(data)) && PyErr_Occurred()) goto done;
+            int r = ok ? fold_line(b + pos, nl, data, L) : 0;
             if (r < 0) goto done;
             if (r == 0) {
                 PyObject *got = PyObject_CallFunction(slow, "nn", pos, stop);
                 if (!got) goto done;
                 Py_DECREF(got);
+                ok = -1;
             }
         }
         pos = stop + 1;
