@@ -71,12 +71,12 @@ def tokens_factor(
             weight,
             "context size unknown (no assistant reply yet)",
         )
+    if not explain:
+        return HealthFactor("tokens", NO_RAW, _tokens_score(ctx, compact_at), weight, "")
     rel = ctx / compact_at
     rel_pen = interpolate(rel, REL_POINTS)
     abs_pen = interpolate(ctx, ABS_POINTS)
-    score = max(0.0, 100.0 - max(rel_pen, abs_pen) - 0.25 * min(rel_pen, abs_pen))
-    if not explain:
-        return HealthFactor("tokens", NO_RAW, round(score, 1), weight, "")
+    score = _tokens_score(ctx, compact_at)
     reason = f"context {ctx:,} tokens = {rel:.0%} of the auto-compact point ({compact_at:,})"
     if abs_pen > rel_pen:
         reason += "; long contexts lose accuracy whatever the window"
@@ -87,24 +87,44 @@ def tokens_factor(
         "relative_penalty": round(rel_pen, 1),
         "absolute_penalty": round(abs_pen, 1),
     }
-    return HealthFactor("tokens", raw, round(score, 1), weight, reason)
+    return HealthFactor("tokens", raw, score, weight, reason)
+
+
+def _tokens_score(ctx: int | None, compact_at: int | None) -> float:
+    """The tokens factor's score (rounded as a factor shows it)."""
+    if ctx is None or not compact_at:
+        return 100.0
+    rel_pen = interpolate(ctx / compact_at, REL_POINTS)
+    abs_pen = interpolate(ctx, ABS_POINTS)
+    return round(max(0.0, 100.0 - max(rel_pen, abs_pen) - 0.25 * min(rel_pen, abs_pen)), 1)
 
 
 def duration_factor(session: Session, weight: float, explain: bool = True) -> HealthFactor:
+    score = _duration_score(session)
+    if not explain:
+        return HealthFactor("duration", NO_RAW, score, weight, "")
     turns = session.turns_since_compaction
     n = session.compactions
-    compaction_score = COMPACTION_SCORES[n] if n < len(COMPACTION_SCORES) else 25.0
-    turn_score = interpolate(turns, TURN_POINTS)
-    fatal = [f for f in session.fatal_signals if f in ("compaction_thrash", "prompt_too_long")]
-    score = 0.0 if fatal else 0.6 * compaction_score + 0.4 * turn_score
-    if not explain:
-        return HealthFactor("duration", NO_RAW, round(score, 1), weight, "")
+    fatal = _duration_fatal(session)
     if fatal:
         reason = "fatal: " + ", ".join(f.replace("_", " ") for f in fatal)
     else:
         reason = f"{turns} turns since the last compaction or /clear; {n} compaction{'s' if n != 1 else ''}"
     raw = {"turns_since_compaction": turns, "compactions": n, "fatal": fatal}
-    return HealthFactor("duration", raw, round(score, 1), weight, reason)
+    return HealthFactor("duration", raw, score, weight, reason)
+
+
+def _duration_fatal(session: Session) -> list[str]:
+    return [f for f in session.fatal_signals if f in ("compaction_thrash", "prompt_too_long")]
+
+
+def _duration_score(session: Session) -> float:
+    """The duration factor's score (rounded as a factor shows it)."""
+    if session.fatal_signals and _duration_fatal(session):
+        return 0.0
+    n = session.compactions
+    compaction_score = COMPACTION_SCORES[n] if n < len(COMPACTION_SCORES) else 25.0
+    return round(0.6 * compaction_score + 0.4 * interpolate(session.turns_since_compaction, TURN_POINTS), 1)
 
 
 def activity_factor(
@@ -145,18 +165,13 @@ def activity_factor(
 
 
 def errors_factor(session: Session, weight: float, explain: bool = True) -> HealthFactor:
+    score = _errors_score(session)
+    if not explain:
+        return HealthFactor("errors", NO_RAW, score, weight, "")
     recent = session.recent_tool_results
     errors = sum(1 for r in recent if r)
     rate = errors / len(recent) if recent else 0.0
-    score = 100.0 - 150.0 * rate
-    score -= min(15.0 * session.recent_api_errors, 45.0)
     repeated = session.repeated_failures >= 3
-    if repeated:
-        score -= 30.0
-    score -= min(10.0 * session.recent_interruptions, 30.0)
-    score = max(0.0, score)
-    if not explain:
-        return HealthFactor("errors", NO_RAW, round(score, 1), weight, "")
     parts = [f"{errors} of the last {len(recent)} tool calls failed" if recent else "no tool calls"]
     if session.recent_api_errors:
         parts.append(f"{session.recent_api_errors} recent API error(s)")
@@ -172,7 +187,18 @@ def errors_factor(session: Session, weight: float, explain: bool = True) -> Heal
         "repeated_failures": session.repeated_failures,
         "recent_interruptions": session.recent_interruptions,
     }
-    return HealthFactor("errors", raw, round(score, 1), weight, "; ".join(parts))
+    return HealthFactor("errors", raw, score, weight, "; ".join(parts))
+
+
+def _errors_score(session: Session) -> float:
+    """The errors factor's score (rounded as a factor shows it)."""
+    recent = session.recent_tool_results
+    score = 100.0 - 150.0 * (sum(1 for r in recent if r) / len(recent) if recent else 0.0)
+    score -= min(15.0 * session.recent_api_errors, 45.0)
+    if session.repeated_failures >= 3:
+        score -= 30.0
+    score -= min(10.0 * session.recent_interruptions, 30.0)
+    return round(max(0.0, score), 1)
 
 
 def signals_lapsed(session: Session, inputs: HealthInputs) -> bool:
@@ -212,8 +238,17 @@ def score_session(session: Session, inputs: HealthInputs, cfg: Mapping[str, Any]
     """The health of ``session``; ``cfg`` is the config's ``health`` section. The factors' raw values
     and reasons are worked out when first asked for (``Health.factors``): a listing of thousands of
     sessions shows the score alone, and building them was most of the scoring's time and memory."""
-    factors = _factors(session, inputs, cfg, False)
-    score = sum(f.score * f.weight for f in factors)
+    w_tokens, w_duration, w_activity, w_errors = _weights(cfg)
+    activity = activity_factor(session, inputs, w_activity, cfg, False).score if inputs.running else 100.0
+    # The factors' scores and weights as _factors makes them, summed in the same order (the listing
+    # scores every session: 4 factor objects each took a third of the time).
+    score = (
+        0
+        + _tokens_score(session.context_tokens, inputs.compact_at) * w_tokens
+        + _duration_score(session) * w_duration
+        + activity * w_activity
+        + _errors_score(session) * w_errors
+    )
     caps = caps_for(session, inputs.compact_at, inputs)
     for limit, _why in caps:
         score = min(score, limit)
@@ -243,15 +278,34 @@ class _Explained:
 def _factors(
     session: Session, inputs: HealthInputs, cfg: Mapping[str, Any], explain: bool
 ) -> tuple[HealthFactor, ...]:
-    weights = dict(cfg.get("weights") or DEFAULT_WEIGHTS)
-    total_w = sum(float(w) for w in weights.values()) or 1.0
-
-    def w(name: str) -> float:
-        return float(weights.get(name, 0.0)) / total_w
-
+    w_tokens, w_duration, w_activity, w_errors = _weights(cfg)
     return (
-        tokens_factor(session.context_tokens, inputs.compact_at, w("tokens"), explain),
-        duration_factor(session, w("duration"), explain),
-        activity_factor(session, inputs, w("activity"), cfg, explain),
-        errors_factor(session, w("errors"), explain),
+        tokens_factor(session.context_tokens, inputs.compact_at, w_tokens, explain),
+        duration_factor(session, w_duration, explain),
+        activity_factor(session, inputs, w_activity, cfg, explain),
+        errors_factor(session, w_errors, explain),
     )
+
+
+_WEIGHTS: dict[tuple[Any, ...], tuple[float, float, float, float]] = {}
+
+
+def _weights(cfg: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """The tokens, duration, activity and errors weights of the ``health`` section, as shares of their
+    sum (remembered per set of weights: every session of a listing asks)."""
+    given = cfg.get("weights") or DEFAULT_WEIGHTS
+    key = tuple(given.items())
+    found = _WEIGHTS.get(key)
+    if found is None:
+        weights = dict(given)
+        total = sum(float(w) for w in weights.values()) or 1.0
+        found = (
+            float(weights.get("tokens", 0.0)) / total,
+            float(weights.get("duration", 0.0)) / total,
+            float(weights.get("activity", 0.0)) / total,
+            float(weights.get("errors", 0.0)) / total,
+        )
+        if len(_WEIGHTS) > 64:
+            _WEIGHTS.clear()
+        _WEIGHTS[key] = found
+    return found

@@ -692,3 +692,70 @@ def test_the_factors_explained_later_are_those_the_score_was_made_of(session: Se
     for limit, _why in h.caps_for(session, inputs.compact_at, inputs):
         expected = min(expected, limit)
     assert result.score == round(expected, 1)
+
+
+# --- the listing's score: the same number as the factors it is explained by -------------------------------
+
+
+def reference_score(session: Session, inputs: h.HealthInputs, cfg: dict[str, Any]) -> float:
+    """The score as the formulas read before the listing scored without factor objects: every factor
+    worked out here from the session, weighted, summed in order, capped and rounded."""
+    weights = dict(cfg.get("weights") or h.DEFAULT_WEIGHTS)
+    total = sum(float(w) for w in weights.values()) or 1.0
+    ctx, compact_at = session.context_tokens, inputs.compact_at
+    if ctx is None or not compact_at:
+        tokens = 100.0
+    else:
+        rel_pen, abs_pen = h.interpolate(ctx / compact_at, h.REL_POINTS), h.interpolate(ctx, h.ABS_POINTS)
+        tokens = round(max(0.0, 100.0 - max(rel_pen, abs_pen) - 0.25 * min(rel_pen, abs_pen)), 1)
+    n = session.compactions
+    fatal = [f for f in session.fatal_signals if f in ("compaction_thrash", "prompt_too_long")]
+    turns = h.interpolate(session.turns_since_compaction, h.TURN_POINTS)
+    duration = round(0.0 if fatal else 0.6 * (h.COMPACTION_SCORES[n] if n < 5 else 25.0) + 0.4 * turns, 1)
+    activity = h.activity_factor(session, inputs, 0.0, cfg, True).score
+    recent = session.recent_tool_results
+    errors = 100.0 - 150.0 * (sum(1 for r in recent if r) / len(recent) if recent else 0.0)
+    errors -= min(15.0 * session.recent_api_errors, 45.0)
+    if session.repeated_failures >= 3:
+        errors -= 30.0
+    errors = round(max(0.0, errors - min(10.0 * session.recent_interruptions, 30.0)), 1)
+    parts = [(tokens, "tokens"), (duration, "duration"), (activity, "activity"), (errors, "errors")]
+    value = sum(s * (float(weights.get(name, 0.0)) / total) for s, name in parts)
+    for limit, _why in h.caps_for(session, compact_at, inputs):
+        value = min(value, limit)
+    return round(value, 1)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_the_listed_score_is_the_sum_of_its_factors(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    weight_sets = [None, {"tokens": 1, "duration": 1, "activity": 1, "errors": 1}, {"tokens": 3.5, "errors": 0.5}]
+    for _ in range(80):
+        running = rng.random() < 0.4
+        process = make_process(
+            rng.choice([None, "busy", "waiting", "idle"]), NOW - timedelta(minutes=rng.randrange(0, 60))
+        )
+        session = make_session(
+            context_tokens=rng.choice([None, 0, rng.randrange(0, 1_200_000)]),
+            compactions=rng.randrange(0, 8),
+            turns_since_compaction=rng.randrange(0, 400),
+            fatal_signals=tuple(rng.sample(["compaction_thrash", "prompt_too_long", "auth_error"], rng.randrange(0, 3))),
+            recent_tool_results=tuple(rng.random() < 0.3 for _ in range(rng.randrange(0, 12))),
+            recent_api_errors=rng.randrange(0, 5),
+            repeated_failures=rng.randrange(0, 6),
+            recent_interruptions=rng.randrange(0, 5),
+            last_activity=NOW - timedelta(minutes=rng.randrange(0, 3000)),
+            process=process if running else None,
+        )
+        inputs = make_inputs(compact_at=rng.choice([None, COMPACT_200K, COMPACT_1M]), running=running)
+        cfg = health_cfg()
+        if (weights := rng.choice(weight_sets)) is not None:
+            cfg["weights"] = weights
+        result = h.score_session(session, inputs, cfg)
+        assert result.score == reference_score(session, inputs, cfg)
+        explained = sum(f.score * f.weight for f in result.factors)
+        for limit, _why in h.caps_for(session, inputs.compact_at, inputs):
+            explained = min(explained, limit)
+        assert result.score == round(explained, 1)
