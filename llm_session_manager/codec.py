@@ -142,7 +142,7 @@ def _typed_decoder() -> tuple[Callable[[bytes], list[Any]], Callable[[Any], tupl
             fields.append((f.name, kind, f.default))
         else:
             fields.append((f.name, kind))
-    record = msgspec.defstruct("SavedSession", fields, kw_only=True)
+    record: Any = msgspec.defstruct("SavedSession", fields, kw_only=True)
     _typed = msgspec.json.Decoder(list[record]).decode, attrgetter(*_FIELD_AT)
     return _typed
 
@@ -163,7 +163,9 @@ def _session_of(record: tuple[Any, ...], history: bool) -> Session:
         for n, u, w, r, *seen in values[_LIMITS_AT] or ()
     )
     packed = values[_HISTORY_AT]
-    values[_HISTORY_AT] = tuple(map(tuple, orjson.loads(packed))) if history and isinstance(packed, str) else ()
+    values[_HISTORY_AT] = (
+        tuple(map(tuple, orjson.loads(packed))) if history and isinstance(packed, str) else ()
+    )
     return Session(*values)
 
 

@@ -311,7 +311,8 @@ def test_random_message_ids_hash_alike(compiled: Any, seed: int) -> None:
     rng = random.Random(seed)
     alphabet = "ab|é€😀\x00 \u2028z"
     entries = {
-        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))): [] for _ in range(rng.randrange(0, 60))
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))): []
+        for _ in range(rng.randrange(0, 60))
     }
     assert compiled.message_hashes(entries) == python_hashes(entries)
 
@@ -346,7 +347,7 @@ def test_hashes_no_fold_writes_are_left_to_python(compiled: Any, entries: Any) -
     state = FileState("/p.jsonl", "s", (0, 0, 0, 0), 0, b"", {"entries": entries})
     try:
         want: Any = python_hashes(entries)
-    except Exception as exc:  # noqa: BLE001 - the same kind of failure is expected
+    except Exception as exc:
         with pytest.raises(type(exc)):
             ClaudeCodeReader.message_hashes(state)
     else:

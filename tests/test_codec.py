@@ -69,14 +69,14 @@ def plain(body: bytes, history: bool) -> list[Session] | type[BaseException]:
         if not isinstance(docs, list):
             return ValueError
         return [session_from_dict(d, history=history) for d in docs]
-    except Exception as exc:  # noqa: BLE001 - the type is what is compared
+    except Exception as exc:
         return type(exc)
 
 
 def through_typed(body: bytes, history: bool) -> list[Session] | type[BaseException] | None:
     try:
         return codec.sessions_from_json(body, history=history)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return type(exc)
 
 
@@ -89,7 +89,7 @@ def variety() -> list[Session]:
         make_session("d", recent_tool_results=(True, False), usage_buckets=((1, SONNET, 1, 2, 3, 4),)),
         make_session("e", context_series=((1, 2), (3, 4)), agent_cost_usd=1.25, recorded_cost_usd=0.5),
         make_session("f", origin="imported", peak_context_tokens=None, context_window=None),
-        make_session("g", rate_limits=(RateLimit("weekly", 3.0),), title="ünïcode \u2028 \"quoted\""),
+        make_session("g", rate_limits=(RateLimit("weekly", 3.0),), title='ünïcode \u2028 "quoted"'),
         make_session("h", model_usage=(ModelTokens("m", *range(1, 11)), ModelTokens("n"))),
     ]
 
@@ -158,8 +158,20 @@ def odd_documents() -> list[tuple[str, Any]]:
     """Documents that are not as session_to_dict writes them, one change each."""
     base = session_to_dict(session("x"))
     cases: list[tuple[str, Any]] = []
-    for name in ("title", "tokens", "models", "started_at", "fatal_signals", "usage_buckets", "model_usage",
-                 "rate_limits", "usage_history", "origin", "agent_cost_usd", "id"):
+    for name in (
+        "title",
+        "tokens",
+        "models",
+        "started_at",
+        "fatal_signals",
+        "usage_buckets",
+        "model_usage",
+        "rate_limits",
+        "usage_history",
+        "origin",
+        "agent_cost_usd",
+        "id",
+    ):
         cases.append((f"without {name}", {k: v for k, v in base.items() if k != name}))
     for name, value in [
         ("fatal_signals", None),
@@ -176,7 +188,7 @@ def odd_documents() -> list[tuple[str, Any]]:
         ("rate_limits", [["5h", 1.0, 300, "2026-03-01T12:00:00Z"]]),
         ("rate_limits", [["5h"]]),
         ("usage_history", 5),
-        ("usage_history", "[[1, \"m\", 1, 2, 3, 4, 0]]"),
+        ("usage_history", '[[1, "m", 1, 2, 3, 4, 0]]'),
         ("usage_history", "not json"),
         ("tokens", None),
         ("tokens", [1, 2]),
@@ -199,7 +211,9 @@ def odd_documents() -> list[tuple[str, Any]]:
 
 @pytest.mark.parametrize("history", [True, False])
 @pytest.mark.parametrize(("label", "doc"), odd_documents(), ids=[c[0] for c in odd_documents()])
-def test_an_odd_document_reads_as_the_plain_path_reads_it(typed: None, label: str, doc: Any, history: bool) -> None:
+def test_an_odd_document_reads_as_the_plain_path_reads_it(
+    typed: None, label: str, doc: Any, history: bool
+) -> None:
     body = b"[" + orjson.dumps(session_to_dict(session("y"))) + b"," + json.dumps(doc).encode() + b"]"
     want = plain(body, history)
     got = through_typed(body, history)
@@ -208,7 +222,7 @@ def test_an_odd_document_reads_as_the_plain_path_reads_it(typed: None, label: st
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"not json", b"{}", b"[1]", b"[[]]", b"[null]", b"[{\"id\": 1}]", b"[] trailing", b"\xff"]
+    "body", [b"", b"not json", b"{}", b"[1]", b"[[]]", b"[null]", b'[{"id": 1}]', b"[] trailing", b"\xff"]
 )
 def test_what_is_not_an_array_of_documents_is_left_to_the_plain_path(typed: None, body: bytes) -> None:
     assert codec.sessions_from_json(body) is None or codec.sessions_from_json(body) == plain(body, True)

@@ -731,7 +731,11 @@ def test_the_listed_score_is_the_sum_of_its_factors(seed: int) -> None:
     import random
 
     rng = random.Random(seed)
-    weight_sets = [None, {"tokens": 1, "duration": 1, "activity": 1, "errors": 1}, {"tokens": 3.5, "errors": 0.5}]
+    weight_sets = [
+        None,
+        {"tokens": 1, "duration": 1, "activity": 1, "errors": 1},
+        {"tokens": 3.5, "errors": 0.5},
+    ]
     for _ in range(80):
         running = rng.random() < 0.4
         process = make_process(
@@ -741,7 +745,9 @@ def test_the_listed_score_is_the_sum_of_its_factors(seed: int) -> None:
             context_tokens=rng.choice([None, 0, rng.randrange(0, 1_200_000)]),
             compactions=rng.randrange(0, 8),
             turns_since_compaction=rng.randrange(0, 400),
-            fatal_signals=tuple(rng.sample(["compaction_thrash", "prompt_too_long", "auth_error"], rng.randrange(0, 3))),
+            fatal_signals=tuple(
+                rng.sample(["compaction_thrash", "prompt_too_long", "auth_error"], rng.randrange(0, 3))
+            ),
             recent_tool_results=tuple(rng.random() < 0.3 for _ in range(rng.randrange(0, 12))),
             recent_api_errors=rng.randrange(0, 5),
             repeated_failures=rng.randrange(0, 6),

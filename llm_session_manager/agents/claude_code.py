@@ -568,7 +568,8 @@ _fast_tried = False
 
 
 def compiled_fold() -> Fold | None:
-    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_drop, _fast_hashes, _fast_tried
+    global _fast, _fast_forget, _fast_minute, _fast_history, _fast_aggregate, _fast_drop
+    global _fast_hashes, _fast_tried
     if not _fast_tried:
         _fast_tried = True
         try:
@@ -928,7 +929,9 @@ class ClaudeCodeReader:
             if done is not None:
                 return done
         crc = zlib.crc32
-        return array("I", sorted({crc(key.encode()) for key in ClaudeCodeReader.shared_keys(state)})).tobytes()
+        return array(
+            "I", sorted({crc(key.encode()) for key in ClaudeCodeReader.shared_keys(state)})
+        ).tobytes()
 
     def rebuild(
         self, states: Sequence[FileState], changed: Sequence[str], previous: Sequence[Session]
