@@ -227,11 +227,11 @@ def fast_main(form: str) -> int | None:
         return None
     if opened is None:
         return None
-    import shutil
+    from llm_session_manager.fileio import copy_stream
 
     with opened.stream as fh:
         try:
-            shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+            copy_stream(fh, sys.stdout.buffer)
             sys.stdout.flush()
         except BrokenPipeError:
             pass

@@ -60,3 +60,10 @@ def open_regular(path: str | Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def copy_stream(src: BinaryIO, dst: BinaryIO, size: int = 1 << 20) -> None:
+    """``shutil.copyfileobj(src, dst, size)`` without importing shutil (~2 ms, with the compression
+    modules it loads): `lsm list` copies its stored output this way on every run."""
+    while chunk := src.read(size):
+        dst.write(chunk)

@@ -83,7 +83,8 @@ def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, byte
         "import sys\n"
         "from llm_session_manager import entry\n"
         f"status = entry._answered_fast({list(args)!r})\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'click', 'hashlib'))\n"
+        "heavy = ('typer', 'rich', 'click', 'hashlib', 'shutil')\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "lsm = [m for m in ('cli', 'models', 'scan') if 'llm_session_manager.' + m in sys.modules]\n"
         "sys.stderr.write(repr((status, heavy, lsm)))\n"
     )
@@ -94,7 +95,8 @@ def answered_in_child(home: FakeHome, *args: str, **env: str) -> tuple[str, byte
 
 
 def test_the_entry_point_answers_without_typer_or_rich(quiet: FakeHome) -> None:
-    """Nor hashlib (OpenSSL's bindings: BLAKE2b comes from digest.py), the CLI, the session models (the
+    """Nor hashlib (OpenSSL's bindings: BLAKE2b comes from digest.py), shutil (its compression modules:
+    the stored output is copied by fileio.copy_stream), the CLI, the session models (the
     agents' modules build sessions only when they read) or the scanner: a quiet listing lists files and
     prints what it stored."""
     printed = normal(quiet, *ALL)

@@ -4,7 +4,6 @@ description). Documents are exactly what `lsm … --format json` prints."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict
 
 from llm_session_manager.api.context import Context
 from llm_session_manager.errors import UsageError
+from llm_session_manager.fileio import copy_stream
 from llm_session_manager.models import SessionView
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class Listing:
         stored = self._stored_file("json")
         if stored is not None:
             with stored:
-                shutil.copyfileobj(stored, out, 1 << 20)
+                copy_stream(stored, out)
             return
         for chunk in self.json_chunks():
             out.write(chunk)
