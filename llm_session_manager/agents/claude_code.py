@@ -21,6 +21,7 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,7 @@ _ID_SAFE = re.compile(r"[^A-Za-z0-9]")
 # Index positions in a usage entry: [model, input, output, cache_creation, cache_read, cache_1h, sidechain]
 # ... and E_TS, the line's canonical timestamp (burn rates), or its minute since the epoch when older.
 E_MODEL, E_IN, E_OUT, E_CC, E_CR, E_CC1H, E_SIDE, E_TS = range(8)
+_entry_model = itemgetter(E_MODEL)
 BURN_HISTORY = timedelta(minutes=60)  # usage kept per session for burn rates, before its last activity
 CTX_HISTORY = 30  # context points kept for the time-to-compaction projection
 # A fork's own lines may be stamped a moment before its birth line (same event, clock jitter); its copies
@@ -1010,7 +1012,12 @@ def _dedup_across_files(states: Sequence[FileState]) -> tuple[dict[str, list[Any
     for state in sorted(states, key=lambda s: s.path):
         session = state.session_key
         copied = state.data.get("copied") or {}
-        for key, entry in state.data["entries"].items():
+        entries = state.data["entries"]
+        if not copied and type(entries) is dict and best.keys().isdisjoint(entries):
+            best.update(entries)  # a file whose messages no file before it holds (most files): all its own
+            owner.update(dict.fromkeys(entries, session))
+            continue
+        for key, entry in entries.items():
             old = best.get(key)
             if old is None:
                 best[key] = entry
@@ -1061,9 +1068,14 @@ def _distinct_messages(files: list[FileState]) -> int:
     seen: dict[str, list[Any]] = {}
     for f in files:
         copied = f.data.get("copied") or {}
-        seen.update((k, e) for k, e in f.data["entries"].items() if k not in copied)
+        entries = f.data["entries"]
+        if not copied and type(entries) is dict:  # most files copy nothing: their entries go in whole
+            seen.update(entries)
+        else:
+            seen.update((k, e) for k, e in entries.items() if k not in copied)
     _drop_sidechain_replays(seen)
-    return sum(1 for e in seen.values() if e[E_MODEL] != SYNTHETIC)
+    models = list(map(_entry_model, seen.values()))
+    return len(models) - models.count(SYNTHETIC)
 
 
 def _ts(value: str | None) -> datetime | None:
