@@ -275,8 +275,7 @@ def valid_until(collected: Collected, now: datetime, recent_hours: float) -> flo
         timedelta(hours=CAP_DECAY_HOURS),
         timedelta(seconds=healthboard.KEEP_SECONDS),
     )
-    for view in collected.views:
-        s = view.session
+    for s in collected.sessions():
         if s.process is not None:
             return None
         last = s.last_activity

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from llm_session_manager.errors import UsageError
-from llm_session_manager.models import SessionView
+from llm_session_manager.models import Session, SessionView
 from llm_session_manager.service import STATUSES, project_name
 
 # One --since parser for every front end (the CLI and the MCP server import it from here too).
@@ -48,6 +48,17 @@ def keep(view: SessionView, f: ListFilter, now: datetime) -> bool:
     if f.all or f.statuses or f.since:
         return True
     return s.process is not None or now - last <= timedelta(hours=f.recent_hours)
+
+
+def shown_at_most(f: ListFilter, now: datetime) -> Callable[[Session], bool] | None:
+    """What ``keep`` asks of a session before anything is derived from it: whether it can pass (None:
+    any can). Only the recent listing narrows it: a session neither running nor active within the
+    window is left out whatever else it is, so a listing of the last day derives no other."""
+    if f.all or f.statuses or f.since:
+        return None
+    window = timedelta(hours=f.recent_hours)
+    epoch = datetime.fromtimestamp(0, timezone.utc)
+    return lambda s: s.process is not None or now - (s.last_activity or epoch) <= window
 
 
 def check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:

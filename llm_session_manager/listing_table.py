@@ -21,7 +21,7 @@ from llm_session_manager.present import (
 )
 
 if TYPE_CHECKING:
-    from llm_session_manager.models import SessionView
+    from llm_session_manager.models import Session, SessionView
 
 ID_MIN = 6  # shortest id prefix shown
 
@@ -58,25 +58,26 @@ class TableData(TypedDict):
 
 
 def display_ids(
-    views: Sequence[SessionView], known: Sequence[SessionView] | None = None, *, whole: bool = False
+    views: Sequence[SessionView], known: Sequence[Session] | None = None, *, whole: bool = False
 ) -> dict[str, str]:
     """Session id -> the id a table shows: the shortest prefix (at least 6 characters) of its native id
-    that no other ``known`` session shares, so it can be pasted into any command that takes an id (the
-    whole native id when ``whole``). See ``present.pasteable_ids``."""
-    pool = [(v.session.agent, v.session.native_id) for v in (known if known is not None else views)]
-    pool += [(v.session.agent, v.session.native_id) for v in views]
+    that no other ``known`` session (default: those of ``views``) shares, so it can be pasted into any
+    command that takes an id (the whole native id when ``whole``). See ``present.pasteable_ids``."""
+    pool = [(v.session.agent, v.session.native_id) for v in views]
+    if known is not None:
+        pool = [(s.agent, s.native_id) for s in known] + pool
     ids = pasteable_ids(pool, ID_MIN, 10**6 if whole else ID_MIN + 2)
     return {v.session.id: ids.get(v.session.id, v.session.native_id) for v in views}
 
 
-def table_data(views: Sequence[SessionView], known: Sequence[SessionView] | None = None) -> TableData:
+def table_data(views: Sequence[SessionView], known: Sequence[Session] | None = None) -> TableData:
     """The rows of ``views`` in order, ids told apart from every ``known`` session (default: ``views``)."""
     rows = list(_rows(views, known))
     totals = _totals(views)
     return {"rows": rows, **totals}
 
 
-def table_chunks(views: Sequence[SessionView], known: Sequence[SessionView] | None = None) -> Iterator[bytes]:
+def table_chunks(views: Sequence[SessionView], known: Sequence[Session] | None = None) -> Iterator[bytes]:
     """``orjson.dumps(table_data(views, known))``, byte for byte, a row at a time: the rows are never all
     held (8 MB as dicts at 6,000 sessions, while the listing that stores them holds every session)."""
     import orjson
@@ -95,7 +96,7 @@ def _totals(views: Sequence[SessionView]) -> Totals:
     }
 
 
-def _rows(views: Sequence[SessionView], known: Sequence[SessionView] | None) -> Iterator[TableRow]:
+def _rows(views: Sequence[SessionView], known: Sequence[Session] | None) -> Iterator[TableRow]:
     from llm_session_manager.service import project_name
 
     short = display_ids(views, known)

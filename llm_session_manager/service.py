@@ -44,6 +44,12 @@ class Collected:
     readers: list[AgentReader] = field(default_factory=list)
     # agent -> sessions with tokens but no model name in the agent's log (so no price either)
     models_not_recorded: dict[str, int] = field(default_factory=dict)
+    # Sessions found but not derived: the caller's ``wanted`` said it shows them nowhere.
+    unlisted: list[Session] = field(default_factory=list)
+
+    def sessions(self) -> list[Session]:
+        """Every session found, derived or not (ids are told apart among all of them)."""
+        return [v.session for v in self.views] + self.unlisted
 
 
 def open_db(paths: Paths) -> sqlite3.Connection:
@@ -287,10 +293,14 @@ def collect(
     memo: CollectMemo | None = None,
     history: bool = False,
     progress: ScanProgress | None = None,
+    wanted: Callable[[Session], bool] | None = None,
 ) -> Collected:
     """Every session with its derived view. ``history``: keep each session's per-minute usage history
     (``Session.usage_history``, what usage reports count by reply time; the monitor's header needs it).
-    ``progress`` is told of each file the scan reads (its ``finished`` is the caller's to call)."""
+    ``progress`` is told of each file the scan reads (its ``finished`` is the caller's to call).
+    ``wanted``: the sessions the caller can show (None: all); the others are not derived (~30 us each)
+    but kept in ``Collected.unlisted``, still counted for unpriced models, and derived anyway when the
+    status line's health board needs them."""
     now = now or datetime.now(timezone.utc)
     procs: list[Process] = []
     error = None
@@ -325,9 +335,16 @@ def collect(
     unrecorded: dict[str, int] = {}  # agent -> sessions whose log names no model
     quiet_before = now - timedelta(minutes=burn.BURN_WINDOW_MINUTES + 1)
     lapsed_before = now - timedelta(hours=health_mod.CAP_DECAY_HOURS)
+    board_since = _board_since(now)
+    unlisted: list[Session] = []
     sessions.reverse()
     while sessions:  # each session given up once derived: its view holds its own copy
         s = sessions.pop()
+        if wanted is not None and not wanted(s) and not _on_board(s, board_since):
+            unlisted.append(s)
+            cost_source = session_cost(s, table)[2]
+            _count_unpriced(_unpriced(s, cost_source, table), s.agent, unknown, unrecorded)
+            continue
         m = metadata.get(s.id)
         hook = hooks.match(s)
         key: tuple[Any, ...] = (hook,)
@@ -346,14 +363,36 @@ def collect(
             quiet = s.process is None and s.last_activity is not None and s.last_activity < quiet_before
             if memo is not None and quiet:
                 memo.views[s.id] = (s, key, view, unpriced)
-        for model in unpriced:
-            if model in UNRECORDED_MODELS:
-                unrecorded[s.agent] = unrecorded.get(s.agent, 0) + 1
-            else:
-                unknown[model] = unknown.get(model, 0) + 1
+        _count_unpriced(unpriced, s.agent, unknown, unrecorded)
         views.append(view)
     publish_health(paths, views, now)
-    return Collected(views, stats, procs, unknown, error, readers, unrecorded)
+    return Collected(views, stats, procs, unknown, error, readers, unrecorded, unlisted)
+
+
+def _count_unpriced(
+    models: set[str], agent: str, unknown: dict[str, int], unrecorded: dict[str, int]
+) -> None:
+    for model in models:
+        if model in UNRECORDED_MODELS:
+            unrecorded[agent] = unrecorded.get(agent, 0) + 1
+        else:
+            unknown[model] = unknown.get(model, 0) + 1
+
+
+def _board_since(now: datetime) -> datetime:
+    from llm_session_manager import healthboard
+
+    return now - timedelta(seconds=healthboard.KEEP_SECONDS)
+
+
+def _on_board(session: Session, since: datetime) -> bool:
+    """Whether `lsm statusline`'s health board shows ``session``: a live Claude Code session running or
+    active since ``since``."""
+    return (
+        session.agent == "claude-code"
+        and session.origin == "live"
+        and (session.process is not None or (session.last_activity or since) > since)
+    )
 
 
 def publish_health(paths: Paths, views: Sequence[SessionView], now: datetime) -> None:
@@ -361,13 +400,11 @@ def publish_health(paths: Paths, views: Sequence[SessionView], now: datetime) ->
     (healthboard.py); nothing is written while no such session exists and no board does."""
     from llm_session_manager import healthboard
 
-    since = now - timedelta(seconds=healthboard.KEEP_SECONDS)
+    since = _board_since(now)
     entries = {
         v.session.native_id: (v.health.score, v.health.status, v.health.estimated)
         for v in views
-        if v.session.agent == "claude-code"
-        and v.session.origin == "live"
-        and (v.session.process is not None or (v.session.last_activity or since) > since)
+        if _on_board(v.session, since)
     }
     folder = str(paths.data_dir)
     if entries or (paths.data_dir / healthboard.FILE_NAME).exists():
@@ -391,11 +428,15 @@ def hook_states(conn: sqlite3.Connection, paths: Paths) -> dict[tuple[str, str],
 def _unpriced_models(view: SessionView, table: ModelTable) -> set[str]:
     """Models with tokens that lsm has no price for, in a session whose cost is therefore unknown (a
     session the agent priced itself is not counted)."""
-    if view.cost_source == "agent":
+    return _unpriced(view.session, view.cost_source, table)
+
+
+def _unpriced(session: Session, cost_source: str | None, table: ModelTable) -> set[str]:
+    if cost_source == "agent":
         return set()
     return {
         row.model
-        for row in view.session.model_usage
+        for row in session.model_usage
         if (row.input or row.output or row.cache_creation or row.cache_read) and not table.is_known(row.model)
     }
 

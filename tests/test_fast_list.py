@@ -355,7 +355,7 @@ def test_the_table_rows_are_stored_a_row_at_a_time_and_drawn_from_their_file(
     for name, value in quiet.env().items():
         monkeypatch.setenv(name, value)
     listing = list_sessions(Context.from_environment(), ListQuery(all_sessions=True))
-    views, known = listing.views, listing.collected.views
+    views, known = listing.views, listing.collected.sessions()
     assert len(views) > 5
     whole = orjson.dumps(table_data(views, known))
     assert b"".join(listing.table_chunks()) == whole

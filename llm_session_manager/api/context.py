@@ -14,7 +14,7 @@ from llm_session_manager.paths import Paths, resolve
 
 if TYPE_CHECKING:
     from llm_session_manager.agents.base import AgentReader
-    from llm_session_manager.models import SessionView
+    from llm_session_manager.models import Session, SessionView
     from llm_session_manager.scan import ScanProgress
     from llm_session_manager.service import Collected
 
@@ -58,9 +58,16 @@ class Context:
     def now(self) -> datetime:
         return self.clock()
 
-    def collect(self, *, readers: list[AgentReader] | None = None, history: bool = False) -> Collected:
+    def collect(
+        self,
+        *,
+        readers: list[AgentReader] | None = None,
+        history: bool = False,
+        wanted: Callable[[Session], bool] | None = None,
+    ) -> Collected:
         """Every session with its derived figures (scan, discovery, our metadata); ``history`` keeps each
-        session's per-minute usage (charts, today's spend by reply time)."""
+        session's per-minute usage (charts, today's spend by reply time); ``wanted``: the only sessions
+        the caller can show, the others found but not derived (``service.collect``)."""
         from llm_session_manager.service import collect
 
         with self.lock:
@@ -72,6 +79,7 @@ class Context:
                     readers=readers,
                     progress=self.progress,
                     history=history,
+                    wanted=wanted,
                 )
             finally:
                 if self.progress is not None:

@@ -92,7 +92,7 @@ class Listing:
         path stores and draws. Ids are told apart from every session the scan found."""
         from llm_session_manager.listing_table import table_chunks
 
-        return table_chunks(self.views, self.collected.views)
+        return table_chunks(self.views, self.collected.sessions())
 
     def table_rows(self) -> bytes:
         """The same rows whole, for the CLI to draw: read from the file they were just stored in, or made
@@ -124,7 +124,7 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     sorted. With ``text``: every session matching the words, best first, then narrowed by the filters.
     A listing without filters is stored, as JSON and as table rows, for `lsm list`'s fast path."""
     from llm_session_manager import fastlist, organise
-    from llm_session_manager.listing import ListFilter, check_statuses, keep, sort_views
+    from llm_session_manager.listing import ListFilter, check_statuses, keep, shown_at_most, sort_views
     from llm_session_manager.timefmt import parse_since
 
     now = ctx.now()
@@ -140,7 +140,7 @@ def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     )
     forms = fastlist.forms_of(query.all_sessions, query != ListQuery(all_sessions=query.all_sessions))
     pending = fastlist.prepare(ctx.paths, forms)
-    collected = ctx.collect()
+    collected = ctx.collect(wanted=shown_at_most(flt, now))
     views = [v for v in collected.views if keep(v, flt, now)]
     scores: dict[str, float] = {}
     if text:

@@ -30,7 +30,7 @@ from llm_session_manager.cli.fitted import (
 from llm_session_manager.cli.fitted import console as console
 from llm_session_manager.cli.fitted import table_width as table_width
 from llm_session_manager.listing_table import table_data, tokens_cell
-from llm_session_manager.models import Health, SessionView
+from llm_session_manager.models import Health, Session, SessionView
 from llm_session_manager.present import (
     HEALTH_STYLE,
     context_fill,
@@ -71,10 +71,10 @@ def sessions_table(
     views: Sequence[SessionView],
     now: datetime,
     width: int | None = None,
-    known: Sequence[SessionView] | None = None,
+    known: Sequence[Session] | None = None,
 ) -> FittedTable:
     """The session table fitted to ``width`` (None: piped, whole), with a totals row. Ids are the
-    shortest prefixes that tell each session apart from every ``known`` one (default: ``views``)."""
+    shortest prefixes that tell each session apart from every ``known`` one (default: ``views``')."""
     from llm_session_manager.cli.session_table import draw
 
     return draw(table_data(views, known), now, width)
