@@ -52,13 +52,23 @@ def keep(view: SessionView, f: ListFilter, now: datetime) -> bool:
 
 def shown_at_most(f: ListFilter, now: datetime) -> Callable[[Session], bool] | None:
     """What ``keep`` asks of a session before anything is derived from it: whether it can pass (None:
-    any can). Only the recent listing narrows it: a session neither running nor active within the
-    window is left out whatever else it is, so a listing of the last day derives no other."""
-    if f.all or f.statuses or f.since:
-        return None
-    window = timedelta(hours=f.recent_hours)
+    any can). The agent, ``--since`` and the recent window are the session's own (a session neither
+    running nor active within the window is left out whatever else it is); statuses, tags and projects
+    need what is derived, and are left to ``keep``."""
     epoch = datetime.fromtimestamp(0, timezone.utc)
-    return lambda s: s.process is not None or now - (s.last_activity or epoch) <= window
+    checks: list[Callable[[Session], bool]] = []
+    if f.agent:
+        agent = f.agent
+        checks.append(lambda s: s.agent == agent or s.agent.startswith(agent))
+    if f.since:
+        since = f.since
+        checks.append(lambda s: (s.last_activity or epoch) >= since)
+    if not (f.all or f.statuses or f.since):
+        window = timedelta(hours=f.recent_hours)
+        checks.append(lambda s: s.process is not None or now - (s.last_activity or epoch) <= window)
+    if not checks:
+        return None
+    return lambda s: all(check(s) for check in checks)
 
 
 def check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
-"""The recent listing (`lsm list` without --all) derives only the sessions it can show: everything it
-prints, stores and warns about is what deriving every session gave, on every agent's sessions, with
+"""A listing derives only the sessions it can show (the recent window, `--since`, `--agent`): everything
+it prints, stores and warns about is what deriving every session gave, on every agent's sessions, with
 filters, ids that another (unlisted) session shares a prefix with, unpriced models only old sessions
 use, and the status line's health board."""
 
@@ -83,6 +83,10 @@ QUERIES = [
     ListQuery(all_sessions=True),
     ListQuery(statuses=("ended",)),
     ListQuery(since="3d"),
+    ListQuery(since="2h", agent="cla"),
+    ListQuery(all_sessions=True, agent="codex"),
+    ListQuery(all_sessions=True, agent="c"),
+    ListQuery(statuses=("ended",), agent="gemini", sort="cost"),
 ]
 
 
