@@ -137,7 +137,7 @@ def search_cmd(
         return
     from llm_session_manager.cli.render import console, search_table
 
-    console().print(search_table(listing.views, details, known=listing.collected.views))
+    console().print(search_table(listing.views, details, known=listing.collected.sessions()))
 
 
 def _preview(views: Sequence[SessionView], title: str) -> None:

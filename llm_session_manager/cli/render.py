@@ -141,10 +141,10 @@ def preview_table(views: Sequence[SessionView], title: str) -> Table:
 
 
 def search_table(
-    views: Sequence[SessionView], details: bool, known: Sequence[SessionView] | None = None
+    views: Sequence[SessionView], details: bool, known: Sequence[Session] | None = None
 ) -> Table:
     """Search hits; each id is the shortest prefix naming its session among ``known`` (every session lsm
-    sees), so it can be pasted into any command."""
+    sees; default: the hits'), so it can be pasted into any command."""
     table = SafeTable(header_style="bold")
     table.add_column("ID", no_wrap=True)
     table.add_column("Project", max_width=20, overflow="ellipsis", no_wrap=True)
@@ -154,7 +154,12 @@ def search_table(
         table.add_column("Description", max_width=50, overflow="fold")
         table.add_column("Tokens", justify="right", no_wrap=True)
         table.add_column("Health", justify="right", no_wrap=True)
-    ids = pasteable_ids([(v.session.agent, v.session.native_id) for v in (known or views)], minimum=8)
+    pool = (
+        [(s.agent, s.native_id) for s in known]
+        if known
+        else [(v.session.agent, v.session.native_id) for v in views]
+    )
+    ids = pasteable_ids(pool, minimum=8)
     for v in views:
         s = v.session
         short = ids.get(s.id, s.native_id)
