@@ -33,14 +33,18 @@ def _project_matches(view: SessionView, wanted: str) -> bool:
 
 
 def keep(view: SessionView, f: ListFilter, now: datetime) -> bool:
-    s = view.session
     if f.statuses and view.status not in f.statuses:
-        return False
-    if f.agent and s.agent != f.agent and not s.agent.startswith(f.agent):
         return False
     if f.tags and not set(f.tags) <= set(view.tags):
         return False
     if f.project and not _project_matches(view, f.project):
+        return False
+    return _passes_on_its_own(view.session, f, now)
+
+
+def _passes_on_its_own(s: Session, f: ListFilter, now: datetime) -> bool:
+    """What ``keep`` decides on the session alone: the agent, ``--since``, the recent window."""
+    if f.agent and s.agent != f.agent and not s.agent.startswith(f.agent):
         return False
     last = s.last_activity or datetime.fromtimestamp(0, timezone.utc)
     if f.since and last < f.since:
@@ -51,24 +55,13 @@ def keep(view: SessionView, f: ListFilter, now: datetime) -> bool:
 
 
 def shown_at_most(f: ListFilter, now: datetime) -> Callable[[Session], bool] | None:
-    """What ``keep`` asks of a session before anything is derived from it: whether it can pass (None:
-    any can). The agent, ``--since`` and the recent window are the session's own (a session neither
-    running nor active within the window is left out whatever else it is); statuses, tags and projects
-    need what is derived, and are left to ``keep``."""
-    epoch = datetime.fromtimestamp(0, timezone.utc)
-    checks: list[Callable[[Session], bool]] = []
-    if f.agent:
-        agent = f.agent
-        checks.append(lambda s: s.agent == agent or s.agent.startswith(agent))
-    if f.since:
-        since = f.since
-        checks.append(lambda s: (s.last_activity or epoch) >= since)
-    if not (f.all or f.statuses or f.since):
-        window = timedelta(hours=f.recent_hours)
-        checks.append(lambda s: s.process is not None or now - (s.last_activity or epoch) <= window)
-    if not checks:
+    """Whether a session can pass ``keep``, asked before anything is derived from it (None: any can).
+    The agent, ``--since`` and the recent window are the session's own (a session neither running nor
+    active within the window is left out whatever else it is); statuses, tags and projects need what is
+    derived, and are left to ``keep``."""
+    if not f.agent and not f.since and (f.all or f.statuses):
         return None
-    return lambda s: all(check(s) for check in checks)
+    return lambda s: _passes_on_its_own(s, f, now)
 
 
 def check_statuses(statuses: Sequence[str]) -> tuple[str, ...]:
