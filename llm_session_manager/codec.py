@@ -129,19 +129,16 @@ def _typed_decoder() -> tuple[Callable[[bytes], list[Any]], Callable[[Any], tupl
     absent_as_none = {*_DATES, "model_usage", "rate_limits", "usage_history"}
     fields: list[Any] = []
     for f in dataclasses.fields(Session):
-        kind: Any = Any
         if f.name in _TUPLES:
-            kind = tuple[Any, ...]
+            fields.append((f.name, tuple[Any, ...], ()))
         elif f.name in _NESTED_TUPLES:
-            kind = tuple[tuple[Any, ...], ...]
-        if f.name in _TUPLES or f.name in _NESTED_TUPLES:
-            fields.append((f.name, kind, ()))
+            fields.append((f.name, tuple[tuple[Any, ...], ...], ()))
         elif f.name in absent_as_none:
-            fields.append((f.name, kind, None))
+            fields.append((f.name, Any, None))
         elif f.default is not dataclasses.MISSING:
-            fields.append((f.name, kind, f.default))
+            fields.append((f.name, Any, f.default))
         else:
-            fields.append((f.name, kind))
+            fields.append((f.name, Any))
     record: Any = msgspec.defstruct("SavedSession", fields, kw_only=True)
     _typed = msgspec.json.Decoder(list[record]).decode, attrgetter(*_FIELD_AT)
     return _typed
