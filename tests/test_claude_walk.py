@@ -6,11 +6,13 @@ already, dangling links, a FIFO and a folder named like transcripts, hard links,
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from conftest import FakeHome
 
 from llm_session_manager.agents import claude_code, common
 from llm_session_manager.agents.claude_code import ClaudeCodeReader, Entry, compiled_walk
@@ -51,7 +53,9 @@ def hostile_tree(root: Path) -> Path:
     touch(project / "folder.jsonl" / "inside.jsonl")  # a folder named like a transcript
     os.link(project / "s00.jsonl", project / "hard.jsonl")  # one file, two names
     (project / "soft.jsonl").symlink_to(project / "s02.jsonl")
-    touch(projects / os.fsdecode(b"-home-u-caf\xe9") / os.fsdecode(b"s\xff.jsonl"))  # not UTF-8
+    touch(projects / os.fsdecode(b"-home-u-caf\xe9") / "s.jsonl")  # names that are not UTF-8
+    touch(project / os.fsdecode(b"s\xff.jsonl"))
+    touch(project / os.fsdecode(b"s\xed\xa0\x80") / "subagents" / "agent-x.jsonl")  # a surrogate's bytes
     (projects / "empty").mkdir()
     return projects
 
@@ -65,7 +69,8 @@ def test_the_compiled_walk_lists_what_python_lists_in_the_same_order(tmp_path: P
     # Each file once, whatever the links; sub-agents under their session; the top-level transcript.
     assert len({ident[:2] for _p, _k, ident in fast}) == len(fast)
     assert keys.count("s01") == 3 and keys.count("s03") == 3  # its transcript and two sub-agents
-    assert "top-level" in keys and "folder.jsonl" in keys and os.fsdecode(b"s\xff") in keys
+    assert "top-level" in keys and "folder.jsonl" in keys
+    assert not [p for p, _k, _i in fast if not p.isascii()]  # names that are not UTF-8 are no transcripts
     assert not {"gone", "fifo", "notes.txt"} & set(keys)
     assert keys.count("hard") + keys.count("s00") == 1 and keys.count("soft") + keys.count("s02") == 1
     for path, _key, ident in fast:
@@ -73,13 +78,13 @@ def test_the_compiled_walk_lists_what_python_lists_in_the_same_order(tmp_path: P
         assert ident == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def test_roots_sharing_files_a_missing_root_and_a_trailing_slash(tmp_path: Path) -> None:
+def test_roots_sharing_files_and_a_missing_root(tmp_path: Path) -> None:
     projects = hostile_tree(tmp_path)
-    roots = [Path(f"{projects}/"), tmp_path / "nowhere", projects / "-home-u-p1", projects]
+    roots = [projects, tmp_path / "nowhere", projects / "-home-u-p1", projects]
     reader = ClaudeCodeReader(roots)
     fast = walked(reader, True)
     assert fast == walked(reader, False)
-    assert fast[0][0].startswith(f"{projects}/-") and "//" not in "".join(p for p, _k, _i in fast)
+    assert fast[0][0].startswith(f"{projects}/") and "//" not in "".join(p for p, _k, _i in fast)
     assert len({ident[:2] for _p, _k, ident in fast}) == len(fast)  # the second and fourth root add nothing
 
 
@@ -121,5 +126,32 @@ def test_sources_use_the_compiled_walk_when_it_is_built(
     listed = list(ClaudeCodeReader([projects]).sources())
     assert listed == walked(ClaudeCodeReader([projects]), False)
     # Each project folder entered once: p0 or the link to it, whichever comes first; p1 unless it was
-    # entered through p0's link to it; p2, the undecodable one and the empty one.
-    assert 4 <= len(calls) == len(set(calls)) <= 5
+    # entered through p0's link to it; p2 and the empty one (not the one whose name is not UTF-8).
+    assert 3 <= len(calls) == len(set(calls)) <= 4
+
+
+def test_a_name_that_is_not_utf8_takes_no_listing_down(fake_home: FakeHome) -> None:
+    """Such a path can be neither stored nor shown as text: its file is passed over, the others listed
+    (it failed every `lsm list` with a traceback)."""
+    projects = fake_home.home / ".claude" / "projects" / "-home-u-p"
+    touch(projects / "ok.jsonl", (REPLY + "\n"))
+    touch(projects / os.fsdecode(b"bad\xff.jsonl"), (REPLY + "\n"))
+    touch(projects / os.fsdecode(b"caf\xe9") / "subagents" / "agent-a.jsonl", (REPLY + "\n"))
+    r = fake_home.run("list", "--all", "--format", "json")
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    ids = [row["native_id"] for row in json.loads(r.stdout) if row["agent"] == "claude-code"]
+    assert "ok" in ids and not [i for i in ids if i.startswith(("bad", "caf"))], ids
+
+
+REPLY = json.dumps(
+    {
+        "type": "assistant",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "requestId": "r1",
+        "message": {
+            "id": "m1",
+            "model": "claude-sonnet-4-5",
+            "usage": {"input_tokens": 5, "output_tokens": 7},
+        },
+    }
+)

@@ -1735,9 +1735,25 @@ typedef struct {
     unsigned char type;
 } Name;
 
-/* A name kept (not "." or ".."); 0, or -1 when memory ran out. */
+/* Whether a name is UTF-8 (every path lsm keeps is stored and shown as text). */
+static int utf8_name(const char *name) {
+    const unsigned char *p = (const unsigned char *)name, *end = p + strlen(name);
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        Py_ssize_t n = utf8_len(p, end);
+        if (!n) return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* A name kept (not "." or "..", nor one that is not UTF-8: _entries); 0, or -1 when memory ran out. */
 static int keep_name(Name **names, Py_ssize_t *n, Py_ssize_t *cap, const char *name, unsigned char type) {
     if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]))) return 0;
+    if (!utf8_name(name)) return 0;
     if (*n == *cap) {
         Py_ssize_t more = *cap ? 2 * *cap : 64;
         Name *grown = PyMem_Realloc(*names, (size_t)more * sizeof(Name));
