@@ -11,10 +11,7 @@ the log is synced at checkpoints, whoever runs them.
 
 The thread outlives the block that started it: it makes one last checkpoint of what the block wrote and
 closes its connection, while the caller goes on (a command's remaining work overlaps that wait; the
-interpreter waits for the thread before exiting, as for any non-daemon thread). That last one also
-truncates the log, unless a reader still uses it (it does not wait for one): while a block writes, the
-log is rarely free to start over, so it grows to about all the block wrote, and the connection that
-closed last deleted it, with its command waiting.
+interpreter waits for the thread before exiting, as for any non-daemon thread).
 """
 
 from __future__ import annotations
@@ -89,13 +86,7 @@ class Checkpoints:
                 self._wake.wait()
                 self._wake.clear()
                 last = self._last  # read before: a block ending during this checkpoint wakes us again
-                if last:
-                    # TRUNCATE without a busy timeout: PASSIVE's copy, then the log emptied if no one
-                    # uses it, never a wait (module doc).
-                    conn.execute("PRAGMA busy_timeout=0")
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                else:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self.done += 1
                 if last:
                     return
