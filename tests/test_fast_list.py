@@ -11,7 +11,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from conftest import FakeHome, run_cli_inprocess
@@ -366,3 +369,86 @@ def test_the_table_rows_are_stored_a_row_at_a_time_and_drawn_from_their_file(
     assert stored.read_bytes() == whole == listing.table_rows()
     stored.unlink()
     assert listing.table_rows() == whole
+
+
+# fileio.copy_stream: the stored output is sent by the kernel where it can, and copied otherwise.
+
+
+def stored_output(tmp_path: Path) -> tuple[Path, bytes]:
+    body = b"".join(b'{"n": %d}\n' % i for i in range(200_000))  # ~2 MB, more than one chunk
+    path = tmp_path / "out.json"
+    path.write_bytes(body)
+    return path, body
+
+
+def pipe_drained(write: Callable[[BinaryIO], None]) -> bytes:
+    """What ``write`` put into a pipe, read by a thread as it comes."""
+    import threading
+
+    r, w = os.pipe()
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(os.fdopen(r, "rb").read()))
+    reader.start()
+    with os.fdopen(w, "wb") as out:
+        write(out)
+    reader.join()
+    return got[0]
+
+
+def test_the_stored_output_is_sent_by_the_kernel_into_a_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_session_manager import fileio
+
+    path, body = stored_output(tmp_path)
+    calls: list[int] = []
+    real = os.sendfile
+
+    def sendfile(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        calls.append(offset)
+        return real(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", sendfile)
+
+    def write(out: BinaryIO) -> None:
+        out.write(b"first\n")  # written before: flushed first, not overtaken
+        with open(path, "rb") as fh:
+            fh.read(3)
+            fileio.copy_stream(fh, out)
+            assert fh.tell() == len(body) and fh.read() == b""
+
+    assert pipe_drained(write) == b"first\n" + body[3:]
+    assert calls and calls[0] == 3
+
+
+@pytest.mark.parametrize("errno_name", ["EINVAL", "ENOSYS"])
+def test_where_the_kernel_cannot_send_the_output_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errno_name: str
+) -> None:
+    """A terminal takes no sendfile (EINVAL): the copy goes through this process, from the same place."""
+    import errno
+    import io
+
+    from llm_session_manager import fileio
+
+    path, body = stored_output(tmp_path)
+
+    def refuse(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        raise OSError(getattr(errno, errno_name), errno_name)
+
+    monkeypatch.setattr(os, "sendfile", refuse)
+    with open(path, "rb") as fh:
+        assert pipe_drained(lambda out: fileio.copy_stream(fh, out)) == body
+    out = io.BytesIO()
+    fileio.copy_stream(io.BytesIO(body), out)  # no file descriptor at either end
+    assert out.getvalue() == body
+
+
+def test_a_reader_gone_is_a_broken_pipe_as_before(tmp_path: Path) -> None:
+    from llm_session_manager import fileio
+
+    path, _body = stored_output(tmp_path)
+    r, w = os.pipe()
+    os.close(r)
+    with open(path, "rb") as fh, os.fdopen(w, "wb") as out, pytest.raises(BrokenPipeError):
+        fileio.copy_stream(fh, out)
