@@ -9,6 +9,7 @@ help (`lsm --help`, `-h`, `lsm` alone) is drawn with rich alone, without typer (
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 
@@ -79,6 +80,11 @@ def main() -> None:
             return
         from llm_session_manager.sources import handing
 
+        # A listing makes hundreds of thousands of objects that live until the process exits, and no
+        # cyclic garbage worth finding: the cyclic collector is off for the rest of the process (it
+        # walked the sessions again after the scan, and once more as the interpreter exited: at 6,000
+        # sessions 55 ms after one appended line, 27 cold).
+        gc.disable()
         with handing():  # a fast path that misses hands the files it listed to this command's scan
             _main(argv)
     except OSError as exc:

@@ -5,6 +5,7 @@ markers of each test file (MARKED_FILES). docs/TESTING_GUIDE.md describes them."
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import shutil
@@ -224,6 +225,7 @@ def run_cli_inprocess(
     from llm_session_manager.store import checkpoints
 
     argv = [str(a) for a in args]
+    collecting = gc.isenabled()  # a listing turns the collector off for the rest of its process
     with _process_like(env, cwd) as (out, err):
         sys.argv = [str(Path(entry.__file__).with_name("__main__.py")), *argv]
         try:
@@ -241,6 +243,8 @@ def run_cli_inprocess(
             # A process ends only once its threads have: a cold scan's checkpointing thread
             # (store/checkpoints.py) still copying the log into the database.
             checkpoints.settle()
+            if collecting:
+                gc.enable()
         stdout, stderr = _captured(out), _captured(err)
     return subprocess.CompletedProcess(["lsm", *argv], status, stdout, stderr)
 

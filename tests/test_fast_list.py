@@ -452,3 +452,51 @@ def test_a_reader_gone_is_a_broken_pipe_as_before(tmp_path: Path) -> None:
     os.close(r)
     with open(path, "rb") as fh, os.fdopen(w, "wb") as out, pytest.raises(BrokenPipeError):
         fileio.copy_stream(fh, out)
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_a_listing_runs_without_the_cyclic_collector(quiet: FakeHome, stored: bool) -> None:
+    """Scanned or answered from what was stored: the process makes objects that live until it exits and
+    no cyclic garbage, and the collector walked them all again after the scan and at the exit
+    (entry.main). In the server front ends, a listing pauses it while it runs (list_sessions)."""
+    if stored:
+        normal(quiet, *ALL)
+    code = (
+        "import gc, sys\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'stop' and runs.append(info['generation']))\n"
+        f"sys.argv = ['lsm', {', '.join(map(repr, ALL))}]\n"
+        "from llm_session_manager import entry\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit as exit:\n"
+        "    sys.stderr.write(repr((exit.code, gc.isenabled(), runs)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=quiet.env(), capture_output=True, timeout=120, cwd=quiet.home
+    )
+    status, enabled, runs = ast.literal_eval(out.stderr.decode().splitlines()[-1])
+    assert (status, enabled) == (0, False) and json.loads(out.stdout)
+    assert len(runs) <= 3, runs  # those while the interpreter imported the entry point
+
+
+def test_the_server_listing_pauses_the_collector_and_leaves_it_on(quiet: FakeHome) -> None:
+    import gc
+
+    from llm_session_manager.api.context import Context
+    from llm_session_manager.api.sessions import ListQuery, list_sessions
+
+    runs: list[int] = []
+
+    def noted(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            runs.append(info["generation"])
+
+    ctx = Context.for_paths(resolve(quiet.env()))
+    gc.callbacks.append(noted)
+    try:
+        assert gc.isenabled()
+        listing = list_sessions(ctx, ListQuery(all_sessions=True))
+        assert gc.isenabled() and listing.views and runs == []
+    finally:
+        gc.callbacks.remove(noted)

@@ -122,7 +122,14 @@ class Listing:
 def list_sessions(ctx: Context, query: ListQuery) -> Listing:
     """Without ``text``: running and recent sessions (every one with ``all_sessions``), filtered and
     sorted. With ``text``: every session matching the words, best first, then narrowed by the filters.
-    A listing without filters is stored, as JSON and as table rows, for `lsm list`'s fast path."""
+    A listing without filters is stored, as JSON and as table rows, for `lsm list`'s fast path. The
+    cyclic garbage collector stays off until the listing is made (``service.collector_paused``)."""
+    from llm_session_manager.service import collector_paused
+
+    return collector_paused(_listed)(ctx, query)
+
+
+def _listed(ctx: Context, query: ListQuery) -> Listing:
     from llm_session_manager import fastlist, organise
     from llm_session_manager.listing import ListFilter, check_statuses, keep, shown_at_most, sort_views
     from llm_session_manager.timefmt import parse_since
