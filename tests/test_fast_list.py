@@ -454,6 +454,36 @@ def test_a_reader_gone_is_a_broken_pipe_as_before(tmp_path: Path) -> None:
         fileio.copy_stream(fh, out)
 
 
+def collector_at_exit(home: FakeHome, *args: str) -> tuple[int, bool, list[int], bytes]:
+    """``lsm ARGS`` through entry.main in a child: its exit status, whether the cyclic collector was on
+    at the end, the generation of each collection it ran, and what it printed."""
+    code = (
+        "import gc, sys\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'stop' and runs.append(info['generation']))\n"
+        f"sys.argv = ['lsm', {', '.join(map(repr, args))}]\n"
+        "from llm_session_manager import entry\n"
+        "status = 0\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit as exit:\n"
+        "    status = exit.code or 0\n"
+        "sys.stderr.write('\\n' + repr((status, gc.isenabled(), runs)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=home.env(), capture_output=True, timeout=120, cwd=home.home
+    )
+    status, enabled, runs = ast.literal_eval(out.stderr.decode().splitlines()[-1])
+    return status, enabled, runs, out.stdout
+
+
+def test_commands_that_read_every_session_once_run_without_the_collector(quiet: FakeHome) -> None:
+    status, enabled, runs, printed = collector_at_exit(quiet, "report", "daily", "--format", "json")
+    assert (status, enabled) == (0, False) and json.loads(printed) and len(runs) <= 3, runs
+    status, enabled, _runs, _printed = collector_at_exit(quiet, "show-config")
+    assert (status, enabled) == (0, True)  # any other command keeps it
+
+
 @pytest.mark.parametrize("stored", [False, True])
 def test_a_listing_runs_without_the_cyclic_collector(quiet: FakeHome, stored: bool) -> None:
     """Scanned or answered from what was stored: the process makes objects that live until it exits and
@@ -461,22 +491,8 @@ def test_a_listing_runs_without_the_cyclic_collector(quiet: FakeHome, stored: bo
     (entry.main). In the server front ends, a listing pauses it while it runs (list_sessions)."""
     if stored:
         normal(quiet, *ALL)
-    code = (
-        "import gc, sys\n"
-        "runs = []\n"
-        "gc.callbacks.append(lambda phase, info: phase == 'stop' and runs.append(info['generation']))\n"
-        f"sys.argv = ['lsm', {', '.join(map(repr, ALL))}]\n"
-        "from llm_session_manager import entry\n"
-        "try:\n"
-        "    entry.main()\n"
-        "except SystemExit as exit:\n"
-        "    sys.stderr.write(repr((exit.code, gc.isenabled(), runs)))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=quiet.env(), capture_output=True, timeout=120, cwd=quiet.home
-    )
-    status, enabled, runs = ast.literal_eval(out.stderr.decode().splitlines()[-1])
-    assert (status, enabled) == (0, False) and json.loads(out.stdout)
+    status, enabled, runs, printed = collector_at_exit(quiet, *ALL)
+    assert (status, enabled) == (0, False) and json.loads(printed)
     assert len(runs) <= 3, runs  # those while the interpreter imported the entry point
 
 
