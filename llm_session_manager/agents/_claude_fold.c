@@ -1981,7 +1981,7 @@ static PyObject *key_of(const char *name, size_t len, int file) {
     return PyUnicode_DecodeFSDefaultAndSize(name, (Py_ssize_t)len - (file ? 6 : 0));
 }
 
-/* The inner loop of claude_code._walk_root: the transcripts of one project folder, entered already. */
+/* claude_code._walk_project: the transcripts of one project folder, entered already. */
 static int walk_project(Walk *w, const char *top) {
     int fd;
     Py_BEGIN_ALLOW_THREADS
@@ -2011,7 +2011,7 @@ static int walk_project(Walk *w, const char *top) {
 }
 
 PyDoc_STRVAR(walk_doc, "walk(folder, dirs, files) -> [(path, session key, (dev, ino, size, mtime_ns))]: the "
-                       "transcripts of one project folder, as claude_code._walk_root lists them; dirs and files "
+                       "transcripts of one project folder, as claude_code._walk_project lists them; dirs and files "
                        "are the sets of (dev, ino) of the folders entered and the files listed, updated.");
 
 static PyObject *walk(PyObject *self, PyObject *args) {

@@ -589,7 +589,7 @@ def compiled_fold() -> Fold | None:
 
 
 def compiled_walk() -> Walker | None:
-    """The compiled listing of a project folder (``_walk_root``), when the compiled module is in use."""
+    """The compiled listing of a project folder (``_walk_project``), when the compiled module is in use."""
     if compiled_fold() is None:
         return None
     from llm_session_manager.agents import _claude_fold
