@@ -187,3 +187,23 @@ def test_a_cold_scan_checkpoints_aside_and_its_database_is_whole_after(
     assert done == frames
     again = scan_agent(conn, ClaudeCodeReader([root]))
     assert again.stats.from_cache and by_id(again.sessions) == serial
+
+
+def test_a_thread_is_started_before_another_threads_settle_can_see_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's scan forking its workers settles (joins) the checkpoint threads of every other scan:
+    one it found before it started failed the join ("cannot join thread before it is started")."""
+
+    class Running(set[threading.Thread]):
+        def add(self, thread: threading.Thread) -> None:
+            assert thread.ident is not None, "a checkpoint thread was made visible before it started"
+            super().add(thread)
+
+    monkeypatch.setattr(checkpoints, "_RUNNING", Running())
+    conn = db.connect(tmp_path / "lsm.db")
+    with checkpointed_aside(conn) as aside:
+        write(conn, aside, 5)
+        assert aside.thread is not None
+    checkpoints.settle()
+    assert not aside.thread.is_alive() and aside.error is None

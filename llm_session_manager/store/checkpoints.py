@@ -62,10 +62,14 @@ class Checkpoints:
 
     def _start(self) -> None:
         if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="lsm-checkpoints")
+            thread = threading.Thread(target=self._run, name="lsm-checkpoints")
+            # Started before ``settle`` can see it (another thread's scan may be about to fork): it
+            # joins what it finds, and a thread not started yet cannot be joined. The thread takes the
+            # lock only to leave the set, after this.
             with _LOCK:
-                _RUNNING.add(self.thread)
-            self.thread.start()
+                thread.start()
+                _RUNNING.add(thread)
+            self.thread = thread
 
     def _run(self) -> None:
         try:
