@@ -242,9 +242,11 @@ def run_cli_inprocess(
         finally:
             # A process ends only once its threads have: a cold scan's checkpointing thread
             # (store/checkpoints.py) still copying the log into the database.
-            checkpoints.settle()
-            if collecting:
-                gc.enable()
+            try:
+                checkpoints.settle()
+            finally:
+                if collecting:
+                    gc.enable()
         stdout, stderr = _captured(out), _captured(err)
     return subprocess.CompletedProcess(["lsm", *argv], status, stdout, stderr)
 
