@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 from conftest import FakeHome, run_cli_inprocess
@@ -454,13 +454,28 @@ def test_a_reader_gone_is_a_broken_pipe_as_before(tmp_path: Path) -> None:
         fileio.copy_stream(fh, out)
 
 
+def in_child(home: FakeHome, code: str) -> tuple[Any, bytes]:
+    """``code`` run by a new interpreter in ``home``, with ``gc`` and ``sys`` imported and ``runs`` noting
+    the generation of each collection: the value it wrote last on stderr, and what it printed."""
+    noted = (
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'stop' and runs.append(info['generation']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import gc, sys\n" + noted + code],
+        env=home.env(),
+        capture_output=True,
+        timeout=120,
+        cwd=home.home,
+    )
+    return ast.literal_eval(out.stderr.decode().splitlines()[-1]), out.stdout
+
+
 def collector_at_exit(home: FakeHome, *args: str) -> tuple[int, bool, list[int], bytes]:
     """``lsm ARGS`` through entry.main in a child: its exit status, whether the cyclic collector was on
     at the end, the generation of each collection it ran, and what it printed."""
-    code = (
-        "import gc, sys\n"
-        "runs = []\n"
-        "gc.callbacks.append(lambda phase, info: phase == 'stop' and runs.append(info['generation']))\n"
+    (status, enabled, runs), printed = in_child(
+        home,
         f"sys.argv = ['lsm', {', '.join(map(repr, args))}]\n"
         "from llm_session_manager import entry\n"
         "status = 0\n"
@@ -468,13 +483,9 @@ def collector_at_exit(home: FakeHome, *args: str) -> tuple[int, bool, list[int],
         "    entry.main()\n"
         "except SystemExit as exit:\n"
         "    status = exit.code or 0\n"
-        "sys.stderr.write('\\n' + repr((status, gc.isenabled(), runs)))\n"
+        "sys.stderr.write('\\n' + repr((status, gc.isenabled(), runs)))\n",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=home.env(), capture_output=True, timeout=120, cwd=home.home
-    )
-    status, enabled, runs = ast.literal_eval(out.stderr.decode().splitlines()[-1])
-    return status, enabled, runs, out.stdout
+    return status, enabled, runs, printed
 
 
 def test_commands_that_read_every_session_once_run_without_the_collector(quiet: FakeHome) -> None:
@@ -499,24 +510,19 @@ def test_a_listing_runs_without_the_cyclic_collector(quiet: FakeHome, stored: bo
 def test_the_server_listing_pauses_the_collector_and_leaves_it_on(quiet: FakeHome) -> None:
     """In a child process: the collector is a process-wide switch, and another test's server thread may
     be listing in this one."""
-    code = (
-        "import gc, sys\n"
+    (before, after, views, runs), _printed = in_child(
+        quiet,
         "from llm_session_manager.api.context import Context\n"
         "from llm_session_manager.api.sessions import ListQuery, list_sessions\n"
         "from llm_session_manager.paths import resolve\n"
         "ctx = Context.for_paths(resolve())\n"
         "list_sessions(ctx, ListQuery(all_sessions=True))  # what it imports, imported\n"
-        "runs = []\n"
-        "gc.callbacks.append(lambda phase, info: phase == 'stop' and runs.append(info['generation']))\n"
+        "runs.clear()\n"
         "gc.set_threshold(1)  # a collection at every allocation it is allowed\n"
         "before = gc.isenabled()\n"
         "listing = list_sessions(ctx, ListQuery(all_sessions=True))\n"
         "gc.set_threshold(700)\n"
-        "sys.stderr.write(repr((before, gc.isenabled(), len(listing.views), runs)))\n"
+        "sys.stderr.write(repr((before, gc.isenabled(), len(listing.views), runs)))\n",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=quiet.env(), capture_output=True, timeout=120, cwd=quiet.home
-    )
-    before, after, views, runs = ast.literal_eval(out.stderr.decode().splitlines()[-1])
     # A collection at every allocation allowed: a few on the way in and out (146 without the pause).
     assert (before, after) == (True, True) and views > 0 and len(runs) <= 5, len(runs)
