@@ -200,3 +200,24 @@ def test_claude_status_file_and_rollout_head_that_are_fifos_are_never_waited_on(
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["None", "False"]
+
+
+def test_names_that_are_not_utf8_are_passed_over_in_every_agents_tree(fake_home: FakeHome) -> None:
+    """A path lsm can neither store nor show as text is no agent's file: one such name beside (or above)
+    each transcript failed every listing with a traceback (a listing's signature encodes each path)."""
+    home = fake_home.home
+    ids = {name: write(home, []) for name, write in WRITERS.items()}
+    for agent in ids:
+        path = transcript_of(home, agent)
+        odd = os.fsencode(path.parent) + b"/odd-\xff-" + os.fsencode(path.name)
+        with open(odd, "wb") as fh:
+            fh.write(path.read_bytes())
+        folder = os.fsencode(path.parent.parent) + b"/caf\xe9"
+        os.makedirs(folder, exist_ok=True)
+        with open(folder + b"/" + os.fsencode(path.name), "wb") as fh:
+            fh.write(path.read_bytes())
+    rows = {r["id"]: r for r in listed(fake_home)}
+    for agent, sid in ids.items():
+        tokens = rows[sid]["tokens"]
+        assert isinstance(tokens, dict) and (tokens["input"], tokens["output"]) == (GOOD_IN, GOOD_OUT), agent
+    assert not [sid for sid in rows if not sid.isascii()]

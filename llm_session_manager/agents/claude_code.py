@@ -44,6 +44,7 @@ from llm_session_manager.agents.common import (
     recent_rows,
     scandir,
     title_from,
+    utf8_name,
 )
 from llm_session_manager.agents.jsonl import Fold, fold_lines, read_tail
 from llm_session_manager.compaction import CLAUDE_CODE_COMPACT
@@ -829,7 +830,7 @@ def _files_under(path: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, o
     once: a symlink loop (``a/b -> ..``) ends there."""
     if not first_visit(seen, path):
         return
-    for entry in _entries(path):
+    for entry in scandir(path):
         try:
             if entry.is_dir():
                 yield from _files_under(entry.path, seen)
@@ -837,21 +838,6 @@ def _files_under(path: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, o
                 yield entry.path, entry.stat()
         except OSError:
             continue
-
-
-def _entries(path: str) -> list[os.DirEntry[str]]:
-    """A folder's entries whose names are UTF-8: a path is stored and shown as text, and one that cannot
-    be (a name of other bytes, never one Claude Code writes) is no transcript of its; it took every
-    listing down."""
-    return [e for e in scandir(path) if e.name.isascii() or _utf8(e.name)]
-
-
-def _utf8(name: str) -> bool:
-    try:
-        name.encode()
-    except UnicodeEncodeError:  # bytes that are not UTF-8, kept by os.fsdecode as lone surrogates
-        return False
-    return True
 
 
 Entry = tuple[str, str, tuple[int, int, int, int]]  # a transcript, its session key, its identity
@@ -866,7 +852,7 @@ def _walk_root(root: str, files: set[tuple[int, int]], fast: Walker | None) -> I
     seen: set[tuple[int, int]] = set()
     first_visit(seen, root)  # a link back to the root is not walked again
     project = fast or _walk_project
-    for top in _entries(root) if _utf8(root) else ():
+    for top in scandir(root) if utf8_name(root) else ():  # a name that is not UTF-8: common.scandir
         try:
             if top.is_file():
                 name = top.name
@@ -883,7 +869,7 @@ def _walk_root(root: str, files: set[tuple[int, int]], fast: Walker | None) -> I
 def _walk_project(top: str, seen: set[tuple[int, int]], files: set[tuple[int, int]]) -> Iterator[Entry]:
     """The transcripts of one project folder, entered already: its sessions' own files and everything
     below their folders (sub-agents)."""
-    for entry in _entries(top):
+    for entry in scandir(top):
         try:
             if entry.is_dir():
                 for path, st in _files_under(entry.path, seen):

@@ -172,12 +172,24 @@ def count_recent(stamps: Iterable[str | None], last_ts: str | None) -> int:
 
 
 def scandir(path: str | Path) -> list[os.DirEntry[str]]:
-    """The entries of a folder; none when it is missing or unreadable (never an exception)."""
+    """The entries of a folder; none when it is missing or unreadable (never an exception), and none
+    whose name is not UTF-8: a path lsm can neither store nor show as text is no agent's file (one such
+    name failed every listing with a traceback)."""
     try:
         with os.scandir(path) as it:
-            return list(it)
+            return [e for e in it if e.name.isascii() or utf8_name(e.name)]
     except OSError:
         return []
+
+
+def utf8_name(name: str) -> bool:
+    """Whether a name from the file system is UTF-8 (``os.fsdecode`` keeps other bytes as lone
+    surrogates, which neither the database nor JSON takes)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def scandir_sorted(path: str | Path) -> list[os.DirEntry[str]]:

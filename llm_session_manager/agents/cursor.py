@@ -54,7 +54,14 @@ from llm_session_manager.agents.base import (
     ToolResult,
     Turn,
 )
-from llm_session_manager.agents.common import UNKNOWN_MODEL, count_or, merge_tools, open_regular, title_from
+from llm_session_manager.agents.common import (
+    UNKNOWN_MODEL,
+    count_or,
+    merge_tools,
+    open_regular,
+    scandir_sorted,
+    title_from,
+)
 from llm_session_manager.agents.jsonl import LINE_ERRORS
 from llm_session_manager.digest import blake2b
 from llm_session_manager.fileio import UnreadableFile, read_regular
@@ -688,12 +695,7 @@ def legacy_workspace_map(user_dir: Path) -> dict[str, str]:
     """Composer id -> workspace id from every workspace's own ``state.vscdb``
     (``ItemTable['composer.composerData'].allComposers``), for chats that have no header."""
     out: dict[str, str] = {}
-    root = user_dir / "workspaceStorage"
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return out
-    for entry in entries:
+    for entry in scandir_sorted(user_dir / "workspaceStorage"):
         db = os.path.join(entry.path, "state.vscdb")
         if not os.path.isfile(db):
             continue
