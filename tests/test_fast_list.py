@@ -4,6 +4,7 @@ prints, and never once anything it shows may have changed."""
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import re
@@ -526,3 +527,43 @@ def test_the_server_listing_pauses_the_collector_and_leaves_it_on(quiet: FakeHom
     )
     # A collection at every allocation allowed: a few on the way in and out (146 without the pause).
     assert (before, after) == (True, True) and views > 0 and len(runs) <= 5, len(runs)
+
+
+def test_the_outputs_are_written_before_the_database_is_opened_and_never_left_unnamed(
+    quiet: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold scan's last checkpoint runs in a thread as the listing is stored, and a connection opened
+    while the log is being removed waits for it: the outputs are made first. An output that is not
+    named (the same one is stored already) is deleted at once."""
+    from llm_session_manager import service
+    from llm_session_manager.api.context import Context
+    from llm_session_manager.api.sessions import ListQuery, list_sessions
+
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in quiet.env().items():
+        monkeypatch.setenv(name, value)
+    folder = quiet.lsm_home / "list-cache"
+    ctx = Context.from_environment()
+    open_db = service.open_db
+    seen: list[list[str]] = []
+
+    def opened_after(paths: Any) -> sqlite3.Connection:
+        seen.append(sorted(p.name for p in folder.iterdir()) if folder.exists() else [])
+        return open_db(paths)
+
+    listing = list_sessions(ctx, ListQuery(all_sessions=True))
+    first = sorted(p.name for p in folder.iterdir())
+    assert sorted(p.name for p in listing.stored.values()) == first and len(first) == 2
+    with sqlite3.connect(quiet.lsm_home / "lsm.db") as conn:
+        conn.execute("UPDATE list_cache SET keys = 'other'")  # a change the next listing stores again
+    monkeypatch.setattr(service, "open_db", opened_after)
+    listing = list_sessions(ctx, ListQuery(all_sessions=True))
+    second = sorted(p.name for p in listing.stored.values())
+    assert seen[-1] == sorted(first + second)  # both written, neither named yet, when it was opened
+    assert sorted(p.name for p in folder.iterdir()) == second  # the ones they replaced are gone
+    again = list_sessions(ctx, ListQuery(all_sessions=True))  # the same inputs: nothing stored
+    assert again.stored == {} and sorted(p.name for p in folder.iterdir()) == second
+    out = io.BytesIO()
+    again.write_json(out)
+    assert out.getvalue() == (folder / listing.stored["json"].name).read_bytes()

@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from llm_session_manager.store import db, list_cache
 
 
@@ -139,3 +141,30 @@ def test_an_opened_output_reads_whole_even_if_a_later_run_replaces_it(tmp_path: 
     in_row.execute("INSERT INTO list_cache VALUES ('q', 'k', 3.0, ?)", (b"[3]",))
     row = list_cache.open_stored(in_row, "q")
     assert row is not None and row.size == 3 and row.stream.read() == b"[3]"
+
+
+def test_an_output_written_apart_is_no_output_until_named_and_goes_if_it_cannot_be(tmp_path: Path) -> None:
+    """A listing writes its outputs before it opens the database (fastlist.remember), then names them:
+    until then no reader sees the file; one that cannot be named is deleted, not left for the sweep."""
+    conn = db.connect(tmp_path / "lsm.db")
+    folder = list_cache.folder_of(tmp_path / "lsm.db")
+    written = list_cache.write(folder, iter([b"[", b"1", b"]\n"]))
+    assert written.path.parent == folder and written.path.read_bytes() == b"[1]\n" and written.size == 4
+    assert stat.S_IMODE(written.path.stat().st_mode) == 0o600
+    assert loaded(conn, "q") is None
+    list_cache.name(conn, "q", "k", 7.0, written)
+    assert loaded(conn, "q") == ("k", 7.0, b"[1]\n")
+    refused = list_cache.write(folder, [b"[2]\n"])
+    conn.execute("PRAGMA query_only = ON")  # the row cannot be written
+    with pytest.raises(sqlite3.Error):
+        list_cache.name(conn, "q", "k2", 8.0, refused)
+    assert not refused.path.exists() and files(tmp_path) == [written.path.name]
+    assert loaded(conn, "q") == ("k", 7.0, b"[1]\n") and not conn.in_transaction
+
+    def failing() -> Iterator[bytes]:
+        yield b"[3"
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        list_cache.write(folder, failing())
+    assert files(tmp_path) == [written.path.name]  # nothing half-written left

@@ -11,7 +11,10 @@ the log is synced at checkpoints, whoever runs them.
 
 The thread outlives the block that started it: it makes one last checkpoint of what the block wrote and
 closes its connection, while the caller goes on (a command's remaining work overlaps that wait; the
-interpreter waits for the thread before exiting, as for any non-daemon thread).
+interpreter waits for the thread before exiting, as for any non-daemon thread). When that connection is
+the database's last, closing it removes the log under an exclusive lock (tens of milliseconds for a
+cold scan's, more on a file system that discards freed blocks at once), and a connection opened
+meanwhile waits: a listing makes its outputs before it opens one (``fastlist.remember``).
 """
 
 from __future__ import annotations

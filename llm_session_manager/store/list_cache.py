@@ -95,7 +95,7 @@ def open_stored(conn: sqlite3.Connection, query: str) -> Opened | None:
 def _folder(conn: sqlite3.Connection) -> Path | None:
     """Where the outputs of ``conn``'s database live; None for a database in memory (they stay in rows)."""
     file = database_file(conn)
-    return None if file is None else file.parent / FOLDER
+    return None if file is None else folder_of(file)
 
 
 def _named(ref: bytes) -> tuple[str, int] | None:
@@ -136,16 +136,26 @@ def stored_keys(conn: sqlite3.Connection, query: str) -> tuple[str, float] | Non
     return row[0], float(row[1])
 
 
-def save(
-    conn: sqlite3.Connection, query: str, keys: str, valid_until: float, chunks: Iterable[bytes | bytearray]
-) -> Path | None:
-    """Store the output made of ``chunks``, written as they come (it is never held whole). Returns the
-    file it is in, or None when it went into the row (a database in memory). The file is never changed
-    afterwards: if it is still there, it holds this output."""
-    folder = _folder(conn)
-    if folder is None:
-        _save_row(conn, query, keys, valid_until, b"".join(chunks))
-        return None
+@dataclass(frozen=True)
+class Written:
+    """An output written to a new file of its own, not yet named in any row (``name`` does that)."""
+
+    path: Path
+    size: int
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def folder_of(database: Path) -> Path:
+    """Where the outputs of the database file ``database`` live."""
+    return database.parent / FOLDER
+
+
+def write(folder: Path, chunks: Iterable[bytes | bytearray]) -> Written:
+    """The output made of ``chunks`` written to a new private file in ``folder`` as they come (it is
+    never held whole), without the database: a listing writes its outputs while the scan's last
+    checkpoint may still hold the database, and names them afterwards."""
     folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / (os.urandom(8).hex() + SUFFIX)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
@@ -154,14 +164,39 @@ def save(
         with os.fdopen(fd, "wb") as fh:  # closes fd
             for chunk in chunks:
                 size += fh.write(chunk)
-        replaced = _save_row(conn, query, keys, valid_until, FILE_REF + f"{path.name}:{size}".encode())
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    return Written(path, size)
+
+
+def name(conn: sqlite3.Connection, query: str, keys: str, valid_until: float, written: Written) -> None:
+    """Store ``written`` as ``query``'s output, replacing (and deleting) the one stored before. The file
+    is never changed afterwards: if it is still there, it holds this output. It is deleted when it
+    cannot be named."""
+    try:
+        ref = FILE_REF + f"{written.path.name}:{written.size}".encode()
+        replaced = _save_row(conn, query, keys, valid_until, ref)
+    except BaseException:
+        written.discard()
+        raise
     if replaced is not None:
-        _remove(folder, replaced)
-    _sweep(conn, folder)
-    return path
+        _remove(written.path.parent, replaced)
+    _sweep(conn, written.path.parent)
+
+
+def save(
+    conn: sqlite3.Connection, query: str, keys: str, valid_until: float, chunks: Iterable[bytes | bytearray]
+) -> Path | None:
+    """Store the output made of ``chunks`` (``write`` then ``name``). Returns the file it is in, or None
+    when it went into the row (a database in memory)."""
+    folder = _folder(conn)
+    if folder is None:
+        _save_row(conn, query, keys, valid_until, b"".join(chunks))
+        return None
+    written = write(folder, chunks)
+    name(conn, query, keys, valid_until, written)
+    return written.path
 
 
 def _save_row(
