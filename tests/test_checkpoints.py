@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from claude_corpus import generate
@@ -207,3 +208,34 @@ def test_a_thread_is_started_before_another_threads_settle_can_see_it(
         assert aside.thread is not None
     checkpoints.settle()
     assert not aside.thread.is_alive() and aside.error is None
+
+
+def test_the_block_ends_once_the_threads_last_checkpoint_has_begun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the block the writer checkpoints on its own again, and the log is far past its threshold:
+    its next commit (a listing's other agents commit as soon as the cold scan ends) would run the whole
+    checkpoint in the foreground, waiting for the disk, while the thread's found the log busy. The
+    block ends once the thread's last checkpoint is under way, however slowly the thread starts."""
+    entered: list[float] = []
+
+    class SlowToStart(sqlite3.Connection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            time.sleep(0.05)
+            super().__init__(*args, **kwargs)
+
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if "wal_checkpoint" in sql:
+                entered.append(time.monotonic())
+            return super().execute(sql, *args)
+
+    conn = db.connect(tmp_path / "lsm.db")
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connect(*a, factory=SlowToStart, **k))
+    with checkpointed_aside(conn) as aside:
+        write(conn, aside, 1)  # under EVERY_BYTES: the thread starts as the block ends
+    ended = time.monotonic()
+    conn.execute("INSERT INTO blobs VALUES (x'00')")  # the writer's own checkpoint finds it held
+    checkpoints.settle()
+    assert aside.error is None and aside.done == 1 and entered and entered[0] <= ended
+    assert conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 2

@@ -42,6 +42,8 @@ class Checkpoints:
         self._last = False  # the block is over: one more checkpoint, then the thread ends
         self._since = 0
         self._wrote = False
+        self._begun = threading.Event()  # a checkpoint begun after the block ended (or the thread ended)
+        self._checkpointing = False  # the thread is in a checkpoint now
         self.thread: threading.Thread | None = None
         self.done = 0  # checkpoints the thread ran
         self.error: str | None = None  # why the thread gave up, if it did
@@ -57,11 +59,18 @@ class Checkpoints:
             self._wake.set()
 
     def finish(self) -> None:
-        """The block is over: the thread checkpoints what is left and closes, without being waited for."""
+        """The block is over: the thread checkpoints what is left and closes, without being waited for
+        beyond the start of that checkpoint. The writer's connection checkpoints on its own again after
+        this, at its next commit past ``wal_autocheckpoint`` pages, and the log is far past that: had
+        the writer's commit come first (the scans of other agents commit right after a cold one), it
+        would have run the whole checkpoint itself, waiting for the disk, and the thread's would have
+        found the log busy. Begun, the thread's holds the checkpoint lock, and the writer's gives way."""
         self._last = True
         if self._wrote:
             self._start()
         self._wake.set()
+        if self.thread is not None and not self._checkpointing:  # (one running holds the lock already)
+            self._begun.wait(timeout=5.0)
 
     def _start(self) -> None:
         if self.thread is None:
@@ -78,6 +87,7 @@ class Checkpoints:
         try:
             self._checkpoints()
         finally:
+            self._begun.set()
             with _LOCK:
                 _RUNNING.discard(threading.current_thread())
 
@@ -93,7 +103,13 @@ class Checkpoints:
                 self._wake.wait()
                 self._wake.clear()
                 last = self._last  # read before: a block ending during this checkpoint wakes us again
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._checkpointing = True  # before _last is read again: finish() reads them in turn
+                if self._last:
+                    self._begun.set()  # the writer goes on as the statement takes the lock (GIL released)
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    self._checkpointing = False
                 self.done += 1
                 if last:
                     return
