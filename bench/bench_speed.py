@@ -15,7 +15,8 @@ after round, every command on that corpus:
   (``--agent claude-code``, which the stored listing does not answer: what an unchanged listing costs
   while an agent runs), and after-append: one assistant line (a copy of the largest transcript's last
   reply with new uuid, message.id and requestId) is appended, then each tree lists. After-append is
-  compared with the warm run through the scan.
+  compared with the warm run through the scan. The lsm trees take turns going first, round by round
+  (one run's writes still reaching the disk slow the next run's waits for it).
 
 Every run is a child in an empty environment (``HOME`` empty, ``CLAUDE_CONFIG_DIR=<corpus>``). Wall time
 is perf_counter around it, CPU is user+sys from ``wait4`` (its waited-for children included), and peak
@@ -321,8 +322,11 @@ def run_scale(
                 table.add(scale, name, "cold", measure(argv, env)[0])
             table.add(scale, "ccusage", "cold", measure(ccusage, env)[0])
             homes = {}
+            # Each tree goes first in every other round: a run's writes still going to the disk (and the
+            # log it removed) slow the next run's waits for it, which a fixed order puts on one tree.
+            ordered = trees if rnd % 2 == 0 else trees[::-1]
             for case in ("cold", "warm", "warm, full path"):
-                for label, tree in trees:
+                for label, tree in ordered:
                     homes.setdefault(label, tmp / f"lsm-{label}-{rnd}")
                     homes[label].mkdir(exist_ok=True)
                     env = clean_env(root, home, {"PYTHONPATH": tree, "LSM_HOME": str(homes[label])})
@@ -332,7 +336,7 @@ def run_scale(
                         sample.ok, sample.note = False, problem
                     table.add(scale, label, case, sample)
             appender.append()
-            for label, tree in trees:
+            for label, tree in ordered:
                 env = clean_env(root, home, {"PYTHONPATH": tree, "LSM_HOME": str(homes[label])})
                 sample, out = measure(lsm, env)
                 problem = check(label, out, appender.truth())
