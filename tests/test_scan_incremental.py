@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -195,6 +194,15 @@ def test_a_cold_scan_merges_its_sessions_in_the_workers(
     assert by_id(again.sessions) == without
 
 
+def child_processes() -> list[int]:
+    """This process's children still there (any thread's), from /proc: the pool's workers are forked
+    without multiprocessing, which would count only its own."""
+    found: list[int] = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
+
+
 def test_what_workers_merged_is_decoded_once_they_are_gone(
     tmp_path: Path, corpus: tuple[Path, dict[str, SessionTruth]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -203,11 +211,15 @@ def test_what_workers_merged_is_decoded_once_they_are_gone(
     root, _truths = corpus
     serial = cold(tmp_path, root, "serial.db")
     pooled(monkeypatch)
+    from llm_session_manager.scan import _pool
+
+    with _pool(2) as pool:
+        assert len(child_processes()) == 2 and pool is not None  # the count sees a pool's workers
     real = parse_cache.fetched
     alive: list[int] = []  # worker processes still there, at each read back
 
     def fetched(conn: sqlite3.Connection, agent: str, tokens: list[str]) -> object:
-        alive.append(len(multiprocessing.active_children()))
+        alive.append(len(child_processes()))
         return real(conn, agent, tokens)
 
     monkeypatch.setattr(parse_cache, "fetched", fetched)

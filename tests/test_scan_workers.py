@@ -85,9 +85,13 @@ class CountingPool:
 def test_pooled_work_comes_back_in_order_with_few_tasks_queued() -> None:
     from concurrent.futures import ProcessPoolExecutor
 
+    from llm_session_manager.forkpool import ForkPool
+
     items = list(range(scan.POOL_CHUNK * 5 + 3))  # the last task is a short one
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with ProcessPoolExecutor(max_workers=2) as pool:  # where the system does not fork
         assert list(scan._mapped(pool, _square, items)) == [n * n for n in items]
+    with ForkPool(2) as forked:
+        assert list(scan._mapped(forked, _square, items)) == [n * n for n in items]
     counting = CountingPool()
     many = list(range(scan.POOL_CHUNK * scan.POOL_AHEAD * 4))
     assert list(scan._mapped(counting, _square, many)) == [n * n for n in many]
@@ -128,10 +132,10 @@ print(heaps())
 
 @pytest.mark.parametrize("lean", [True, False])
 def test_a_pool_keeps_every_thread_of_this_process_in_one_malloc_arena(lean: bool) -> None:
-    """Results come back through the executor's threads; each thread gets a malloc arena of its own by
-    default, and what passed through them stayed in the process (each forked worker counting it
-    again). Once a pool has run, a thread allocating uses the one arena. The case without a pool shows
-    the test can tell the difference."""
+    """Each thread gets a malloc arena of its own by default (results came back through the executor's
+    threads; the checkpoint thread allocates beside a scan), and what passed through them stayed in the
+    process (each forked worker counting it again). Once a pool has run, a thread allocating uses the
+    one arena. The case without a pool shows the test can tell the difference."""
     import subprocess
     import sys
 
