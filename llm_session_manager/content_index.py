@@ -304,16 +304,12 @@ def _file_job(
 def _read_files(jobs: list[FileJob]) -> Iterator[FileResult]:
     """Each job's rows, largest first, in worker processes when there is much to read and a core free
     (as the scan reads)."""
-    from llm_session_manager.scan import PARALLEL_MIN_BYTES, _worker_init, _workers
+    from llm_session_manager import scan
 
     jobs = sorted(jobs, key=lambda j: -j.pending)
-    if sum(j.pending for j in jobs) >= PARALLEL_MIN_BYTES and len(jobs) > 1 and _workers() > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        with ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx, initializer=_worker_init) as pool:
-            yield from pool.map(read_file, jobs, chunksize=4)
+    if sum(j.pending for j in jobs) >= scan.PARALLEL_MIN_BYTES and len(jobs) > 1:
+        with scan._pool(scan._workers()) as pool:  # None (read here) when no second core is free
+            yield from scan._mapped(pool, read_file, jobs, per_task=4)
         return
     for job in jobs:
         yield read_file(job)

@@ -526,3 +526,39 @@ def test_a_resumed_chat_losing_its_first_file(real_home: FakeHome, archive: bool
     found = {h["session_id"] for h in grep(real_home, "stub-missing-dir", "--agent", "gemini")}
     assert (sid in found) is archive
     assert sid in {h["session_id"] for h in grep(real_home, "notes.txt", "--agent", "gemini")}
+
+
+def test_much_to_read_is_read_by_the_scans_pool_the_same(
+    everything: FakeHome,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past PARALLEL_MIN_BYTES, with a core free, the transcripts are read in the cold scan's worker
+    processes (scan._pool), a few a task, in order: the same rows as read here."""
+    from llm_session_manager import scan
+
+    settings = content_index.Settings()
+    paths = sorted(p for p in everything.projects.rglob("*.jsonl") if p.is_file())
+    jobs = [
+        content_index.FileJob(
+            "claude-code", f"s{n}", str(p), None, settings.digest(), settings, p.stat().st_size
+        )
+        for n, p in enumerate(paths)
+    ]
+    assert len(jobs) > 2
+    here = list(content_index._read_files(jobs))
+    sizes: list[int] = []
+    real_pool = scan._pool
+
+    def noted_pool(size: int, reader: Any = None) -> Any:
+        sizes.append(size)
+        return real_pool(size, reader)
+
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(scan, "_workers", lambda: 2)
+    monkeypatch.setattr(scan, "_pool", noted_pool)
+    pooled = list(content_index._read_files(jobs))
+    assert sizes == [2]
+    assert [(r.job.path, r.rows, r.end, r.identity, r.error) for r in pooled] == [
+        (r.job.path, r.rows, r.end, r.identity, r.error) for r in here
+    ]
+    assert any(r.rows for r in pooled)
