@@ -86,14 +86,14 @@ def open_stored(conn: sqlite3.Connection, query: str) -> Opened | None:
         return None
     if not isinstance(row[1], (int, float)):  # a damaged row is no row
         return None
-    if not row[2].startswith(FILE_REF):  # stored whole in the row (a database in memory, an older lsm)
+    if not row[2].startswith(FILE_REF):  # stored whole in the row (by an older lsm)
         return Opened(row[0], float(row[1]), io.BytesIO(row[2]), len(row[2]))
     opened = _open_named(conn, row[2])
     return None if opened is None else Opened(row[0], float(row[1]), *opened)
 
 
 def _folder(conn: sqlite3.Connection) -> Path | None:
-    """Where the outputs of ``conn``'s database live; None for a database in memory (they stay in rows)."""
+    """Where the outputs of ``conn``'s database live; None for a database in memory (no folder)."""
     file = database_file(conn)
     return None if file is None else folder_of(file)
 
@@ -183,20 +183,6 @@ def name(conn: sqlite3.Connection, query: str, keys: str, valid_until: float, wr
     if replaced is not None:
         _remove(written.path.parent, replaced)
     _sweep(conn, written.path.parent)
-
-
-def save(
-    conn: sqlite3.Connection, query: str, keys: str, valid_until: float, chunks: Iterable[bytes | bytearray]
-) -> Path | None:
-    """Store the output made of ``chunks`` (``write`` then ``name``). Returns the file it is in, or None
-    when it went into the row (a database in memory)."""
-    folder = _folder(conn)
-    if folder is None:
-        _save_row(conn, query, keys, valid_until, b"".join(chunks))
-        return None
-    written = write(folder, chunks)
-    name(conn, query, keys, valid_until, written)
-    return written.path
 
 
 def _save_row(
