@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import select
 import struct
 import sys
@@ -34,11 +33,15 @@ PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe, so that a worker rare
 LIVENESS_SECONDS = 1.0  # how often a wait looks whether the workers it waits for are still there
 
 
-class WorkerError(Exception):
+class PoolError(Exception):
+    """Work handed to the pool did not come back."""
+
+
+class WorkerError(PoolError):
     """A task raised in its worker (the text of that exception)."""
 
 
-class BrokenPool(Exception):
+class BrokenPool(PoolError):
     """A worker ended without answering its tasks."""
 
 
@@ -101,6 +104,8 @@ class ForkPool:
         if self._broken is not None:
             task._error, task._done = BrokenPool(self._broken), True
             return task
+        import pickle  # here, not at import: the scan imports this module for PoolError alone
+
         worker = min((w for w in self._workers if w.alive), key=lambda w: len(w.held))
         body = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
         worker.out += _HEAD.pack(len(body))
@@ -153,6 +158,8 @@ class ForkPool:
         del worker.out[:sent]
 
     def _receive(self, worker: _Worker) -> None:
+        import pickle
+
         chunk = os.read(worker.results, PIPE_BYTES)
         if not chunk:
             self._died(worker)
@@ -241,6 +248,7 @@ def _fork(initializer: Callable[[], None] | None, siblings: list[_Worker]) -> _W
 
 def _serve(tasks: int, results: int, initializer: Callable[[], None] | None) -> None:
     """A worker's loop: read a task, run it, write its result, until told to stop (or the pipe ends)."""
+    import pickle
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides; it closes the pipes

@@ -37,6 +37,7 @@ import orjson
 from llm_session_manager.agents.base import AgentReader, FileState, Identity, RebuildingReader, SharingReader
 from llm_session_manager.agents.common import file_identity
 from llm_session_manager.codec import session_from_dict, session_to_dict, sessions_from_json
+from llm_session_manager.forkpool import PoolError
 from llm_session_manager.models import Session
 from llm_session_manager.safetext import redactor_digest, without_secrets
 from llm_session_manager.sources import entries_signature as _signature
@@ -317,10 +318,15 @@ def _pool(size: int, reader: AgentReader | None = None) -> Iterator[Any]:
             with ForkPool(size, initializer=_worker_init) as pool:
                 yield pool
         else:  # only when a pool runs: start-up pays nothing
-            from concurrent.futures import ProcessPoolExecutor
+            from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+
+            from llm_session_manager.forkpool import BrokenPool
 
             with ProcessPoolExecutor(max_workers=size, initializer=_worker_init) as executor:
-                yield executor
+                try:
+                    yield executor
+                except BrokenExecutor as exc:  # one kind of failure, whichever pool
+                    raise BrokenPool(str(exc)) from exc
     finally:
         gc.unfreeze()
 
@@ -389,8 +395,24 @@ def scan_agent(
     else is looked at; a path under the reader's roots that is not a listed file (a folder: a file may
     have come or gone) makes it walk everything as without ``changed``.
     """
-    agent, version = reader.name, reader.parser_version
     stats = ScanStats(progress=progress)
+    try:
+        return _scan_agent(conn, reader, memo, stats, history, changed)
+    except PoolError as exc:  # a worker killed (out of memory, a signal): this agent's sessions alone
+        stats.errors.append(f"{reader.name}: {exc}")
+        return ScanResult([], stats)
+
+
+def _scan_agent(
+    conn: sqlite3.Connection,
+    reader: AgentReader,
+    memo: ScanMemo | None,
+    stats: ScanStats,
+    history: bool,
+    changed: Collection[str] | None,
+) -> ScanResult:
+    """``scan_agent``, telling ``stats``."""
+    agent, version = reader.name, reader.parser_version
     first = _scan_listed(conn, reader, memo, changed, stats, history) or _scan_unsaved(
         conn, reader, memo, stats, history
     )

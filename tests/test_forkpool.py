@@ -6,14 +6,19 @@ the caller gives up with tasks still running."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import FakeHome
+from factories import write_claude_transcript
 
 from llm_session_manager import forkpool, scan
 from llm_session_manager.forkpool import BrokenPool, ForkPool, WorkerError
@@ -182,3 +187,36 @@ def test_a_pool_imports_no_multiprocessing() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+# A worker killed in a real scan (the out-of-memory killer, a signal): that agent's sessions are left
+# out with one line saying why, never a traceback, and nothing half-done is kept as the scan's result.
+
+_real_row_job = scan._row_job
+
+
+def _row_job_dying_on_the_third(args: Any) -> Any:
+    """scan._row_job, except that the worker reading the file whose name ends in ``-2.jsonl`` dies."""
+    if str(args[2]).endswith("-2.jsonl"):
+        os._exit(9)
+    return _real_row_job(args)
+
+
+def test_a_worker_killed_in_a_cold_scan_is_one_agents_error(
+    fake_home: FakeHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = datetime.now(timezone.utc) - timedelta(hours=1)
+    for n in range(6):
+        write_claude_transcript(fake_home.projects, fake_home.home / "app", f"sess-{n}", at=at)
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(scan, "_workers", lambda: 2)
+    monkeypatch.setattr(scan, "_row_job", _row_job_dying_on_the_third)
+    broken = fake_home.run("list", "--all", "--format", "json")
+    assert broken.returncode == 0 and json.loads(broken.stdout) == []
+    assert "Traceback" not in broken.stderr
+    [line] = broken.stderr.strip().splitlines()
+    assert "claude-code" in line and "a worker process ended without answering (exit status 9)" in line
+    monkeypatch.setattr(scan, "_row_job", _real_row_job)
+    again = fake_home.run("list", "--all", "--format", "json")  # nothing of the broken scan was kept
+    assert again.returncode == 0 and not again.stderr
+    assert {f"sess-{n}" for n in range(6)} <= {d["native_id"] for d in json.loads(again.stdout)}
