@@ -75,7 +75,7 @@ class _Worker:
         self.out = bytearray()  # task bytes not yet taken by the pipe
         self.inbox = bytearray()  # result bytes not yet a whole result
         self.held: deque[Task] = deque()  # its tasks, in the order it answers them
-        self.alive = True
+        self.alive = True  # until ``_died``, which also takes it out of the pool's list
 
 
 class ForkPool:
@@ -106,7 +106,7 @@ class ForkPool:
             return task
         import pickle  # here, not at import: the scan imports this module for PoolError alone
 
-        worker = min((w for w in self._workers if w.alive), key=lambda w: len(w.held))
+        worker = min(self._workers, key=lambda w: len(w.held))
         body = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
         worker.out += _HEAD.pack(len(body))
         worker.out += body
@@ -121,10 +121,10 @@ class ForkPool:
         poller = select.poll()
         watched: dict[int, tuple[_Worker, bool]] = {}
         for w in self._workers:
-            if w.alive and w.out:
+            if w.out:
                 poller.register(w.tasks, select.POLLOUT)
                 watched[w.tasks] = (w, True)
-            if w.alive and w.held:
+            if w.held:
                 poller.register(w.results, select.POLLIN)
                 watched[w.results] = (w, False)
         if not watched:
@@ -144,7 +144,7 @@ class ForkPool:
 
     def _look_for_the_dead(self) -> None:
         for w in list(self._workers):
-            if w.alive and (w.held or w.out) and (status := _ended(w.pid)) is not None:
+            if (w.held or w.out) and (status := _ended(w.pid)) is not None:
                 self._died(w, status)
 
     def _send(self, worker: _Worker) -> None:
@@ -207,18 +207,16 @@ class ForkPool:
         broken, self._broken = self._broken, self._broken or "the pool was closed"
         for w in workers:
             stopped = False
-            if w.alive and broken is None and not w.held and not w.out:
+            if broken is None and not w.held and not w.out:
                 with contextlib.suppress(OSError):
                     stopped = os.write(w.tasks, _HEAD.pack(0)) == _HEAD.size
-            if w.alive and not stopped:
+            if not stopped:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(w.pid, signal.SIGKILL)
             _close(w.tasks)
         for w in workers:
             _close(w.results)  # a worker writing to it now gets EPIPE and ends
-            if w.alive:
-                _reap(w.pid)
-                w.alive = False
+            _reap(w.pid)
 
 
 def _fork(initializer: Callable[[], None] | None, siblings: list[_Worker]) -> _Worker:
